@@ -1,0 +1,187 @@
+//! The element interface: what every Click element implements, and how a class is described
+//! to the router (its ports, its processing, its constructor).
+
+use alloc::boxed::Box;
+use alloc::string::String;
+use core::fmt;
+
+use sluice_config::args::{Args, NameLookup};
+use sluice_config::{ClassSpec, Span};
+
+use crate::batch::Batch;
+use crate::router::{Context, InitContext};
+
+/// An element instance. The router owns every element and drives batches between them; an
+/// element never calls its neighbours directly (except through [`Context::pull`] on a pull
+/// input, as in Click).
+///
+/// Only [`Element::push`] and [`Element::pull`] are on the hot path: keep them free of
+/// allocation, formatting and locks. Everything else may be slow and clear.
+pub trait Element {
+    /// Handles a batch that arrived on input `port` (push processing). Packets leave through
+    /// [`Context::output`]; a packet not passed on is dropped (its buffer returns to the pool),
+    /// so count it if it is a drop a user cares about.
+    fn push(&mut self, ctx: &mut Context<'_>, port: usize, batch: Batch);
+
+    /// Answers a pull on output `port` with up to `max` packets, or `None` when there are
+    /// none. The default suits agnostic elements: pull a batch from input 0, process it as
+    /// if pushed, and hand back what came out on `port` (anything sent to other outputs is
+    /// pushed on downstream as usual).
+    fn pull(&mut self, ctx: &mut Context<'_>, port: usize, max: usize) -> Option<Batch> {
+        let batch = ctx.pull(0, max)?;
+        self.push(ctx, 0, batch);
+        ctx.take_output(port)
+    }
+
+    /// Runs once after every element has been configured: open files, find devices, ask for
+    /// a task or a timer. An error stops the router from starting.
+    fn initialize(&mut self, _ctx: &mut InitContext<'_>) -> Result<(), String> {
+        Ok(())
+    }
+
+    /// Runs when the element's task is scheduled (see [`InitContext::add_task`]). Returns
+    /// [`TaskStatus`] so the scheduler knows whether work was done.
+    fn run_task(&mut self, _ctx: &mut Context<'_>) -> TaskStatus {
+        TaskStatus::Done
+    }
+
+    /// Runs when the element's timer fires (see [`Context::set_timer`]).
+    fn run_timer(&mut self, _ctx: &mut Context<'_>) {}
+
+    /// Reads the handler called `name`; `None` when the element has no such read handler.
+    fn read_handler(&self, _name: &str) -> Option<String> {
+        None
+    }
+
+    /// Writes the handler called `name`.
+    fn write_handler(
+        &mut self,
+        _ctx: &mut Context<'_>,
+        name: &str,
+        _value: &str,
+    ) -> Result<(), HandlerError> {
+        Err(HandlerError::NoSuchHandler(name.into()))
+    }
+
+    /// The element's own handlers (the router adds `name`, `class`, `config`, `ports`,
+    /// `handlers`).
+    fn handlers(&self) -> &'static [Handler] {
+        &[]
+    }
+
+    /// Runs when the router stops: flush files, print summaries.
+    fn cleanup(&mut self, _ctx: &mut Context<'_>) {}
+}
+
+/// What a task run achieved.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TaskStatus {
+    /// Did work; run again soon.
+    Busy,
+    /// Nothing to do now; keep polling.
+    Idle,
+    /// Finished for good (a file source at its end): unschedule.
+    Done,
+}
+
+/// A handler an element offers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Handler {
+    /// Its name, e.g. `count`.
+    pub name: &'static str,
+    /// Readable.
+    pub read: bool,
+    /// Writable.
+    pub write: bool,
+}
+
+impl Handler {
+    /// A read-only handler.
+    pub const fn read(name: &'static str) -> Self {
+        Self { name, read: true, write: false }
+    }
+
+    /// A write-only handler.
+    pub const fn write(name: &'static str) -> Self {
+        Self { name, read: false, write: true }
+    }
+
+    /// A read/write handler.
+    pub const fn read_write(name: &'static str) -> Self {
+        Self { name, read: true, write: true }
+    }
+}
+
+/// Why a handler call failed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum HandlerError {
+    /// No element by that name.
+    NoSuchElement(String),
+    /// The element has no such handler (or not in that direction).
+    NoSuchHandler(String),
+    /// The value written was rejected; the message says why.
+    BadValue(String),
+}
+
+impl fmt::Display for HandlerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NoSuchElement(e) => write!(f, "no element named '{e}'"),
+            Self::NoSuchHandler(h) => write!(f, "no handler '{h}'"),
+            Self::BadValue(m) => f.write_str(m),
+        }
+    }
+}
+
+/// What an element's constructor knows besides its arguments.
+pub struct ConfigContext<'a> {
+    /// The element's hierarchical name.
+    pub name: &'a str,
+    /// Input ports in use.
+    pub ninputs: usize,
+    /// Output ports in use.
+    pub noutputs: usize,
+    /// Where the element was declared.
+    pub span: Span,
+    /// Address names (`AddressInfo`).
+    pub names: &'a dyn NameLookup,
+}
+
+/// Builds an element from its arguments. Problems are recorded in `args` (with spans);
+/// return `None` when the element cannot be built.
+pub type Constructor = fn(&mut Args<'_>, &ConfigContext<'_>) -> Option<Box<dyn Element>>;
+
+/// An element class, as the registry lists it.
+#[derive(Clone, Copy)]
+pub struct ElementClass {
+    /// Class name, as written in configurations.
+    pub name: &'static str,
+    /// Port counts, Click notation (`1/1-2`).
+    pub ports: &'static str,
+    /// Processing, Click notation (`a/ah`).
+    pub processing: &'static str,
+    /// The constructor.
+    pub make: Constructor,
+}
+
+impl fmt::Debug for ElementClass {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ElementClass")
+            .field("name", &self.name)
+            .field("ports", &self.ports)
+            .field("processing", &self.processing)
+            .finish()
+    }
+}
+
+impl ElementClass {
+    /// The checker's view of the class.
+    pub fn spec(&self) -> ClassSpec {
+        ClassSpec::new(self.name, self.ports, self.processing)
+    }
+}
+
+/// The checker's class table for a registry.
+pub fn class_table(classes: &[&ElementClass]) -> alloc::vec::Vec<ClassSpec> {
+    classes.iter().map(|c| c.spec()).collect()
+}

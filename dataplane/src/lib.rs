@@ -1,0 +1,28 @@
+//! sluice's data path: zero-copy packets moving in batches through an element graph.
+//!
+//! - [`packet`]: the buffer pool and the owned [`Packet`] handle;
+//! - [`batch`]: fixed-capacity batches ([`Batch`]);
+//! - [`element`]: the [`Element`] trait and class descriptions;
+//! - [`router`]: instantiates a flattened graph and schedules it;
+//! - [`device`]: the [`NetDevice`] boundary and an in-memory loopback device;
+//! - [`clock`]: time sources.
+//!
+//! `no_std` + `alloc`: the same code runs in the unikernel and in `sluice run` on the host.
+#![cfg_attr(not(feature = "std"), no_std)]
+
+extern crate alloc;
+
+pub mod batch;
+pub mod clock;
+pub mod device;
+pub mod element;
+pub mod packet;
+pub mod router;
+
+pub use batch::{Batch, BATCH_MAX};
+pub use clock::{Clock, ManualClock};
+pub use device::{DeviceStats, LoopbackDevice, NetDevice};
+pub use element::{ConfigContext, Element, ElementClass, Handler, HandlerError, TaskStatus};
+pub use packet::{Annotations, Packet, PacketPool, PacketType};
+pub use router::{Context, Environment, InitContext, Round, Router};
+pub use sluice_config;

@@ -1,0 +1,601 @@
+//! Packet buffers: one contiguous region of fixed-size buffers, and the owned handles that
+//! move through the graph.
+//!
+//! A [`PacketPool`] carves a region (on the host, a heap allocation; in the VM, identity-mapped
+//! DMA memory) into `count` buffers of `buffer_size` bytes. A [`Packet`] owns one buffer
+//! exclusively: its data is the byte range `head..head + len` of that buffer, with headroom in
+//! front (so headers and the virtio-net header can be prepended without copying) and tailroom
+//! behind. Dropping a packet returns its buffer to the pool. Allocation pops a free-list, so
+//! there is no heap allocation on the data path; an empty pool is a counted failure, never a
+//! panic.
+
+use alloc::boxed::Box;
+use alloc::rc::Rc;
+use alloc::vec::Vec;
+use core::cell::Cell;
+use core::fmt;
+use core::ptr::NonNull;
+
+/// Default bytes per buffer: a full Ethernet frame plus headroom and the virtio-net header.
+pub const DEFAULT_BUFFER_SIZE: usize = 2048;
+/// Default headroom in front of received or created data.
+pub const DEFAULT_HEADROOM: usize = 128;
+
+/// Click's packet-type annotation, set by devices and used by `HostEtherFilter`,
+/// `DropBroadcasts` and friends.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(u8)]
+pub enum PacketType {
+    /// Addressed to this host.
+    #[default]
+    Host = 0,
+    /// Ethernet broadcast.
+    Broadcast = 1,
+    /// Ethernet multicast.
+    Multicast = 2,
+    /// Addressed to another host (promiscuous capture).
+    OtherHost = 3,
+    /// Sent by this host (captured on the way out).
+    Outgoing = 4,
+}
+
+/// Marker for an unset header annotation.
+const NO_HEADER: u16 = u16::MAX;
+
+/// Per-packet metadata that travels with the handle, as Click's packet annotations do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Annotations {
+    /// Arrival time, nanoseconds on the router's clock (pcap time in host mode).
+    pub timestamp_ns: u64,
+    /// Destination IP annotation (next hop), network byte order.
+    pub dst_ip: [u8; 4],
+    /// Paint annotation (`Paint`, `PaintSwitch`, `CheckPaint`).
+    pub paint: u8,
+    /// Packet type (host, broadcast, ...).
+    pub packet_type: PacketType,
+    /// Index of the device the packet arrived on, or `u8::MAX`.
+    pub device: u8,
+    /// Set by `FixIPSrc`'s users (`ICMPError`): rewrite the source address on the way out.
+    pub fix_ip_src: bool,
+    /// VLAN tag control information (`VLANDecap` stores it, `VLANEncap` may read it).
+    pub vlan_tci: u16,
+    /// Network (IP) header: absolute offset in the buffer, or unset.
+    network_header: u16,
+    /// Transport header: absolute offset in the buffer, or unset.
+    transport_header: u16,
+    /// Aggregate annotation (flow ids, hash switches).
+    pub aggregate: u32,
+}
+
+impl Default for Annotations {
+    fn default() -> Self {
+        Self {
+            timestamp_ns: 0,
+            dst_ip: [0; 4],
+            paint: 0,
+            packet_type: PacketType::Host,
+            device: u8::MAX,
+            fix_ip_src: false,
+            vlan_tci: 0,
+            network_header: NO_HEADER,
+            transport_header: NO_HEADER,
+            aggregate: 0,
+        }
+    }
+}
+
+/// Counters of a pool, readable at any time.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PoolStats {
+    /// Buffers in the pool.
+    pub capacity: usize,
+    /// Buffers currently free.
+    pub free: usize,
+    /// Allocations refused because the pool was empty.
+    pub alloc_failures: u64,
+}
+
+struct PoolInner {
+    base: NonNull<u8>,
+    buffer_size: usize,
+    count: usize,
+    headroom: usize,
+    /// Free-list stack of buffer indices; `top` is the number of entries in use.
+    free: Box<[Cell<u32>]>,
+    top: Cell<usize>,
+    alloc_failures: Cell<u64>,
+    /// When the pool owns its region (host), the allocation to give back on drop.
+    owned: Option<NonNull<[u8]>>,
+}
+
+impl Drop for PoolInner {
+    fn drop(&mut self) {
+        if let Some(region) = self.owned.take() {
+            // SAFETY: `region` came from `Box::into_raw` in `PacketPool::new`, and every
+            // packet holds an `Rc` to this pool, so no buffer is referenced any more.
+            drop(unsafe { Box::from_raw(region.as_ptr()) });
+        }
+    }
+}
+
+/// A pool of packet buffers. Cloning the handle shares the pool; packets keep it alive.
+#[derive(Clone)]
+pub struct PacketPool {
+    inner: Rc<PoolInner>,
+}
+
+impl fmt::Debug for PacketPool {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PacketPool").field("stats", &self.stats()).finish()
+    }
+}
+
+impl PacketPool {
+    /// A pool of `count` buffers of [`DEFAULT_BUFFER_SIZE`] bytes on the heap.
+    pub fn new(count: usize) -> Self {
+        Self::with_geometry(count, DEFAULT_BUFFER_SIZE, DEFAULT_HEADROOM)
+    }
+
+    /// A pool of `count` buffers of `buffer_size` bytes with `headroom` bytes reserved in
+    /// front of fresh data.
+    ///
+    /// # Panics
+    /// If `headroom >= buffer_size`, `buffer_size > 65535` or `count > u32::MAX`: pool
+    /// geometry is configuration, fixed at start.
+    pub fn with_geometry(count: usize, buffer_size: usize, headroom: usize) -> Self {
+        assert!(headroom < buffer_size && buffer_size <= usize::from(u16::MAX));
+        let region: Box<[u8]> = alloc::vec![0u8; count * buffer_size].into_boxed_slice();
+        let raw = NonNull::from(Box::leak(region));
+        let base = raw.cast::<u8>();
+        Self::build(base, count, buffer_size, headroom, Some(raw))
+    }
+
+    /// A pool over a caller-provided region (the VM's DMA memory).
+    ///
+    /// # Safety
+    /// `base..base + count * buffer_size` must be valid, writable memory that nothing else
+    /// uses for as long as the pool or any of its packets lives.
+    pub unsafe fn from_region(
+        base: NonNull<u8>,
+        count: usize,
+        buffer_size: usize,
+        headroom: usize,
+    ) -> Self {
+        assert!(headroom < buffer_size && buffer_size <= usize::from(u16::MAX));
+        Self::build(base, count, buffer_size, headroom, None)
+    }
+
+    fn build(
+        base: NonNull<u8>,
+        count: usize,
+        buffer_size: usize,
+        headroom: usize,
+        owned: Option<NonNull<[u8]>>,
+    ) -> Self {
+        let count32 = u32::try_from(count).expect("pool of at most 2^32 buffers");
+        // Lowest indices on top, so a fresh pool hands out buffers in address order.
+        let free: Box<[Cell<u32>]> = (0..count32).rev().map(Cell::new).collect::<Vec<_>>().into();
+        let inner = PoolInner {
+            base,
+            buffer_size,
+            count,
+            headroom,
+            free,
+            top: Cell::new(count),
+            alloc_failures: Cell::new(0),
+            owned,
+        };
+        Self { inner: Rc::new(inner) }
+    }
+
+    /// A fresh packet of `len` zeroed-or-stale bytes after the default headroom, or `None`
+    /// (counted in [`PoolStats::alloc_failures`]) when the pool is empty or `len` does not
+    /// fit.
+    #[inline]
+    pub fn alloc(&self, len: usize) -> Option<Packet> {
+        let inner = &*self.inner;
+        if len > inner.buffer_size - inner.headroom {
+            inner.alloc_failures.set(inner.alloc_failures.get() + 1);
+            return None;
+        }
+        let top = inner.top.get();
+        if top == 0 {
+            inner.alloc_failures.set(inner.alloc_failures.get() + 1);
+            return None;
+        }
+        inner.top.set(top - 1);
+        let index = inner.free[top - 1].get();
+        Some(Packet {
+            pool: self.inner.clone(),
+            index,
+            head: inner.headroom as u16,
+            len: len as u16,
+            anno: Annotations::default(),
+        })
+    }
+
+    /// A packet holding a copy of `data`.
+    pub fn alloc_from(&self, data: &[u8]) -> Option<Packet> {
+        let mut p = self.alloc(data.len())?;
+        p.data_mut().copy_from_slice(data);
+        Some(p)
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> PoolStats {
+        PoolStats {
+            capacity: self.inner.count,
+            free: self.inner.top.get(),
+            alloc_failures: self.inner.alloc_failures.get(),
+        }
+    }
+
+    /// Bytes per buffer.
+    pub fn buffer_size(&self) -> usize {
+        self.inner.buffer_size
+    }
+
+    /// Headroom given to fresh packets.
+    pub fn headroom(&self) -> usize {
+        self.inner.headroom
+    }
+
+    /// Whether two handles share one pool.
+    pub fn same_pool(&self, other: &PacketPool) -> bool {
+        Rc::ptr_eq(&self.inner, &other.inner)
+    }
+
+    fn release(inner: &PoolInner, index: u32) {
+        let top = inner.top.get();
+        // A buffer is released once per allocation, so the stack never overflows.
+        if let Some(slot) = inner.free.get(top) {
+            slot.set(index);
+            inner.top.set(top + 1);
+        }
+    }
+}
+
+/// An owned packet: one pool buffer, the range of it holding data, and annotations.
+///
+/// Header operations move the data range instead of the bytes: [`Packet::pull`] strips bytes
+/// from the front (Click's `pull`), [`Packet::push`] prepends into the headroom, [`Packet::take`]
+/// trims the tail and [`Packet::put`] extends into the tailroom.
+pub struct Packet {
+    pool: Rc<PoolInner>,
+    index: u32,
+    head: u16,
+    len: u16,
+    anno: Annotations,
+}
+
+impl Drop for Packet {
+    #[inline]
+    fn drop(&mut self) {
+        PacketPool::release(&self.pool, self.index);
+    }
+}
+
+impl fmt::Debug for Packet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Packet")
+            .field("buffer", &self.index)
+            .field("head", &self.head)
+            .field("len", &self.len)
+            .finish()
+    }
+}
+
+/// Not enough headroom or tailroom for a header operation, or a range beyond the data.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NoRoom;
+
+impl fmt::Display for NoRoom {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("not enough room in the packet buffer")
+    }
+}
+
+impl Packet {
+    /// The whole buffer, headroom and tailroom included.
+    #[inline]
+    pub fn buffer(&self) -> &[u8] {
+        let p = &*self.pool;
+        // SAFETY: `index < count` (only the pool creates packets, from its free list), so the
+        // range lies inside the region; this packet owns the buffer exclusively (an index is
+        // on the free list or in exactly one packet), so no `&mut` to it exists elsewhere.
+        unsafe {
+            core::slice::from_raw_parts(
+                p.base.as_ptr().add(self.index as usize * p.buffer_size),
+                p.buffer_size,
+            )
+        }
+    }
+
+    /// The whole buffer, mutable (drivers post it to the device; elements use `data_mut`).
+    #[inline]
+    pub fn buffer_mut(&mut self) -> &mut [u8] {
+        let p = &*self.pool;
+        // SAFETY: as in `buffer`; `&mut self` guarantees this is the only live reference.
+        unsafe {
+            core::slice::from_raw_parts_mut(
+                p.base.as_ptr().add(self.index as usize * p.buffer_size),
+                p.buffer_size,
+            )
+        }
+    }
+
+    /// Index of the buffer in its pool (drivers use it as a DMA token).
+    pub fn buffer_index(&self) -> u32 {
+        self.index
+    }
+
+    /// The packet's bytes.
+    #[inline]
+    pub fn data(&self) -> &[u8] {
+        let (h, l) = (usize::from(self.head), usize::from(self.len));
+        &self.buffer()[h..h + l]
+    }
+
+    /// The packet's bytes, mutable.
+    #[inline]
+    pub fn data_mut(&mut self) -> &mut [u8] {
+        let (h, l) = (usize::from(self.head), usize::from(self.len));
+        &mut self.buffer_mut()[h..h + l]
+    }
+
+    /// Length of the data.
+    #[inline]
+    pub fn len(&self) -> usize {
+        usize::from(self.len)
+    }
+
+    /// True when there is no data.
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Offset of the data in the buffer (bytes of headroom).
+    #[inline]
+    pub fn headroom(&self) -> usize {
+        usize::from(self.head)
+    }
+
+    /// Bytes free after the data.
+    #[inline]
+    pub fn tailroom(&self) -> usize {
+        self.pool.buffer_size - usize::from(self.head) - usize::from(self.len)
+    }
+
+    /// Sets the data range to `head..head + len` of the buffer (drivers, after a receive).
+    pub fn set_range(&mut self, head: usize, len: usize) -> Result<(), NoRoom> {
+        if head.checked_add(len).is_none_or(|end| end > self.pool.buffer_size) {
+            return Err(NoRoom);
+        }
+        self.head = head as u16;
+        self.len = len as u16;
+        Ok(())
+    }
+
+    /// Removes `n` bytes from the front (Click's `pull`).
+    #[inline]
+    pub fn pull(&mut self, n: usize) -> Result<(), NoRoom> {
+        if n > usize::from(self.len) {
+            return Err(NoRoom);
+        }
+        self.head += n as u16;
+        self.len -= n as u16;
+        Ok(())
+    }
+
+    /// Prepends `n` bytes (uninitialised: stale buffer contents) into the headroom (Click's
+    /// `push`).
+    #[inline]
+    pub fn push(&mut self, n: usize) -> Result<(), NoRoom> {
+        if n > usize::from(self.head) {
+            return Err(NoRoom);
+        }
+        self.head -= n as u16;
+        self.len += n as u16;
+        Ok(())
+    }
+
+    /// Removes `n` bytes from the end.
+    #[inline]
+    pub fn take(&mut self, n: usize) -> Result<(), NoRoom> {
+        if n > usize::from(self.len) {
+            return Err(NoRoom);
+        }
+        self.len -= n as u16;
+        Ok(())
+    }
+
+    /// Appends `n` bytes (stale contents) into the tailroom.
+    #[inline]
+    pub fn put(&mut self, n: usize) -> Result<(), NoRoom> {
+        if n > self.tailroom() {
+            return Err(NoRoom);
+        }
+        self.len += n as u16;
+        Ok(())
+    }
+
+    /// Truncates or extends (zero-filled) the data to `len` bytes.
+    pub fn resize(&mut self, len: usize) -> Result<(), NoRoom> {
+        let old = self.len();
+        if len > old {
+            self.put(len - old)?;
+            self.data_mut()[old..].fill(0);
+            Ok(())
+        } else {
+            self.take(old - len)
+        }
+    }
+
+    /// Annotations.
+    #[inline]
+    pub fn anno(&self) -> &Annotations {
+        &self.anno
+    }
+
+    /// Annotations, mutable.
+    #[inline]
+    pub fn anno_mut(&mut self) -> &mut Annotations {
+        &mut self.anno
+    }
+
+    /// Offset of the network header relative to the data start, if set and not stripped.
+    #[inline]
+    pub fn network_offset(&self) -> Option<usize> {
+        Self::relative(self.anno.network_header, self.head)
+    }
+
+    /// Marks the network header at `offset` bytes into the data (`MarkIPHeader`).
+    #[inline]
+    pub fn set_network_offset(&mut self, offset: usize) {
+        self.anno.network_header = (usize::from(self.head) + offset) as u16;
+    }
+
+    /// Offset of the transport header relative to the data start, if set.
+    #[inline]
+    pub fn transport_offset(&self) -> Option<usize> {
+        Self::relative(self.anno.transport_header, self.head)
+    }
+
+    /// Marks the transport header at `offset` bytes into the data.
+    #[inline]
+    pub fn set_transport_offset(&mut self, offset: usize) {
+        self.anno.transport_header = (usize::from(self.head) + offset) as u16;
+    }
+
+    /// Clears the header annotations.
+    pub fn clear_headers(&mut self) {
+        self.anno.network_header = NO_HEADER;
+        self.anno.transport_header = NO_HEADER;
+    }
+
+    fn relative(abs: u16, head: u16) -> Option<usize> {
+        (abs != NO_HEADER && abs >= head).then(|| usize::from(abs - head))
+    }
+
+    /// The network header onwards (`ip_header` in Click), if marked.
+    pub fn network_data(&self) -> Option<&[u8]> {
+        self.network_offset().and_then(|o| self.data().get(o..))
+    }
+
+    /// The network header onwards, mutable.
+    pub fn network_data_mut(&mut self) -> Option<&mut [u8]> {
+        let o = self.network_offset()?;
+        self.data_mut().get_mut(o..)
+    }
+
+    /// A copy in a fresh buffer of the same pool, with the same headroom and annotations
+    /// (`Tee`, and elements that keep a packet while sending another). `None` when the pool
+    /// is empty.
+    pub fn try_clone(&self) -> Option<Packet> {
+        let pool = PacketPool { inner: self.pool.clone() };
+        let mut p = pool.alloc(0)?;
+        let (h, l) = (usize::from(self.head), usize::from(self.len));
+        p.buffer_mut()[h..h + l].copy_from_slice(self.data());
+        p.head = self.head;
+        p.len = self.len;
+        p.anno = self.anno;
+        Some(p)
+    }
+
+    /// The pool this packet's buffer belongs to.
+    pub fn pool(&self) -> PacketPool {
+        PacketPool { inner: self.pool.clone() }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn alloc_and_drop_return_buffers() {
+        let pool = PacketPool::new(4);
+        let a = pool.alloc(60).unwrap();
+        let b = pool.alloc(60).unwrap();
+        assert_ne!(a.buffer_index(), b.buffer_index());
+        assert_eq!(pool.stats().free, 2);
+        drop(a);
+        assert_eq!(pool.stats().free, 3);
+        drop(b);
+        assert_eq!(pool.stats().free, 4);
+    }
+
+    #[test]
+    fn exhaustion_is_counted_not_fatal() {
+        let pool = PacketPool::new(2);
+        let held: Vec<Packet> = (0..2).map(|_| pool.alloc(10).unwrap()).collect();
+        assert!(pool.alloc(10).is_none());
+        assert!(pool.alloc(10).is_none());
+        assert_eq!(pool.stats().alloc_failures, 2);
+        drop(held);
+        assert!(pool.alloc(10).is_some());
+    }
+
+    #[test]
+    fn oversized_alloc_fails() {
+        let pool = PacketPool::with_geometry(2, 256, 64);
+        assert!(pool.alloc(192).is_some());
+        assert!(pool.alloc(193).is_none());
+    }
+
+    #[test]
+    fn push_pull_move_the_range_not_the_bytes() {
+        let pool = PacketPool::with_geometry(1, 256, 64);
+        let mut p = pool.alloc_from(&[1, 2, 3, 4, 5, 6]).unwrap();
+        p.pull(2).unwrap();
+        assert_eq!(p.data(), &[3, 4, 5, 6]);
+        assert_eq!(p.headroom(), 66);
+        p.push(2).unwrap();
+        assert_eq!(p.data(), &[1, 2, 3, 4, 5, 6]);
+        assert_eq!(p.pull(7), Err(NoRoom));
+        assert_eq!(p.push(65), Err(NoRoom));
+        p.take(1).unwrap();
+        assert_eq!(p.data(), &[1, 2, 3, 4, 5]);
+        assert_eq!(p.tailroom(), 256 - 64 - 5);
+        assert_eq!(p.put(256), Err(NoRoom));
+        p.resize(7).unwrap();
+        assert_eq!(p.data(), &[1, 2, 3, 4, 5, 0, 0]);
+    }
+
+    #[test]
+    fn header_annotations_survive_strip_and_encap() {
+        let pool = PacketPool::new(1);
+        let mut p = pool.alloc(34).unwrap();
+        p.set_network_offset(14);
+        p.pull(14).unwrap();
+        assert_eq!(p.network_offset(), Some(0));
+        p.push(14).unwrap();
+        assert_eq!(p.network_offset(), Some(14));
+        p.pull(20).unwrap();
+        assert_eq!(p.network_offset(), None, "header stripped away");
+    }
+
+    #[test]
+    fn clone_copies_bytes_and_annotations() {
+        let pool = PacketPool::new(2);
+        let mut a = pool.alloc_from(b"hello").unwrap();
+        a.anno_mut().paint = 7;
+        let mut b = a.try_clone().unwrap();
+        b.data_mut()[0] = b'j';
+        assert_eq!(a.data(), b"hello");
+        assert_eq!(b.data(), b"jello");
+        assert_eq!(b.anno().paint, 7);
+        assert!(b.try_clone().is_none(), "pool of two is exhausted");
+    }
+
+    #[test]
+    fn pool_outlives_its_handle_while_packets_live() {
+        let p = {
+            let pool = PacketPool::new(1);
+            pool.alloc_from(b"x").unwrap()
+        };
+        assert_eq!(p.data(), b"x");
+        assert_eq!(p.pool().stats().free, 0);
+    }
+}

@@ -1,0 +1,946 @@
+//! The router: owns the elements of a flattened graph, moves batches between them, runs
+//! tasks and timers, and answers handler reads and writes.
+//!
+//! Push is run-to-completion without recursion: an element's outputs are collected in
+//! per-port batches, and the router hands each non-empty batch to the downstream element from
+//! a worklist, so no element ever holds two `&mut` borrows into the graph and the stack stays
+//! as shallow as one element call. Pull (`Queue -> ... -> ToDevice`) is the one place where a
+//! sink asks upstream: [`Context::pull`] walks up the chain of pull connections.
+
+use alloc::boxed::Box;
+use alloc::collections::BTreeMap;
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+use core::cell::{Cell, RefCell, RefMut};
+
+use sluice_config::args::{self, Args, NameLookup};
+use sluice_config::{Diagnostic, Diagnostics, FlatGraph, Processing, ProcessingCode};
+
+use crate::batch::Batch;
+use crate::clock::Clock;
+use crate::device::NetDevice;
+use crate::element::{ConfigContext, Element, ElementClass, HandlerError, TaskStatus};
+use crate::packet::PacketPool;
+
+/// Where `Print`-style elements write their lines (stderr on the host, the serial console in
+/// the VM).
+pub trait Console {
+    /// Writes one line (without its newline).
+    fn write_line(&mut self, line: &str);
+}
+
+/// A console that keeps every line: tests.
+#[derive(Clone, Debug, Default)]
+pub struct MemoryConsole(pub alloc::rc::Rc<RefCell<Vec<String>>>);
+
+impl Console for MemoryConsole {
+    fn write_line(&mut self, line: &str) {
+        self.0.borrow_mut().push(line.into());
+    }
+}
+
+/// Writes lines to standard error.
+#[cfg(feature = "std")]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct StderrConsole;
+
+#[cfg(feature = "std")]
+impl Console for StderrConsole {
+    fn write_line(&mut self, line: &str) {
+        std::eprintln!("{line}");
+    }
+}
+
+/// Opens a device by name when an element asks for one that is not open yet (host mode:
+/// TAP and AF_PACKET devices).
+pub type DeviceOpener = Box<dyn FnMut(&str) -> Result<Box<dyn NetDevice>, String>>;
+
+/// What the router runs on: buffers, time, devices, a console.
+pub struct Environment {
+    /// Buffers for every packet in the graph.
+    pub pool: PacketPool,
+    /// Time source.
+    pub clock: Box<dyn Clock>,
+    /// Devices already open (the VM's NICs, in order).
+    pub devices: Vec<Box<dyn NetDevice>>,
+    /// Opens further devices by name, if the platform can.
+    pub device_opener: Option<DeviceOpener>,
+    /// Output of `Print` and friends.
+    pub console: Box<dyn Console>,
+}
+
+/// Index of a device in the router's device table.
+pub type DeviceId = usize;
+
+/// Names declared with `AddressInfo`: `NAME ADDRESS...`.
+#[derive(Clone, Debug, Default)]
+pub struct AddressBook {
+    entries: BTreeMap<String, Vec<String>>,
+}
+
+impl AddressBook {
+    /// Adds the addresses of one `AddressInfo` argument (`NAME ADDR [ADDR...]`).
+    pub fn add(&mut self, arg: &str) -> Result<(), String> {
+        let mut words = arg.split_whitespace();
+        let name = words.next().ok_or("AddressInfo: empty argument")?;
+        let addrs: Vec<String> = words.map(String::from).collect();
+        if addrs.is_empty() {
+            return Err(format!("AddressInfo: '{name}' has no addresses"));
+        }
+        self.entries.insert(name.into(), addrs);
+        Ok(())
+    }
+}
+
+impl NameLookup for AddressBook {
+    fn lookup(&self, name: &str, kind: &str) -> Option<String> {
+        let addrs = self.entries.get(name)?;
+        let fits = |a: &&String| match kind {
+            "ip" => a.parse::<core::net::Ipv4Addr>().is_ok(),
+            "ip6" => a.parse::<core::net::Ipv6Addr>().is_ok(),
+            "ether" => a.len() == 17 && a.as_bytes()[2] == b':',
+            "ipprefix" => a.contains('/') && !a.contains(':'),
+            _ => true,
+        };
+        if let Some(a) = addrs.iter().find(fits) {
+            return Some(a.clone());
+        }
+        // An address with a prefix also names the address itself (Click: `1.0.0.1/8`
+        // serves as `1.0.0.1` where an address is wanted).
+        if kind == "ip" {
+            return addrs.iter().find_map(|a| a.split_once('/').map(|(ip, _)| ip.to_string()));
+        }
+        None
+    }
+}
+
+struct Work {
+    element: usize,
+    port: usize,
+    batch: Batch,
+}
+
+struct Node {
+    name: String,
+    class: &'static ElementClass,
+    config: String,
+    element: RefCell<Box<dyn Element>>,
+    out: RefCell<Box<[Batch]>>,
+    /// Per output port: the downstream (element, input port) for push connections.
+    downstream: Box<[Option<(usize, usize)>]>,
+    /// Per input port: the upstream (element, output port) for pull connections.
+    upstream: Box<[Option<(usize, usize)>]>,
+    out_pull: Box<[bool]>,
+    in_pull: Box<[bool]>,
+    timer: Cell<Option<u64>>,
+    has_timer: Cell<bool>,
+    task: bool,
+}
+
+/// The parts of the router that element calls reach through their context.
+pub struct Core {
+    nodes: Vec<Node>,
+    pending: RefCell<Vec<Work>>,
+    pool: PacketPool,
+    clock: Box<dyn Clock>,
+    now: Cell<u64>,
+    devices: Vec<RefCell<Box<dyn NetDevice>>>,
+    console: RefCell<Box<dyn Console>>,
+    stopped: Cell<bool>,
+    stop_requests: Cell<u32>,
+    driver_manager: Option<usize>,
+    timer_nodes: RefCell<Vec<usize>>,
+    /// Packets dropped because they were sent to an unconnected port or re-entered a busy
+    /// element.
+    unrouted_drops: Cell<u64>,
+}
+
+/// What an element sees during `push`, `pull`, `run_task` and `run_timer`.
+pub struct Context<'a> {
+    core: &'a Core,
+    me: usize,
+    out: &'a mut [Batch],
+}
+
+impl<'a> Context<'a> {
+    /// Sends `packet` out of output `port`. A full output batch is handed downstream first,
+    /// so an element may emit any number of packets.
+    #[inline]
+    pub fn output(&mut self, port: usize, packet: crate::packet::Packet) {
+        let Some(batch) = self.out.get_mut(port) else {
+            self.core.unrouted_drops.set(self.core.unrouted_drops.get() + 1);
+            return;
+        };
+        if batch.is_full() {
+            self.flush(port);
+        }
+        if let Err(e) = self.out[port].try_push(packet) {
+            // A pull output that nobody pulled: the packet has nowhere to go.
+            drop(e);
+            self.core.unrouted_drops.set(self.core.unrouted_drops.get() + 1);
+        }
+    }
+
+    /// Sends a whole batch out of `port`.
+    #[inline]
+    pub fn output_batch(&mut self, port: usize, batch: Batch) {
+        match self.out.get_mut(port) {
+            Some(o) if o.is_empty() => *o = batch,
+            _ => {
+                for p in batch {
+                    self.output(port, p);
+                }
+            }
+        }
+    }
+
+    /// Takes what was sent to output `port` so far (pull processing).
+    pub fn take_output(&mut self, port: usize) -> Option<Batch> {
+        let b = self.out.get_mut(port)?;
+        (!b.is_empty()).then(|| core::mem::take(b))
+    }
+
+    fn flush(&mut self, port: usize) {
+        let node = &self.core.nodes[self.me];
+        if node.out_pull.get(port).copied().unwrap_or(false) {
+            return;
+        }
+        let batch = core::mem::take(&mut self.out[port]);
+        match node.downstream.get(port).copied().flatten() {
+            Some((element, port)) => {
+                self.core.pending.borrow_mut().push(Work { element, port, batch });
+            }
+            None => {
+                let n = batch.len() as u64;
+                self.core.unrouted_drops.set(self.core.unrouted_drops.get() + n);
+            }
+        }
+    }
+
+    fn flush_all(&mut self) {
+        // Highest port first: the worklist is LIFO, so port 0's batch is processed first.
+        for port in (0..self.out.len()).rev() {
+            if !self.out[port].is_empty() {
+                if self.core.nodes[self.me].out_pull[port] {
+                    let n = self.out[port].len() as u64;
+                    self.out[port].clear();
+                    self.core.unrouted_drops.set(self.core.unrouted_drops.get() + n);
+                } else {
+                    self.flush(port);
+                }
+            }
+        }
+    }
+
+    /// Pulls up to `max` packets from the element connected to input `port`.
+    pub fn pull(&mut self, port: usize, max: usize) -> Option<Batch> {
+        self.core.pull(self.me, port, max)
+    }
+
+    /// Number of output ports in use.
+    pub fn noutputs(&self) -> usize {
+        self.out.len()
+    }
+
+    /// Number of input ports in use.
+    pub fn ninputs(&self) -> usize {
+        self.core.nodes[self.me].in_pull.len()
+    }
+
+    /// The time, in nanoseconds, as of the start of this scheduler step.
+    #[inline]
+    pub fn now(&self) -> u64 {
+        self.core.now.get()
+    }
+
+    /// Reads the clock afresh.
+    pub fn now_precise(&self) -> u64 {
+        let t = self.core.clock.now_ns();
+        self.core.now.set(t);
+        t
+    }
+
+    /// The packet pool, to create packets.
+    #[inline]
+    pub fn pool(&self) -> &PacketPool {
+        &self.core.pool
+    }
+
+    /// Arms this element's timer to fire at `at_ns` (replacing any earlier setting).
+    pub fn set_timer(&mut self, at_ns: u64) {
+        self.core.set_timer(self.me, Some(at_ns));
+    }
+
+    /// Disarms this element's timer.
+    pub fn clear_timer(&mut self) {
+        self.core.set_timer(self.me, None);
+    }
+
+    /// Asks the router to stop, as Click's `STOP true` does. With a `DriverManager` the
+    /// request is counted and delivered to it instead.
+    pub fn request_stop(&mut self) {
+        self.core.request_stop();
+    }
+
+    /// Stops the router now (the `DriverManager` uses this).
+    pub fn stop_router(&mut self) {
+        self.core.stopped.set(true);
+    }
+
+    /// Takes the count of stop requests made since the last call (`DriverManager`).
+    pub fn take_stop_requests(&mut self) -> u32 {
+        self.core.stop_requests.replace(0)
+    }
+
+    /// The device with id `id`, borrowed for the duration of the call.
+    pub fn device(&self, id: DeviceId) -> Option<RefMut<'_, Box<dyn NetDevice>>> {
+        self.core.devices.get(id)?.try_borrow_mut().ok()
+    }
+
+    /// Writes a line to the console.
+    pub fn log(&self, line: &str) {
+        if let Ok(mut c) = self.core.console.try_borrow_mut() {
+            c.write_line(line);
+        }
+    }
+
+    /// Reads another element's handler (`DriverManager`, `Script`).
+    pub fn read_handler(&self, path: &str) -> Result<String, HandlerError> {
+        self.core.read_handler(path)
+    }
+
+    /// Writes another element's handler.
+    pub fn write_handler(&self, path: &str, value: &str) -> Result<(), HandlerError> {
+        self.core.write_handler(path, value)
+    }
+
+    /// This element's name.
+    pub fn name(&self) -> &str {
+        &self.core.nodes[self.me].name
+    }
+}
+
+/// What an element sees while initializing.
+pub struct InitContext<'a> {
+    name: &'a str,
+    ninputs: usize,
+    noutputs: usize,
+    in_pull: &'a [bool],
+    out_pull: &'a [bool],
+    devices: &'a mut Vec<RefCell<Box<dyn NetDevice>>>,
+    opener: &'a mut Option<DeviceOpener>,
+    pool: &'a PacketPool,
+    now: u64,
+    task: bool,
+    timer: Option<u64>,
+    driver_manager: bool,
+}
+
+impl InitContext<'_> {
+    /// Schedules this element's [`Element::run_task`].
+    pub fn add_task(&mut self) {
+        self.task = true;
+    }
+
+    /// Arms the timer for `at_ns`.
+    pub fn set_timer(&mut self, at_ns: u64) {
+        self.timer = Some(at_ns);
+    }
+
+    /// The time now.
+    pub fn now(&self) -> u64 {
+        self.now
+    }
+
+    /// This element's name.
+    pub fn name(&self) -> &str {
+        self.name
+    }
+
+    /// Input ports in use.
+    pub fn ninputs(&self) -> usize {
+        self.ninputs
+    }
+
+    /// Output ports in use.
+    pub fn noutputs(&self) -> usize {
+        self.noutputs
+    }
+
+    /// Whether input `port` is pull (after agnostic ports are resolved).
+    pub fn input_is_pull(&self, port: usize) -> bool {
+        self.in_pull.get(port).copied().unwrap_or(false)
+    }
+
+    /// Whether output `port` is pull.
+    pub fn output_is_pull(&self, port: usize) -> bool {
+        self.out_pull.get(port).copied().unwrap_or(false)
+    }
+
+    /// The packet pool.
+    pub fn pool(&self) -> &PacketPool {
+        self.pool
+    }
+
+    /// Finds a device by name, by index (`0`, `1`, ...) or by Ethernet address, opening it
+    /// through the platform's opener when it is not open yet.
+    pub fn device(&mut self, spec: &str) -> Result<DeviceId, String> {
+        let mac = <args::EtherAddr as args::FromArg>::from_arg(spec, None).ok();
+        for (i, d) in self.devices.iter().enumerate() {
+            let d = d.borrow();
+            if d.name() == spec || mac.is_some_and(|m| m.0 == d.mac()) {
+                return Ok(i);
+            }
+        }
+        if let Ok(i) = spec.parse::<usize>() {
+            if i < self.devices.len() {
+                return Ok(i);
+            }
+        }
+        match self.opener {
+            Some(open) => {
+                let dev = open(spec)?;
+                self.devices.push(RefCell::new(dev));
+                Ok(self.devices.len() - 1)
+            }
+            None => {
+                let have: Vec<String> =
+                    self.devices.iter().map(|d| d.borrow().name().to_string()).collect();
+                Err(format!(
+                    "no device '{spec}' (this platform has {})",
+                    if have.is_empty() { "no devices".into() } else { have.join(", ") }
+                ))
+            }
+        }
+    }
+
+    /// Whether a `DriverManager` receives the router's stop requests.
+    pub fn has_driver_manager(&self) -> bool {
+        self.driver_manager
+    }
+}
+
+impl Core {
+    fn set_timer(&self, me: usize, at: Option<u64>) {
+        let node = &self.nodes[me];
+        node.timer.set(at);
+        if at.is_some() && !node.has_timer.replace(true) {
+            self.timer_nodes.borrow_mut().push(me);
+        }
+    }
+
+    fn request_stop(&self) {
+        match self.driver_manager {
+            None => self.stopped.set(true),
+            Some(dm) => {
+                self.stop_requests.set(self.stop_requests.get() + 1);
+                self.set_timer(dm, Some(self.now.get()));
+            }
+        }
+    }
+
+    fn pull(&self, me: usize, port: usize, max: usize) -> Option<Batch> {
+        let (up, up_port) = self.nodes[me].upstream.get(port).copied().flatten()?;
+        let node = &self.nodes[up];
+        let mut element = node.element.try_borrow_mut().ok()?;
+        let mut out = node.out.try_borrow_mut().ok()?;
+        let mut ctx = Context { core: self, me: up, out: &mut out };
+        let batch = element.pull(&mut ctx, up_port, max.min(crate::batch::BATCH_MAX));
+        ctx.flush_all();
+        batch
+    }
+
+    /// Calls `f` on element `i` with a fresh context, then routes what it sent.
+    fn with_element<R>(&self, i: usize, f: impl FnOnce(&mut dyn Element, &mut Context<'_>) -> R) -> Option<R> {
+        let node = &self.nodes[i];
+        let (Ok(mut element), Ok(mut out)) = (node.element.try_borrow_mut(), node.out.try_borrow_mut())
+        else {
+            return None;
+        };
+        let mut ctx = Context { core: self, me: i, out: &mut out };
+        let r = f(&mut **element, &mut ctx);
+        ctx.flush_all();
+        Some(r)
+    }
+
+    /// Runs the worklist until every pushed batch has reached its end.
+    fn drain(&self) {
+        loop {
+            let work = self.pending.borrow_mut().pop();
+            let Some(Work { element, port, batch }) = work else { break };
+            let n = batch.len() as u64;
+            if self.with_element(element, |e, ctx| e.push(ctx, port, batch)).is_none() {
+                // The element is mid-call (a push cycle back into a pulling element).
+                self.unrouted_drops.set(self.unrouted_drops.get() + n);
+            }
+        }
+    }
+
+    fn find(&self, name: &str) -> Option<usize> {
+        self.nodes.iter().position(|n| n.name == name)
+    }
+
+    fn read_handler(&self, path: &str) -> Result<String, HandlerError> {
+        let Some((elem, h)) = path.rsplit_once('.') else {
+            return self.read_global(path);
+        };
+        let i = self.find(elem).ok_or_else(|| HandlerError::NoSuchElement(elem.into()))?;
+        let node = &self.nodes[i];
+        let element = node
+            .element
+            .try_borrow()
+            .map_err(|_| HandlerError::BadValue(format!("{elem} is busy")))?;
+        if let Some(v) = element.read_handler(h) {
+            return Ok(v);
+        }
+        Ok(match h {
+            "name" => node.name.clone(),
+            "class" => node.class.name.into(),
+            "config" => node.config.clone(),
+            "ports" => format!(
+                "{} input{}\n{} output{}",
+                node.in_pull.len(),
+                if node.in_pull.len() == 1 { "" } else { "s" },
+                node.out_pull.len(),
+                if node.out_pull.len() == 1 { "" } else { "s" },
+            ),
+            "handlers" => {
+                let mut s = String::from("name\tr\nclass\tr\nconfig\tr\nports\tr\nhandlers\tr\n");
+                for hd in element.handlers() {
+                    let mode = match (hd.read, hd.write) {
+                        (true, true) => "rw",
+                        (true, false) => "r",
+                        _ => "w",
+                    };
+                    s.push_str(&format!("{}\t{}\n", hd.name, mode));
+                }
+                s
+            }
+            _ => return Err(HandlerError::NoSuchHandler(path.into())),
+        })
+    }
+
+    fn read_global(&self, h: &str) -> Result<String, HandlerError> {
+        Ok(match h {
+            "version" => env!("CARGO_PKG_VERSION").into(),
+            "list" => {
+                let mut s = format!("{}\n", self.nodes.len());
+                for n in &self.nodes {
+                    s.push_str(&n.name);
+                    s.push('\n');
+                }
+                s
+            }
+            "classes" => {
+                let mut names: Vec<&str> = self.nodes.iter().map(|n| n.class.name).collect();
+                names.sort_unstable();
+                names.dedup();
+                names.join("\n") + "\n"
+            }
+            "pool_free" => self.pool.stats().free.to_string(),
+            "pool_capacity" => self.pool.stats().capacity.to_string(),
+            "pool_alloc_failures" => self.pool.stats().alloc_failures.to_string(),
+            "unrouted_drops" => self.unrouted_drops.get().to_string(),
+            _ => return Err(HandlerError::NoSuchHandler(h.into())),
+        })
+    }
+
+    fn write_handler(&self, path: &str, value: &str) -> Result<(), HandlerError> {
+        let Some((elem, h)) = path.rsplit_once('.') else {
+            return match path {
+                "stop" => {
+                    self.stopped.set(true);
+                    Ok(())
+                }
+                _ => Err(HandlerError::NoSuchHandler(path.into())),
+            };
+        };
+        let i = self.find(elem).ok_or_else(|| HandlerError::NoSuchElement(elem.into()))?;
+        let r = self
+            .with_element(i, |e, ctx| e.write_handler(ctx, h, value))
+            .unwrap_or_else(|| Err(HandlerError::BadValue(format!("{elem} is busy"))));
+        self.drain();
+        r
+    }
+}
+
+/// A running configuration.
+pub struct Router {
+    core: Core,
+    tasks: Vec<usize>,
+    task_done: Vec<bool>,
+}
+
+/// What one scheduler round did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Round {
+    /// Some task moved packets.
+    pub busy: bool,
+    /// The router still has work that may produce packets (tasks, timers or devices).
+    pub active: bool,
+}
+
+/// Resolves agnostic ports to push or pull, as Click does: a port takes the processing of
+/// the port it connects to, and an element's agnostic ports all share one processing.
+fn resolve_processing(
+    graph: &FlatGraph,
+    codes: &[ProcessingCode],
+) -> (Vec<Vec<Processing>>, Vec<Vec<Processing>>) {
+    let n = graph.elements.len();
+    let mut ins: Vec<Vec<Processing>> =
+        (0..n).map(|i| (0..graph.ninputs(i)).map(|p| codes[i].input(p)).collect()).collect();
+    let mut outs: Vec<Vec<Processing>> =
+        (0..n).map(|i| (0..graph.noutputs(i)).map(|p| codes[i].output(p)).collect()).collect();
+    loop {
+        let mut changed = false;
+        for c in &graph.connections {
+            let (o, i) = (outs[c.from][c.from_port], ins[c.to][c.to_port]);
+            match (o, i) {
+                (Processing::Agnostic, Processing::Push | Processing::Pull) => {
+                    outs[c.from][c.from_port] = i;
+                    changed = true;
+                }
+                (Processing::Push | Processing::Pull, Processing::Agnostic) => {
+                    ins[c.to][c.to_port] = o;
+                    changed = true;
+                }
+                _ => {}
+            }
+        }
+        // An element's agnostic ports move together.
+        for e in 0..n {
+            let decided = ins[e]
+                .iter()
+                .zip(0..)
+                .filter(|(_, p)| codes[e].input(*p) == Processing::Agnostic)
+                .map(|(x, _)| *x)
+                .chain(
+                    outs[e]
+                        .iter()
+                        .zip(0..)
+                        .filter(|(_, p)| codes[e].output(*p) == Processing::Agnostic)
+                        .map(|(x, _)| *x),
+                )
+                .find(|x| *x != Processing::Agnostic);
+            if let Some(d) = decided {
+                for (p, x) in ins[e].iter_mut().enumerate() {
+                    if *x == Processing::Agnostic && codes[e].input(p) == Processing::Agnostic {
+                        *x = d;
+                        changed = true;
+                    }
+                }
+                for (p, x) in outs[e].iter_mut().enumerate() {
+                    if *x == Processing::Agnostic && codes[e].output(p) == Processing::Agnostic {
+                        *x = d;
+                        changed = true;
+                    }
+                }
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+    // Whatever is still undecided is push.
+    for v in ins.iter_mut().chain(outs.iter_mut()) {
+        for x in v.iter_mut() {
+            if *x == Processing::Agnostic {
+                *x = Processing::Push;
+            }
+        }
+    }
+    (ins, outs)
+}
+
+impl Router {
+    /// Instantiates `graph` with classes from `classes`. Every element's argument errors and
+    /// every initialization error are reported together.
+    pub fn new(
+        graph: &FlatGraph,
+        classes: &[&'static ElementClass],
+        env: Environment,
+    ) -> Result<Router, Diagnostics> {
+        let Environment { pool, clock, devices, mut device_opener, console } = env;
+        let mut diags = Diagnostics::default();
+        let n = graph.elements.len();
+
+        // Address names first: every element's arguments may use them.
+        let mut book = AddressBook::default();
+        for e in graph.elements.iter().filter(|e| e.class == "AddressInfo") {
+            for a in args::split(&e.config, e.config_span) {
+                if let Err(m) = book.add(a.text) {
+                    diags.push(Diagnostic::error(a.span, m));
+                }
+            }
+        }
+
+        let mut made: Vec<Option<(&'static ElementClass, Box<dyn Element>)>> = Vec::with_capacity(n);
+        for (i, e) in graph.elements.iter().enumerate() {
+            let Some(class) = classes.iter().copied().find(|c| c.name == e.class) else {
+                diags.push(Diagnostic::error(
+                    e.span,
+                    format!("unknown element class '{}' (not in this build)", e.class),
+                ));
+                made.push(None);
+                continue;
+            };
+            let cctx = ConfigContext {
+                name: &e.name,
+                ninputs: graph.ninputs(i),
+                noutputs: graph.noutputs(i),
+                span: e.span,
+                names: &book,
+            };
+            let mut args = Args::new(&e.config, e.config_span).with_names(&book);
+            let el = (class.make)(&mut args, &cctx);
+            match args.finish() {
+                Ok(()) => {}
+                Err(errs) => {
+                    for mut d in errs {
+                        d.message = format!("{} :: {}: {}", e.name, e.class, d.message);
+                        diags.push(d);
+                    }
+                }
+            }
+            made.push(el.map(|el| (class, el)));
+        }
+        if !diags.is_empty() {
+            return Err(diags);
+        }
+
+        let codes: Vec<ProcessingCode> = made
+            .iter()
+            .map(|m| ProcessingCode::parse(m.as_ref().map_or("a", |(c, _)| c.processing)).unwrap_or_else(|_| ProcessingCode::parse("a").expect("literal")))
+            .collect();
+        let (ins, outs) = resolve_processing(graph, &codes);
+
+        let driver_manager = graph.elements.iter().position(|e| e.class == "DriverManager");
+        let mut devices: Vec<RefCell<Box<dyn NetDevice>>> = devices.into_iter().map(RefCell::new).collect();
+        let now = clock.now_ns();
+        let mut nodes = Vec::with_capacity(n);
+        for (i, m) in made.into_iter().enumerate() {
+            let (class, element) = m.expect("constructed");
+            let mut downstream = alloc::vec![None; outs[i].len()];
+            let mut upstream = alloc::vec![None; ins[i].len()];
+            for c in &graph.connections {
+                if c.from == i && outs[i][c.from_port] == Processing::Push {
+                    downstream[c.from_port] = Some((c.to, c.to_port));
+                }
+                if c.to == i && ins[i][c.to_port] == Processing::Pull {
+                    upstream[c.to_port] = Some((c.from, c.from_port));
+                }
+            }
+            let out: Box<[Batch]> = (0..outs[i].len()).map(|_| Batch::new()).collect();
+            nodes.push(Node {
+                name: graph.elements[i].name.clone(),
+                class,
+                config: graph.elements[i].config.clone(),
+                element: RefCell::new(element),
+                out: RefCell::new(out),
+                downstream: downstream.into(),
+                upstream: upstream.into(),
+                out_pull: outs[i].iter().map(|p| *p == Processing::Pull).collect(),
+                in_pull: ins[i].iter().map(|p| *p == Processing::Pull).collect(),
+                timer: Cell::new(None),
+                has_timer: Cell::new(false),
+                task: false,
+            });
+        }
+
+        // Initialize in declaration order.
+        let mut tasks = Vec::new();
+        let mut timers = Vec::new();
+        for (i, node) in nodes.iter_mut().enumerate() {
+            let mut ictx = InitContext {
+                name: &node.name,
+                ninputs: node.in_pull.len(),
+                noutputs: node.out_pull.len(),
+                in_pull: &node.in_pull,
+                out_pull: &node.out_pull,
+                devices: &mut devices,
+                opener: &mut device_opener,
+                pool: &pool,
+                now,
+                task: false,
+                timer: None,
+                driver_manager: driver_manager.is_some(),
+            };
+            if let Err(m) = node.element.get_mut().initialize(&mut ictx) {
+                diags.push(Diagnostic::error(
+                    graph.elements[i].span,
+                    format!("{} :: {}: {}", node.name, node.class.name, m),
+                ));
+                continue;
+            }
+            let (task, timer) = (ictx.task, ictx.timer);
+            node.task = task;
+            if task {
+                tasks.push(i);
+            }
+            if let Some(t) = timer {
+                node.timer.set(Some(t));
+                node.has_timer.set(true);
+                timers.push(i);
+            }
+        }
+        if !diags.is_empty() {
+            return Err(diags);
+        }
+        let ntasks = tasks.len();
+        Ok(Router {
+            core: Core {
+                nodes,
+                pending: RefCell::new(Vec::with_capacity(64)),
+                pool,
+                clock,
+                now: Cell::new(now),
+                devices,
+                console: RefCell::new(console),
+                stopped: Cell::new(false),
+                stop_requests: Cell::new(0),
+                driver_manager,
+                timer_nodes: RefCell::new(timers),
+                unrouted_drops: Cell::new(0),
+            },
+            tasks,
+            task_done: alloc::vec![false; ntasks],
+        })
+    }
+
+    /// One scheduler round: poll devices, run every task once, fire due timers.
+    pub fn run_once(&mut self) -> Round {
+        let core = &self.core;
+        core.now.set(core.clock.now_ns());
+        for d in &core.devices {
+            if let Ok(mut d) = d.try_borrow_mut() {
+                d.poll();
+            }
+        }
+        let mut busy = false;
+        for (k, &i) in self.tasks.iter().enumerate() {
+            if self.task_done[k] || core.stopped.get() {
+                continue;
+            }
+            match core.with_element(i, |e, ctx| e.run_task(ctx)) {
+                Some(TaskStatus::Busy) => busy = true,
+                Some(TaskStatus::Done) => self.task_done[k] = true,
+                Some(TaskStatus::Idle) | None => {}
+            }
+            core.drain();
+        }
+        let any_timer = self.fire_timers();
+        let active = !core.stopped.get()
+            && (self.task_done.iter().any(|d| !d) || any_timer || !core.devices.is_empty());
+        Round { busy, active }
+    }
+
+    /// Fires due timers; returns whether any timer is still armed.
+    fn fire_timers(&self) -> bool {
+        let core = &self.core;
+        let now = core.now.get();
+        let mut armed = false;
+        let count = core.timer_nodes.borrow().len();
+        for k in 0..count {
+            let i = core.timer_nodes.borrow()[k];
+            match core.nodes[i].timer.get() {
+                Some(at) if at <= now => {
+                    core.nodes[i].timer.set(None);
+                    core.with_element(i, |e, ctx| e.run_timer(ctx));
+                    core.drain();
+                    armed |= core.nodes[i].timer.get().is_some();
+                }
+                Some(_) => armed = true,
+                None => {}
+            }
+        }
+        armed
+    }
+
+    /// Runs until the configuration stops itself (or nothing is left to run). `idle` is
+    /// called after each round that moved no packets, so the host can sleep briefly and the
+    /// VM can pause; it may return `false` to stop.
+    pub fn run(&mut self, mut idle: impl FnMut(&Router) -> bool) {
+        loop {
+            let round = self.run_once();
+            if !round.active {
+                break;
+            }
+            if !round.busy && !idle(self) {
+                break;
+            }
+        }
+        self.cleanup();
+    }
+
+    /// Runs `rounds` scheduler rounds at most, stopping early if the router stops.
+    pub fn run_rounds(&mut self, rounds: usize) {
+        for _ in 0..rounds {
+            if !self.run_once().active {
+                break;
+            }
+        }
+    }
+
+    /// Calls every element's cleanup (flush outputs). Idempotent in effect: elements must
+    /// tolerate a second call.
+    pub fn cleanup(&mut self) {
+        for i in 0..self.core.nodes.len() {
+            self.core.with_element(i, |e, ctx| e.cleanup(ctx));
+            self.core.drain();
+        }
+    }
+
+    /// Whether a stop was requested and honoured.
+    pub fn is_stopped(&self) -> bool {
+        self.core.stopped.get()
+    }
+
+    /// Stops the router at the end of the current round.
+    pub fn stop(&self) {
+        self.core.stopped.set(true);
+    }
+
+    /// Reads a handler: `element.handler`, or a global one (`version`, `list`, `classes`,
+    /// `pool_free`, ...).
+    pub fn read_handler(&self, path: &str) -> Result<String, HandlerError> {
+        self.core.read_handler(path)
+    }
+
+    /// Writes a handler.
+    pub fn write_handler(&self, path: &str, value: &str) -> Result<(), HandlerError> {
+        self.core.write_handler(path, value)
+    }
+
+    /// Element names, in declaration order.
+    pub fn element_names(&self) -> impl Iterator<Item = &str> {
+        self.core.nodes.iter().map(|n| n.name.as_str())
+    }
+
+    /// The packet pool.
+    pub fn pool(&self) -> &PacketPool {
+        &self.core.pool
+    }
+
+    /// Devices, in id order.
+    pub fn devices(&self) -> impl Iterator<Item = core::cell::Ref<'_, Box<dyn NetDevice>>> {
+        self.core.devices.iter().filter_map(|d| d.try_borrow().ok())
+    }
+
+    /// Packets dropped for want of a connection.
+    pub fn unrouted_drops(&self) -> u64 {
+        self.core.unrouted_drops.get()
+    }
+
+    /// Injects a batch into input `port` of `element` and runs it to completion (tests,
+    /// benchmarks).
+    pub fn push_to(&mut self, element: &str, port: usize, batch: Batch) -> Result<(), HandlerError> {
+        let i = self.core.find(element).ok_or_else(|| HandlerError::NoSuchElement(element.into()))?;
+        self.core.pending.borrow_mut().push(Work { element: i, port, batch });
+        self.core.drain();
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;

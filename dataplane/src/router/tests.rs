@@ -1,0 +1,264 @@
+//! Router tests with small purpose-built elements.
+
+use alloc::collections::VecDeque;
+use alloc::rc::Rc;
+use alloc::string::{String, ToString};
+use alloc::vec;
+use alloc::vec::Vec;
+use core::cell::Cell;
+
+use sluice_config::{FlatConnection, FlatElement, FlatGraph, Span};
+
+use super::*;
+use crate::clock::ManualClock;
+use crate::element::Handler;
+use crate::packet::Packet;
+
+/// Emits `LIMIT` 60-byte packets in bursts, then stops the router.
+struct Source {
+    left: u64,
+    stop: bool,
+}
+impl Element for Source {
+    fn push(&mut self, _: &mut Context<'_>, _: usize, _: Batch) {}
+    fn initialize(&mut self, ctx: &mut InitContext<'_>) -> Result<(), String> {
+        ctx.add_task();
+        Ok(())
+    }
+    fn run_task(&mut self, ctx: &mut Context<'_>) -> TaskStatus {
+        if self.left == 0 {
+            if self.stop {
+                ctx.request_stop();
+            }
+            return TaskStatus::Done;
+        }
+        for _ in 0..self.left.min(BURST) {
+            if let Some(p) = ctx.pool().alloc(60) {
+                ctx.output(0, p);
+                self.left -= 1;
+            }
+        }
+        TaskStatus::Busy
+    }
+}
+const BURST: u64 = 8;
+
+/// Counts and passes packets; even-length to output 0, odd to output 1 if it exists.
+struct Count {
+    n: u64,
+}
+impl Element for Count {
+    fn push(&mut self, ctx: &mut Context<'_>, _: usize, batch: Batch) {
+        for p in batch {
+            self.n += 1;
+            let port = if ctx.noutputs() > 1 && p.len() % 2 == 1 { 1 } else { 0 };
+            ctx.output(port, p);
+        }
+    }
+    fn read_handler(&self, name: &str) -> Option<String> {
+        (name == "count").then(|| self.n.to_string())
+    }
+    fn write_handler(&mut self, _: &mut Context<'_>, name: &str, _: &str) -> Result<(), HandlerError> {
+        if name == "reset" {
+            self.n = 0;
+            Ok(())
+        } else {
+            Err(HandlerError::NoSuchHandler(name.into()))
+        }
+    }
+    fn handlers(&self) -> &'static [Handler] {
+        const HANDLERS: &[Handler] = &[Handler::read("count"), Handler::write("reset")];
+        HANDLERS
+    }
+}
+
+struct Fifo {
+    q: VecDeque<Packet>,
+}
+impl Element for Fifo {
+    fn push(&mut self, _: &mut Context<'_>, _: usize, batch: Batch) {
+        self.q.extend(batch);
+    }
+    fn pull(&mut self, _: &mut Context<'_>, _: usize, max: usize) -> Option<Batch> {
+        let mut b = Batch::new();
+        while b.len() < max {
+            match self.q.pop_front() {
+                Some(p) => b.push(p),
+                None => break,
+            }
+        }
+        (!b.is_empty()).then_some(b)
+    }
+}
+
+/// A pull sink that keeps what it pulls' lengths.
+struct PullSink {
+    got: Rc<Cell<u64>>,
+}
+impl Element for PullSink {
+    fn push(&mut self, _: &mut Context<'_>, _: usize, _: Batch) {}
+    fn initialize(&mut self, ctx: &mut InitContext<'_>) -> Result<(), String> {
+        ctx.add_task();
+        Ok(())
+    }
+    fn run_task(&mut self, ctx: &mut Context<'_>) -> TaskStatus {
+        match ctx.pull(0, 4) {
+            Some(b) => {
+                self.got.set(self.got.get() + b.len() as u64);
+                TaskStatus::Busy
+            }
+            None => TaskStatus::Idle,
+        }
+    }
+}
+
+struct Drop_;
+impl Element for Drop_ {
+    fn push(&mut self, _: &mut Context<'_>, _: usize, _: Batch) {}
+}
+
+std::thread_local! {
+    static PULLED: Rc<Cell<u64>> = Rc::new(Cell::new(0));
+}
+
+fn mk_source(a: &mut Args<'_>, _: &ConfigContext<'_>) -> Option<Box<dyn Element>> {
+    let left = a.read_mp::<u64>("LIMIT")?;
+    let stop = a.read_k::<bool>("STOP").unwrap_or(true);
+    Some(Box::new(Source { left, stop }))
+}
+fn mk_count(_: &mut Args<'_>, _: &ConfigContext<'_>) -> Option<Box<dyn Element>> {
+    Some(Box::new(Count { n: 0 }))
+}
+fn mk_fifo(_: &mut Args<'_>, _: &ConfigContext<'_>) -> Option<Box<dyn Element>> {
+    Some(Box::new(Fifo { q: VecDeque::new() }))
+}
+fn mk_pullsink(_: &mut Args<'_>, _: &ConfigContext<'_>) -> Option<Box<dyn Element>> {
+    Some(Box::new(PullSink { got: PULLED.with(|p| p.clone()) }))
+}
+fn mk_drop(_: &mut Args<'_>, _: &ConfigContext<'_>) -> Option<Box<dyn Element>> {
+    Some(Box::new(Drop_))
+}
+
+static SOURCE: ElementClass = ElementClass { name: "Src", ports: "0/1", processing: "h", make: mk_source };
+static COUNT: ElementClass = ElementClass { name: "Count", ports: "1/1-2", processing: "a", make: mk_count };
+static FIFO: ElementClass = ElementClass { name: "Fifo", ports: "1/1", processing: "h/l", make: mk_fifo };
+static PULLSINK: ElementClass = ElementClass { name: "PullSink", ports: "1/0", processing: "l", make: mk_pullsink };
+static DROP: ElementClass = ElementClass { name: "Drop", ports: "1/0", processing: "a", make: mk_drop };
+static CLASSES: &[&ElementClass] = &[&SOURCE, &COUNT, &FIFO, &PULLSINK, &DROP];
+
+fn graph(elems: &[(&str, &str, &str)], conns: &[(usize, usize, usize, usize)]) -> FlatGraph {
+    FlatGraph {
+        elements: elems
+            .iter()
+            .map(|(n, c, cfg)| FlatElement {
+                name: n.to_string(),
+                class: c.to_string(),
+                config: cfg.to_string(),
+                span: Span::default(),
+                config_span: Span::default(),
+            })
+            .collect(),
+        connections: conns
+            .iter()
+            .map(|&(from, from_port, to, to_port)| FlatConnection { from, from_port, to, to_port })
+            .collect(),
+        requirements: vec![],
+    }
+}
+
+fn env(pool: &PacketPool) -> Environment {
+    Environment {
+        pool: pool.clone(),
+        clock: Box::new(ManualClock::new(0)),
+        devices: vec![],
+        device_opener: None,
+        console: Box::new(MemoryConsole::default()),
+    }
+}
+
+#[test]
+fn push_pipeline_runs_to_completion_and_returns_buffers() {
+    let g = graph(
+        &[("src", "Src", "100"), ("c", "Count", ""), ("odd", "Count", ""), ("d", "Drop", ""), ("d2", "Drop", "")],
+        &[(0, 0, 1, 0), (1, 0, 3, 0), (1, 1, 2, 0), (2, 0, 4, 0)],
+    );
+    let pool = PacketPool::new(16);
+    let mut r = Router::new(&g, CLASSES, env(&pool)).unwrap();
+    r.run(|_| true);
+    assert!(r.is_stopped());
+    assert_eq!(r.read_handler("c.count").unwrap(), "100");
+    assert_eq!(r.read_handler("odd.count").unwrap(), "0", "60-byte packets are even");
+    assert_eq!(pool.stats().free, 16, "every buffer is back");
+    r.write_handler("c.reset", "").unwrap();
+    assert_eq!(r.read_handler("c.count").unwrap(), "0");
+}
+
+#[test]
+fn pull_through_agnostic_element() {
+    PULLED.with(|p| p.set(0));
+    // Src -> Fifo -> Count (agnostic, resolved to pull) -> PullSink
+    let g = graph(
+        &[("src", "Src", "10, STOP false"), ("q", "Fifo", ""), ("c", "Count", ""), ("sink", "PullSink", "")],
+        &[(0, 0, 1, 0), (1, 0, 2, 0), (2, 0, 3, 0)],
+    );
+    let pool = PacketPool::new(64);
+    let mut r = Router::new(&g, CLASSES, env(&pool)).unwrap();
+    r.run_rounds(20);
+    assert_eq!(r.read_handler("c.count").unwrap(), "10");
+    assert_eq!(PULLED.with(|p| p.get()), 10);
+}
+
+#[test]
+fn standard_handlers() {
+    let g = graph(&[("src", "Src", "1"), ("c", "Count", "")], &[(0, 0, 1, 0)]);
+    let pool = PacketPool::new(4);
+    let r = Router::new(&g, CLASSES, env(&pool)).unwrap();
+    assert_eq!(r.read_handler("c.class").unwrap(), "Count");
+    assert_eq!(r.read_handler("src.config").unwrap(), "1");
+    assert_eq!(r.read_handler("c.ports").unwrap(), "1 input\n0 outputs");
+    assert!(r.read_handler("c.handlers").unwrap().contains("count\tr\nreset\tw\n"));
+    assert_eq!(r.read_handler("list").unwrap(), "2\nsrc\nc\n");
+    assert_eq!(r.read_handler("nope.count"), Err(HandlerError::NoSuchElement("nope".into())));
+    assert_eq!(r.read_handler("c.bogus"), Err(HandlerError::NoSuchHandler("c.bogus".into())));
+}
+
+#[test]
+fn configuration_errors_are_all_reported() {
+    let g = graph(&[("a", "Src", "x"), ("b", "Nope", ""), ("c", "Src", "")], &[]);
+    let pool = PacketPool::new(4);
+    let Err(d) = Router::new(&g, CLASSES, env(&pool)) else { panic!("must fail") };
+    let msgs: Vec<&str> = d.0.iter().map(|d| d.message.as_str()).collect();
+    assert_eq!(msgs.len(), 3, "{msgs:?}");
+    assert!(msgs[0].starts_with("a :: Src: LIMIT: 'x' is not an integer"), "{msgs:?}");
+    assert!(msgs[1].contains("unknown element class 'Nope'"));
+    assert!(msgs[2].contains("missing mandatory LIMIT argument"));
+}
+
+#[test]
+fn pool_exhaustion_is_counted_not_fatal() {
+    // A Fifo nobody pulls from holds every buffer; the source keeps failing to allocate.
+    let g = graph(&[("src", "Src", "100"), ("q", "Fifo", "")], &[(0, 0, 1, 0)]);
+    let pool = PacketPool::new(8);
+    let mut r = Router::new(&g, CLASSES, env(&pool)).unwrap();
+    r.run_rounds(5);
+    assert_eq!(pool.stats().free, 0);
+    assert!(pool.stats().alloc_failures > 0);
+    assert_eq!(r.read_handler("pool_free").unwrap(), "0");
+}
+
+#[test]
+fn processing_resolution() {
+    let g = graph(
+        &[("src", "Src", "1"), ("q", "Fifo", ""), ("c", "Count", ""), ("s", "PullSink", ""), ("c2", "Count", "")],
+        &[(0, 0, 4, 0), (4, 0, 1, 0), (1, 0, 2, 0), (2, 0, 3, 0)],
+    );
+    let codes: Vec<ProcessingCode> = ["h", "h/l", "a", "l", "a"]
+        .iter()
+        .map(|c| ProcessingCode::parse(c).unwrap())
+        .collect();
+    let (ins, outs) = resolve_processing(&g, &codes);
+    assert_eq!(ins[2], vec![Processing::Pull]);
+    assert_eq!(outs[2], vec![Processing::Pull]);
+    assert_eq!(ins[4], vec![Processing::Push]);
+    assert_eq!(outs[4], vec![Processing::Push]);
+}

@@ -1,0 +1,2 @@
+//! NetDevice implementations.
+#![cfg_attr(not(feature = "std"), no_std)]

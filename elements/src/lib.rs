@@ -1,0 +1,3 @@
+//! Element library.
+#![cfg_attr(not(feature = "std"), no_std)]
+#![forbid(unsafe_code)]
