@@ -1,0 +1,110 @@
+//! The Internet checksum (RFC 1071) and its incremental update (RFC 1624).
+
+/// Adds `data` to a running one's-complement sum (not yet folded). Odd lengths are padded
+/// with a zero byte, as the RFC says.
+#[inline]
+pub fn sum(mut acc: u32, data: &[u8]) -> u32 {
+    let mut chunks = data.chunks_exact(2);
+    for c in &mut chunks {
+        acc = acc.wrapping_add(u32::from(u16::from_be_bytes([c[0], c[1]])));
+        // Fold early so the accumulator never overflows, whatever the length.
+        if acc & 0x8000_0000 != 0 {
+            acc = (acc & 0xffff) + (acc >> 16);
+        }
+    }
+    if let [last] = chunks.remainder() {
+        acc = acc.wrapping_add(u32::from(*last) << 8);
+    }
+    acc
+}
+
+/// Folds a running sum to 16 bits and complements it: the value to store in a header.
+#[inline]
+pub fn finish(mut acc: u32) -> u16 {
+    while acc >> 16 != 0 {
+        acc = (acc & 0xffff) + (acc >> 16);
+    }
+    !(acc as u16)
+}
+
+/// The checksum of `data` alone (an IPv4 header with its checksum field zeroed, an ICMP
+/// message).
+#[inline]
+pub fn checksum(data: &[u8]) -> u16 {
+    finish(sum(0, data))
+}
+
+/// The sum of the TCP/UDP pseudo-header for IPv4: addresses, protocol and length.
+#[inline]
+pub fn pseudo_header_v4(src: [u8; 4], dst: [u8; 4], protocol: u8, length: u16) -> u32 {
+    let acc = sum(0, &src);
+    let acc = sum(acc, &dst);
+    acc + u32::from(protocol) + u32::from(length)
+}
+
+/// Updates checksum `old_check` after a 16-bit field changed from `old` to `new`.
+///
+/// RFC 1624, equation 3: `HC' = ~(~HC + ~m + m')`, computed in one's complement so that
+/// a result of `0x0000` is never produced from a non-zero sum (the RFC 1141 flaw).
+#[inline]
+pub fn update16(old_check: u16, old: u16, new: u16) -> u16 {
+    let acc = u32::from(!old_check) + u32::from(!old) + u32::from(new);
+    finish(acc)
+}
+
+/// Updates a checksum after a 32-bit field (an IPv4 address) changed.
+#[inline]
+pub fn update32(old_check: u16, old: [u8; 4], new: [u8; 4]) -> u16 {
+    let hi = update16(old_check, u16::from_be_bytes([old[0], old[1]]), u16::from_be_bytes([new[0], new[1]]));
+    update16(hi, u16::from_be_bytes([old[2], old[3]]), u16::from_be_bytes([new[2], new[3]]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // An IPv4 header from RFC 1071's worked examples' style: checksum over a real header.
+    const IP: [u8; 20] = [
+        0x45, 0x00, 0x00, 0x73, 0x00, 0x00, 0x40, 0x00, 0x40, 0x11, 0xb8, 0x61, 0xc0, 0xa8, 0x00,
+        0x01, 0xc0, 0xa8, 0x00, 0xc7,
+    ];
+
+    #[test]
+    fn header_with_its_checksum_sums_to_zero() {
+        assert_eq!(checksum(&IP), 0);
+        let mut h = IP;
+        h[10] = 0;
+        h[11] = 0;
+        assert_eq!(checksum(&h), 0xb861);
+    }
+
+    #[test]
+    fn incremental_update_matches_recomputation() {
+        let mut h = IP;
+        // Decrement TTL: the 16-bit word at offset 8 is (TTL, protocol).
+        let old = u16::from_be_bytes([h[8], h[9]]);
+        h[8] -= 1;
+        let new = u16::from_be_bytes([h[8], h[9]]);
+        let inc = update16(u16::from_be_bytes([h[10], h[11]]), old, new);
+        h[10] = 0;
+        h[11] = 0;
+        assert_eq!(inc, checksum(&h));
+    }
+
+    #[test]
+    fn address_update_matches_recomputation() {
+        let mut h = IP;
+        let old = [h[12], h[13], h[14], h[15]];
+        let new = [10, 0, 0, 1];
+        h[12..16].copy_from_slice(&new);
+        let inc = update32(u16::from_be_bytes([IP[10], IP[11]]), old, new);
+        h[10] = 0;
+        h[11] = 0;
+        assert_eq!(inc, checksum(&h));
+    }
+
+    #[test]
+    fn odd_length_pads_with_zero() {
+        assert_eq!(checksum(&[0x01]), !0x0100);
+    }
+}
