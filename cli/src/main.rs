@@ -1,1 +1,35 @@
-fn main() {}
+//! `sluice`: Click-style network functions, on the host and as tiny VMs.
+//!
+//! ```text
+//! sluice check  fw.click                 parse and validate; all errors, file:line:col
+//! sluice graph  fw.click > fw.dot        the flattened graph as Graphviz DOT (or SVG)
+//! sluice flatten fw.click                an equivalent configuration without compounds
+//! sluice run    fw.click                 host mode: pcaps, TAP and AF_PACKET devices
+//! ```
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod run;
+
+/// Click-style network functions, on the host and as tiny VMs.
+#[derive(Debug, Parser)]
+#[command(name = "sluice", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run a configuration on this host (pcap files, TAP and AF_PACKET devices).
+    Run(run::RunArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Run(args) => run::main(args),
+    }
+}
