@@ -1,0 +1,196 @@
+//! The PVH start information: the structure the loader leaves in memory and passes in `%ebx`
+//! (`hvm_start_info` in Xen's `arch-x86/hvm/start_info.h`), with the command line and the
+//! memory map (E820 types).
+//!
+//! [`init`] checks the magic number and keeps the parsed [`BootInfo`] for the rest of the
+//! kernel's life; [`boot_info`] and [`cmdline`] read it from anywhere.
+
+pub mod cmdline;
+
+use core::ops::Range;
+
+use spin::Once;
+
+pub use cmdline::{BadVirtioMmioParam, Cmdline, Param, VirtioMmioDevice};
+
+/// `hvm_start_info.magic`: "xEn3" with the top bit of each byte cleared.
+pub const START_INFO_MAGIC: u32 = 0x336e_c578;
+
+/// Longest command line read; the rest is ignored.
+const MAX_CMDLINE_LEN: usize = 4096;
+
+/// `hvm_start_info`, version 1.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+struct StartInfo {
+    magic: u32,
+    version: u32,
+    flags: u32,
+    nr_modules: u32,
+    modlist_paddr: u64,
+    cmdline_paddr: u64,
+    rsdp_paddr: u64,
+    memmap_paddr: u64,
+    memmap_entries: u32,
+    reserved: u32,
+}
+
+/// One memory map entry (`hvm_memmap_table_entry`).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MemmapEntry {
+    pub addr: u64,
+    pub size: u64,
+    /// E820 type; [`MemmapEntry::is_ram`] tells usable RAM.
+    pub kind: u32,
+    reserved: u32,
+}
+
+impl MemmapEntry {
+    /// E820 type of usable RAM.
+    pub const RAM: u32 = 1;
+
+    pub fn is_ram(&self) -> bool {
+        self.kind == Self::RAM
+    }
+
+    pub fn range(&self) -> Range<u64> {
+        self.addr..self.addr.saturating_add(self.size)
+    }
+}
+
+/// What the loader told the kernel.
+#[derive(Debug)]
+pub struct BootInfo {
+    pub start_info_addr: u64,
+    pub cmdline: Cmdline<'static>,
+    pub memmap: &'static [MemmapEntry],
+    /// Physical ranges the boot information itself occupies (start info, command line, memory
+    /// map), which the heap must not overlap.
+    pub reserved: [Range<u64>; 3],
+}
+
+/// Why the start information cannot be used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PvhError {
+    /// `%ebx` was 0: not started through the PVH entry point.
+    NoStartInfo,
+    /// The magic number is wrong: not a PVH start info structure.
+    BadMagic(u32),
+    /// The command line is not UTF-8.
+    CmdlineNotUtf8,
+}
+
+impl core::fmt::Display for PvhError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::NoStartInfo => {
+                f.write_str("no PVH start info (not booted through the PVH entry)")
+            }
+            Self::BadMagic(magic) => {
+                write!(
+                    f,
+                    "bad PVH start info magic {magic:#x}, expected {START_INFO_MAGIC:#x}"
+                )
+            }
+            Self::CmdlineNotUtf8 => f.write_str("kernel command line is not UTF-8"),
+        }
+    }
+}
+
+static BOOT_INFO: Once<BootInfo> = Once::new();
+
+/// Validates and records the start information at physical address `start_info_paddr`.
+///
+/// # Safety
+///
+/// `start_info_paddr` must be the value the PVH loader passed in `%ebx` (or 0), and the memory
+/// it describes must stay untouched for the life of the kernel (the heap avoids
+/// [`BootInfo::reserved`]).
+pub unsafe fn init(start_info_paddr: u32) -> Result<&'static BootInfo, PvhError> {
+    if let Some(info) = BOOT_INFO.get() {
+        return Ok(info);
+    }
+    // SAFETY: forwarded from this function's contract.
+    let info = unsafe { parse(u64::from(start_info_paddr)) }?;
+    Ok(BOOT_INFO.call_once(|| info))
+}
+
+/// The boot information, once [`init`] succeeded.
+pub fn boot_info() -> Option<&'static BootInfo> {
+    BOOT_INFO.get()
+}
+
+/// The kernel command line (empty before [`init`]).
+pub fn cmdline() -> Cmdline<'static> {
+    boot_info().map(|info| info.cmdline).unwrap_or_default()
+}
+
+/// # Safety
+///
+/// As for [`init`]; all addresses are physical and identity mapped.
+unsafe fn parse(addr: u64) -> Result<BootInfo, PvhError> {
+    if addr == 0 {
+        return Err(PvhError::NoStartInfo);
+    }
+    let ptr = addr as *const StartInfo;
+    // SAFETY: the loader placed a `StartInfo` at `addr`, below 1 GiB and so identity mapped;
+    // the magic check below rejects anything else. `read_unaligned` makes no alignment claim.
+    let start = unsafe { ptr.read_unaligned() };
+    if start.magic != START_INFO_MAGIC {
+        return Err(PvhError::BadMagic(start.magic));
+    }
+
+    // SAFETY: the loader wrote a NUL-terminated command line at `cmdline_paddr`.
+    let cmdline_bytes = unsafe { c_string(start.cmdline_paddr) };
+    let cmdline = core::str::from_utf8(cmdline_bytes).map_err(|_| PvhError::CmdlineNotUtf8)?;
+
+    let memmap: &'static [MemmapEntry] = if start.version >= 1 && start.memmap_paddr != 0 {
+        // SAFETY: a version 1 loader wrote `memmap_entries` entries at `memmap_paddr`; the
+        // structure is 8-byte aligned by the specification and never written again.
+        unsafe {
+            core::slice::from_raw_parts(
+                start.memmap_paddr as *const MemmapEntry,
+                start.memmap_entries as usize,
+            )
+        }
+    } else {
+        &[]
+    };
+
+    let span = |start: u64, len: usize| start..start + len as u64;
+    Ok(BootInfo {
+        start_info_addr: addr,
+        cmdline: Cmdline::new(cmdline),
+        memmap,
+        reserved: [
+            span(addr, core::mem::size_of::<StartInfo>()),
+            span(start.cmdline_paddr, cmdline_bytes.len() + 1),
+            span(start.memmap_paddr, core::mem::size_of_val(memmap)),
+        ],
+    })
+}
+
+/// The bytes of the NUL-terminated string at `addr`, at most [`MAX_CMDLINE_LEN`] of them.
+///
+/// # Safety
+///
+/// `addr` is 0 or points at a NUL-terminated string that lives for the rest of the kernel.
+unsafe fn c_string(addr: u64) -> &'static [u8] {
+    if addr == 0 {
+        return &[];
+    }
+    let ptr = addr as *const u8;
+    let mut len = 0;
+    while len < MAX_CMDLINE_LEN {
+        // SAFETY: every byte up to and including the terminating NUL is readable (contract),
+        // and the loop stops at the NUL.
+        let byte = unsafe { ptr.wrapping_add(len).read() };
+        if byte == 0 {
+            break;
+        }
+        len += 1;
+    }
+    // SAFETY: the `len` bytes before the NUL were just read and stay unchanged.
+    unsafe { core::slice::from_raw_parts(ptr, len) }
+}
