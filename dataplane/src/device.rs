@@ -47,7 +47,12 @@ impl DeviceStats {
 
     /// Names of all counters.
     pub const NAMES: &'static [&'static str] = &[
-        "rx_packets", "rx_bytes", "rx_dropped", "tx_packets", "tx_bytes", "tx_dropped",
+        "rx_packets",
+        "rx_bytes",
+        "rx_dropped",
+        "tx_packets",
+        "tx_bytes",
+        "tx_dropped",
         "tx_ring_full",
     ];
 }
@@ -128,7 +133,9 @@ impl NetDevice for LoopbackDevice {
         let mut wire = self.wire.borrow_mut();
         let mut n = 0;
         while !batch.is_full() {
-            let Some(frame) = wire.to_device.front() else { break };
+            let Some(frame) = wire.to_device.front() else {
+                break;
+            };
             match pool.alloc_from(frame) {
                 Some(p) => {
                     self.stats.rx_packets += 1;

@@ -98,17 +98,29 @@ pub struct Handler {
 impl Handler {
     /// A read-only handler.
     pub const fn read(name: &'static str) -> Self {
-        Self { name, read: true, write: false }
+        Self {
+            name,
+            read: true,
+            write: false,
+        }
     }
 
     /// A write-only handler.
     pub const fn write(name: &'static str) -> Self {
-        Self { name, read: false, write: true }
+        Self {
+            name,
+            read: false,
+            write: true,
+        }
     }
 
     /// A read/write handler.
     pub const fn read_write(name: &'static str) -> Self {
-        Self { name, read: true, write: true }
+        Self {
+            name,
+            read: true,
+            write: true,
+        }
     }
 }
 

@@ -126,7 +126,9 @@ pub struct PacketPool {
 
 impl fmt::Debug for PacketPool {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PacketPool").field("stats", &self.stats()).finish()
+        f.debug_struct("PacketPool")
+            .field("stats", &self.stats())
+            .finish()
     }
 }
 
@@ -185,7 +187,9 @@ impl PacketPool {
             alloc_failures: Cell::new(0),
             owned,
         };
-        Self { inner: Rc::new(inner) }
+        Self {
+            inner: Rc::new(inner),
+        }
     }
 
     /// A fresh packet of `len` zeroed-or-stale bytes after the default headroom, or `None`
@@ -296,32 +300,33 @@ impl fmt::Display for NoRoom {
 }
 
 impl Packet {
+    /// Address of this packet's buffer.
+    #[inline]
+    fn buffer_start(&self) -> *mut u8 {
+        let p = &*self.pool;
+        // SAFETY: `index < count` (only the pool creates packets, from its free list), so the
+        // offset stays inside the region `base..base + count * buffer_size`.
+        unsafe { p.base.as_ptr().add(self.index as usize * p.buffer_size) }
+    }
+
     /// The whole buffer, headroom and tailroom included.
     #[inline]
     pub fn buffer(&self) -> &[u8] {
         let p = &*self.pool;
-        // SAFETY: `index < count` (only the pool creates packets, from its free list), so the
-        // range lies inside the region; this packet owns the buffer exclusively (an index is
-        // on the free list or in exactly one packet), so no `&mut` to it exists elsewhere.
-        unsafe {
-            core::slice::from_raw_parts(
-                p.base.as_ptr().add(self.index as usize * p.buffer_size),
-                p.buffer_size,
-            )
-        }
+        let start = self.buffer_start();
+        // SAFETY: `start..start + buffer_size` is this packet's buffer inside the region (see
+        // `buffer_start`); this packet owns the buffer exclusively (an index is on the free
+        // list or in exactly one packet), so no `&mut` to it exists elsewhere.
+        unsafe { core::slice::from_raw_parts(start, p.buffer_size) }
     }
 
     /// The whole buffer, mutable (drivers post it to the device; elements use `data_mut`).
     #[inline]
     pub fn buffer_mut(&mut self) -> &mut [u8] {
         let p = &*self.pool;
+        let start = self.buffer_start();
         // SAFETY: as in `buffer`; `&mut self` guarantees this is the only live reference.
-        unsafe {
-            core::slice::from_raw_parts_mut(
-                p.base.as_ptr().add(self.index as usize * p.buffer_size),
-                p.buffer_size,
-            )
-        }
+        unsafe { core::slice::from_raw_parts_mut(start, p.buffer_size) }
     }
 
     /// Index of the buffer in its pool (drivers use it as a DMA token).
@@ -369,7 +374,10 @@ impl Packet {
 
     /// Sets the data range to `head..head + len` of the buffer (drivers, after a receive).
     pub fn set_range(&mut self, head: usize, len: usize) -> Result<(), NoRoom> {
-        if head.checked_add(len).is_none_or(|end| end > self.pool.buffer_size) {
+        if head
+            .checked_add(len)
+            .is_none_or(|end| end > self.pool.buffer_size)
+        {
             return Err(NoRoom);
         }
         self.head = head as u16;
@@ -493,7 +501,9 @@ impl Packet {
     /// (`Tee`, and elements that keep a packet while sending another). `None` when the pool
     /// is empty.
     pub fn try_clone(&self) -> Option<Packet> {
-        let pool = PacketPool { inner: self.pool.clone() };
+        let pool = PacketPool {
+            inner: self.pool.clone(),
+        };
         let mut p = pool.alloc(0)?;
         let (h, l) = (usize::from(self.head), usize::from(self.len));
         p.buffer_mut()[h..h + l].copy_from_slice(self.data());
@@ -505,7 +515,9 @@ impl Packet {
 
     /// The pool this packet's buffer belongs to.
     pub fn pool(&self) -> PacketPool {
-        PacketPool { inner: self.pool.clone() }
+        PacketPool {
+            inner: self.pool.clone(),
+        }
     }
 }
 

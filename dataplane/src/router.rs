@@ -109,7 +109,9 @@ impl NameLookup for AddressBook {
         // An address with a prefix also names the address itself (Click: `1.0.0.1/8`
         // serves as `1.0.0.1` where an address is wanted).
         if kind == "ip" {
-            return addrs.iter().find_map(|a| a.split_once('/').map(|(ip, _)| ip.to_string()));
+            return addrs
+                .iter()
+                .find_map(|a| a.split_once('/').map(|(ip, _)| ip.to_string()));
         }
         None
     }
@@ -169,7 +171,9 @@ impl<'a> Context<'a> {
     #[inline]
     pub fn output(&mut self, port: usize, packet: crate::packet::Packet) {
         let Some(batch) = self.out.get_mut(port) else {
-            self.core.unrouted_drops.set(self.core.unrouted_drops.get() + 1);
+            self.core
+                .unrouted_drops
+                .set(self.core.unrouted_drops.get() + 1);
             return;
         };
         if batch.is_full() {
@@ -178,7 +182,9 @@ impl<'a> Context<'a> {
         if let Err(e) = self.out[port].try_push(packet) {
             // A pull output that nobody pulled: the packet has nowhere to go.
             drop(e);
-            self.core.unrouted_drops.set(self.core.unrouted_drops.get() + 1);
+            self.core
+                .unrouted_drops
+                .set(self.core.unrouted_drops.get() + 1);
         }
     }
 
@@ -209,11 +215,17 @@ impl<'a> Context<'a> {
         let batch = core::mem::take(&mut self.out[port]);
         match node.downstream.get(port).copied().flatten() {
             Some((element, port)) => {
-                self.core.pending.borrow_mut().push(Work { element, port, batch });
+                self.core.pending.borrow_mut().push(Work {
+                    element,
+                    port,
+                    batch,
+                });
             }
             None => {
                 let n = batch.len() as u64;
-                self.core.unrouted_drops.set(self.core.unrouted_drops.get() + n);
+                self.core
+                    .unrouted_drops
+                    .set(self.core.unrouted_drops.get() + n);
             }
         }
     }
@@ -225,7 +237,9 @@ impl<'a> Context<'a> {
                 if self.core.nodes[self.me].out_pull[port] {
                     let n = self.out[port].len() as u64;
                     self.out[port].clear();
-                    self.core.unrouted_drops.set(self.core.unrouted_drops.get() + n);
+                    self.core
+                        .unrouted_drops
+                        .set(self.core.unrouted_drops.get() + n);
                 } else {
                     self.flush(port);
                 }
@@ -405,11 +419,18 @@ impl InitContext<'_> {
                 Ok(self.devices.len() - 1)
             }
             None => {
-                let have: Vec<String> =
-                    self.devices.iter().map(|d| d.borrow().name().to_string()).collect();
+                let have: Vec<String> = self
+                    .devices
+                    .iter()
+                    .map(|d| d.borrow().name().to_string())
+                    .collect();
                 Err(format!(
                     "no device '{spec}' (this platform has {})",
-                    if have.is_empty() { "no devices".into() } else { have.join(", ") }
+                    if have.is_empty() {
+                        "no devices".into()
+                    } else {
+                        have.join(", ")
+                    }
                 ))
             }
         }
@@ -445,20 +466,33 @@ impl Core {
         let node = &self.nodes[up];
         let mut element = node.element.try_borrow_mut().ok()?;
         let mut out = node.out.try_borrow_mut().ok()?;
-        let mut ctx = Context { core: self, me: up, out: &mut out };
+        let mut ctx = Context {
+            core: self,
+            me: up,
+            out: &mut out,
+        };
         let batch = element.pull(&mut ctx, up_port, max.min(crate::batch::BATCH_MAX));
         ctx.flush_all();
         batch
     }
 
     /// Calls `f` on element `i` with a fresh context, then routes what it sent.
-    fn with_element<R>(&self, i: usize, f: impl FnOnce(&mut dyn Element, &mut Context<'_>) -> R) -> Option<R> {
+    fn with_element<R>(
+        &self,
+        i: usize,
+        f: impl FnOnce(&mut dyn Element, &mut Context<'_>) -> R,
+    ) -> Option<R> {
         let node = &self.nodes[i];
-        let (Ok(mut element), Ok(mut out)) = (node.element.try_borrow_mut(), node.out.try_borrow_mut())
+        let (Ok(mut element), Ok(mut out)) =
+            (node.element.try_borrow_mut(), node.out.try_borrow_mut())
         else {
             return None;
         };
-        let mut ctx = Context { core: self, me: i, out: &mut out };
+        let mut ctx = Context {
+            core: self,
+            me: i,
+            out: &mut out,
+        };
         let r = f(&mut **element, &mut ctx);
         ctx.flush_all();
         Some(r)
@@ -468,9 +502,19 @@ impl Core {
     fn drain(&self) {
         loop {
             let work = self.pending.borrow_mut().pop();
-            let Some(Work { element, port, batch }) = work else { break };
+            let Some(Work {
+                element,
+                port,
+                batch,
+            }) = work
+            else {
+                break;
+            };
             let n = batch.len() as u64;
-            if self.with_element(element, |e, ctx| e.push(ctx, port, batch)).is_none() {
+            if self
+                .with_element(element, |e, ctx| e.push(ctx, port, batch))
+                .is_none()
+            {
                 // The element is mid-call (a push cycle back into a pulling element).
                 self.unrouted_drops.set(self.unrouted_drops.get() + n);
             }
@@ -485,7 +529,9 @@ impl Core {
         let Some((elem, h)) = path.rsplit_once('.') else {
             return self.read_global(path);
         };
-        let i = self.find(elem).ok_or_else(|| HandlerError::NoSuchElement(elem.into()))?;
+        let i = self
+            .find(elem)
+            .ok_or_else(|| HandlerError::NoSuchElement(elem.into()))?;
         let node = &self.nodes[i];
         let element = node
             .element
@@ -556,7 +602,9 @@ impl Core {
                 _ => Err(HandlerError::NoSuchHandler(path.into())),
             };
         };
-        let i = self.find(elem).ok_or_else(|| HandlerError::NoSuchElement(elem.into()))?;
+        let i = self
+            .find(elem)
+            .ok_or_else(|| HandlerError::NoSuchElement(elem.into()))?;
         let r = self
             .with_element(i, |e, ctx| e.write_handler(ctx, h, value))
             .unwrap_or_else(|| Err(HandlerError::BadValue(format!("{elem} is busy"))));
@@ -588,10 +636,12 @@ fn resolve_processing(
     codes: &[ProcessingCode],
 ) -> (Vec<Vec<Processing>>, Vec<Vec<Processing>>) {
     let n = graph.elements.len();
-    let mut ins: Vec<Vec<Processing>> =
-        (0..n).map(|i| (0..graph.ninputs(i)).map(|p| codes[i].input(p)).collect()).collect();
-    let mut outs: Vec<Vec<Processing>> =
-        (0..n).map(|i| (0..graph.noutputs(i)).map(|p| codes[i].output(p)).collect()).collect();
+    let mut ins: Vec<Vec<Processing>> = (0..n)
+        .map(|i| (0..graph.ninputs(i)).map(|p| codes[i].input(p)).collect())
+        .collect();
+    let mut outs: Vec<Vec<Processing>> = (0..n)
+        .map(|i| (0..graph.noutputs(i)).map(|p| codes[i].output(p)).collect())
+        .collect();
     loop {
         let mut changed = false;
         for c in &graph.connections {
@@ -661,7 +711,13 @@ impl Router {
         classes: &[&'static ElementClass],
         env: Environment,
     ) -> Result<Router, Diagnostics> {
-        let Environment { pool, clock, devices, mut device_opener, console } = env;
+        let Environment {
+            pool,
+            clock,
+            devices,
+            mut device_opener,
+            console,
+        } = env;
         let mut diags = Diagnostics::default();
         let n = graph.elements.len();
 
@@ -675,7 +731,8 @@ impl Router {
             }
         }
 
-        let mut made: Vec<Option<(&'static ElementClass, Box<dyn Element>)>> = Vec::with_capacity(n);
+        let mut made: Vec<Option<(&'static ElementClass, Box<dyn Element>)>> =
+            Vec::with_capacity(n);
         for (i, e) in graph.elements.iter().enumerate() {
             let Some(class) = classes.iter().copied().find(|c| c.name == e.class) else {
                 diags.push(Diagnostic::error(
@@ -711,12 +768,19 @@ impl Router {
 
         let codes: Vec<ProcessingCode> = made
             .iter()
-            .map(|m| ProcessingCode::parse(m.as_ref().map_or("a", |(c, _)| c.processing)).unwrap_or_else(|_| ProcessingCode::parse("a").expect("literal")))
+            .map(|m| {
+                ProcessingCode::parse(m.as_ref().map_or("a", |(c, _)| c.processing))
+                    .unwrap_or_else(|_| ProcessingCode::parse("a").expect("literal"))
+            })
             .collect();
         let (ins, outs) = resolve_processing(graph, &codes);
 
-        let driver_manager = graph.elements.iter().position(|e| e.class == "DriverManager");
-        let mut devices: Vec<RefCell<Box<dyn NetDevice>>> = devices.into_iter().map(RefCell::new).collect();
+        let driver_manager = graph
+            .elements
+            .iter()
+            .position(|e| e.class == "DriverManager");
+        let mut devices: Vec<RefCell<Box<dyn NetDevice>>> =
+            devices.into_iter().map(RefCell::new).collect();
         let now = clock.now_ns();
         let mut nodes = Vec::with_capacity(n);
         for (i, m) in made.into_iter().enumerate() {
@@ -934,9 +998,21 @@ impl Router {
 
     /// Injects a batch into input `port` of `element` and runs it to completion (tests,
     /// benchmarks).
-    pub fn push_to(&mut self, element: &str, port: usize, batch: Batch) -> Result<(), HandlerError> {
-        let i = self.core.find(element).ok_or_else(|| HandlerError::NoSuchElement(element.into()))?;
-        self.core.pending.borrow_mut().push(Work { element: i, port, batch });
+    pub fn push_to(
+        &mut self,
+        element: &str,
+        port: usize,
+        batch: Batch,
+    ) -> Result<(), HandlerError> {
+        let i = self
+            .core
+            .find(element)
+            .ok_or_else(|| HandlerError::NoSuchElement(element.into()))?;
+        self.core.pending.borrow_mut().push(Work {
+            element: i,
+            port,
+            batch,
+        });
         self.core.drain();
         Ok(())
     }

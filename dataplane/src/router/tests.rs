@@ -51,14 +51,23 @@ impl Element for Count {
     fn push(&mut self, ctx: &mut Context<'_>, _: usize, batch: Batch) {
         for p in batch {
             self.n += 1;
-            let port = if ctx.noutputs() > 1 && p.len() % 2 == 1 { 1 } else { 0 };
+            let port = if ctx.noutputs() > 1 && p.len() % 2 == 1 {
+                1
+            } else {
+                0
+            };
             ctx.output(port, p);
         }
     }
     fn read_handler(&self, name: &str) -> Option<String> {
         (name == "count").then(|| self.n.to_string())
     }
-    fn write_handler(&mut self, _: &mut Context<'_>, name: &str, _: &str) -> Result<(), HandlerError> {
+    fn write_handler(
+        &mut self,
+        _: &mut Context<'_>,
+        name: &str,
+        _: &str,
+    ) -> Result<(), HandlerError> {
         if name == "reset" {
             self.n = 0;
             Ok(())
@@ -133,17 +142,44 @@ fn mk_fifo(_: &mut Args<'_>, _: &ConfigContext<'_>) -> Option<Box<dyn Element>> 
     Some(Box::new(Fifo { q: VecDeque::new() }))
 }
 fn mk_pullsink(_: &mut Args<'_>, _: &ConfigContext<'_>) -> Option<Box<dyn Element>> {
-    Some(Box::new(PullSink { got: PULLED.with(|p| p.clone()) }))
+    Some(Box::new(PullSink {
+        got: PULLED.with(|p| p.clone()),
+    }))
 }
 fn mk_drop(_: &mut Args<'_>, _: &ConfigContext<'_>) -> Option<Box<dyn Element>> {
     Some(Box::new(Drop_))
 }
 
-static SOURCE: ElementClass = ElementClass { name: "Src", ports: "0/1", processing: "h", make: mk_source };
-static COUNT: ElementClass = ElementClass { name: "Count", ports: "1/1-2", processing: "a", make: mk_count };
-static FIFO: ElementClass = ElementClass { name: "Fifo", ports: "1/1", processing: "h/l", make: mk_fifo };
-static PULLSINK: ElementClass = ElementClass { name: "PullSink", ports: "1/0", processing: "l", make: mk_pullsink };
-static DROP: ElementClass = ElementClass { name: "Drop", ports: "1/0", processing: "a", make: mk_drop };
+static SOURCE: ElementClass = ElementClass {
+    name: "Src",
+    ports: "0/1",
+    processing: "h",
+    make: mk_source,
+};
+static COUNT: ElementClass = ElementClass {
+    name: "Count",
+    ports: "1/1-2",
+    processing: "a",
+    make: mk_count,
+};
+static FIFO: ElementClass = ElementClass {
+    name: "Fifo",
+    ports: "1/1",
+    processing: "h/l",
+    make: mk_fifo,
+};
+static PULLSINK: ElementClass = ElementClass {
+    name: "PullSink",
+    ports: "1/0",
+    processing: "l",
+    make: mk_pullsink,
+};
+static DROP: ElementClass = ElementClass {
+    name: "Drop",
+    ports: "1/0",
+    processing: "a",
+    make: mk_drop,
+};
 static CLASSES: &[&ElementClass] = &[&SOURCE, &COUNT, &FIFO, &PULLSINK, &DROP];
 
 fn graph(elems: &[(&str, &str, &str)], conns: &[(usize, usize, usize, usize)]) -> FlatGraph {
@@ -160,7 +196,12 @@ fn graph(elems: &[(&str, &str, &str)], conns: &[(usize, usize, usize, usize)]) -
             .collect(),
         connections: conns
             .iter()
-            .map(|&(from, from_port, to, to_port)| FlatConnection { from, from_port, to, to_port })
+            .map(|&(from, from_port, to, to_port)| FlatConnection {
+                from,
+                from_port,
+                to,
+                to_port,
+            })
             .collect(),
         requirements: vec![],
     }
@@ -179,7 +220,13 @@ fn env(pool: &PacketPool) -> Environment {
 #[test]
 fn push_pipeline_runs_to_completion_and_returns_buffers() {
     let g = graph(
-        &[("src", "Src", "100"), ("c", "Count", ""), ("odd", "Count", ""), ("d", "Drop", ""), ("d2", "Drop", "")],
+        &[
+            ("src", "Src", "100"),
+            ("c", "Count", ""),
+            ("odd", "Count", ""),
+            ("d", "Drop", ""),
+            ("d2", "Drop", ""),
+        ],
         &[(0, 0, 1, 0), (1, 0, 3, 0), (1, 1, 2, 0), (2, 0, 4, 0)],
     );
     let pool = PacketPool::new(16);
@@ -187,7 +234,11 @@ fn push_pipeline_runs_to_completion_and_returns_buffers() {
     r.run(|_| true);
     assert!(r.is_stopped());
     assert_eq!(r.read_handler("c.count").unwrap(), "100");
-    assert_eq!(r.read_handler("odd.count").unwrap(), "0", "60-byte packets are even");
+    assert_eq!(
+        r.read_handler("odd.count").unwrap(),
+        "0",
+        "60-byte packets are even"
+    );
     assert_eq!(pool.stats().free, 16, "every buffer is back");
     r.write_handler("c.reset", "").unwrap();
     assert_eq!(r.read_handler("c.count").unwrap(), "0");
@@ -198,7 +249,12 @@ fn pull_through_agnostic_element() {
     PULLED.with(|p| p.set(0));
     // Src -> Fifo -> Count (agnostic, resolved to pull) -> PullSink
     let g = graph(
-        &[("src", "Src", "10, STOP false"), ("q", "Fifo", ""), ("c", "Count", ""), ("sink", "PullSink", "")],
+        &[
+            ("src", "Src", "10, STOP false"),
+            ("q", "Fifo", ""),
+            ("c", "Count", ""),
+            ("sink", "PullSink", ""),
+        ],
         &[(0, 0, 1, 0), (1, 0, 2, 0), (2, 0, 3, 0)],
     );
     let pool = PacketPool::new(64);
@@ -216,20 +272,37 @@ fn standard_handlers() {
     assert_eq!(r.read_handler("c.class").unwrap(), "Count");
     assert_eq!(r.read_handler("src.config").unwrap(), "1");
     assert_eq!(r.read_handler("c.ports").unwrap(), "1 input\n0 outputs");
-    assert!(r.read_handler("c.handlers").unwrap().contains("count\tr\nreset\tw\n"));
+    assert!(r
+        .read_handler("c.handlers")
+        .unwrap()
+        .contains("count\tr\nreset\tw\n"));
     assert_eq!(r.read_handler("list").unwrap(), "2\nsrc\nc\n");
-    assert_eq!(r.read_handler("nope.count"), Err(HandlerError::NoSuchElement("nope".into())));
-    assert_eq!(r.read_handler("c.bogus"), Err(HandlerError::NoSuchHandler("c.bogus".into())));
+    assert_eq!(
+        r.read_handler("nope.count"),
+        Err(HandlerError::NoSuchElement("nope".into()))
+    );
+    assert_eq!(
+        r.read_handler("c.bogus"),
+        Err(HandlerError::NoSuchHandler("c.bogus".into()))
+    );
 }
 
 #[test]
 fn configuration_errors_are_all_reported() {
-    let g = graph(&[("a", "Src", "x"), ("b", "Nope", ""), ("c", "Src", "")], &[]);
+    let g = graph(
+        &[("a", "Src", "x"), ("b", "Nope", ""), ("c", "Src", "")],
+        &[],
+    );
     let pool = PacketPool::new(4);
-    let Err(d) = Router::new(&g, CLASSES, env(&pool)) else { panic!("must fail") };
+    let Err(d) = Router::new(&g, CLASSES, env(&pool)) else {
+        panic!("must fail")
+    };
     let msgs: Vec<&str> = d.0.iter().map(|d| d.message.as_str()).collect();
     assert_eq!(msgs.len(), 3, "{msgs:?}");
-    assert!(msgs[0].starts_with("a :: Src: LIMIT: 'x' is not an integer"), "{msgs:?}");
+    assert!(
+        msgs[0].starts_with("a :: Src: LIMIT: 'x' is not an integer"),
+        "{msgs:?}"
+    );
     assert!(msgs[1].contains("unknown element class 'Nope'"));
     assert!(msgs[2].contains("missing mandatory LIMIT argument"));
 }
@@ -249,7 +322,13 @@ fn pool_exhaustion_is_counted_not_fatal() {
 #[test]
 fn processing_resolution() {
     let g = graph(
-        &[("src", "Src", "1"), ("q", "Fifo", ""), ("c", "Count", ""), ("s", "PullSink", ""), ("c2", "Count", "")],
+        &[
+            ("src", "Src", "1"),
+            ("q", "Fifo", ""),
+            ("c", "Count", ""),
+            ("s", "PullSink", ""),
+            ("c2", "Count", ""),
+        ],
         &[(0, 0, 4, 0), (4, 0, 1, 0), (1, 0, 2, 0), (2, 0, 3, 0)],
     );
     let codes: Vec<ProcessingCode> = ["h", "h/l", "a", "l", "a"]

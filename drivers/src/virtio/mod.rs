@@ -1,0 +1,19 @@
+//! virtio-net: a polling, zero-copy driver over `virtio-drivers`' [`VirtIONetRaw`].
+//!
+//! Receive buffers are packet-pool buffers posted to the device's RX ring; the device writes
+//! each frame (after its virtio-net header) straight into one, and the driver hands that very
+//! buffer to the graph as a [`Packet`]. Transmit goes the other way: the virtio-net header is
+//! written into the packet's headroom in front of the frame and the same buffer is posted to
+//! the TX ring. No frame is ever copied. A token → packet table keeps each buffer owned while
+//! the device holds it; completed transmissions drop their packet, which returns the buffer to
+//! the pool, and the RX ring is refilled from the pool as frames are consumed.
+//!
+//! The driver never waits and never takes interrupts: the router polls it every round.
+//!
+//! Platform duties (the unikernel's): a [`virtio_drivers::Hal`] whose DMA addresses are the
+//! buffers' own addresses (an identity-mapped guest), MMIO regions mapped before a transport
+//! is created, and a packet pool in DMA-capable memory.
+
+mod device;
+
+pub use device::{VirtioNet, QUEUE_SIZE};
