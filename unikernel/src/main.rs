@@ -58,7 +58,7 @@ fn main_loop(boot: &'static BootInfo) -> ! {
     let checkpoints = checkpoint::snapshot();
     let calibration = clock::calibration();
     println!(
-        "ready entry->ready={}us vm->entry={}us tsc_khz={} clock={} {}",
+        "ready entry->ready={}us vm->entry={}us tsc_khz={} tsc_source={} {}",
         ready.since_boot().as_micros(),
         clock::ticks_to_duration(checkpoints.entry_tsc()).as_micros(),
         calibration.map_or(0, |c| c.tsc_khz),
