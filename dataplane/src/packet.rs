@@ -59,6 +59,9 @@ pub struct Annotations {
     pub fix_ip_src: bool,
     /// VLAN tag control information (`VLANDecap` stores it, `VLANEncap` may read it).
     pub vlan_tci: u16,
+    /// Offset of the offending byte in the IP header, for an ICMP parameter problem
+    /// (`IPGWOptions` sets it, `ICMPError` reads it; Click's `ICMP_PARAMPROB_ANNO`).
+    pub icmp_param_prob: u8,
     /// Network (IP) header: absolute offset in the buffer, or unset.
     network_header: u16,
     /// Transport header: absolute offset in the buffer, or unset.
@@ -77,6 +80,7 @@ impl Default for Annotations {
             device: u8::MAX,
             fix_ip_src: false,
             vlan_tci: 0,
+            icmp_param_prob: 0,
             network_header: NO_HEADER,
             transport_header: NO_HEADER,
             aggregate: 0,
