@@ -69,6 +69,13 @@ pub trait Element {
         &[]
     }
 
+    /// State this element lets other elements reach when they name it in their
+    /// configuration (through [`InitContext::element`]): an `ICMPRewriter` reaches its
+    /// rewriters' mapping tables this way. `None` by default.
+    fn shared_state(&self) -> Option<alloc::rc::Rc<dyn core::any::Any>> {
+        None
+    }
+
     /// Runs when the router stops: flush files, print summaries.
     fn cleanup(&mut self, _ctx: &mut Context<'_>) {}
 }

@@ -24,5 +24,5 @@ pub use clock::{Clock, ManualClock};
 pub use device::{DeviceStats, LoopbackDevice, NetDevice};
 pub use element::{ConfigContext, Element, ElementClass, Handler, HandlerError, TaskStatus};
 pub use packet::{Annotations, Packet, PacketPool, PacketType};
-pub use router::{Context, Environment, InitContext, Round, Router};
+pub use router::{Context, ElementInfo, Environment, InitContext, Round, Router};
 pub use sluice_config;

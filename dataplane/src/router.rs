@@ -349,9 +349,54 @@ pub struct InitContext<'a> {
     task: bool,
     timer: Option<u64>,
     driver_manager: bool,
+    nodes: &'a [Node],
+}
+
+/// Another element of the configuration, as [`InitContext::element`] finds it.
+pub struct ElementInfo<'a> {
+    /// Its full (flattened) name.
+    pub name: &'a str,
+    /// Its class name.
+    pub class: &'static str,
+    /// Its configuration string, verbatim.
+    pub config: &'a str,
+    /// What it shares with elements that name it ([`Element::shared_state`]).
+    pub shared: Option<alloc::rc::Rc<dyn core::any::Any>>,
 }
 
 impl InitContext<'_> {
+    /// Finds the element that `name` refers to, as Click resolves element names written in
+    /// a configuration: inside compound `a/b`, `x` means `a/b/x`, then `a/x`, then `x`.
+    /// `None` when there is no such element (or `name` is this element itself).
+    pub fn element(&self, name: &str) -> Option<ElementInfo<'_>> {
+        let mut prefix = self.name;
+        loop {
+            prefix = prefix.rsplit_once('/').map_or("", |(p, _)| p);
+            let node = self.nodes.iter().find(|n| {
+                if prefix.is_empty() {
+                    n.name == name
+                } else {
+                    n.name.len() == prefix.len() + 1 + name.len()
+                        && n.name.starts_with(prefix)
+                        && n.name.as_bytes()[prefix.len()] == b'/'
+                        && n.name.ends_with(name)
+                }
+            });
+            if let Some(n) = node {
+                let shared = n.element.try_borrow().ok()?.shared_state();
+                return Some(ElementInfo {
+                    name: &n.name,
+                    class: n.class.name,
+                    config: &n.config,
+                    shared,
+                });
+            }
+            if prefix.is_empty() {
+                return None;
+            }
+        }
+    }
+
     /// Schedules this element's [`Element::run_task`].
     pub fn add_task(&mut self) {
         self.task = true;
@@ -815,7 +860,8 @@ impl Router {
         // Initialize in declaration order.
         let mut tasks = Vec::new();
         let mut timers = Vec::new();
-        for (i, node) in nodes.iter_mut().enumerate() {
+        for i in 0..nodes.len() {
+            let node = &nodes[i];
             let mut ictx = InitContext {
                 name: &node.name,
                 ninputs: node.in_pull.len(),
@@ -829,8 +875,12 @@ impl Router {
                 task: false,
                 timer: None,
                 driver_manager: driver_manager.is_some(),
+                nodes: &nodes,
             };
-            if let Err(m) = node.element.get_mut().initialize(&mut ictx) {
+            // Other elements are reachable through `ictx.element` meanwhile, so borrow this
+            // one through its cell.
+            let result = node.element.borrow_mut().initialize(&mut ictx);
+            if let Err(m) = result {
                 diags.push(Diagnostic::error(
                     graph.elements[i].span,
                     format!("{} :: {}: {}", node.name, node.class.name, m),
@@ -838,7 +888,6 @@ impl Router {
                 continue;
             }
             let (task, timer) = (ictx.task, ictx.timer);
-            node.task = task;
             if task {
                 tasks.push(i);
             }
@@ -850,6 +899,9 @@ impl Router {
         }
         if !diags.is_empty() {
             return Err(diags);
+        }
+        for &i in &tasks {
+            nodes[i].task = true;
         }
         let ntasks = tasks.len();
         Ok(Router {
