@@ -297,7 +297,11 @@ mod pit {
         let before = rdtsc();
         let count = read_count();
         let after = rdtsc();
-        Sample { count, tsc: before + (after - before) / 2, read_ticks: after - before }
+        Sample {
+            count,
+            tsc: before + (after - before) / 2,
+            read_ticks: after - before,
+        }
     }
 
     /// The quickest of `n` samples: a read the vCPU was not preempted in.
