@@ -12,11 +12,22 @@
 //! assert_eq!((n, limit, active), (Some(14), 5, false));
 //! ```
 //!
-//! Positional arguments are read in order; an argument whose first word is an upper-case
-//! keyword (`LIMIT 5`) is matched by name. Every problem is recorded with the span of the
-//! argument at fault and returned by [`Args::finish`]; reads after an error return `None`
-//! so an element can read everything and report all errors at once.
+//! The rules are Click's (`Args` in Click's `lib/args.cc`):
+//!
+//! - An argument whose first word is an upper-case keyword followed by a value (`LIMIT 5`)
+//!   can be read by that keyword; the last occurrence wins. A bare word (`ECHO`) is a value.
+//! - Positional arguments come first and are read in order. A positional read stops at the
+//!   first argument already taken by keyword. An optional positional read does not take an
+//!   argument that looks like `KEYWORD value`; a mandatory one does when its own keyword is
+//!   not given (so `Print(HELLO WORLD)` still reads a label).
+//! - Comments (`//`, `/* */`) count as white space; a trailing empty argument (`Foo(1, )`) is
+//!   ignored.
+//!
+//! Every problem is recorded with the span of the argument at fault and returned by
+//! [`Args::finish`]; reads after an error return `None` so an element can read everything and
+//! report all errors at once.
 
+use alloc::borrow::Cow;
 use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
@@ -27,43 +38,63 @@ use crate::span::{Diagnostic, Span};
 /// One top-level argument of a configuration string.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Arg<'a> {
-    /// The argument, trimmed of surrounding white space and comments.
+    /// The argument, trimmed of surrounding white space and comments. Comments in its middle
+    /// stay; [`strip_comments`] removes them (the typed reads of [`Args`] do).
     pub text: &'a str,
     /// Where it is.
     pub span: Span,
 }
 
+/// Skips a quoted string starting at `i` (a `"` or `'`); returns the index after it.
+fn skip_quote(b: &[u8], i: usize) -> usize {
+    let q = b[i];
+    let mut j = i + 1;
+    while j < b.len() {
+        if b[j] == b'\\' && q == b'"' {
+            j += 2;
+            continue;
+        }
+        if b[j] == q {
+            return j + 1;
+        }
+        j += 1;
+    }
+    b.len()
+}
+
+/// If a comment starts at `i`, the index just after it.
+fn comment_end(s: &str, i: usize) -> Option<usize> {
+    let b = s.as_bytes();
+    match (b.get(i), b.get(i + 1)) {
+        (Some(b'/'), Some(b'/')) => Some(s[i..].find('\n').map_or(s.len(), |n| i + n)),
+        (Some(b'/'), Some(b'*')) => Some(s[i + 2..].find("*/").map_or(s.len(), |n| i + n + 4)),
+        _ => None,
+    }
+}
+
 /// Splits a configuration string at top-level commas (not inside parentheses, brackets,
-/// braces or quotes), trimming white space and comments. An empty configuration has no
-/// arguments; `a, , b` has an empty middle one.
+/// braces, quotes or comments), trimming white space and comments. An empty configuration
+/// has no arguments; `a, , b` has an empty middle one; an empty last argument (`a, `) is
+/// dropped, as Click does.
 pub fn split(config: &str, span: Span) -> Vec<Arg<'_>> {
     let bytes = config.as_bytes();
     let mut out = Vec::new();
     let (mut depth, mut i, mut start) = (0usize, 0usize, 0usize);
-    let mut quote: Option<u8> = None;
     while i < bytes.len() {
         let b = bytes[i];
-        if let Some(q) = quote {
-            if b == b'\\' && q == b'"' {
-                i += 1;
-            } else if b == q {
-                quote = None;
-            }
-        } else if b == b'"' || b == b'\'' {
-            quote = Some(b);
-        } else if b == b'/' && bytes.get(i + 1) == Some(&b'/') {
-            while i < bytes.len() && bytes[i] != b'\n' {
-                i += 1;
-            }
+        if b == b'"' || b == b'\'' {
+            i = skip_quote(bytes, i);
             continue;
-        } else if b == b'/' && bytes.get(i + 1) == Some(&b'*') {
-            i += 2;
-            while i < bytes.len() && !(bytes[i] == b'*' && bytes.get(i + 1) == Some(&b'/')) {
-                i += 1;
-            }
+        }
+        if let Some(end) = comment_end(config, i) {
+            i = end;
+            continue;
+        }
+        if b == b'\\' {
             i += 2;
             continue;
-        } else if matches!(b, b'(' | b'[' | b'{') {
+        }
+        if matches!(b, b'(' | b'[' | b'{') {
             depth += 1;
         } else if matches!(b, b')' | b']' | b'}') {
             depth = depth.saturating_sub(1);
@@ -74,43 +105,93 @@ pub fn split(config: &str, span: Span) -> Vec<Arg<'_>> {
         i += 1;
     }
     let last = trimmed(config, start, config.len(), span);
-    if !(out.is_empty() && last.text.is_empty()) {
+    if !last.text.is_empty() {
         out.push(last);
     }
     out
 }
 
+/// `config[start..end]` without leading and trailing white space and comments.
 fn trimmed(config: &str, start: usize, end: usize, span: Span) -> Arg<'_> {
     let end = end.min(config.len());
-    let raw = &config[start..end];
-    let stripped = strip_comments(raw);
-    let lead = stripped.len() - stripped.trim_start().len();
-    let text = stripped.trim();
-    let s = start + lead;
-    // `text` is a slice of `raw` when no comment was removed from its middle; otherwise
-    // fall back to the raw trimmed slice (comments inside one argument are rare).
-    let text = if raw.contains("//") || raw.contains("/*") { raw.trim() } else { text };
-    let text_start = if text.as_ptr() >= config.as_ptr() {
-        text.as_ptr() as usize - config.as_ptr() as usize
-    } else {
-        s
-    };
-    Arg { text, span: span.sub(text_start, text_start + text.len()) }
+    let b = config.as_bytes();
+    let mut s = start;
+    // Leading white space and comments.
+    loop {
+        while s < end && b[s].is_ascii_whitespace() {
+            s += 1;
+        }
+        match comment_end(config, s) {
+            Some(e) if s < end => s = e.min(end),
+            _ => break,
+        }
+    }
+    // Trailing: scan forward, remembering where the last real text ended.
+    let mut i = s;
+    let mut text_end = s;
+    while i < end {
+        let c = b[i];
+        if c == b'"' || c == b'\'' {
+            i = skip_quote(b, i).min(end);
+            text_end = i;
+        } else if let Some(e) = comment_end(config, i) {
+            i = e.min(end);
+        } else if c.is_ascii_whitespace() {
+            i += 1;
+        } else {
+            i += if c == b'\\' { 2 } else { 1 };
+            i = i.min(end);
+            text_end = i;
+        }
+    }
+    while text_end < end && !config.is_char_boundary(text_end) {
+        text_end += 1;
+    }
+    let text = &config[s..text_end];
+    Arg {
+        text,
+        span: span.sub(s, text_end),
+    }
 }
 
-fn strip_comments(s: &str) -> &str {
-    s
+/// Replaces every comment outside quotes with one space, as Click does before reading an
+/// argument. Borrows when there is no comment.
+pub fn strip_comments(s: &str) -> Cow<'_, str> {
+    if !s.contains("//") && !s.contains("/*") {
+        return Cow::Borrowed(s);
+    }
+    let b = s.as_bytes();
+    let mut out = String::with_capacity(s.len());
+    let (mut i, mut copied) = (0, 0);
+    while i < b.len() {
+        if b[i] == b'"' || b[i] == b'\'' {
+            i = skip_quote(b, i);
+        } else if let Some(e) = comment_end(s, i) {
+            out.push_str(&s[copied..i]);
+            out.push(' ');
+            i = e;
+            copied = e;
+        } else {
+            i += if b[i] == b'\\' { 2 } else { 1 };
+        }
+    }
+    out.push_str(&s[copied.min(s.len())..]);
+    Cow::Owned(out)
 }
 
-/// Whether an argument starts with an upper-case keyword (`LIMIT 5`, `STOP true`, `ACTIVE`),
-/// and if so the keyword and the rest.
+/// Whether an argument starts with an upper-case keyword followed by a value (`LIMIT 5`,
+/// `STOP true`), and if so the keyword and the value. Keywords are upper-case letters, digits
+/// and `_`, starting with a letter or `_`. A word on its own (`ECHO`) is not a keyword.
 pub fn keyword(arg: &str) -> Option<(&str, &str)> {
-    let end = arg.find(|c: char| c.is_whitespace()).unwrap_or(arg.len());
+    let end = arg.find(|c: char| c.is_whitespace())?;
     let word = &arg[..end];
     let first = word.chars().next()?;
-    let is_kw = first.is_ascii_uppercase()
-        && word.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
-    is_kw.then(|| (word, arg[end..].trim_start()))
+    let is_kw = (first.is_ascii_uppercase() || first == '_')
+        && word
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
+    let value = arg[end..].trim_start();
+    (is_kw && !value.is_empty()).then_some((word, value))
 }
 
 /// Resolves names declared with `AddressInfo` (and similar) to their values, so every
@@ -194,7 +275,9 @@ pub fn unquote_bytes(text: &str) -> Result<Vec<u8>, String> {
     while i < b.len() {
         match b[i] {
             b'\'' => {
-                let end = text[i + 1..].find('\'').ok_or_else(|| format!("unterminated quote in '{text}'"))?;
+                let end = text[i + 1..]
+                    .find('\'')
+                    .ok_or_else(|| format!("unterminated quote in '{text}'"))?;
                 out.extend_from_slice(&b[i + 1..i + 1 + end]);
                 i += end + 2;
             }
@@ -246,8 +329,15 @@ fn escape(b: &[u8]) -> Result<(Vec<u8>, usize), String> {
         Some(b'v') => simple(11),
         Some(b'0') => simple(0),
         Some(b'<') => {
-            let end = b.iter().position(|&c| c == b'>').ok_or("unterminated '\\<' hex data")?;
-            let hex: Vec<u8> = b[2..end].iter().copied().filter(|c| !c.is_ascii_whitespace()).collect();
+            let end = b
+                .iter()
+                .position(|&c| c == b'>')
+                .ok_or("unterminated '\\<' hex data")?;
+            let hex: Vec<u8> = b[2..end]
+                .iter()
+                .copied()
+                .filter(|c| !c.is_ascii_whitespace())
+                .collect();
             if hex.len() % 2 != 0 || !hex.iter().all(u8::is_ascii_hexdigit) {
                 return Err("'\\<...>' must hold an even number of hex digits".to_string());
             }
@@ -322,7 +412,11 @@ pub struct Ipv4Prefix {
 impl Ipv4Prefix {
     /// The netmask.
     pub fn mask(&self) -> Ipv4Addr {
-        Ipv4Addr::from(if self.len == 0 { 0 } else { u32::MAX << (32 - u32::from(self.len)) })
+        Ipv4Addr::from(if self.len == 0 {
+            0
+        } else {
+            u32::MAX << (32 - u32::from(self.len))
+        })
     }
 
     /// Whether `a` lies inside the prefix.
@@ -383,7 +477,9 @@ impl FromArg for EtherAddr {
         parse(text)
             .or_else(|| resolve(text, "ether", names).and_then(|v| parse(&v)))
             .map(EtherAddr)
-            .ok_or_else(|| format!("'{text}' is not an Ethernet address (expected e.g. 00:11:22:33:44:55)"))
+            .ok_or_else(|| {
+                format!("'{text}' is not an Ethernet address (expected e.g. 00:11:22:33:44:55)")
+            })
     }
 }
 
@@ -398,7 +494,9 @@ impl FromArg for core::time::Duration {
 
 fn parse_duration(text: &str) -> Option<core::time::Duration> {
     let t = text.trim();
-    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
     let scale_ns: u128 = match unit.trim() {
         "" | "s" | "sec" | "secs" => 1_000_000_000,
@@ -427,21 +525,36 @@ fn parse_duration(text: &str) -> Option<core::time::Duration> {
     Some(core::time::Duration::from_nanos(u64::try_from(ns).ok()?))
 }
 
+/// How an argument has been used so far.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Use {
+    Free,
+    /// Taken as a positional argument.
+    Positional,
+    /// Taken by keyword (or by `rest`).
+    Keyword,
+}
+
 struct Item<'a> {
     arg: Arg<'a>,
-    /// `Some((KEY, value))` when the argument starts with an upper-case word.
+    /// `Some((KEY, value))` when the argument reads `KEY value`.
     keyword: Option<(&'a str, &'a str)>,
-    used: bool,
+    state: Use,
 }
 
 /// A declarative reader over one element's arguments. See the module docs.
 pub struct Args<'a> {
     items: Vec<Item<'a>>,
-    /// Index of the next positional argument.
-    next_positional: usize,
     errors: Vec<Diagnostic>,
     names: Option<&'a dyn NameLookup>,
     whole: Span,
+}
+
+/// Which kind of read, as Click's `Args::find` flags.
+#[derive(Clone, Copy)]
+struct Want {
+    positional: bool,
+    mandatory: bool,
 }
 
 impl<'a> Args<'a> {
@@ -449,9 +562,18 @@ impl<'a> Args<'a> {
     pub fn new(config: &'a str, span: Span) -> Self {
         let items = split(config, span)
             .into_iter()
-            .map(|arg| Item { arg, keyword: keyword(arg.text), used: false })
+            .map(|arg| Item {
+                arg,
+                keyword: keyword(arg.text),
+                state: Use::Free,
+            })
             .collect();
-        Self { items, next_positional: 0, errors: Vec::new(), names: None, whole: span }
+        Self {
+            items,
+            errors: Vec::new(),
+            names: None,
+            whole: span,
+        }
     }
 
     /// Resolves address names through `names` (AddressInfo).
@@ -482,7 +604,8 @@ impl<'a> Args<'a> {
     }
 
     fn parse<T: FromArg>(&mut self, what: &str, text: &str, span: Span) -> Option<T> {
-        match T::from_arg(text, self.names) {
+        let text = strip_comments(text);
+        match T::from_arg(text.trim(), self.names) {
             Ok(v) => Some(v),
             Err(e) => {
                 self.error(span, format!("{what}: {e}"));
@@ -491,126 +614,149 @@ impl<'a> Args<'a> {
         }
     }
 
-    /// The next unused positional argument, as raw text. Positional arguments are those
-    /// before the first keyword argument.
-    pub fn next_positional(&mut self) -> Option<Arg<'a>> {
-        let i = self.next_positional;
-        let item = self.items.get_mut(i)?;
-        if item.used {
-            return None;
-        }
-        item.used = true;
-        self.next_positional += 1;
-        Some(item.arg)
+    /// The index of the argument a positional read would look at: the first one not yet
+    /// taken positionally, unless that one was taken by keyword (positional arguments end
+    /// there).
+    fn position(&self) -> Option<usize> {
+        let i = self
+            .items
+            .iter()
+            .position(|it| it.state != Use::Positional)?;
+        (self.items[i].state == Use::Free).then_some(i)
     }
 
-    /// A mandatory positional argument called `name` (for messages). Records an error and
-    /// returns `None` when it is missing or malformed.
-    pub fn read_mp<T: FromArg>(&mut self, name: &str) -> Option<T> {
-        // A positional argument may also be given by keyword, as in Click.
-        if let Some(v) = self.take_keyword(name) {
-            return v;
+    /// Click's `Args::find`: the text for `key`, by keyword (last occurrence wins) or by
+    /// position, with the span of the argument it came from.
+    fn find(&mut self, key: &str, want: Want) -> Option<(&'a str, Span)> {
+        let position = self.position();
+        let mut got: Option<(usize, bool)> = None;
+        for (i, item) in self.items.iter_mut().enumerate() {
+            if item.state == Use::Free && item.keyword.is_some_and(|(k, _)| k == key) {
+                item.state = Use::Keyword;
+                got = Some((i, true));
+            }
         }
-        match self.next_positional_unless_keyword() {
-            Some(arg) => self.parse(name, arg.text, arg.span),
+        if want.positional {
+            if let Some(p) = position.filter(|&p| self.items[p].state == Use::Free) {
+                let plain = self.items[p].keyword.is_none();
+                if (got.is_none() && want.mandatory) || plain {
+                    if got.is_none_or(|(g, _)| g < p) {
+                        got = Some((p, false));
+                    }
+                    self.items[p].state = Use::Positional;
+                }
+            }
+        }
+        let (i, by_keyword) = got?;
+        let item = &self.items[i];
+        let text = match (by_keyword, item.keyword) {
+            (true, Some((_, v))) => v,
+            _ => item.arg.text,
+        };
+        Some((text, item.arg.span))
+    }
+
+    fn read<T: FromArg>(&mut self, key: &str, want: Want) -> Option<T> {
+        match self.find(key, want) {
+            Some((text, span)) => self.parse(key, text, span),
             None => {
-                self.error_whole(format!("missing mandatory {name} argument"));
+                if want.mandatory {
+                    self.error_whole(format!("missing mandatory {key} argument"));
+                }
                 None
             }
         }
     }
 
-    /// An optional positional argument (also accepted as keyword `name`).
+    /// The next unused positional argument, as raw text: the first argument not yet taken,
+    /// as long as no argument before it was taken by keyword.
+    pub fn next_positional(&mut self) -> Option<Arg<'a>> {
+        let p = self.position()?;
+        self.items[p].state = Use::Positional;
+        Some(self.items[p].arg)
+    }
+
+    /// A mandatory positional argument called `name` (which may also be given as keyword
+    /// `name value`). Records an error and returns `None` when it is missing or malformed.
+    pub fn read_mp<T: FromArg>(&mut self, name: &str) -> Option<T> {
+        self.read(
+            name,
+            Want {
+                positional: true,
+                mandatory: true,
+            },
+        )
+    }
+
+    /// An optional positional argument (also accepted as keyword `name`). An empty argument
+    /// (`Foo(, 2)`) counts as absent.
     pub fn read_p<T: FromArg>(&mut self, name: &str) -> Option<T> {
-        if let Some(v) = self.take_keyword(name) {
-            return v;
+        match self.find(
+            name,
+            Want {
+                positional: true,
+                mandatory: false,
+            },
+        ) {
+            Some((text, _)) if text.is_empty() => None,
+            Some((text, span)) => self.parse(name, text, span),
+            None => None,
         }
-        let arg = self.next_positional_unless_keyword()?;
-        if arg.text.is_empty() {
-            return None;
-        }
-        self.parse(name, arg.text, arg.span)
-    }
-
-    fn next_positional_unless_keyword(&mut self) -> Option<Arg<'a>> {
-        let item = self.items.get(self.next_positional)?;
-        if item.used || item.keyword.is_some_and(|(k, _)| self.known_keyword_like(k)) {
-            return None;
-        }
-        self.next_positional()
-    }
-
-    fn known_keyword_like(&self, _k: &str) -> bool {
-        // An upper-case first word is a keyword unless the whole argument is one word
-        // (a positional value such as `ECHO` names or a bare constant).
-        true
-    }
-
-    /// Takes keyword `key` if present: `Some(Some(v))` parsed, `Some(None)` present but
-    /// malformed (error recorded), `None` absent. The last occurrence wins, as in Click.
-    fn take_keyword<T: FromArg>(&mut self, key: &str) -> Option<Option<T>> {
-        let mut found = None;
-        for (i, item) in self.items.iter_mut().enumerate() {
-            if let Some((k, v)) = item.keyword {
-                if k == key {
-                    item.used = true;
-                    found = Some((i, v));
-                }
-            }
-        }
-        let (i, v) = found?;
-        let span = self.items[i].arg.span;
-        Some(self.parse(key, v, span))
     }
 
     /// An optional keyword argument `KEY value`.
     pub fn read_k<T: FromArg>(&mut self, key: &str) -> Option<T> {
-        self.take_keyword(key).flatten()
+        self.read(
+            key,
+            Want {
+                positional: false,
+                mandatory: false,
+            },
+        )
     }
 
     /// A mandatory keyword argument.
     pub fn read_mk<T: FromArg>(&mut self, key: &str) -> Option<T> {
-        match self.take_keyword(key) {
-            Some(v) => v,
-            None => {
-                self.error_whole(format!("missing mandatory {key} argument"));
-                None
-            }
-        }
+        self.read(
+            key,
+            Want {
+                positional: false,
+                mandatory: true,
+            },
+        )
     }
 
     /// Whether keyword `key` was given (without consuming it).
     pub fn has_keyword(&self, key: &str) -> bool {
-        self.items.iter().any(|i| i.keyword.is_some_and(|(k, _)| k == key))
+        self.items
+            .iter()
+            .any(|i| i.keyword.is_some_and(|(k, _)| k == key))
     }
 
     /// Every remaining unused argument, in order (rules of a classifier, for instance).
     pub fn rest(&mut self) -> Vec<Arg<'a>> {
         let mut out = Vec::new();
         for item in &mut self.items {
-            if !item.used {
-                item.used = true;
+            if item.state == Use::Free {
+                item.state = Use::Keyword;
                 out.push(item.arg);
             }
         }
-        self.next_positional = self.items.len();
         out
     }
 
     /// Ends reading: unused arguments are errors ("too many arguments", or an unknown
     /// keyword). Returns every error recorded.
     pub fn finish(mut self) -> Result<(), Vec<Diagnostic>> {
-        for i in 0..self.items.len() {
-            let item = &self.items[i];
-            if item.used {
+        for item in &self.items {
+            if item.state != Use::Free {
                 continue;
             }
-            let span = item.arg.span;
             let msg = match item.keyword {
                 Some((k, _)) => format!("unknown keyword argument '{k}'"),
                 None => format!("too many arguments: '{}' was not expected", item.arg.text),
             };
-            self.errors.push(Diagnostic::error(span, msg));
+            self.errors.push(Diagnostic::error(item.arg.span, msg));
         }
         if self.errors.is_empty() {
             Ok(())
@@ -631,7 +777,10 @@ mod tests {
 
     #[test]
     fn splits_at_top_level_commas() {
-        assert_eq!(texts("a, b(c, d), \"e, f\", [g,h]"), ["a", "b(c, d)", "\"e, f\"", "[g,h]"]);
+        assert_eq!(
+            texts("a, b(c, d), \"e, f\", [g,h]"),
+            ["a", "b(c, d)", "\"e, f\"", "[g,h]"]
+        );
         assert!(texts("  ").is_empty());
         assert_eq!(texts("a,,b"), ["a", "", "b"]);
     }
@@ -666,11 +815,86 @@ mod tests {
     }
 
     #[test]
+    fn comments_inside_arguments() {
+        assert_eq!(
+            texts("1 /* one */, // two\n 2, /* only a comment */"),
+            ["1", "2"]
+        );
+        assert_eq!(
+            texts("\"a // not a comment\", b"),
+            ["\"a // not a comment\"", "b"]
+        );
+        let mut a = Args::new(
+            "LIMIT /* max */ 5, // the rest\n ACTIVE false",
+            Span::default(),
+        );
+        assert_eq!(a.read_k::<u32>("LIMIT"), Some(5));
+        assert_eq!(a.read_k::<bool>("ACTIVE"), Some(false));
+        assert!(a.finish().is_ok());
+        assert_eq!(strip_comments("a/*x*/b // c"), "a b  ");
+    }
+
+    #[test]
+    fn trailing_empty_argument_is_ignored() {
+        assert_eq!(texts("1, "), ["1"]);
+        assert_eq!(texts("1, /* c */"), ["1"]);
+    }
+
+    #[test]
+    fn bare_upper_case_word_is_positional() {
+        let mut a = Args::new("ECHO", Span::default());
+        assert_eq!(a.read_p::<String>("LABEL").as_deref(), Some("ECHO"));
+        assert!(a.finish().is_ok());
+    }
+
+    #[test]
+    fn mandatory_positional_takes_keyword_shaped_text() {
+        // Click: a mandatory positional argument takes the next argument even if it looks
+        // like `KEYWORD value`, when its own keyword is absent.
+        let mut a = Args::new("HELLO WORLD", Span::default());
+        assert_eq!(a.read_mp::<String>("LABEL").as_deref(), Some("HELLO WORLD"));
+        assert!(a.finish().is_ok());
+        // An optional one does not.
+        let mut a = Args::new("HELLO WORLD", Span::default());
+        assert_eq!(a.read_p::<String>("LABEL"), None);
+        assert!(a.finish().is_err());
+    }
+
+    #[test]
+    fn positional_by_keyword_and_order() {
+        let mut a = Args::new("LEN 6", Span::default());
+        assert_eq!(a.read_mp::<u32>("LEN"), Some(6));
+        assert!(a.finish().is_ok());
+        // Positional arguments stop at the first argument taken by keyword.
+        let mut a = Args::new("LIMIT 5, 7", Span::default());
+        assert_eq!(a.read_k::<u32>("LIMIT"), Some(5));
+        assert_eq!(a.read_p::<u32>("N"), None);
+        let errs = a.finish().unwrap_err();
+        assert_eq!(errs[0].message, "too many arguments: '7' was not expected");
+        // Last keyword wins.
+        let mut a = Args::new("N 1, N 2", Span::default());
+        assert_eq!(a.read_k::<u32>("N"), Some(2));
+        assert!(a.finish().is_ok());
+    }
+
+    #[test]
     fn typed_values() {
-        assert_eq!(Duration::from_arg("100ms", None), Ok(Duration::from_millis(100)));
-        assert_eq!(Duration::from_arg("1.5", None), Ok(Duration::from_millis(1500)));
-        assert_eq!(EtherAddr::from_arg("00:1a:2B:3c:4d:5e", None).unwrap().0[1], 0x1a);
-        assert_eq!(Bytes::from_arg("\"ab\\<0d 0a>\"", None).unwrap().0, b"ab\r\n");
+        assert_eq!(
+            Duration::from_arg("100ms", None),
+            Ok(Duration::from_millis(100))
+        );
+        assert_eq!(
+            Duration::from_arg("1.5", None),
+            Ok(Duration::from_millis(1500))
+        );
+        assert_eq!(
+            EtherAddr::from_arg("00:1a:2B:3c:4d:5e", None).unwrap().0[1],
+            0x1a
+        );
+        assert_eq!(
+            Bytes::from_arg("\"ab\\<0d 0a>\"", None).unwrap().0,
+            b"ab\r\n"
+        );
         assert_eq!(u16::from_arg("0x10", None), Ok(16));
         assert!(u8::from_arg("256", None).is_err());
         let p = Ipv4Prefix::from_arg("10.0.0.0/255.255.0.0", None).unwrap();

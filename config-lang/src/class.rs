@@ -26,7 +26,10 @@ pub struct PortRange {
 impl PortRange {
     /// Exactly `n` ports.
     pub const fn exactly(n: usize) -> Self {
-        Self { min: n, max: Some(n) }
+        Self {
+            min: n,
+            max: Some(n),
+        }
     }
 
     /// Whether `n` ports are allowed.
@@ -40,10 +43,16 @@ impl PortRange {
         }
         match s.split_once('-') {
             None => s.parse().ok().map(Self::exactly),
-            Some((a, "")) => Some(Self { min: a.parse().ok()?, max: None }),
+            Some((a, "")) => Some(Self {
+                min: a.parse().ok()?,
+                max: None,
+            }),
             Some((a, b)) => {
                 let (min, max) = (a.parse().ok()?, b.parse().ok()?);
-                (min <= max).then_some(Self { min, max: Some(max) })
+                (min <= max).then_some(Self {
+                    min,
+                    max: Some(max),
+                })
             }
         }
     }
@@ -78,10 +87,18 @@ impl PortSpec {
         let (i, o) = s.split_once('/').unwrap_or((s, s));
         let inputs = PortRange::parse(i.trim()).ok_or_else(bad)?;
         if o.trim() == "=" {
-            return Ok(Self { inputs, outputs: inputs, outputs_equal_inputs: true });
+            return Ok(Self {
+                inputs,
+                outputs: inputs,
+                outputs_equal_inputs: true,
+            });
         }
         let outputs = PortRange::parse(o.trim()).ok_or_else(bad)?;
-        Ok(Self { inputs, outputs, outputs_equal_inputs: false })
+        Ok(Self {
+            inputs,
+            outputs,
+            outputs_equal_inputs: false,
+        })
     }
 }
 
@@ -99,9 +116,14 @@ impl ProcessingCode {
         let (i, o) = s.split_once('/').unwrap_or((s, s));
         let ok = |x: &str| !x.is_empty() && x.bytes().all(|b| matches!(b, b'a' | b'h' | b'l'));
         if !ok(i) || !ok(o) {
-            return Err(alloc::format!("bad processing code '{s}' (expected letters a, h, l, as in 'a/ah')"));
+            return Err(alloc::format!(
+                "bad processing code '{s}' (expected letters a, h, l, as in 'a/ah')"
+            ));
         }
-        Ok(Self { inputs: i.to_string(), outputs: o.to_string() })
+        Ok(Self {
+            inputs: i.to_string(),
+            outputs: o.to_string(),
+        })
     }
 
     fn at(code: &str, port: usize) -> Processing {
@@ -152,17 +174,31 @@ impl ClassSpec {
 pub trait ClassTable {
     /// The class called `name`, if there is one.
     fn lookup(&self, name: &str) -> Option<&ClassSpec>;
+
+    /// Every class name, for "did you mean" suggestions. The default lists none; tables
+    /// that can enumerate their classes should override it.
+    fn names(&self) -> alloc::vec::Vec<&str> {
+        alloc::vec::Vec::new()
+    }
 }
 
 impl ClassTable for [ClassSpec] {
     fn lookup(&self, name: &str) -> Option<&ClassSpec> {
         self.iter().find(|c| c.name == name)
     }
+
+    fn names(&self) -> alloc::vec::Vec<&str> {
+        self.iter().map(|c| c.name.as_str()).collect()
+    }
 }
 
 impl ClassTable for alloc::vec::Vec<ClassSpec> {
     fn lookup(&self, name: &str) -> Option<&ClassSpec> {
         self.as_slice().lookup(name)
+    }
+
+    fn names(&self) -> alloc::vec::Vec<&str> {
+        self.as_slice().names()
     }
 }
 
@@ -178,7 +214,10 @@ mod tests {
         let any = PortSpec::parse("-/-").unwrap();
         assert!(any.inputs.contains(0) && any.outputs.contains(99));
         assert!(PortSpec::parse("1/=").unwrap().outputs_equal_inputs);
-        assert_eq!(PortSpec::parse("1").unwrap(), PortSpec::parse("1/1").unwrap());
+        assert_eq!(
+            PortSpec::parse("1").unwrap(),
+            PortSpec::parse("1/1").unwrap()
+        );
         assert!(PortSpec::parse("2-1/1").is_err());
         assert_eq!(PortSpec::parse("1-/0").unwrap().inputs.to_string(), "1-");
     }

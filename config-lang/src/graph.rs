@@ -52,11 +52,21 @@ impl FlatGraph {
 
     /// How many input ports element `i` uses (one more than the highest connected).
     pub fn ninputs(&self, i: usize) -> usize {
-        self.connections.iter().filter(|c| c.to == i).map(|c| c.to_port + 1).max().unwrap_or(0)
+        self.connections
+            .iter()
+            .filter(|c| c.to == i)
+            .map(|c| c.to_port + 1)
+            .max()
+            .unwrap_or(0)
     }
 
     /// How many output ports element `i` uses.
     pub fn noutputs(&self, i: usize) -> usize {
-        self.connections.iter().filter(|c| c.from == i).map(|c| c.from_port + 1).max().unwrap_or(0)
+        self.connections
+            .iter()
+            .filter(|c| c.from == i)
+            .map(|c| c.from_port + 1)
+            .max()
+            .unwrap_or(0)
     }
 }

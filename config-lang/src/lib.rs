@@ -7,7 +7,9 @@
 //!    gives every element its hierarchical name (`fw/filter`), producing a [`FlatGraph`];
 //! 3. [`check`] validates the flat graph against a [`ClassTable`] supplied by the caller
 //!    (port counts, push/pull processing, unconnected ports);
-//! 4. [`dot`] exports the flat graph for Graphviz.
+//! 4. [`dot`] exports the flat graph for Graphviz, and [`unparse`] prints it back as Click.
+//!
+//! [`load`] runs the first three and returns every error at once.
 //!
 //! Every error is a [`Diagnostic`] that renders as `file:line:col: error: message` with the
 //! source line and a caret, and every step reports all the errors it finds, not only the first.
@@ -17,16 +19,98 @@
 //!
 //! The crate is `no_std` + `alloc`: the same parser runs inside the unikernel. It never recurses
 //! without bound, so a deep or huge configuration cannot overflow a small stack.
+//!
+//! ```
+//! use sluice_config::{load, ClassSpec, Source};
+//! let classes = vec![
+//!     ClassSpec::new("InfiniteSource", "0/1", "a/a"),
+//!     ClassSpec::new("Counter", "1/1", "a/a"),
+//!     ClassSpec::new("Discard", "1/0", "a/a"),
+//! ];
+//! let src = Source::new("x.click", "InfiniteSource -> c :: Counter -> Discard;");
+//! let graph = load(&src, &[], &classes).unwrap();
+//! assert_eq!(graph.elements[0].name, "InfiniteSource@1");
+//! assert_eq!(graph.elements[1].name, "c");
+//! ```
 #![cfg_attr(not(feature = "std"), no_std)]
 #![forbid(unsafe_code)]
 
 extern crate alloc;
 
-pub mod args;
-pub mod class;
-pub mod graph;
-pub mod span;
+use alloc::string::String;
 
+pub mod args;
+pub mod ast;
+mod check;
+pub mod class;
+pub mod dot;
+mod flatten;
+pub mod graph;
+pub mod lexer;
+mod parser;
+pub mod span;
+mod unparse;
+
+pub use check::suggest;
 pub use class::{ClassSpec, ClassTable, PortRange, PortSpec, Processing, ProcessingCode};
+pub use flatten::MAX_ELEMENTS;
 pub use graph::{FlatConnection, FlatElement, FlatGraph};
+pub use parser::MAX_PORT;
 pub use span::{Diagnostic, Diagnostics, Source, Span};
+pub use unparse::unparse;
+
+/// Parses `source`, whose spans will carry file index `file`. Reports every syntax error the
+/// parser can recover from, in source order.
+pub fn parse(source: &Source, file: u16) -> Result<ast::Config, Diagnostics> {
+    let (config, diags) = parser::parse_text(&source.text, file);
+    if diags.is_empty() {
+        Ok(config)
+    } else {
+        Err(sorted(diags))
+    }
+}
+
+/// Expands compound elements and parameters into a flat graph. `params` are `NAME=value`
+/// settings from outside (the name with or without `$`); they override the file's top-level
+/// `define`s.
+pub fn flatten(
+    config: &ast::Config,
+    params: &[(String, String)],
+) -> Result<FlatGraph, Diagnostics> {
+    let (graph, diags) = flatten::flatten_config(config, params);
+    if diags.is_empty() {
+        Ok(graph)
+    } else {
+        Err(sorted(diags))
+    }
+}
+
+/// Checks a flat graph against the classes it may use: unknown classes (with a suggestion),
+/// duplicate names, port counts, unconnected ports, push/pull conflicts, and reuse of push
+/// outputs and pull inputs. Empty when the graph is fine.
+pub fn check(graph: &FlatGraph, classes: &dyn ClassTable) -> Diagnostics {
+    sorted(check::check_graph(graph, classes))
+}
+
+/// Parses (as file 0), flattens and checks `source`, reporting every error of every step.
+/// Checking runs even when flattening found problems, so one run shows them all; a file
+/// with syntax errors stops after parsing.
+pub fn load(
+    source: &Source,
+    params: &[(String, String)],
+    classes: &dyn ClassTable,
+) -> Result<FlatGraph, Diagnostics> {
+    let config = parse(source, 0)?;
+    let (graph, mut diags) = flatten::flatten_config(&config, params);
+    diags.extend(check::check_graph(&graph, classes));
+    if diags.is_empty() {
+        Ok(graph)
+    } else {
+        Err(sorted(diags))
+    }
+}
+
+fn sorted(mut diags: alloc::vec::Vec<Diagnostic>) -> Diagnostics {
+    diags.sort_by_key(|d| (d.span.file, d.span.start, d.span.end));
+    Diagnostics(diags)
+}

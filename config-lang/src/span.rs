@@ -16,7 +16,10 @@ pub struct Source {
 impl Source {
     /// A source with a display name and its text.
     pub fn new(name: impl Into<String>, text: impl Into<String>) -> Self {
-        Self { name: name.into(), text: text.into() }
+        Self {
+            name: name.into(),
+            text: text.into(),
+        }
     }
 
     /// 1-based line and column (in characters) of a byte offset; offsets past the end map to
@@ -34,7 +37,9 @@ impl Source {
     pub fn line_text(&self, offset: usize) -> &str {
         let offset = floor_char_boundary(&self.text, offset.min(self.text.len()));
         let start = self.text[..offset].rfind('\n').map_or(0, |i| i + 1);
-        let end = self.text[offset..].find('\n').map_or(self.text.len(), |i| offset + i);
+        let end = self.text[offset..]
+            .find('\n')
+            .map_or(self.text.len(), |i| offset + i);
         &self.text[start..end]
     }
 }
@@ -61,17 +66,29 @@ pub struct Span {
 impl Span {
     /// A span of bytes `start..end` in source `file`.
     pub const fn new(file: u16, start: usize, end: usize) -> Self {
-        Self { file, start: start as u32, end: end as u32 }
+        Self {
+            file,
+            start: start as u32,
+            end: end as u32,
+        }
     }
 
     /// The smallest span covering both.
     pub fn to(self, other: Span) -> Span {
-        Span { file: self.file, start: self.start.min(other.start), end: self.end.max(other.end) }
+        Span {
+            file: self.file,
+            start: self.start.min(other.start),
+            end: self.end.max(other.end),
+        }
     }
 
     /// A sub-span, `start..end` relative to this span's start.
     pub fn sub(self, start: usize, end: usize) -> Span {
-        Span { file: self.file, start: self.start + start as u32, end: self.start + end as u32 }
+        Span {
+            file: self.file,
+            start: self.start + start as u32,
+            end: self.start + end as u32,
+        }
     }
 }
 
@@ -87,7 +104,10 @@ pub struct Diagnostic {
 impl Diagnostic {
     /// An error at `span`.
     pub fn error(span: Span, message: impl Into<String>) -> Self {
-        Self { span, message: message.into() }
+        Self {
+            span,
+            message: message.into(),
+        }
     }
 
     /// Renders `file:line:col: error: message`, the source line and a caret under the span.
@@ -103,16 +123,26 @@ impl Diagnostic {
         };
         let start = self.span.start as usize;
         let (line, col) = src.line_col(start);
-        writeln!(out, "{}:{}:{}: error: {}", src.name, line, col, self.message)?;
+        writeln!(
+            out,
+            "{}:{}:{}: error: {}",
+            src.name, line, col, self.message
+        )?;
         let text = src.line_text(start);
         writeln!(out, "{:>5} | {}", line, text)?;
         // Underline the span, clipped to this line; at least one caret.
         let line_chars = text.chars().count();
-        let span_chars = src.text.get(start..(self.span.end as usize).max(start))
+        let span_chars = src
+            .text
+            .get(start..(self.span.end as usize).max(start))
             .map_or(1, |s| s.split('\n').next().unwrap_or("").chars().count())
             .max(1);
         let width = span_chars.min(line_chars.saturating_sub(col - 1).max(1));
-        let pad: String = text.chars().take(col - 1).map(|c| if c == '\t' { '\t' } else { ' ' }).collect();
+        let pad: String = text
+            .chars()
+            .take(col - 1)
+            .map(|c| if c == '\t' { '\t' } else { ' ' })
+            .collect();
         write!(out, "{:>5} | {}", "", pad)?;
         for _ in 0..width {
             out.write_char('^')?;
