@@ -1,0 +1,136 @@
+//! `LinearIPLookup` and `StaticIPLookup`: IP routing tables searched route by route.
+//!
+//! # LinearIPLookup(ADDR1/MASK1 [GW1] OUT1, ADDR2/MASK2 [GW2] OUT2, ...)
+//!
+//! **Ports:** 1 input, any number of outputs. **Processing:** push.
+//!
+//! Expects a destination IP address annotation on each packet. Looks the address up with
+//! longest-prefix match, sets the destination annotation to the route's GW (if the route has
+//! one), and emits the packet on the route's OUT port. Packets without a route are dropped
+//! (counted in `drops`; the first five are logged).
+//!
+//! Each argument is a route: a destination prefix (`18.26.4.0/24`, `18.26.4/24`,
+//! `18.26.4.0/255.255.255.0`, a bare address for /32, or an AddressInfo name), an optional
+//! gateway address (`-` for none), and an output port. When two arguments name the same
+//! prefix, the first wins.
+//!
+//! Every lookup may look at every route: use `RadixIPLookup` for large tables.
+//!
+//! **Handlers:** `table` (read), `drops` (read), `add`, `set`, `remove`, `ctrl` (write);
+//! see [`super::iproute`].
+//!
+//! **Example:**
+//! ```text
+//! rt :: LinearIPLookup(18.26.4.24/32 0, 18.26.4.255/32 0, 18.26.4.0/32 0,
+//!                      18.26.4/24 1, 0/0 18.26.4.1 1);
+//! rt[0] -> ToHost; rt[1] -> ... -> ToDevice(eth0);
+//! ```
+//!
+//! # StaticIPLookup(ADDR1/MASK1 [GW1] OUT1, ...)
+//!
+//! Like `LinearIPLookup`, but routes cannot be added or removed after configuration: only
+//! `table` and `drops` handlers.
+//!
+//! **Differences from Click:** the `lookup` read handler (which takes a parameter) is not
+//! offered; netmasks must be contiguous; `drops` is an addition.
+
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+
+use sluice_config::args::Args;
+use sluice_dataplane::{ConfigContext, Element, ElementClass};
+
+use super::iproute::{configure, IpRoute, Mutability, RouteError, RouteTable};
+
+/// A route list in insertion order; removed routes leave holes that later additions reuse,
+/// so the `table` handler lists routes in Click's order.
+#[derive(Clone, Debug, Default)]
+pub struct LinearTable {
+    routes: Vec<Option<IpRoute>>,
+}
+
+impl LinearTable {
+    /// An empty table.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn find(&self, addr: u32) -> Option<usize> {
+        let mut best: Option<(usize, u8)> = None;
+        for (i, r) in self.routes.iter().enumerate() {
+            if let Some(r) = r {
+                if r.contains(addr) && best.is_none_or(|(_, l)| r.len >= l) {
+                    best = Some((i, r.len));
+                }
+            }
+        }
+        best.map(|(i, _)| i)
+    }
+}
+
+impl RouteTable for LinearTable {
+    fn add_route(&mut self, r: IpRoute, replace: bool) -> Result<Option<IpRoute>, RouteError> {
+        for slot in self.routes.iter_mut().flatten() {
+            if slot.addr == r.addr && slot.len == r.len {
+                let old = *slot;
+                if !replace {
+                    return Err(RouteError::Exists(old));
+                }
+                slot.gw = r.gw;
+                slot.port = r.port;
+                return Ok(Some(old));
+            }
+        }
+        match self.routes.iter_mut().find(|s| s.is_none()) {
+            Some(hole) => *hole = Some(r),
+            None => self.routes.push(Some(r)),
+        }
+        Ok(None)
+    }
+
+    fn remove_route(&mut self, r: &IpRoute) -> Result<IpRoute, RouteError> {
+        for slot in &mut self.routes {
+            if let Some(old) = *slot {
+                if old.matches_removal(r) {
+                    *slot = None;
+                    return Ok(old);
+                }
+            }
+        }
+        Err(RouteError::NotFound)
+    }
+
+    #[inline]
+    fn lookup(&self, addr: u32) -> Option<(usize, u32)> {
+        let r = self.routes[self.find(addr)?].as_ref()?;
+        Some((r.port?, r.gw))
+    }
+
+    fn routes(&self) -> Vec<IpRoute> {
+        self.routes.iter().flatten().copied().collect()
+    }
+}
+
+fn make_linear(args: &mut Args<'_>, cctx: &ConfigContext<'_>) -> Option<Box<dyn Element>> {
+    configure(args, cctx, LinearTable::new(), Mutability::Dynamic)
+}
+
+fn make_static(args: &mut Args<'_>, cctx: &ConfigContext<'_>) -> Option<Box<dyn Element>> {
+    configure(args, cctx, LinearTable::new(), Mutability::Static)
+}
+
+/// `LinearIPLookup`: see the module docs.
+pub static LinearIPLookup: ElementClass = ElementClass {
+    name: "LinearIPLookup",
+    ports: "1/-",
+    processing: "h",
+    make: make_linear,
+};
+
+/// `StaticIPLookup`: see the module docs.
+pub static StaticIPLookup: ElementClass = ElementClass {
+    name: "StaticIPLookup",
+    ports: "1/-",
+    processing: "h",
+    make: make_static,
+};
