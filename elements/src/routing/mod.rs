@@ -12,14 +12,19 @@
 use sluice_dataplane::ElementClass;
 
 pub mod addr;
+pub mod arpmsg;
+pub mod arpresponder;
 pub mod arptable;
 pub mod iproute;
 pub mod lineariplookup;
 pub mod radixiplookup;
+#[cfg(test)]
+mod testutil;
 
 /// The classes of this family, each a `static` named as Click names it.
 #[allow(non_upper_case_globals)]
 pub mod classes {
+    pub use super::arpresponder::ARPResponder;
     pub use super::lineariplookup::{LinearIPLookup, StaticIPLookup};
     pub use super::radixiplookup::RadixIPLookup;
 }
