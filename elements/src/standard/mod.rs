@@ -1,10 +1,61 @@
-//! Family module; see the crate docs.
+//! The standard elements: sources and sinks, counters, queues, switches, `Tee`, `Print`,
+//! `Script`/`DriverManager`, `AddressInfo`, and the device elements `FromDevice`/`ToDevice`.
+//! Each file's module documentation is the element's manual, in Click's style.
 
 use sluice_dataplane::ElementClass;
 
+mod common;
+pub mod counter;
+pub mod discard;
+pub mod infinitesource;
+pub mod paint;
+pub mod print;
+pub mod queue;
+pub mod ratedsource;
+pub mod switch;
+pub mod tee;
+pub mod unqueue;
+
+#[cfg(test)]
+mod testutil;
+
 /// The classes of this family, each a `static` named as Click names it.
 #[allow(non_upper_case_globals)]
-pub mod classes {}
+pub mod classes {
+    pub use super::counter::{AverageCounter, Counter};
+    pub use super::discard::{Discard, Idle};
+    pub use super::infinitesource::InfiniteSource;
+    pub use super::paint::{Null, Paint, PaintSwitch};
+    pub use super::print::Print;
+    pub use super::queue::{Queue, SimpleQueue};
+    pub use super::ratedsource::RatedSource;
+    pub use super::switch::{HashSwitch, RandomSwitch, RoundRobinSwitch, StaticSwitch, Switch};
+    pub use super::tee::{PullTee, Tee};
+    pub use super::unqueue::Unqueue;
+}
+
+use classes::*;
 
 /// Every class of this family.
-pub static ALL: &[&ElementClass] = &[];
+pub static ALL: &[&ElementClass] = &[
+    &InfiniteSource,
+    &RatedSource,
+    &Discard,
+    &Idle,
+    &Print,
+    &Counter,
+    &AverageCounter,
+    &Queue,
+    &SimpleQueue,
+    &Unqueue,
+    &Tee,
+    &PullTee,
+    &Null,
+    &Paint,
+    &PaintSwitch,
+    &Switch,
+    &StaticSwitch,
+    &RoundRobinSwitch,
+    &HashSwitch,
+    &RandomSwitch,
+];

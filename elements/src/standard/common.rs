@@ -1,0 +1,131 @@
+//! Helpers shared by the standard elements: handler value parsing, packet templates for
+//! sources, and handler calls (`END_CALL`, `COUNT_CALL`).
+
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+
+use sluice_config::args::FromArg;
+use sluice_dataplane::{Context, HandlerError};
+
+/// Click's default source data: "at least 64 bytes long", as Click's sources say.
+pub(crate) const DEFAULT_DATA: &[u8] =
+    b"Random bullshit in a packet, at least 64 bytes long. Well, now it is.";
+
+/// Parses a value written to handler `handler`.
+pub(crate) fn parse_value<T: FromArg>(handler: &str, value: &str) -> Result<T, HandlerError> {
+    let v = value.trim();
+    T::from_arg(v, None).map_err(|e| HandlerError::BadValue(format!("{handler}: {e}")))
+}
+
+/// Click's unparsing of a boolean.
+pub(crate) fn bool_str(b: bool) -> String {
+    if b { "true" } else { "false" }.to_string()
+}
+
+/// The bytes of a source's packet: `data`, truncated or repeated to `length` bytes when a
+/// length is given (Click's `LENGTH`). Empty data with a length gives zero bytes.
+pub(crate) fn packet_bytes(data: &[u8], length: Option<usize>) -> Vec<u8> {
+    match length {
+        None => data.to_vec(),
+        Some(n) if data.is_empty() => alloc::vec![0; n],
+        Some(n) => data.iter().copied().cycle().take(n).collect(),
+    }
+}
+
+/// Renders packet data for a `data` read handler: printable ASCII as is, anything else as
+/// Click's `\<hex>` escape so the value can be written back.
+pub(crate) fn unparse_data(data: &[u8]) -> String {
+    if data.iter().all(|&b| (0x20..0x7f).contains(&b) && b != b'\\' && b != b'"') {
+        return format!("\"{}\"", String::from_utf8_lossy(data));
+    }
+    let mut s = String::from("\\<");
+    for (i, b) in data.iter().enumerate() {
+        if i > 0 && i % 4 == 0 {
+            s.push(' ');
+        }
+        s.push_str(&format!("{b:02x}"));
+    }
+    s.push('>');
+    s
+}
+
+/// A handler to call with a value, written `HANDLER [VALUE]` (Click's `HandlerCall`).
+/// `elem.handler` names an element's handler; a bare name is a global handler (`stop`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct HandlerCall {
+    pub path: String,
+    pub value: String,
+}
+
+impl HandlerCall {
+    /// Parses `HANDLER [VALUE]`.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let text = text.trim();
+        let (path, value) = match text.split_once(char::is_whitespace) {
+            Some((p, v)) => (p, v.trim()),
+            None => (text, ""),
+        };
+        if path.is_empty() {
+            return Err("expected 'HANDLER [VALUE]'".into());
+        }
+        let value = sluice_config::args::unquote(value)?;
+        Ok(Self { path: path.into(), value })
+    }
+
+    /// Calls the write handler; a failure is logged, as Click reports it, and returned.
+    pub fn call(&self, ctx: &mut Context<'_>) -> Result<(), HandlerError> {
+        let r = ctx.write_handler(&self.path, &self.value);
+        if let Err(e) = &r {
+            ctx.log(&format!("{}: while calling '{}': {e}", ctx.name(), self.path));
+        }
+        r
+    }
+}
+
+impl FromArg for HandlerCall {
+    const EXPECTED: &'static str = "a handler call";
+    fn from_arg(text: &str, _: Option<&dyn sluice_config::args::NameLookup>) -> Result<Self, String> {
+        Self::parse(text)
+    }
+}
+
+/// A rate as Click prints it: an integer when whole, else up to three decimals.
+pub(crate) fn unparse_rate(r: f64) -> String {
+    if r == r.trunc() || r.abs() >= 1e15 {
+        format!("{r:.0}")
+    } else {
+        let s = format!("{r:.3}");
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn packet_bytes_truncates_and_repeats() {
+        assert_eq!(packet_bytes(b"abc", None), b"abc");
+        assert_eq!(packet_bytes(b"abc", Some(2)), b"ab");
+        assert_eq!(packet_bytes(b"abc", Some(7)), b"abcabca");
+        assert_eq!(packet_bytes(b"", Some(3)), [0, 0, 0]);
+    }
+
+    #[test]
+    fn handler_calls_parse() {
+        let h = HandlerCall::parse("c.reset").unwrap();
+        assert_eq!((h.path.as_str(), h.value.as_str()), ("c.reset", ""));
+        let h = HandlerCall::parse("s.active \"false\"").unwrap();
+        assert_eq!(h.value, "false");
+        assert!(HandlerCall::parse("  ").is_err());
+    }
+
+    #[test]
+    fn data_unparses_to_a_rereadable_form() {
+        assert_eq!(unparse_data(b"hi"), "\"hi\"");
+        assert_eq!(unparse_data(&[8, 0, 1, 2, 3]), "\\<08000102 03>");
+        assert_eq!(unparse_rate(2.0), "2");
+        assert_eq!(unparse_rate(2.5), "2.5");
+    }
+}

@@ -1,0 +1,362 @@
+//! `InfiniteSource([DATA, LIMIT, BURST, ACTIVE, keywords])` — generates packets whenever
+//! scheduled.
+//!
+//! **Ports:** no inputs, one output. **Processing:** agnostic (a task pushes when the output
+//! is push; a pull answers each pull when it is pull).
+//!
+//! Creates packets holding DATA and pushes BURST of them out of its output every time its
+//! task runs. Stops after LIMIT packets; a negative LIMIT (the default, -1) sends forever.
+//! Sends only while ACTIVE (default true). The default DATA is Click's: a 69-byte text
+//! "at least 64 bytes long".
+//!
+//! Keyword arguments:
+//!
+//! - `DATA` — data; as the positional argument (Click strings: `"text"`, `\<08 00>`).
+//! - `LENGTH` — integer; the packets' length: DATA is truncated, or repeated to fill.
+//! - `LIMIT` — integer; as the positional argument.
+//! - `BURST` — integer ≥ 1; packets per task run. Default 1, as in Click.
+//! - `ACTIVE` — boolean; as the positional argument.
+//! - `STOP` — boolean; ask the router to stop once LIMIT packets are sent (default false).
+//! - `END_CALL` — `HANDLER [VALUE]`: a write handler called once LIMIT packets are sent.
+//!   Mutually exclusive with STOP.
+//! - `TIMESTAMP` — boolean; set the timestamp annotation to the router clock (default true).
+//!
+//! **Handlers:** `count` (r), `reset` (w: count back to 0, so another LIMIT packets go out),
+//! `data`, `length`, `limit`, `burst`, `active` (rw).
+//!
+//! **Example:** `InfiniteSource(\<0800>, LIMIT 1000, STOP true) -> Queue -> ...`
+//!
+//! **Differences from Click:** a task run emits BURST packets in batches of up to 32 (one
+//! dispatch per batch downstream). Full-queue notification does not exist: the source keeps
+//! producing and the queue drops. A packet the pool cannot supply ends the burst early and is
+//! counted in the router's `pool_alloc_failures`.
+
+#![allow(non_upper_case_globals)]
+
+use alloc::boxed::Box;
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+
+use sluice_config::args::{Args, Bytes};
+use sluice_dataplane::{
+    Batch, ConfigContext, Context, Element, ElementClass, Handler, HandlerError, InitContext,
+    TaskStatus,
+};
+
+use super::common::{bool_str, packet_bytes, parse_value, unparse_data, HandlerCall, DEFAULT_DATA};
+
+/// The element class.
+pub static InfiniteSource: ElementClass =
+    ElementClass { name: "InfiniteSource", ports: "0/1", processing: "a", make };
+
+pub(crate) struct SourceData {
+    pub data: Vec<u8>,
+    pub length: Option<usize>,
+    /// The packet every emission copies: DATA fitted to LENGTH.
+    pub packet: Vec<u8>,
+}
+
+impl SourceData {
+    pub fn new(data: Vec<u8>, length: Option<usize>) -> Self {
+        let packet = packet_bytes(&data, length);
+        Self { data, length, packet }
+    }
+
+    pub fn set_data(&mut self, data: Vec<u8>) {
+        *self = Self::new(data, self.length);
+    }
+
+    pub fn set_length(&mut self, length: Option<usize>) {
+        *self = Self::new(core::mem::take(&mut self.data), length);
+    }
+
+    /// Checks the packet fits a pool buffer.
+    pub fn check(&self, ctx: &InitContext<'_>) -> Result<(), String> {
+        let room = ctx.pool().buffer_size() - ctx.pool().headroom();
+        if self.packet.len() > room {
+            return Err(format!("packet of {} bytes does not fit a {room}-byte buffer", self.packet.len()));
+        }
+        Ok(())
+    }
+
+    pub fn read(&self, name: &str) -> Option<String> {
+        match name {
+            "data" => Some(unparse_data(&self.data)),
+            "length" => Some(self.length.map_or("-1".into(), |l| l.to_string())),
+            _ => None,
+        }
+    }
+
+    /// Handles `data` and `length` writes; `Ok(false)` for any other handler.
+    pub fn write(&mut self, name: &str, value: &str) -> Result<bool, HandlerError> {
+        match name {
+            "data" => self.set_data(parse_value::<Bytes>(name, value)?.0),
+            "length" => {
+                let l: i64 = parse_value(name, value)?;
+                self.set_length(usize::try_from(l).ok());
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    /// One packet, stamped with `now` when `timestamp` is set.
+    #[inline]
+    pub fn emit(&self, ctx: &Context<'_>, timestamp: bool) -> Option<sluice_dataplane::Packet> {
+        let mut p = ctx.pool().alloc_from(&self.packet)?;
+        if timestamp {
+            p.anno_mut().timestamp_ns = ctx.now();
+        }
+        Some(p)
+    }
+}
+
+struct Source {
+    data: SourceData,
+    limit: i64,
+    burst: usize,
+    active: bool,
+    stop: bool,
+    end_call: Option<HandlerCall>,
+    timestamp: bool,
+    count: u64,
+    /// The end of LIMIT was already signalled (STOP or END_CALL), until `reset`.
+    ended: bool,
+}
+
+fn make(a: &mut Args<'_>, _: &ConfigContext<'_>) -> Option<Box<dyn Element>> {
+    let data = a.read_p::<Bytes>("DATA").map_or_else(|| DEFAULT_DATA.to_vec(), |b| b.0);
+    let limit = a.read_p::<i64>("LIMIT").unwrap_or(-1);
+    let burst = a.read_p::<i64>("BURST").unwrap_or(1);
+    let active = a.read_p::<bool>("ACTIVE").unwrap_or(true);
+    let length = a.read_k::<i64>("LENGTH");
+    let stop = a.read_k::<bool>("STOP").unwrap_or(false);
+    let end_call = a.read_k::<HandlerCall>("END_CALL");
+    let timestamp = a.read_k::<bool>("TIMESTAMP").unwrap_or(true);
+    if burst < 1 {
+        a.error_whole("BURST must be >= 1");
+        return None;
+    }
+    if stop && end_call.is_some() {
+        a.error_whole("END_CALL and STOP are mutually exclusive");
+        return None;
+    }
+    Some(Box::new(Source {
+        data: SourceData::new(data, length.and_then(|l| usize::try_from(l).ok())),
+        limit,
+        burst: burst as usize,
+        active,
+        stop,
+        end_call,
+        timestamp,
+        count: 0,
+        ended: false,
+    }))
+}
+
+impl Source {
+    /// Packets still allowed by LIMIT, capped at `want`.
+    fn allowed(&self, want: usize) -> usize {
+        match u64::try_from(self.limit) {
+            Ok(limit) => want.min(limit.saturating_sub(self.count) as usize),
+            Err(_) => want,
+        }
+    }
+
+    fn at_limit(&self) -> bool {
+        u64::try_from(self.limit).is_ok_and(|l| self.count >= l)
+    }
+
+    fn signal_end(&mut self, ctx: &mut Context<'_>) {
+        if self.ended || !self.at_limit() {
+            return;
+        }
+        self.ended = true;
+        if self.stop {
+            ctx.request_stop();
+        } else if let Some(h) = &self.end_call {
+            let _ = h.call(ctx);
+        }
+    }
+}
+
+impl Element for Source {
+    fn push(&mut self, _: &mut Context<'_>, _: usize, _: Batch) {}
+
+    fn pull(&mut self, ctx: &mut Context<'_>, _: usize, max: usize) -> Option<Batch> {
+        if !self.active {
+            return None;
+        }
+        let n = self.allowed(max);
+        let mut batch = Batch::new();
+        for _ in 0..n {
+            match self.data.emit(ctx, self.timestamp) {
+                Some(p) => batch.push(p),
+                None => break,
+            }
+        }
+        self.count += batch.len() as u64;
+        if batch.is_empty() {
+            self.signal_end(ctx);
+            return None;
+        }
+        Some(batch)
+    }
+
+    fn initialize(&mut self, ctx: &mut InitContext<'_>) -> Result<(), String> {
+        self.data.check(ctx)?;
+        if !ctx.output_is_pull(0) {
+            ctx.add_task();
+        }
+        Ok(())
+    }
+
+    fn run_task(&mut self, ctx: &mut Context<'_>) -> TaskStatus {
+        if !self.active {
+            return TaskStatus::Idle;
+        }
+        let n = self.allowed(self.burst);
+        if n == 0 {
+            self.signal_end(ctx);
+            return TaskStatus::Idle;
+        }
+        let mut sent = 0;
+        for _ in 0..n {
+            match self.data.emit(ctx, self.timestamp) {
+                Some(p) => {
+                    ctx.output(0, p);
+                    sent += 1;
+                }
+                None => break,
+            }
+        }
+        self.count += sent;
+        TaskStatus::Busy
+    }
+
+    fn read_handler(&self, name: &str) -> Option<String> {
+        match name {
+            "count" => Some(self.count.to_string()),
+            "limit" => Some(self.limit.to_string()),
+            "burst" => Some(self.burst.to_string()),
+            "active" => Some(bool_str(self.active)),
+            _ => self.data.read(name),
+        }
+    }
+
+    fn write_handler(&mut self, _: &mut Context<'_>, name: &str, value: &str) -> Result<(), HandlerError> {
+        match name {
+            "reset" => {
+                self.count = 0;
+                self.ended = false;
+            }
+            "limit" => {
+                self.limit = parse_value(name, value)?;
+                self.ended = false;
+            }
+            "burst" => {
+                let b: i64 = parse_value(name, value)?;
+                if b < 1 {
+                    return Err(HandlerError::BadValue("burst: must be >= 1".into()));
+                }
+                self.burst = b as usize;
+            }
+            "active" => self.active = parse_value(name, value)?,
+            _ => {
+                if !self.data.write(name, value)? {
+                    return Err(HandlerError::NoSuchHandler(name.into()));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn handlers(&self) -> &'static [Handler] {
+        const H: &[Handler] = &[
+            Handler::read("count"),
+            Handler::write("reset"),
+            Handler::read_write("data"),
+            Handler::read_write("length"),
+            Handler::read_write("limit"),
+            Handler::read_write("burst"),
+            Handler::read_write("active"),
+        ];
+        H
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testutil::*;
+
+    #[test]
+    fn default_packet_and_limit() {
+        let b = Bench::new(64);
+        let g = graph(&[("s", "InfiniteSource", "LIMIT 5, STOP true"), ("c", "Collect", "")], &[(0, 0, 1, 0)]);
+        let mut r = b.router(&g).unwrap();
+        r.run(|_| true);
+        assert!(r.is_stopped());
+        let got = collected("c");
+        assert_eq!(got.len(), 5);
+        assert_eq!(got[0].data(), super::DEFAULT_DATA);
+        assert_eq!(got[0].anno().timestamp_ns, 1_000_000_000);
+        assert_eq!(r.read_handler("s.count").unwrap(), "5");
+    }
+
+    #[test]
+    fn burst_data_length_and_handlers() {
+        let b = Bench::new(64);
+        let g = graph(
+            &[("s", "InfiniteSource", "\\<0a0b0c>, 7, 3, LENGTH 5, TIMESTAMP false"), ("c", "Collect", "")],
+            &[(0, 0, 1, 0)],
+        );
+        let mut r = b.router(&g).unwrap();
+        r.run_once();
+        let got = collected("c");
+        assert_eq!(got.len(), 3, "one run emits BURST packets");
+        assert_eq!(got[0].data(), [10, 11, 12, 10, 11]);
+        assert_eq!(got[0].anno().timestamp_ns, 0);
+        drop(got);
+        r.run_rounds(10);
+        assert_eq!(collected("c").len(), 4, "then stops at LIMIT");
+        assert!(!r.is_stopped(), "STOP defaults to false");
+        r.write_handler("s.reset", "").unwrap();
+        r.write_handler("s.burst", "10").unwrap();
+        r.write_handler("s.data", "\"xy\"").unwrap();
+        r.write_handler("s.length", "-1").unwrap();
+        r.run_once();
+        let got = collected_bytes("c");
+        assert_eq!(got.len(), 7);
+        assert_eq!(got[0], b"xy");
+        assert_eq!(r.read_handler("s.data").unwrap(), "\"xy\"");
+        r.write_handler("s.active", "false").unwrap();
+        r.write_handler("s.reset", "").unwrap();
+        r.run_rounds(3);
+        assert!(collected("c").is_empty());
+        assert_eq!(r.read_handler("s.active").unwrap(), "false");
+        assert!(r.write_handler("s.burst", "0").is_err());
+    }
+
+    #[test]
+    fn end_call_fires_once() {
+        let b = Bench::new(64);
+        let g = graph(
+            &[("s", "InfiniteSource", "LIMIT 2, END_CALL t.active false"), ("t", "InfiniteSource", "LIMIT 100"), ("c", "Collect", ""), ("d", "Collect", "")],
+            &[(0, 0, 2, 0), (1, 0, 3, 0)],
+        );
+        let mut r = b.router(&g).unwrap();
+        r.run_rounds(5);
+        assert_eq!(r.read_handler("t.active").unwrap(), "false");
+        assert_eq!(collected("c").len(), 2);
+        let t = collected("d").len();
+        assert!((2..=3).contains(&t), "{t}");
+    }
+
+    #[test]
+    fn bad_arguments() {
+        assert!(config_error(&graph(&[("s", "InfiniteSource", "BURST 0")], &[])).contains("BURST"));
+        assert!(config_error(&graph(&[("s", "InfiniteSource", "STOP true, END_CALL x.y")], &[])).contains("exclusive"));
+        assert!(config_error(&graph(&[("s", "InfiniteSource", "LENGTH 5000"), ("c", "Collect", "")], &[(0, 0, 1, 0)])).contains("does not fit"));
+    }
+}
