@@ -1,10 +1,47 @@
-//! Family module; see the crate docs.
+//! IP and Ethernet header elements: checking, marking, stripping and encapsulating headers,
+//! TTL and checksums, addresses, printing, VLAN tags.
+//!
+//! | file | elements |
+//! |---|---|
+//! | [`checkipheader`] | `CheckIPHeader`, `CheckIPHeader2` |
+//! | [`headers`] | `MarkIPHeader`, `Strip`, `StripIPHeader`, `Unstrip` |
+//! | [`ether`] | `EtherEncap`, `EtherRewrite`, `StoreEtherAddress`, `EtherMirror`, `HostEtherFilter`, `DropBroadcasts` |
+//! | [`decipttl`] | `DecIPTTL` |
+#![allow(non_upper_case_globals)]
 
 use sluice_dataplane::ElementClass;
 
+pub mod checkipheader;
+pub(crate) mod common;
+pub mod decipttl;
+pub mod ether;
+pub mod headers;
+#[cfg(test)]
+pub(crate) mod testutil;
+
 /// The classes of this family, each a `static` named as Click names it.
-#[allow(non_upper_case_globals)]
-pub mod classes {}
+pub mod classes {
+    pub use super::checkipheader::{CheckIPHeader, CheckIPHeader2};
+    pub use super::decipttl::DecIPTTL;
+    pub use super::ether::{
+        DropBroadcasts, EtherEncap, EtherMirror, EtherRewrite, HostEtherFilter, StoreEtherAddress,
+    };
+    pub use super::headers::{MarkIPHeader, Strip, StripIPHeader, Unstrip};
+}
 
 /// Every class of this family.
-pub static ALL: &[&ElementClass] = &[];
+pub static ALL: &[&ElementClass] = &[
+    &classes::CheckIPHeader,
+    &classes::CheckIPHeader2,
+    &classes::MarkIPHeader,
+    &classes::Strip,
+    &classes::StripIPHeader,
+    &classes::Unstrip,
+    &classes::EtherEncap,
+    &classes::EtherRewrite,
+    &classes::StoreEtherAddress,
+    &classes::EtherMirror,
+    &classes::HostEtherFilter,
+    &classes::DropBroadcasts,
+    &classes::DecIPTTL,
+];

@@ -1,0 +1,138 @@
+//! Helpers shared by the IP and Ethernet elements: per-packet verdicts, drop counters by
+//! reason, argument types and handler value parsing.
+
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+use core::net::Ipv4Addr;
+
+use sluice_config::args::{FromArg, Ipv4Prefix, NameLookup};
+use sluice_dataplane::{Batch, Context, HandlerError, Packet};
+
+/// Where one packet goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    /// Out of this port; a port that is not connected drops the packet (Click's
+    /// `checked_output_push`).
+    Out(usize),
+    /// Dropped.
+    Drop,
+}
+
+/// Runs `action` on every packet of `batch` and sends each where its verdict says.
+#[inline]
+pub(crate) fn push_each(
+    ctx: &mut Context<'_>,
+    batch: Batch,
+    mut action: impl FnMut(&mut Packet) -> Verdict,
+) {
+    let n = ctx.noutputs();
+    for mut p in batch {
+        match action(&mut p) {
+            Verdict::Out(port) if port < n => ctx.output(port, p),
+            _ => drop(p),
+        }
+    }
+}
+
+/// Drop counters by reason, Click style: a total (`drops`) and, when `DETAILS` is on, one
+/// counter per reason (`drop_details`). The first drop (or every drop when verbose) is
+/// reported on the console.
+#[derive(Debug)]
+pub(crate) struct DropStats {
+    pub drops: u64,
+    pub by_reason: Vec<u64>,
+    pub details: bool,
+    pub verbose: bool,
+}
+
+impl DropStats {
+    pub fn new(nreasons: usize, details: bool, verbose: bool) -> Self {
+        Self {
+            drops: 0,
+            by_reason: alloc::vec![0; nreasons],
+            details,
+            verbose,
+        }
+    }
+
+    /// Counts a drop for `reason`; returns whether to report it on the console.
+    #[inline]
+    pub fn count(&mut self, reason: usize) -> bool {
+        let report = self.drops == 0 || self.verbose;
+        self.drops += 1;
+        if let Some(c) = self.by_reason.get_mut(reason) {
+            *c += 1;
+        }
+        report
+    }
+
+    /// The `drop_details` text: one `count<TAB>reason` line per reason.
+    pub fn details_text(&self, texts: &[&str]) -> String {
+        let mut s = String::new();
+        for (c, t) in self.by_reason.iter().zip(texts) {
+            s.push_str(&format!("{c}\t{t}\n"));
+        }
+        s
+    }
+}
+
+/// Reports a dropped packet on the console (the cold path of a drop).
+#[cold]
+pub(crate) fn report_drop(ctx: &Context<'_>, what: &str, reason: &str) {
+    ctx.log(&format!("{}: {what} check failed: {reason}", ctx.name()));
+}
+
+/// A space-separated list of IPv4 addresses (`BADSRC 1.2.3.4 5.6.7.8`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Ipv4List(pub Vec<Ipv4Addr>);
+
+impl FromArg for Ipv4List {
+    const EXPECTED: &'static str = "a list of IPv4 addresses";
+    fn from_arg(text: &str, names: Option<&dyn NameLookup>) -> Result<Self, String> {
+        text.split_whitespace()
+            .map(|w| Ipv4Addr::from_arg(w, names))
+            .collect::<Result<Vec<_>, _>>()
+            .map(Ipv4List)
+    }
+}
+
+/// A space-separated list of IPv4 prefixes (`INTERFACES 10.0.0.1/24 ...`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct PrefixList(pub Vec<Ipv4Prefix>);
+
+impl FromArg for PrefixList {
+    const EXPECTED: &'static str = "a list of IPv4 prefixes";
+    fn from_arg(text: &str, names: Option<&dyn NameLookup>) -> Result<Self, String> {
+        text.split_whitespace()
+            .map(|w| Ipv4Prefix::from_arg(w, names))
+            .collect::<Result<Vec<_>, _>>()
+            .map(PrefixList)
+    }
+}
+
+/// Parses a value written to handler `handler`.
+pub(crate) fn parse_value<T: FromArg>(handler: &str, value: &str) -> Result<T, HandlerError> {
+    T::from_arg(value.trim(), None).map_err(|e| HandlerError::BadValue(format!("{handler}: {e}")))
+}
+
+/// Click's unparsing of an Ethernet address: lower-case hex, colon-separated.
+pub(crate) fn ether_str(a: [u8; 6]) -> String {
+    format!(
+        "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+        a[0], a[1], a[2], a[3], a[4], a[5]
+    )
+}
+
+/// Click's unparsing of a boolean.
+pub(crate) fn bool_str(b: bool) -> String {
+    if b { "true" } else { "false" }.to_string()
+}
+
+/// The IP header of a packet whose network header annotation is set, as bytes from the
+/// header to the end of the data, if at least `min` bytes are there.
+#[inline]
+pub(crate) fn ip_bytes(p: &Packet, min: usize) -> Option<usize> {
+    let off = p.network_offset()?;
+    (p.len() >= off && p.len() - off >= min).then_some(off)
+}
