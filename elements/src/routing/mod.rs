@@ -13,6 +13,7 @@ use sluice_dataplane::ElementClass;
 
 pub mod addr;
 pub mod arpmsg;
+pub mod arpquerier;
 pub mod arpresponder;
 pub mod arptable;
 pub mod iproute;
@@ -24,6 +25,7 @@ mod testutil;
 /// The classes of this family, each a `static` named as Click names it.
 #[allow(non_upper_case_globals)]
 pub mod classes {
+    pub use super::arpquerier::ARPQuerier;
     pub use super::arpresponder::ARPResponder;
     pub use super::lineariplookup::{LinearIPLookup, StaticIPLookup};
     pub use super::radixiplookup::RadixIPLookup;

@@ -1,0 +1,641 @@
+//! `ARPQuerier`: encapsulates IP packets in Ethernet headers, resolving next hops with ARP.
+//!
+//! # ARPQuerier(IP, ETH, keywords) / ARPQuerier(NAME, keywords)
+//!
+//! **Ports:** 2 inputs, 1 or 2 outputs. **Processing:** push.
+//!
+//! Input 0 takes IP packets whose destination IP annotation names the next hop. When that
+//! address's Ethernet address is known, the packet gets an Ethernet header (source ETH,
+//! EtherType IPv4) and leaves on output 0. Otherwise the packet is held and an ARP query for
+//! the address is broadcast; when a reply for it arrives on input 1 (Ethernet frames), the
+//! mapping is recorded and the held packets leave in arrival order. Queries leave on output 0,
+//! or on output 1 when there are two outputs.
+//!
+//! Special next hops: 0.0.0.0 is dropped (counted); 255.255.255.255 and the local broadcast
+//! address go to FF-FF-FF-FF-FF-FF; multicast addresses go to 01-00-5E plus the low 23 bits of
+//! the address (RFC 1112). None of these are queried.
+//!
+//! Queries for one address go out at most ten times a second, and every two seconds after
+//! ten unanswered ones; each packet held for an unresolved address may send one (so held
+//! traffic retries the query). Entries expire `TIMEOUT` after their last reply; from
+//! `POLL_TIMEOUT` on, using an entry also sends a renewal query (unicast to the known address
+//! unless `BROADCAST_POLL`). A timer removes expired entries every `TIMEOUT`.
+//!
+//! IP may be a prefix (`18.26.4.24/24`): the local broadcast address is then the prefix's
+//! broadcast address. In the one-argument form NAME is an AddressInfo name for both the IP
+//! address (or prefix) and the Ethernet address.
+//!
+//! **Keywords:**
+//! - `CAPACITY`: most packets held in all, default 2048 (0: no limit). On overflow the oldest
+//!   entries' packets are dropped.
+//! - `ENTRY_CAPACITY`: most entries, default 0 (no limit); the oldest go first.
+//! - `ENTRY_PACKET_CAPACITY`: most packets held per entry, default 0 (no limit).
+//! - `CAPACITY_SLIM_FACTOR`: on overflow keep `CAPACITY - CAPACITY/factor`, default 2.
+//! - `TIMEOUT`: entry lifetime, default 5 minutes (0: never expire).
+//! - `POLL_TIMEOUT`: entry age at which renewal queries start, default 1 minute (0: never).
+//! - `BROADCAST`: the local broadcast address.
+//! - `BROADCAST_POLL`: send renewal queries broadcast, default false.
+//!
+//! **Handlers:** `table` (read: `IP OK ETH AGE` per entry), `stats` (read), `queries`,
+//! `responses`, `drops` (packets this element dropped), `count` (entries), `length` (held
+//! packets), `table_drops` (packets the table dropped), `ipaddr` and `broadcast` (read/write),
+//! `insert` (write `IP ETH`), `delete` (write `IP`), `clear` (write: empties the table and
+//! zeroes the counters).
+//!
+//! **Example:**
+//! ```text
+//! c :: Classifier(12/0806 20/0002, 12/0800, ...);
+//! a :: ARPQuerier(18.26.4.24, 00:00:C0:AE:67:EF);
+//! c[0] -> [1]a; c[1] -> ... -> [0]a;
+//! a -> ToDevice(eth0);
+//! ```
+//!
+//! **Differences from Click:** no `TABLE` keyword (a shared `ARPTable` element); held packets
+//! live in per-entry queues that grow on the miss path.
+
+use alloc::boxed::Box;
+use alloc::format;
+use alloc::string::{String, ToString};
+use core::net::Ipv4Addr;
+use core::time::Duration;
+
+use sluice_config::args::Args;
+use sluice_dataplane::{
+    Batch, ConfigContext, Context, Element, ElementClass, Handler, HandlerError, InitContext,
+    Packet,
+};
+
+use super::addr::{mask_of, parse_ether, parse_ip, parse_prefix};
+use super::arpmsg::ArpMsg;
+use super::arptable::{parse_insert, ArpLimits, ArpTable, Held};
+use crate::wire::arp::{OP_REPLY, OP_REQUEST};
+use crate::wire::ethernet::{is_group, EthernetFrame, BROADCAST, ETHERTYPE_IPV4, HEADER_LEN};
+
+fn duration_ns(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// The element.
+pub struct ArpQuerier {
+    my_ip: u32,
+    my_eth: [u8; 6],
+    bcast: u32,
+    poll_timeout_ns: u64,
+    broadcast_poll: bool,
+    table: ArpTable,
+    queries: u64,
+    responses: u64,
+    drops: u64,
+    /// Queries that could not be sent for want of a buffer.
+    query_failures: u64,
+    zero_warned: bool,
+    /// The clock as of the last packet, timer or handler write: read handlers have no
+    /// context, so the `table` ages are reported as of then.
+    last_now: u64,
+}
+
+const HANDLERS: &[Handler] = &[
+    Handler::read("table"),
+    Handler::read("stats"),
+    Handler::read("queries"),
+    Handler::read("responses"),
+    Handler::read("drops"),
+    Handler::read("count"),
+    Handler::read("length"),
+    Handler::read("table_drops"),
+    Handler::read_write("ipaddr"),
+    Handler::read_write("broadcast"),
+    Handler::write("insert"),
+    Handler::write("delete"),
+    Handler::write("clear"),
+];
+
+/// What a query copies from the packet that caused it.
+#[derive(Clone, Copy)]
+struct QueryFor {
+    ip: [u8; 4],
+    timestamp_ns: u64,
+    vlan_tci: u16,
+    /// Known Ethernet address, for a unicast renewal query.
+    unicast: Option<[u8; 6]>,
+}
+
+impl ArpQuerier {
+    fn send_query(&mut self, ctx: &mut Context<'_>, q: QueryFor) {
+        let dst = match q.unicast {
+            Some(e) if !self.broadcast_poll => e,
+            _ => BROADCAST,
+        };
+        let msg = ArpMsg {
+            op: OP_REQUEST,
+            sha: self.my_eth,
+            spa: self.my_ip.to_be_bytes(),
+            tha: [0; 6],
+            tpa: q.ip,
+        };
+        let Some(mut p) = msg.build(ctx.pool(), dst, self.my_eth) else {
+            self.query_failures += 1;
+            return;
+        };
+        p.anno_mut().timestamp_ns = q.timestamp_ns;
+        p.anno_mut().vlan_tci = q.vlan_tci;
+        self.queries += 1;
+        let port = ctx.noutputs().saturating_sub(1);
+        ctx.output(port, p);
+    }
+
+    /// Sends `p` (whose Ethernet header is in place when `encapsulated`) or holds it.
+    fn handle_ip(&mut self, ctx: &mut Context<'_>, mut p: Packet, encapsulated: bool) {
+        if self.my_ip == 0 {
+            self.drops += 1;
+            return;
+        }
+        if !encapsulated {
+            if p.push(HEADER_LEN).is_err() {
+                self.drops += 1;
+                return;
+            }
+            EthernetFrame::new_unchecked(&mut p.data_mut()[..HEADER_LEN])
+                .set_ethertype(ETHERTYPE_IPV4);
+        }
+        let dst_ip = p.anno().dst_ip;
+        let dst = u32::from_be_bytes(dst_ip);
+        let now = ctx.now();
+        let mut p = p;
+        let dst_eth = loop {
+            if let Some((eth, poll)) = self.table.lookup(dst, now, self.poll_timeout_ns) {
+                if poll {
+                    let q = QueryFor {
+                        ip: dst_ip,
+                        timestamp_ns: p.anno().timestamp_ns,
+                        vlan_tci: p.anno().vlan_tci,
+                        unicast: Some(eth),
+                    };
+                    self.send_query(ctx, q);
+                }
+                break eth;
+            }
+            if dst == u32::MAX || dst == self.bcast {
+                break BROADCAST;
+            }
+            if dst_ip[0] & 0xf0 == 0xe0 {
+                break [0x01, 0x00, 0x5e, dst_ip[1] & 0x7f, dst_ip[2], dst_ip[3]];
+            }
+            if dst == 0 {
+                self.drops += 1;
+                if !self.zero_warned {
+                    self.zero_warned = true;
+                    ctx.log(&format!(
+                        "{}: would query for 0.0.0.0; missing dest IP addr annotation?",
+                        ctx.name()
+                    ));
+                }
+                return;
+            }
+            let q = QueryFor {
+                ip: dst_ip,
+                timestamp_ns: p.anno().timestamp_ns,
+                vlan_tci: p.anno().vlan_tci,
+                unicast: None,
+            };
+            match self.table.hold(dst, p, now) {
+                Held::Queued { query } => {
+                    if query {
+                        self.send_query(ctx, q);
+                    }
+                    return;
+                }
+                Held::Dropped => return,
+                Held::Known(back) => p = back,
+            }
+        };
+        // The source address is written at send time, so a packet held across an `ipaddr`
+        // change still leaves with the current address.
+        let mut eth = EthernetFrame::new_unchecked(&mut p.data_mut()[..HEADER_LEN]);
+        eth.set_dst_addr(dst_eth);
+        eth.set_src_addr(self.my_eth);
+        ctx.output(0, p);
+    }
+
+    fn handle_response(&mut self, ctx: &mut Context<'_>, p: &Packet) {
+        let Some(m) = ArpMsg::parse(p.data()) else {
+            if p.len() >= super::arpmsg::FRAME_LEN {
+                self.responses += 1;
+            }
+            return;
+        };
+        self.responses += 1;
+        if m.op != OP_REPLY || is_group(m.sha) {
+            return;
+        }
+        let held = self
+            .table
+            .insert(u32::from_be_bytes(m.spa), m.sha, ctx.now());
+        for q in held {
+            self.handle_ip(ctx, q, true);
+        }
+    }
+}
+
+impl Element for ArpQuerier {
+    fn push(&mut self, ctx: &mut Context<'_>, port: usize, batch: Batch) {
+        self.last_now = ctx.now();
+        for p in batch {
+            if port == 0 {
+                self.handle_ip(ctx, p, false);
+            } else {
+                self.handle_response(ctx, &p);
+            }
+        }
+    }
+
+    fn initialize(&mut self, ctx: &mut InitContext<'_>) -> Result<(), String> {
+        let timeout = self.table.limits().timeout_ns;
+        if timeout != 0 {
+            ctx.set_timer(ctx.now().saturating_add(timeout));
+        }
+        Ok(())
+    }
+
+    fn run_timer(&mut self, ctx: &mut Context<'_>) {
+        let now = ctx.now();
+        self.last_now = now;
+        self.table.slim(now);
+        let timeout = self.table.limits().timeout_ns;
+        if timeout != 0 {
+            ctx.set_timer(now.saturating_add(timeout).saturating_add(1_000_000_000));
+        }
+    }
+
+    fn read_handler(&self, name: &str) -> Option<String> {
+        Some(match name {
+            "table" => self.table.unparse(self.last_now),
+            "stats" => format!(
+                "{} packets killed\n{} ARP queries sent\n",
+                self.drops + self.table.drops(),
+                self.queries
+            ),
+            "queries" => self.queries.to_string(),
+            "responses" => self.responses.to_string(),
+            "drops" => self.drops.to_string(),
+            "count" => self.table.count().to_string(),
+            "length" => self.table.length().to_string(),
+            "table_drops" => self.table.drops().to_string(),
+            "ipaddr" => Ipv4Addr::from(self.my_ip).to_string(),
+            "broadcast" => Ipv4Addr::from(self.bcast).to_string(),
+            _ => return None,
+        })
+    }
+
+    fn write_handler(
+        &mut self,
+        ctx: &mut Context<'_>,
+        name: &str,
+        value: &str,
+    ) -> Result<(), HandlerError> {
+        let bad = HandlerError::BadValue;
+        self.last_now = ctx.now();
+        match name {
+            "ipaddr" => self.my_ip = parse_ip(value.trim(), None).map_err(bad)?.into(),
+            "broadcast" => self.bcast = parse_ip(value.trim(), None).map_err(bad)?.into(),
+            "insert" => {
+                let (ip, eth) = parse_insert(value).map_err(bad)?;
+                let held = self.table.insert(ip, eth, ctx.now());
+                for q in held {
+                    self.handle_ip(ctx, q, true);
+                }
+            }
+            "delete" => {
+                let ip = parse_ip(value.trim(), None).map_err(bad)?;
+                drop(self.table.insert(ip.into(), BROADCAST, ctx.now()));
+            }
+            "clear" => {
+                self.queries = 0;
+                self.drops = 0;
+                self.responses = 0;
+                self.table.clear();
+            }
+            _ => return Err(HandlerError::NoSuchHandler(name.into())),
+        }
+        Ok(())
+    }
+
+    fn handlers(&self) -> &'static [Handler] {
+        HANDLERS
+    }
+}
+
+fn make(args: &mut Args<'_>, cctx: &ConfigContext<'_>) -> Option<Box<dyn Element>> {
+    let d = ArpLimits::default();
+    let capacity = args.read_k::<usize>("CAPACITY").unwrap_or(d.capacity);
+    let entry_capacity = args
+        .read_k::<usize>("ENTRY_CAPACITY")
+        .unwrap_or(d.entry_capacity);
+    let entry_packet_capacity = args
+        .read_k::<usize>("ENTRY_PACKET_CAPACITY")
+        .unwrap_or(d.entry_packet_capacity);
+    let slim_factor = args
+        .read_k::<usize>("CAPACITY_SLIM_FACTOR")
+        .unwrap_or(d.slim_factor);
+    let timeout = args
+        .read_k::<Duration>("TIMEOUT")
+        .map_or(d.timeout_ns, duration_ns);
+    let poll_timeout = args
+        .read_k::<Duration>("POLL_TIMEOUT")
+        .map_or(60_000_000_000, duration_ns);
+    let bcast_kw = args.read_k::<Ipv4Addr>("BROADCAST");
+    let broadcast_poll = args.read_k::<bool>("BROADCAST_POLL").unwrap_or(false);
+    if args.has_keyword("TABLE") {
+        let _ = args.read_k::<String>("TABLE");
+        args.error_whole("TABLE (a shared ARPTable) is not supported");
+        return None;
+    }
+    if slim_factor == 0 {
+        args.error_whole("CAPACITY_SLIM_FACTOR cannot be zero");
+        return None;
+    }
+    let names = Some(cctx.names);
+    let ip_kw = args.read_k::<String>("IP");
+    let eth_kw = args.read_k::<String>("ETH");
+    let mut pos = args.rest();
+    let (ip_text, ip_span, eth_text, eth_span) = match (ip_kw, eth_kw, pos.len()) {
+        (Some(i), Some(e), 0) => (i, None, e, None),
+        (None, None, 1) => {
+            let a = pos.remove(0);
+            (a.text.into(), Some(a.span), a.text.into(), Some(a.span))
+        }
+        (None, None, 2) => (
+            pos[0].text.into(),
+            Some(pos[0].span),
+            pos[1].text.into(),
+            Some(pos[1].span),
+        ),
+        (Some(i), None, 1) => (i, None, pos[0].text.into(), Some(pos[0].span)),
+        (None, None, 0) => {
+            args.error_whole("missing mandatory IP argument");
+            return None;
+        }
+        _ => {
+            args.error_whole("expected 'IP, ETH' or 'NAME' (and keywords)");
+            return None;
+        }
+    };
+    let report = |args: &mut Args<'_>, span: Option<sluice_config::Span>, msg: String| match span {
+        Some(s) => args.error(s, msg),
+        None => args.error_whole(msg),
+    };
+    let prefix = match parse_prefix(&ip_text, names, false) {
+        Ok(p) => p,
+        Err(e) => {
+            report(args, ip_span, format!("IP: {e}"));
+            return None;
+        }
+    };
+    let my_eth = match parse_ether(&eth_text, names) {
+        Ok(e) => e,
+        Err(e) => {
+            report(args, eth_span, format!("ETH: {e}"));
+            return None;
+        }
+    };
+    let my_ip = u32::from(prefix.addr);
+    let bcast = match bcast_kw {
+        Some(b) => u32::from(b),
+        None => {
+            let b = my_ip | !mask_of(prefix.len);
+            if b == my_ip {
+                u32::MAX
+            } else {
+                b
+            }
+        }
+    };
+    let limits = ArpLimits {
+        capacity,
+        entry_capacity,
+        entry_packet_capacity,
+        slim_factor,
+        timeout_ns: timeout,
+    };
+    Some(Box::new(ArpQuerier {
+        my_ip,
+        my_eth,
+        bcast,
+        poll_timeout_ns: poll_timeout,
+        broadcast_poll,
+        table: ArpTable::new(limits),
+        queries: 0,
+        responses: 0,
+        drops: 0,
+        query_failures: 0,
+        zero_warned: false,
+        last_now: 0,
+    }))
+}
+
+/// `ARPQuerier`: see the module docs.
+pub static ARPQuerier: ElementClass = ElementClass {
+    name: "ARPQuerier",
+    ports: "2/1-2",
+    processing: "h",
+    make,
+};
+
+#[cfg(test)]
+mod tests {
+    use super::super::testutil::{harness, ipv4, Harness};
+    use super::*;
+    use alloc::vec::Vec;
+
+    const S: u64 = 1_000_000_000;
+    const ME: [u8; 6] = [2, 0, 0, 0, 0, 1];
+    const PEER: [u8; 6] = [2, 0, 0, 0, 0, 2];
+
+    /// Who has 10.0.0.2? Tell 10.0.0.1.
+    const QUERY: [u8; 42] = [
+        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 2, 0, 0, 0, 0, 1, 0x08, 0x06, // eth
+        0x00, 0x01, 0x08, 0x00, 6, 4, 0x00, 0x01, // fixed
+        2, 0, 0, 0, 0, 1, 10, 0, 0, 1, // sender
+        0, 0, 0, 0, 0, 0, 10, 0, 0, 2, // target
+    ];
+
+    fn reply_from(ip: [u8; 4], eth: [u8; 6]) -> Vec<u8> {
+        let m = ArpMsg {
+            op: OP_REPLY,
+            sha: eth,
+            spa: ip,
+            tha: ME,
+            tpa: [10, 0, 0, 1],
+        };
+        let pool = sluice_dataplane::PacketPool::new(1);
+        m.build(&pool, ME, eth).unwrap().data().to_vec()
+    }
+
+    fn send_ip(h: &mut Harness, next_hop: [u8; 4], tag: u8) {
+        let bytes = ipv4([10, 0, 0, 1], [192, 168, 9, 9], 17, &[tag; 8]);
+        h.push_ip(0, &bytes, 0, |a| a.dst_ip = next_hop);
+    }
+
+    fn querier(outputs: usize) -> Harness {
+        harness(&ARPQuerier, "10.0.0.1/24, 02:00:00:00:00:01", 2, outputs)
+    }
+
+    #[test]
+    fn resolution_flow() {
+        let mut h = querier(1);
+        send_ip(&mut h, [10, 0, 0, 2], 1);
+        let out = h.take();
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].data, QUERY, "query emitted, packet held");
+        assert_eq!(
+            (h.read("queries"), h.read("length"), h.read("count")),
+            ("1".into(), "1".into(), "1".into())
+        );
+
+        h.push(1, h.packet(&reply_from([10, 0, 0, 2], PEER)));
+        let out = h.take();
+        assert_eq!(out.len(), 1, "held packet released");
+        let ip = ipv4([10, 0, 0, 1], [192, 168, 9, 9], 17, &[1; 8]);
+        let mut want = Vec::from(PEER);
+        want.extend_from_slice(&ME);
+        want.extend_from_slice(&[0x08, 0x00]);
+        want.extend_from_slice(&ip);
+        assert_eq!(out[0].data, want);
+        assert_eq!(h.read("responses"), "1");
+        assert_eq!(h.read("length"), "0");
+        assert_eq!(h.read("table"), "10.0.0.2 1 02-00-00-00-00-02 0.000000\n");
+
+        // Known now: straight through.
+        send_ip(&mut h, [10, 0, 0, 2], 2);
+        let out = h.take();
+        assert_eq!(out.len(), 1);
+        assert_eq!(&out[0].data[..6], &PEER);
+        assert_eq!(h.read("queries"), "1");
+    }
+
+    #[test]
+    fn two_outputs_put_queries_on_output_1() {
+        let mut h = querier(2);
+        send_ip(&mut h, [10, 0, 0, 2], 1);
+        let out = h.take();
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].port, 1);
+        h.push(1, h.packet(&reply_from([10, 0, 0, 2], PEER)));
+        assert_eq!(h.take()[0].port, 0);
+    }
+
+    #[test]
+    fn special_addresses() {
+        let mut h = querier(1);
+        send_ip(&mut h, [10, 0, 0, 255], 1);
+        send_ip(&mut h, [255, 255, 255, 255], 2);
+        send_ip(&mut h, [224, 129, 2, 3], 3);
+        send_ip(&mut h, [0, 0, 0, 0], 4);
+        let out = h.take();
+        assert_eq!(out.len(), 3);
+        assert_eq!(&out[0].data[..6], &BROADCAST);
+        assert_eq!(&out[1].data[..6], &BROADCAST);
+        assert_eq!(&out[2].data[..6], &[0x01, 0x00, 0x5e, 0x01, 2, 3]);
+        assert_eq!(h.read("drops"), "1");
+        assert_eq!(h.read("queries"), "0");
+    }
+
+    #[test]
+    fn query_retries_are_rate_limited() {
+        let mut h = querier(1);
+        send_ip(&mut h, [10, 0, 0, 2], 1);
+        h.advance(S / 20);
+        send_ip(&mut h, [10, 0, 0, 2], 2);
+        assert_eq!(h.read("queries"), "1", "50 ms later: no second query");
+        h.advance(S / 20);
+        send_ip(&mut h, [10, 0, 0, 2], 3);
+        assert_eq!(h.read("queries"), "2", "100 ms later: retried");
+        assert_eq!(h.take().len(), 2);
+        h.push(1, h.packet(&reply_from([10, 0, 0, 2], PEER)));
+        let tags: Vec<u8> = h.take().iter().map(|o| o.data[o.data.len() - 1]).collect();
+        assert_eq!(tags, [1, 2, 3], "released in arrival order");
+    }
+
+    #[test]
+    fn entries_time_out_and_poll() {
+        let mut h = harness(
+            &ARPQuerier,
+            "10.0.0.1, 02:00:00:00:00:01, POLL_TIMEOUT 60, TIMEOUT 300",
+            2,
+            1,
+        );
+        h.write("insert", "10.0.0.2 02:00:00:00:00:02").unwrap();
+        h.advance(61 * S);
+        send_ip(&mut h, [10, 0, 0, 2], 1);
+        let out = h.take();
+        assert_eq!(out.len(), 2, "packet sent and renewal query");
+        let query = out.iter().find(|o| o.data[12..14] == [0x08, 0x06]).unwrap();
+        assert_eq!(&query.data[..6], &PEER, "renewal is unicast");
+        h.advance(240 * S);
+        assert_eq!(h.read("count"), "0", "expired and removed by the timer");
+        send_ip(&mut h, [10, 0, 0, 2], 2);
+        let out = h.take();
+        assert_eq!(out.len(), 1);
+        assert_eq!(&out[0].data[..6], &BROADCAST, "queries again");
+    }
+
+    #[test]
+    fn capacity_drops_are_counted() {
+        let mut h = harness(&ARPQuerier, "10.0.0.1, 02:00:00:00:00:01, CAPACITY 2", 2, 1);
+        for i in 0..3 {
+            send_ip(&mut h, [10, 0, 0, 2], i);
+        }
+        assert_eq!(h.read("length"), "1");
+        assert_eq!(h.read("table_drops"), "2");
+        assert!(h.read("stats").starts_with("2 packets killed\n"));
+        h.write("clear", "").unwrap();
+        assert_eq!(
+            (h.read("count"), h.read("queries")),
+            ("0".into(), "0".into())
+        );
+        assert_eq!(h.read("table_drops"), "3");
+    }
+
+    #[test]
+    fn hostile_replies_are_ignored() {
+        let mut h = querier(1);
+        send_ip(&mut h, [10, 0, 0, 2], 1);
+        h.take();
+        let good = reply_from([10, 0, 0, 2], PEER);
+        for n in 0..good.len() {
+            h.push(1, h.packet(&good[..n]));
+        }
+        h.push(1, h.packet(&reply_from([10, 0, 0, 2], [0xff; 6])));
+        let mut req = good.clone();
+        req[21] = 1;
+        h.push(1, h.packet(&req));
+        assert!(h.take().is_empty());
+        assert_eq!(h.read("length"), "1");
+        assert_eq!(h.read("responses"), "2");
+    }
+
+    #[test]
+    fn one_argument_form_and_errors() {
+        use super::super::testutil::try_harness;
+        assert!(try_harness(&ARPQuerier, "10.0.0.1", 2, 1, 4).is_err());
+        assert!(try_harness(&ARPQuerier, "10.0.0.1, 1:2:3:4:5:6, TABLE x", 2, 1, 4).is_err());
+        assert!(try_harness(
+            &ARPQuerier,
+            "10.0.0.1, 1:2:3:4:5:6, CAPACITY_SLIM_FACTOR 0",
+            2,
+            1,
+            4
+        )
+        .is_err());
+        let h = harness(&ARPQuerier, "10.0.0.1/8, 1:2:3:4:5:6", 2, 1);
+        assert_eq!(h.read("broadcast"), "10.255.255.255");
+        let h = harness(
+            &ARPQuerier,
+            "10.0.0.1, 1:2:3:4:5:6, BROADCAST 10.0.0.127",
+            2,
+            1,
+        );
+        assert_eq!(h.read("broadcast"), "10.0.0.127");
+        assert_eq!(h.read("ipaddr"), "10.0.0.1");
+    }
+}
