@@ -11,3 +11,6 @@
 extern crate alloc;
 
 pub mod virtio;
+
+#[cfg(feature = "std")]
+pub mod host;

@@ -1,10 +1,25 @@
-//! Family module; see the crate docs.
+//! Host-only elements (`std` feature): packet capture files.
+//!
+//! | element | what it does |
+//! |---|---|
+//! | [`FromDump`](classes::FromDump) | reads a pcap or pcapng file |
+//! | [`ToDump`](classes::ToDump) | writes a pcap file |
 
 use sluice_dataplane::ElementClass;
 
+mod fromdump;
+pub mod pcap;
+mod todump;
+
+#[cfg(test)]
+mod testutil;
+
 /// The classes of this family, each a `static` named as Click names it.
 #[allow(non_upper_case_globals)]
-pub mod classes {}
+pub mod classes {
+    pub use super::fromdump::FromDump;
+    pub use super::todump::ToDump;
+}
 
 /// Every class of this family.
-pub static ALL: &[&ElementClass] = &[];
+pub static ALL: &[&ElementClass] = &[&classes::FromDump, &classes::ToDump];

@@ -1,0 +1,309 @@
+//! `ToDump(FILENAME [, SNAPLEN, ENCAP, KEYWORDS])` — writes packets to a tcpdump file.
+//!
+//! **Ports** 1/0-1. **Processing** agnostic (`a/a`).
+//!
+//! Writes every packet it sees to FILENAME in `tcpdump -w` (pcap) format, readable by
+//! tcpdump, Wireshark and `FromDump`. FILENAME `-` means standard output. Each record
+//! carries the packet's timestamp annotation (the current time when the annotation is
+//! zero) and at most SNAPLEN bytes of it.
+//!
+//! With an output, ToDump passes every packet on unchanged. With a pull input and no
+//! output, it runs as a task and pulls packets itself.
+//!
+//! Arguments:
+//!
+//! - `SNAPLEN` (integer): bytes of each packet to store. Default 2000; 0 means all.
+//! - `ENCAP` (word): the first header of every packet, stored in the file header so readers
+//!   know how to decode it: `ETHER` (default), `IP`, `FDDI`, `ATM`, `802.11`, `AIRONET`,
+//!   `LINUX_SLL`, or a pcap link-type number.
+//! - `USE_ENCAP_FROM` (element names, space separated): take the encapsulation from these
+//!   elements' `encap` handlers (`FromDump` has one); they must agree. At most one of
+//!   `ENCAP` and `USE_ENCAP_FROM`.
+//! - `NANO` (boolean): nanosecond timestamps (pcap magic `a1b23c4d`). Default false:
+//!   microseconds, which every reader understands.
+//! - `EXTRA_LENGTH`, `UNBUFFERED` (booleans): accepted for compatibility; there is no
+//!   extra-length annotation, and output is flushed at cleanup.
+//!
+//! Records are buffered and flushed when the router stops (also on Ctrl-C in `sluice
+//! run`). A write error is reported once on the console and the element stops writing
+//! (packets still pass through).
+//!
+//! Handlers: `count` (packets written), `reset_counts` (write), `filename`.
+//!
+//! ```text
+//! FromDevice(eth0) -> ToDump(capture.pcap, SNAPLEN 96) -> Discard;
+//! src :: FromDump(in.pcap, STOP true) -> ToDump(out.pcap, USE_ENCAP_FROM src);
+//! ```
+//!
+//! Differences from Click: compressed output (`.gz`) is not produced; the file header is
+//! written when the first packet arrives or at cleanup (so `USE_ENCAP_FROM` is resolved
+//! then, and a mismatch is reported on the console rather than at initialization); `NANO`
+//! is a sluice addition.
+
+use std::boxed::Box;
+use std::fs::File;
+use std::io::Write;
+use std::string::{String, ToString};
+use std::vec::Vec;
+
+use sluice_config::args::Args;
+use sluice_dataplane::{
+    Batch, ConfigContext, Context, Element, ElementClass, Handler, HandlerError, InitContext,
+    Packet, TaskStatus, BATCH_MAX,
+};
+
+use super::pcap::{describe_io, linktype, DumpWriter};
+
+/// The element class.
+#[allow(non_upper_case_globals)]
+pub static ToDump: ElementClass = ElementClass {
+    name: "ToDump",
+    ports: "1/0-1",
+    processing: "a/a",
+    make,
+};
+
+/// The snap length written in the header when every byte is kept (libpcap's maximum).
+const UNLIMITED_SNAPLEN: u32 = 262_144;
+
+enum Encap {
+    Known(u32),
+    From(Vec<String>),
+}
+
+struct Dump {
+    filename: String,
+    snaplen: u32,
+    encap: Encap,
+    nano: bool,
+    writer: Option<DumpWriter<Box<dyn Write>>>,
+    header_written: bool,
+    /// False after a write error: packets pass, nothing more is written.
+    active: bool,
+    count: u64,
+}
+
+fn make(args: &mut Args<'_>, _cx: &ConfigContext<'_>) -> Option<Box<dyn Element>> {
+    let filename: Option<String> = args.read_mp("FILENAME");
+    let snaplen: u32 = args.read_p("SNAPLEN").unwrap_or(2000);
+    let encap: Option<String> = args.read_p("ENCAP");
+    let from: Option<String> = args.read_k("USE_ENCAP_FROM");
+    let _extra_length: Option<bool> = args.read_k("EXTRA_LENGTH");
+    let _unbuffered: Option<bool> = args.read_k("UNBUFFERED");
+    let nano: bool = args.read_k("NANO").unwrap_or(false);
+    let encap = match (encap, from) {
+        (Some(_), Some(_)) => {
+            args.error_whole("specify at most one of ENCAP and USE_ENCAP_FROM");
+            return None;
+        }
+        (None, Some(names)) => {
+            let names: Vec<String> = names.split_whitespace().map(String::from).collect();
+            if names.is_empty() {
+                args.error_whole("USE_ENCAP_FROM: element names missing");
+                return None;
+            }
+            Encap::From(names)
+        }
+        (Some(e), None) => match linktype::parse(&e) {
+            Some(lt) => Encap::Known(lt),
+            None => {
+                args.error_whole(format!(
+                    "ENCAP: bad encapsulation type '{e}' (expected ETHER, IP, FDDI, ATM, 802.11, AIRONET, LINUX_SLL or a link-type number)"
+                ));
+                return None;
+            }
+        },
+        (None, None) => Encap::Known(linktype::ETHER),
+    };
+    Some(Box::new(Dump {
+        filename: filename?,
+        snaplen: if snaplen == 0 { u32::MAX } else { snaplen },
+        encap,
+        nano,
+        writer: None,
+        header_written: false,
+        active: true,
+        count: 0,
+    }))
+}
+
+impl Dump {
+    fn resolve_encap(&self, ctx: &Context<'_>) -> Result<u32, String> {
+        let names = match &self.encap {
+            Encap::Known(lt) => return Ok(*lt),
+            Encap::From(names) => names,
+        };
+        let mut found: Option<(u32, &str)> = None;
+        for n in names {
+            let v = ctx
+                .read_handler(&format!("{n}.encap"))
+                .map_err(|e| format!("USE_ENCAP_FROM: cannot read '{n}.encap': {e}"))?;
+            let v = v.trim();
+            let lt = linktype::parse(v).ok_or_else(|| {
+                format!("USE_ENCAP_FROM: '{n}.encap' is '{v}', not an encapsulation type")
+            })?;
+            match found {
+                Some((prev, who)) if prev != lt => {
+                    return Err(format!(
+                        "USE_ENCAP_FROM: source encapsulation types disagree: {who} has {}, {n} has {v}",
+                        linktype::name(prev)
+                    ))
+                }
+                _ => found = Some((lt, n)),
+            }
+        }
+        Ok(found.map_or(linktype::ETHER, |(lt, _)| lt))
+    }
+
+    fn report(&mut self, ctx: &Context<'_>, msg: &str) {
+        self.active = false;
+        ctx.log(&format!("{}: {}: {msg}", ctx.name(), self.filename));
+    }
+
+    fn ensure_header(&mut self, ctx: &Context<'_>) -> bool {
+        if self.header_written {
+            return self.active;
+        }
+        self.header_written = true;
+        let lt = match self.resolve_encap(ctx) {
+            Ok(lt) => lt,
+            Err(m) => {
+                self.report(ctx, &m);
+                return false;
+            }
+        };
+        let snap = if self.snaplen == u32::MAX {
+            UNLIMITED_SNAPLEN
+        } else {
+            self.snaplen
+        };
+        let r = match self.writer.as_mut() {
+            Some(w) => w.write_header(snap, lt),
+            None => return false,
+        };
+        if let Err(e) = r {
+            self.report(
+                ctx,
+                &format!("cannot write file header: {}", describe_io(&e)),
+            );
+        }
+        self.active
+    }
+
+    #[inline]
+    fn write(&mut self, ctx: &Context<'_>, p: &Packet) {
+        if !self.active || !self.ensure_header(ctx) {
+            return;
+        }
+        let mut ts = p.anno().timestamp_ns;
+        if ts == 0 {
+            ts = ctx.now();
+        }
+        let data = p.data();
+        let stored = &data[..data.len().min(self.snaplen as usize)];
+        let Some(w) = self.writer.as_mut() else {
+            return;
+        };
+        if let Err(e) = w.write_record(ts, stored, data.len() as u32) {
+            self.report(ctx, &format!("write failed: {}", describe_io(&e)));
+        } else {
+            self.count += 1;
+        }
+    }
+}
+
+const HANDLERS: &[Handler] = &[
+    Handler::read("count"),
+    Handler::write("reset_counts"),
+    Handler::read("filename"),
+];
+
+impl Element for Dump {
+    fn initialize(&mut self, ctx: &mut InitContext<'_>) -> Result<(), String> {
+        let out: Box<dyn Write> = if self.filename == "-" {
+            Box::new(std::io::stdout())
+        } else {
+            let f = File::create(&self.filename)
+                .map_err(|e| format!("{}: {}", self.filename, describe_io(&e)))?;
+            Box::new(f)
+        };
+        self.writer = Some(DumpWriter::new(out, self.nano));
+        if ctx.input_is_pull(0) && ctx.noutputs() == 0 {
+            ctx.add_task();
+        }
+        Ok(())
+    }
+
+    fn push(&mut self, ctx: &mut Context<'_>, _port: usize, batch: Batch) {
+        for p in &batch {
+            self.write(ctx, p);
+        }
+        if ctx.noutputs() > 0 {
+            ctx.output_batch(0, batch);
+        }
+    }
+
+    fn pull(&mut self, ctx: &mut Context<'_>, _port: usize, max: usize) -> Option<Batch> {
+        let batch = ctx.pull(0, max)?;
+        for p in &batch {
+            self.write(ctx, p);
+        }
+        Some(batch)
+    }
+
+    fn run_task(&mut self, ctx: &mut Context<'_>) -> TaskStatus {
+        match ctx.pull(0, BATCH_MAX) {
+            Some(batch) => {
+                for p in &batch {
+                    self.write(ctx, p);
+                }
+                TaskStatus::Busy
+            }
+            None => TaskStatus::Idle,
+        }
+    }
+
+    fn read_handler(&self, name: &str) -> Option<String> {
+        Some(match name {
+            "count" => self.count.to_string(),
+            "filename" => {
+                if self.filename == "-" {
+                    "<stdout>".into()
+                } else {
+                    self.filename.clone()
+                }
+            }
+            _ => return None,
+        })
+    }
+
+    fn write_handler(
+        &mut self,
+        _ctx: &mut Context<'_>,
+        name: &str,
+        _value: &str,
+    ) -> Result<(), HandlerError> {
+        match name {
+            "reset_counts" => {
+                self.count = 0;
+                Ok(())
+            }
+            _ => Err(HandlerError::NoSuchHandler(name.into())),
+        }
+    }
+
+    fn handlers(&self) -> &'static [Handler] {
+        HANDLERS
+    }
+
+    fn cleanup(&mut self, ctx: &mut Context<'_>) {
+        // An empty capture still gets its file header, so readers accept it.
+        self.ensure_header(ctx);
+        if let Some(w) = self.writer.as_mut() {
+            if let Err(e) = w.flush() {
+                let m = format!("flush failed: {}", describe_io(&e));
+                self.report(ctx, &m);
+            }
+        }
+    }
+}
