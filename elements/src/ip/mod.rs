@@ -7,26 +7,32 @@
 //! | [`headers`] | `MarkIPHeader`, `Strip`, `StripIPHeader`, `Unstrip` |
 //! | [`ether`] | `EtherEncap`, `EtherRewrite`, `StoreEtherAddress`, `EtherMirror`, `HostEtherFilter`, `DropBroadcasts` |
 //! | [`decipttl`] | `DecIPTTL` |
+//! | [`checksums`] | `SetIPChecksum`, `SetTCPChecksum`, `SetUDPChecksum` |
+//! | [`ipaddress`] | `GetIPAddress`, `SetIPAddress`, `StoreIPAddress` |
 #![allow(non_upper_case_globals)]
 
 use sluice_dataplane::ElementClass;
 
 pub mod checkipheader;
+pub mod checksums;
 pub(crate) mod common;
 pub mod decipttl;
 pub mod ether;
 pub mod headers;
+pub mod ipaddress;
 #[cfg(test)]
 pub(crate) mod testutil;
 
 /// The classes of this family, each a `static` named as Click names it.
 pub mod classes {
     pub use super::checkipheader::{CheckIPHeader, CheckIPHeader2};
+    pub use super::checksums::{SetIPChecksum, SetTCPChecksum, SetUDPChecksum};
     pub use super::decipttl::DecIPTTL;
     pub use super::ether::{
         DropBroadcasts, EtherEncap, EtherMirror, EtherRewrite, HostEtherFilter, StoreEtherAddress,
     };
     pub use super::headers::{MarkIPHeader, Strip, StripIPHeader, Unstrip};
+    pub use super::ipaddress::{GetIPAddress, SetIPAddress, StoreIPAddress};
 }
 
 /// Every class of this family.
@@ -44,4 +50,10 @@ pub static ALL: &[&ElementClass] = &[
     &classes::HostEtherFilter,
     &classes::DropBroadcasts,
     &classes::DecIPTTL,
+    &classes::SetIPChecksum,
+    &classes::SetTCPChecksum,
+    &classes::SetUDPChecksum,
+    &classes::GetIPAddress,
+    &classes::SetIPAddress,
+    &classes::StoreIPAddress,
 ];
