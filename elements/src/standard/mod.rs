@@ -12,6 +12,7 @@ pub mod paint;
 pub mod print;
 pub mod queue;
 pub mod ratedsource;
+pub mod script;
 pub mod switch;
 pub mod tee;
 pub mod unqueue;
@@ -29,6 +30,7 @@ pub mod classes {
     pub use super::print::Print;
     pub use super::queue::{Queue, SimpleQueue};
     pub use super::ratedsource::RatedSource;
+    pub use super::script::{DriverManager, Script};
     pub use super::switch::{HashSwitch, RandomSwitch, RoundRobinSwitch, StaticSwitch, Switch};
     pub use super::tee::{PullTee, Tee};
     pub use super::unqueue::Unqueue;
@@ -58,4 +60,6 @@ pub static ALL: &[&ElementClass] = &[
     &RoundRobinSwitch,
     &HashSwitch,
     &RandomSwitch,
+    &Script,
+    &DriverManager,
 ];

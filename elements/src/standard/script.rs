@@ -1,0 +1,869 @@
+//! `Script(INSTRUCTIONS...)` — scripts a configuration; `DriverManager(INSTRUCTIONS...)` —
+//! a script that decides when the router stops.
+//!
+//! **Ports:** none.
+//!
+//! Each argument is one instruction; they run in order, starting when the router starts.
+//! Text arguments undergo substitution: `$VAR` and `${VAR}` are script variables, `$?` is
+//! the status of the last `write` (0 on success, -1 on failure), and `$(HANDLER)` is the
+//! value of a read handler (`$(c.count)`) or of an arithmetic handler with arguments
+//! (`$(add $x 1)`). Substitution happens inside double quotes, not inside single quotes.
+//!
+//! ## Instructions
+//!
+//! - `set VAR TEXT`, `setq VAR TEXT` — sets `$VAR` (`setq` removes a layer of quotes).
+//! - `init VAR TEXT`, `initq VAR TEXT` — sets `$VAR` once, when the router starts.
+//! - `print [>FILE | >>FILE] TEXT|HANDLER`, `printn ...` — prints a line (`printn`: the same;
+//!   the console is line-based). An argument that starts with a letter, `@` or `_` is a read
+//!   handler whose value is printed; otherwise it is text, substituted and unquoted. `>FILE`
+//!   writes (truncating) and `>>FILE` appends to a file on the host; in the VM, and without
+//!   the `std` feature, the line goes to the console.
+//! - `read HANDLER` — prints `HANDLER:`, its value, and an empty line.
+//! - `write HANDLER [VALUE]`, `writeq ...`, `call ...` — calls a write handler. A bare
+//!   name is a global handler (`write stop`).
+//! - `pause [N]` (also `wait_stop`, `wait_pause`, `wait_step`) — waits for N steps (default
+//!   1). A step is a write to the `step` handler; for a `DriverManager`, a stop request from
+//!   any element (`STOP true`) is a step too.
+//! - `wait TIME` (also `wait_time`, `wait_for`) — waits TIME (`1.5`, `100ms`), or until a
+//!   step, whichever comes first.
+//! - `label L`, `goto L [COND]` — jumps to label L when COND (default true) is true. The
+//!   labels `end`, `exit`, `stop`, `loop` and `error` act like those instructions. A script
+//!   that jumps 1000 times without blocking is stopped.
+//! - `loop` — back to the first instruction.
+//! - `end`, `exit` — ends the script. `stop` — ends it and asks the router to stop (a
+//!   `DriverManager` intercepts such requests). `error [MSG]` — ends it with a message.
+//!
+//! Arithmetic and logic handlers for `$(...)`: `add`, `sub`, `mul`, `div`, `idiv`, `mod`,
+//! `neg`, `abs`, `eq`, `ne`, `lt`, `gt`, `le`, `ge` (numbers, else strings), `not`, `and`,
+//! `or`, `if`, `in`, `length`, `unquote`, `now` (router clock, seconds).
+//!
+//! **Handlers:** `step` (w: N steps, default 1), `goto` (w: jumps to a label and runs).
+//!
+//! ## DriverManager
+//!
+//! A script of type driver. Stop requests (`STOP true` sources, `stop` instructions of other
+//! scripts, the global `stop` handler is *not* one: it stops at once) step it instead of
+//! stopping the router, and the router stops when the script ends or runs `stop`. With no
+//! instructions it is `pause` — the first stop request stops the router.
+//!
+//! **Example:**
+//! `DriverManager(wait_stop, read c.count, print "total $(c.count)", stop)`
+//!
+//! **Differences from Click:** only `TYPE ACTIVE` scripts (Script's default) are supported;
+//! passive, packet, proxy and signal scripts are not, nor `return`, `export`, `save`,
+//! `append`, `sprintf`, `random`, `cat` and `kill`. Handler values in `$(...)` are read
+//! without arguments.
+
+#![allow(non_upper_case_globals)]
+
+use alloc::boxed::Box;
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+use core::time::Duration;
+
+use sluice_config::args::{unquote, Args, FromArg};
+use sluice_dataplane::{Batch, ConfigContext, Context, Element, ElementClass, Handler, HandlerError, InitContext};
+
+use super::common::parse_value;
+
+/// `Script`.
+pub static Script: ElementClass = ElementClass { name: "Script", ports: "0/0", processing: "a", make: make_script };
+
+/// `DriverManager`.
+pub static DriverManager: ElementClass =
+    ElementClass { name: "DriverManager", ports: "0/0", processing: "a", make: make_driver };
+
+/// Jumps allowed without blocking before a script is considered looping.
+const MAX_JUMPS: u32 = 1000;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Insn {
+    Set { var: String, text: String, unquote: bool },
+    Init { var: String, text: String, unquote: bool },
+    Print { file: Option<(String, bool)>, text: String },
+    Read(String),
+    Write { handler: String, value: String, unquote: bool },
+    Pause(u32),
+    Wait(u64),
+    Label(String),
+    Goto { label: String, cond: Option<String> },
+    Loop,
+    End,
+    Stop,
+    Error(String),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    /// Runs at the next opportunity (the first timer, or after a step).
+    Run,
+    /// At a `pause`, waiting for this many more steps.
+    Pause(u32),
+    /// At a `wait`, until this time.
+    Wait(u64),
+    Done,
+}
+
+struct ScriptElement {
+    driver: bool,
+    insns: Vec<Insn>,
+    pc: usize,
+    state: State,
+    vars: Vec<(String, String)>,
+    write_status: i32,
+    name: String,
+}
+
+fn split_word(s: &str) -> (&str, &str) {
+    let s = s.trim();
+    match s.split_once(char::is_whitespace) {
+        Some((w, rest)) => (w, rest.trim_start()),
+        None => (s, ""),
+    }
+}
+
+fn parse_insn(text: &str) -> Result<Insn, String> {
+    let (name, rest) = split_word(text);
+    let want_empty = |insn: Insn| if rest.is_empty() { Ok(insn) } else { Err(format!("'{name}' takes no arguments")) };
+    Ok(match name {
+        "set" | "setq" | "init" | "initq" => {
+            let (var, text) = split_word(rest);
+            if var.is_empty() {
+                return Err(format!("expected '{name} VAR TEXT'"));
+            }
+            let (var, text, unquote) = (var.to_string(), text.to_string(), name.ends_with('q'));
+            if name.starts_with("set") {
+                Insn::Set { var, text, unquote }
+            } else {
+                Insn::Init { var, text, unquote }
+            }
+        }
+        "print" | "printn" | "printq" | "printnq" => {
+            let mut file = None;
+            let mut text = rest;
+            if let Some(r) = text.strip_prefix('>') {
+                let (append, r) = match r.strip_prefix('>') {
+                    Some(r) => (true, r),
+                    None => (false, r),
+                };
+                let (f, t) = split_word(r);
+                if f.is_empty() {
+                    return Err("expected a file name after '>'".into());
+                }
+                file = Some((unquote(f)?, append));
+                text = t;
+            }
+            Insn::Print { file, text: text.to_string() }
+        }
+        "read" | "readq" => {
+            if rest.is_empty() {
+                return Err(format!("expected '{name} HANDLER'"));
+            }
+            Insn::Read(rest.to_string())
+        }
+        "write" | "writeq" | "call" => {
+            let (handler, value) = split_word(rest);
+            if handler.is_empty() {
+                return Err(format!("expected '{name} HANDLER [VALUE]'"));
+            }
+            Insn::Write { handler: handler.into(), value: value.into(), unquote: name == "writeq" }
+        }
+        "pause" | "wait_stop" | "wait_pause" | "wait_step" => {
+            let n = if rest.is_empty() { 1 } else { u32::from_arg(rest, None)? };
+            Insn::Pause(n)
+        }
+        "wait" | "wait_time" | "wait_for" => {
+            let d = Duration::from_arg(rest, None)?;
+            Insn::Wait(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+        }
+        "label" => {
+            if rest.is_empty() || rest.contains(char::is_whitespace) {
+                return Err("expected 'label NAME'".into());
+            }
+            Insn::Label(rest.into())
+        }
+        "goto" => {
+            let (label, cond) = split_word(rest);
+            if label.is_empty() {
+                return Err("expected 'goto LABEL [CONDITION]'".into());
+            }
+            Insn::Goto { label: label.into(), cond: (!cond.is_empty()).then(|| cond.to_string()) }
+        }
+        "loop" => want_empty(Insn::Loop)?,
+        "end" | "exit" => want_empty(Insn::End)?,
+        "stop" | "quit" => want_empty(Insn::Stop)?,
+        "error" | "errorq" => Insn::Error(rest.into()),
+        "" => return Err("empty instruction".into()),
+        _ => return Err(format!("unknown instruction '{name}'")),
+    })
+}
+
+fn make(a: &mut Args<'_>, c: &ConfigContext<'_>, driver: bool) -> Option<Box<dyn Element>> {
+    if !driver {
+        if let Some(t) = a.read_k::<String>("TYPE") {
+            if !t.eq_ignore_ascii_case("ACTIVE") {
+                a.error_whole(format!("TYPE {t} is not supported (only ACTIVE; use DriverManager for a driver script)"));
+                return None;
+            }
+        }
+    }
+    let mut insns = Vec::new();
+    let mut ok = true;
+    for arg in a.rest() {
+        match parse_insn(arg.text) {
+            Ok(i) => insns.push(i),
+            Err(e) => {
+                a.error(arg.span, e);
+                ok = false;
+            }
+        }
+    }
+    if !ok {
+        return None;
+    }
+    for i in &insns {
+        if let Insn::Goto { label, .. } = i {
+            let known = matches!(label.as_str(), "end" | "exit" | "stop" | "loop" | "error" | "begin")
+                || insns.iter().any(|j| matches!(j, Insn::Label(l) if l == label));
+            if !known {
+                a.error_whole(format!("no label '{label}'"));
+                return None;
+            }
+        }
+    }
+    if driver && insns.is_empty() {
+        insns.push(Insn::Pause(1));
+    }
+    Some(Box::new(ScriptElement {
+        driver,
+        insns,
+        pc: 0,
+        state: State::Run,
+        vars: Vec::new(),
+        write_status: 0,
+        name: c.name.to_string(),
+    }))
+}
+
+fn make_script(a: &mut Args<'_>, c: &ConfigContext<'_>) -> Option<Box<dyn Element>> {
+    make(a, c, false)
+}
+
+fn make_driver(a: &mut Args<'_>, c: &ConfigContext<'_>) -> Option<Box<dyn Element>> {
+    make(a, c, true)
+}
+
+/// Parses a number as an integer if it is one, else as a float.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Num {
+    Int(i64),
+    Float(f64),
+}
+
+fn num(s: &str) -> Option<Num> {
+    if let Ok(i) = i64::from_arg(s, None) {
+        return Some(Num::Int(i));
+    }
+    s.parse::<f64>().ok().filter(|f| f.is_finite()).map(Num::Float)
+}
+
+fn as_f64(n: Num) -> f64 {
+    match n {
+        Num::Int(i) => i as f64,
+        Num::Float(f) => f,
+    }
+}
+
+fn unparse_num(n: Num) -> String {
+    match n {
+        Num::Int(i) => i.to_string(),
+        Num::Float(f) if f == f.trunc() && f.abs() < 1e15 => format!("{f:.0}"),
+        Num::Float(f) => f.to_string(),
+    }
+}
+
+fn parse_bool(s: &str) -> Option<bool> {
+    bool::from_arg(s.trim(), None).ok()
+}
+
+/// Click's arithmetic and logic handlers. `None` when `name` is not one of them.
+fn arithmetic(name: &str, args: &[&str], now_ns: u64) -> Option<Result<String, String>> {
+    let nums = || -> Result<Vec<Num>, String> {
+        args.iter().map(|a| num(a).ok_or_else(|| format!("{name}: '{a}' is not a number"))).collect()
+    };
+    let fold = |int: fn(i64, i64) -> Option<i64>, float: fn(f64, f64) -> f64| -> Result<String, String> {
+        let ns = nums()?;
+        let (first, rest) = ns.split_first().ok_or_else(|| format!("{name}: expected numbers"))?;
+        let mut acc = *first;
+        for &n in rest {
+            acc = match (acc, n) {
+                (Num::Int(a), Num::Int(b)) => int(a, b).map_or(Num::Float(float(a as f64, b as f64)), Num::Int),
+                (a, b) => Num::Float(float(as_f64(a), as_f64(b))),
+            };
+        }
+        Ok(unparse_num(acc))
+    };
+    let compare = |want: fn(core::cmp::Ordering) -> bool| -> Result<String, String> {
+        let [a, b] = args else { return Err(format!("{name}: expected two arguments")) };
+        let ord = match (num(a), num(b)) {
+            (Some(x), Some(y)) => as_f64(x).partial_cmp(&as_f64(y)).unwrap_or(core::cmp::Ordering::Equal),
+            _ => a.cmp(b),
+        };
+        Ok(want(ord).to_string())
+    };
+    let bools = || -> Result<Vec<bool>, String> {
+        args.iter().map(|a| parse_bool(a).ok_or_else(|| format!("{name}: '{a}' is not a boolean"))).collect()
+    };
+    use core::cmp::Ordering as O;
+    Some(match name {
+        "add" => fold(i64::checked_add, |a, b| a + b),
+        "sub" => fold(i64::checked_sub, |a, b| a - b),
+        "mul" => fold(i64::checked_mul, |a, b| a * b),
+        "div" => fold(|_, _| None, |a, b| a / b),
+        "idiv" => fold(i64::checked_div, |a, b| (a / b).trunc()),
+        "mod" | "rem" => fold(i64::checked_rem, |a, b| a % b),
+        "neg" => nums().map(|n| match n.as_slice() {
+            [Num::Int(i)] => i.checked_neg().map_or_else(|| unparse_num(Num::Float(-(*i as f64))), |v| v.to_string()),
+            [Num::Float(f)] => unparse_num(Num::Float(-f)),
+            _ => String::new(),
+        }),
+        "abs" => nums().map(|n| match n.as_slice() {
+            [Num::Int(i)] => i.unsigned_abs().to_string(),
+            [Num::Float(f)] => unparse_num(Num::Float(f.abs())),
+            _ => String::new(),
+        }),
+        "eq" => compare(|o| o == O::Equal),
+        "ne" => compare(|o| o != O::Equal),
+        "lt" => compare(|o| o == O::Less),
+        "gt" => compare(|o| o == O::Greater),
+        "le" => compare(|o| o != O::Greater),
+        "ge" => compare(|o| o != O::Less),
+        "not" => bools().and_then(|b| match b.as_slice() {
+            [x] => Ok((!x).to_string()),
+            _ => Err("not: expected one boolean".into()),
+        }),
+        "and" => bools().map(|b| b.iter().all(|x| *x).to_string()),
+        "or" => bools().map(|b| b.iter().any(|x| *x).to_string()),
+        "if" => match args {
+            [c, t, f] => parse_bool(c).map(|c| if c { t } else { f }.to_string()).ok_or_else(|| "if: bad condition".into()),
+            _ => Err("if: expected CONDITION THEN ELSE".into()),
+        },
+        "in" => Ok(args.split_first().is_some_and(|(x, rest)| rest.contains(x)).to_string()),
+        "length" => Ok(args.join(" ").len().to_string()),
+        "unquote" => unquote(&args.join(" ")),
+        "now" => Ok(format!("{}.{:09}", now_ns / 1_000_000_000, now_ns % 1_000_000_000)),
+        _ => return None,
+    })
+}
+
+/// Splits handler arguments at white space, keeping quoted words together and unquoting
+/// them.
+fn words(s: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut quote: Option<char> = None;
+    let mut any = false;
+    for c in s.chars() {
+        match quote {
+            Some(q) if c == q => quote = None,
+            Some(_) => cur.push(c),
+            None if c == '"' || c == '\'' => {
+                quote = Some(c);
+                any = true;
+            }
+            None if c.is_whitespace() => {
+                if any || !cur.is_empty() {
+                    out.push(core::mem::take(&mut cur));
+                }
+                any = false;
+            }
+            None => cur.push(c),
+        }
+    }
+    if any || !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+impl ScriptElement {
+    fn var(&self, name: &str) -> Option<&str> {
+        self.vars.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    }
+
+    fn set_var(&mut self, name: &str, value: String) {
+        match self.vars.iter_mut().find(|(n, _)| n == name) {
+            Some(slot) => slot.1 = value,
+            None => self.vars.push((name.into(), value)),
+        }
+    }
+
+    /// Reads a handler for `$(...)` and `print`: the script's own arithmetic, or any
+    /// element's (or global) read handler.
+    fn call_read(&self, ctx: &Context<'_>, text: &str) -> Result<String, String> {
+        let ws = words(text);
+        let Some((first, args)) = ws.split_first() else { return Err("empty handler name".into()) };
+        let local = match first.rsplit_once('.') {
+            Some((elem, h)) if elem == self.name => h,
+            Some(_) => "",
+            None => first.as_str(),
+        };
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        if !local.is_empty() {
+            if let Some(r) = arithmetic(local, &args, ctx.now()) {
+                return r;
+            }
+        }
+        if !args.is_empty() {
+            return Err(format!("'{first}' takes no arguments here"));
+        }
+        ctx.read_handler(first).map_err(|e| e.to_string())
+    }
+
+    /// Substitutes `$VAR`, `${VAR}`, `$?` and `$(HANDLER ...)`, except inside single quotes.
+    fn expand(&self, ctx: &Context<'_>, text: &str) -> String {
+        let b = text.as_bytes();
+        let mut out = String::with_capacity(text.len());
+        let mut i = 0;
+        let mut in_single = false;
+        let mut in_double = false;
+        while i < b.len() {
+            let c = b[i];
+            if c == b'\'' && !in_double {
+                in_single = !in_single;
+            } else if c == b'"' && !in_single {
+                in_double = !in_double;
+            } else if c == b'\\' && in_double && i + 1 < b.len() {
+                out.push_str(&text[i..i + 2]);
+                i += 2;
+                continue;
+            } else if c == b'$' && !in_single && i + 1 < b.len() {
+                if b[i + 1] == b'(' {
+                    // Find the matching parenthesis.
+                    let mut depth = 0;
+                    let mut j = i + 1;
+                    while j < b.len() {
+                        match b[j] {
+                            b'(' => depth += 1,
+                            b')' => {
+                                depth -= 1;
+                                if depth == 0 {
+                                    break;
+                                }
+                            }
+                            _ => {}
+                        }
+                        j += 1;
+                    }
+                    let inner = self.expand(ctx, &text[i + 2..j.min(b.len())]);
+                    match self.call_read(ctx, &inner) {
+                        Ok(v) => out.push_str(v.strip_suffix('\n').unwrap_or(&v)),
+                        Err(e) => ctx.log(&format!("{}: $({inner}): {e}", self.name)),
+                    }
+                    i = j + 1;
+                    continue;
+                }
+                if b[i + 1] == b'?' {
+                    out.push_str(&self.write_status.to_string());
+                    i += 2;
+                    continue;
+                }
+                let (name, next) = if b[i + 1] == b'{' {
+                    match text[i + 2..].find('}') {
+                        Some(e) => (&text[i + 2..i + 2 + e], i + 3 + e),
+                        None => (&text[i + 2..], b.len()),
+                    }
+                } else {
+                    let e = text[i + 1..]
+                        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                        .map_or(b.len(), |e| i + 1 + e);
+                    (&text[i + 1..e], e)
+                };
+                if !name.is_empty() {
+                    out.push_str(self.var(name).unwrap_or(""));
+                    i = next;
+                    continue;
+                }
+            }
+            let ch = text[i..].chars().next().unwrap_or('?');
+            out.push(ch);
+            i += ch.len_utf8();
+        }
+        out
+    }
+
+    fn emit(&self, ctx: &Context<'_>, file: &Option<(String, bool)>, line: &str) {
+        #[cfg(feature = "std")]
+        if let Some((path, append)) = file {
+            use std::io::Write as _;
+            let f = std::fs::OpenOptions::new().create(true).write(true).append(*append).truncate(!*append).open(path);
+            match f.and_then(|mut f| writeln!(f, "{line}")) {
+                Ok(()) => {}
+                Err(e) => ctx.log(&format!("{}: {path}: {e}", self.name)),
+            }
+            return;
+        }
+        let _ = file;
+        for l in line.split('\n') {
+            ctx.log(l);
+        }
+    }
+
+    fn label(&self, label: &str) -> Option<usize> {
+        self.insns.iter().position(|i| matches!(i, Insn::Label(l) if l == label))
+    }
+
+    /// Ends the script: the router stops when this is the driver script or on `stop`.
+    fn finish(&mut self, ctx: &mut Context<'_>, stop: bool) {
+        self.state = State::Done;
+        if self.driver {
+            ctx.stop_router();
+        } else if stop {
+            ctx.request_stop();
+        }
+    }
+
+    /// Runs instructions until one blocks or the script ends.
+    fn execute(&mut self, ctx: &mut Context<'_>) {
+        let mut jumps = 0;
+        while self.state == State::Run {
+            let Some(insn) = self.insns.get(self.pc).cloned() else {
+                self.finish(ctx, false);
+                break;
+            };
+            self.pc += 1;
+            match insn {
+                Insn::Set { var, text, unquote: uq } => {
+                    let mut v = self.expand(ctx, &text);
+                    if uq {
+                        v = unquote(&v).unwrap_or(v);
+                    }
+                    self.set_var(&var, v);
+                }
+                Insn::Init { .. } | Insn::Label(_) => {}
+                Insn::Print { file, text } => {
+                    let starts_handler = text.starts_with(|c: char| c.is_ascii_alphabetic() || c == '@' || c == '_');
+                    let line = if starts_handler {
+                        match self.call_read(ctx, &text) {
+                            Ok(v) => v.strip_suffix('\n').map(String::from).unwrap_or(v),
+                            Err(e) => {
+                                ctx.log(&format!("{}: print {text}: {e}", self.name));
+                                continue;
+                            }
+                        }
+                    } else {
+                        let e = self.expand(ctx, &text);
+                        unquote(&e).unwrap_or(e)
+                    };
+                    self.emit(ctx, &file, &line);
+                }
+                Insn::Read(h) => match self.call_read(ctx, &h) {
+                    Ok(v) => {
+                        ctx.log(&format!("{h}:"));
+                        for l in v.strip_suffix('\n').unwrap_or(&v).split('\n') {
+                            ctx.log(l);
+                        }
+                        ctx.log("");
+                    }
+                    Err(e) => ctx.log(&format!("{}: read {h}: {e}", self.name)),
+                },
+                Insn::Write { handler, value, unquote: uq } => {
+                    let h = self.expand(ctx, &handler);
+                    let mut v = self.expand(ctx, &value);
+                    v = if uq { unquote(&v).unwrap_or(v) } else { unquote(&v).unwrap_or(v) };
+                    let r = match h.rsplit_once('.') {
+                        Some((e, local)) if e == self.name => self.write_local(ctx, local, &v),
+                        _ => ctx.write_handler(&h, &v),
+                    };
+                    self.write_status = if r.is_ok() { 0 } else { -1 };
+                    if let Err(e) = r {
+                        ctx.log(&format!("{}: while calling '{h}': {e}", self.name));
+                    }
+                }
+                Insn::Pause(n) => self.state = State::Pause(n.max(1)),
+                Insn::Wait(ns) => self.state = State::Wait(ctx.now().saturating_add(ns)),
+                Insn::Goto { label, cond } => {
+                    if let Some(c) = cond {
+                        let c = self.expand(ctx, &c);
+                        match parse_bool(&c) {
+                            Some(true) => {}
+                            Some(false) => continue,
+                            None => {
+                                ctx.log(&format!("{}: goto {label}: '{c}' is not a boolean", self.name));
+                                continue;
+                            }
+                        }
+                    }
+                    jumps += 1;
+                    if jumps > MAX_JUMPS {
+                        ctx.log(&format!("{}: script looping, stopped", self.name));
+                        self.finish(ctx, false);
+                        break;
+                    }
+                    match label.as_str() {
+                        "end" | "exit" => self.finish(ctx, false),
+                        "stop" => self.finish(ctx, true),
+                        "error" => self.finish(ctx, false),
+                        "loop" | "begin" if self.label(&label).is_none() => self.pc = 0,
+                        l => self.pc = self.label(l).map_or(self.insns.len(), |p| p + 1),
+                    }
+                }
+                Insn::Loop => {
+                    jumps += 1;
+                    if jumps > MAX_JUMPS {
+                        ctx.log(&format!("{}: script looping, stopped", self.name));
+                        self.finish(ctx, false);
+                        break;
+                    }
+                    self.pc = 0;
+                }
+                Insn::End => self.finish(ctx, false),
+                Insn::Stop => self.finish(ctx, true),
+                Insn::Error(msg) => {
+                    let m = self.expand(ctx, &msg);
+                    if !m.is_empty() {
+                        ctx.log(&format!("{}: {}", self.name, unquote(&m).unwrap_or(m.clone())));
+                    }
+                    self.finish(ctx, false);
+                }
+            }
+        }
+    }
+
+    /// One step: past a `pause` (when its count is reached) or a `wait`.
+    fn step(&mut self) -> bool {
+        match self.state {
+            State::Pause(n) if n > 1 => {
+                self.state = State::Pause(n - 1);
+                false
+            }
+            State::Pause(_) | State::Wait(_) => {
+                self.state = State::Run;
+                true
+            }
+            State::Run | State::Done => false,
+        }
+    }
+
+    /// Runs until nothing more can happen now: due waits, stop requests, steps.
+    fn advance(&mut self, ctx: &mut Context<'_>, mut steps: u64) {
+        loop {
+            match self.state {
+                State::Run => self.execute(ctx),
+                State::Wait(until) if ctx.now() >= until => self.state = State::Run,
+                _ => {
+                    if self.driver {
+                        steps += u64::from(ctx.take_stop_requests());
+                    }
+                    if steps == 0 || self.state == State::Done {
+                        break;
+                    }
+                    steps -= 1;
+                    self.step();
+                }
+            }
+        }
+        if let State::Wait(until) = self.state {
+            ctx.set_timer(until);
+        }
+    }
+
+    fn write_local(&mut self, ctx: &mut Context<'_>, name: &str, value: &str) -> Result<(), HandlerError> {
+        match name {
+            "step" => {
+                let n: u64 = if value.trim().is_empty() { 1 } else { parse_value(name, value)? };
+                self.advance(ctx, n);
+            }
+            "goto" => {
+                let label = value.trim();
+                let p = self.label(label).ok_or_else(|| HandlerError::BadValue(format!("goto: no label '{label}'")))?;
+                self.pc = p + 1;
+                self.state = State::Run;
+                self.advance(ctx, 0);
+            }
+            _ => return Err(HandlerError::NoSuchHandler(name.into())),
+        }
+        Ok(())
+    }
+}
+
+impl Element for ScriptElement {
+    fn push(&mut self, _: &mut Context<'_>, _: usize, _: Batch) {}
+
+    fn initialize(&mut self, ctx: &mut InitContext<'_>) -> Result<(), String> {
+        // `init` runs once, before anything else; its text sees no handlers yet.
+        let inits: Vec<(String, String, bool)> = self
+            .insns
+            .iter()
+            .filter_map(|i| match i {
+                Insn::Init { var, text, unquote } => Some((var.clone(), text.clone(), *unquote)),
+                _ => None,
+            })
+            .collect();
+        for (var, text, uq) in inits {
+            let v = if uq { unquote(&text).unwrap_or(text) } else { text };
+            self.set_var(&var, v);
+        }
+        let now = ctx.now();
+        ctx.set_timer(now);
+        Ok(())
+    }
+
+    fn run_timer(&mut self, ctx: &mut Context<'_>) {
+        self.advance(ctx, 0);
+    }
+
+    fn write_handler(&mut self, ctx: &mut Context<'_>, name: &str, value: &str) -> Result<(), HandlerError> {
+        self.write_local(ctx, name, value)
+    }
+
+    fn handlers(&self) -> &'static [Handler] {
+        const H: &[Handler] = &[Handler::write("step"), Handler::write("goto")];
+        H
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testutil::*;
+    use super::*;
+
+    #[test]
+    fn arithmetic_like_click() {
+        let a = |n: &str, args: &[&str]| arithmetic(n, args, 1_500_000_000).unwrap().unwrap();
+        assert_eq!(a("add", &["10", "5", "2"]), "17");
+        assert_eq!(a("sub", &["10", "5", "2"]), "3");
+        assert_eq!(a("mul", &["3", "0x10"]), "48");
+        assert_eq!(a("idiv", &["7", "2"]), "3");
+        assert_eq!(a("div", &["7", "2"]), "3.5");
+        assert_eq!(a("mod", &["7", "3"]), "1");
+        assert_eq!(a("eq", &["10", "0xA"]), "true");
+        assert_eq!(a("le", &["9", "8"]), "false");
+        assert_eq!(a("eq", &["10x", "10x"]), "true");
+        assert_eq!(a("not", &["false"]), "true");
+        assert_eq!(a("if", &["true", "a", "b"]), "a");
+        assert_eq!(a("in", &["foo", "bar", "foo"]), "true");
+        assert_eq!(a("now", &[]), "1.500000000");
+        assert!(arithmetic("add", &["x"], 0).unwrap().is_err());
+        assert!(arithmetic("bogus", &[], 0).is_none());
+    }
+
+    #[test]
+    fn variables_loops_and_print() {
+        let b = Bench::new(8);
+        let g = graph(
+            &[("s", "Script", "set x 0, label top, print $x, set x $(add $x 1), goto top $(lt $x 3), print \"done $x '$x'\", print '$x', print s.bogus, end")],
+            &[],
+        );
+        let mut r = b.router(&g).unwrap();
+        r.run_rounds(2);
+        let lines = b.lines();
+        assert_eq!(lines[..5], ["0", "1", "2", "done 3 '3'", "$x"]);
+        assert!(lines[5].contains("bogus"), "{lines:?}");
+        assert!(!r.is_stopped(), "an active script's end does not stop the router");
+    }
+
+    #[test]
+    fn read_write_and_status() {
+        let b = Bench::new(8);
+        let g = graph(
+            &[("c", "Counter", ""), ("i", "Idle", ""), ("s", "Script", "write c.reset, print $?, write c.nope, print $?, read c.count, print c.count")],
+            &[(1, 0, 0, 0), (0, 0, 1, 0)],
+        );
+        let mut r = b.router(&g).unwrap();
+        r.run_once();
+        let lines = b.lines();
+        assert_eq!(lines[0], "0");
+        assert!(lines[1].contains("while calling 'c.nope'"));
+        assert_eq!(lines[2..], ["-1", "c.count:", "0", "", "0"]);
+    }
+
+    #[test]
+    fn wait_and_step() {
+        let b = Bench::new(8);
+        let g = graph(
+            &[("s", "Script", "print \"a\", wait 1s, print 'b', pause, print \"c\", stop")],
+            &[],
+        );
+        let mut r = b.router(&g).unwrap();
+        r.run_once();
+        assert_eq!(b.lines(), ["a"]);
+        b.clock.advance(999_999_999);
+        r.run_once();
+        assert!(b.lines().is_empty());
+        b.clock.advance(1);
+        r.run_once();
+        assert_eq!(b.lines(), ["b"]);
+        r.write_handler("s.step", "").unwrap();
+        assert_eq!(b.lines(), ["c"]);
+        assert!(r.is_stopped(), "stop without a DriverManager stops the router");
+    }
+
+    #[test]
+    fn driver_manager_counts_stop_requests() {
+        let b = Bench::new(64);
+        let g = graph(
+            &[
+                ("a", "InfiniteSource", "LIMIT 3, STOP true"),
+                ("b", "InfiniteSource", "LIMIT 50, STOP true, BURST 5"),
+                ("c", "Counter", ""),
+                ("d", "Discard", ""),
+                ("dm", "DriverManager", "wait_stop 2, print \"total $(c.count)\", wait 10ms, print \"late\""),
+            ],
+            &[(0, 0, 2, 0), (1, 0, 2, 0), (2, 0, 3, 0)],
+        );
+        let mut r = b.router(&g).unwrap();
+        r.run_rounds(100);
+        assert!(!r.is_stopped(), "waiting 10 ms");
+        assert_eq!(b.lines(), ["total 53"]);
+        b.clock.advance(10_000_000);
+        r.run(|_| true);
+        assert!(r.is_stopped(), "the script ended, so the router stops");
+        assert_eq!(b.lines(), ["late"]);
+    }
+
+    #[test]
+    fn default_driver_manager_stops_at_first_request() {
+        let b = Bench::new(16);
+        let g = graph(
+            &[("a", "InfiniteSource", "LIMIT 3, STOP true"), ("d", "Discard", ""), ("dm", "DriverManager", "")],
+            &[(0, 0, 1, 0)],
+        );
+        let mut r = b.router(&g).unwrap();
+        r.run(|_| true);
+        assert!(r.is_stopped());
+        assert_eq!(r.read_handler("d.count").unwrap(), "3");
+    }
+
+    #[test]
+    fn stop_request_ends_a_wait() {
+        let b = Bench::new(16);
+        let g = graph(
+            &[("a", "InfiniteSource", "LIMIT 3, STOP true"), ("d", "Discard", ""), ("dm", "DriverManager", "wait 1h, print \"woke\", stop")],
+            &[(0, 0, 1, 0)],
+        );
+        let mut r = b.router(&g).unwrap();
+        r.run_rounds(20);
+        assert!(r.is_stopped());
+        assert_eq!(b.lines(), ["woke"]);
+    }
+
+    #[test]
+    fn bad_scripts() {
+        let e = config_error(&graph(&[("s", "Script", "frobnicate, goto nowhere, wait soon")], &[]));
+        assert!(e.contains("unknown instruction 'frobnicate'"), "{e}");
+        assert!(e.contains("wait") || e.contains("duration"), "{e}");
+        assert!(config_error(&graph(&[("s", "Script", "goto nowhere")], &[])).contains("no label"));
+        assert!(config_error(&graph(&[("s", "Script", "TYPE PASSIVE, end")], &[])).contains("PASSIVE"));
+    }
+
+    #[test]
+    fn looping_script_is_stopped() {
+        let b = Bench::new(8);
+        let g = graph(&[("s", "Script", "label a, goto a")], &[]);
+        let mut r = b.router(&g).unwrap();
+        r.run_once();
+        assert!(b.lines()[0].contains("looping"));
+    }
+}
