@@ -4,8 +4,10 @@
 
 use sluice_dataplane::ElementClass;
 
+pub mod addressinfo;
 mod common;
 pub mod counter;
+pub mod device;
 pub mod discard;
 pub mod infinitesource;
 pub mod paint;
@@ -23,7 +25,9 @@ mod testutil;
 /// The classes of this family, each a `static` named as Click names it.
 #[allow(non_upper_case_globals)]
 pub mod classes {
+    pub use super::addressinfo::AddressInfo;
     pub use super::counter::{AverageCounter, Counter};
+    pub use super::device::{FromDevice, ToDevice};
     pub use super::discard::{Discard, Idle};
     pub use super::infinitesource::InfiniteSource;
     pub use super::paint::{Null, Paint, PaintSwitch};
@@ -62,4 +66,7 @@ pub static ALL: &[&ElementClass] = &[
     &RandomSwitch,
     &Script,
     &DriverManager,
+    &AddressInfo,
+    &FromDevice,
+    &ToDevice,
 ];
