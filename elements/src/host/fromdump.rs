@@ -415,20 +415,20 @@ impl Dump {
             self.pending = Some(rec);
             return Next::NoBuffer;
         };
-        let reader = self.reader.as_mut().expect("checked above");
+        let Some(reader) = self.reader.as_mut() else {
+            return Next::End;
+        };
         if let Err(m) = reader.read_data(p.data_mut()) {
             return self.fail(ctx, &m);
         }
         p.anno_mut().timestamp_ns = rec.timestamp_ns;
         let lt = rec.linktype;
-        if self.force_ip || linktype::canonical(lt) == linktype::RAW {
-            if !mark_ip(&mut p, lt) {
-                if ctx.noutputs() > 1 {
-                    return Next::NonIp(p);
-                }
-                self.drops.non_ip += 1;
-                return Next::Skipped;
+        if (self.force_ip || linktype::canonical(lt) == linktype::RAW) && !mark_ip(&mut p, lt) {
+            if ctx.noutputs() > 1 {
+                return Next::NonIp(p);
             }
+            self.drops.non_ip += 1;
+            return Next::Skipped;
         }
         Next::Packet(p)
     }

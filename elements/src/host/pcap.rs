@@ -391,7 +391,7 @@ impl<R: Read + Seek> DumpReader<R> {
             _ => return Err(format!("bad pcapng byte-order magic at byte {}", start + 8)),
         };
         let len = self.u32(len_bytes);
-        if len < 28 || len % 4 != 0 || len > MAX_META_BLOCK {
+        if len < 28 || len & 3 != 0 || len > MAX_META_BLOCK {
             return Err(format!(
                 "bad pcapng section header length {len} at byte {start}"
             ));
@@ -646,7 +646,7 @@ fn is_pcap_magic(m: u32) -> bool {
 }
 
 fn check_block_len(len: u32, min: u32, start: u64) -> Result<(), String> {
-    if len < min || len % 4 != 0 {
+    if len < min || len & 3 != 0 {
         return Err(format!(
             "bad pcapng block length {len} at byte {start}; the file is corrupt"
         ));

@@ -307,3 +307,229 @@ impl Element for Dump {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::pcap::DumpReader;
+    use super::super::testutil::*;
+    use std::string::String;
+    use std::vec::Vec;
+    use std::{format, vec};
+
+    /// (timestamp, wire length, stored bytes) of each record.
+    type Records = Vec<(u64, u32, Vec<u8>)>;
+
+    fn records(path: &std::path::Path) -> (Option<u32>, Records) {
+        let mut r = DumpReader::open(path.to_str().unwrap()).unwrap();
+        let lt = r.linktype();
+        let mut out = Vec::new();
+        while let Some(rec) = r.next_record().unwrap() {
+            let mut d = vec![0u8; rec.caplen as usize];
+            r.read_data(&mut d).unwrap();
+            out.push((rec.timestamp_ns, rec.len, d));
+        }
+        (lt, out)
+    }
+
+    fn input(dir: &tempfile::TempDir, lt: u32, recs: &[(u32, u32, &[u8])]) -> String {
+        let p = dir.path().join("in.pcap");
+        std::fs::write(&p, pcap_file(false, false, lt, recs)).unwrap();
+        arg(&p)
+    }
+
+    #[test]
+    fn round_trip_is_byte_exact() {
+        let dir = tempdir();
+        let a = udp_frame([10, 0, 0, 2], b"payload");
+        let arp = arp_frame();
+        let recs: Vec<(u32, u32, &[u8])> = vec![
+            (1_700_000_000, 1, &a),
+            (1_700_000_001, 999_999, &a[..30]),
+            (1_700_000_002, 0, &arp),
+        ];
+        let src = dir.path().join("in.pcap");
+        let bytes = pcap_file(false, false, 1, &recs);
+        std::fs::write(&src, &bytes).unwrap();
+        let out = dir.path().join("out.pcap");
+        let g = graph(
+            &[
+                ("fd", "FromDump", &format!("{}, STOP true", arg(&src))),
+                ("td", "ToDump", &arg(&out)),
+            ],
+            &[(0, 0, 1, 0)],
+        );
+        let (mut r, _, _) = router(&g, 0).unwrap();
+        r.run(|_| true);
+        assert_eq!(std::fs::read(&out).unwrap(), bytes);
+        assert_eq!(r.read_handler("td.count").unwrap(), "3");
+        assert_eq!(
+            r.read_handler("td.filename").unwrap(),
+            out.display().to_string()
+        );
+    }
+
+    #[test]
+    fn snaplen_nano_and_passing_on() {
+        let dir = tempdir();
+        let a = udp_frame([10, 0, 0, 2], &[7u8; 100]);
+        let src = input(&dir, 1, &[(5, 123_456, &a)]);
+        let out = dir.path().join("out.pcap");
+        let g = graph(
+            &[
+                ("fd", "FromDump", &src),
+                ("td", "ToDump", &format!("{}, 64, NANO true", arg(&out))),
+                ("s", "Sink", ""),
+            ],
+            &[(0, 0, 1, 0), (1, 0, 2, 0)],
+        );
+        let (mut r, _, _) = router(&g, 0).unwrap();
+        r.run(|_| true);
+        assert_eq!(take_seen()[0].data, a, "the whole packet passes on");
+        let bytes = std::fs::read(&out).unwrap();
+        assert_eq!(
+            bytes[0..4],
+            0xa1b2_3c4du32.to_ne_bytes(),
+            "nanosecond magic"
+        );
+        assert_eq!(bytes[16..20], 64u32.to_ne_bytes(), "snaplen in the header");
+        let (_, recs) = records(&out);
+        assert_eq!(recs[0].0, 5_000_000_000 + 123_456_000);
+        assert_eq!((recs[0].1 as usize, recs[0].2.len()), (a.len(), 64));
+        assert_eq!(recs[0].2, a[..64]);
+    }
+
+    #[test]
+    fn encapsulation_from_argument_and_from_source() {
+        let dir = tempdir();
+        let frame = udp_frame([10, 0, 0, 2], b"x");
+        let src = input(&dir, 101, &[(1, 0, &frame[14..])]);
+        let out = dir.path().join("o.pcap");
+        let g = graph(
+            &[
+                ("fd", "FromDump", &src),
+                ("td", "ToDump", &format!("{}, USE_ENCAP_FROM fd", arg(&out))),
+            ],
+            &[(0, 0, 1, 0)],
+        );
+        let (mut r, _, _) = router(&g, 0).unwrap();
+        r.run(|_| true);
+        assert_eq!(records(&out).0, Some(101));
+        let g = graph(
+            &[
+                ("fd", "FromDump", &src),
+                ("td", "ToDump", &format!("{}, ENCAP IP", arg(&out))),
+            ],
+            &[(0, 0, 1, 0)],
+        );
+        let (mut r, _, _) = router(&g, 0).unwrap();
+        r.run(|_| true);
+        assert_eq!(records(&out).0, Some(101));
+        let g = graph(
+            &[
+                ("fd", "FromDump", &src),
+                ("td", "ToDump", &format!("{}, ENCAP PIGEON", arg(&out))),
+            ],
+            &[(0, 0, 1, 0)],
+        );
+        assert!(router(&g, 0)
+            .err()
+            .unwrap()
+            .contains("bad encapsulation type 'PIGEON'"));
+        let g = graph(
+            &[
+                ("fd", "FromDump", &src),
+                (
+                    "td",
+                    "ToDump",
+                    &format!("{}, ENCAP IP, USE_ENCAP_FROM fd", arg(&out)),
+                ),
+            ],
+            &[(0, 0, 1, 0)],
+        );
+        assert!(router(&g, 0).err().unwrap().contains("at most one"));
+    }
+
+    #[test]
+    fn empty_run_still_writes_a_header_and_unwritable_paths_fail() {
+        let dir = tempdir();
+        let src = input(&dir, 1, &[]);
+        let out = dir.path().join("empty.pcap");
+        let g = graph(
+            &[("fd", "FromDump", &src), ("td", "ToDump", &arg(&out))],
+            &[(0, 0, 1, 0)],
+        );
+        let (mut r, _, _) = router(&g, 0).unwrap();
+        r.run(|_| true);
+        assert_eq!(std::fs::read(&out).unwrap().len(), 24);
+        let bad = dir.path().join("no/such/dir/x.pcap");
+        let g = graph(
+            &[("fd", "FromDump", &src), ("td", "ToDump", &arg(&bad))],
+            &[(0, 0, 1, 0)],
+        );
+        assert!(router(&g, 0)
+            .err()
+            .unwrap()
+            .contains("No such file or directory"));
+    }
+
+    #[test]
+    fn zero_timestamp_uses_the_clock() {
+        let dir = tempdir();
+        // pcapng Simple Packet Blocks carry no timestamp.
+        let mut f = Vec::new();
+        let block = |ty: u32, body: &[u8]| {
+            let len = 12 + body.len().div_ceil(4) * 4;
+            let mut b = Vec::new();
+            b.extend(ty.to_le_bytes());
+            b.extend((len as u32).to_le_bytes());
+            b.extend_from_slice(body);
+            b.resize(len - 4, 0);
+            b.extend((len as u32).to_le_bytes());
+            b
+        };
+        let mut shb = 0x1a2b_3c4du32.to_le_bytes().to_vec();
+        shb.extend([1, 0, 0, 0]);
+        shb.extend((-1i64).to_le_bytes());
+        f.extend(block(0x0a0d_0d0a, &shb));
+        f.extend(block(1, &[1, 0, 0, 0, 0, 0, 0, 0]));
+        let frame = arp_frame();
+        let mut spb = (frame.len() as u32).to_le_bytes().to_vec();
+        spb.extend(&frame);
+        f.extend(block(3, &spb));
+        let src = dir.path().join("s.pcapng");
+        std::fs::write(&src, f).unwrap();
+        let out = dir.path().join("o.pcap");
+        let g = graph(
+            &[("fd", "FromDump", &arg(&src)), ("td", "ToDump", &arg(&out))],
+            &[(0, 0, 1, 0)],
+        );
+        let (mut r, _, _) = router(&g, 42_000_000_000).unwrap();
+        r.run(|_| true);
+        let (_, recs) = records(&out);
+        assert_eq!(recs.len(), 1);
+        assert_eq!(recs[0].0, 42_000_000_000);
+        assert_eq!(recs[0].2, frame);
+    }
+
+    #[test]
+    fn works_in_a_pull_path() {
+        let dir = tempdir();
+        let a = arp_frame();
+        let recs: Vec<(u32, u32, &[u8])> = (0..5).map(|i| (i, 0, &a[..])).collect();
+        let src = input(&dir, 1, &recs);
+        let out = dir.path().join("o.pcap");
+        // PullSink pulls through ToDump, which pulls from FromDump.
+        let g = graph(
+            &[
+                ("fd", "FromDump", &format!("{src}, STOP true")),
+                ("td", "ToDump", &arg(&out)),
+                ("s", "PullSink", ""),
+            ],
+            &[(0, 0, 1, 0), (1, 0, 2, 0)],
+        );
+        let (mut r, _, _) = router(&g, 0).unwrap();
+        r.run(|_| true);
+        assert_eq!(take_seen().len(), 5);
+        assert_eq!(records(&out).1.len(), 5);
+    }
+}
