@@ -16,6 +16,8 @@ pub mod arpmsg;
 pub mod arpquerier;
 pub mod arpresponder;
 pub mod arptable;
+pub mod icmperror;
+pub mod icmppingresponder;
 pub mod iproute;
 pub mod lineariplookup;
 pub mod radixiplookup;
@@ -27,6 +29,8 @@ mod testutil;
 pub mod classes {
     pub use super::arpquerier::ARPQuerier;
     pub use super::arpresponder::ARPResponder;
+    pub use super::icmperror::ICMPError;
+    pub use super::icmppingresponder::ICMPPingResponder;
     pub use super::lineariplookup::{LinearIPLookup, StaticIPLookup};
     pub use super::radixiplookup::RadixIPLookup;
 }
