@@ -9,12 +9,15 @@
 //! | [`decipttl`] | `DecIPTTL` |
 //! | [`checksums`] | `SetIPChecksum`, `SetTCPChecksum`, `SetUDPChecksum` |
 //! | [`ipaddress`] | `GetIPAddress`, `SetIPAddress`, `StoreIPAddress` |
+//! | [`checktransport`] | `CheckICMPHeader`, `CheckTCPHeader`, `CheckUDPHeader` |
+//! | [`vlan`] | `VLANEncap`, `VLANDecap` |
 #![allow(non_upper_case_globals)]
 
 use sluice_dataplane::ElementClass;
 
 pub mod checkipheader;
 pub mod checksums;
+pub mod checktransport;
 pub(crate) mod common;
 pub mod decipttl;
 pub mod ether;
@@ -22,17 +25,20 @@ pub mod headers;
 pub mod ipaddress;
 #[cfg(test)]
 pub(crate) mod testutil;
+pub mod vlan;
 
 /// The classes of this family, each a `static` named as Click names it.
 pub mod classes {
     pub use super::checkipheader::{CheckIPHeader, CheckIPHeader2};
     pub use super::checksums::{SetIPChecksum, SetTCPChecksum, SetUDPChecksum};
+    pub use super::checktransport::{CheckICMPHeader, CheckTCPHeader, CheckUDPHeader};
     pub use super::decipttl::DecIPTTL;
     pub use super::ether::{
         DropBroadcasts, EtherEncap, EtherMirror, EtherRewrite, HostEtherFilter, StoreEtherAddress,
     };
     pub use super::headers::{MarkIPHeader, Strip, StripIPHeader, Unstrip};
     pub use super::ipaddress::{GetIPAddress, SetIPAddress, StoreIPAddress};
+    pub use super::vlan::{VLANDecap, VLANEncap};
 }
 
 /// Every class of this family.
@@ -56,4 +62,9 @@ pub static ALL: &[&ElementClass] = &[
     &classes::GetIPAddress,
     &classes::SetIPAddress,
     &classes::StoreIPAddress,
+    &classes::CheckICMPHeader,
+    &classes::CheckTCPHeader,
+    &classes::CheckUDPHeader,
+    &classes::VLANEncap,
+    &classes::VLANDecap,
 ];
