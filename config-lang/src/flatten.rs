@@ -186,6 +186,13 @@ struct Scope {
     children: Vec<u32>,
 }
 
+impl Scope {
+    /// Whether `name` is declared here and its element already created.
+    fn is_filled(&self, name: &str) -> bool {
+        self.slots.get(name).is_some_and(|&s| self.slot_values[s as usize].is_some())
+    }
+}
+
 enum Frame {
     Body {
         body: BodyId,
@@ -500,7 +507,7 @@ impl<'c> Flattener<'c> {
                     }
                     Err(msg) => {
                         let cname = self.instances[inst as usize].class_name.clone();
-                        let at = if config_span == Span::default() {
+                        let at = if config.is_empty() {
                             span
                         } else {
                             config_span
@@ -608,6 +615,11 @@ impl<'c> Flattener<'c> {
                     match stmt {
                         Stmt::Declaration(d) => {
                             for name in &d.names {
+                                if scope.is_filled(&name.name) {
+                                    // A second declaration of the name: already reported.
+                                    scope.count += 1;
+                                    continue;
+                                }
                                 if let Some(r) =
                                     self.declare(&mut scope, name, &d.class, d.config.as_ref())
                                 {
@@ -1018,6 +1030,12 @@ impl<'c> Flattener<'c> {
                 class,
                 config,
             } => {
+                if scope.is_filled(&name.name) {
+                    // A second declaration of the name: already reported.
+                    scope.count += 1;
+                    let slot = Endpoint::Slot(scope.slots[&name.name]);
+                    return Some(Resolved { src: slot, dst: slot, group: None });
+                }
                 let r = self.declare(scope, name, class, config.as_ref());
                 if let (Some(r), Some(&slot)) = (r, scope.slots.get(&name.name)) {
                     scope.slot_values[slot as usize] = Some(r);

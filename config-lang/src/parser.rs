@@ -470,6 +470,7 @@ impl<'a> Parser<'a> {
                     self.bump();
                 } else {
                     self.error(span, "'|| ...' must be the last thing in a compound element: put '}' right after '...'");
+                    self.skip_to_brace();
                 }
                 let id = CompoundId(self.compounds.len() as u32);
                 let span = self.span(c.open, self.prev_end);
@@ -497,6 +498,27 @@ impl<'a> Parser<'a> {
             span,
         });
         Ok(id)
+    }
+
+    /// Skips the rest of a compound after an error, through its closing `}`.
+    fn skip_to_brace(&mut self) {
+        let mut depth = 0usize;
+        loop {
+            match self.tok.kind {
+                TokenKind::Eof => return,
+                TokenKind::LBrace => depth += 1,
+                TokenKind::RBrace if depth == 0 => {
+                    self.bump();
+                    return;
+                }
+                TokenKind::RBrace => depth -= 1,
+                TokenKind::LParen => {
+                    let _ = self.lx.config_string();
+                }
+                _ => {}
+            }
+            self.bump();
+        }
     }
 
     /// Formal parameters at the start of a compound body, if any: `$a, KEY $b, __REST__ $c |`.
