@@ -11,10 +11,13 @@
 //! | [`ipaddress`] | `GetIPAddress`, `SetIPAddress`, `StoreIPAddress` |
 //! | [`checktransport`] | `CheckICMPHeader`, `CheckTCPHeader`, `CheckUDPHeader` |
 //! | [`vlan`] | `VLANEncap`, `VLANDecap` |
+//! | [`ipprint`] | `IPPrint` |
+//! | [`checkip6header`] | `CheckIP6Header` |
 #![allow(non_upper_case_globals)]
 
 use sluice_dataplane::ElementClass;
 
+pub mod checkip6header;
 pub mod checkipheader;
 pub mod checksums;
 pub mod checktransport;
@@ -23,12 +26,14 @@ pub mod decipttl;
 pub mod ether;
 pub mod headers;
 pub mod ipaddress;
+pub mod ipprint;
 #[cfg(test)]
 pub(crate) mod testutil;
 pub mod vlan;
 
 /// The classes of this family, each a `static` named as Click names it.
 pub mod classes {
+    pub use super::checkip6header::CheckIP6Header;
     pub use super::checkipheader::{CheckIPHeader, CheckIPHeader2};
     pub use super::checksums::{SetIPChecksum, SetTCPChecksum, SetUDPChecksum};
     pub use super::checktransport::{CheckICMPHeader, CheckTCPHeader, CheckUDPHeader};
@@ -38,6 +43,7 @@ pub mod classes {
     };
     pub use super::headers::{MarkIPHeader, Strip, StripIPHeader, Unstrip};
     pub use super::ipaddress::{GetIPAddress, SetIPAddress, StoreIPAddress};
+    pub use super::ipprint::IPPrint;
     pub use super::vlan::{VLANDecap, VLANEncap};
 }
 
@@ -67,4 +73,6 @@ pub static ALL: &[&ElementClass] = &[
     &classes::CheckUDPHeader,
     &classes::VLANEncap,
     &classes::VLANDecap,
+    &classes::IPPrint,
+    &classes::CheckIP6Header,
 ];
