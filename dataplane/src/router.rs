@@ -365,6 +365,20 @@ pub struct ElementInfo<'a> {
 }
 
 impl InitContext<'_> {
+    /// Every element of the configuration except this one, in declaration order (an
+    /// element looks up names that other elements declare, as `IPRewriterPatterns` does).
+    pub fn elements(&self) -> impl Iterator<Item = ElementInfo<'_>> {
+        self.nodes.iter().filter_map(|n| {
+            let shared = n.element.try_borrow().ok()?.shared_state();
+            Some(ElementInfo {
+                name: &n.name,
+                class: n.class.name,
+                config: &n.config,
+                shared,
+            })
+        })
+    }
+
     /// Finds the element that `name` refers to, as Click resolves element names written in
     /// a configuration: inside compound `a/b`, `x` means `a/b/x`, then `a/x`, then `x`.
     /// `None` when there is no such element (or `name` is this element itself).

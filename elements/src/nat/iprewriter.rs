@@ -1,0 +1,474 @@
+//! `IPRewriter(INPUTSPEC_1, ..., INPUTSPEC_N [, KEYWORDS])`, `TCPRewriter(...)`,
+//! `UDPRewriter(...)`: rewrite TCP and UDP packets' addresses and ports (NAPT).
+//!
+//! Ports: one or more inputs (one per INPUTSPEC), one or more outputs. Processing: push.
+//!
+//! # Description
+//!
+//! The rewriter keeps a table of mappings. A mapping says that packets of one flow (source
+//! address, source port, destination address, destination port, protocol) are rewritten to
+//! another flow identifier and sent to output FOUTPUT, and that packets of the reply flow
+//! (the rewritten identifier, reversed) are rewritten back and sent to ROUTPUT. A packet is
+//! looked up in the table first; if it belongs to a mapping it is rewritten (addresses,
+//! ports, IP and TCP/UDP checksums updated incrementally; a UDP checksum of zero stays zero)
+//! and emitted. Otherwise the INPUTSPEC of the input it arrived on decides:
+//!
+//! - `drop`, `discard`: drop it.
+//! - `pass OUTPUT` (also `passthrough`, `nochange`): emit it unchanged on OUTPUT; install
+//!   nothing.
+//! - `keep FOUTPUT ROUTPUT`: install a mapping that changes nothing.
+//! - `pattern SADDR SPORT DADDR DPORT FOUTPUT ROUTPUT` (or `pattern SADDR DADDR FOUTPUT
+//!   ROUTPUT`): install a mapping that rewrites by the pattern: `-` keeps a field; SADDR may
+//!   be a range (`1.0.0.1-1.0.0.254`) or prefix, SPORT a range (`1024-65535`); `#` after a
+//!   range allocates sequentially, `?` randomly. A value is never chosen if the reply flow it
+//!   would create is already mapped, so a port in use towards a destination is never handed
+//!   out twice; when the range is exhausted the packet is dropped and counted as a mapping
+//!   failure. See [`super::pattern`].
+//! - `pattern NAME FOUTPUT ROUTPUT`: a pattern declared in `IPRewriterPatterns`.
+//! - `ELEMENTNAME`: ask that mapper element (`RoundRobinIPMapper`) for the mapping.
+//!
+//! Packets that are neither TCP nor UDP (`TCPRewriter`: not TCP), non-first fragments, and
+//! packets with fewer than 8 bytes of transport header go out unchanged if their input spec
+//! is `pass OUTPUT`, and are dropped otherwise. Packets whose IP header is malformed or
+//! truncated are dropped and counted (`bad_packets`). The IP header is found through the
+//! packet's network header annotation (offset 0 when unset).
+//!
+//! `IPRewriter` tracks TCP connections: a connection that has carried payload both ways
+//! times out after TCP_TIMEOUT, one that has not after TCP_NODATA_TIMEOUT, and one closed
+//! with FIN both ways (or RST) after TCP_DONE_TIMEOUT. A UDP flow times out after
+//! UDP_TIMEOUT, or UDP_STREAMING_TIMEOUT once a reply was seen. After each packet a mapping
+//! is guaranteed for TCP_GUARANTEE/UDP_GUARANTEE: it is not evicted to make room for new
+//! ones. Expired mappings are removed every REAP_INTERVAL (until then they still apply, as
+//! in Click). When MAPPING_CAPACITY mappings exist, a new mapping evicts the best-effort
+//! mapping that expires first; if every mapping is guaranteed the new flow is dropped and
+//! counted as a mapping failure.
+//!
+//! `TCPRewriter` handles TCP only. `UDPRewriter` handles UDP, and TCP as if it were UDP (no
+//! connection tracking; UDP timeouts).
+//!
+//! # Keywords
+//!
+//! - `TCP_TIMEOUT` (also `TIMEOUT` for `IPRewriter`/`TCPRewriter`): seconds, default 24 hours.
+//! - `TCP_NODATA_TIMEOUT`: default 5 minutes. `TCP_DONE_TIMEOUT`: default 4 minutes.
+//! - `TCP_GUARANTEE` (also `GUARANTEE`): default 5 seconds.
+//! - `UDP_TIMEOUT` (`UDPRewriter`: also `TIMEOUT`): default 5 minutes.
+//!   `UDP_STREAMING_TIMEOUT`: default UDP_TIMEOUT. `UDP_GUARANTEE`: default 5 seconds.
+//! - `REAP_INTERVAL` (also `REAP_TIME`): default 15 minutes.
+//! - `MAPPING_CAPACITY` (also `CAPACITY`): most mappings at once; default unlimited.
+//! - `DST_ANNO`: set the destination IP annotation to the rewritten destination; default true.
+//!
+//! # Handlers
+//!
+//! `nmappings`, `mapping_failures`, `size` (also `table_size`), `capacity` (read/write),
+//! `patterns`, `patternN`, `clear` (write), `bad_packets`; `IPRewriter`: `tcp_table`,
+//! `udp_table` (also `tcp_mappings`, `udp_mappings`); the others: `table` (also
+//! `mappings`). A table lists every entry as Click does:
+//! `(SA, SP, DA, DP) => (SA', SP', DA', DP') [*F R] iINPUT expSECONDS`, the `*` marking the
+//! entry's own output.
+//!
+//! # Example
+//!
+//! ```text
+//! rw :: IPRewriter(pattern 21.0.0.1 1024-65535 - - 0 1, drop);
+//! inside -> [0]rw; outside -> [1]rw;
+//! rw[0] -> to_outside; rw[1] -> to_inside;
+//! ```
+//!
+//! # Differences from Click
+//!
+//! TCP and UDP mappings live in separate tables in every rewriter (`UDPRewriter` included).
+//! MAPPING_CAPACITY takes a number only (Click may also name another rewriter to share its
+//! capacity); a mapping's reply output is always on the same element. `TCPRewriter` does not
+//! offer sequence-number deltas (Click's FTPPortMapper interface). Eviction picks among the
+//! earliest-expiring best-effort mappings of a periodic scan rather than a heap, which is
+//! the same choice unless mappings were refreshed since the scan. Address ranges vary the
+//! address only in two-word patterns or four-word patterns with a fixed port; a pattern's
+//! "keep the packet's own value first" rule applies to port ranges.
+
+#![allow(non_upper_case_globals)]
+
+use alloc::boxed::Box;
+
+use sluice_config::args::Args;
+use sluice_dataplane::{ConfigContext, Element, ElementClass};
+
+use super::rewriter::{configure, Kind};
+
+fn make_ip(args: &mut Args<'_>, cctx: &ConfigContext<'_>) -> Option<Box<dyn Element>> {
+    configure(Kind::Ip, args, cctx)
+}
+
+fn make_tcp(args: &mut Args<'_>, cctx: &ConfigContext<'_>) -> Option<Box<dyn Element>> {
+    configure(Kind::Tcp, args, cctx)
+}
+
+fn make_udp(args: &mut Args<'_>, cctx: &ConfigContext<'_>) -> Option<Box<dyn Element>> {
+    configure(Kind::Udp, args, cctx)
+}
+
+/// Rewrites TCP and UDP flows.
+pub static IPRewriter: ElementClass = ElementClass {
+    name: "IPRewriter",
+    ports: "1-/1-",
+    processing: "h/h",
+    make: make_ip,
+};
+
+/// Rewrites TCP flows.
+pub static TCPRewriter: ElementClass = ElementClass {
+    name: "TCPRewriter",
+    ports: "1-/1-",
+    processing: "h/h",
+    make: make_tcp,
+};
+
+/// Rewrites UDP (and TCP) flows with UDP timeouts.
+pub static UDPRewriter: ElementClass = ElementClass {
+    name: "UDPRewriter",
+    ports: "1-/1-",
+    processing: "h/h",
+    make: make_udp,
+};
+
+#[cfg(test)]
+mod tests {
+    use alloc::vec::Vec;
+
+    use super::super::testutil::*;
+
+    const IN: [u8; 4] = [10, 0, 0, 2];
+    const IN2: [u8; 4] = [10, 0, 0, 3];
+    const NAT: [u8; 4] = [21, 0, 0, 1];
+    const SRV: [u8; 4] = [8, 8, 8, 8];
+    const NAPT: &str = "pattern 21.0.0.1 1024-65535 - - 0 1, drop";
+
+    #[test]
+    fn tcp_both_directions_golden() {
+        let mut r = Rig::new("IPRewriter", NAPT, 2, 2);
+        let (o, out) = r.one(0, &tcp(IN, 5555, SRV, 80, "S", b"")).unwrap();
+        assert_eq!(o, 0);
+        // The source port is free and in range, so it is kept.
+        assert_eq!(out, tcp(NAT, 5555, SRV, 80, "S", b""));
+        assert_checksums(&out);
+        let (o, back) = r.one(1, &tcp(SRV, 80, NAT, 5555, "SA", b"")).unwrap();
+        assert_eq!(o, 1);
+        assert_eq!(back, tcp(SRV, 80, IN, 5555, "SA", b""));
+        assert_checksums(&back);
+        // Data both ways keeps the same mapping.
+        let (_, out) = r.one(0, &tcp(IN, 5555, SRV, 80, "A", b"GET /")).unwrap();
+        assert_eq!(out, tcp(NAT, 5555, SRV, 80, "A", b"GET /"));
+        assert_eq!(r.h("nmappings"), "1");
+        assert_eq!(r.h("size"), "1");
+        // Unknown reply traffic is dropped by the `drop` spec of input 1.
+        assert!(r.one(1, &tcp(SRV, 80, NAT, 6666, "A", b"")).is_none());
+    }
+
+    #[test]
+    fn udp_both_directions_and_zero_checksum() {
+        let mut r = Rig::new(
+            "IPRewriter",
+            "pattern 21.0.0.1 40000-40010# - - 0 1, drop",
+            2,
+            2,
+        );
+        let (o, out) = r.one(0, &udp(IN, 53000, SRV, 53, b"query")).unwrap();
+        assert_eq!(o, 0);
+        assert_eq!(flow_of(&out), (NAT, 40000, SRV, 53));
+        assert_checksums(&out);
+        let (o, back) = r.one(1, &udp(SRV, 53, NAT, 40000, b"answer")).unwrap();
+        assert_eq!(o, 1);
+        assert_eq!(back, udp(SRV, 53, IN, 53000, b"answer"));
+        assert_checksums(&back);
+        // A packet without a UDP checksum keeps none.
+        let mut nock = udp(IN, 53000, SRV, 53, b"q2");
+        nock[26] = 0;
+        nock[27] = 0;
+        let (_, out) = r.one(0, &nock).unwrap();
+        assert_eq!(&out[26..28], &[0, 0]);
+        assert_eq!(flow_of(&out), (NAT, 40000, SRV, 53));
+        let text = r.h("udp_table");
+        assert!(
+            text.contains(
+                "(10.0.0.2, 53000, 8.8.8.8, 53) => (21.0.0.1, 40000, 8.8.8.8, 53) [*0 1] i0 exp300"
+            ),
+            "{text}"
+        );
+        assert!(text.contains(
+            "(8.8.8.8, 53, 21.0.0.1, 40000) => (8.8.8.8, 53, 10.0.0.2, 53000) [0 *1] i0 exp300"
+        ));
+        assert_eq!(r.h("tcp_table"), "");
+    }
+
+    #[test]
+    fn other_protocols_and_fragments_follow_pass_or_drop() {
+        let mut r = Rig::new("IPRewriter", "pass 1, drop", 2, 2);
+        let ping = echo(IN, SRV, 9, true);
+        assert_eq!(r.one(0, &ping), Some((1, ping.clone())));
+        assert_eq!(r.one(1, &ping), None);
+        let mut frag = udp(IN, 1, SRV, 2, b"x");
+        frag[7] = 1; // fragment offset 8
+        assert_eq!(r.one(0, &frag).map(|x| x.0), Some(1));
+        // `pass` installs nothing.
+        assert_eq!(r.one(0, &udp(IN, 1, SRV, 2, b"x")).map(|x| x.0), Some(1));
+        assert_eq!(r.h("nmappings"), "0");
+        let mut t = Rig::new("TCPRewriter", "pass 0, keep 0 1", 2, 2);
+        assert_eq!(
+            t.one(1, &udp(IN, 1, SRV, 2, b"x")),
+            None,
+            "TCPRewriter drops UDP unless pass"
+        );
+        assert_eq!(
+            t.one(1, &tcp(IN, 1, SRV, 2, "S", b"")).map(|x| x.0),
+            Some(0)
+        );
+        assert_eq!(t.h("nmappings"), "1");
+    }
+
+    #[test]
+    fn keep_installs_identity_mapping() {
+        let mut r = Rig::new("UDPRewriter", "keep 0 1, drop", 2, 2);
+        let p = udp(IN, 1000, SRV, 53, b"x");
+        assert_eq!(r.one(0, &p), Some((0, p.clone())));
+        let back = udp(SRV, 53, IN, 1000, b"y");
+        assert_eq!(r.one(1, &back), Some((1, back.clone())));
+        // UDPRewriter handles TCP like UDP.
+        assert_eq!(
+            r.one(0, &tcp(IN, 1, SRV, 2, "S", b"")).map(|x| x.0),
+            Some(0)
+        );
+        assert!(r.h("table").contains("exp300"));
+    }
+
+    #[test]
+    fn port_exhaustion_counts_failures_and_never_reuses_a_port() {
+        let mut r = Rig::new(
+            "IPRewriter",
+            "pattern 21.0.0.1 2000-2003 - - 0 1, drop",
+            2,
+            2,
+        );
+        let mut ports = Vec::new();
+        for i in 0..7u16 {
+            if let Some((_, out)) = r.one(0, &tcp(IN, 3000 + i, SRV, 80, "S", b"")) {
+                ports.push(flow_of(&out).1);
+                assert_checksums(&out);
+            }
+        }
+        ports.sort_unstable();
+        assert_eq!(ports, [2000, 2001, 2002, 2003]);
+        assert_eq!(r.h("mapping_failures"), "3");
+        assert_eq!(r.h("nmappings"), "4");
+        // Same ports towards another destination are fine.
+        assert!(r
+            .one(0, &tcp(IN, 3000, [9, 9, 9, 9], 80, "S", b""))
+            .is_some());
+        // Random allocation never reuses either.
+        let mut r = Rig::new(
+            "IPRewriter",
+            "pattern 21.0.0.1 2000-2009? - - 0 1, drop",
+            2,
+            2,
+        );
+        let mut ports = Vec::new();
+        for i in 0..10u16 {
+            let src = if i % 2 == 0 { IN } else { IN2 };
+            let (_, out) = r.one(0, &udp(src, 2000 + i / 2, SRV, 53, b"")).unwrap();
+            ports.push(flow_of(&out).1);
+        }
+        ports.sort_unstable();
+        ports.dedup();
+        assert_eq!(ports.len(), 10);
+        assert!(r.one(0, &udp(IN, 7, SRV, 53, b"")).is_none());
+        assert_eq!(r.h("mapping_failures"), "1");
+    }
+
+    #[test]
+    fn address_ranges_and_prefixes() {
+        let mut r = Rig::new(
+            "IPRewriter",
+            "pattern 21.0.0.1-21.0.0.2# - - - 0 1, drop",
+            2,
+            2,
+        );
+        let a = r.one(0, &udp(IN, 5, SRV, 53, b"")).unwrap().1;
+        let b = r.one(0, &udp(IN2, 5, SRV, 53, b"")).unwrap().1;
+        assert_eq!(flow_of(&a).0, [21, 0, 0, 1]);
+        assert_eq!(flow_of(&b).0, [21, 0, 0, 2]);
+        assert!(r.one(0, &udp([10, 0, 0, 4], 5, SRV, 53, b"")).is_none());
+        let mut r = Rig::new("IPRewriter", "pattern 21.0.0.0/30# - 0 1, drop", 2, 2);
+        let a = r.one(0, &udp(IN, 5, SRV, 53, b"")).unwrap().1;
+        assert_eq!(flow_of(&a), ([21, 0, 0, 1], 5, SRV, 53));
+        assert_checksums(&a);
+    }
+
+    #[test]
+    fn udp_expiry_follows_the_clock() {
+        let cfg = "pattern 21.0.0.1 1024-65535 - - 0 1, drop, UDP_TIMEOUT 10, UDP_GUARANTEE 0, REAP_INTERVAL 1";
+        let mut r = Rig::new("IPRewriter", cfg, 2, 2);
+        assert!(r.one(0, &udp(IN, 5000, SRV, 53, b"")).is_some());
+        r.advance(6);
+        assert_eq!(r.h("nmappings"), "1");
+        assert!(r.one(1, &udp(SRV, 53, NAT, 5000, b"")).is_some());
+        r.advance(12);
+        assert_eq!(r.h("nmappings"), "0");
+        assert!(
+            r.one(1, &udp(SRV, 53, NAT, 5000, b"")).is_none(),
+            "reply after expiry is dropped"
+        );
+    }
+
+    #[test]
+    fn tcp_done_timeout_after_fin_both_ways() {
+        let cfg = "pattern 21.0.0.1 1024-65535 - - 0 1, drop, TCP_DONE_TIMEOUT 3, TCP_NODATA_TIMEOUT 100, \
+                   TCP_GUARANTEE 0, REAP_INTERVAL 1";
+        let mut r = Rig::new("IPRewriter", cfg, 2, 2);
+        for (sp, port) in [(5000u16, 0usize), (5001, 0)] {
+            assert!(r.one(port, &tcp(IN, sp, SRV, 80, "S", b"")).is_some());
+            assert!(r.one(1, &tcp(SRV, 80, NAT, sp, "SA", b"")).is_some());
+        }
+        // Close the first connection from both sides.
+        assert!(r.one(0, &tcp(IN, 5000, SRV, 80, "FA", b"")).is_some());
+        assert!(r.one(1, &tcp(SRV, 80, NAT, 5000, "FA", b"")).is_some());
+        r.advance(2);
+        assert_eq!(r.h("nmappings"), "2");
+        r.advance(3);
+        assert_eq!(
+            r.h("nmappings"),
+            "1",
+            "the closed connection is gone, the open one stays"
+        );
+        assert!(r.one(1, &tcp(SRV, 80, NAT, 5001, "A", b"")).is_some());
+        // RST closes at once (both sides).
+        assert!(r.one(1, &tcp(SRV, 80, NAT, 5001, "R", b"")).is_some());
+        r.advance(5);
+        assert_eq!(r.h("nmappings"), "0");
+    }
+
+    #[test]
+    fn mapping_capacity_evicts_best_effort_or_fails() {
+        let cfg = "pattern 21.0.0.1 1024-65535 - - 0 1, drop, MAPPING_CAPACITY 2, UDP_GUARANTEE 0";
+        let mut r = Rig::new("IPRewriter", cfg, 2, 2);
+        assert!(r.one(0, &udp(IN, 5000, SRV, 53, b"")).is_some());
+        r.advance(1);
+        assert!(r.one(0, &udp(IN, 5001, SRV, 53, b"")).is_some());
+        r.advance(1);
+        assert!(r.one(0, &udp(IN, 5002, SRV, 53, b"")).is_some());
+        assert_eq!(r.h("size"), "2");
+        assert!(
+            r.one(1, &udp(SRV, 53, NAT, 5000, b"")).is_none(),
+            "the oldest mapping was evicted"
+        );
+        assert!(r.one(1, &udp(SRV, 53, NAT, 5002, b"")).is_some());
+        // With guarantees, a full table refuses new flows instead.
+        let cfg = "pattern 21.0.0.1 1024-65535 - - 0 1, drop, MAPPING_CAPACITY 2";
+        let mut r = Rig::new("IPRewriter", cfg, 2, 2);
+        assert!(r.one(0, &udp(IN, 5000, SRV, 53, b"")).is_some());
+        assert!(r.one(0, &udp(IN, 5001, SRV, 53, b"")).is_some());
+        assert!(r.one(0, &udp(IN, 5002, SRV, 53, b"")).is_none());
+        assert_eq!(r.h("mapping_failures"), "1");
+        // Once the guarantee lapses, the earliest-expiring mapping gives way.
+        r.advance(6);
+        assert!(r.one(0, &udp(IN, 5002, SRV, 53, b"")).is_some());
+        assert_eq!(r.h("size"), "2");
+        assert_eq!(r.h("capacity"), "2");
+    }
+
+    #[test]
+    fn malformed_packets_are_counted_and_dropped() {
+        let mut r = Rig::new(
+            "IPRewriter",
+            "pattern 21.0.0.1 1024-65535 - - 0 1, pass 1",
+            2,
+            2,
+        );
+        let good = tcp(IN, 5000, SRV, 80, "S", b"");
+        let mut bad_ihl = good.clone();
+        bad_ihl[0] = 0x4f;
+        let mut bad_len = good.clone();
+        bad_len[2] = 0;
+        bad_len[3] = 10;
+        let cases: [&[u8]; 5] = [&good[..10], &[], &bad_ihl[..30], &bad_len, &[0x60; 40]];
+        for c in cases {
+            assert!(r.one(0, c).is_none());
+        }
+        assert_eq!(r.h("bad_packets"), "5");
+        // A TCP header cut to 12 bytes: the IP part is rewritten, ports are not touched.
+        let short = &good[..32];
+        let mut hdr = short.to_vec();
+        hdr[2] = 0;
+        hdr[3] = 32;
+        let sum = crate::wire::checksum::checksum(&{
+            let mut h = hdr[..20].to_vec();
+            h[10] = 0;
+            h[11] = 0;
+            h
+        });
+        hdr[10..12].copy_from_slice(&sum.to_be_bytes());
+        let (_, out) = r.one(0, &hdr).unwrap();
+        assert_eq!(&out[12..16], &NAT);
+        // Random garbage never panics.
+        let mut x = 0x1234_5678_9abc_def0u64;
+        for n in 0..2000 {
+            let mut buf = Vec::new();
+            for _ in 0..(n % 70) {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                buf.push(x as u8);
+            }
+            if buf.len() > 20 && n % 3 == 0 {
+                buf[0] = 0x45;
+                buf[9] = [6, 17, 1][n % 3];
+            }
+            r.push(n % 2, &[&buf]);
+        }
+    }
+
+    #[test]
+    fn named_patterns_and_round_robin_mapper() {
+        let elems = [
+            ("rw", "IPRewriter", "pattern NAT 0 1, rr"),
+            ("pats", "IPRewriterPatterns", "NAT 21.0.0.1 1024-65535 - -"),
+            (
+                "rr",
+                "RoundRobinIPMapper",
+                "- - 10.1.0.1 - 0 1, - - 10.1.0.2 - 1 0",
+            ),
+        ];
+        let mut r = Rig::try_new(&elems, 2, 2).unwrap();
+        let out = r.one(0, &udp(IN, 5000, SRV, 53, b"")).unwrap().1;
+        assert_eq!(flow_of(&out).0, NAT);
+        let a = r.one(1, &udp(SRV, 1, [1, 1, 1, 1], 80, b"")).unwrap();
+        let b = r.one(1, &udp(SRV, 2, [1, 1, 1, 1], 80, b"")).unwrap();
+        assert_eq!((a.0, flow_of(&a.1).2), (0, [10, 1, 0, 1]));
+        assert_eq!((b.0, flow_of(&b.1).2), (1, [10, 1, 0, 2]));
+        assert_checksums(&b.1);
+        assert!(r
+            .h("patterns")
+            .starts_with("21.0.0.1 1024-65535 - - [1]\n<mapper> [2]"));
+        r.router.write_handler("rw.clear", "").unwrap();
+        assert_eq!(r.h("nmappings"), "0");
+        let err = Rig::try_new(&[("rw", "IPRewriter", "pattern NOPE 0 1")], 1, 2)
+            .err()
+            .unwrap();
+        assert!(err.contains("no such pattern 'NOPE'"), "{err}");
+    }
+
+    #[test]
+    fn configuration_errors() {
+        let bad = [
+            ("IPRewriter", "pattern 21.0.0.1 1024-65535 - - 0 5", 1, 2),
+            ("IPRewriter", "bogus spec here", 1, 2),
+            ("IPRewriter", "drop, drop", 1, 2),
+            ("IPRewriter", "drop, MAPPING_CAPACITY other", 1, 1),
+            ("IPRewriter", "pattern 300.0.0.1 - - - 0 0", 1, 1),
+            ("IPRewriter", "nomapper", 1, 1),
+        ];
+        for (class, cfg, i, o) in bad {
+            assert!(
+                Rig::try_new(&[("rw", class, cfg)], i, o).is_err(),
+                "{cfg} accepted"
+            );
+        }
+    }
+}

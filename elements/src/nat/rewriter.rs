@@ -1,0 +1,973 @@
+//! The engine behind `IPRewriter`, `TCPRewriter`, `UDPRewriter` and `ICMPPingRewriter`:
+//! input specifications, mapping creation, packet rewriting with incremental checksums,
+//! timeouts, capacity and reaping, and the handlers they share.
+
+use alloc::boxed::Box;
+use alloc::format;
+use alloc::rc::Rc;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::any::Any;
+use core::cell::RefCell;
+use core::fmt::Write;
+use core::time::Duration;
+
+use sluice_config::args::{Args, NameLookup};
+use sluice_dataplane::{
+    Batch, ConfigContext, Context, Element, Handler, HandlerError, InitContext, Packet,
+};
+
+use super::pattern::{parse_input_spec, parse_pattern_with_ports, InputSpec, Pattern};
+use super::table::{
+    apply_delta, Flow, FlowId, FlowMap, Flows, S_FORWARD_DATA, S_FORWARD_DONE, S_REPLY_DATA,
+    S_REPLY_DONE,
+};
+use crate::wire::checksum::update16;
+
+const NS: u64 = 1_000_000_000;
+const PROTO_ICMP: u8 = 1;
+const PROTO_TCP: u8 = 6;
+const PROTO_UDP: u8 = 17;
+
+/// Which rewriter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// `IPRewriter`: TCP (with connection tracking) and UDP.
+    Ip,
+    /// `TCPRewriter`: TCP only.
+    Tcp,
+    /// `UDPRewriter`: UDP, and TCP treated like UDP.
+    Udp,
+    /// `ICMPPingRewriter`: ICMP echo requests and replies.
+    Ping,
+}
+
+impl Kind {
+    fn class(self) -> &'static str {
+        match self {
+            Kind::Ip => "IPRewriter",
+            Kind::Tcp => "TCPRewriter",
+            Kind::Udp => "UDPRewriter",
+            Kind::Ping => "ICMPPingRewriter",
+        }
+    }
+
+    /// The map that holds flows of protocol `proto`: 0 (TCP, or ICMP echo), 1 (UDP).
+    #[inline]
+    fn map_for(self, proto: u8) -> Option<usize> {
+        match (self, proto) {
+            (Kind::Ip | Kind::Tcp | Kind::Udp, PROTO_TCP) => Some(0),
+            (Kind::Ip | Kind::Udp, PROTO_UDP) => Some(1),
+            (Kind::Ping, PROTO_ICMP) => Some(0),
+            _ => None,
+        }
+    }
+}
+
+/// The mapping tables of one rewriter, shared with `ICMPRewriter`s that name it.
+pub struct Tables {
+    kind: Kind,
+    /// Map 0: TCP flows (ICMP echo flows in `ICMPPingRewriter`); map 1: UDP flows.
+    maps: [FlowMap; 2],
+    flows: Flows,
+}
+
+impl Tables {
+    /// For an ICMP error quoting a packet of protocol `proto` whose flow identifier,
+    /// reversed, is `key`: the identifier that packet had before this rewriter changed it.
+    pub fn original_of_quoted(&self, proto: u8, key: &FlowId) -> Option<FlowId> {
+        let (fi, d) = self.maps[self.kind.map_for(proto)?].get(key)?;
+        Some(self.flows.slots[fi as usize].keys[1 - d])
+    }
+
+    /// The kind of rewriter these tables belong to.
+    pub fn kind(&self) -> Kind {
+        self.kind
+    }
+}
+
+/// Timeouts in nanoseconds.
+#[derive(Clone, Copy, Debug)]
+struct Timeouts {
+    tcp_data: u64,
+    tcp_nodata: u64,
+    tcp_done: u64,
+    tcp_guarantee: u64,
+    udp: u64,
+    udp_streaming: u64,
+    udp_guarantee: u64,
+}
+
+/// Per input port: mappings it created that are still live, and mapping failures.
+#[derive(Clone, Copy, Debug, Default)]
+struct InputStats {
+    count: u64,
+    failures: u64,
+}
+
+/// A rewriter element of any [`Kind`].
+pub struct Rewriter {
+    kind: Kind,
+    specs: Vec<InputSpec>,
+    stats: Vec<InputStats>,
+    tables: Rc<RefCell<Tables>>,
+    t: Timeouts,
+    reap_interval: u64,
+    capacity: usize,
+    dst_anno: bool,
+    /// Packets too short or malformed to carry a flow, dropped.
+    bad_packets: u64,
+    /// Eviction candidates (expiry, flow), earliest first, from the last scan.
+    evict: Vec<(u64, u32)>,
+    evict_pos: usize,
+    seed: u64,
+    /// The router time last seen (handlers report expiry relative to it).
+    now_seen: u64,
+}
+
+fn secs(d: Option<Duration>, default_s: u64) -> u64 {
+    d.map_or(default_s * NS, |d| {
+        d.as_nanos().min(u128::from(u64::MAX / 4)) as u64
+    })
+}
+
+fn name_seed(name: &str) -> u64 {
+    name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    })
+}
+
+/// Reads a rewriter's keywords and input specifications.
+pub fn configure(
+    kind: Kind,
+    args: &mut Args<'_>,
+    cctx: &ConfigContext<'_>,
+) -> Option<Box<dyn Element>> {
+    let d = |args: &mut Args<'_>, k: &str| args.read_k::<Duration>(k);
+    let (mut t, reap, cap, dst_anno);
+    match kind {
+        Kind::Ip | Kind::Tcp => {
+            let nodata = d(args, "TCP_NODATA_TIMEOUT");
+            let g = d(args, "TCP_GUARANTEE").or(d(args, "GUARANTEE"));
+            let data = d(args, "TCP_TIMEOUT").or(d(args, "TIMEOUT"));
+            let done = d(args, "TCP_DONE_TIMEOUT");
+            t = Timeouts {
+                tcp_data: secs(data, 86_400),
+                tcp_nodata: secs(nodata, 300),
+                tcp_done: secs(done, 240),
+                tcp_guarantee: secs(g, 5),
+                udp: 300 * NS,
+                udp_streaming: 300 * NS,
+                udp_guarantee: 5 * NS,
+            };
+            if kind == Kind::Ip {
+                let udp = d(args, "UDP_TIMEOUT");
+                t.udp = secs(udp, 300);
+                t.udp_streaming = secs(d(args, "UDP_STREAMING_TIMEOUT"), t.udp / NS);
+                if let Some(s) = d(args, "UDP_STREAMING_TIMEOUT") {
+                    t.udp_streaming = secs(Some(s), 0);
+                } else {
+                    t.udp_streaming = t.udp;
+                }
+                t.udp_guarantee = secs(d(args, "UDP_GUARANTEE"), 5);
+            }
+        }
+        Kind::Udp | Kind::Ping => {
+            let timeout = if kind == Kind::Udp {
+                d(args, "UDP_TIMEOUT").or(d(args, "TIMEOUT"))
+            } else {
+                d(args, "TIMEOUT")
+            };
+            let g = if kind == Kind::Udp {
+                d(args, "UDP_GUARANTEE").or(d(args, "GUARANTEE"))
+            } else {
+                d(args, "GUARANTEE")
+            };
+            let udp = secs(timeout, 300);
+            let streaming = if kind == Kind::Udp {
+                d(args, "UDP_STREAMING_TIMEOUT")
+            } else {
+                None
+            };
+            t = Timeouts {
+                tcp_data: udp,
+                tcp_nodata: udp,
+                tcp_done: udp,
+                tcp_guarantee: 0,
+                udp,
+                udp_streaming: streaming.map_or(udp, |s| secs(Some(s), 0)),
+                udp_guarantee: secs(g, 5),
+            };
+        }
+    }
+    reap = secs(d(args, "REAP_INTERVAL").or(d(args, "REAP_TIME")), 15 * 60);
+    cap = match (
+        args.read_k::<String>("MAPPING_CAPACITY"),
+        args.read_k::<String>("CAPACITY"),
+    ) {
+        (Some(s), _) | (None, Some(s)) => match s.parse::<usize>() {
+            Ok(n) => n,
+            Err(_) => {
+                args.error_whole(format!(
+                    "bad MAPPING_CAPACITY '{s}' (expected a number of mappings; sharing another \
+                     rewriter's capacity is not supported)"
+                ));
+                return None;
+            }
+        },
+        (None, None) => usize::MAX,
+    };
+    dst_anno = args.read_k::<bool>("DST_ANNO").unwrap_or(true);
+
+    let specs_text = args.rest();
+    if specs_text.is_empty() {
+        args.error_whole("too few arguments; expected INPUTSPEC, ...");
+        return None;
+    }
+    if cctx.ninputs > 0 && specs_text.len() != cctx.ninputs {
+        args.error_whole(format!(
+            "need {} arguments, one per input port",
+            cctx.ninputs
+        ));
+    }
+    let names: &dyn NameLookup = cctx.names;
+    let mut specs = Vec::new();
+    let seed = name_seed(cctx.name);
+    for (i, a) in specs_text.iter().enumerate() {
+        match parse_input_spec(a.text, cctx.noutputs, Some(names)) {
+            Ok(mut s) => {
+                if let InputSpec::Pattern(p, ..) = &mut s {
+                    p.seed(seed ^ (i as u64).wrapping_mul(0x9e37_79b9));
+                }
+                specs.push(s);
+            }
+            Err(m) => args.error(a.span, format!("input spec {i}: {m}")),
+        }
+    }
+    if specs.len() != specs_text.len() {
+        return None;
+    }
+    let stats = alloc::vec![InputStats::default(); specs.len()];
+    // Size the maps for the capacity when one is set (two keys per flow), within reason;
+    // beyond that they grow by doubling.
+    let prealloc = cap.min(1 << 16);
+    let maps = [
+        FlowMap::with_capacity(prealloc * 2, seed),
+        FlowMap::with_capacity(prealloc * 2, seed.rotate_left(17)),
+    ];
+    let evict = if cap == usize::MAX {
+        Vec::new()
+    } else {
+        Vec::with_capacity(cap.min(1 << 20))
+    };
+    Some(Box::new(Rewriter {
+        kind,
+        specs,
+        stats,
+        tables: Rc::new(RefCell::new(Tables {
+            kind,
+            maps,
+            flows: Flows::with_capacity(prealloc),
+        })),
+        t,
+        reap_interval: reap,
+        capacity: cap,
+        dst_anno,
+        bad_packets: 0,
+        evict,
+        evict_pos: 0,
+        seed,
+        now_seen: 0,
+    }))
+}
+
+/// Reads the patterns of a `RoundRobinIPMapper` configuration.
+pub fn parse_mapper(config: &str, noutputs: usize) -> Result<Vec<(Pattern, usize, usize)>, String> {
+    let mut out = Vec::new();
+    for (i, a) in sluice_config::args::split(config, sluice_config::Span::default())
+        .iter()
+        .enumerate()
+    {
+        let words: Vec<&str> = a.text.split_whitespace().collect();
+        match parse_pattern_with_ports(&words, noutputs, None) {
+            Ok(InputSpec::Pattern(p, f, r)) => out.push((p, f, r)),
+            Ok(_) => {
+                return Err(format!(
+                    "pattern {i}: named patterns are not supported inside a mapper"
+                ))
+            }
+            Err(m) => return Err(format!("pattern {i}: {m}")),
+        }
+    }
+    if out.is_empty() {
+        return Err("the mapper has no patterns".into());
+    }
+    Ok(out)
+}
+
+/// Finds pattern `name` in the configuration of an `IPRewriterPatterns` element.
+pub fn find_named_pattern(config: &str, name: &str) -> Option<Result<Pattern, String>> {
+    for a in sluice_config::args::split(config, sluice_config::Span::default()) {
+        let words: Vec<&str> = a.text.split_whitespace().collect();
+        if words.first() == Some(&name) {
+            return Some(Pattern::parse(&words[1..], None));
+        }
+    }
+    None
+}
+
+#[inline]
+fn be16(b: &[u8], at: usize) -> u16 {
+    u16::from_be_bytes([b[at], b[at + 1]])
+}
+
+#[inline]
+fn be32(b: &[u8], at: usize) -> u32 {
+    u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+}
+
+#[inline]
+fn put16(b: &mut [u8], at: usize, v: u16) {
+    b[at..at + 2].copy_from_slice(&v.to_be_bytes());
+}
+
+/// What to do with a packet the tables could not map.
+enum Unmapped {
+    Drop,
+    Out(usize),
+}
+
+impl Rewriter {
+    /// What input `port` does with packets it cannot map (non-flow packets, fragments).
+    #[inline]
+    fn pass_or_drop(&self, port: usize) -> Option<usize> {
+        match self.specs.get(port) {
+            Some(InputSpec::Pass(o)) => Some(*o),
+            _ => None,
+        }
+    }
+
+    #[inline]
+    fn process(
+        &mut self,
+        tables: &mut Tables,
+        port: usize,
+        p: &mut Packet,
+        now: u64,
+    ) -> Option<usize> {
+        let off = p.network_offset().unwrap_or(0);
+        let Some(ip) = p.data_mut().get_mut(off..) else {
+            self.bad_packets += 1;
+            return None;
+        };
+        if ip.len() < 20 || ip[0] >> 4 != 4 {
+            self.bad_packets += 1;
+            return None;
+        }
+        let ihl = usize::from(ip[0] & 0xf) * 4;
+        let total = usize::from(be16(ip, 2));
+        if ihl < 20 || ihl > ip.len() || total < ihl {
+            self.bad_packets += 1;
+            return None;
+        }
+        let end = total.min(ip.len());
+        let tlen = end - ihl;
+        let proto = ip[9];
+        let first_fragment = be16(ip, 6) & 0x1fff == 0;
+        let Some(mapi) = self.kind.map_for(proto) else {
+            return self.pass_or_drop(port);
+        };
+        if !first_fragment || tlen < 8 {
+            return self.pass_or_drop(port);
+        }
+        let (saddr, daddr) = (be32(ip, 12), be32(ip, 16));
+        let key = if self.kind == Kind::Ping {
+            let (ty, id) = (ip[ihl], be16(ip, ihl + 4));
+            let key = FlowId {
+                saddr,
+                daddr,
+                sport: id,
+                dport: id,
+            };
+            // Requests create mappings and follow forward entries; replies only follow
+            // reply entries.
+            let want = match ty {
+                8 => 0,
+                0 => 1,
+                _ => return self.pass_or_drop(port),
+            };
+            match tables.maps[0].get(&key) {
+                Some((_, d)) if d != want => return self.pass_or_drop(port),
+                None if want == 1 => return self.pass_or_drop(port),
+                _ => key,
+            }
+        } else {
+            FlowId {
+                saddr,
+                daddr,
+                sport: be16(ip, ihl),
+                dport: be16(ip, ihl + 2),
+            }
+        };
+
+        let (fi, dir) = match tables.maps[mapi].get(&key) {
+            Some(x) => x,
+            None => match self.create(tables, port, mapi, proto, key, now) {
+                Ok(fi) => (fi, 0),
+                Err(Unmapped::Drop) => return None,
+                Err(Unmapped::Out(o)) => return Some(o),
+            },
+        };
+        let flow = &mut tables.flows.slots[fi as usize];
+        let new = flow.rewritten(dir);
+
+        // IP header: addresses, and the checksum by the precomputed delta (RFC 1624).
+        ip[12..16].copy_from_slice(&new.saddr.to_be_bytes());
+        ip[16..20].copy_from_slice(&new.daddr.to_be_bytes());
+        put16(ip, 10, apply_delta(be16(ip, 10), flow.ip_delta(dir)));
+
+        let (timeout, guarantee) = match proto {
+            PROTO_TCP => {
+                if tlen >= 18 {
+                    put16(ip, ihl, new.sport);
+                    put16(ip, ihl + 2, new.dport);
+                    put16(
+                        ip,
+                        ihl + 16,
+                        apply_delta(be16(ip, ihl + 16), flow.l4_delta(dir)),
+                    );
+                }
+                if self.kind == Kind::Udp {
+                    (self.udp_timeout(flow, dir), self.t.udp_guarantee)
+                } else {
+                    if tlen >= 18 {
+                        track_tcp(flow, dir, ip, ihl, total);
+                    }
+                    (self.tcp_timeout(flow), self.t.tcp_guarantee)
+                }
+            }
+            PROTO_UDP => {
+                put16(ip, ihl, new.sport);
+                put16(ip, ihl + 2, new.dport);
+                let c = be16(ip, ihl + 6);
+                // A zero UDP checksum means "none" and stays zero; a computed zero is sent
+                // as all ones (RFC 768).
+                if c != 0 {
+                    let c = apply_delta(c, flow.l4_delta(dir));
+                    put16(ip, ihl + 6, if c == 0 { 0xffff } else { c });
+                }
+                (self.udp_timeout(flow, dir), self.t.udp_guarantee)
+            }
+            _ => {
+                // ICMP echo: the identifier changes; the ICMP checksum has no pseudo-header.
+                let old = be16(ip, ihl + 4);
+                put16(ip, ihl + 4, new.sport);
+                put16(ip, ihl + 2, update16(be16(ip, ihl + 2), old, new.sport));
+                (self.t.udp, self.t.udp_guarantee)
+            }
+        };
+        flow.expiry = now.saturating_add(timeout);
+        flow.guarantee = if guarantee > 0 {
+            now.saturating_add(guarantee)
+        } else {
+            0
+        };
+        let out = usize::from(flow.outputs[dir]);
+        if self.dst_anno {
+            p.anno_mut().dst_ip = new.daddr.to_be_bytes();
+        }
+        Some(out)
+    }
+
+    #[inline]
+    fn tcp_timeout(&self, f: &Flow) -> u64 {
+        let done = S_FORWARD_DONE | S_REPLY_DONE;
+        let data = S_FORWARD_DATA | S_REPLY_DATA;
+        if f.state & done == done {
+            self.t.tcp_done
+        } else if f.state & data == data {
+            self.t.tcp_data
+        } else {
+            self.t.tcp_nodata
+        }
+    }
+
+    #[inline]
+    fn udp_timeout(&self, f: &mut Flow, dir: usize) -> u64 {
+        if dir == 1 {
+            f.state |= S_REPLY_DATA;
+        }
+        if f.state & S_REPLY_DATA != 0 {
+            self.t.udp_streaming
+        } else {
+            self.t.udp
+        }
+    }
+
+    /// Creates a mapping for a packet of a new flow, as input `port`'s spec says.
+    #[cold]
+    fn create(
+        &mut self,
+        tables: &mut Tables,
+        port: usize,
+        mapi: usize,
+        proto: u8,
+        key: FlowId,
+        now: u64,
+    ) -> Result<u32, Unmapped> {
+        let echo = self.kind == Kind::Ping;
+        let (rewritten, f, r) = match self.specs.get_mut(port) {
+            None
+            | Some(InputSpec::Drop | InputSpec::NamedPattern(..) | InputSpec::MapperName(_)) => {
+                return Err(Unmapped::Drop)
+            }
+            Some(InputSpec::Pass(o)) => return Err(Unmapped::Out(*o)),
+            Some(InputSpec::Keep(f, r)) => (Some(key), *f, *r),
+            Some(InputSpec::Pattern(p, f, r)) => {
+                (p.rewrite(&key, &tables.maps[mapi], echo), *f, *r)
+            }
+            Some(InputSpec::Mapper(list, next)) => {
+                let n = list.len();
+                let mut found = (None, 0, 0);
+                for k in 0..n {
+                    let i = (*next + k) % n;
+                    let (p, f, r) = &mut list[i];
+                    if let Some(rw) = p.rewrite(&key, &tables.maps[mapi], echo) {
+                        found = (Some(rw), *f, *r);
+                        *next = (i + 1) % n;
+                        break;
+                    }
+                }
+                found
+            }
+        };
+        let Some(rewritten) = rewritten else {
+            self.stats[port].failures += 1;
+            return Err(Unmapped::Drop);
+        };
+        self.add_flow(tables, port, mapi, proto, key, rewritten, (f, r), now)
+            .ok_or(Unmapped::Drop)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn add_flow(
+        &mut self,
+        tables: &mut Tables,
+        port: usize,
+        mapi: usize,
+        proto: u8,
+        key: FlowId,
+        rewritten: FlowId,
+        (f, r): (usize, usize),
+        now: u64,
+    ) -> Option<u32> {
+        let (timeout, guarantee) = match (self.kind, proto) {
+            (Kind::Ip | Kind::Tcp, PROTO_TCP) => (self.t.tcp_nodata, self.t.tcp_guarantee),
+            _ => (self.t.udp, self.t.udp_guarantee),
+        };
+        let expiry = now.saturating_add(timeout);
+        if tables.flows.live() >= self.capacity
+            && !self.make_room(tables, now, expiry, guarantee > 0)
+        {
+            self.stats[port].failures += 1;
+            return None;
+        }
+        let (ip_delta, l4_delta) = FlowId::checksum_deltas(&key, &rewritten);
+        let reply = rewritten.reverse();
+        let flow = Flow {
+            keys: [key, reply],
+            expiry,
+            guarantee: if guarantee > 0 {
+                now.saturating_add(guarantee)
+            } else {
+                0
+            },
+            outputs: [f as u16, r as u16],
+            ip_delta,
+            l4_delta,
+            input: port as u16,
+            proto,
+            state: 0,
+        };
+        let fi = tables.flows.add(flow);
+        tables.maps[mapi].insert(key, fi, 0);
+        if reply != key {
+            // A reply key already in use belongs to an older mapping, which gives way
+            // (as in Click).
+            if let Some((old, _)) = tables.maps[mapi].insert(reply, fi, 1) {
+                if old != fi {
+                    self.destroy(tables, old);
+                }
+            }
+        }
+        self.stats[port].count += 1;
+        Some(fi)
+    }
+
+    fn destroy(&mut self, tables: &mut Tables, fi: u32) {
+        let f = tables.flows.slots[fi as usize];
+        if !f.live() {
+            return;
+        }
+        if let Some(mapi) = self.kind.map_for(f.proto) {
+            tables.maps[mapi].remove_if(&f.keys[0], fi);
+            tables.maps[mapi].remove_if(&f.keys[1], fi);
+        }
+        tables.flows.remove(fi);
+        if let Some(s) = self.stats.get_mut(usize::from(f.input)) {
+            s.count = s.count.saturating_sub(1);
+        }
+    }
+
+    /// Evicts the best-effort mapping that expires first to make room for a new one, as
+    /// Click's capacity check does; false when every mapping is guaranteed (or the new one
+    /// would be the first to go).
+    #[cold]
+    fn make_room(
+        &mut self,
+        tables: &mut Tables,
+        now: u64,
+        new_expiry: u64,
+        new_guaranteed: bool,
+    ) -> bool {
+        let mut rescanned = false;
+        loop {
+            if self.evict_pos >= self.evict.len() {
+                if rescanned {
+                    return false;
+                }
+                self.rescan(tables, now);
+                rescanned = true;
+                if self.evict.is_empty() {
+                    return false;
+                }
+            }
+            let (exp, fi) = self.evict[self.evict_pos];
+            let f = &tables.flows.slots[fi as usize];
+            // Skip candidates that died or were refreshed since the scan.
+            if !f.live() || f.expiry != exp || f.guarantee > now {
+                self.evict_pos += 1;
+                continue;
+            }
+            if !new_guaranteed && new_expiry < exp {
+                return false;
+            }
+            self.evict_pos += 1;
+            self.destroy(tables, fi);
+            return true;
+        }
+    }
+
+    /// Collects the best-effort mappings that expire first: a batch of candidates, so a
+    /// full table is scanned once per many evictions.
+    fn rescan(&mut self, tables: &Tables, now: u64) {
+        self.evict.clear();
+        self.evict_pos = 0;
+        for (i, f) in tables.flows.slots.iter().enumerate() {
+            if f.live() && f.guarantee <= now {
+                self.evict.push((f.expiry, i as u32));
+            }
+        }
+        let keep = (tables.flows.live() / 16).max(64);
+        if self.evict.len() > keep {
+            self.evict.select_nth_unstable(keep);
+            self.evict.truncate(keep);
+        }
+        self.evict.sort_unstable();
+    }
+
+    /// Removes expired mappings, then evicts down to the capacity.
+    fn reap(&mut self, tables: &mut Tables, now: u64) {
+        for i in 0..tables.flows.slots.len() {
+            let f = &tables.flows.slots[i];
+            if f.live() && f.expiry <= now && f.guarantee <= now {
+                self.destroy(tables, i as u32);
+            }
+        }
+        while tables.flows.live() > self.capacity {
+            if !self.make_room(tables, now, u64::MAX, true) {
+                break;
+            }
+        }
+    }
+
+    fn clear(&mut self, tables: &mut Tables) {
+        tables.maps[0].clear();
+        tables.maps[1].clear();
+        tables.flows.clear();
+        self.evict.clear();
+        self.evict_pos = 0;
+        for s in &mut self.stats {
+            s.count = 0;
+        }
+    }
+
+    /// Click's table text for the flows of `proto`: every entry, forward then reply.
+    fn table_text(&self, proto: Option<u8>, now: u64) -> String {
+        let tables = self.tables.borrow();
+        let mut s = String::new();
+        for f in tables.flows.slots.iter().filter(|f| f.live()) {
+            let same = match proto {
+                Some(PROTO_TCP) => f.proto == PROTO_TCP && self.kind != Kind::Udp,
+                Some(_) => f.proto != PROTO_TCP || self.kind == Kind::Udp,
+                None => true,
+            };
+            if !same {
+                continue;
+            }
+            let exp = (i128::from(f.expiry) + i128::from(NS / 2) - i128::from(now))
+                .div_euclid(i128::from(NS));
+            for d in 0..2 {
+                let (a, b) = if d == 0 { ('*', ' ') } else { (' ', '*') };
+                let _ = writeln!(
+                    s,
+                    "{} => {} [{}{} {}{}] i{} exp{}",
+                    f.keys[d],
+                    f.rewritten(d),
+                    if a == '*' { "*" } else { "" },
+                    f.outputs[0],
+                    if b == '*' { "*" } else { "" },
+                    f.outputs[1],
+                    f.input,
+                    exp
+                );
+            }
+        }
+        s
+    }
+
+    fn patterns_text(&self, only: Option<usize>) -> String {
+        let mut s = String::new();
+        for (i, spec) in self.specs.iter().enumerate() {
+            if only.is_some_and(|o| o != i) {
+                continue;
+            }
+            match spec {
+                InputSpec::Drop => s.push_str("<drop>"),
+                InputSpec::Pass(_) => s.push_str("<nochange>"),
+                InputSpec::Keep(..) => s.push_str("<keep>"),
+                InputSpec::Pattern(p, ..) => s.push_str(&p.unparse()),
+                InputSpec::NamedPattern(n, ..) => s.push_str(n),
+                InputSpec::MapperName(_) | InputSpec::Mapper(..) => s.push_str("<mapper>"),
+            }
+            if self.stats[i].count > 0 {
+                let _ = write!(s, " [{}]", self.stats[i].count);
+            }
+            s.push('\n');
+        }
+        s
+    }
+}
+
+/// Tracks a TCP connection's state as Click does: RST ends both sides, FIN ends one, SYN
+/// or payload reopens it; payload marks the side as having sent data.
+#[inline]
+fn track_tcp(flow: &mut Flow, dir: usize, ip: &[u8], ihl: usize, total: usize) {
+    let flags = ip[ihl + 13];
+    let th_off = usize::from(ip[ihl + 12] >> 4) * 4;
+    let payload = ihl + th_off < total;
+    let (done, data) = (S_FORWARD_DONE << dir, S_FORWARD_DATA << dir);
+    if flags & 0x04 != 0 {
+        flow.state |= S_FORWARD_DONE | S_REPLY_DONE;
+    } else if flags & 0x01 != 0 {
+        flow.state |= done;
+    } else if flags & 0x02 != 0 || payload {
+        flow.state &= !done;
+    }
+    if payload {
+        flow.state |= data;
+    }
+}
+
+const IP_HANDLERS: &[Handler] = &[
+    Handler::read("nmappings"),
+    Handler::read("mapping_failures"),
+    Handler::read("size"),
+    Handler::read("table_size"),
+    Handler::read_write("capacity"),
+    Handler::read("patterns"),
+    Handler::read("tcp_table"),
+    Handler::read("udp_table"),
+    Handler::read("tcp_mappings"),
+    Handler::read("udp_mappings"),
+    Handler::read("bad_packets"),
+    Handler::write("clear"),
+];
+
+const ONE_TABLE_HANDLERS: &[Handler] = &[
+    Handler::read("nmappings"),
+    Handler::read("mapping_failures"),
+    Handler::read("size"),
+    Handler::read("table_size"),
+    Handler::read_write("capacity"),
+    Handler::read("patterns"),
+    Handler::read("table"),
+    Handler::read("mappings"),
+    Handler::read("bad_packets"),
+    Handler::write("clear"),
+];
+
+impl Element for Rewriter {
+    fn push(&mut self, ctx: &mut Context<'_>, port: usize, batch: Batch) {
+        let now = ctx.now();
+        self.now_seen = now;
+        let tables = Rc::clone(&self.tables);
+        let mut tables = tables.borrow_mut();
+        for mut p in batch {
+            if let Some(out) = self.process(&mut tables, port, &mut p, now) {
+                ctx.output(out, p);
+            }
+        }
+    }
+
+    fn initialize(&mut self, ctx: &mut InitContext<'_>) -> Result<(), String> {
+        let noutputs = ctx.noutputs();
+        for i in 0..self.specs.len() {
+            let resolved = match &self.specs[i] {
+                InputSpec::NamedPattern(name, f, r) => {
+                    let (f, r) = (*f, *r);
+                    // Click resolves a pattern name through every IPRewriterPatterns
+                    // element of the configuration.
+                    let found = ctx
+                        .elements()
+                        .filter(|e| e.class == "IPRewriterPatterns")
+                        .find_map(|e| find_named_pattern(e.config, name));
+                    match found {
+                        Some(Ok(mut p)) => {
+                            p.seed(self.seed ^ (i as u64 + 1).wrapping_mul(0x85eb_ca6b));
+                            InputSpec::Pattern(p, f, r)
+                        }
+                        Some(Err(m)) => {
+                            return Err(format!("input spec {i}: pattern '{name}': {m}"))
+                        }
+                        None => return Err(format!("input spec {i}: no such pattern '{name}'")),
+                    }
+                }
+                InputSpec::MapperName(name) => {
+                    let Some(e) = ctx.element(name) else {
+                        return Err(format!("input spec {i}: unknown specification '{name}'"));
+                    };
+                    if e.class != "RoundRobinIPMapper" {
+                        return Err(format!(
+                            "input spec {i}: element '{name}' is not an IPMapper"
+                        ));
+                    }
+                    let mut list = parse_mapper(e.config, noutputs)
+                        .map_err(|m| format!("input spec {i}: {m}"))?;
+                    for (k, (p, ..)) in list.iter_mut().enumerate() {
+                        p.seed(self.seed ^ ((i * 64 + k) as u64 + 7).wrapping_mul(0x85eb_ca6b));
+                    }
+                    InputSpec::Mapper(list, 0)
+                }
+                _ => continue,
+            };
+            self.specs[i] = resolved;
+        }
+        if self.reap_interval > 0 {
+            ctx.set_timer(ctx.now().saturating_add(self.reap_interval));
+        }
+        Ok(())
+    }
+
+    fn run_timer(&mut self, ctx: &mut Context<'_>) {
+        let now = ctx.now();
+        self.now_seen = now;
+        let tables = Rc::clone(&self.tables);
+        self.reap(&mut tables.borrow_mut(), now);
+        if self.reap_interval > 0 {
+            ctx.set_timer(now.saturating_add(self.reap_interval));
+        }
+    }
+
+    fn read_handler(&self, name: &str) -> Option<String> {
+        let clock = self.now_seen;
+        Some(match name {
+            "nmappings" => self.stats.iter().map(|s| s.count).sum::<u64>().to_string(),
+            "mapping_failures" => self
+                .stats
+                .iter()
+                .map(|s| s.failures)
+                .sum::<u64>()
+                .to_string(),
+            "size" | "table_size" => self.tables.borrow().flows.live().to_string(),
+            "capacity" => {
+                if self.capacity == usize::MAX {
+                    i32::MAX.to_string()
+                } else {
+                    self.capacity.to_string()
+                }
+            }
+            "patterns" => self.patterns_text(None),
+            "bad_packets" => self.bad_packets.to_string(),
+            "tcp_table" | "tcp_mappings" if self.kind == Kind::Ip => {
+                self.table_text(Some(PROTO_TCP), clock)
+            }
+            "udp_table" | "udp_mappings" if self.kind == Kind::Ip => {
+                self.table_text(Some(PROTO_UDP), clock)
+            }
+            "table" | "mappings" if self.kind != Kind::Ip => self.table_text(None, clock),
+            n => {
+                let i: usize = n.strip_prefix("pattern")?.parse().ok()?;
+                if i >= self.specs.len() {
+                    return None;
+                }
+                self.patterns_text(Some(i))
+            }
+        })
+    }
+
+    fn write_handler(
+        &mut self,
+        ctx: &mut Context<'_>,
+        name: &str,
+        value: &str,
+    ) -> Result<(), HandlerError> {
+        let now = ctx.now();
+        self.now_seen = now;
+        let tables = Rc::clone(&self.tables);
+        let mut tables = tables.borrow_mut();
+        match name {
+            "clear" => {
+                self.clear(&mut tables);
+                Ok(())
+            }
+            "capacity" => {
+                let n: usize = value.trim().parse().map_err(|_| {
+                    HandlerError::BadValue(format!("capacity: '{value}' is not a number"))
+                })?;
+                self.capacity = n;
+                if self.evict.capacity() == 0 {
+                    self.evict.reserve(n.min(1 << 20));
+                }
+                self.reap(&mut tables, now);
+                Ok(())
+            }
+            _ => Err(HandlerError::NoSuchHandler(name.into())),
+        }
+    }
+
+    fn handlers(&self) -> &'static [Handler] {
+        if self.kind == Kind::Ip {
+            IP_HANDLERS
+        } else {
+            ONE_TABLE_HANDLERS
+        }
+    }
+
+    fn shared_state(&self) -> Option<Rc<dyn Any>> {
+        let t: Rc<RefCell<Tables>> = Rc::clone(&self.tables);
+        Some(t)
+    }
+}
+
+impl Rewriter {
+    /// The kind of rewriter.
+    pub fn kind(&self) -> Kind {
+        self.kind
+    }
+}
+
+/// The class name of a kind (for messages).
+pub fn class_name(kind: Kind) -> &'static str {
+    kind.class()
+}

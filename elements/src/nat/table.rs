@@ -1,0 +1,451 @@
+//! The mapping table shared by the rewriters: flow identifiers, an open-addressing hash map
+//! from flow identifier to mapping, and the slab of mappings.
+//!
+//! Every mapping (a *flow* here, as in Click) has two entries: its forward key (the flow
+//! identifier of the packets that created it) and its reply key (the rewritten identifier,
+//! reversed). Both live in the same map, each pointing at the flow with a direction bit, so
+//! one probe finds a packet's mapping whichever way it travels.
+//!
+//! The map uses linear probing with backward-shift deletion (no tombstones), a load factor
+//! of at most one half, and 16-byte slots that hold the whole key: a lookup touches one
+//! cache line of the map and then the flow. Nothing on the lookup path allocates; inserting
+//! grows the map (by doubling) only when it is half full, which a configured
+//! `MAPPING_CAPACITY` avoids by sizing the map up front.
+
+use alloc::vec;
+use alloc::vec::Vec;
+use core::fmt;
+
+/// A flow identifier: source address and port, destination address and port. Addresses
+/// are the big-endian interpretation of the four header bytes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct FlowId {
+    /// Source address.
+    pub saddr: u32,
+    /// Destination address.
+    pub daddr: u32,
+    /// Source port (ICMP: identifier).
+    pub sport: u16,
+    /// Destination port (ICMP: identifier).
+    pub dport: u16,
+}
+
+impl FlowId {
+    /// The identifier of the reply flow.
+    #[inline]
+    pub fn reverse(self) -> Self {
+        Self {
+            saddr: self.daddr,
+            daddr: self.saddr,
+            sport: self.dport,
+            dport: self.sport,
+        }
+    }
+
+    #[inline]
+    fn hash(&self, seed: u64) -> u64 {
+        let a = (u64::from(self.saddr) << 32) | u64::from(self.daddr);
+        let b = (u64::from(self.sport) << 16) | u64::from(self.dport);
+        let h = (a ^ seed).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+            ^ (b ^ seed.rotate_left(29)).wrapping_mul(0xc2b2_ae3d_27d4_eb4f);
+        h ^ (h >> 31)
+    }
+
+    /// The one's-complement sum of `new - old` over the address words (IP header) and,
+    /// in the second value, over addresses and ports (TCP/UDP pseudo-header and ports).
+    pub fn checksum_deltas(old: &FlowId, new: &FlowId) -> (u16, u16) {
+        let words = |f: &FlowId| {
+            [
+                (f.saddr >> 16) as u16,
+                f.saddr as u16,
+                (f.daddr >> 16) as u16,
+                f.daddr as u16,
+                f.sport,
+                f.dport,
+            ]
+        };
+        let (o, n) = (words(old), words(new));
+        let mut acc = 0u32;
+        for i in 0..4 {
+            acc += u32::from(!o[i]) + u32::from(n[i]);
+        }
+        let ip = fold(acc);
+        for i in 4..6 {
+            acc += u32::from(!o[i]) + u32::from(n[i]);
+        }
+        (ip, fold(acc))
+    }
+}
+
+/// Folds a one's-complement accumulator to 16 bits.
+#[inline]
+pub fn fold(mut acc: u32) -> u16 {
+    while acc >> 16 != 0 {
+        acc = (acc & 0xffff) + (acc >> 16);
+    }
+    acc as u16
+}
+
+/// Applies a precomputed delta to a stored checksum (RFC 1624, equation 3:
+/// `HC' = ~(~HC + delta)`).
+#[inline]
+pub fn apply_delta(check: u16, delta: u16) -> u16 {
+    !fold(u32::from(!check) + u32::from(delta))
+}
+
+impl fmt::Display for FlowId {
+    /// Click's `IPFlowID` text: `(1.0.0.1, 20, 2.0.0.2, 30)`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "({}, {}, {}, {})",
+            core::net::Ipv4Addr::from(self.saddr),
+            self.sport,
+            core::net::Ipv4Addr::from(self.daddr),
+            self.dport
+        )
+    }
+}
+
+#[derive(Clone, Copy)]
+struct Slot {
+    key: FlowId,
+    /// `flow << 1 | direction`, or [`EMPTY`].
+    val: u32,
+}
+
+const EMPTY: u32 = u32::MAX;
+const EMPTY_SLOT: Slot = Slot {
+    key: FlowId {
+        saddr: 0,
+        daddr: 0,
+        sport: 0,
+        dport: 0,
+    },
+    val: EMPTY,
+};
+
+/// An open-addressing map from flow identifier to `(flow index, direction)`.
+pub struct FlowMap {
+    slots: Vec<Slot>,
+    mask: usize,
+    len: usize,
+    seed: u64,
+}
+
+impl FlowMap {
+    /// A map sized for `keys` keys without growing.
+    pub fn with_capacity(keys: usize, seed: u64) -> Self {
+        let n = (keys.max(8) * 2).next_power_of_two();
+        Self {
+            slots: vec![EMPTY_SLOT; n],
+            mask: n - 1,
+            len: 0,
+            seed,
+        }
+    }
+
+    /// Number of keys.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the map is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    #[inline]
+    fn home(&self, key: &FlowId) -> usize {
+        (key.hash(self.seed) as usize) & self.mask
+    }
+
+    /// The flow and direction stored for `key`.
+    #[inline]
+    pub fn get(&self, key: &FlowId) -> Option<(u32, usize)> {
+        let mut i = self.home(key);
+        loop {
+            let s = &self.slots[i];
+            if s.val == EMPTY {
+                return None;
+            }
+            if s.key == *key {
+                return Some((s.val >> 1, (s.val & 1) as usize));
+            }
+            i = (i + 1) & self.mask;
+        }
+    }
+
+    /// Whether `key` is present.
+    #[inline]
+    pub fn contains(&self, key: &FlowId) -> bool {
+        self.get(key).is_some()
+    }
+
+    /// Inserts or replaces `key`; returns the value it replaced.
+    pub fn insert(&mut self, key: FlowId, flow: u32, direction: usize) -> Option<(u32, usize)> {
+        if (self.len + 1) * 2 > self.slots.len() {
+            self.grow();
+        }
+        let val = (flow << 1) | direction as u32;
+        let mut i = self.home(&key);
+        loop {
+            let s = &mut self.slots[i];
+            if s.val == EMPTY {
+                *s = Slot { key, val };
+                self.len += 1;
+                return None;
+            }
+            if s.key == key {
+                let old = s.val;
+                s.val = val;
+                return Some((old >> 1, (old & 1) as usize));
+            }
+            i = (i + 1) & self.mask;
+        }
+    }
+
+    /// Removes `key` if it maps to `flow`; returns whether it did.
+    pub fn remove_if(&mut self, key: &FlowId, flow: u32) -> bool {
+        let mut i = self.home(key);
+        loop {
+            let s = &self.slots[i];
+            if s.val == EMPTY {
+                return false;
+            }
+            if s.key == *key {
+                if s.val >> 1 != flow {
+                    return false;
+                }
+                break;
+            }
+            i = (i + 1) & self.mask;
+        }
+        // Backward-shift deletion: pull later members of the probe run into the hole when
+        // their home position allows it, so lookups never need tombstones.
+        let mut hole = i;
+        let mut j = (i + 1) & self.mask;
+        loop {
+            let s = self.slots[j];
+            if s.val == EMPTY {
+                break;
+            }
+            let home = self.home(&s.key);
+            let dist_j = j.wrapping_sub(home) & self.mask;
+            let dist_hole = hole.wrapping_sub(home) & self.mask;
+            if dist_hole <= dist_j {
+                self.slots[hole] = s;
+                hole = j;
+            }
+            j = (j + 1) & self.mask;
+        }
+        self.slots[hole] = EMPTY_SLOT;
+        self.len -= 1;
+        true
+    }
+
+    /// Removes every key.
+    pub fn clear(&mut self) {
+        self.slots.fill(EMPTY_SLOT);
+        self.len = 0;
+    }
+
+    #[cold]
+    fn grow(&mut self) {
+        let old = core::mem::replace(&mut self.slots, vec![EMPTY_SLOT; (self.mask + 1) * 2]);
+        self.mask = self.slots.len() - 1;
+        self.len = 0;
+        for s in old.into_iter().filter(|s| s.val != EMPTY) {
+            let mut i = self.home(&s.key);
+            while self.slots[i].val != EMPTY {
+                i = (i + 1) & self.mask;
+            }
+            self.slots[i] = s;
+            self.len += 1;
+        }
+    }
+}
+
+/// One mapping: both directions of a flow.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Flow {
+    /// `keys[0]`: the forward flow identifier (as the first packet had it);
+    /// `keys[1]`: the reply flow identifier (the rewritten identifier, reversed).
+    pub keys: [FlowId; 2],
+    /// When the mapping times out (ns, router clock).
+    pub expiry: u64,
+    /// Until when the mapping may not be evicted to make room (ns); 0 when never.
+    pub guarantee: u64,
+    /// Output port per direction.
+    pub outputs: [u16; 2],
+    /// Checksum delta (forward direction) over the address words.
+    pub ip_delta: u16,
+    /// Checksum delta (forward direction) over addresses and ports.
+    pub l4_delta: u16,
+    /// The input port whose spec created the mapping.
+    pub input: u16,
+    /// IP protocol.
+    pub proto: u8,
+    /// Connection state bits (`S_*`), [`S_LIVE`] while the slot is in use.
+    pub state: u8,
+}
+
+/// The slot holds a mapping.
+pub const S_LIVE: u8 = 0x80;
+/// TCP: FIN seen from the forward side.
+pub const S_FORWARD_DONE: u8 = 1;
+/// TCP: FIN seen from the reply side.
+pub const S_REPLY_DONE: u8 = 2;
+/// TCP: payload seen from the forward side.
+pub const S_FORWARD_DATA: u8 = 4;
+/// TCP: payload seen from the reply side; UDP: a reply was seen (streaming).
+pub const S_REPLY_DATA: u8 = 8;
+
+impl Flow {
+    /// Whether the flow is live.
+    #[inline]
+    pub fn live(&self) -> bool {
+        self.state & S_LIVE != 0
+    }
+
+    /// The delta to apply to the IP checksum for a packet travelling in `direction`.
+    #[inline]
+    pub fn ip_delta(&self, direction: usize) -> u16 {
+        if direction == 0 {
+            self.ip_delta
+        } else {
+            !self.ip_delta
+        }
+    }
+
+    /// The delta to apply to the TCP/UDP checksum for a packet travelling in `direction`.
+    #[inline]
+    pub fn l4_delta(&self, direction: usize) -> u16 {
+        if direction == 0 {
+            self.l4_delta
+        } else {
+            !self.l4_delta
+        }
+    }
+
+    /// The flow identifier a packet travelling in `direction` is rewritten to.
+    #[inline]
+    pub fn rewritten(&self, direction: usize) -> FlowId {
+        self.keys[1 - direction].reverse()
+    }
+}
+
+/// The slab of flows with its free list.
+#[derive(Default)]
+pub struct Flows {
+    /// Every slot, live or free.
+    pub slots: Vec<Flow>,
+    free: Vec<u32>,
+    live: usize,
+}
+
+impl Flows {
+    /// A slab with room for `n` flows before it grows.
+    pub fn with_capacity(n: usize) -> Self {
+        Self {
+            slots: Vec::with_capacity(n),
+            free: Vec::with_capacity(n),
+            live: 0,
+        }
+    }
+
+    /// Live flows.
+    pub fn live(&self) -> usize {
+        self.live
+    }
+
+    /// Stores `flow`; returns its index.
+    pub fn add(&mut self, mut flow: Flow) -> u32 {
+        flow.state |= S_LIVE;
+        self.live += 1;
+        match self.free.pop() {
+            Some(i) => {
+                self.slots[i as usize] = flow;
+                i
+            }
+            None => {
+                self.slots.push(flow);
+                (self.slots.len() - 1) as u32
+            }
+        }
+    }
+
+    /// Frees flow `i` (its map entries must be removed by the caller).
+    pub fn remove(&mut self, i: u32) {
+        let f = &mut self.slots[i as usize];
+        if f.live() {
+            f.state = 0;
+            self.live -= 1;
+            self.free.push(i);
+        }
+    }
+
+    /// Frees every flow.
+    pub fn clear(&mut self) {
+        self.slots.clear();
+        self.free.clear();
+        self.live = 0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(n: u32) -> FlowId {
+        FlowId {
+            saddr: n,
+            daddr: n.wrapping_mul(7),
+            sport: n as u16,
+            dport: 80,
+        }
+    }
+
+    #[test]
+    fn insert_get_remove_with_growth() {
+        let mut m = FlowMap::with_capacity(4, 1);
+        for n in 0..1000 {
+            assert_eq!(m.insert(id(n), n, (n & 1) as usize), None);
+        }
+        assert_eq!(m.len(), 1000);
+        for n in 0..1000 {
+            assert_eq!(m.get(&id(n)), Some((n, (n & 1) as usize)));
+        }
+        for n in (0..1000).step_by(2) {
+            assert!(m.remove_if(&id(n), n));
+            assert!(!m.remove_if(&id(n), n));
+        }
+        for n in 0..1000 {
+            assert_eq!(m.get(&id(n)).is_some(), n % 2 == 1, "{n}");
+        }
+        assert!(
+            !m.remove_if(&id(1), 2),
+            "a key is removed only for its own flow"
+        );
+    }
+
+    #[test]
+    fn deltas_invert() {
+        let a = FlowId {
+            saddr: 0x0a00_0001,
+            daddr: 0x0808_0808,
+            sport: 1234,
+            dport: 53,
+        };
+        let b = FlowId {
+            saddr: 0xc000_0201,
+            daddr: 0x0808_0808,
+            sport: 40000,
+            dport: 53,
+        };
+        let (ip, l4) = FlowId::checksum_deltas(&a, &b);
+        let c = 0x1234;
+        assert_eq!(apply_delta(apply_delta(c, ip), !ip), c);
+        assert_eq!(apply_delta(apply_delta(c, l4), !l4), c);
+    }
+}
