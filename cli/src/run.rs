@@ -306,7 +306,7 @@ pub fn main(args: RunArgs) -> ExitCode {
             }
         }
         if let Some(p) = progress.as_mut() {
-            if rounds % 64 == 0 || idle_rounds > SPIN_ROUNDS {
+            if rounds & 63 == 0 || idle_rounds > SPIN_ROUNDS {
                 p.tick(&router, Instant::now());
             }
         }
