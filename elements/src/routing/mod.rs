@@ -4,8 +4,16 @@
 //!
 //! | element | what it does |
 //! |---|---|
-//! | [`LinearIPLookup`](lineariplookup), `StaticIPLookup` | longest-prefix match, linear scan |
+//! | [`ARPQuerier`](arpquerier) | encapsulates IP in Ethernet, resolving next hops with ARP |
+//! | [`ARPResponder`](arpresponder) | answers ARP requests for configured prefixes |
+//! | [`ICMPPingResponder`](icmppingresponder) | turns echo requests into echo replies |
+//! | [`ICMPError`](icmperror) | builds ICMP error messages quoting the offending packet |
+//! | [`LinearIPLookup`, `StaticIPLookup`](lineariplookup) | longest-prefix match, linear scan |
 //! | [`RadixIPLookup`](radixiplookup) | longest-prefix match, multibit trie |
+//! | [`IPFragmenter`](ipfragmenter) | splits packets larger than the MTU |
+//! | [`IPGWOptions`](ipgwoptions) | Record Route and Timestamp options |
+//! | [`FixIPSrc`](fixipsrc) | sets the source address of locally generated errors |
+//! | [`PaintTee`, `CheckPaint`](paint) | decisions on the paint annotation |
 
 #![allow(non_upper_case_globals)]
 
@@ -16,10 +24,14 @@ pub mod arpmsg;
 pub mod arpquerier;
 pub mod arpresponder;
 pub mod arptable;
+pub mod fixipsrc;
 pub mod icmperror;
 pub mod icmppingresponder;
+pub mod ipfragmenter;
+pub mod ipgwoptions;
 pub mod iproute;
 pub mod lineariplookup;
+pub mod paint;
 pub mod radixiplookup;
 #[cfg(test)]
 mod testutil;
@@ -29,15 +41,41 @@ mod testutil;
 pub mod classes {
     pub use super::arpquerier::ARPQuerier;
     pub use super::arpresponder::ARPResponder;
+    pub use super::fixipsrc::FixIPSrc;
     pub use super::icmperror::ICMPError;
     pub use super::icmppingresponder::ICMPPingResponder;
+    pub use super::ipfragmenter::IPFragmenter;
+    pub use super::ipgwoptions::IPGWOptions;
     pub use super::lineariplookup::{LinearIPLookup, StaticIPLookup};
+    pub use super::paint::{CheckPaint, PaintTee};
     pub use super::radixiplookup::RadixIPLookup;
 }
 
 /// Every class of this family.
 pub static ALL: &[&ElementClass] = &[
+    &classes::ARPQuerier,
+    &classes::ARPResponder,
+    &classes::ICMPPingResponder,
+    &classes::ICMPError,
     &classes::LinearIPLookup,
     &classes::StaticIPLookup,
     &classes::RadixIPLookup,
+    &classes::IPFragmenter,
+    &classes::IPGWOptions,
+    &classes::FixIPSrc,
+    &classes::PaintTee,
+    &classes::CheckPaint,
 ];
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_class_is_listed_once() {
+        let mut names: alloc::vec::Vec<&str> = super::ALL.iter().map(|c| c.name).collect();
+        names.sort_unstable();
+        let n = names.len();
+        names.dedup();
+        assert_eq!(names.len(), n);
+        assert_eq!(n, 12);
+    }
+}

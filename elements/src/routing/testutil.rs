@@ -225,8 +225,8 @@ impl Harness {
     }
 }
 
-/// Builds an IPv4 packet with etherparse: `src`, `dst`, TTL 64, `payload` after a header
-/// of protocol `proto`, checksum valid.
+/// Builds an IPv4 packet with etherparse: `src`, `dst`, TTL 64, DF clear, `payload` after a
+/// header of protocol `proto`, checksum valid.
 pub fn ipv4(src: [u8; 4], dst: [u8; 4], proto: u8, payload: &[u8]) -> Vec<u8> {
     let h = etherparse::Ipv4Header::new(
         payload.len() as u16,
@@ -236,10 +236,10 @@ pub fn ipv4(src: [u8; 4], dst: [u8; 4], proto: u8, payload: &[u8]) -> Vec<u8> {
         dst,
     )
     .expect("payload fits");
+    let mut h = h;
+    h.dont_fragment = false;
+    h.header_checksum = h.calc_header_checksum();
     let mut v = h.to_bytes().to_vec();
-    let mut h2 = etherparse::Ipv4Header::from_slice(&v).expect("valid").0;
-    h2.header_checksum = h2.calc_header_checksum();
-    v = h2.to_bytes().to_vec();
     v.extend_from_slice(payload);
     v
 }
