@@ -58,3 +58,58 @@ pub static ICMPPingRewriter: ElementClass = ElementClass {
     processing: "h/h",
     make,
 };
+
+#[cfg(test)]
+mod tests {
+    use super::super::testutil::*;
+
+    const IN: [u8; 4] = [10, 0, 0, 2];
+    const NAT: [u8; 4] = [21, 0, 0, 1];
+    const SRV: [u8; 4] = [8, 8, 8, 8];
+
+    #[test]
+    fn echo_request_and_reply_golden() {
+        let mut r = Rig::new(
+            "ICMPPingRewriter",
+            "pattern 21.0.0.1 1024-1030# - - 0 1, drop",
+            2,
+            2,
+        );
+        let (o, out) = r.one(0, &echo(IN, SRV, 77, true)).unwrap();
+        assert_eq!(o, 0);
+        assert_eq!(out, echo(NAT, SRV, 1024, true));
+        assert_checksums(&out);
+        let (o, back) = r.one(1, &echo(SRV, NAT, 1024, false)).unwrap();
+        assert_eq!(o, 1);
+        assert_eq!(back, echo(SRV, IN, 77, false));
+        assert_checksums(&back);
+        // A second pinger gets another identifier; a reply nobody asked for is dropped.
+        let (_, out) = r.one(0, &echo([10, 0, 0, 3], SRV, 77, true)).unwrap();
+        assert_eq!(flow_of(&out).1, 1025);
+        assert!(r.one(1, &echo(SRV, NAT, 1030, false)).is_none());
+        // Requests matching a reply entry, and other ICMP, follow the input spec (drop).
+        assert!(r.one(1, &echo(SRV, NAT, 1024, true)).is_none());
+        assert!(r.one(0, &udp(IN, 1, SRV, 2, b"")).is_none());
+        assert_eq!(r.h("nmappings"), "2");
+        assert!(r
+            .h("table")
+            .contains("(10.0.0.2, 77, 8.8.8.8, 77) => (21.0.0.1, 1024, 8.8.8.8, 1024) [*0 1] i0"));
+    }
+
+    #[test]
+    fn identifiers_run_out() {
+        let mut r = Rig::new(
+            "ICMPPingRewriter",
+            "pattern 21.0.0.1 5-6 - - 0 0, pass 0",
+            2,
+            1,
+        );
+        for id in 0..4 {
+            r.one(0, &echo(IN, SRV, 100 + id, true));
+        }
+        assert_eq!(r.h("mapping_failures"), "2");
+        // `pass` lets a stray reply through unchanged.
+        let stray = echo(SRV, NAT, 9, false);
+        assert_eq!(r.one(1, &stray), Some((0, stray.clone())));
+    }
+}

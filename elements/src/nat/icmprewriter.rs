@@ -312,3 +312,141 @@ pub static ICMPRewriter: ElementClass = ElementClass {
     processing: "h/h",
     make,
 };
+
+#[cfg(test)]
+mod tests {
+    use alloc::vec::Vec;
+
+    use etherparse::{icmpv4::DestUnreachableHeader, Icmpv4Type, PacketBuilder};
+
+    use super::super::testutil::*;
+
+    const IN: [u8; 4] = [10, 0, 0, 2];
+    const NAT: [u8; 4] = [21, 0, 0, 1];
+    const SRV: [u8; 4] = [8, 8, 8, 8];
+    const ROUTER: [u8; 4] = [7, 7, 7, 7];
+
+    fn rig() -> Rig {
+        Rig::multi(&[
+            ("icmp", "ICMPRewriter", "rw pr", 1, 2),
+            (
+                "rw",
+                "IPRewriter",
+                "pattern 21.0.0.1 1024-65535# - - 0 1, drop",
+                2,
+                2,
+            ),
+            (
+                "pr",
+                "ICMPPingRewriter",
+                "pattern 21.0.0.1 2000-2100# - - 0 1, drop",
+                2,
+                2,
+            ),
+        ])
+        .unwrap()
+    }
+
+    /// An ICMP error from `src` to `dst` quoting the first 28 bytes of `quoted`.
+    fn error(src: [u8; 4], dst: [u8; 4], ty: Icmpv4Type, quoted: &[u8]) -> Vec<u8> {
+        let mut v = Vec::new();
+        PacketBuilder::ipv4(src, dst, 64)
+            .icmpv4(ty)
+            .write(&mut v, quoted)
+            .unwrap();
+        v
+    }
+
+    fn unreachable() -> Icmpv4Type {
+        Icmpv4Type::DestinationUnreachable(DestUnreachableHeader::Port)
+    }
+
+    #[test]
+    fn translates_errors_about_udp_tcp_and_echo() {
+        let mut r = rig();
+        // UDP: the outside answers our rewritten datagram with port unreachable.
+        let sent = r
+            .one_into("rw", 0, &udp(IN, 5353, SRV, 53, b"query"))
+            .unwrap()
+            .1;
+        assert_eq!(flow_of(&sent), (NAT, 1024, SRV, 53));
+        let err = error(SRV, NAT, unreachable(), &sent[..28]);
+        let (o, out) = r.one_into("icmp", 0, &err).unwrap();
+        assert_eq!(o, 0);
+        let original = udp(IN, 5353, SRV, 53, b"query");
+        assert_eq!(
+            out,
+            error(SRV, IN, unreachable(), &original[..28]),
+            "golden"
+        );
+        assert_checksums(&out);
+
+        // TCP, quoted in full (checksum inside the quote), from a router on the path.
+        let sent = r
+            .one_into("rw", 0, &tcp(IN, 4000, SRV, 80, "S", b""))
+            .unwrap()
+            .1;
+        let te =
+            Icmpv4Type::TimeExceeded(etherparse::icmpv4::TimeExceededCode::TtlExceededInTransit);
+        let (o, out) = r
+            .one_into("icmp", 0, &error(ROUTER, NAT, te.clone(), &sent))
+            .unwrap();
+        assert_eq!(o, 0);
+        assert_eq!(
+            out,
+            error(ROUTER, IN, te, &tcp(IN, 4000, SRV, 80, "S", b""))
+        );
+        assert_checksums(&out);
+
+        // A quoted echo request.
+        let sent = r.one_into("pr", 0, &echo(IN, SRV, 99, true)).unwrap().1;
+        assert_eq!(flow_of(&sent).1, 2000);
+        let (_, out) = r
+            .one_into("icmp", 0, &error(ROUTER, NAT, unreachable(), &sent))
+            .unwrap();
+        assert_eq!(
+            out,
+            error(ROUTER, IN, unreachable(), &echo(IN, SRV, 99, true))
+        );
+        assert_checksums(&out);
+        assert_eq!(r.router.read_handler("icmp.rewritten").unwrap(), "3");
+    }
+
+    #[test]
+    fn error_from_inside_about_inbound_traffic() {
+        let mut r = rig();
+        r.one_into("rw", 0, &udp(IN, 5353, SRV, 53, b"q")).unwrap();
+        let delivered = r
+            .one_into("rw", 1, &udp(SRV, 53, NAT, 1024, b"a"))
+            .unwrap()
+            .1;
+        assert_eq!(flow_of(&delivered), (SRV, 53, IN, 5353));
+        let (_, out) = r
+            .one_into("icmp", 0, &error(IN, SRV, unreachable(), &delivered))
+            .unwrap();
+        assert_eq!(
+            out,
+            error(NAT, SRV, unreachable(), &udp(SRV, 53, NAT, 1024, b"a"))
+        );
+        assert_checksums(&out);
+    }
+
+    #[test]
+    fn unmapped_and_malformed_go_to_output_1() {
+        let mut r = rig();
+        let stranger = udp(IN, 1, SRV, 2, b"");
+        let err = error(SRV, NAT, unreachable(), &stranger[..28]);
+        assert_eq!(r.one_into("icmp", 0, &err), Some((1, err.clone())));
+        let ping = echo(SRV, NAT, 1, true);
+        assert_eq!(r.one_into("icmp", 0, &ping).map(|x| x.0), Some(1));
+        let short = &err[..40];
+        assert_eq!(r.one_into("icmp", 0, short).map(|x| x.0), Some(1));
+        assert_eq!(r.one_into("icmp", 0, &err[..5]).map(|x| x.0), Some(1));
+        assert_eq!(r.router.read_handler("icmp.unmapped").unwrap(), "2");
+        assert_eq!(r.router.read_handler("icmp.bad_packets").unwrap(), "2");
+        let e = Rig::multi(&[("icmp", "ICMPRewriter", "nothere", 1, 1)])
+            .err()
+            .unwrap();
+        assert!(e.contains("no element named 'nothere'"), "{e}");
+    }
+}

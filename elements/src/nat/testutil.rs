@@ -72,6 +72,17 @@ impl Rig {
         ninputs: usize,
         noutputs: usize,
     ) -> Result<Rig, String> {
+        let mut all: Vec<(&str, &str, &str, usize, usize)> = Vec::new();
+        for (k, (n, c, cfg)) in elems.iter().enumerate() {
+            let (i, o) = if k == 0 { (ninputs, noutputs) } else { (0, 0) };
+            all.push((n, c, cfg, i, o));
+        }
+        Self::multi(&all)
+    }
+
+    /// Several elements, each `(name, class, config, ninputs, noutputs)` with fed inputs
+    /// and recorded outputs; the first is the default for [`Rig::push`].
+    pub fn multi(elems: &[(&str, &str, &str, usize, usize)]) -> Result<Rig, String> {
         let mut g = FlatGraph::default();
         let el = |n: &str, c: &str, cfg: &str| FlatElement {
             name: n.into(),
@@ -80,31 +91,33 @@ impl Rig {
             span: Span::default(),
             config_span: Span::default(),
         };
-        for (n, c, cfg) in elems {
+        for (n, c, cfg, ..) in elems {
             g.elements.push(el(n, c, cfg));
         }
         let name = elems[0].0.to_string();
-        for i in 0..ninputs {
-            g.elements
-                .push(el(&alloc::format!("src{i}"), "TestIdle", ""));
-            let from = g.elements.len() - 1;
-            g.connections.push(FlatConnection {
-                from,
-                from_port: 0,
-                to: 0,
-                to_port: i,
-            });
-        }
-        for o in 0..noutputs {
-            g.elements
-                .push(el(&alloc::format!("{name}.out{o}"), "TestSink", ""));
-            let to = g.elements.len() - 1;
-            g.connections.push(FlatConnection {
-                from: 0,
-                from_port: o,
-                to,
-                to_port: 0,
-            });
+        for (k, (n, _, _, ninputs, noutputs)) in elems.iter().enumerate() {
+            for i in 0..*ninputs {
+                g.elements
+                    .push(el(&alloc::format!("{n}.src{i}"), "TestIdle", ""));
+                let from = g.elements.len() - 1;
+                g.connections.push(FlatConnection {
+                    from,
+                    from_port: 0,
+                    to: k,
+                    to_port: i,
+                });
+            }
+            for o in 0..*noutputs {
+                g.elements
+                    .push(el(&alloc::format!("{n}.out{o}"), "TestSink", ""));
+                let to = g.elements.len() - 1;
+                g.connections.push(FlatConnection {
+                    from: k,
+                    from_port: o,
+                    to,
+                    to_port: 0,
+                });
+            }
         }
         let mut classes: Vec<&'static ElementClass> = super::ALL.to_vec();
         classes.push(&SINK);
@@ -139,6 +152,12 @@ impl Rig {
 
     /// Pushes `frames` into input `port`, then returns what each output received.
     pub fn push(&mut self, port: usize, frames: &[&[u8]]) -> Vec<Vec<Vec<u8>>> {
+        let name = self.name.clone();
+        self.push_into(&name, port, frames)
+    }
+
+    /// Pushes `frames` into input `port` of element `name`; returns its outputs.
+    pub fn push_into(&mut self, name: &str, port: usize, frames: &[&[u8]]) -> Vec<Vec<Vec<u8>>> {
         let batch: Batch = frames
             .iter()
             .map(|f| self.pool.alloc_from(f).expect("room"))
@@ -146,9 +165,17 @@ impl Rig {
         // The router time is read at the start of a round; run one so `now` is current.
         self.router.run_rounds(1);
         self.router
-            .push_to(&self.name, port, batch)
+            .push_to(name, port, batch)
             .expect("element exists");
-        self.take()
+        self.take_of(name)
+    }
+
+    /// Pushes one frame into element `name`; returns (output, bytes) if it came out.
+    pub fn one_into(&mut self, name: &str, port: usize, frame: &[u8]) -> Option<(usize, Vec<u8>)> {
+        let outs = self.push_into(name, port, &[frame]);
+        outs.into_iter()
+            .enumerate()
+            .find_map(|(o, v)| v.into_iter().next().map(|b| (o, b)))
     }
 
     /// Pushes one frame; returns (output, bytes) if it came out.
@@ -159,10 +186,10 @@ impl Rig {
             .find_map(|(o, v)| v.into_iter().next().map(|b| (o, b)))
     }
 
-    pub fn take(&mut self) -> Vec<Vec<Vec<u8>>> {
+    fn take_of(&mut self, name: &str) -> Vec<Vec<Vec<u8>>> {
         let mut outs = Vec::new();
         for o in 0.. {
-            let key = alloc::format!("{}.out{o}", self.name);
+            let key = alloc::format!("{name}.out{o}");
             let exists = self.router.element_names().any(|n| n == key);
             if !exists {
                 break;
