@@ -134,3 +134,102 @@ pub static StaticIPLookup: ElementClass = ElementClass {
     processing: "h",
     make: make_static,
 };
+
+#[cfg(test)]
+mod tests {
+    use super::super::radixiplookup::RadixIPLookup;
+    use super::super::testutil::{harness, try_harness};
+    use super::*;
+
+    const ROUTES: &str =
+        "18.26.4.24/32 0, 18.26.4.255/32 0, 18.26.4.0/32 0, 18.26.4/24 1, 0/0 18.26.4.1 1";
+
+    fn route_one(
+        h: &mut super::super::testutil::Harness,
+        dst: [u8; 4],
+    ) -> Option<(usize, [u8; 4])> {
+        h.push_ip(0, &[0x45; 20], 0, |a| a.dst_ip = dst);
+        let out = h.take();
+        out.first().map(|o| (o.port, o.anno.dst_ip))
+    }
+
+    #[test]
+    fn click_example_routes_for_every_table() {
+        for class in [&LinearIPLookup, &StaticIPLookup, &RadixIPLookup] {
+            let mut h = harness(class, ROUTES, 1, 2);
+            assert_eq!(
+                route_one(&mut h, [18, 26, 4, 24]),
+                Some((0, [18, 26, 4, 24]))
+            );
+            assert_eq!(route_one(&mut h, [18, 26, 4, 9]), Some((1, [18, 26, 4, 9])));
+            assert_eq!(
+                route_one(&mut h, [8, 8, 8, 8]),
+                Some((1, [18, 26, 4, 1])),
+                "gateway set"
+            );
+            assert_eq!(
+                h.read("table"),
+                "18.26.4.24/32\t\t-\t\t0\n18.26.4.255/32\t\t-\t\t0\n18.26.4.0/32\t\t-\t\t0\n\
+                 18.26.4.0/24\t\t-\t\t1\n0.0.0.0/0\t\t18.26.4.1\t1\n",
+                "{}",
+                class.name
+            );
+        }
+    }
+
+    #[test]
+    fn unrouted_packets_are_counted() {
+        for class in [&LinearIPLookup, &RadixIPLookup] {
+            let mut h = harness(class, "10.0.0.0/8 0", 1, 1);
+            assert_eq!(route_one(&mut h, [11, 0, 0, 1]), None);
+            assert_eq!(h.read("drops"), "1");
+        }
+    }
+
+    #[test]
+    fn handlers_change_dynamic_tables() {
+        for class in [&LinearIPLookup, &RadixIPLookup] {
+            let mut h = harness(class, "10.0.0.0/8 0", 1, 2);
+            assert!(
+                h.write("add", "10.0.0.0/8 1").is_err(),
+                "add does not replace"
+            );
+            h.write("set", "10.0.0.0/8 1").unwrap();
+            assert_eq!(route_one(&mut h, [10, 1, 1, 1]), Some((1, [10, 1, 1, 1])));
+            h.write("add", "10.1.0.0/16 10.0.0.254 0").unwrap();
+            assert_eq!(route_one(&mut h, [10, 1, 1, 1]), Some((0, [10, 0, 0, 254])));
+            assert!(h.write("add", "10.2.0.0/16 5").is_err(), "no output 5");
+            assert!(
+                h.write("remove", "10.1.0.0/16 - 1").is_err(),
+                "port must match"
+            );
+            h.write("remove", "10.1.0.0/16").unwrap();
+            assert_eq!(route_one(&mut h, [10, 1, 1, 1]), Some((1, [10, 1, 1, 1])));
+            // ctrl is all or nothing.
+            assert!(h
+                .write("ctrl", "add 20.0.0.0/8 0\nremove 30.0.0.0/8")
+                .is_err());
+            assert_eq!(route_one(&mut h, [20, 0, 0, 1]), None, "rolled back");
+            h.write("ctrl", "add 20.0.0.0/8 0\nset 10.0.0.0/8 0\n")
+                .unwrap();
+            assert_eq!(route_one(&mut h, [20, 0, 0, 1]).map(|r| r.0), Some(0));
+            assert_eq!(route_one(&mut h, [10, 9, 9, 9]).map(|r| r.0), Some(0));
+        }
+        let h = harness(&StaticIPLookup, "10.0.0.0/8 0", 1, 1);
+        assert!(h.write("add", "11.0.0.0/8 0").is_err());
+    }
+
+    #[test]
+    fn bad_routes_are_configuration_errors() {
+        for bad in [
+            "10.0.0.0/8",
+            "10.0.0.0/8 3",
+            "10.0.0.0/33 0",
+            "nonsense 0",
+            "10.0.0.0/8 gw 0",
+        ] {
+            let e = try_harness(&LinearIPLookup, bad, 1, 2, 4).err().expect(bad);
+            assert!(e[0].contains("argument 1"), "{bad}: {e:?}");
+        }
+    }
+}
