@@ -1,5 +1,19 @@
-//! Passes the linker script to the linker. Emitting it here (not in rustflags) keeps it in
-//! force even when a caller sets `RUSTFLAGS`.
+//! Build script of the image.
+//!
+//! 1. Passes the linker script to the linker. Emitting it here (not in rustflags) keeps it in
+//!    force even when a caller sets `RUSTFLAGS`.
+//! 2. Generates `registry.rs`, the image's element registry and configuration:
+//!    - with `SLUICE_CONFIG=<flat configuration file>` (what `sluice build` sets), a
+//!      *specialized* image: the graph is parsed here, on the host, and emitted as Rust code
+//!      that rebuilds the `FlatGraph` at boot, and the registry names only the classes that
+//!      graph uses (`&sluice_elements::classes::<Class>`), so the linker drops every other
+//!      element (a firewall image carries no NAT) and the parser is not in the image at all;
+//!    - without it, a *generic* image with every `no_std` class, which reads its
+//!      configuration at boot (a PVH module, `-initrd fw.click`).
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+use std::path::PathBuf;
 
 fn main() {
     let dir = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
@@ -7,4 +21,99 @@ fn main() {
     println!("cargo:rustc-link-arg-bins=-znoexecstack");
     println!("cargo:rerun-if-changed=linker.ld");
     println!("cargo:rerun-if-changed=src/arch/boot.S");
+    println!("cargo:rerun-if-env-changed=SLUICE_CONFIG");
+    println!("cargo::rustc-check-cfg=cfg(sluice_embedded)");
+
+    let out = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
+    let registry = match std::env::var_os("SLUICE_CONFIG").filter(|v| !v.is_empty()) {
+        Some(path) => {
+            let path = PathBuf::from(path);
+            println!("cargo:rerun-if-changed={}", path.display());
+            println!("cargo:rustc-cfg=sluice_embedded");
+            specialized(&path)
+        }
+        None => GENERIC.to_string(),
+    };
+    std::fs::write(out.join("registry.rs"), registry).expect("write registry.rs");
+}
+
+const GENERIC: &str = "\
+/// No configuration is built in: it comes at boot.
+pub const EMBEDDED: Option<Embedded> = None;
+
+/// Every element class that runs without an operating system.
+pub fn classes() -> alloc::vec::Vec<&'static ElementClass> {
+    sluice_elements::all_classes()
+}
+";
+
+fn specialized(path: &std::path::Path) -> String {
+    let text = std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("SLUICE_CONFIG: cannot read {}: {e}", path.display()));
+    let name = path
+        .file_name()
+        .map_or_else(|| "config".into(), |n| n.to_string_lossy().into_owned());
+    let source = sluice_config::Source::new(name.clone(), text.clone());
+    let graph = sluice_config::parse(&source, 0)
+        .and_then(|config| sluice_config::flatten(&config, &[]))
+        .unwrap_or_else(|diags| {
+            panic!(
+                "SLUICE_CONFIG {} does not parse (run `sluice check` on it):\n{}",
+                path.display(),
+                diags.render(std::slice::from_ref(&source))
+            )
+        });
+
+    let classes: BTreeSet<&str> = graph.elements.iter().map(|e| e.class.as_str()).collect();
+    let mut s = String::new();
+    s.push_str("/// The configuration built into this image.\n");
+    s.push_str("pub const EMBEDDED: Option<Embedded> = Some(Embedded {\n");
+    let _ = writeln!(s, "    name: {name:?},");
+    let _ = writeln!(s, "    text: {text:?},");
+    s.push_str("    graph,\n});\n\n");
+    s.push_str("/// The classes the built-in configuration uses, and only those.\n");
+    s.push_str("pub fn classes() -> alloc::vec::Vec<&'static ElementClass> {\n");
+    s.push_str("    alloc::vec![\n");
+    for class in &classes {
+        assert!(
+            class.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
+            "class name {class:?} is not an identifier"
+        );
+        let _ = writeln!(s, "        &sluice_elements::classes::{class},");
+    }
+    s.push_str("    ]\n}\n\n");
+    s.push_str("fn graph() -> FlatGraph {\n");
+    s.push_str("    let span = |start: u32, end: u32| Span { file: 0, start, end };\n");
+    s.push_str("    let element = |name: &str, class: &str, config: &str, at: (u32, u32), config_at: (u32, u32)| FlatElement {\n");
+    s.push_str("        name: name.into(),\n        class: class.into(),\n        config: config.into(),\n");
+    s.push_str("        span: span(at.0, at.1),\n        config_span: span(config_at.0, config_at.1),\n    };\n");
+    s.push_str("    let connection = |from, from_port, to, to_port| FlatConnection { from, from_port, to, to_port };\n");
+    s.push_str("    FlatGraph {\n        elements: alloc::vec![\n");
+    for e in &graph.elements {
+        let _ = writeln!(
+            s,
+            "            element({:?}, {:?}, {:?}, ({}, {}), ({}, {})),",
+            e.name,
+            e.class,
+            e.config,
+            e.span.start,
+            e.span.end,
+            e.config_span.start,
+            e.config_span.end
+        );
+    }
+    s.push_str("        ],\n        connections: alloc::vec![\n");
+    for c in &graph.connections {
+        let _ = writeln!(
+            s,
+            "            connection({}, {}, {}, {}),",
+            c.from, c.from_port, c.to, c.to_port
+        );
+    }
+    s.push_str("        ],\n        requirements: alloc::vec![\n");
+    for r in &graph.requirements {
+        let _ = writeln!(s, "            {r:?}.into(),");
+    }
+    s.push_str("        ],\n    }\n}\n");
+    s
 }

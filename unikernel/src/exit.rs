@@ -27,6 +27,8 @@ pub enum ExitCode {
     Panic = 2,
     /// A CPU exception (QEMU status 7).
     Exception = 3,
+    /// The configuration was rejected at boot (QEMU status 9).
+    ConfigError = 4,
 }
 
 impl ExitCode {

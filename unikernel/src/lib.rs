@@ -16,10 +16,14 @@
 
 #![no_std]
 
+extern crate alloc;
+
 pub mod arch;
 pub mod checkpoint;
 pub mod clock;
+pub mod control;
 pub mod exit;
 pub mod heap;
+pub mod net;
 pub mod pvh;
 pub mod serial;

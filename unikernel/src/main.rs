@@ -5,13 +5,16 @@
 
 extern crate alloc;
 
+mod nf;
 mod selftest;
 
+use alloc::rc::Rc;
 use core::fmt::Display;
 
+use sluice_unikernel::control::{ControlChannel, Handlers};
 use sluice_unikernel::exit::{exit, ExitCode};
 use sluice_unikernel::pvh::{self, BootInfo};
-use sluice_unikernel::{arch, checkpoint, clock, heap, println, serial};
+use sluice_unikernel::{arch, checkpoint, clock, heap, net, println, serial};
 
 /// Kernel entry from `boot.S`, in long mode on the boot stack, with the physical address of
 /// the PVH start info.
@@ -49,32 +52,62 @@ pub extern "C" fn rust_main(start_info_paddr: u32) -> ! {
     main_loop(boot)
 }
 
-/// The machine is up: this is where the router and the device drivers run.
-///
-/// For now it reports readiness, runs a self-test if the command line asks for one
-/// (`selftest=clock|panic|fault|ud|heap`) and otherwise idles.
+/// The machine is up: build the packet pool, bring up the NICs, instantiate the router,
+/// report readiness, then run the graph and serve the control channel until the router stops.
 fn main_loop(boot: &'static BootInfo) -> ! {
+    if let Some(test) = boot.cmdline.get("selftest") {
+        print_ready(&[]);
+        selftest::run(test, &boot.cmdline);
+    }
+    let pool = nf::packet_pool(&boot.cmdline).unwrap_or_else(|e| fail("packet pool", e));
+    checkpoint::record("pool");
+    let nics = net::discover(&boot.cmdline, &pool);
+    checkpoint::record("nics");
+    let config = nf::configuration(boot).unwrap_or_else(|e| fail("configuration", e));
+    let Some(config) = config else {
+        // A generic image booted without a configuration: nothing to run.
+        print_ready(&nics.info);
+        println!("no configuration (boot a generic image with -initrd FILE.click)");
+        arch::halt_forever()
+    };
+    let info = nics.info.clone();
+    let mut router = nf::router(&config, pool, nics.devices).unwrap_or_else(|report| {
+        println!("configuration error:\n{report}");
+        exit(ExitCode::ConfigError)
+    });
+    checkpoint::record("router");
+    let mut control = ControlChannel::new(clock::calibration().map_or(0, |c| c.tsc_khz));
+    print_ready(&info);
+    loop {
+        let round = router.run_once();
+        control.poll(&Handlers {
+            router: &router,
+            nics: &info,
+            config: &config.text,
+        });
+        if !round.active {
+            break;
+        }
+    }
+    router.cleanup();
+    println!("router stopped");
+    exit(ExitCode::Success)
+}
+
+/// Prints the one `ready` line the launcher waits for.
+fn print_ready(nics: &[Rc<net::NicInfo>]) {
     let ready = clock::Instant::now();
     let checkpoints = checkpoint::snapshot();
     let calibration = clock::calibration();
     println!(
-        "ready entry->ready={}us vm->entry={}us tsc_khz={} tsc_source={} {}",
+        "ready entry->ready={}us vm->entry={}us tsc_khz={} tsc_source={} nics={} {}",
         ready.since_boot().as_micros(),
         clock::ticks_to_duration(checkpoints.entry_tsc()).as_micros(),
         calibration.map_or(0, |c| c.tsc_khz),
         calibration.map_or("none", |c| c.source.name()),
+        nics.len(),
         checkpoints
     );
-    for device in boot.cmdline.virtio_mmio_devices() {
-        match device {
-            Ok(d) => log::info!("virtio-mmio {:#x}+{:#x} irq {}", d.base, d.size, d.irq),
-            Err(e) => log::warn!("{e}"),
-        }
-    }
-    if let Some(test) = boot.cmdline.get("selftest") {
-        selftest::run(test, &boot.cmdline);
-    }
-    arch::halt_forever()
 }
 
 fn log_level(boot: &BootInfo) -> log::LevelFilter {

@@ -11,6 +11,8 @@ use core::ops::Range;
 
 use spin::Once;
 
+use crate::arch::paging::BOOT_IDENTITY_MAP_END;
+
 pub use cmdline::{BadVirtioMmioParam, Cmdline, Param, VirtioMmioDevice};
 
 /// `hvm_start_info.magic`: "xEn3" with the top bit of each byte cleared.
@@ -33,6 +35,16 @@ struct StartInfo {
     memmap_paddr: u64,
     memmap_entries: u32,
     reserved: u32,
+}
+
+/// One boot module (`hvm_modlist_entry`).
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+struct ModlistEntry {
+    paddr: u64,
+    size: u64,
+    cmdline_paddr: u64,
+    reserved: u64,
 }
 
 /// One memory map entry (`hvm_memmap_table_entry`).
@@ -65,9 +77,11 @@ pub struct BootInfo {
     pub start_info_addr: u64,
     pub cmdline: Cmdline<'static>,
     pub memmap: &'static [MemmapEntry],
+    /// The first boot module (`-initrd FILE` under QEMU), if the loader passed one.
+    pub module: Option<&'static [u8]>,
     /// Physical ranges the boot information itself occupies (start info, command line, memory
-    /// map), which the heap must not overlap.
-    pub reserved: [Range<u64>; 3],
+    /// map, first module), which the heap must not overlap.
+    pub reserved: [Range<u64>; 4],
 }
 
 /// Why the start information cannot be used.
@@ -158,6 +172,21 @@ unsafe fn parse(addr: u64) -> Result<BootInfo, PvhError> {
         &[]
     };
 
+    let module: Option<&'static [u8]> = if start.nr_modules > 0 && start.modlist_paddr != 0 {
+        // SAFETY: the loader wrote `nr_modules` entries at `modlist_paddr`, 8-byte aligned.
+        let entry = unsafe { (start.modlist_paddr as *const ModlistEntry).read_unaligned() };
+        (entry.paddr != 0 && entry.size > 0 && entry.paddr + entry.size <= BOOT_IDENTITY_MAP_END)
+            .then(|| {
+                // SAFETY: the module's bytes were loaded at `paddr` (identity mapped, checked
+                // above) and are reserved from the heap below, so nothing writes them.
+                unsafe {
+                    core::slice::from_raw_parts(entry.paddr as *const u8, entry.size as usize)
+                }
+            })
+    } else {
+        None
+    };
+
     let span = |start: u64, len: usize| start..start + len as u64;
     Ok(BootInfo {
         start_info_addr: addr,
@@ -167,7 +196,9 @@ unsafe fn parse(addr: u64) -> Result<BootInfo, PvhError> {
             span(addr, core::mem::size_of::<StartInfo>()),
             span(start.cmdline_paddr, cmdline_bytes.len() + 1),
             span(start.memmap_paddr, core::mem::size_of_val(memmap)),
+            module.map_or(0..0, |m| span(m.as_ptr() as u64, m.len())),
         ],
+        module,
     })
 }
 

@@ -11,8 +11,10 @@ use spin::Mutex;
 use x86_64::instructions::interrupts;
 use x86_64::instructions::port::Port;
 
-/// I/O base of COM1.
+/// I/O base of COM1 (the console).
 const COM1: u16 = 0x3f8;
+/// I/O base of COM2 (the control channel, see `control`).
+pub const COM2: u16 = 0x2f8;
 
 /// Register offsets from the UART's I/O base.
 mod reg {
@@ -29,16 +31,18 @@ const LINE_CONTROL_DLAB: u8 = 0x80;
 const FIFO_ENABLE_AND_CLEAR: u8 = 0xc7;
 const MODEM_DTR_RTS_OUT2: u8 = 0x0b;
 const LINE_STATUS_THR_EMPTY: u8 = 0x20;
+const LINE_STATUS_DATA_READY: u8 = 0x01;
 /// Divisor 1: 115200 baud.
 const BAUD_DIVISOR: u16 = 1;
 
 /// A 16550-compatible UART at an I/O port base.
-struct Uart {
+pub struct Uart {
     base: u16,
 }
 
 impl Uart {
-    const fn new(base: u16) -> Self {
+    /// The UART at I/O port `base` (`COM2`, ...).
+    pub const fn new(base: u16) -> Self {
         Self { base }
     }
 
@@ -53,7 +57,7 @@ impl Uart {
     }
 
     /// Programs 115200 8N1 with FIFOs on and UART interrupts off.
-    fn init(&self) {
+    pub fn init(&self) {
         self.write_reg(reg::INTERRUPT_ENABLE, 0);
         self.write_reg(reg::LINE_CONTROL, LINE_CONTROL_DLAB);
         let [low, high] = BAUD_DIVISOR.to_le_bytes();
@@ -62,6 +66,21 @@ impl Uart {
         self.write_reg(reg::LINE_CONTROL, LINE_CONTROL_8N1);
         self.write_reg(reg::FIFO_CONTROL, FIFO_ENABLE_AND_CLEAR);
         self.write_reg(reg::MODEM_CONTROL, MODEM_DTR_RTS_OUT2);
+    }
+
+    /// The next received byte, if one is waiting. One port read when none is.
+    pub fn try_read_byte(&self) -> Option<u8> {
+        // A missing UART reads 0xff: "data ready" with 0xff bytes forever. 0xff in the line
+        // status also claims a FIFO error, which a real UART with data never reports.
+        let status = self.read_reg(reg::LINE_STATUS);
+        (status & LINE_STATUS_DATA_READY != 0 && status != 0xff).then(|| self.read_reg(reg::DATA))
+    }
+
+    /// Writes bytes as they are (no newline translation).
+    pub fn write_bytes(&self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.write_byte(byte);
+        }
     }
 
     fn write_byte(&self, byte: u8) {

@@ -8,7 +8,7 @@ pub mod paging;
 use core::arch::global_asm;
 
 /// Size of the stack `rust_main` and everything after it run on.
-pub const BOOT_STACK_SIZE: usize = 64 * 1024;
+pub const BOOT_STACK_SIZE: usize = 256 * 1024;
 
 global_asm!(
     include_str!("boot.S"),

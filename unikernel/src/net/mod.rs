@@ -1,0 +1,177 @@
+//! The VM's network interfaces: virtio-net devices on virtio-mmio transports, found on the
+//! kernel command line and driven by `sluice_drivers::virtio::VirtioNet`.
+//!
+//! **Order and names.** QEMU's microvm gives the first `-device virtio-net-device` the
+//! highest virtio-mmio slot (0xfeb00e00, IRQ 12), the next one the slot below, and so on,
+//! and appends one `virtio_mmio.device=512@<base>:<irq>` entry per device to the kernel
+//! command line. Interfaces are therefore numbered from the highest base address down, so the
+//! launcher's first `--nic` is `eth0` = `FromDevice(0)`, the second `eth1` = `FromDevice(1)`.
+//!
+//! **Counters.** Each interface shares its counters and the number of pool buffers its
+//! rings hold through a [`NicInfo`], which the control channel reads as the global handlers
+//! `eth0.rx_packets`, `eth0.buffers_held`, ... without reaching into the router.
+
+mod hal;
+
+use alloc::boxed::Box;
+use alloc::format;
+use alloc::rc::Rc;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+use core::cell::Cell;
+
+use sluice_dataplane::{Batch, DeviceStats, NetDevice, PacketPool};
+use sluice_drivers::virtio::VirtioNet;
+use virtio_drivers::transport::mmio::{MmioTransport, VirtIOHeader};
+use virtio_drivers::transport::{DeviceType, Transport};
+
+pub use hal::KernelHal;
+
+use crate::arch::paging;
+use crate::pvh::{Cmdline, VirtioMmioDevice};
+
+/// What the control channel can read about an interface while the router owns it.
+#[derive(Debug)]
+pub struct NicInfo {
+    pub name: String,
+    pub mac: [u8; 6],
+    stats: Cell<DeviceStats>,
+    buffers_held: Cell<usize>,
+}
+
+impl NicInfo {
+    /// The device's counters as of its last poll.
+    pub fn stats(&self) -> DeviceStats {
+        self.stats.get()
+    }
+
+    /// Pool buffers posted to the device's rings (RX buffers waiting for frames, TX frames
+    /// not yet completed).
+    pub fn buffers_held(&self) -> usize {
+        self.buffers_held.get()
+    }
+
+    /// A read handler of this interface: a [`DeviceStats`] counter, `buffers_held`, `mac`.
+    pub fn read_handler(&self, handler: &str) -> Option<String> {
+        match handler {
+            "buffers_held" => Some(format!("{}", self.buffers_held())),
+            "mac" => {
+                let m = self.mac;
+                Some(format!(
+                    "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+                    m[0], m[1], m[2], m[3], m[4], m[5]
+                ))
+            }
+            other => self.stats().get(other).map(|v| format!("{v}")),
+        }
+    }
+}
+
+/// A virtio-net interface, publishing its counters to its [`NicInfo`] after every call.
+struct Nic<T: Transport> {
+    device: VirtioNet<KernelHal, T>,
+    info: Rc<NicInfo>,
+}
+
+impl<T: Transport> Nic<T> {
+    #[inline]
+    fn publish(&self) {
+        self.info.stats.set(self.device.stats());
+        self.info.buffers_held.set(self.device.buffers_held());
+    }
+}
+
+impl<T: Transport> NetDevice for Nic<T> {
+    fn name(&self) -> &str {
+        self.device.name()
+    }
+
+    fn mac(&self) -> [u8; 6] {
+        self.device.mac()
+    }
+
+    fn receive(&mut self, pool: &PacketPool, batch: &mut Batch) -> usize {
+        let n = self.device.receive(pool, batch);
+        self.publish();
+        n
+    }
+
+    fn transmit(&mut self, batch: &mut Batch) -> usize {
+        let n = self.device.transmit(batch);
+        self.publish();
+        n
+    }
+
+    fn poll(&mut self) {
+        self.device.poll();
+        self.publish();
+    }
+
+    fn stats(&self) -> DeviceStats {
+        self.device.stats()
+    }
+}
+
+/// The interfaces found at boot.
+#[derive(Default)]
+pub struct Nics {
+    /// For the router, in interface order.
+    pub devices: Vec<Box<dyn NetDevice>>,
+    /// For the control channel, in the same order.
+    pub info: Vec<Rc<NicInfo>>,
+}
+
+/// Brings up every virtio-net device on the command line, in launcher order, with receive
+/// buffers from `pool`. A device that fails is reported and skipped.
+pub fn discover(cmdline: &Cmdline<'_>, pool: &PacketPool) -> Nics {
+    let mut slots: Vec<VirtioMmioDevice> = cmdline
+        .virtio_mmio_devices()
+        .filter_map(|d| d.map_err(|e| log::warn!("{e}")).ok())
+        .collect();
+    slots.sort_by_key(|s| core::cmp::Reverse(s.base));
+    let mut nics = Nics::default();
+    for slot in slots {
+        let name = format!("eth{}", nics.devices.len());
+        match open_mmio(&slot, &name, pool) {
+            Ok(Some(nic)) => {
+                nics.info.push(nic.info.clone());
+                nics.devices.push(Box::new(nic));
+            }
+            Ok(None) => {}
+            Err(e) => log::warn!("virtio-mmio {:#x}: {e}", slot.base),
+        }
+    }
+    nics
+}
+
+fn open_mmio(
+    slot: &VirtioMmioDevice,
+    name: &str,
+    pool: &PacketPool,
+) -> Result<Option<Nic<MmioTransport<'static>>>, String> {
+    let size = usize::try_from(slot.size).map_err(|_| "region too large".to_string())?;
+    let regs = paging::map_mmio(slot.base, slot.size).map_err(|e| format!("{e:?}"))?;
+    // SAFETY: `regs` is an uncached identity mapping of the device's whole register window,
+    // which the command line names and nothing else in the kernel touches; it stays mapped
+    // for the life of the kernel.
+    let transport = unsafe { MmioTransport::new(regs.cast::<VirtIOHeader>(), size) }
+        .map_err(|e| format!("{e}"))?;
+    if transport.device_type() != DeviceType::Network {
+        log::info!(
+            "virtio-mmio {:#x}: {:?} device, not a NIC: ignored",
+            slot.base,
+            transport.device_type()
+        );
+        return Ok(None);
+    }
+    let device = VirtioNet::new(transport, name, pool.clone()).map_err(|e| format!("{e}"))?;
+    let info = Rc::new(NicInfo {
+        name: name.into(),
+        mac: device.mac(),
+        stats: Cell::new(DeviceStats::default()),
+        buffers_held: Cell::new(0),
+    });
+    let nic = Nic { device, info };
+    nic.publish();
+    Ok(Some(nic))
+}
