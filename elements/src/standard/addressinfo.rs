@@ -20,7 +20,12 @@ use sluice_dataplane::{Batch, ConfigContext, Context, Element, ElementClass};
 
 /// The element class.
 #[allow(non_upper_case_globals)]
-pub static AddressInfo: ElementClass = ElementClass { name: "AddressInfo", ports: "0/0", processing: "a", make };
+pub static AddressInfo: ElementClass = ElementClass {
+    name: "AddressInfo",
+    ports: "0/0",
+    processing: "a",
+    make,
+};
 
 struct Info;
 
@@ -41,10 +46,19 @@ mod tests {
     #[test]
     fn names_resolve_in_other_elements() {
         let b = Bench::new(8);
-        let g = graph(&[("ai", "AddressInfo", "n 3, m 10.0.0.1/8 00:01:02:03:04:05"), ("p", "Paint", "COLOR n")], &[]);
+        let g = graph(
+            &[
+                ("ai", "AddressInfo", "n 3, m 10.0.0.1/8 00:01:02:03:04:05"),
+                ("p", "Paint", "COLOR n"),
+            ],
+            &[],
+        );
         // Paint's COLOR is an integer, so the name does not apply to it: a clear error.
         assert!(b.router(&g).is_err());
-        let g = graph(&[("ai", "AddressInfo", "m 10.0.0.1/8 00:01:02:03:04:05")], &[]);
+        let g = graph(
+            &[("ai", "AddressInfo", "m 10.0.0.1/8 00:01:02:03:04:05")],
+            &[],
+        );
         assert!(b.router(&g).is_ok());
         let g = graph(&[("ai", "AddressInfo", "lonely")], &[]);
         assert!(config_error(&g).contains("no addresses"));

@@ -36,7 +36,10 @@ pub(crate) fn packet_bytes(data: &[u8], length: Option<usize>) -> Vec<u8> {
 /// Renders packet data for a `data` read handler: printable ASCII as is, anything else as
 /// Click's `\<hex>` escape so the value can be written back.
 pub(crate) fn unparse_data(data: &[u8]) -> String {
-    if data.iter().all(|&b| (0x20..0x7f).contains(&b) && b != b'\\' && b != b'"') {
+    if data
+        .iter()
+        .all(|&b| (0x20..0x7f).contains(&b) && b != b'\\' && b != b'"')
+    {
         return format!("\"{}\"", String::from_utf8_lossy(data));
     }
     let mut s = String::from("\\<");
@@ -70,14 +73,21 @@ impl HandlerCall {
             return Err("expected 'HANDLER [VALUE]'".into());
         }
         let value = sluice_config::args::unquote(value)?;
-        Ok(Self { path: path.into(), value })
+        Ok(Self {
+            path: path.into(),
+            value,
+        })
     }
 
     /// Calls the write handler; a failure is logged, as Click reports it, and returned.
     pub fn call(&self, ctx: &mut Context<'_>) -> Result<(), HandlerError> {
         let r = ctx.write_handler(&self.path, &self.value);
         if let Err(e) = &r {
-            ctx.log(&format!("{}: while calling '{}': {e}", ctx.name(), self.path));
+            ctx.log(&format!(
+                "{}: while calling '{}': {e}",
+                ctx.name(),
+                self.path
+            ));
         }
         r
     }
@@ -85,14 +95,35 @@ impl HandlerCall {
 
 impl FromArg for HandlerCall {
     const EXPECTED: &'static str = "a handler call";
-    fn from_arg(text: &str, _: Option<&dyn sluice_config::args::NameLookup>) -> Result<Self, String> {
+    fn from_arg(
+        text: &str,
+        _: Option<&dyn sluice_config::args::NameLookup>,
+    ) -> Result<Self, String> {
         Self::parse(text)
+    }
+}
+
+/// `x` without its fraction (`f64::trunc` needs `std`).
+pub(crate) fn trunc(x: f64) -> f64 {
+    if fabs(x) >= 9.0e15 || x.is_nan() {
+        x
+    } else {
+        x as i64 as f64
+    }
+}
+
+/// `|x|` (`f64::abs` needs `std`).
+pub(crate) fn fabs(x: f64) -> f64 {
+    if x < 0.0 {
+        -x
+    } else {
+        x
     }
 }
 
 /// A rate as Click prints it: an integer when whole, else up to three decimals.
 pub(crate) fn unparse_rate(r: f64) -> String {
-    if r == r.trunc() || r.abs() >= 1e15 {
+    if r == trunc(r) || fabs(r) >= 1e15 {
         format!("{r:.0}")
     } else {
         let s = format!("{r:.3}");

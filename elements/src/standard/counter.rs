@@ -38,21 +38,31 @@
 #![allow(non_upper_case_globals)]
 
 use alloc::boxed::Box;
-use alloc::format;
 use alloc::string::{String, ToString};
 use core::time::Duration;
 
 use sluice_config::args::{Args, FromArg, NameLookup};
-use sluice_dataplane::{Batch, ConfigContext, Context, Element, ElementClass, Handler, HandlerError};
+use sluice_dataplane::{
+    Batch, ConfigContext, Context, Element, ElementClass, Handler, HandlerError,
+};
 
 use super::common::{parse_value, unparse_rate, HandlerCall};
 
 /// `Counter`.
-pub static Counter: ElementClass = ElementClass { name: "Counter", ports: "1/1", processing: "a", make: make_counter };
+pub static Counter: ElementClass = ElementClass {
+    name: "Counter",
+    ports: "1/1",
+    processing: "a",
+    make: make_counter,
+};
 
 /// `AverageCounter`.
-pub static AverageCounter: ElementClass =
-    ElementClass { name: "AverageCounter", ports: "1/1", processing: "a", make: make_average };
+pub static AverageCounter: ElementClass = ElementClass {
+    name: "AverageCounter",
+    ports: "1/1",
+    processing: "a",
+    make: make_average,
+};
 
 /// Length of one rate epoch.
 const EPOCH_NS: u64 = 1_000_000;
@@ -117,9 +127,15 @@ impl FromArg for Trigger {
     const EXPECTED: &'static str = "'N HANDLER [VALUE]'";
     fn from_arg(text: &str, _: Option<&dyn NameLookup>) -> Result<Self, String> {
         let text = text.trim();
-        let (n, rest) = text.split_once(char::is_whitespace).ok_or("expected 'N HANDLER [VALUE]'")?;
+        let (n, rest) = text
+            .split_once(char::is_whitespace)
+            .ok_or("expected 'N HANDLER [VALUE]'")?;
         let at = u64::from_arg(n, None)?;
-        Ok(Self { at, call: HandlerCall::parse(rest)?, fired: false })
+        Ok(Self {
+            at,
+            call: HandlerCall::parse(rest)?,
+            fired: false,
+        })
     }
 }
 
@@ -151,7 +167,10 @@ impl CounterElement {
         self.bytes = 0;
         self.rate = RateEwma::default();
         self.byte_rate = RateEwma::default();
-        for t in [&mut self.count_call, &mut self.byte_call].into_iter().flatten() {
+        for t in [&mut self.count_call, &mut self.byte_call]
+            .into_iter()
+            .flatten()
+        {
             t.fired = false;
         }
     }
@@ -205,7 +224,12 @@ impl Element for CounterElement {
         })
     }
 
-    fn write_handler(&mut self, _: &mut Context<'_>, name: &str, value: &str) -> Result<(), HandlerError> {
+    fn write_handler(
+        &mut self,
+        _: &mut Context<'_>,
+        name: &str,
+        value: &str,
+    ) -> Result<(), HandlerError> {
         match name {
             "reset" | "reset_counts" => self.reset(),
             "count_call" => self.count_call = Some(parse_value(name, value)?),
@@ -242,14 +266,26 @@ struct Average {
 fn make_average(a: &mut Args<'_>, _: &ConfigContext<'_>) -> Option<Box<dyn Element>> {
     let ignore = a.read_p::<Duration>("IGNORE").unwrap_or_default();
     let ignore_ns = u64::try_from(ignore.as_nanos()).unwrap_or(u64::MAX);
-    Some(Box::new(Average { ignore_ns, count: 0, bytes: 0, first: None, last: 0 }))
+    Some(Box::new(Average {
+        ignore_ns,
+        count: 0,
+        bytes: 0,
+        first: None,
+        last: 0,
+    }))
 }
 
 impl Average {
     fn rate(&self, amount: u64) -> String {
-        let Some(first) = self.first else { return "0".into() };
+        let Some(first) = self.first else {
+            return "0".into();
+        };
         // At least one epoch, so a single burst does not divide by zero.
-        let span = self.last.saturating_sub(first).saturating_sub(self.ignore_ns).max(EPOCH_NS);
+        let span = self
+            .last
+            .saturating_sub(first)
+            .saturating_sub(self.ignore_ns)
+            .max(EPOCH_NS);
         unparse_rate(amount as f64 * 1e9 / span as f64)
     }
 }
@@ -277,7 +313,12 @@ impl Element for Average {
         })
     }
 
-    fn write_handler(&mut self, _: &mut Context<'_>, name: &str, _: &str) -> Result<(), HandlerError> {
+    fn write_handler(
+        &mut self,
+        _: &mut Context<'_>,
+        name: &str,
+        _: &str,
+    ) -> Result<(), HandlerError> {
         match name {
             "reset" => {
                 self.count = 0;
@@ -286,7 +327,7 @@ impl Element for Average {
                 self.last = 0;
                 Ok(())
             }
-            _ => Err(HandlerError::NoSuchHandler(format!("{name}"))),
+            _ => Err(HandlerError::NoSuchHandler(name.into())),
         }
     }
 
@@ -309,7 +350,10 @@ mod tests {
     #[test]
     fn counts_and_rates() {
         let b = Bench::new(64);
-        let g = graph(&[("c", "Counter", ""), ("o", "Collect", "")], &[(0, 0, 1, 0)]);
+        let g = graph(
+            &[("c", "Counter", ""), ("o", "Collect", "")],
+            &[(0, 0, 1, 0)],
+        );
         let mut r = b.router(&g).unwrap();
         r.push_to("c", 0, b.batch(&[&[0; 60], &[0; 40]])).unwrap();
         assert_eq!(collected("o").len(), 2);
@@ -335,7 +379,16 @@ mod tests {
     fn count_call_fires_once_at_n() {
         let b = Bench::new(64);
         let g = graph(
-            &[("c", "Counter", "COUNT_CALL 3 s.active false, BYTE_COUNT_CALL 10 t.active false"), ("o", "Collect", ""), ("s", "InfiniteSource", "ACTIVE false"), ("t", "InfiniteSource", "ACTIVE false")],
+            &[
+                (
+                    "c",
+                    "Counter",
+                    "COUNT_CALL 3 s.active false, BYTE_COUNT_CALL 10 t.active false",
+                ),
+                ("o", "Collect", ""),
+                ("s", "InfiniteSource", "ACTIVE false"),
+                ("t", "InfiniteSource", "ACTIVE false"),
+            ],
             &[(0, 0, 1, 0)],
         );
         let mut r = b.router(&g).unwrap();
@@ -350,13 +403,18 @@ mod tests {
         r.push_to("c", 0, b.batch(&[b"ghijk"])).unwrap();
         assert_eq!(r.read_handler("s.active").unwrap(), "true", "fires once");
         assert_eq!(r.read_handler("t.active").unwrap(), "false");
-        assert!(config_error(&graph(&[("c", "Counter", "COUNT_CALL x")], &[])).contains("COUNT_CALL"));
+        assert!(
+            config_error(&graph(&[("c", "Counter", "COUNT_CALL x")], &[])).contains("COUNT_CALL")
+        );
     }
 
     #[test]
     fn average_counter() {
         let b = Bench::new(64);
-        let g = graph(&[("a", "AverageCounter", "IGNORE 1"), ("o", "Collect", "")], &[(0, 0, 1, 0)]);
+        let g = graph(
+            &[("a", "AverageCounter", "IGNORE 1"), ("o", "Collect", "")],
+            &[(0, 0, 1, 0)],
+        );
         let mut r = b.router(&g).unwrap();
         r.push_to("a", 0, b.batch(&[b"x"])).unwrap();
         assert_eq!(r.read_handler("a.count").unwrap(), "0", "inside IGNORE");

@@ -51,22 +51,43 @@ use alloc::string::{String, ToString};
 use sluice_config::args::Args;
 use sluice_dataplane::router::DeviceId;
 use sluice_dataplane::{
-    Batch, ConfigContext, Context, DeviceStats, Element, ElementClass, Handler, HandlerError, InitContext,
-    TaskStatus, BATCH_MAX,
+    Batch, ConfigContext, Context, DeviceStats, Element, ElementClass, Handler, HandlerError,
+    InitContext, TaskStatus, BATCH_MAX,
 };
 
 use super::common::{bool_str, parse_value};
 
 /// `FromDevice`.
 #[allow(non_upper_case_globals)]
-pub static FromDevice: ElementClass = ElementClass { name: "FromDevice", ports: "0/1", processing: "h", make: make_from };
+pub static FromDevice: ElementClass = ElementClass {
+    name: "FromDevice",
+    ports: "0/1",
+    processing: "h",
+    make: make_from,
+};
 
 /// `ToDevice`.
 #[allow(non_upper_case_globals)]
-pub static ToDevice: ElementClass = ElementClass { name: "ToDevice", ports: "1/0", processing: "a", make: make_to };
+pub static ToDevice: ElementClass = ElementClass {
+    name: "ToDevice",
+    ports: "1/0",
+    processing: "a",
+    make: make_to,
+};
 
 /// Click keywords accepted for compatibility, without effect here.
-const FROM_IGNORED: &[&str] = &["PROMISC", "SNIFFER", "SNAPLEN", "OUTBOUND", "HEADROOM", "METHOD", "FORCE_IP", "ENCAP", "BPF_FILTER", "CAPTURE"];
+const FROM_IGNORED: &[&str] = &[
+    "PROMISC",
+    "SNIFFER",
+    "SNAPLEN",
+    "OUTBOUND",
+    "HEADROOM",
+    "METHOD",
+    "FORCE_IP",
+    "ENCAP",
+    "BPF_FILTER",
+    "CAPTURE",
+];
 const TO_IGNORED: &[&str] = &["QUIET", "ALLOW_NONEXISTENT", "METHOD", "DEBUG"];
 
 fn ignore_keywords(a: &mut Args<'_>, keys: &[&str]) {
@@ -104,7 +125,15 @@ fn make_from(a: &mut Args<'_>, _: &ConfigContext<'_>) -> Option<Box<dyn Element>
     let timestamp = a.read_k::<bool>("TIMESTAMP").unwrap_or(true);
     let active = a.read_k::<bool>("ACTIVE").unwrap_or(true);
     ignore_keywords(a, FROM_IGNORED);
-    Some(Box::new(From { devname: devname?, dev: 0, burst: burst?, timestamp, active, count: 0, stats: DeviceStats::default() }))
+    Some(Box::new(From {
+        devname: devname?,
+        dev: 0,
+        burst: burst?,
+        timestamp,
+        active,
+        count: 0,
+        stats: DeviceStats::default(),
+    }))
 }
 
 impl Element for From {
@@ -162,7 +191,12 @@ impl Element for From {
         }
     }
 
-    fn write_handler(&mut self, _: &mut Context<'_>, name: &str, value: &str) -> Result<(), HandlerError> {
+    fn write_handler(
+        &mut self,
+        _: &mut Context<'_>,
+        name: &str,
+        value: &str,
+    ) -> Result<(), HandlerError> {
         match name {
             "reset_counts" => self.count = 0,
             "active" => self.active = parse_value(name, value)?,
@@ -263,12 +297,18 @@ impl Element for To {
     fn run_task(&mut self, ctx: &mut Context<'_>) -> TaskStatus {
         let before = self.count;
         if !self.flush_pending(ctx) {
-            return if self.count > before { TaskStatus::Busy } else { TaskStatus::Idle };
+            return if self.count > before {
+                TaskStatus::Busy
+            } else {
+                TaskStatus::Idle
+            };
         }
         if self.pull {
             let mut left = self.burst;
             while left > 0 {
-                let Some(mut batch) = ctx.pull(0, left.min(BATCH_MAX)) else { break };
+                let Some(mut batch) = ctx.pull(0, left.min(BATCH_MAX)) else {
+                    break;
+                };
                 left = left.saturating_sub(batch.len());
                 self.transmit(ctx, &mut batch);
                 if !batch.is_empty() {
@@ -294,7 +334,12 @@ impl Element for To {
         }
     }
 
-    fn write_handler(&mut self, _: &mut Context<'_>, name: &str, _: &str) -> Result<(), HandlerError> {
+    fn write_handler(
+        &mut self,
+        _: &mut Context<'_>,
+        name: &str,
+        _: &str,
+    ) -> Result<(), HandlerError> {
         match name {
             "reset_counts" => {
                 self.count = 0;
@@ -345,8 +390,13 @@ mod tests {
         for i in 0..40u8 {
             wire.borrow_mut().to_device.push_back(vec![i; 60]);
         }
-        let g = graph(&[("fd", "FromDevice", "eth0, BURST 1"), ("c", "Collect", "")], &[(0, 0, 1, 0)]);
-        let mut r = b.router_with(&g, vec![Box::new(d) as Box<dyn NetDevice>]).unwrap();
+        let g = graph(
+            &[("fd", "FromDevice", "eth0, BURST 1"), ("c", "Collect", "")],
+            &[(0, 0, 1, 0)],
+        );
+        let mut r = b
+            .router_with(&g, vec![Box::new(d) as Box<dyn NetDevice>])
+            .unwrap();
         r.run_once();
         let got = collected("c");
         assert_eq!(got.len(), 32, "one batch per run at BURST 1");
@@ -359,7 +409,11 @@ mod tests {
         assert_eq!(r.read_handler("fd.count").unwrap(), "40");
         assert_eq!(r.read_handler("fd.rx_packets").unwrap(), "40");
         assert_eq!(r.read_handler("fd.rx_bytes").unwrap(), "2400");
-        assert!(config_error(&graph(&[("fd", "FromDevice", "nope"), ("c", "Collect", "")], &[(0, 0, 1, 0)])).contains("no device 'nope'"));
+        assert!(config_error(&graph(
+            &[("fd", "FromDevice", "nope"), ("c", "Collect", "")],
+            &[(0, 0, 1, 0)]
+        ))
+        .contains("no device 'nope'"));
     }
 
     #[test]
@@ -369,10 +423,17 @@ mod tests {
         d.tx_ring = 3;
         let wire = d.wire();
         let g = graph(
-            &[("s", "InfiniteSource", "\\<01020304>, LIMIT 10, BURST 10"), ("q", "Queue", ""), ("td", "ToDevice", "1")],
+            &[
+                ("s", "InfiniteSource", "\\<01020304>, LIMIT 10, BURST 10"),
+                ("q", "Queue", ""),
+                ("td", "ToDevice", "1"),
+            ],
             &[(0, 0, 1, 0), (1, 0, 2, 0)],
         );
-        let e = b.router_with(&g, vec![Box::new(dev("eth0", 1)) as Box<dyn NetDevice>, Box::new(d)]);
+        let e = b.router_with(
+            &g,
+            vec![Box::new(dev("eth0", 1)) as Box<dyn NetDevice>, Box::new(d)],
+        );
         let mut r = e.unwrap();
         r.run_once();
         assert_eq!(wire.borrow().from_device.len(), 3);
@@ -392,8 +453,13 @@ mod tests {
         let mut d = dev("eth0", 1);
         d.tx_ring = 0;
         let wire = d.wire();
-        let g = graph(&[("i", "Idle", ""), ("td", "ToDevice", "eth0")], &[(0, 0, 1, 0)]);
-        let mut r = b.router_with(&g, vec![Box::new(d) as Box<dyn NetDevice>]).unwrap();
+        let g = graph(
+            &[("i", "Idle", ""), ("td", "ToDevice", "eth0")],
+            &[(0, 0, 1, 0)],
+        );
+        let mut r = b
+            .router_with(&g, vec![Box::new(d) as Box<dyn NetDevice>])
+            .unwrap();
         let frames: Vec<&[u8]> = vec![b"abc"; 20];
         r.push_to("td", 0, b.batch(&frames)).unwrap();
         r.push_to("td", 0, b.batch(&frames)).unwrap();

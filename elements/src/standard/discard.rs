@@ -34,10 +34,20 @@ use sluice_dataplane::{
 use super::common::{bool_str, parse_value};
 
 /// `Discard`.
-pub static Discard: ElementClass = ElementClass { name: "Discard", ports: "1/0", processing: "a", make: make_discard };
+pub static Discard: ElementClass = ElementClass {
+    name: "Discard",
+    ports: "1/0",
+    processing: "a",
+    make: make_discard,
+};
 
 /// `Idle`.
-pub static Idle: ElementClass = ElementClass { name: "Idle", ports: "-/-", processing: "a", make: make_idle };
+pub static Idle: ElementClass = ElementClass {
+    name: "Idle",
+    ports: "-/-",
+    processing: "a",
+    make: make_idle,
+};
 
 struct DiscardElement {
     count: u64,
@@ -52,7 +62,11 @@ fn make_discard(a: &mut Args<'_>, _: &ConfigContext<'_>) -> Option<Box<dyn Eleme
         a.error_whole("BURST must be >= 1");
         return None;
     }
-    Some(Box::new(DiscardElement { count: 0, active, burst: burst as usize }))
+    Some(Box::new(DiscardElement {
+        count: 0,
+        active,
+        burst: burst as usize,
+    }))
 }
 
 impl Element for DiscardElement {
@@ -95,7 +109,12 @@ impl Element for DiscardElement {
         }
     }
 
-    fn write_handler(&mut self, _: &mut Context<'_>, name: &str, value: &str) -> Result<(), HandlerError> {
+    fn write_handler(
+        &mut self,
+        _: &mut Context<'_>,
+        name: &str,
+        value: &str,
+    ) -> Result<(), HandlerError> {
         match name {
             "reset_counts" => self.count = 0,
             "active" => self.active = parse_value(name, value)?,
@@ -105,7 +124,11 @@ impl Element for DiscardElement {
     }
 
     fn handlers(&self) -> &'static [Handler] {
-        const H: &[Handler] = &[Handler::read("count"), Handler::write("reset_counts"), Handler::read_write("active")];
+        const H: &[Handler] = &[
+            Handler::read("count"),
+            Handler::write("reset_counts"),
+            Handler::read_write("active"),
+        ];
         H
     }
 }
@@ -139,14 +162,22 @@ mod tests {
         r.write_handler("d.reset_counts", "").unwrap();
         assert_eq!(r.read_handler("d.count").unwrap(), "0");
         r.run_rounds(3);
-        assert_eq!(r.read_handler("d.count").unwrap(), "0", "Idle sends nothing");
+        assert_eq!(
+            r.read_handler("d.count").unwrap(),
+            "0",
+            "Idle sends nothing"
+        );
     }
 
     #[test]
     fn pull_discard_is_a_task() {
         let b = Bench::new(64);
         let g = graph(
-            &[("s", "InfiniteSource", "LIMIT 20, BURST 20"), ("q", "Queue", ""), ("d", "Discard", "BURST 4")],
+            &[
+                ("s", "InfiniteSource", "LIMIT 20, BURST 20"),
+                ("q", "Queue", ""),
+                ("d", "Discard", "BURST 4"),
+            ],
             &[(0, 0, 1, 0), (1, 0, 2, 0)],
         );
         let mut r = b.router(&g).unwrap();
@@ -164,7 +195,10 @@ mod tests {
     #[test]
     fn idle_is_a_pull_source_of_nothing() {
         let b = Bench::new(8);
-        let g = graph(&[("i", "Idle", ""), ("q", "Queue", ""), ("d", "Discard", "")], &[(0, 0, 1, 0), (1, 0, 2, 0)]);
+        let g = graph(
+            &[("i", "Idle", ""), ("q", "Queue", ""), ("d", "Discard", "")],
+            &[(0, 0, 1, 0), (1, 0, 2, 0)],
+        );
         let mut r = b.router(&g).unwrap();
         r.run_rounds(3);
         assert_eq!(r.read_handler("d.count").unwrap(), "0");

@@ -47,8 +47,12 @@ use sluice_dataplane::{
 use super::common::{bool_str, packet_bytes, parse_value, unparse_data, HandlerCall, DEFAULT_DATA};
 
 /// The element class.
-pub static InfiniteSource: ElementClass =
-    ElementClass { name: "InfiniteSource", ports: "0/1", processing: "a", make };
+pub static InfiniteSource: ElementClass = ElementClass {
+    name: "InfiniteSource",
+    ports: "0/1",
+    processing: "a",
+    make,
+};
 
 pub(crate) struct SourceData {
     pub data: Vec<u8>,
@@ -60,7 +64,11 @@ pub(crate) struct SourceData {
 impl SourceData {
     pub fn new(data: Vec<u8>, length: Option<usize>) -> Self {
         let packet = packet_bytes(&data, length);
-        Self { data, length, packet }
+        Self {
+            data,
+            length,
+            packet,
+        }
     }
 
     pub fn set_data(&mut self, data: Vec<u8>) {
@@ -75,7 +83,10 @@ impl SourceData {
     pub fn check(&self, ctx: &InitContext<'_>) -> Result<(), String> {
         let room = ctx.pool().buffer_size() - ctx.pool().headroom();
         if self.packet.len() > room {
-            return Err(format!("packet of {} bytes does not fit a {room}-byte buffer", self.packet.len()));
+            return Err(format!(
+                "packet of {} bytes does not fit a {room}-byte buffer",
+                self.packet.len()
+            ));
         }
         Ok(())
     }
@@ -126,7 +137,9 @@ struct Source {
 }
 
 fn make(a: &mut Args<'_>, _: &ConfigContext<'_>) -> Option<Box<dyn Element>> {
-    let data = a.read_p::<Bytes>("DATA").map_or_else(|| DEFAULT_DATA.to_vec(), |b| b.0);
+    let data = a
+        .read_p::<Bytes>("DATA")
+        .map_or_else(|| DEFAULT_DATA.to_vec(), |b| b.0);
     let limit = a.read_p::<i64>("LIMIT").unwrap_or(-1);
     let burst = a.read_p::<i64>("BURST").unwrap_or(1);
     let active = a.read_p::<bool>("ACTIVE").unwrap_or(true);
@@ -245,7 +258,12 @@ impl Element for Source {
         }
     }
 
-    fn write_handler(&mut self, _: &mut Context<'_>, name: &str, value: &str) -> Result<(), HandlerError> {
+    fn write_handler(
+        &mut self,
+        _: &mut Context<'_>,
+        name: &str,
+        value: &str,
+    ) -> Result<(), HandlerError> {
         match name {
             "reset" => {
                 self.count = 0;
@@ -293,7 +311,13 @@ mod tests {
     #[test]
     fn default_packet_and_limit() {
         let b = Bench::new(64);
-        let g = graph(&[("s", "InfiniteSource", "LIMIT 5, STOP true"), ("c", "Collect", "")], &[(0, 0, 1, 0)]);
+        let g = graph(
+            &[
+                ("s", "InfiniteSource", "LIMIT 5, STOP true"),
+                ("c", "Collect", ""),
+            ],
+            &[(0, 0, 1, 0)],
+        );
         let mut r = b.router(&g).unwrap();
         r.run(|_| true);
         assert!(r.is_stopped());
@@ -308,7 +332,14 @@ mod tests {
     fn burst_data_length_and_handlers() {
         let b = Bench::new(64);
         let g = graph(
-            &[("s", "InfiniteSource", "\\<0a0b0c>, 7, 3, LENGTH 5, TIMESTAMP false"), ("c", "Collect", "")],
+            &[
+                (
+                    "s",
+                    "InfiniteSource",
+                    "\\<0a0b0c>, 7, 3, LENGTH 5, TIMESTAMP false",
+                ),
+                ("c", "Collect", ""),
+            ],
             &[(0, 0, 1, 0)],
         );
         let mut r = b.router(&g).unwrap();
@@ -342,7 +373,12 @@ mod tests {
     fn end_call_fires_once() {
         let b = Bench::new(64);
         let g = graph(
-            &[("s", "InfiniteSource", "LIMIT 2, END_CALL t.active false"), ("t", "InfiniteSource", "LIMIT 100"), ("c", "Collect", ""), ("d", "Collect", "")],
+            &[
+                ("s", "InfiniteSource", "LIMIT 2, END_CALL t.active false"),
+                ("t", "InfiniteSource", "LIMIT 100"),
+                ("c", "Collect", ""),
+                ("d", "Collect", ""),
+            ],
             &[(0, 0, 2, 0), (1, 0, 3, 0)],
         );
         let mut r = b.router(&g).unwrap();
@@ -356,7 +392,15 @@ mod tests {
     #[test]
     fn bad_arguments() {
         assert!(config_error(&graph(&[("s", "InfiniteSource", "BURST 0")], &[])).contains("BURST"));
-        assert!(config_error(&graph(&[("s", "InfiniteSource", "STOP true, END_CALL x.y")], &[])).contains("exclusive"));
-        assert!(config_error(&graph(&[("s", "InfiniteSource", "LENGTH 5000"), ("c", "Collect", "")], &[(0, 0, 1, 0)])).contains("does not fit"));
+        assert!(config_error(&graph(
+            &[("s", "InfiniteSource", "STOP true, END_CALL x.y")],
+            &[]
+        ))
+        .contains("exclusive"));
+        assert!(config_error(&graph(
+            &[("s", "InfiniteSource", "LENGTH 5000"), ("c", "Collect", "")],
+            &[(0, 0, 1, 0)]
+        ))
+        .contains("does not fit"));
     }
 }

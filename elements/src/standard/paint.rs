@@ -33,19 +33,35 @@ use alloc::boxed::Box;
 use alloc::string::{String, ToString};
 
 use sluice_config::args::Args;
-use sluice_dataplane::{Batch, ConfigContext, Context, Element, ElementClass, Handler, HandlerError};
+use sluice_dataplane::{
+    Batch, ConfigContext, Context, Element, ElementClass, Handler, HandlerError,
+};
 
 use super::common::parse_value;
 
 /// `Null`.
-pub static Null: ElementClass = ElementClass { name: "Null", ports: "1/1", processing: "a", make: make_null };
+pub static Null: ElementClass = ElementClass {
+    name: "Null",
+    ports: "1/1",
+    processing: "a",
+    make: make_null,
+};
 
 /// `Paint`.
-pub static Paint: ElementClass = ElementClass { name: "Paint", ports: "1/1", processing: "a", make: make_paint };
+pub static Paint: ElementClass = ElementClass {
+    name: "Paint",
+    ports: "1/1",
+    processing: "a",
+    make: make_paint,
+};
 
 /// `PaintSwitch`.
-pub static PaintSwitch: ElementClass =
-    ElementClass { name: "PaintSwitch", ports: "1/-", processing: "h", make: make_paintswitch };
+pub static PaintSwitch: ElementClass = ElementClass {
+    name: "PaintSwitch",
+    ports: "1/-",
+    processing: "h",
+    make: make_paintswitch,
+};
 
 struct NullElement;
 
@@ -65,7 +81,9 @@ fn read_anno(a: &mut Args<'_>) -> Option<()> {
     match a.read_p::<String>("ANNO").as_deref() {
         None | Some("PAINT" | "PAINT_ANNO" | "16") => Some(()),
         Some(other) => {
-            a.error_whole(alloc::format!("ANNO: '{other}' is not supported; only the paint annotation (PAINT)"));
+            a.error_whole(alloc::format!(
+                "ANNO: '{other}' is not supported; only the paint annotation (PAINT)"
+            ));
             None
         }
     }
@@ -94,7 +112,12 @@ impl Element for PaintElement {
         (name == "color").then(|| self.color.to_string())
     }
 
-    fn write_handler(&mut self, _: &mut Context<'_>, name: &str, value: &str) -> Result<(), HandlerError> {
+    fn write_handler(
+        &mut self,
+        _: &mut Context<'_>,
+        name: &str,
+        value: &str,
+    ) -> Result<(), HandlerError> {
         match name {
             "color" => self.color = parse_value(name, value)?,
             _ => return Err(HandlerError::NoSuchHandler(name.into())),
@@ -149,7 +172,13 @@ mod tests {
     fn paint_then_switch() {
         let b = Bench::new(16);
         let g = graph(
-            &[("n", "Null", ""), ("p", "Paint", "1"), ("s", "PaintSwitch", ""), ("a", "Collect", ""), ("b", "Collect", "")],
+            &[
+                ("n", "Null", ""),
+                ("p", "Paint", "1"),
+                ("s", "PaintSwitch", ""),
+                ("a", "Collect", ""),
+                ("b", "Collect", ""),
+            ],
             &[(0, 0, 1, 0), (1, 0, 2, 0), (2, 0, 3, 0), (2, 1, 4, 0)],
         );
         let mut r = b.router(&g).unwrap();

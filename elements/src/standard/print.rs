@@ -40,12 +40,19 @@ use alloc::string::String;
 use core::fmt::Write as _;
 
 use sluice_config::args::Args;
-use sluice_dataplane::{Batch, ConfigContext, Context, Element, ElementClass, Handler, HandlerError, Packet};
+use sluice_dataplane::{
+    Batch, ConfigContext, Context, Element, ElementClass, Handler, HandlerError, Packet,
+};
 
 use super::common::{bool_str, parse_value};
 
 /// The element class.
-pub static Print: ElementClass = ElementClass { name: "Print", ports: "1/1", processing: "a", make };
+pub static Print: ElementClass = ElementClass {
+    name: "Print",
+    ports: "1/1",
+    processing: "a",
+    make,
+};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Contents {
@@ -74,13 +81,17 @@ fn make(a: &mut Args<'_>, _: &ConfigContext<'_>) -> Option<Box<dyn Element>> {
             max = m;
         }
     }
-    let contents = a.read_k::<String>("CONTENTS").unwrap_or_else(|| "HEX".into());
+    let contents = a
+        .read_k::<String>("CONTENTS")
+        .unwrap_or_else(|| "HEX".into());
     let contents = match contents.to_ascii_uppercase().as_str() {
         "NONE" | "FALSE" | "NO" | "0" => Contents::None,
         "HEX" | "TRUE" | "YES" | "1" => Contents::Hex,
         "ASCII" => Contents::Ascii,
         _ => {
-            a.error_whole(alloc::format!("bad CONTENTS value '{contents}'; should be 'NONE', 'HEX', or 'ASCII'"));
+            a.error_whole(alloc::format!(
+                "bad CONTENTS value '{contents}'; should be 'NONE', 'HEX', or 'ASCII'"
+            ));
             return None;
         }
     };
@@ -107,7 +118,12 @@ impl PrintElement {
         }
         if self.timestamp {
             let ts = p.anno().timestamp_ns;
-            let _ = write!(l, "{sep}{}.{:06}", ts / 1_000_000_000, ts % 1_000_000_000 / 1_000);
+            let _ = write!(
+                l,
+                "{sep}{}.{:06}",
+                ts / 1_000_000_000,
+                ts % 1_000_000_000 / 1_000
+            );
             sep = ": ";
         }
         let _ = write!(l, "{sep}{:4}", p.len());
@@ -116,7 +132,11 @@ impl PrintElement {
         }
         if self.anno {
             let a = p.anno();
-            let _ = write!(l, " | {:02x}{:02x}{:02x}{:08x}", a.paint, a.packet_type as u8, a.device, a.aggregate);
+            let _ = write!(
+                l,
+                " | {:02x}{:02x}{:02x}{:08x}",
+                a.paint, a.packet_type as u8, a.device, a.aggregate
+            );
         }
         let n = match self.contents {
             Contents::None => 0,
@@ -135,7 +155,11 @@ impl PrintElement {
                     if i % 8 == 0 {
                         l.push(' ');
                     }
-                    l.push(if (32..=126).contains(&b) { char::from(b) } else { '.' });
+                    l.push(if (32..=126).contains(&b) {
+                        char::from(b)
+                    } else {
+                        '.'
+                    });
                 }
             }
         }
@@ -157,7 +181,12 @@ impl Element for PrintElement {
         (name == "active").then(|| bool_str(self.active))
     }
 
-    fn write_handler(&mut self, _: &mut Context<'_>, name: &str, value: &str) -> Result<(), HandlerError> {
+    fn write_handler(
+        &mut self,
+        _: &mut Context<'_>,
+        name: &str,
+        value: &str,
+    ) -> Result<(), HandlerError> {
         match name {
             "active" => self.active = parse_value(name, value)?,
             _ => return Err(HandlerError::NoSuchHandler(name.into())),
@@ -177,7 +206,10 @@ mod tests {
 
     fn print(config: &str, frames: &[&[u8]]) -> alloc::vec::Vec<alloc::string::String> {
         let b = Bench::new(8);
-        let g = graph(&[("p", "Print", config), ("c", "Collect", "")], &[(0, 0, 1, 0)]);
+        let g = graph(
+            &[("p", "Print", config), ("c", "Collect", "")],
+            &[(0, 0, 1, 0)],
+        );
         let mut r = b.router(&g).unwrap();
         let mut batch = b.batch(frames);
         for p in &mut batch {
@@ -202,16 +234,30 @@ mod tests {
 
     #[test]
     fn ascii_none_timestamp_headroom() {
-        assert_eq!(print("a, CONTENTS ascii", &[b"hello\x00world!!"]), ["a:   13 |  hello.wo rld!!"]);
+        assert_eq!(
+            print("a, CONTENTS ascii", &[b"hello\x00world!!"]),
+            ["a:   13 |  hello.wo rld!!"]
+        );
         assert_eq!(print("a, CONTENTS NONE", &[b"hello"]), ["a:    5"]);
-        assert_eq!(print("t, TIMESTAMP true, CONTENTS false", &[b"hi"]), ["t: 1234.567890:    2"]);
-        assert_eq!(print("TIMESTAMP true, CONTENTS false", &[b"hi"]), ["1234.567890:    2"]);
-        assert_eq!(print("h, HEADROOM true, MAXLENGTH 0", &[b"hi"]), ["h:    2 (h128 t1918)"]);
+        assert_eq!(
+            print("t, TIMESTAMP true, CONTENTS false", &[b"hi"]),
+            ["t: 1234.567890:    2"]
+        );
+        assert_eq!(
+            print("TIMESTAMP true, CONTENTS false", &[b"hi"]),
+            ["1234.567890:    2"]
+        );
+        assert_eq!(
+            print("h, HEADROOM true, MAXLENGTH 0", &[b"hi"]),
+            ["h:    2 (h128 t1918)"]
+        );
         assert!(print("q, ACTIVE false", &[b"hi"]).is_empty());
     }
 
     #[test]
     fn bad_contents() {
-        assert!(config_error(&graph(&[("p", "Print", "CONTENTS rainbow")], &[])).contains("CONTENTS"));
+        assert!(
+            config_error(&graph(&[("p", "Print", "CONTENTS rainbow")], &[])).contains("CONTENTS")
+        );
     }
 }

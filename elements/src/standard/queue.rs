@@ -25,15 +25,27 @@ use alloc::collections::VecDeque;
 use alloc::string::{String, ToString};
 
 use sluice_config::args::Args;
-use sluice_dataplane::{Batch, ConfigContext, Context, Element, ElementClass, Handler, HandlerError, Packet};
+use sluice_dataplane::{
+    Batch, ConfigContext, Context, Element, ElementClass, Handler, HandlerError, Packet,
+};
 
 use super::common::parse_value;
 
 /// `Queue`.
-pub static Queue: ElementClass = ElementClass { name: "Queue", ports: "1/1-2", processing: "h/lh", make };
+pub static Queue: ElementClass = ElementClass {
+    name: "Queue",
+    ports: "1/1-2",
+    processing: "h/lh",
+    make,
+};
 
 /// `SimpleQueue`.
-pub static SimpleQueue: ElementClass = ElementClass { name: "SimpleQueue", ports: "1/1-2", processing: "h/lh", make };
+pub static SimpleQueue: ElementClass = ElementClass {
+    name: "SimpleQueue",
+    ports: "1/1-2",
+    processing: "h/lh",
+    make,
+};
 
 /// Default capacity, as in Click.
 const DEFAULT_CAPACITY: usize = 1000;
@@ -46,9 +58,16 @@ struct QueueElement {
 }
 
 fn make(a: &mut Args<'_>, _: &ConfigContext<'_>) -> Option<Box<dyn Element>> {
-    let capacity = a.read_p::<u32>("CAPACITY").map_or(DEFAULT_CAPACITY, |c| c as usize);
+    let capacity = a
+        .read_p::<u32>("CAPACITY")
+        .map_or(DEFAULT_CAPACITY, |c| c as usize);
     // Reserved up front: enqueueing never allocates.
-    Some(Box::new(QueueElement { q: VecDeque::with_capacity(capacity), capacity, drops: 0, highwater: 0 }))
+    Some(Box::new(QueueElement {
+        q: VecDeque::with_capacity(capacity),
+        capacity,
+        drops: 0,
+        highwater: 0,
+    }))
 }
 
 impl Element for QueueElement {
@@ -86,7 +105,12 @@ impl Element for QueueElement {
         })
     }
 
-    fn write_handler(&mut self, _: &mut Context<'_>, name: &str, value: &str) -> Result<(), HandlerError> {
+    fn write_handler(
+        &mut self,
+        _: &mut Context<'_>,
+        name: &str,
+        value: &str,
+    ) -> Result<(), HandlerError> {
         match name {
             "capacity" => {
                 let c: u32 = parse_value(name, value)?;
@@ -124,19 +148,29 @@ mod tests {
     fn fifo_tail_drop_and_handlers() {
         let b = Bench::new(64);
         let g = graph(
-            &[("q", "Queue", "3"), ("u", "Unqueue", "BURST 10"), ("o", "Collect", ""), ("i", "Idle", "")],
+            &[
+                ("q", "Queue", "3"),
+                ("u", "Unqueue", "BURST 10"),
+                ("o", "Collect", ""),
+                ("i", "Idle", ""),
+            ],
             &[(3, 0, 0, 0), (0, 0, 1, 0), (1, 0, 2, 0)],
         );
         let mut r = b.router(&g).unwrap();
         r.write_handler("u.active", "false").unwrap();
-        r.push_to("q", 0, b.batch(&[b"1", b"2", b"3", b"4", b"5"])).unwrap();
+        r.push_to("q", 0, b.batch(&[b"1", b"2", b"3", b"4", b"5"]))
+            .unwrap();
         assert_eq!(r.read_handler("q.length").unwrap(), "3");
         assert_eq!(r.read_handler("q.drops").unwrap(), "2");
         assert_eq!(r.read_handler("q.highwater_length").unwrap(), "3");
         assert_eq!(b.pool.stats().free, 61, "dropped buffers returned");
         r.write_handler("u.active", "true").unwrap();
         r.run_once();
-        assert_eq!(collected_bytes("o"), [b"1", b"2", b"3"], "first in, first out");
+        assert_eq!(
+            collected_bytes("o"),
+            [b"1", b"2", b"3"],
+            "first in, first out"
+        );
         r.write_handler("q.reset_counts", "").unwrap();
         assert_eq!(r.read_handler("q.drops").unwrap(), "0");
         assert_eq!(r.read_handler("q.highwater_length").unwrap(), "0");
@@ -154,7 +188,11 @@ mod tests {
     fn drops_leave_on_output_1() {
         let b = Bench::new(16);
         let g = graph(
-            &[("q", "SimpleQueue", "CAPACITY 1"), ("d", "Discard", ""), ("o", "Collect", "")],
+            &[
+                ("q", "SimpleQueue", "CAPACITY 1"),
+                ("d", "Discard", ""),
+                ("o", "Collect", ""),
+            ],
             &[(0, 0, 1, 0), (0, 1, 2, 0)],
         );
         let mut r = b.router(&g).unwrap();

@@ -37,7 +37,12 @@ use super::common::{bool_str, parse_value, DEFAULT_DATA};
 use super::infinitesource::SourceData;
 
 /// The element class.
-pub static RatedSource: ElementClass = ElementClass { name: "RatedSource", ports: "0/1", processing: "a", make };
+pub static RatedSource: ElementClass = ElementClass {
+    name: "RatedSource",
+    ports: "0/1",
+    processing: "a",
+    make,
+};
 
 struct Rated {
     data: SourceData,
@@ -55,9 +60,13 @@ struct Rated {
 /// Parses a bandwidth in bytes per second.
 fn parse_bandwidth(text: &str) -> Result<u64, String> {
     let t = text.trim();
-    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
-    let v: f64 = num.parse().map_err(|_| alloc::format!("'{text}' is not a bandwidth"))?;
+    let v: f64 = num
+        .parse()
+        .map_err(|_| alloc::format!("'{text}' is not a bandwidth"))?;
     let scale = match unit.trim() {
         "" | "Bps" | "B/s" => 1.0,
         "bps" | "b/s" => 0.125,
@@ -73,7 +82,9 @@ fn parse_bandwidth(text: &str) -> Result<u64, String> {
 }
 
 fn make(a: &mut Args<'_>, _: &ConfigContext<'_>) -> Option<Box<dyn Element>> {
-    let data = a.read_p::<Bytes>("DATA").map_or_else(|| DEFAULT_DATA.to_vec(), |b| b.0);
+    let data = a
+        .read_p::<Bytes>("DATA")
+        .map_or_else(|| DEFAULT_DATA.to_vec(), |b| b.0);
     let rate = a.read_p::<u64>("RATE");
     let limit = a.read_p::<i64>("LIMIT").unwrap_or(-1);
     let active = a.read_p::<bool>("ACTIVE").unwrap_or(true);
@@ -95,7 +106,17 @@ fn make(a: &mut Args<'_>, _: &ConfigContext<'_>) -> Option<Box<dyn Element>> {
         },
         (r, None) => r.unwrap_or(10),
     };
-    Some(Box::new(Rated { data, rate, limit, active, stop, count: 0, stopped: false, epoch: None, since_epoch: 0 }))
+    Some(Box::new(Rated {
+        data,
+        rate,
+        limit,
+        active,
+        stop,
+        count: 0,
+        stopped: false,
+        epoch: None,
+        since_epoch: 0,
+    }))
 }
 
 impl Rated {
@@ -122,9 +143,16 @@ impl Rated {
         }
     }
 
-    fn emit(&mut self, ctx: &mut Context<'_>, n: usize, mut out: impl FnMut(&mut Context<'_>, sluice_dataplane::Packet)) {
+    fn emit(
+        &mut self,
+        ctx: &mut Context<'_>,
+        n: usize,
+        mut out: impl FnMut(&mut Context<'_>, sluice_dataplane::Packet),
+    ) {
         for _ in 0..n {
-            let Some(p) = self.data.emit(ctx, true) else { break };
+            let Some(p) = self.data.emit(ctx, true) else {
+                break;
+            };
             out(ctx, p);
             self.count += 1;
             self.since_epoch += 1;
@@ -179,7 +207,12 @@ impl Element for Rated {
         }
     }
 
-    fn write_handler(&mut self, _: &mut Context<'_>, name: &str, value: &str) -> Result<(), HandlerError> {
+    fn write_handler(
+        &mut self,
+        _: &mut Context<'_>,
+        name: &str,
+        value: &str,
+    ) -> Result<(), HandlerError> {
         match name {
             "reset" => {
                 self.count = 0;
@@ -231,7 +264,13 @@ mod tests {
     #[test]
     fn emits_at_the_rate_of_the_router_clock() {
         let b = Bench::new(64);
-        let g = graph(&[("s", "RatedSource", "\\<01>, 4, 6, STOP true"), ("c", "Collect", "")], &[(0, 0, 1, 0)]);
+        let g = graph(
+            &[
+                ("s", "RatedSource", "\\<01>, 4, 6, STOP true"),
+                ("c", "Collect", ""),
+            ],
+            &[(0, 0, 1, 0)],
+        );
         let mut r = b.router(&g).unwrap();
         r.run_once();
         assert_eq!(collected("c").len(), 1, "first packet at once");
@@ -245,7 +284,11 @@ mod tests {
         assert_eq!(collected("c").len(), 2, "two periods, two packets");
         b.clock.advance(10_000_000_000);
         r.run_rounds(3);
-        assert_eq!(collected("c").len(), 1, "a long backlog is forgotten, not burst");
+        assert_eq!(
+            collected("c").len(),
+            1,
+            "a long backlog is forgotten, not burst"
+        );
         b.clock.advance(250_000_000);
         r.run_rounds(3);
         assert_eq!(collected("c").len(), 1, "LIMIT 6 reached");
@@ -256,7 +299,17 @@ mod tests {
     #[test]
     fn bandwidth_sets_the_rate() {
         let b = Bench::new(8);
-        let g = graph(&[("s", "RatedSource", "LENGTH 100, BANDWIDTH 8kbps, ACTIVE false"), ("c", "Collect", "")], &[(0, 0, 1, 0)]);
+        let g = graph(
+            &[
+                (
+                    "s",
+                    "RatedSource",
+                    "LENGTH 100, BANDWIDTH 8kbps, ACTIVE false",
+                ),
+                ("c", "Collect", ""),
+            ],
+            &[(0, 0, 1, 0)],
+        );
         let mut r = b.router(&g).unwrap();
         assert_eq!(r.read_handler("s.rate").unwrap(), "10");
         r.run_rounds(2);

@@ -63,31 +63,60 @@ use alloc::vec::Vec;
 use core::time::Duration;
 
 use sluice_config::args::{unquote, Args, FromArg};
-use sluice_dataplane::{Batch, ConfigContext, Context, Element, ElementClass, Handler, HandlerError, InitContext};
+use sluice_dataplane::{
+    Batch, ConfigContext, Context, Element, ElementClass, Handler, HandlerError, InitContext,
+};
 
-use super::common::parse_value;
+use super::common::{fabs, parse_value, trunc};
 
 /// `Script`.
-pub static Script: ElementClass = ElementClass { name: "Script", ports: "0/0", processing: "a", make: make_script };
+pub static Script: ElementClass = ElementClass {
+    name: "Script",
+    ports: "0/0",
+    processing: "a",
+    make: make_script,
+};
 
 /// `DriverManager`.
-pub static DriverManager: ElementClass =
-    ElementClass { name: "DriverManager", ports: "0/0", processing: "a", make: make_driver };
+pub static DriverManager: ElementClass = ElementClass {
+    name: "DriverManager",
+    ports: "0/0",
+    processing: "a",
+    make: make_driver,
+};
 
 /// Jumps allowed without blocking before a script is considered looping.
 const MAX_JUMPS: u32 = 1000;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Insn {
-    Set { var: String, text: String, unquote: bool },
-    Init { var: String, text: String, unquote: bool },
-    Print { file: Option<(String, bool)>, text: String },
+    Set {
+        var: String,
+        text: String,
+        unquote: bool,
+    },
+    Init {
+        var: String,
+        text: String,
+        unquote: bool,
+    },
+    Print {
+        file: Option<(String, bool)>,
+        text: String,
+    },
     Read(String),
-    Write { handler: String, value: String, unquote: bool },
+    Write {
+        handler: String,
+        value: String,
+        unquote: bool,
+    },
     Pause(u32),
     Wait(u64),
     Label(String),
-    Goto { label: String, cond: Option<String> },
+    Goto {
+        label: String,
+        cond: Option<String>,
+    },
     Loop,
     End,
     Stop,
@@ -125,7 +154,13 @@ fn split_word(s: &str) -> (&str, &str) {
 
 fn parse_insn(text: &str) -> Result<Insn, String> {
     let (name, rest) = split_word(text);
-    let want_empty = |insn: Insn| if rest.is_empty() { Ok(insn) } else { Err(format!("'{name}' takes no arguments")) };
+    let want_empty = |insn: Insn| {
+        if rest.is_empty() {
+            Ok(insn)
+        } else {
+            Err(format!("'{name}' takes no arguments"))
+        }
+    };
     Ok(match name {
         "set" | "setq" | "init" | "initq" => {
             let (var, text) = split_word(rest);
@@ -154,7 +189,10 @@ fn parse_insn(text: &str) -> Result<Insn, String> {
                 file = Some((unquote(f)?, append));
                 text = t;
             }
-            Insn::Print { file, text: text.to_string() }
+            Insn::Print {
+                file,
+                text: text.to_string(),
+            }
         }
         "read" | "readq" => {
             if rest.is_empty() {
@@ -167,10 +205,18 @@ fn parse_insn(text: &str) -> Result<Insn, String> {
             if handler.is_empty() {
                 return Err(format!("expected '{name} HANDLER [VALUE]'"));
             }
-            Insn::Write { handler: handler.into(), value: value.into(), unquote: name == "writeq" }
+            Insn::Write {
+                handler: handler.into(),
+                value: value.into(),
+                unquote: name == "writeq",
+            }
         }
         "pause" | "wait_stop" | "wait_pause" | "wait_step" => {
-            let n = if rest.is_empty() { 1 } else { u32::from_arg(rest, None)? };
+            let n = if rest.is_empty() {
+                1
+            } else {
+                u32::from_arg(rest, None)?
+            };
             Insn::Pause(n)
         }
         "wait" | "wait_time" | "wait_for" => {
@@ -188,7 +234,10 @@ fn parse_insn(text: &str) -> Result<Insn, String> {
             if label.is_empty() {
                 return Err("expected 'goto LABEL [CONDITION]'".into());
             }
-            Insn::Goto { label: label.into(), cond: (!cond.is_empty()).then(|| cond.to_string()) }
+            Insn::Goto {
+                label: label.into(),
+                cond: (!cond.is_empty()).then(|| cond.to_string()),
+            }
         }
         "loop" => want_empty(Insn::Loop)?,
         "end" | "exit" => want_empty(Insn::End)?,
@@ -224,8 +273,12 @@ fn make(a: &mut Args<'_>, c: &ConfigContext<'_>, driver: bool) -> Option<Box<dyn
     }
     for i in &insns {
         if let Insn::Goto { label, .. } = i {
-            let known = matches!(label.as_str(), "end" | "exit" | "stop" | "loop" | "error" | "begin")
-                || insns.iter().any(|j| matches!(j, Insn::Label(l) if l == label));
+            let known = matches!(
+                label.as_str(),
+                "end" | "exit" | "stop" | "loop" | "error" | "begin"
+            ) || insns
+                .iter()
+                .any(|j| matches!(j, Insn::Label(l) if l == label));
             if !known {
                 a.error_whole(format!("no label '{label}'"));
                 return None;
@@ -265,7 +318,10 @@ fn num(s: &str) -> Option<Num> {
     if let Ok(i) = i64::from_arg(s, None) {
         return Some(Num::Int(i));
     }
-    s.parse::<f64>().ok().filter(|f| f.is_finite()).map(Num::Float)
+    s.parse::<f64>()
+        .ok()
+        .filter(|f| f.is_finite())
+        .map(Num::Float)
 }
 
 fn as_f64(n: Num) -> f64 {
@@ -278,7 +334,7 @@ fn as_f64(n: Num) -> f64 {
 fn unparse_num(n: Num) -> String {
     match n {
         Num::Int(i) => i.to_string(),
-        Num::Float(f) if f == f.trunc() && f.abs() < 1e15 => format!("{f:.0}"),
+        Num::Float(f) if f == trunc(f) && fabs(f) < 1e15 => format!("{f:.0}"),
         Num::Float(f) => f.to_string(),
     }
 }
@@ -290,30 +346,43 @@ fn parse_bool(s: &str) -> Option<bool> {
 /// Click's arithmetic and logic handlers. `None` when `name` is not one of them.
 fn arithmetic(name: &str, args: &[&str], now_ns: u64) -> Option<Result<String, String>> {
     let nums = || -> Result<Vec<Num>, String> {
-        args.iter().map(|a| num(a).ok_or_else(|| format!("{name}: '{a}' is not a number"))).collect()
+        args.iter()
+            .map(|a| num(a).ok_or_else(|| format!("{name}: '{a}' is not a number")))
+            .collect()
     };
-    let fold = |int: fn(i64, i64) -> Option<i64>, float: fn(f64, f64) -> f64| -> Result<String, String> {
-        let ns = nums()?;
-        let (first, rest) = ns.split_first().ok_or_else(|| format!("{name}: expected numbers"))?;
-        let mut acc = *first;
-        for &n in rest {
-            acc = match (acc, n) {
-                (Num::Int(a), Num::Int(b)) => int(a, b).map_or(Num::Float(float(a as f64, b as f64)), Num::Int),
-                (a, b) => Num::Float(float(as_f64(a), as_f64(b))),
-            };
-        }
-        Ok(unparse_num(acc))
-    };
+    let fold =
+        |int: fn(i64, i64) -> Option<i64>, float: fn(f64, f64) -> f64| -> Result<String, String> {
+            let ns = nums()?;
+            let (first, rest) = ns
+                .split_first()
+                .ok_or_else(|| format!("{name}: expected numbers"))?;
+            let mut acc = *first;
+            for &n in rest {
+                acc = match (acc, n) {
+                    (Num::Int(a), Num::Int(b)) => {
+                        int(a, b).map_or(Num::Float(float(a as f64, b as f64)), Num::Int)
+                    }
+                    (a, b) => Num::Float(float(as_f64(a), as_f64(b))),
+                };
+            }
+            Ok(unparse_num(acc))
+        };
     let compare = |want: fn(core::cmp::Ordering) -> bool| -> Result<String, String> {
-        let [a, b] = args else { return Err(format!("{name}: expected two arguments")) };
+        let [a, b] = args else {
+            return Err(format!("{name}: expected two arguments"));
+        };
         let ord = match (num(a), num(b)) {
-            (Some(x), Some(y)) => as_f64(x).partial_cmp(&as_f64(y)).unwrap_or(core::cmp::Ordering::Equal),
+            (Some(x), Some(y)) => as_f64(x)
+                .partial_cmp(&as_f64(y))
+                .unwrap_or(core::cmp::Ordering::Equal),
             _ => a.cmp(b),
         };
         Ok(want(ord).to_string())
     };
     let bools = || -> Result<Vec<bool>, String> {
-        args.iter().map(|a| parse_bool(a).ok_or_else(|| format!("{name}: '{a}' is not a boolean"))).collect()
+        args.iter()
+            .map(|a| parse_bool(a).ok_or_else(|| format!("{name}: '{a}' is not a boolean")))
+            .collect()
     };
     use core::cmp::Ordering as O;
     Some(match name {
@@ -321,16 +390,18 @@ fn arithmetic(name: &str, args: &[&str], now_ns: u64) -> Option<Result<String, S
         "sub" => fold(i64::checked_sub, |a, b| a - b),
         "mul" => fold(i64::checked_mul, |a, b| a * b),
         "div" => fold(|_, _| None, |a, b| a / b),
-        "idiv" => fold(i64::checked_div, |a, b| (a / b).trunc()),
+        "idiv" => fold(i64::checked_div, |a, b| trunc(a / b)),
         "mod" | "rem" => fold(i64::checked_rem, |a, b| a % b),
         "neg" => nums().map(|n| match n.as_slice() {
-            [Num::Int(i)] => i.checked_neg().map_or_else(|| unparse_num(Num::Float(-(*i as f64))), |v| v.to_string()),
+            [Num::Int(i)] => i
+                .checked_neg()
+                .map_or_else(|| unparse_num(Num::Float(-(*i as f64))), |v| v.to_string()),
             [Num::Float(f)] => unparse_num(Num::Float(-f)),
             _ => String::new(),
         }),
         "abs" => nums().map(|n| match n.as_slice() {
             [Num::Int(i)] => i.unsigned_abs().to_string(),
-            [Num::Float(f)] => unparse_num(Num::Float(f.abs())),
+            [Num::Float(f)] => unparse_num(Num::Float(fabs(*f))),
             _ => String::new(),
         }),
         "eq" => compare(|o| o == O::Equal),
@@ -346,13 +417,22 @@ fn arithmetic(name: &str, args: &[&str], now_ns: u64) -> Option<Result<String, S
         "and" => bools().map(|b| b.iter().all(|x| *x).to_string()),
         "or" => bools().map(|b| b.iter().any(|x| *x).to_string()),
         "if" => match args {
-            [c, t, f] => parse_bool(c).map(|c| if c { t } else { f }.to_string()).ok_or_else(|| "if: bad condition".into()),
+            [c, t, f] => parse_bool(c)
+                .map(|c| if c { t } else { f }.to_string())
+                .ok_or_else(|| "if: bad condition".into()),
             _ => Err("if: expected CONDITION THEN ELSE".into()),
         },
-        "in" => Ok(args.split_first().is_some_and(|(x, rest)| rest.contains(x)).to_string()),
+        "in" => Ok(args
+            .split_first()
+            .is_some_and(|(x, rest)| rest.contains(x))
+            .to_string()),
         "length" => Ok(args.join(" ").len().to_string()),
         "unquote" => unquote(&args.join(" ")),
-        "now" => Ok(format!("{}.{:09}", now_ns / 1_000_000_000, now_ns % 1_000_000_000)),
+        "now" => Ok(format!(
+            "{}.{:09}",
+            now_ns / 1_000_000_000,
+            now_ns % 1_000_000_000
+        )),
         _ => return None,
     })
 }
@@ -389,7 +469,10 @@ fn words(s: &str) -> Vec<String> {
 
 impl ScriptElement {
     fn var(&self, name: &str) -> Option<&str> {
-        self.vars.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+        self.vars
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
     }
 
     fn set_var(&mut self, name: &str, value: String) {
@@ -403,7 +486,9 @@ impl ScriptElement {
     /// element's (or global) read handler.
     fn call_read(&self, ctx: &Context<'_>, text: &str) -> Result<String, String> {
         let ws = words(text);
-        let Some((first, args)) = ws.split_first() else { return Err("empty handler name".into()) };
+        let Some((first, args)) = ws.split_first() else {
+            return Err("empty handler name".into());
+        };
         let local = match first.rsplit_once('.') {
             Some((elem, h)) if elem == self.name => h,
             Some(_) => "",
@@ -497,7 +582,12 @@ impl ScriptElement {
         #[cfg(feature = "std")]
         if let Some((path, append)) = file {
             use std::io::Write as _;
-            let f = std::fs::OpenOptions::new().create(true).write(true).append(*append).truncate(!*append).open(path);
+            let f = std::fs::OpenOptions::new()
+                .create(true)
+                .write(true)
+                .append(*append)
+                .truncate(!*append)
+                .open(path);
             match f.and_then(|mut f| writeln!(f, "{line}")) {
                 Ok(()) => {}
                 Err(e) => ctx.log(&format!("{}: {path}: {e}", self.name)),
@@ -511,7 +601,9 @@ impl ScriptElement {
     }
 
     fn label(&self, label: &str) -> Option<usize> {
-        self.insns.iter().position(|i| matches!(i, Insn::Label(l) if l == label))
+        self.insns
+            .iter()
+            .position(|i| matches!(i, Insn::Label(l) if l == label))
     }
 
     /// Ends the script: the router stops when this is the driver script or on `stop`.
@@ -534,7 +626,11 @@ impl ScriptElement {
             };
             self.pc += 1;
             match insn {
-                Insn::Set { var, text, unquote: uq } => {
+                Insn::Set {
+                    var,
+                    text,
+                    unquote: uq,
+                } => {
                     let mut v = self.expand(ctx, &text);
                     if uq {
                         v = unquote(&v).unwrap_or(v);
@@ -543,7 +639,8 @@ impl ScriptElement {
                 }
                 Insn::Init { .. } | Insn::Label(_) => {}
                 Insn::Print { file, text } => {
-                    let starts_handler = text.starts_with(|c: char| c.is_ascii_alphabetic() || c == '@' || c == '_');
+                    let starts_handler =
+                        text.starts_with(|c: char| c.is_ascii_alphabetic() || c == '@' || c == '_');
                     let line = if starts_handler {
                         match self.call_read(ctx, &text) {
                             Ok(v) => v.strip_suffix('\n').map(String::from).unwrap_or(v),
@@ -568,10 +665,16 @@ impl ScriptElement {
                     }
                     Err(e) => ctx.log(&format!("{}: read {h}: {e}", self.name)),
                 },
-                Insn::Write { handler, value, unquote: uq } => {
+                Insn::Write {
+                    handler,
+                    value,
+                    unquote: uq,
+                } => {
                     let h = self.expand(ctx, &handler);
                     let mut v = self.expand(ctx, &value);
-                    v = if uq { unquote(&v).unwrap_or(v) } else { unquote(&v).unwrap_or(v) };
+                    if uq {
+                        v = unquote(&v).unwrap_or(v);
+                    }
                     let r = match h.rsplit_once('.') {
                         Some((e, local)) if e == self.name => self.write_local(ctx, local, &v),
                         _ => ctx.write_handler(&h, &v),
@@ -590,7 +693,10 @@ impl ScriptElement {
                             Some(true) => {}
                             Some(false) => continue,
                             None => {
-                                ctx.log(&format!("{}: goto {label}: '{c}' is not a boolean", self.name));
+                                ctx.log(&format!(
+                                    "{}: goto {label}: '{c}' is not a boolean",
+                                    self.name
+                                ));
                                 continue;
                             }
                         }
@@ -623,7 +729,11 @@ impl ScriptElement {
                 Insn::Error(msg) => {
                     let m = self.expand(ctx, &msg);
                     if !m.is_empty() {
-                        ctx.log(&format!("{}: {}", self.name, unquote(&m).unwrap_or(m.clone())));
+                        ctx.log(&format!(
+                            "{}: {}",
+                            self.name,
+                            unquote(&m).unwrap_or(m.clone())
+                        ));
                     }
                     self.finish(ctx, false);
                 }
@@ -669,15 +779,26 @@ impl ScriptElement {
         }
     }
 
-    fn write_local(&mut self, ctx: &mut Context<'_>, name: &str, value: &str) -> Result<(), HandlerError> {
+    fn write_local(
+        &mut self,
+        ctx: &mut Context<'_>,
+        name: &str,
+        value: &str,
+    ) -> Result<(), HandlerError> {
         match name {
             "step" => {
-                let n: u64 = if value.trim().is_empty() { 1 } else { parse_value(name, value)? };
+                let n: u64 = if value.trim().is_empty() {
+                    1
+                } else {
+                    parse_value(name, value)?
+                };
                 self.advance(ctx, n);
             }
             "goto" => {
                 let label = value.trim();
-                let p = self.label(label).ok_or_else(|| HandlerError::BadValue(format!("goto: no label '{label}'")))?;
+                let p = self
+                    .label(label)
+                    .ok_or_else(|| HandlerError::BadValue(format!("goto: no label '{label}'")))?;
                 self.pc = p + 1;
                 self.state = State::Run;
                 self.advance(ctx, 0);
@@ -702,7 +823,11 @@ impl Element for ScriptElement {
             })
             .collect();
         for (var, text, uq) in inits {
-            let v = if uq { unquote(&text).unwrap_or(text) } else { text };
+            let v = if uq {
+                unquote(&text).unwrap_or(text)
+            } else {
+                text
+            };
             self.set_var(&var, v);
         }
         let now = ctx.now();
@@ -714,7 +839,12 @@ impl Element for ScriptElement {
         self.advance(ctx, 0);
     }
 
-    fn write_handler(&mut self, ctx: &mut Context<'_>, name: &str, value: &str) -> Result<(), HandlerError> {
+    fn write_handler(
+        &mut self,
+        ctx: &mut Context<'_>,
+        name: &str,
+        value: &str,
+    ) -> Result<(), HandlerError> {
         self.write_local(ctx, name, value)
     }
 
@@ -761,14 +891,25 @@ mod tests {
         let lines = b.lines();
         assert_eq!(lines[..5], ["0", "1", "2", "done 3 '3'", "$x"]);
         assert!(lines[5].contains("bogus"), "{lines:?}");
-        assert!(!r.is_stopped(), "an active script's end does not stop the router");
+        assert!(
+            !r.is_stopped(),
+            "an active script's end does not stop the router"
+        );
     }
 
     #[test]
     fn read_write_and_status() {
         let b = Bench::new(8);
         let g = graph(
-            &[("c", "Counter", ""), ("i", "Idle", ""), ("s", "Script", "write c.reset, print $?, write c.nope, print $?, read c.count, print c.count")],
+            &[
+                ("c", "Counter", ""),
+                ("i", "Idle", ""),
+                (
+                    "s",
+                    "Script",
+                    "write c.reset, print $?, write c.nope, print $?, read c.count, print c.count",
+                ),
+            ],
             &[(1, 0, 0, 0), (0, 0, 1, 0)],
         );
         let mut r = b.router(&g).unwrap();
@@ -783,7 +924,11 @@ mod tests {
     fn wait_and_step() {
         let b = Bench::new(8);
         let g = graph(
-            &[("s", "Script", "print \"a\", wait 1s, print 'b', pause, print \"c\", stop")],
+            &[(
+                "s",
+                "Script",
+                "print \"a\", wait 1s, print 'b', pause, print \"c\", stop",
+            )],
             &[],
         );
         let mut r = b.router(&g).unwrap();
@@ -797,7 +942,10 @@ mod tests {
         assert_eq!(b.lines(), ["b"]);
         r.write_handler("s.step", "").unwrap();
         assert_eq!(b.lines(), ["c"]);
-        assert!(r.is_stopped(), "stop without a DriverManager stops the router");
+        assert!(
+            r.is_stopped(),
+            "stop without a DriverManager stops the router"
+        );
     }
 
     #[test]
@@ -809,7 +957,11 @@ mod tests {
                 ("b", "InfiniteSource", "LIMIT 50, STOP true, BURST 5"),
                 ("c", "Counter", ""),
                 ("d", "Discard", ""),
-                ("dm", "DriverManager", "wait_stop 2, print \"total $(c.count)\", wait 10ms, print \"late\""),
+                (
+                    "dm",
+                    "DriverManager",
+                    "wait_stop 2, print \"total $(c.count)\", wait 10ms, print \"late\"",
+                ),
             ],
             &[(0, 0, 2, 0), (1, 0, 2, 0), (2, 0, 3, 0)],
         );
@@ -827,7 +979,11 @@ mod tests {
     fn default_driver_manager_stops_at_first_request() {
         let b = Bench::new(16);
         let g = graph(
-            &[("a", "InfiniteSource", "LIMIT 3, STOP true"), ("d", "Discard", ""), ("dm", "DriverManager", "")],
+            &[
+                ("a", "InfiniteSource", "LIMIT 3, STOP true"),
+                ("d", "Discard", ""),
+                ("dm", "DriverManager", ""),
+            ],
             &[(0, 0, 1, 0)],
         );
         let mut r = b.router(&g).unwrap();
@@ -840,7 +996,11 @@ mod tests {
     fn stop_request_ends_a_wait() {
         let b = Bench::new(16);
         let g = graph(
-            &[("a", "InfiniteSource", "LIMIT 3, STOP true"), ("d", "Discard", ""), ("dm", "DriverManager", "wait 1h, print \"woke\", stop")],
+            &[
+                ("a", "InfiniteSource", "LIMIT 3, STOP true"),
+                ("d", "Discard", ""),
+                ("dm", "DriverManager", "wait 1h, print \"woke\", stop"),
+            ],
             &[(0, 0, 1, 0)],
         );
         let mut r = b.router(&g).unwrap();
@@ -851,11 +1011,16 @@ mod tests {
 
     #[test]
     fn bad_scripts() {
-        let e = config_error(&graph(&[("s", "Script", "frobnicate, goto nowhere, wait soon")], &[]));
+        let e = config_error(&graph(
+            &[("s", "Script", "frobnicate, goto nowhere, wait soon")],
+            &[],
+        ));
         assert!(e.contains("unknown instruction 'frobnicate'"), "{e}");
         assert!(e.contains("wait") || e.contains("duration"), "{e}");
         assert!(config_error(&graph(&[("s", "Script", "goto nowhere")], &[])).contains("no label"));
-        assert!(config_error(&graph(&[("s", "Script", "TYPE PASSIVE, end")], &[])).contains("PASSIVE"));
+        assert!(
+            config_error(&graph(&[("s", "Script", "TYPE PASSIVE, end")], &[])).contains("PASSIVE")
+        );
     }
 
     #[test]

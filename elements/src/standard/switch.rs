@@ -36,23 +36,47 @@ use alloc::boxed::Box;
 use alloc::string::{String, ToString};
 
 use sluice_config::args::Args;
-use sluice_dataplane::{Batch, ConfigContext, Context, Element, ElementClass, Handler, HandlerError};
+use sluice_dataplane::{
+    Batch, ConfigContext, Context, Element, ElementClass, Handler, HandlerError,
+};
 
 use super::common::parse_value;
 
 /// `Switch`.
-pub static Switch: ElementClass = ElementClass { name: "Switch", ports: "1/-", processing: "h", make: make_switch };
+pub static Switch: ElementClass = ElementClass {
+    name: "Switch",
+    ports: "1/-",
+    processing: "h",
+    make: make_switch,
+};
 /// `StaticSwitch`.
-pub static StaticSwitch: ElementClass =
-    ElementClass { name: "StaticSwitch", ports: "1/-", processing: "h", make: make_static };
+pub static StaticSwitch: ElementClass = ElementClass {
+    name: "StaticSwitch",
+    ports: "1/-",
+    processing: "h",
+    make: make_static,
+};
 /// `RoundRobinSwitch`.
-pub static RoundRobinSwitch: ElementClass =
-    ElementClass { name: "RoundRobinSwitch", ports: "1/1-", processing: "h", make: make_rr };
+pub static RoundRobinSwitch: ElementClass = ElementClass {
+    name: "RoundRobinSwitch",
+    ports: "1/1-",
+    processing: "h",
+    make: make_rr,
+};
 /// `HashSwitch`.
-pub static HashSwitch: ElementClass = ElementClass { name: "HashSwitch", ports: "1/1-", processing: "h", make: make_hash };
+pub static HashSwitch: ElementClass = ElementClass {
+    name: "HashSwitch",
+    ports: "1/1-",
+    processing: "h",
+    make: make_hash,
+};
 /// `RandomSwitch`.
-pub static RandomSwitch: ElementClass =
-    ElementClass { name: "RandomSwitch", ports: "1/1-", processing: "h", make: make_random };
+pub static RandomSwitch: ElementClass = ElementClass {
+    name: "RandomSwitch",
+    ports: "1/1-",
+    processing: "h",
+    make: make_random,
+};
 
 struct SwitchElement {
     output: i64,
@@ -62,12 +86,20 @@ struct SwitchElement {
 
 fn make_switch(a: &mut Args<'_>, c: &ConfigContext<'_>) -> Option<Box<dyn Element>> {
     let output = a.read_p::<i64>("OUTPUT").unwrap_or(0);
-    Some(Box::new(SwitchElement { output: clamp(output, c.noutputs), writable: true, drops: 0 }))
+    Some(Box::new(SwitchElement {
+        output: clamp(output, c.noutputs),
+        writable: true,
+        drops: 0,
+    }))
 }
 
 fn make_static(a: &mut Args<'_>, c: &ConfigContext<'_>) -> Option<Box<dyn Element>> {
     let output = a.read_mp::<i64>("OUTPUT")?;
-    Some(Box::new(SwitchElement { output: clamp(output, c.noutputs), writable: false, drops: 0 }))
+    Some(Box::new(SwitchElement {
+        output: clamp(output, c.noutputs),
+        writable: false,
+        drops: 0,
+    }))
 }
 
 /// An output that names no port becomes -1 (drop).
@@ -96,7 +128,12 @@ impl Element for SwitchElement {
         }
     }
 
-    fn write_handler(&mut self, ctx: &mut Context<'_>, name: &str, value: &str) -> Result<(), HandlerError> {
+    fn write_handler(
+        &mut self,
+        ctx: &mut Context<'_>,
+        name: &str,
+        value: &str,
+    ) -> Result<(), HandlerError> {
         match name {
             "switch" if self.writable => {
                 let v: i64 = parse_value(name, value)?;
@@ -153,14 +190,19 @@ fn make_hash(a: &mut Args<'_>, _: &ConfigContext<'_>) -> Option<Box<dyn Element>
         a.error_whole("LENGTH must be > 0");
         return None;
     }
-    Some(Box::new(Hash { offset: offset.into(), length: length.into() }))
+    Some(Box::new(Hash {
+        offset: offset.into(),
+        length: length.into(),
+    }))
 }
 
 impl Hash {
     /// Click's HashSwitch function of the selected bytes.
     #[inline]
     fn output(&self, data: &[u8], n: usize) -> usize {
-        let Some(bytes) = data.get(self.offset..self.offset + self.length) else { return 0 };
+        let Some(bytes) = data.get(self.offset..self.offset + self.length) else {
+            return 0;
+        };
         let sum: usize = bytes.iter().map(|&b| usize::from(b)).sum();
         if matches!(n, 2 | 4 | 8) {
             (sum ^ (sum >> 4)) & (n - 1)
@@ -222,7 +264,12 @@ mod tests {
     fn three_way(class: &str, config: &str) -> (Bench, sluice_dataplane::Router) {
         let b = Bench::new(64);
         let g = graph(
-            &[("s", class, config), ("a", "Collect", ""), ("b", "Collect", ""), ("c", "Collect", "")],
+            &[
+                ("s", class, config),
+                ("a", "Collect", ""),
+                ("b", "Collect", ""),
+                ("c", "Collect", ""),
+            ],
             &[(0, 0, 1, 0), (0, 1, 2, 0), (0, 2, 3, 0)],
         );
         let r = b.router(&g).unwrap();
@@ -259,7 +306,8 @@ mod tests {
     #[test]
     fn round_robin() {
         let (b, mut r) = three_way("RoundRobinSwitch", "");
-        r.push_to("s", 0, b.batch(&[b"0", b"1", b"2", b"3"])).unwrap();
+        r.push_to("s", 0, b.batch(&[b"0", b"1", b"2", b"3"]))
+            .unwrap();
         assert_eq!(collected_bytes("a"), [b"0", b"3"]);
         assert_eq!(collected_bytes("b"), [b"1"]);
         assert_eq!(collected_bytes("c"), [b"2"]);
@@ -269,7 +317,8 @@ mod tests {
     fn hash_like_click() {
         // Three outputs: sum % 3. Bytes 1..2 of each packet.
         let (b, mut r) = three_way("HashSwitch", "1, 2");
-        r.push_to("s", 0, b.batch(&[&[9, 1, 1], &[9, 2, 2], &[9, 0, 2], &[9]])).unwrap();
+        r.push_to("s", 0, b.batch(&[&[9, 1, 1], &[9, 2, 2], &[9, 0, 2], &[9]]))
+            .unwrap();
         assert_eq!(collected_bytes("a"), [[9]], "too short: output 0");
         assert_eq!(collected_bytes("b"), [[9, 2, 2]], "4 % 3 = 1");
         assert_eq!(collected_bytes("c"), [[9, 1, 1], [9, 0, 2]], "2 % 3 = 2");
@@ -279,12 +328,17 @@ mod tests {
     fn hash_power_of_two() {
         let b = Bench::new(16);
         let g = graph(
-            &[("s", "HashSwitch", "0, 1"), ("a", "Collect", ""), ("b", "Collect", "")],
+            &[
+                ("s", "HashSwitch", "0, 1"),
+                ("a", "Collect", ""),
+                ("b", "Collect", ""),
+            ],
             &[(0, 0, 1, 0), (0, 1, 2, 0)],
         );
         let mut r = b.router(&g).unwrap();
         // 0x11: (17 ^ 1) & 1 = 0; 0x10: (16 ^ 1) & 1 = 1; 0x01: (1 ^ 0) & 1 = 1.
-        r.push_to("s", 0, b.batch(&[&[0x11], &[0x10], &[0x01]])).unwrap();
+        r.push_to("s", 0, b.batch(&[&[0x11], &[0x10], &[0x01]]))
+            .unwrap();
         assert_eq!(collected_bytes("a"), [[0x11]]);
         assert_eq!(collected_bytes("b"), [[0x10], [0x01]]);
         assert!(config_error(&graph(&[("s", "HashSwitch", "0, 0")], &[])).contains("LENGTH"));

@@ -33,10 +33,20 @@ use sluice_config::args::Args;
 use sluice_dataplane::{Batch, ConfigContext, Context, Element, ElementClass, Handler};
 
 /// `Tee`.
-pub static Tee: ElementClass = ElementClass { name: "Tee", ports: "1/1-", processing: "h", make: make_tee };
+pub static Tee: ElementClass = ElementClass {
+    name: "Tee",
+    ports: "1/1-",
+    processing: "h",
+    make: make_tee,
+};
 
 /// `PullTee`.
-pub static PullTee: ElementClass = ElementClass { name: "PullTee", ports: "1/1-", processing: "l/lh", make: make_pulltee };
+pub static PullTee: ElementClass = ElementClass {
+    name: "PullTee",
+    ports: "1/1-",
+    processing: "l/lh",
+    make: make_pulltee,
+};
 
 struct TeeElement {
     clone_failures: u64,
@@ -45,7 +55,10 @@ struct TeeElement {
 fn check_n(a: &mut Args<'_>, c: &ConfigContext<'_>) -> Option<()> {
     if let Some(n) = a.read_p::<u32>("N") {
         if n as usize != c.noutputs {
-            a.error_whole(alloc::format!("{} outputs in use, but N is {n}", c.noutputs));
+            a.error_whole(alloc::format!(
+                "{} outputs in use, but N is {n}",
+                c.noutputs
+            ));
             return None;
         }
     }
@@ -59,7 +72,9 @@ fn make_tee(a: &mut Args<'_>, c: &ConfigContext<'_>) -> Option<Box<dyn Element>>
 
 fn make_pulltee(a: &mut Args<'_>, c: &ConfigContext<'_>) -> Option<Box<dyn Element>> {
     check_n(a, c)?;
-    Some(Box::new(PullTeeElement { tee: TeeElement { clone_failures: 0 } }))
+    Some(Box::new(PullTeeElement {
+        tee: TeeElement { clone_failures: 0 },
+    }))
 }
 
 impl TeeElement {
@@ -129,7 +144,12 @@ mod tests {
     fn tee_copies_bytes_and_annotations() {
         let b = Bench::new(16);
         let g = graph(
-            &[("t", "Tee", "3"), ("a", "Collect", ""), ("b", "Collect", ""), ("c", "Collect", "")],
+            &[
+                ("t", "Tee", "3"),
+                ("a", "Collect", ""),
+                ("b", "Collect", ""),
+                ("c", "Collect", ""),
+            ],
             &[(0, 0, 1, 0), (0, 1, 2, 0), (0, 2, 3, 0)],
         );
         let mut r = b.router(&g).unwrap();
@@ -138,7 +158,12 @@ mod tests {
         r.push_to("t", 0, batch).unwrap();
         for name in ["a", "b", "c"] {
             let got = collected(name);
-            assert_eq!(got.iter().map(|p| p.data().to_vec()).collect::<alloc::vec::Vec<_>>(), [b"one", b"two"]);
+            assert_eq!(
+                got.iter()
+                    .map(|p| p.data().to_vec())
+                    .collect::<alloc::vec::Vec<_>>(),
+                [b"one", b"two"]
+            );
             assert_eq!(got[0].anno().paint, 9);
         }
         assert_eq!(b.pool.stats().free, 16);
@@ -147,21 +172,41 @@ mod tests {
     #[test]
     fn pool_exhaustion_skips_copies() {
         let b = Bench::new(3);
-        let g = graph(&[("t", "Tee", ""), ("a", "Collect", ""), ("b", "Collect", "")], &[(0, 0, 1, 0), (0, 1, 2, 0)]);
+        let g = graph(
+            &[("t", "Tee", ""), ("a", "Collect", ""), ("b", "Collect", "")],
+            &[(0, 0, 1, 0), (0, 1, 2, 0)],
+        );
         let mut r = b.router(&g).unwrap();
         r.push_to("t", 0, b.batch(&[b"1", b"2", b"3"])).unwrap();
         assert_eq!(collected("a").len(), 3, "originals always pass");
         assert_eq!(collected("b").len(), 0);
         assert_eq!(r.read_handler("t.clone_failures").unwrap(), "3");
-        assert!(config_error(&graph(&[("t", "Tee", "3"), ("a", "Collect", "")], &[(0, 0, 1, 0)])).contains("N is 3"));
+        assert!(config_error(&graph(
+            &[("t", "Tee", "3"), ("a", "Collect", "")],
+            &[(0, 0, 1, 0)]
+        ))
+        .contains("N is 3"));
     }
 
     #[test]
     fn pull_tee() {
         let b = Bench::new(16);
         let g = graph(
-            &[("s", "InfiniteSource", "\\<aa>, LIMIT 2, BURST 2"), ("q", "Queue", ""), ("t", "PullTee", "2"), ("u", "Unqueue", "5"), ("a", "Collect", ""), ("b", "Collect", "")],
-            &[(0, 0, 1, 0), (1, 0, 2, 0), (2, 0, 3, 0), (3, 0, 4, 0), (2, 1, 5, 0)],
+            &[
+                ("s", "InfiniteSource", "\\<aa>, LIMIT 2, BURST 2"),
+                ("q", "Queue", ""),
+                ("t", "PullTee", "2"),
+                ("u", "Unqueue", "5"),
+                ("a", "Collect", ""),
+                ("b", "Collect", ""),
+            ],
+            &[
+                (0, 0, 1, 0),
+                (1, 0, 2, 0),
+                (2, 0, 3, 0),
+                (3, 0, 4, 0),
+                (2, 1, 5, 0),
+            ],
         );
         let mut r = b.router(&g).unwrap();
         r.run_rounds(3);

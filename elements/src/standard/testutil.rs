@@ -17,7 +17,7 @@ use sluice_dataplane::{
 };
 
 std::thread_local! {
-    static COLLECTED: RefCell<BTreeMap<String, Vec<Packet>>> = RefCell::new(BTreeMap::new());
+    static COLLECTED: RefCell<BTreeMap<String, Vec<Packet>>> = const { RefCell::new(BTreeMap::new()) };
 }
 
 /// A push sink that keeps every packet it receives, readable with [`collected`].
@@ -27,17 +27,28 @@ struct Collect {
 
 impl Element for Collect {
     fn push(&mut self, _: &mut Context<'_>, _: usize, batch: Batch) {
-        COLLECTED.with(|c| c.borrow_mut().entry(self.name.clone()).or_default().extend(batch));
+        COLLECTED.with(|c| {
+            c.borrow_mut()
+                .entry(self.name.clone())
+                .or_default()
+                .extend(batch)
+        });
     }
 }
 
 fn make_collect(_: &mut Args<'_>, c: &ConfigContext<'_>) -> Option<Box<dyn Element>> {
-    Some(Box::new(Collect { name: c.name.to_string() }))
+    Some(Box::new(Collect {
+        name: c.name.to_string(),
+    }))
 }
 
 /// `Collect`: a test sink.
-pub static COLLECT: ElementClass =
-    ElementClass { name: "Collect", ports: "1/0", processing: "h", make: make_collect };
+pub static COLLECT: ElementClass = ElementClass {
+    name: "Collect",
+    ports: "1/0",
+    processing: "h",
+    make: make_collect,
+};
 
 /// Takes the packets element `name` (a `Collect`) received.
 pub fn collected(name: &str) -> Vec<Packet> {
@@ -64,7 +75,12 @@ pub fn graph(elems: &[(&str, &str, &str)], conns: &[(usize, usize, usize, usize)
             .collect(),
         connections: conns
             .iter()
-            .map(|&(from, from_port, to, to_port)| FlatConnection { from, from_port, to, to_port })
+            .map(|&(from, from_port, to, to_port)| FlatConnection {
+                from,
+                from_port,
+                to,
+                to_port,
+            })
             .collect(),
         requirements: Vec::new(),
     }
@@ -79,7 +95,11 @@ pub struct Bench {
 
 impl Bench {
     pub fn new(buffers: usize) -> Self {
-        Self { pool: PacketPool::new(buffers), clock: ManualClock::new(1_000_000_000), console: Rc::default() }
+        Self {
+            pool: PacketPool::new(buffers),
+            clock: ManualClock::new(1_000_000_000),
+            console: Rc::default(),
+        }
     }
 
     /// Builds a router over every standard class plus `Collect`.
@@ -87,7 +107,11 @@ impl Bench {
         self.router_with(g, Vec::new())
     }
 
-    pub fn router_with(&self, g: &FlatGraph, devices: Vec<Box<dyn NetDevice>>) -> Result<Router, String> {
+    pub fn router_with(
+        &self,
+        g: &FlatGraph,
+        devices: Vec<Box<dyn NetDevice>>,
+    ) -> Result<Router, String> {
         let mut classes: Vec<&'static ElementClass> = super::ALL.to_vec();
         classes.push(&COLLECT);
         let env = Environment {
@@ -98,7 +122,10 @@ impl Bench {
             console: Box::new(MemoryConsole(self.console.clone())),
         };
         Router::new(g, &classes, env).map_err(|d| {
-            d.0.iter().map(|d| d.message.clone()).collect::<Vec<_>>().join("\n")
+            d.0.iter()
+                .map(|d| d.message.clone())
+                .collect::<Vec<_>>()
+                .join("\n")
         })
     }
 
@@ -109,7 +136,10 @@ impl Bench {
 
     /// A batch of packets with the given contents.
     pub fn batch(&self, frames: &[&[u8]]) -> Batch {
-        frames.iter().map(|f| self.pool.alloc_from(f).expect("pool has room")).collect()
+        frames
+            .iter()
+            .map(|f| self.pool.alloc_from(f).expect("pool has room"))
+            .collect()
     }
 }
 

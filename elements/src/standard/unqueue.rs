@@ -17,12 +17,20 @@ use alloc::boxed::Box;
 use alloc::string::{String, ToString};
 
 use sluice_config::args::Args;
-use sluice_dataplane::{ConfigContext, Context, Element, ElementClass, Handler, HandlerError, InitContext, TaskStatus, Batch};
+use sluice_dataplane::{
+    Batch, ConfigContext, Context, Element, ElementClass, Handler, HandlerError, InitContext,
+    TaskStatus,
+};
 
 use super::common::{bool_str, parse_value};
 
 /// The element class.
-pub static Unqueue: ElementClass = ElementClass { name: "Unqueue", ports: "1/1", processing: "l/h", make };
+pub static Unqueue: ElementClass = ElementClass {
+    name: "Unqueue",
+    ports: "1/1",
+    processing: "l/h",
+    make,
+};
 
 struct UnqueueElement {
     burst: i64,
@@ -35,7 +43,12 @@ fn make(a: &mut Args<'_>, _: &ConfigContext<'_>) -> Option<Box<dyn Element>> {
     let burst = a.read_p::<i64>("BURST").unwrap_or(1);
     let active = a.read_k::<bool>("ACTIVE").unwrap_or(true);
     let limit = a.read_k::<i64>("LIMIT").unwrap_or(-1);
-    Some(Box::new(UnqueueElement { burst, limit, active, count: 0 }))
+    Some(Box::new(UnqueueElement {
+        burst,
+        limit,
+        active,
+        count: 0,
+    }))
 }
 
 impl Element for UnqueueElement {
@@ -50,7 +63,11 @@ impl Element for UnqueueElement {
         if !self.active {
             return TaskStatus::Idle;
         }
-        let mut want = if self.burst > 0 { self.burst as u64 } else { u64::MAX };
+        let mut want = if self.burst > 0 {
+            self.burst as u64
+        } else {
+            u64::MAX
+        };
         if let Ok(limit) = u64::try_from(self.limit) {
             want = want.min(limit.saturating_sub(self.count));
         }
@@ -79,7 +96,12 @@ impl Element for UnqueueElement {
         })
     }
 
-    fn write_handler(&mut self, _: &mut Context<'_>, name: &str, value: &str) -> Result<(), HandlerError> {
+    fn write_handler(
+        &mut self,
+        _: &mut Context<'_>,
+        name: &str,
+        value: &str,
+    ) -> Result<(), HandlerError> {
         match name {
             "reset" => self.count = 0,
             "active" => self.active = parse_value(name, value)?,
@@ -110,7 +132,12 @@ mod tests {
     fn burst_and_limit() {
         let b = Bench::new(128);
         let g = graph(
-            &[("s", "InfiniteSource", "LIMIT 100, BURST 100"), ("q", "Queue", ""), ("u", "Unqueue", "3, LIMIT 7"), ("o", "Collect", "")],
+            &[
+                ("s", "InfiniteSource", "LIMIT 100, BURST 100"),
+                ("q", "Queue", ""),
+                ("u", "Unqueue", "3, LIMIT 7"),
+                ("o", "Collect", ""),
+            ],
             &[(0, 0, 1, 0), (1, 0, 2, 0), (2, 0, 3, 0)],
         );
         let mut r = b.router(&g).unwrap();
