@@ -1,10 +1,288 @@
-//! Family module; see the crate docs.
+//! Classification: `Classifier`, `IPClassifier` and `IPFilter`.
+//!
+//! All three compile their patterns once, at configuration time, into a
+//! [`program::Program`]: a flat list of masked 32-bit word comparisons with forward jump
+//! targets. A packet runs through it in at most one step per instruction, without
+//! allocation or recursion. [`lang`] parses the tcpdump-like language of `IPClassifier` and
+//! `IPFilter`; `Classifier`'s `offset/value%mask` patterns are parsed in [`classifier`].
 
-use sluice_dataplane::ElementClass;
+use alloc::boxed::Box;
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+
+use sluice_config::args::{unquote, Arg, Args};
+use sluice_config::Span;
+use sluice_dataplane::{Batch, Context, Element, ElementClass, Handler};
+
+pub mod classifier;
+pub mod ipclassifier;
+pub mod ipfilter;
+pub mod lang;
+pub mod program;
+
+use program::{Expr, Outcome, Program};
 
 /// The classes of this family, each a `static` named as Click names it.
 #[allow(non_upper_case_globals)]
-pub mod classes {}
+pub mod classes {
+    pub use super::classifier::Classifier;
+    pub use super::ipclassifier::IPClassifier;
+    pub use super::ipfilter::IPFilter;
+}
 
 /// Every class of this family.
-pub static ALL: &[&ElementClass] = &[];
+pub static ALL: &[&ElementClass] = &[
+    &classes::Classifier,
+    &classes::IPClassifier,
+    &classes::IPFilter,
+];
+
+/// The element all three classes build: a compiled program and a drop count.
+pub(crate) struct Classify {
+    program: Program,
+    drops: u64,
+}
+
+impl Classify {
+    pub(crate) fn new(rules: &[(Expr, Outcome)]) -> Self {
+        Self {
+            program: Program::compile(rules),
+            drops: 0,
+        }
+    }
+}
+
+const HANDLERS: &[Handler] = &[Handler::read("program"), Handler::read("drops")];
+
+impl Element for Classify {
+    fn push(&mut self, ctx: &mut Context<'_>, _port: usize, batch: Batch) {
+        for p in batch {
+            match self.program.classify_packet(&p) {
+                Outcome::Port(o) => ctx.output(usize::from(o), p),
+                Outcome::Drop => self.drops += 1,
+            }
+        }
+    }
+
+    fn read_handler(&self, name: &str) -> Option<String> {
+        match name {
+            "program" => Some(self.program.unparse()),
+            "drops" => Some(self.drops.to_string()),
+            _ => None,
+        }
+    }
+
+    fn handlers(&self) -> &'static [Handler] {
+        HANDLERS
+    }
+}
+
+/// One pattern argument, unquoted, with a way back to source spans.
+pub(crate) struct PatternArg {
+    /// The pattern text, Click quoting removed.
+    pub text: String,
+    /// Where the argument is.
+    pub span: Span,
+    /// Whether `text` is the argument verbatim (byte offsets map onto the source).
+    pub verbatim: bool,
+}
+
+impl PatternArg {
+    pub(crate) fn new(arg: &Arg<'_>) -> Result<Self, String> {
+        if arg.text.contains(['"', '\'', '\\']) {
+            let text = unquote(arg.text)?;
+            Ok(Self {
+                text,
+                span: arg.span,
+                verbatim: false,
+            })
+        } else {
+            Ok(Self {
+                text: arg.text.to_string(),
+                span: arg.span,
+                verbatim: true,
+            })
+        }
+    }
+
+    /// The source span of bytes `start..end` of the pattern (the whole argument when the
+    /// text was unquoted and offsets no longer line up).
+    pub(crate) fn span(&self, start: usize, end: usize) -> Span {
+        if self.verbatim && end <= self.text.len() && start <= end {
+            self.span.sub(
+                start,
+                end.max(start + 1).min(self.text.len().max(start + 1)),
+            )
+        } else {
+            self.span
+        }
+    }
+}
+
+/// Reads every argument as a pattern, recording errors (with spans) in `args`.
+pub(crate) fn pattern_args(args: &mut Args<'_>) -> Vec<Option<PatternArg>> {
+    let raw = args.rest();
+    raw.iter()
+        .enumerate()
+        .map(|(i, a)| match PatternArg::new(a) {
+            Ok(p) => Some(p),
+            Err(m) => {
+                args.error(a.span, format!("pattern {i}: {m}"));
+                None
+            }
+        })
+        .collect()
+}
+
+/// Builds the element once every pattern parsed.
+pub(crate) fn finish(rules: Vec<Option<(Expr, Outcome)>>) -> Option<Box<dyn Element>> {
+    let rules: Option<Vec<(Expr, Outcome)>> = rules.into_iter().collect();
+    Some(Box::new(Classify::new(&rules?)))
+}
+
+#[cfg(test)]
+pub(crate) mod testutil {
+    //! Shared by the element tests: a one-element router with every output counted.
+
+    use alloc::boxed::Box;
+    use alloc::string::String;
+    use alloc::vec;
+    use alloc::vec::Vec;
+
+    use sluice_config::args::Args;
+    use sluice_config::{FlatConnection, FlatElement, FlatGraph, Span};
+    use sluice_dataplane::router::MemoryConsole;
+    use sluice_dataplane::{
+        Batch, ConfigContext, Context, Element, ElementClass, Environment, ManualClock, PacketPool,
+        Router,
+    };
+
+    /// Records the packets it gets with the input port they arrived on.
+    struct Sink;
+    impl Element for Sink {
+        fn push(&mut self, ctx: &mut Context<'_>, port: usize, batch: Batch) {
+            let _ = ctx;
+            SEEN.with(|s| {
+                s.borrow_mut()
+                    .extend(batch.iter().map(|p| (port, p.data().to_vec())))
+            });
+        }
+    }
+    std::thread_local! {
+        static SEEN: core::cell::RefCell<Vec<(usize, Vec<u8>)>> = const { core::cell::RefCell::new(Vec::new()) };
+    }
+    fn mk_sink(_: &mut Args<'_>, _: &ConfigContext<'_>) -> Option<Box<dyn Element>> {
+        Some(Box::new(Sink))
+    }
+    static SINK: ElementClass = ElementClass {
+        name: "TestSink",
+        ports: "-/0",
+        processing: "h",
+        make: mk_sink,
+    };
+
+    /// Builds `Class(config)` with `noutputs` outputs, each wired to input `i` of a sink,
+    /// plus `AddressInfo(addresses)` when given.
+    pub fn router(
+        class: &'static ElementClass,
+        config: &str,
+        noutputs: usize,
+        addresses: Option<&str>,
+    ) -> Result<Router, String> {
+        let mut elements = vec![FlatElement {
+            name: "c".into(),
+            class: class.name.into(),
+            config: config.into(),
+            span: Span::default(),
+            config_span: Span::new(0, 0, config.len()),
+        }];
+        elements.push(FlatElement {
+            name: "sink".into(),
+            class: "TestSink".into(),
+            config: String::new(),
+            span: Span::default(),
+            config_span: Span::default(),
+        });
+        if let Some(a) = addresses {
+            elements.push(FlatElement {
+                name: "ai".into(),
+                class: "AddressInfo".into(),
+                config: a.into(),
+                span: Span::default(),
+                config_span: Span::default(),
+            });
+        }
+        let connections = (0..noutputs)
+            .map(|i| FlatConnection {
+                from: 0,
+                from_port: i,
+                to: 1,
+                to_port: i,
+            })
+            .collect();
+        let graph = FlatGraph {
+            elements,
+            connections,
+            requirements: vec![],
+        };
+        static AI: ElementClass = ElementClass {
+            name: "AddressInfo",
+            ports: "0/0",
+            processing: "a",
+            make: mk_ai,
+        };
+        fn mk_ai(a: &mut Args<'_>, _: &ConfigContext<'_>) -> Option<Box<dyn Element>> {
+            let _ = a.rest();
+            Some(Box::new(Sink))
+        }
+        let env = Environment {
+            pool: PacketPool::new(64),
+            clock: Box::new(ManualClock::new(0)),
+            devices: vec![],
+            device_opener: None,
+            console: Box::new(MemoryConsole::default()),
+        };
+        Router::new(&graph, &[class, &SINK, &AI], env).map_err(|d| {
+            d.0.iter()
+                .map(|d| alloc::format!("{}@{}..{}", d.message, d.span.start, d.span.end))
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+    }
+
+    /// Pushes packets (each with the IP header at `net_offset`) and returns the output
+    /// port each left on (`None`: dropped), in order.
+    pub fn classify(
+        r: &mut Router,
+        packets: &[Vec<u8>],
+        net_offset: Option<usize>,
+    ) -> Vec<Option<usize>> {
+        let mut out = Vec::new();
+        for pkt in packets {
+            SEEN.with(|s| s.borrow_mut().clear());
+            let mut p = r.pool().alloc_from(pkt).expect("pool");
+            if let Some(o) = net_offset {
+                p.set_network_offset(o);
+            }
+            let mut b = Batch::new();
+            b.push(p);
+            r.push_to("c", 0, b).expect("push");
+            let seen = SEEN.with(|s| s.borrow_mut().drain(..).collect::<Vec<_>>());
+            assert!(seen.len() <= 1);
+            if let Some((_, data)) = seen.first() {
+                assert_eq!(data, pkt, "packets leave unchanged");
+            }
+            out.push(seen.first().map(|(port, _)| *port));
+        }
+        out
+    }
+
+    /// Error messages of a configuration that must fail.
+    pub fn errors(class: &'static ElementClass, config: &str, noutputs: usize) -> String {
+        match router(class, config, noutputs, None) {
+            Ok(_) => panic!("'{config}' should not configure"),
+            Err(e) => e,
+        }
+    }
+}

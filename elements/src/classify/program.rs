@@ -1,0 +1,733 @@
+//! Decision programs: what `Classifier`, `IPClassifier` and `IPFilter` compile their patterns
+//! into, and how a packet runs through one.
+//!
+//! A pattern is first parsed into an [`Expr`], a boolean formula over [`Test`]s. A test reads
+//! one 32-bit big-endian word at a fixed offset from one of four places in the packet (the
+//! data start, the Ethernet, IP or transport header), masks it, shifts it, and compares the
+//! field with a constant (`==`, `>` or `<`).
+//!
+//! [`Program::compile`] turns the formulas of all patterns into a flat list of instructions,
+//! each a test with three jump targets: where to go when the field compares true, when it
+//! compares false, and when the packet is too short to hold the bytes the mask needs. Targets
+//! are later instructions or final outcomes (an output port, or drop). Every jump goes
+//! forward, so running a packet takes at most one step per instruction: no recursion, no
+//! allocation, no AST walk on the hot path.
+//!
+//! Short packets follow Click: a test whose bytes are missing counts as false (its `short`
+//! result); `not` flips that outcome like any other, while relational negations (`!=`,
+//! `<=`, `ip frag`) keep a short packet failing. [`Expr::eval`] is the slow, obviously
+//! correct reference that the property tests hold the compiled program to.
+
+use alloc::boxed::Box;
+use alloc::format;
+use alloc::string::String;
+use alloc::vec;
+use alloc::vec::Vec;
+
+use sluice_dataplane::Packet;
+
+/// Where a test's offset counts from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Base {
+    /// The packet data start (`Classifier`).
+    Data,
+    /// The Ethernet header: the 14 bytes before the IP header.
+    Link,
+    /// The IP header (the network header annotation, else the data start).
+    Net,
+    /// The transport header: IHL×4 bytes past the IP header.
+    Transport,
+}
+
+impl Base {
+    fn name(self) -> &'static str {
+        match self {
+            Base::Data => "",
+            Base::Link => "ether+",
+            Base::Net => "ip+",
+            Base::Transport => "transp+",
+        }
+    }
+}
+
+/// A comparison between a masked field and a constant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Op {
+    /// `field == value`.
+    Eq,
+    /// `field > value`.
+    Gt,
+    /// `field < value`.
+    Lt,
+}
+
+/// One masked-word comparison: `((word & mask) >> shift) OP value`, negated if `negate`.
+/// When the packet lacks a byte the mask covers, the test's result is `short` instead.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Test {
+    /// Where `offset` counts from.
+    pub base: Base,
+    /// Byte offset of the 32-bit word.
+    pub offset: u16,
+    /// Bits of the word that take part.
+    pub mask: u32,
+    /// Right shift applied after masking.
+    pub shift: u8,
+    /// The comparison.
+    pub op: Op,
+    /// The constant, already shifted down.
+    pub value: u32,
+    /// Invert the comparison (not the short result).
+    pub negate: bool,
+    /// The result for a packet too short to hold the masked bytes.
+    pub short: bool,
+}
+
+impl Test {
+    /// An equality test on a whole masked word (`value` unshifted).
+    pub fn eq(base: Base, offset: u16, mask: u32, value: u32) -> Self {
+        Self {
+            base,
+            offset,
+            mask,
+            shift: 0,
+            op: Op::Eq,
+            value: value & mask,
+            negate: false,
+            short: false,
+        }
+    }
+
+    /// Bytes of the word, from `offset`, that must be present: up to the last byte the mask
+    /// covers (none when the mask is zero).
+    pub fn need(&self) -> u8 {
+        need_of(self.mask)
+    }
+
+    /// The raw comparison on a word, before negation.
+    #[inline]
+    fn compare(&self, word: u32) -> bool {
+        compare(self.op, (word & self.mask) >> self.shift, self.value)
+    }
+
+    /// Evaluates the test on a packet.
+    pub fn eval(&self, view: &View<'_>) -> bool {
+        match view.word(self.base, self.offset, self.need()) {
+            Some(w) => self.compare(w) ^ self.negate,
+            None => self.short,
+        }
+    }
+}
+
+#[inline]
+fn compare(op: Op, field: u32, value: u32) -> bool {
+    match op {
+        Op::Eq => field == value,
+        Op::Gt => field > value,
+        Op::Lt => field < value,
+    }
+}
+
+fn need_of(mask: u32) -> u8 {
+    let b = mask.to_be_bytes();
+    b.iter().rposition(|&x| x != 0).map_or(0, |i| i as u8 + 1)
+}
+
+/// A boolean formula over tests: a parsed pattern.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Expr {
+    /// Always true or always false.
+    Const(bool),
+    /// One test.
+    Test(Test),
+    /// The opposite outcome (short packets included).
+    Not(Box<Expr>),
+    /// All of them (true when empty).
+    And(Vec<Expr>),
+    /// Any of them (false when empty).
+    Or(Vec<Expr>),
+    /// `c ? a : b`.
+    Ternary(Box<[Expr; 3]>),
+}
+
+impl Expr {
+    /// The reference evaluator: walks the formula directly.
+    pub fn eval(&self, view: &View<'_>) -> bool {
+        match self {
+            Expr::Const(b) => *b,
+            Expr::Test(t) => t.eval(view),
+            Expr::Not(e) => !e.eval(view),
+            Expr::And(v) => v.iter().all(|e| e.eval(view)),
+            Expr::Or(v) => v.iter().any(|e| e.eval(view)),
+            Expr::Ternary(t) => {
+                if t[0].eval(view) {
+                    t[1].eval(view)
+                } else {
+                    t[2].eval(view)
+                }
+            }
+        }
+    }
+
+    /// `e AND f`, flattening nested conjunctions.
+    pub fn and(self, other: Expr) -> Expr {
+        let mut v = match self {
+            Expr::And(v) => v,
+            e => vec![e],
+        };
+        match other {
+            Expr::And(w) => v.extend(w),
+            e => v.push(e),
+        }
+        Expr::And(v)
+    }
+
+    /// Inverts the outcome for every packet with its bytes, while a packet too short for a
+    /// test keeps the outcome it had: Click's negation of a comparison (`!=`, `<=`, `>=`).
+    pub fn negate_keep_short(self) -> Expr {
+        match self {
+            Expr::Const(b) => Expr::Const(!b),
+            Expr::Test(mut t) => {
+                t.negate = !t.negate;
+                Expr::Test(t)
+            }
+            Expr::Not(e) => e.flip_short(),
+            Expr::And(v) => Expr::Or(v.into_iter().map(Expr::negate_keep_short).collect()),
+            Expr::Or(v) => Expr::And(v.into_iter().map(Expr::negate_keep_short).collect()),
+            Expr::Ternary(t) => {
+                let [c, a, b] = *t;
+                Expr::Ternary(Box::new([
+                    c.flip_short(),
+                    a.negate_keep_short(),
+                    b.negate_keep_short(),
+                ]))
+            }
+        }
+    }
+
+    /// Inverts every test's short result.
+    fn flip_short(self) -> Expr {
+        match self {
+            Expr::Const(b) => Expr::Const(b),
+            Expr::Test(mut t) => {
+                t.short = !t.short;
+                Expr::Test(t)
+            }
+            Expr::Not(e) => Expr::Not(Box::new(e.flip_short())),
+            Expr::And(v) => Expr::And(v.into_iter().map(Expr::flip_short).collect()),
+            Expr::Or(v) => Expr::Or(v.into_iter().map(Expr::flip_short).collect()),
+            Expr::Ternary(t) => {
+                let [c, a, b] = *t;
+                Expr::Ternary(Box::new([c.flip_short(), a.flip_short(), b.flip_short()]))
+            }
+        }
+    }
+}
+
+/// The outcome of a list of patterns for one packet, by the reference evaluator: the output
+/// of the first pattern that matches.
+pub fn reference_classify(rules: &[(Expr, Outcome)], view: &View<'_>) -> Outcome {
+    for (e, out) in rules {
+        if e.eval(view) {
+            return *out;
+        }
+    }
+    Outcome::Drop
+}
+
+/// What happens to a packet that matched a pattern.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Outcome {
+    /// Leaves on this output.
+    Port(u16),
+    /// Dropped.
+    Drop,
+}
+
+/// The parts of a packet tests read. Building one costs a few comparisons per packet.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct View<'a> {
+    data: &'a [u8],
+    link: &'a [u8],
+    net: &'a [u8],
+    transport: &'a [u8],
+}
+
+impl<'a> View<'a> {
+    /// A view of a packet: the IP header at the network header annotation (the data start
+    /// when unset), the Ethernet header the 14 bytes before it (when the buffer has them),
+    /// the transport header IHL×4 bytes past the IP header's start.
+    #[inline]
+    pub fn of_packet(p: &'a Packet) -> Self {
+        let buf = p.buffer();
+        let head = p.headroom();
+        let end = head + p.len();
+        let net_at = head + p.network_offset().unwrap_or(0);
+        Self::from_buffer(buf, head, end, net_at)
+    }
+
+    /// A view over `buf[head..end]` with the IP header at `buf[net_at..]`.
+    #[inline]
+    pub fn from_buffer(buf: &'a [u8], head: usize, end: usize, net_at: usize) -> Self {
+        let data = buf.get(head..end).unwrap_or(&[]);
+        let net = buf.get(net_at..end).unwrap_or(&[]);
+        let link = match net_at.checked_sub(14) {
+            Some(l) => buf.get(l..end).unwrap_or(&[]),
+            None => &[],
+        };
+        let transport = match net.first() {
+            Some(b) => net.get(usize::from(b & 0x0f) * 4..).unwrap_or(&[]),
+            None => &[],
+        };
+        Self {
+            data,
+            link,
+            net,
+            transport,
+        }
+    }
+
+    /// A view of bare bytes: data and IP header both start at byte 0 (tests).
+    pub fn of_bytes(bytes: &'a [u8]) -> Self {
+        Self::from_buffer(bytes, 0, bytes.len(), 0)
+    }
+
+    /// The big-endian word at `offset` from `base`, or `None` when fewer than `need` of its
+    /// bytes exist. Missing bytes past `need` read as zero.
+    #[inline]
+    pub fn word(&self, base: Base, offset: u16, need: u8) -> Option<u32> {
+        let s = match base {
+            Base::Data => self.data,
+            Base::Link => self.link,
+            Base::Net => self.net,
+            Base::Transport => self.transport,
+        };
+        let off = usize::from(offset);
+        if let Some(&[a, b, c, d]) = s.get(off..off + 4) {
+            return Some(u32::from_be_bytes([a, b, c, d]));
+        }
+        if need == 0 {
+            return Some(0);
+        }
+        let avail = s.get(off..)?;
+        if avail.len() < usize::from(need) {
+            return None;
+        }
+        let mut w = [0u8; 4];
+        w[..avail.len()].copy_from_slice(avail);
+        Some(u32::from_be_bytes(w))
+    }
+}
+
+/// A jump target: an instruction index, an output port, or drop.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Target(u32);
+
+impl Target {
+    const OUT: u32 = 0x8000_0000;
+    /// Drop the packet.
+    pub const DROP: Target = Target(u32::MAX);
+
+    fn port(p: u16) -> Self {
+        Target(Self::OUT | u32::from(p))
+    }
+
+    fn insn(i: usize) -> Self {
+        Target(i as u32)
+    }
+
+    fn outcome(o: Outcome) -> Self {
+        match o {
+            Outcome::Port(p) => Self::port(p),
+            Outcome::Drop => Self::DROP,
+        }
+    }
+
+    /// The instruction index, when this target is one.
+    #[inline]
+    fn as_insn(self) -> Option<usize> {
+        (self.0 & Self::OUT == 0).then_some(self.0 as usize)
+    }
+
+    #[inline]
+    fn as_outcome(self) -> Outcome {
+        if self == Self::DROP {
+            Outcome::Drop
+        } else {
+            Outcome::Port((self.0 & 0xffff) as u16)
+        }
+    }
+
+    fn unparse(self) -> String {
+        match self.as_insn() {
+            Some(i) => format!("step {i}"),
+            None => match self.as_outcome() {
+                Outcome::Port(p) => format!("[{p}]"),
+                Outcome::Drop => String::from("[drop]"),
+            },
+        }
+    }
+}
+
+/// One instruction: a test and its three targets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Insn {
+    base: Base,
+    op: Op,
+    shift: u8,
+    need: u8,
+    offset: u16,
+    mask: u32,
+    value: u32,
+    /// When the comparison is true.
+    yes: Target,
+    /// When it is false.
+    no: Target,
+    /// When the packet lacks the bytes.
+    short: Target,
+}
+
+impl Insn {
+    fn same_word(&self, other: &Insn) -> bool {
+        self.base == other.base && self.offset == other.offset
+    }
+}
+
+/// A compiled list of patterns. See the module docs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Program {
+    insns: Vec<Insn>,
+    entry: Target,
+}
+
+/// Builds instructions back to front, so every target exists before its source.
+struct Builder {
+    /// In emission order; instruction `k` here ends up at index `len - 1 - k`.
+    insns: Vec<Insn>,
+}
+
+/// During building, targets refer to emission indices.
+impl Builder {
+    fn emit(&mut self, t: &Test, yes: Target, no: Target) -> Target {
+        let (yes_t, no_t) = if t.negate { (no, yes) } else { (yes, no) };
+        let short = if t.short { yes } else { no };
+        // A test with nothing to read is a constant.
+        if t.mask == 0 {
+            return if compare(t.op, 0, t.value) {
+                yes_t
+            } else {
+                no_t
+            };
+        }
+        self.insns.push(Insn {
+            base: t.base,
+            op: t.op,
+            shift: t.shift,
+            need: t.need(),
+            offset: t.offset,
+            mask: t.mask,
+            value: t.value,
+            yes: yes_t,
+            no: no_t,
+            short,
+        });
+        Target::insn(self.insns.len() - 1)
+    }
+
+    fn compile(&mut self, e: &Expr, yes: Target, no: Target) -> Target {
+        match e {
+            Expr::Const(true) => yes,
+            Expr::Const(false) => no,
+            Expr::Test(t) => self.emit(t, yes, no),
+            Expr::Not(e) => self.compile(e, no, yes),
+            Expr::And(v) => {
+                let mut t = yes;
+                for e in v.iter().rev() {
+                    t = self.compile(e, t, no);
+                }
+                t
+            }
+            Expr::Or(v) => {
+                let mut t = no;
+                for e in v.iter().rev() {
+                    t = self.compile(e, yes, t);
+                }
+                t
+            }
+            Expr::Ternary(t) => {
+                let a = self.compile(&t[1], yes, no);
+                let b = self.compile(&t[2], yes, no);
+                self.compile(&t[0], a, b)
+            }
+        }
+    }
+}
+
+/// The set of field values for which `op(field, value)` is `result`, as at most two
+/// inclusive intervals.
+fn satisfying(op: Op, value: u32, result: bool) -> [Option<(u32, u32)>; 2] {
+    let below = value.checked_sub(1).map(|v| (0, v));
+    let above = value.checked_add(1).map(|v| (v, u32::MAX));
+    match (op, result) {
+        (Op::Eq, true) => [Some((value, value)), None],
+        (Op::Eq, false) => [below, above],
+        (Op::Gt, true) => [above, None],
+        (Op::Gt, false) => [Some((0, value)), None],
+        (Op::Lt, true) => [below, None],
+        (Op::Lt, false) => [Some((value, u32::MAX)), None],
+    }
+}
+
+/// If every field value with `a`'s comparison equal to `ra` gives `b` the same result,
+/// that result. Both read the same field.
+fn implied(a: &Insn, ra: bool, b: &Insn) -> Option<bool> {
+    let from = satisfying(a.op, a.value, ra);
+    let b_true = satisfying(b.op, b.value, true);
+    let b_false = satisfying(b.op, b.value, false);
+    let covered = |set: &[Option<(u32, u32)>; 2], (lo, hi): (u32, u32)| {
+        // Is [lo, hi] inside the union of the (disjoint, ordered) intervals of `set`?
+        set.iter().flatten().any(|&(l, h)| l <= lo && hi <= h)
+    };
+    let intervals: Vec<(u32, u32)> = from.iter().flatten().copied().collect();
+    if intervals.is_empty() {
+        return None;
+    }
+    if intervals.iter().all(|&i| covered(&b_true, i)) {
+        Some(true)
+    } else if intervals.iter().all(|&i| covered(&b_false, i)) {
+        Some(false)
+    } else {
+        None
+    }
+}
+
+impl Program {
+    /// Compiles patterns tried in order: a packet leaves with the outcome of the first
+    /// pattern it matches, and is dropped when it matches none.
+    pub fn compile(rules: &[(Expr, Outcome)]) -> Program {
+        let mut b = Builder { insns: Vec::new() };
+        let mut next = Target::DROP;
+        for (e, out) in rules.iter().rev() {
+            next = b.compile(e, Target::outcome(*out), next);
+        }
+        let mut insns = b.insns;
+        let entry = next;
+        thread_jumps(&mut insns);
+        // Reverse emission order so every jump goes forward, and drop what is unreachable.
+        let n = insns.len();
+        let mut reachable = vec![false; n];
+        let mut stack: Vec<usize> = entry.as_insn().into_iter().collect();
+        while let Some(k) = stack.pop() {
+            if core::mem::replace(&mut reachable[k], true) {
+                continue;
+            }
+            let i = &insns[k];
+            stack.extend([i.yes, i.no, i.short].iter().filter_map(|t| t.as_insn()));
+        }
+        let mut new_index = vec![usize::MAX; n];
+        let mut count = 0;
+        for k in (0..n).rev() {
+            if reachable[k] {
+                new_index[k] = count;
+                count += 1;
+            }
+        }
+        let map = |t: Target| t.as_insn().map_or(t, |k| Target::insn(new_index[k]));
+        let mut out = Vec::with_capacity(count);
+        for k in (0..n).rev().filter(|&k| reachable[k]) {
+            let mut i = insns[k];
+            i.yes = map(i.yes);
+            i.no = map(i.no);
+            i.short = map(i.short);
+            out.push(i);
+        }
+        let prog = Program {
+            insns: out,
+            entry: map(entry),
+        };
+        debug_assert!(prog.jumps_forward());
+        prog
+    }
+
+    fn jumps_forward(&self) -> bool {
+        self.insns.iter().enumerate().all(|(k, i)| {
+            [i.yes, i.no, i.short]
+                .iter()
+                .all(|t| t.as_insn().is_none_or(|j| j > k && j < self.insns.len()))
+        })
+    }
+
+    /// Number of instructions.
+    pub fn len(&self) -> usize {
+        self.insns.len()
+    }
+
+    /// True when every packet gets the same outcome without a test.
+    pub fn is_empty(&self) -> bool {
+        self.insns.is_empty()
+    }
+
+    /// Runs a packet through the program.
+    #[inline]
+    pub fn classify(&self, view: &View<'_>) -> Outcome {
+        let mut t = self.entry;
+        // Jumps only go forward (checked at compile time), so this takes at most
+        // `insns.len()` steps.
+        while let Some(k) = t.as_insn() {
+            let Some(i) = self.insns.get(k) else {
+                return Outcome::Drop;
+            };
+            t = match view.word(i.base, i.offset, i.need) {
+                Some(w) => {
+                    if compare(i.op, (w & i.mask) >> i.shift, i.value) {
+                        i.yes
+                    } else {
+                        i.no
+                    }
+                }
+                None => i.short,
+            };
+        }
+        t.as_outcome()
+    }
+
+    /// Runs a packet through the program.
+    #[inline]
+    pub fn classify_packet(&self, p: &Packet) -> Outcome {
+        self.classify(&View::of_packet(p))
+    }
+
+    /// A human-readable listing, one instruction a line.
+    pub fn unparse(&self) -> String {
+        let mut s = String::new();
+        for (k, i) in self.insns.iter().enumerate() {
+            let op = match i.op {
+                Op::Eq => "==",
+                Op::Gt => ">",
+                Op::Lt => "<",
+            };
+            s.push_str(&format!(
+                "{k:3} {}{}/{:08x}%{:08x}",
+                i.base.name(),
+                i.offset,
+                if i.op == Op::Eq {
+                    i.value << i.shift
+                } else {
+                    i.value
+                },
+                i.mask
+            ));
+            if i.op != Op::Eq || i.shift != 0 {
+                s.push_str(&format!(" (>>{} {op} {})", i.shift, i.value));
+            }
+            s.push_str(&format!(
+                "  yes->{}  no->{}",
+                i.yes.unparse(),
+                i.no.unparse()
+            ));
+            if i.short != i.no {
+                s.push_str(&format!("  short->{}", i.short.unparse()));
+            }
+            s.push('\n');
+        }
+        s.push_str(&format!("entry {}\n", self.entry.unparse()));
+        s
+    }
+}
+
+/// Redirects jumps whose outcome at the target is already known: a branch into a test of
+/// the same field, whose result follows from the branch taken, goes straight to where that
+/// test would send the packet (`tcp and ...` rules in a row test the protocol once).
+/// Targets only move further forward in the final order, so the program stays acyclic.
+fn thread_jumps(insns: &mut [Insn]) {
+    // Emission order: an instruction's targets have smaller emission indices.
+    for k in 0..insns.len() {
+        let a = insns[k];
+        let follow = |mut t: Target, cond: Option<bool>| {
+            // Bounded: each step moves to a smaller emission index.
+            while let Some(j) = t.as_insn() {
+                let b = &insns[j];
+                if !a.same_word(b) {
+                    break;
+                }
+                t = match cond {
+                    // `a` was short, and `b` needs at least as many bytes: `b` is short.
+                    None if b.need >= a.need => b.short,
+                    // `a` had its bytes and `b` needs no more of them.
+                    Some(r) if b.need <= a.need && a.mask == b.mask && a.shift == b.shift => {
+                        match implied(&a, r, b) {
+                            Some(true) => b.yes,
+                            Some(false) => b.no,
+                            None => break,
+                        }
+                    }
+                    _ => break,
+                };
+            }
+            t
+        };
+        let (yes, no, short) = (
+            follow(a.yes, Some(true)),
+            follow(a.no, Some(false)),
+            follow(a.short, None),
+        );
+        let i = &mut insns[k];
+        i.yes = yes;
+        i.no = no;
+        i.short = short;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(offset: u16, mask: u32, value: u32) -> Expr {
+        Expr::Test(Test::eq(Base::Data, offset, mask, value))
+    }
+
+    #[test]
+    fn compiles_and_runs_first_match() {
+        let rules = vec![
+            (t(0, 0xff00_0000, 0x0100_0000), Outcome::Port(0)),
+            (
+                Expr::Not(Box::new(t(0, 0xff00_0000, 0x0200_0000))),
+                Outcome::Port(1),
+            ),
+        ];
+        let p = Program::compile(&rules);
+        assert_eq!(p.classify(&View::of_bytes(&[1, 0, 0, 0])), Outcome::Port(0));
+        assert_eq!(p.classify(&View::of_bytes(&[3])), Outcome::Port(1));
+        assert_eq!(p.classify(&View::of_bytes(&[2])), Outcome::Drop);
+        // Too short: the test is false, so its negation is true.
+        assert_eq!(p.classify(&View::of_bytes(&[])), Outcome::Port(1));
+        assert!(p.jumps_forward());
+    }
+
+    #[test]
+    fn keep_short_negation() {
+        let e = t(0, 0xffff_0000, 0x0800_0000).negate_keep_short();
+        assert!(!e.eval(&View::of_bytes(&[8])), "short stays false");
+        assert!(e.eval(&View::of_bytes(&[8, 1])));
+        assert!(!e.eval(&View::of_bytes(&[8, 0])));
+    }
+
+    #[test]
+    fn threading_skips_known_tests() {
+        let proto = |v: u32| t(8, 0x00ff_0000, v << 16);
+        let rules = vec![
+            (proto(6).and(t(0, 0xff, 1)), Outcome::Port(0)),
+            (proto(6).and(t(0, 0xff, 2)), Outcome::Port(1)),
+            (proto(17), Outcome::Port(2)),
+        ];
+        let p = Program::compile(&rules);
+        let mut pkt = [0u8; 12];
+        pkt[9] = 17;
+        assert_eq!(p.classify(&View::of_bytes(&pkt)), Outcome::Port(2));
+        pkt[9] = 6;
+        pkt[3] = 2;
+        assert_eq!(p.classify(&View::of_bytes(&pkt)), Outcome::Port(1));
+        // The second protocol test is only reachable through the first's yes path.
+        assert!(p.len() <= 5, "{}", p.unparse());
+    }
+}
