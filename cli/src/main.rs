@@ -11,6 +11,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod check;
+mod config;
 mod run;
 
 /// Click-style network functions, on the host and as tiny VMs.
@@ -23,6 +25,12 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Parse and validate configurations; print every error with its position.
+    Check(check::CheckArgs),
+    /// Print the flattened element graph as Graphviz DOT or SVG.
+    Graph(check::GraphArgs),
+    /// Print an equivalent configuration with every compound element expanded.
+    Flatten(check::FlattenArgs),
     /// Run a configuration on this host (pcap files, TAP and AF_PACKET devices).
     Run(run::RunArgs),
 }
@@ -30,6 +38,9 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Check(args) => check::check(args),
+        Command::Graph(args) => check::graph(args),
+        Command::Flatten(args) => check::flatten(args),
         Command::Run(args) => run::main(args),
     }
 }

@@ -12,13 +12,13 @@
 //! Exit status: 0 on success, 1 when the configuration (or a `-h` handler) is in error.
 
 use std::io::{IsTerminal, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use sluice_config::{Diagnostics, Source};
+use crate::config;
 use sluice_dataplane::clock::SystemClock;
 use sluice_dataplane::router::{DeviceOpener, StderrConsole};
 use sluice_dataplane::{Environment, PacketPool, Router};
@@ -65,40 +65,6 @@ const PROGRESS_EVERY: Duration = Duration::from_millis(500);
 fn fail(msg: impl std::fmt::Display) -> ExitCode {
     eprintln!("sluice run: {msg}");
     ExitCode::from(1)
-}
-
-fn read_source(path: &Path) -> Result<Source, String> {
-    let (name, text) = if path == Path::new("-") {
-        (
-            "<stdin>".to_string(),
-            std::io::read_to_string(std::io::stdin()),
-        )
-    } else {
-        (path.display().to_string(), std::fs::read_to_string(path))
-    };
-    let text = text.map_err(|e| {
-        let s = e.to_string();
-        let s = s
-            .find(" (os error")
-            .map_or(s.as_str(), |i| &s[..i])
-            .to_string();
-        format!("{name}: {s}")
-    })?;
-    Ok(Source::new(name, text))
-}
-
-fn parse_params(words: &[String]) -> Result<Vec<(String, String)>, String> {
-    words
-        .iter()
-        .map(|w| match w.split_once('=') {
-            Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
-            _ => Err(format!("bad parameter '{w}': expected NAME=value")),
-        })
-        .collect()
-}
-
-fn render(diags: &Diagnostics, sources: &[Source]) -> String {
-    diags.render(sources)
 }
 
 /// Counts packets entering the graph, for the progress line: the `count` handlers of
@@ -233,24 +199,16 @@ pub fn main(args: RunArgs) -> ExitCode {
     if args.pool == 0 {
         return fail("--pool must be at least 1");
     }
-    let source = match read_source(&args.file) {
-        Ok(s) => s,
-        Err(m) => return fail(m),
-    };
-    let params = match parse_params(&args.params) {
-        Ok(p) => p,
-        Err(m) => return fail(m),
-    };
-    let classes = sluice_elements::all_classes();
-    let table = sluice_dataplane::element::class_table(&classes);
-    let sources = vec![source];
-    let graph = match sluice_config::load(&sources[0], &params, &table) {
-        Ok(g) => g,
-        Err(d) => {
-            eprint!("{}", render(&d, &sources));
+    let loaded = match config::load(&args.file, &args.params) {
+        Ok(l) => l,
+        Err(e @ config::LoadError::Config(_)) => {
+            eprint!("{e}");
             return ExitCode::from(1);
         }
+        Err(e) => return fail(e),
     };
+    let (sources, graph) = (loaded.sources, loaded.graph);
+    let classes = sluice_elements::all_classes();
 
     let opener: DeviceOpener = Box::new(sluice_drivers::host::open_host_device);
     let env = Environment {
@@ -263,7 +221,7 @@ pub fn main(args: RunArgs) -> ExitCode {
     let mut router = match Router::new(&graph, &classes, env) {
         Ok(r) => r,
         Err(d) => {
-            eprint!("{}", render(&d, &sources));
+            eprint!("{}", config::render(&d, &sources));
             return ExitCode::from(1);
         }
     };
