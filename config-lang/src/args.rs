@@ -338,7 +338,7 @@ fn escape(b: &[u8]) -> Result<(Vec<u8>, usize), String> {
                 .copied()
                 .filter(|c| !c.is_ascii_whitespace())
                 .collect();
-            if hex.len() % 2 != 0 || !hex.iter().all(u8::is_ascii_hexdigit) {
+            if hex.len() & 1 == 1 || !hex.iter().all(u8::is_ascii_hexdigit) {
                 return Err("'\\<...>' must hold an even number of hex digits".to_string());
             }
             let bytes = hex
@@ -698,7 +698,7 @@ impl<'a> Args<'a> {
                 mandatory: false,
             },
         ) {
-            Some((text, _)) if text.is_empty() => None,
+            Some(("", _)) => None,
             Some((text, span)) => self.parse(name, text, span),
             None => None,
         }

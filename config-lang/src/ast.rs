@@ -12,7 +12,7 @@ use alloc::vec::Vec;
 use crate::span::Span;
 
 /// Index of a [`Body`] in [`Config::bodies`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct BodyId(pub u32);
 
 /// Index of a [`Compound`] in [`Config::compounds`].
@@ -30,12 +30,6 @@ pub struct Config {
     pub compounds: Vec<Compound>,
     /// The file's top-level body.
     pub root: BodyId,
-}
-
-impl Default for BodyId {
-    fn default() -> Self {
-        BodyId(0)
-    }
 }
 
 impl Config {

@@ -189,7 +189,9 @@ struct Scope {
 impl Scope {
     /// Whether `name` is declared here and its element already created.
     fn is_filled(&self, name: &str) -> bool {
-        self.slots.get(name).is_some_and(|&s| self.slot_values[s as usize].is_some())
+        self.slots
+            .get(name)
+            .is_some_and(|&s| self.slot_values[s as usize].is_some())
     }
 }
 
@@ -507,11 +509,7 @@ impl<'c> Flattener<'c> {
                     }
                     Err(msg) => {
                         let cname = self.instances[inst as usize].class_name.clone();
-                        let at = if config.is_empty() {
-                            span
-                        } else {
-                            config_span
-                        };
+                        let at = if config.is_empty() { span } else { config_span };
                         self.error(at, format!("'{cname}' {msg}"));
                     }
                 }
@@ -1034,7 +1032,11 @@ impl<'c> Flattener<'c> {
                     // A second declaration of the name: already reported.
                     scope.count += 1;
                     let slot = Endpoint::Slot(scope.slots[&name.name]);
-                    return Some(Resolved { src: slot, dst: slot, group: None });
+                    return Some(Resolved {
+                        src: slot,
+                        dst: slot,
+                        group: None,
+                    });
                 }
                 let r = self.declare(scope, name, class, config.as_ref());
                 if let (Some(r), Some(&slot)) = (r, scope.slots.get(&name.name)) {

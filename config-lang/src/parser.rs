@@ -10,6 +10,7 @@
 //! brace or parenthesis, or a name at the start of a line) and carries on, so one run reports
 //! every error it can.
 
+use alloc::boxed::Box;
 use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
@@ -104,7 +105,7 @@ enum Flow {
     /// Keep parsing statements in the top level.
     Continue,
     /// Start parsing a nested body.
-    Push(Level),
+    Push(Box<Level>),
     /// The top level's body ended (at a closing token or end of input).
     End,
     /// The file is done.
@@ -248,7 +249,7 @@ impl<'a> Parser<'a> {
         loop {
             flow = match flow {
                 Flow::Push(level) => {
-                    self.stack.push(level);
+                    self.stack.push(*level);
                     Flow::Continue
                 }
                 Flow::Continue => self.stmts(),
@@ -304,7 +305,7 @@ impl<'a> Parser<'a> {
                 }
                 TokenKind::ElementClass => {
                     if let Some(level) = self.elementclass() {
-                        return Flow::Push(level);
+                        return Flow::Push(Box::new(level));
                     }
                 }
                 TokenKind::Require | TokenKind::Provide => self.require(),
@@ -317,7 +318,7 @@ impl<'a> Parser<'a> {
                         start: self.tok.start,
                     };
                     if let Some(level) = self.connection(conn, None) {
-                        return Flow::Push(level);
+                        return Flow::Push(Box::new(level));
                     }
                 }
             }
@@ -361,7 +362,7 @@ impl<'a> Parser<'a> {
                         let open = self.tok.start;
                         self.bump();
                         let formals = self.formals();
-                        Flow::Push(Level {
+                        Flow::Push(Box::new(Level {
                             kind: BodyKind::Compound,
                             formals,
                             stmts: Vec::new(),
@@ -371,7 +372,7 @@ impl<'a> Parser<'a> {
                                 start,
                                 compound,
                             },
-                        })
+                        }))
                     }
                 }
             }
@@ -406,7 +407,7 @@ impl<'a> Parser<'a> {
                         let open = self.tok.start;
                         self.bump();
                         let formals = self.formals();
-                        Flow::Push(Level {
+                        Flow::Push(Box::new(Level {
                             kind: BodyKind::Compound,
                             formals,
                             stmts: Vec::new(),
@@ -418,7 +419,7 @@ impl<'a> Parser<'a> {
                                 start,
                                 compound,
                             },
-                        })
+                        }))
                     }
                 }
             }
@@ -448,7 +449,7 @@ impl<'a> Parser<'a> {
 
     fn resume_connection(&mut self, conn: ConnBuilder, pe: PartialElement) -> Flow {
         match self.connection(conn, Some(pe)) {
-            Some(level) => Flow::Push(level),
+            Some(level) => Flow::Push(Box::new(level)),
             None => Flow::Continue,
         }
     }

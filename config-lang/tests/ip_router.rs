@@ -124,12 +124,24 @@ fn classic_ip_router_loads() {
         Err(d) => panic!("{}", d.render(&[src])),
     };
     let names: Vec<&str> = g.elements.iter().map(|e| e.name.as_str()).collect();
-    for want in ["if0/c", "if0/arpq", "if0/out", "if1/ToDevice@4", "fp0/dt", "fp1/fr", "rt", "arpt", "toh"] {
+    for want in [
+        "if0/c",
+        "if0/arpq",
+        "if0/out",
+        "if1/ToDevice@4",
+        "fp0/dt",
+        "fp1/fr",
+        "rt",
+        "arpt",
+        "toh",
+    ] {
         assert!(names.contains(&want), "missing {want} in {names:?}");
     }
     let find = |n: &str| g.find(n).unwrap_or_else(|| panic!("{n}"));
     let has = |a: &str, ap: usize, b: &str, bp: usize| {
-        g.connections.iter().any(|c| c.from == find(a) && c.from_port == ap && c.to == find(b) && c.to_port == bp)
+        g.connections
+            .iter()
+            .any(|c| c.from == find(a) && c.from_port == ap && c.to == find(b) && c.to_port == bp)
     };
     // Through compound boundaries: classifier -> paint -> shared IP path.
     assert!(has("if0/Paint@7", 0, "ip", 0));
@@ -139,7 +151,10 @@ fn classic_ip_router_loads() {
     assert!(has("fp0/fr", 0, "if0/arpq", 0));
     assert!(has("fp1/ICMPError@9", 0, "rt", 0));
     // Parameters reached the elements.
-    assert_eq!(g.elements[find("if1/arpq")].config, "18.26.7.1, 00:00:C0:CA:68:EF");
+    assert_eq!(
+        g.elements[find("if1/arpq")].config,
+        "18.26.7.1, 00:00:C0:CA:68:EF"
+    );
     assert_eq!(g.elements[find("fp0/fr")].config, "1500");
     assert_eq!(g.elements[find("if0/Print@8")].config, "\"eth0 non-IP\"");
     assert!(g.elements[find("rt")].config.contains("18.26.4.24/32 0,"));
@@ -151,12 +166,14 @@ fn flattened_router_loads_again_unchanged() {
     let src = Source::new("iprouter.click", ROUTER);
     let g = load(&src, &[], &classes()).unwrap();
     let flat = unparse(&g);
-    let again = load(&Source::new("flat.click", flat.clone()), &[], &classes()).unwrap_or_else(|d| {
-        panic!("{}", d.render(&[Source::new("flat.click", flat.clone())]))
-    });
+    let again = load(&Source::new("flat.click", flat.clone()), &[], &classes())
+        .unwrap_or_else(|d| panic!("{}", d.render(&[Source::new("flat.click", flat.clone())])));
     let key = |g: &sluice_config::FlatGraph| {
         (
-            g.elements.iter().map(|e| (e.name.clone(), e.class.clone(), e.config.clone())).collect::<Vec<_>>(),
+            g.elements
+                .iter()
+                .map(|e| (e.name.clone(), e.class.clone(), e.config.clone()))
+                .collect::<Vec<_>>(),
             g.connections.clone(),
         )
     };
@@ -166,11 +183,17 @@ fn flattened_router_loads_again_unchanged() {
 #[test]
 fn a_missing_queue_is_reported() {
     // Without the Queue, a push output (the ARPQuerier) meets ToDevice's pull input.
-    let broken = ROUTER.replace("out :: Queue(200) -> ToDevice($dev);", "out :: Null; out -> ToDevice($dev);");
+    let broken = ROUTER.replace(
+        "out :: Queue(200) -> ToDevice($dev);",
+        "out :: Null; out -> ToDevice($dev);",
+    );
     let mut classes = classes();
     classes.push(ClassSpec::new("Null", "1/1", "a"));
     let src = Source::new("iprouter.click", broken);
     let d = load(&src, &[], &classes).unwrap_err();
     let text = d.render(&[src]);
-    assert!(text.contains("is a push output but 'if0/out' [0] is a pull input"), "{text}");
+    assert!(
+        text.contains("is a push output but 'if0/out' [0] is a pull input"),
+        "{text}"
+    );
 }

@@ -16,13 +16,19 @@ fn e(line: usize, col: usize, msg: &str) -> (usize, usize, String) {
 #[test]
 fn declaration_with_config() {
     let g = flat("src :: InfiniteSource(LIMIT 5); src -> Discard;");
-    assert_eq!(decls(&g), ["src :: InfiniteSource(LIMIT 5)", "Discard@2 :: Discard"]);
+    assert_eq!(
+        decls(&g),
+        ["src :: InfiniteSource(LIMIT 5)", "Discard@2 :: Discard"]
+    );
 }
 
 #[test]
 fn several_names_share_one_declaration() {
     let g = flat("a, b, c :: Counter(1); InfiniteSource -> a -> b -> c -> Discard");
-    assert_eq!(&decls(&g)[..3], ["a :: Counter(1)", "b :: Counter(1)", "c :: Counter(1)"]);
+    assert_eq!(
+        &decls(&g)[..3],
+        ["a :: Counter(1)", "b :: Counter(1)", "c :: Counter(1)"]
+    );
 }
 
 #[test]
@@ -30,7 +36,13 @@ fn anonymous_elements_are_named_class_at_position() {
     let g = flat("InfiniteSource -> Counter -> c :: Counter -> Counter(2) -> Discard;");
     assert_eq!(
         decls(&g),
-        ["InfiniteSource@1 :: InfiniteSource", "Counter@2 :: Counter", "c :: Counter", "Counter@4 :: Counter(2)", "Discard@5 :: Discard"]
+        [
+            "InfiniteSource@1 :: InfiniteSource",
+            "Counter@2 :: Counter",
+            "c :: Counter",
+            "Counter@4 :: Counter(2)",
+            "Discard@5 :: Discard"
+        ]
     );
 }
 
@@ -39,7 +51,11 @@ fn anonymous_names_avoid_declared_names() {
     let g = flat("Counter@1 :: Counter; InfiniteSource -> Counter@1 -> Counter -> Discard;");
     assert_eq!(decls(&g)[2], "Counter@3 :: Counter");
     let g = flat("Discard@2 :: Discard; Idle -> Discard; Idle -> Discard@2");
-    assert!(decls(&g).contains(&"Discard@3 :: Discard".to_string()), "{:?}", decls(&g));
+    assert!(
+        decls(&g).contains(&"Discard@3 :: Discard".to_string()),
+        "{:?}",
+        decls(&g)
+    );
 }
 
 #[test]
@@ -50,8 +66,16 @@ fn chains_connect_in_order() {
 
 #[test]
 fn ports_on_both_sides() {
-    let g = flat("s :: InfiniteSource; t :: Tee(2); s -> t; t [1] -> [0] Discard; t [0] -> Discard;");
-    assert_eq!(conns(&g), ["s [0] -> [0] t", "t [1] -> [0] Discard@3", "t [0] -> [0] Discard@4"]);
+    let g =
+        flat("s :: InfiniteSource; t :: Tee(2); s -> t; t [1] -> [0] Discard; t [0] -> Discard;");
+    assert_eq!(
+        conns(&g),
+        [
+            "s [0] -> [0] t",
+            "t [1] -> [0] Discard@3",
+            "t [0] -> [0] Discard@4"
+        ]
+    );
 }
 
 #[test]
@@ -78,7 +102,10 @@ fn many_to_one_and_one_to_many() {
     let g = flat("a, b :: InfiniteSource; q :: Queue; a, b -> q; q -> Unqueue -> t :: Tee(2); t[0], t[1] -> Discard");
     assert!(conns(&g).contains(&"a [0] -> [0] q".to_string()));
     assert!(conns(&g).contains(&"b [0] -> [0] q".to_string()));
-    assert_eq!(&conns(&g)[4..], ["t [0] -> [0] Discard@6", "t [1] -> [0] Discard@6"]);
+    assert_eq!(
+        &conns(&g)[4..],
+        ["t [0] -> [0] Discard@6", "t [1] -> [0] Discard@6"]
+    );
     let g = flat("s :: InfiniteSource; t :: Tee(2); s -> t -> Discard; t[1] -> Discard");
     assert_eq!(conns(&g).len(), 3);
 }
@@ -87,7 +114,11 @@ fn many_to_one_and_one_to_many() {
 fn many_to_many_with_explicit_ports() {
     let g = flat("c :: Classifier(a, b); InfiniteSource -> c; c [0], c [1] => Paint(0), Paint(1) -> Discard;");
     let c = conns(&g);
-    assert!(c.contains(&"c [0] -> [0] Paint@3".to_string()) && c.contains(&"c [1] -> [0] Paint@4".to_string()), "{c:?}");
+    assert!(
+        c.contains(&"c [0] -> [0] Paint@3".to_string())
+            && c.contains(&"c [1] -> [0] Paint@4".to_string()),
+        "{c:?}"
+    );
 }
 
 #[test]
@@ -102,15 +133,24 @@ fn many_to_many_port_list_and_implicit_ports() {
 fn many_to_many_onto_one_element_uses_its_inputs_in_order() {
     let g = flat("a, b :: InfiniteSource; r :: RoundRobinSched; a, b => Queue, Queue => r -> Unqueue -> Discard");
     let c = conns(&g);
-    assert!(c.contains(&"Queue@4 [0] -> [0] r".to_string()) && c.contains(&"Queue@5 [0] -> [1] r".to_string()), "{c:?}");
+    assert!(
+        c.contains(&"Queue@4 [0] -> [0] r".to_string())
+            && c.contains(&"Queue@5 [0] -> [1] r".to_string()),
+        "{c:?}"
+    );
 }
 
 // ---------------------------------------------------------------- configuration strings
 
 #[test]
 fn config_strings_are_kept_verbatim() {
-    let g = flatten_only("x :: A(a, (b, c), \"d)\" /* ) */, \\<0d 0a>, 'e(');\ny :: B(// comment )\n  1)");
-    assert_eq!(g.elements[0].config, "a, (b, c), \"d)\" /* ) */, \\<0d 0a>, 'e('");
+    let g = flatten_only(
+        "x :: A(a, (b, c), \"d)\" /* ) */, \\<0d 0a>, 'e(');\ny :: B(// comment )\n  1)",
+    );
+    assert_eq!(
+        g.elements[0].config,
+        "a, (b, c), \"d)\" /* ) */, \\<0d 0a>, 'e('"
+    );
     assert_eq!(g.elements[1].config, "// comment )\n  1");
 }
 
@@ -120,12 +160,17 @@ fn config_span_points_at_the_text() {
     let g = flatten_only(src);
     let s = g.elements[0].config_span;
     assert_eq!(&src[s.start as usize..s.end as usize], "abc");
-    assert_eq!(&src[g.elements[0].span.start as usize..g.elements[0].span.end as usize], "x");
+    assert_eq!(
+        &src[g.elements[0].span.start as usize..g.elements[0].span.end as usize],
+        "x"
+    );
 }
 
 #[test]
 fn comments_anywhere() {
-    let g = flat("// line\n/* block\n */ a :: InfiniteSource; /* x */ a -> // y\n Discard;\n# 3 \"file\"\n");
+    let g = flat(
+        "// line\n/* block\n */ a :: InfiniteSource; /* x */ a -> // y\n Discard;\n# 3 \"file\"\n",
+    );
     assert_eq!(g.elements.len(), 2);
 }
 
@@ -141,7 +186,14 @@ fn identifiers_with_slashes_and_at_signs() {
 #[test]
 fn define_and_substitute() {
     let g = flat("define($N 5, $DEV eth0); FromDevice($DEV) -> Queue(${N}0) -> ToDevice(${DEV}x)");
-    assert_eq!(decls(&g), ["FromDevice@1 :: FromDevice(eth0)", "Queue@2 :: Queue(50)", "ToDevice@3 :: ToDevice(eth0x)"]);
+    assert_eq!(
+        decls(&g),
+        [
+            "FromDevice@1 :: FromDevice(eth0)",
+            "Queue@2 :: Queue(50)",
+            "ToDevice@3 :: ToDevice(eth0x)"
+        ]
+    );
 }
 
 #[test]
@@ -152,7 +204,10 @@ fn defines_are_simultaneous() {
 
 #[test]
 fn parameters_from_outside_override_defines() {
-    let g = load_with("define($DEV eth0); FromDevice($DEV) -> Queue -> ToDevice($OUT)", &[("DEV", "eth7"), ("$OUT", "eth8")]);
+    let g = load_with(
+        "define($DEV eth0); FromDevice($DEV) -> Queue -> ToDevice($OUT)",
+        &[("DEV", "eth7"), ("$OUT", "eth8")],
+    );
     assert_eq!(g.elements[0].config, "eth7");
     assert_eq!(g.elements[2].config, "eth8");
 }
@@ -169,14 +224,28 @@ fn default_values_and_unknown_parameters() {
 fn compound_elements_get_hierarchical_names() {
     let g = flat("elementclass Counted { input -> c :: Counter -> output }\nfw :: Counted; InfiniteSource -> fw -> Discard;");
     assert_eq!(decls(&g)[0], "fw/c :: Counter");
-    assert_eq!(conns(&g), ["InfiniteSource@2 [0] -> [0] fw/c", "fw/c [0] -> [0] Discard@3"]);
+    assert_eq!(
+        conns(&g),
+        [
+            "InfiniteSource@2 [0] -> [0] fw/c",
+            "fw/c [0] -> [0] Discard@3"
+        ]
+    );
 }
 
 #[test]
 fn inline_compound_with_several_ports() {
     let g = flat("compound :: { input -> X :: Counter -> output; input [1] -> Y :: Counter -> [1] output; };\n\
                   a, c :: InfiniteSource; b, d :: Discard;\n a -> compound -> b; c -> [1] compound [1] -> d;");
-    assert_eq!(conns(&g), ["a [0] -> [0] compound/X", "c [0] -> [0] compound/Y", "compound/X [0] -> [0] b", "compound/Y [0] -> [0] d"]);
+    assert_eq!(
+        conns(&g),
+        [
+            "a [0] -> [0] compound/X",
+            "c [0] -> [0] compound/Y",
+            "compound/X [0] -> [0] b",
+            "compound/Y [0] -> [0] d"
+        ]
+    );
 }
 
 #[test]
@@ -189,7 +258,10 @@ fn anonymous_compound_is_named_at_number() {
 fn unconnected_compound_ports_drop_their_connections() {
     let g = flatten_only("{ input -> X :: Counter -> output; Idle -> X } -> Discard;");
     // Nothing connects to the compound's input, so `input -> X` disappears.
-    assert_eq!(conns(&g), ["@1/X [0] -> [0] Discard@2", "@1/Idle@2 [0] -> [0] @1/X"]);
+    assert_eq!(
+        conns(&g),
+        ["@1/X [0] -> [0] Discard@2", "@1/Idle@2 [0] -> [0] @1/X"]
+    );
 }
 
 #[test]
@@ -231,14 +303,26 @@ fn overloading_extends_a_primitive_with_ellipsis() {
     let g = flat("elementclass Queue { $cap, $rate | input -> Queue($cap) -> Print($rate) -> Unqueue -> output || ... }\n\
                   InfiniteSource -> Queue(5, 9) -> Discard; InfiniteSource -> q :: Queue(3) -> Unqueue -> Discard;");
     let d = decls(&g);
-    assert!(d.contains(&"Queue@2/Queue@1 :: Queue(5)".to_string()), "{d:?}");
+    assert!(
+        d.contains(&"Queue@2/Queue@1 :: Queue(5)".to_string()),
+        "{d:?}"
+    );
     assert!(d.contains(&"q :: Queue(3)".to_string()), "{d:?}");
 }
 
 #[test]
 fn elementclass_synonyms() {
     let g = flat("elementclass Drop Discard; elementclass Wrap { input -> Counter -> output } elementclass W2 Wrap;\nInfiniteSource -> W2 -> Drop;");
-    assert_eq!(decls(&g), ["InfiniteSource@1 :: InfiniteSource", "W2@2/Counter@1 :: Counter", "Discard@3 :: Discard".replace("Discard@3", "Drop@3").as_str()]);
+    assert_eq!(
+        decls(&g),
+        [
+            "InfiniteSource@1 :: InfiniteSource",
+            "W2@2/Counter@1 :: Counter",
+            "Discard@3 :: Discard"
+                .replace("Discard@3", "Drop@3")
+                .as_str()
+        ]
+    );
 }
 
 #[test]
@@ -247,7 +331,9 @@ fn element_classes_are_lexically_scoped() {
     let g = flatten_only("elementclass A { input -> B -> output }\nelementclass B { input -> C -> output }\nx :: Idle -> A -> Discard");
     assert_eq!(g.elements[1].class, "B");
     // A class does not refer to itself.
-    let g = flatten_only("elementclass Queue { input -> Queue -> Shaper(1000) -> output }\nIdle -> Queue -> Discard");
+    let g = flatten_only(
+        "elementclass Queue { input -> Queue -> Shaper(1000) -> output }\nIdle -> Queue -> Discard",
+    );
     assert_eq!(g.elements[1].class, "Queue");
     assert_eq!(g.elements[1].name, "Queue@2/Queue@1");
 }
@@ -256,40 +342,80 @@ fn element_classes_are_lexically_scoped() {
 fn element_groups_express_detours() {
     let g = flat("y :: Discard; x :: InfiniteSource;\nx -> c :: Classifier(00/01, -) => (\n input [0] -> output;\n input [1] -> Paint(1) -> output\n) -> y;");
     let c = conns(&g);
-    assert!(c.contains(&"c [0] -> [0] y".to_string()) && c.contains(&"c [1] -> [0] Paint@4".to_string()) && c.contains(&"Paint@4 [0] -> [0] y".to_string()), "{c:?}");
+    assert!(
+        c.contains(&"c [0] -> [0] y".to_string())
+            && c.contains(&"c [1] -> [0] Paint@4".to_string())
+            && c.contains(&"Paint@4 [0] -> [0] y".to_string()),
+        "{c:?}"
+    );
 }
 
 #[test]
 fn element_group_shorthands_are_equivalent() {
     let want = vec!["x [0] -> [0] y".to_string()];
-    for mid in ["->", "-> ( input -> output ) ->", "-> ( [0] -> [0] ) ->", "-> (->) ->"] {
+    for mid in [
+        "->",
+        "-> ( input -> output ) ->",
+        "-> ( [0] -> [0] ) ->",
+        "-> (->) ->",
+    ] {
         let g = flat(&format!("x :: InfiniteSource; y :: Discard; x {mid} y;"));
         assert_eq!(conns(&g), want, "{mid}");
     }
     let g = flat("x :: Tee(2); InfiniteSource -> x; y :: RoundRobinSched(2); x => ( [0]->[0]; [1]->[1] ) => Queue, Queue => y -> Unqueue -> Discard");
-    assert!(conns(&g).contains(&"x [1] -> [0] Queue@5".to_string()), "{:?}", conns(&g));
+    assert!(
+        conns(&g).contains(&"x [1] -> [0] Queue@5".to_string()),
+        "{:?}",
+        conns(&g)
+    );
 }
 
 #[test]
 fn require_collects_requirements() {
     let g = flat("require(package fastclassifier, library x.click); require(y) Idle -> Discard");
-    assert_eq!(g.requirements, ["package fastclassifier", "library x.click", "y"]);
+    assert_eq!(
+        g.requirements,
+        ["package fastclassifier", "library x.click", "y"]
+    );
 }
 
 #[test]
 fn ast_records_structure_and_spans() {
-    let src = Source::new("t", "a :: C(1) -> [2] b;\nelementclass E { $x | input -> output }");
+    let src = Source::new(
+        "t",
+        "a :: C(1) -> [2] b;\nelementclass E { $x | input -> output }",
+    );
     let cfg = parse(&src, 3).unwrap();
     let root = cfg.body(cfg.root);
     assert_eq!(root.stmts.len(), 2);
-    let Stmt::Connection(c) = &root.stmts[0] else { panic!() };
+    let Stmt::Connection(c) = &root.stmts[0] else {
+        panic!()
+    };
     assert_eq!(c.sections.len(), 2);
     assert_eq!(c.sections[1][0].in_ports.as_ref().unwrap().ports, [2]);
-    let ElementRef::Declare { name, class: ClassRef::Named(cls), config } = &c.sections[0][0].reference else { panic!() };
-    assert_eq!((name.name.as_str(), cls.name.as_str(), config.as_ref().unwrap().text.as_str()), ("a", "C", "1"));
+    let ElementRef::Declare {
+        name,
+        class: ClassRef::Named(cls),
+        config,
+    } = &c.sections[0][0].reference
+    else {
+        panic!()
+    };
+    assert_eq!(
+        (
+            name.name.as_str(),
+            cls.name.as_str(),
+            config.as_ref().unwrap().text.as_str()
+        ),
+        ("a", "C", "1")
+    );
     assert_eq!(name.span.file, 3);
-    let Stmt::ElementClass(ec) = &root.stmts[1] else { panic!() };
-    let ClassRef::Compound(id) = ec.class else { panic!() };
+    let Stmt::ElementClass(ec) = &root.stmts[1] else {
+        panic!()
+    };
+    let ClassRef::Compound(id) = ec.class else {
+        panic!()
+    };
     let body = cfg.body(cfg.compound(id).overloads[0]);
     assert_eq!(body.formals[0].variable.name, "x");
 }
@@ -303,75 +429,161 @@ fn error_unexpected_character() {
 
 #[test]
 fn error_unterminated_comment() {
-    assert_eq!(parse_errors("a :: Counter; /* no end"), [e(1, 15, "unterminated comment: this '/*' has no closing '*/'")]);
+    assert_eq!(
+        parse_errors("a :: Counter; /* no end"),
+        [e(
+            1,
+            15,
+            "unterminated comment: this '/*' has no closing '*/'"
+        )]
+    );
 }
 
 #[test]
 fn error_unclosed_config_string() {
-    assert_eq!(parse_errors("a :: Counter(1, 2;\nb :: Discard;"), [e(1, 13, "unclosed '(': this configuration string needs a matching ')'")]);
+    assert_eq!(
+        parse_errors("a :: Counter(1, 2;\nb :: Discard;"),
+        [e(
+            1,
+            13,
+            "unclosed '(': this configuration string needs a matching ')'"
+        )]
+    );
 }
 
 #[test]
 fn error_unterminated_quote_in_config() {
-    assert_eq!(parse_errors("Idle -> Print(\"abc) -> Discard;"), [e(1, 15, "unterminated quote inside a configuration string: add the closing quote")]);
+    assert_eq!(
+        parse_errors("Idle -> Print(\"abc) -> Discard;"),
+        [e(
+            1,
+            15,
+            "unterminated quote inside a configuration string: add the closing quote"
+        )]
+    );
 }
 
 #[test]
 fn error_missing_class_after_colons() {
-    assert_eq!(parse_errors("a :: ;"), [e(1, 6, "expected a class name or '{' after 'a ::', found ';'")]);
+    assert_eq!(
+        parse_errors("a :: ;"),
+        [e(
+            1,
+            6,
+            "expected a class name or '{' after 'a ::', found ';'"
+        )]
+    );
 }
 
 #[test]
 fn error_missing_element_between_arrows() {
-    assert_eq!(parse_errors("a -> -> b;"), [e(1, 6, "expected an element name or class, found '->'")]);
+    assert_eq!(
+        parse_errors("a -> -> b;"),
+        [e(1, 6, "expected an element name or class, found '->'")]
+    );
 }
 
 #[test]
 fn error_port_not_a_number() {
-    assert_eq!(parse_errors("a [x] -> b;"), [e(1, 4, "port numbers are non-negative integers, such as [0] or [1]; 'x' is not one")]);
+    assert_eq!(
+        parse_errors("a [x] -> b;"),
+        [e(
+            1,
+            4,
+            "port numbers are non-negative integers, such as [0] or [1]; 'x' is not one"
+        )]
+    );
 }
 
 #[test]
 fn error_port_too_large() {
-    assert_eq!(parse_errors("a [70000] -> b;"), [e(1, 4, "port number 70000 is too large (the largest is 65535)")]);
+    assert_eq!(
+        parse_errors("a [70000] -> b;"),
+        [e(
+            1,
+            4,
+            "port number 70000 is too large (the largest is 65535)"
+        )]
+    );
 }
 
 #[test]
 fn error_port_list_separator() {
-    assert_eq!(parse_errors("a [0 1] -> b;"), [e(1, 6, "expected ',' or ']' in a port list, found '1'")]);
+    assert_eq!(
+        parse_errors("a [0 1] -> b;"),
+        [e(1, 6, "expected ',' or ']' in a port list, found '1'")]
+    );
 }
 
 #[test]
 fn error_elementclass_without_name() {
-    assert_eq!(parse_errors("elementclass { input -> output }"), [e(1, 14, "expected a class name after 'elementclass', found '{'")]);
+    assert_eq!(
+        parse_errors("elementclass { input -> output }"),
+        [e(
+            1,
+            14,
+            "expected a class name after 'elementclass', found '{'"
+        )]
+    );
 }
 
 #[test]
 fn error_elementclass_without_body() {
-    assert_eq!(parse_errors("elementclass X ;"), [e(1, 16, "expected '{' or an existing class name after 'elementclass X', found ';'")]);
+    assert_eq!(
+        parse_errors("elementclass X ;"),
+        [e(
+            1,
+            16,
+            "expected '{' or an existing class name after 'elementclass X', found ';'"
+        )]
+    );
 }
 
 #[test]
 fn error_unclosed_brace() {
-    assert_eq!(parse_errors("x :: { input -> Counter -> output;\nIdle -> Discard"), [e(1, 6, "unclosed '{': this compound element needs a matching '}'")]);
+    assert_eq!(
+        parse_errors("x :: { input -> Counter -> output;\nIdle -> Discard"),
+        [e(
+            1,
+            6,
+            "unclosed '{': this compound element needs a matching '}'"
+        )]
+    );
 }
 
 #[test]
 fn error_unmatched_closer() {
-    assert_eq!(parse_errors("a :: Counter; }\nb :: Counter; )"), [
-        e(1, 15, "unmatched '}': there is no '{' open here; remove it"),
-        e(2, 15, "unmatched ')': there is no '(' open here; remove it"),
-    ]);
+    assert_eq!(
+        parse_errors("a :: Counter; }\nb :: Counter; )"),
+        [
+            e(1, 15, "unmatched '}': there is no '{' open here; remove it"),
+            e(2, 15, "unmatched ')': there is no '(' open here; remove it"),
+        ]
+    );
 }
 
 #[test]
 fn error_unclosed_group() {
-    assert_eq!(parse_errors("a -> ( input -> b -> output"), [e(1, 6, "unclosed '(': this element group needs a matching ')'")]);
+    assert_eq!(
+        parse_errors("a -> ( input -> b -> output"),
+        [e(
+            1,
+            6,
+            "unclosed '(': this element group needs a matching ')'"
+        )]
+    );
 }
 
 #[test]
 fn error_require_without_parentheses() {
-    assert_eq!(parse_errors("require fastclassifier;"), [e(1, 9, "expected '(' after 'require', found 'fastclassifier'")]);
+    assert_eq!(
+        parse_errors("require fastclassifier;"),
+        [e(
+            1,
+            9,
+            "expected '(' after 'require', found 'fastclassifier'"
+        )]
+    );
 }
 
 #[test]
@@ -381,12 +593,26 @@ fn error_define_without_dollar() {
 
 #[test]
 fn error_formal_separator() {
-    assert_eq!(parse_errors("elementclass X { $a $b | input -> output }"), [e(1, 21, "expected ',' or '|' after a compound parameter, found '$b'")]);
+    assert_eq!(
+        parse_errors("elementclass X { $a $b | input -> output }"),
+        [e(
+            1,
+            21,
+            "expected ',' or '|' after a compound parameter, found '$b'"
+        )]
+    );
 }
 
 #[test]
 fn error_formal_not_a_parameter() {
-    assert_eq!(parse_errors("elementclass X { $a, KEY | input -> output }"), [e(1, 26, "expected a parameter such as '$name' in the compound's parameter list, found '|'")]);
+    assert_eq!(
+        parse_errors("elementclass X { $a, KEY | input -> output }"),
+        [e(
+            1,
+            26,
+            "expected a parameter such as '$name' in the compound's parameter list, found '|'"
+        )]
+    );
 }
 
 #[test]
@@ -396,17 +622,38 @@ fn error_positional_after_keyword_formal() {
 
 #[test]
 fn error_rest_not_last() {
-    assert_eq!(parse_errors("elementclass X { __REST__ $r, $a | input -> output }"), [e(1, 31, "'__REST__ $var' must be the last parameter: move it to the end of the list")]);
+    assert_eq!(
+        parse_errors("elementclass X { __REST__ $r, $a | input -> output }"),
+        [e(
+            1,
+            31,
+            "'__REST__ $var' must be the last parameter: move it to the end of the list"
+        )]
+    );
 }
 
 #[test]
 fn error_duplicate_formal() {
-    assert_eq!(parse_errors("elementclass X { $a, $a | input -> output }"), [e(1, 22, "parameter '$a' is listed twice: give each parameter its own name")]);
+    assert_eq!(
+        parse_errors("elementclass X { $a, $a | input -> output }"),
+        [e(
+            1,
+            22,
+            "parameter '$a' is listed twice: give each parameter its own name"
+        )]
+    );
 }
 
 #[test]
 fn error_ellipsis_not_last() {
-    assert_eq!(parse_errors("elementclass X { input -> output || ... || input -> output }"), [e(1, 16, "'|| ...' must be the last thing in a compound element: put '}' right after '...'")]);
+    assert_eq!(
+        parse_errors("elementclass X { input -> output || ... || input -> output }"),
+        [e(
+            1,
+            16,
+            "'|| ...' must be the last thing in a compound element: put '}' right after '...'"
+        )]
+    );
 }
 
 #[test]
@@ -453,7 +700,9 @@ fn error_connection_into_input() {
 
 #[test]
 fn error_connection_out_of_output() {
-    let errs = load_errors("InfiniteSource -> { input -> Counter -> output; output -> Discard } -> Discard");
+    let errs = load_errors(
+        "InfiniteSource -> { input -> Counter -> output; output -> Discard } -> Discard",
+    );
     assert_eq!(errs[0], e(1, 49, "'output' cannot send packets: inside a compound or group, write '... -> output', never 'output -> ...'"));
 }
 
@@ -516,18 +765,34 @@ fn error_arrow_between_many_and_many() {
 
 #[test]
 fn error_many_to_many_count_mismatch() {
-    let errs = load_errors("t :: Tee(2); InfiniteSource -> t; t [0, 1] => Discard, Discard, Discard;");
-    assert!(errs.contains(&e(1, 44, "'=>' needs as many outputs on its left as inputs on its right, but there are 2 and 3")), "{errs:#?}");
+    let errs =
+        load_errors("t :: Tee(2); InfiniteSource -> t; t [0, 1] => Discard, Discard, Discard;");
+    assert!(
+        errs.contains(&e(
+            1,
+            44,
+            "'=>' needs as many outputs on its left as inputs on its right, but there are 2 and 3"
+        )),
+        "{errs:#?}"
+    );
 }
 
 #[test]
 fn error_define_twice() {
-    assert_eq!(one_error("define($a 1); define($a 2);"), e(1, 22, "parameter '$a' is defined twice in this scope: remove one definition"));
+    assert_eq!(
+        one_error("define($a 1); define($a 2);"),
+        e(
+            1,
+            22,
+            "parameter '$a' is defined twice in this scope: remove one definition"
+        )
+    );
 }
 
 #[test]
 fn error_group_port_unconnected() {
-    let errs = load_errors("x :: InfiniteSource; y :: Discard; x => [0] ( [0]->[0]; [1]->Discard ) -> y;");
+    let errs =
+        load_errors("x :: InfiniteSource; y :: Discard; x => [0] ( [0]->[0]; [1]->Discard ) -> y;");
     assert!(errs.contains(&e(1, 41, "input [1] of the element group is not connected from outside: connect it or remove it from the group")), "{errs:#?}");
 }
 
@@ -535,9 +800,19 @@ fn error_group_port_unconnected() {
 
 #[test]
 fn error_unknown_class_with_suggestion() {
-    assert_eq!(one_error("InfiniteSource -> Countr -> Discard;"), e(1, 19, "unknown element class 'Countr'; did you mean 'Counter'?"));
+    assert_eq!(
+        one_error("InfiniteSource -> Countr -> Discard;"),
+        e(
+            1,
+            19,
+            "unknown element class 'Countr'; did you mean 'Counter'?"
+        )
+    );
     assert_eq!(one_error("InfiniteSource -> counter -> Discard;").2, "undeclared element 'counter': declare it before connecting it, such as 'counter :: Counter;'");
-    assert_eq!(one_error("InfiniteSource -> Discrad(1) -> Discard;").2, "unknown element class 'Discrad'; did you mean 'Discard'?");
+    assert_eq!(
+        one_error("InfiniteSource -> Discrad(1) -> Discard;").2,
+        "unknown element class 'Discrad'; did you mean 'Discard'?"
+    );
 }
 
 #[test]
@@ -547,13 +822,30 @@ fn error_unknown_class_without_suggestion() {
 
 #[test]
 fn error_undeclared_element_with_suggestion() {
-    assert_eq!(one_error("count :: Counter; InfiniteSource -> count -> cuont -> Discard"), e(1, 46, "undeclared element 'cuont'; did you mean 'count'?"));
+    assert_eq!(
+        one_error("count :: Counter; InfiniteSource -> count -> cuont -> Discard"),
+        e(1, 46, "undeclared element 'cuont'; did you mean 'count'?")
+    );
 }
 
 #[test]
 fn error_port_out_of_range() {
-    assert_eq!(one_error("c :: Counter; InfiniteSource -> c; c [1] -> Discard; c -> Discard;"), e(1, 1, "'c' (Counter) has no output [1]: Counter has 1 output; connect from ports 0 to 0 only"));
-    assert_eq!(one_error("d :: Discard; InfiniteSource -> d; InfiniteSource -> [1] d;"), e(1, 1, "'d' (Discard) has no input [1]: Discard has 1 input; connect to ports 0 to 0 only"));
+    assert_eq!(
+        one_error("c :: Counter; InfiniteSource -> c; c [1] -> Discard; c -> Discard;"),
+        e(
+            1,
+            1,
+            "'c' (Counter) has no output [1]: Counter has 1 output; connect from ports 0 to 0 only"
+        )
+    );
+    assert_eq!(
+        one_error("d :: Discard; InfiniteSource -> d; InfiniteSource -> [1] d;"),
+        e(
+            1,
+            1,
+            "'d' (Discard) has no input [1]: Discard has 1 input; connect to ports 0 to 0 only"
+        )
+    );
 }
 
 #[test]
@@ -611,7 +903,9 @@ fn outputs_equal_inputs() {
 
 #[test]
 fn errors_from_every_step_together() {
-    let errs = load_errors("a :: Idle; a :: Idle;\nInfiniteSource -> Countr -> Discard;\ninput -> Discard");
+    let errs = load_errors(
+        "a :: Idle; a :: Idle;\nInfiniteSource -> Countr -> Discard;\ninput -> Discard",
+    );
     let lines: Vec<usize> = errs.iter().map(|e| e.0).collect();
     // Flattening (line 1, line 3) and checking (line 2, and the Discard left unconnected on line 3).
     assert_eq!(lines, [1, 2, 3, 3], "{errs:#?}");
@@ -619,7 +913,10 @@ fn errors_from_every_step_together() {
 
 #[test]
 fn rendering_names_file_line_and_column() {
-    let src = Source::new("fw.click", "src :: InfiniteSource;\nsrc -> Countr -> Discard;\n");
+    let src = Source::new(
+        "fw.click",
+        "src :: InfiniteSource;\nsrc -> Countr -> Discard;\n",
+    );
     let d = sluice_config::load(&src, &[], &classes()).unwrap_err();
     assert_eq!(
         d.render(&[src]),

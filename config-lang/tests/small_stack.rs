@@ -4,7 +4,12 @@
 use sluice_config::{check, flatten, parse, ClassSpec, Source};
 
 fn on_small_stack(f: impl FnOnce() + Send + 'static) {
-    std::thread::Builder::new().stack_size(64 * 1024).spawn(f).expect("spawn").join().expect("no overflow");
+    std::thread::Builder::new()
+        .stack_size(64 * 1024)
+        .spawn(f)
+        .expect("spawn")
+        .join()
+        .expect("no overflow");
 }
 
 fn classes() -> Vec<ClassSpec> {
@@ -17,8 +22,9 @@ fn classes() -> Vec<ClassSpec> {
 
 fn run(text: String) -> sluice_config::FlatGraph {
     let src = Source::new("big.click", text);
-    let cfg = parse(&src, 0).unwrap_or_else(|d| panic!("{}", d.render(&[src.clone()])));
-    let g = flatten(&cfg, &[]).unwrap_or_else(|d| panic!("{}", d.render(&[src.clone()])));
+    let cfg = parse(&src, 0).unwrap_or_else(|d| panic!("{}", d.render(std::slice::from_ref(&src))));
+    let g =
+        flatten(&cfg, &[]).unwrap_or_else(|d| panic!("{}", d.render(std::slice::from_ref(&src))));
     let d = check(&g, &classes());
     assert!(d.is_empty(), "{}", d.render(&[src]));
     g
@@ -73,7 +79,10 @@ fn thousand_deep_element_classes_and_groups() {
         let depth = 1000;
         let mut text = String::from("elementclass C0 { $n | input -> Counter($n) -> output }\n");
         for i in 1..depth {
-            text.push_str(&format!("elementclass C{i} {{ $n | input -> C{}($n) -> output }}\n", i - 1));
+            text.push_str(&format!(
+                "elementclass C{i} {{ $n | input -> C{}($n) -> output }}\n",
+                i - 1
+            ));
         }
         text.push_str(&format!("InfiniteSource -> C{}(7) -> ", depth - 1));
         for _ in 0..depth {

@@ -67,7 +67,10 @@ pub fn one_error(text: &str) -> (usize, usize, String) {
 /// Loads `text` (with parameters), panicking with the rendered errors.
 pub fn load_with(text: &str, params: &[(&str, &str)]) -> FlatGraph {
     let src = Source::new("t.click", text);
-    let params: Vec<(String, String)> = params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let params: Vec<(String, String)> = params
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
     match load(&src, &params, &classes()) {
         Ok(g) => g,
         Err(d) => panic!("{}", d.render(&[src])),
@@ -82,7 +85,7 @@ pub fn flat(text: &str) -> FlatGraph {
 /// Flattens without checking classes.
 pub fn flatten_only(text: &str) -> FlatGraph {
     let src = Source::new("t.click", text);
-    let cfg = parse(&src, 0).unwrap_or_else(|d| panic!("{}", d.render(&[src.clone()])));
+    let cfg = parse(&src, 0).unwrap_or_else(|d| panic!("{}", d.render(std::slice::from_ref(&src))));
     sluice_config::flatten(&cfg, &[]).unwrap_or_else(|d| panic!("{}", d.render(&[src])))
 }
 
@@ -90,7 +93,13 @@ pub fn flatten_only(text: &str) -> FlatGraph {
 pub fn decls(g: &FlatGraph) -> Vec<String> {
     g.elements
         .iter()
-        .map(|e| if e.config.is_empty() { format!("{} :: {}", e.name, e.class) } else { format!("{} :: {}({})", e.name, e.class, e.config) })
+        .map(|e| {
+            if e.config.is_empty() {
+                format!("{} :: {}", e.name, e.class)
+            } else {
+                format!("{} :: {}({})", e.name, e.class, e.config)
+            }
+        })
         .collect()
 }
 
@@ -98,6 +107,11 @@ pub fn decls(g: &FlatGraph) -> Vec<String> {
 pub fn conns(g: &FlatGraph) -> Vec<String> {
     g.connections
         .iter()
-        .map(|c| format!("{} [{}] -> [{}] {}", g.elements[c.from].name, c.from_port, c.to_port, g.elements[c.to].name))
+        .map(|c| {
+            format!(
+                "{} [{}] -> [{}] {}",
+                g.elements[c.from].name, c.from_port, c.to_port, g.elements[c.to].name
+            )
+        })
         .collect()
 }
