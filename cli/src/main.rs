@@ -5,6 +5,9 @@
 //! sluice graph  fw.click > fw.dot        the flattened graph as Graphviz DOT (or SVG)
 //! sluice flatten fw.click                an equivalent configuration without compounds
 //! sluice run    fw.click                 host mode: pcaps, TAP and AF_PACKET devices
+//! sluice build  fw.click -o fw.elf       compile the network function into a VM image
+//! sluice boot   fw.elf --nic tap:tap0    run it under QEMU microvm
+//! sluice ps | stop NAME | ctl VM read c.count   manage running VMs
 //! ```
 
 use std::process::ExitCode;
@@ -14,6 +17,7 @@ use clap::{Parser, Subcommand};
 mod check;
 mod config;
 mod run;
+mod vm;
 
 /// Click-style network functions, on the host and as tiny VMs.
 #[derive(Debug, Parser)]
@@ -33,6 +37,16 @@ enum Command {
     Flatten(check::FlattenArgs),
     /// Run a configuration on this host (pcap files, TAP and AF_PACKET devices).
     Run(run::RunArgs),
+    /// Compile a configuration into a bootable VM image.
+    Build(vm::BuildArgs),
+    /// Boot an image under QEMU microvm.
+    Boot(vm::BootArgs),
+    /// List running VMs.
+    Ps(vm::PsArgs),
+    /// Stop a running VM.
+    Stop(vm::StopArgs),
+    /// Read or write a handler of a running VM.
+    Ctl(vm::CtlArgs),
 }
 
 fn main() -> ExitCode {
@@ -42,5 +56,10 @@ fn main() -> ExitCode {
         Command::Graph(args) => check::graph(args),
         Command::Flatten(args) => check::flatten(args),
         Command::Run(args) => run::main(args),
+        Command::Build(args) => vm::build(args),
+        Command::Boot(args) => vm::boot(args),
+        Command::Ps(args) => vm::ps(args),
+        Command::Stop(args) => vm::stop(args),
+        Command::Ctl(args) => vm::ctl(args),
     }
 }

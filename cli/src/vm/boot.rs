@@ -1,0 +1,719 @@
+//! `sluice boot IMAGE [--nic ...]...`: runs an image under QEMU's microvm machine.
+//!
+//! The launcher checks everything it can before starting QEMU (the image's PVH note, QEMU
+//! itself, the NICs' UDP ports), picks the accelerator, passes the host's TSC frequency on
+//! the kernel command line (measured once, cached in the runtime directory), and connects:
+//!
+//! - the console (COM1) to its own output, or to `--log FILE`;
+//! - the control channel (COM2) to a UNIX socket (`--control PATH`, default
+//!   `<runtime dir>/<name>.ctl`), which `sluice ctl` talks to;
+//! - each `--nic`, in order, to a virtio-net device: the first is the guest's `eth0` =
+//!   `FromDevice(0)`, with MAC 52:54:00:12:34:50, the second `eth1`, and so on.
+//!
+//! When the guest prints its `ready` line the launcher prints one of its own:
+//! `ready name=NAME accel=tcg launcher->ready=<ms> entry->ready=<us> ...`. It then runs
+//! until the VM stops (Ctrl-C or `sluice stop NAME` stop it) and exits with a status that
+//! says how the guest ended: 0 when the router stopped normally, 1 otherwise, with a line
+//! naming the cause (panic, CPU exception, configuration error). With `--detach` it returns
+//! once the VM is ready and leaves it running.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::UdpSocket;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant};
+
+use super::state::{runtime_dir, signal, VmRecord};
+use super::{fail, guest_status, image};
+
+/// The QEMU binary.
+pub const QEMU: &str = "qemu-system-x86_64";
+
+/// Arguments of `sluice boot`.
+#[derive(Debug, clap::Args)]
+pub struct BootArgs {
+    /// The image (from `sluice build`).
+    pub image: PathBuf,
+    /// A NIC, in order: `dgram:LPORT:RPORT` (UDP on 127.0.0.1: frames for the guest arrive
+    /// on LPORT, frames from it go to RPORT) or `tap:IFNAME`.
+    #[arg(long = "nic", value_name = "SPEC")]
+    pub nics: Vec<String>,
+    /// Guest memory (QEMU `-m` syntax: 8M, 16M, 1280K).
+    #[arg(long, default_value = "8M")]
+    pub mem: String,
+    /// Accelerator: `auto` takes KVM only where it really accelerates.
+    #[arg(long, value_enum, default_value_t = Accel::Auto)]
+    pub accel: Accel,
+    /// The control socket (default `<runtime dir>/<name>.ctl`).
+    #[arg(long, value_name = "PATH")]
+    pub control: Option<PathBuf>,
+    /// The VM's name (default `vm-<pid>`).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Return once the VM is ready and leave it running.
+    #[arg(long)]
+    pub detach: bool,
+    /// Write the console to FILE instead of standard output.
+    #[arg(long, value_name = "FILE")]
+    pub log: Option<PathBuf>,
+    /// Extra kernel command-line words (`pool=512`, `loglevel=debug`).
+    #[arg(long, value_name = "WORDS")]
+    pub append: Vec<String>,
+    /// Give up if the VM is not ready after this long.
+    #[arg(long, default_value = "30s", value_parser = super::state::parse_duration)]
+    pub ready_timeout: Duration,
+    /// Print the QEMU command line before starting it.
+    #[arg(short, long)]
+    pub verbose: bool,
+}
+
+/// `--accel`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Accel {
+    /// KVM where it truly accelerates, else TCG.
+    Auto,
+    /// KVM (fails if unusable).
+    Kvm,
+    /// QEMU's translator.
+    Tcg,
+}
+
+/// A NIC specification.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Nic {
+    /// UDP datagrams on 127.0.0.1.
+    Dgram { local: u16, remote: u16 },
+    /// A TAP interface.
+    Tap { ifname: String },
+}
+
+impl Nic {
+    /// Parses `dgram:LPORT:RPORT` or `tap:IFNAME`.
+    pub fn parse(spec: &str) -> Result<Nic, String> {
+        let bad =
+            || format!("bad --nic '{spec}': expected dgram:LOCAL_PORT:REMOTE_PORT or tap:IFNAME");
+        match spec.split(':').collect::<Vec<_>>().as_slice() {
+            ["dgram", l, r] => Ok(Nic::Dgram {
+                local: l.parse().map_err(|_| bad())?,
+                remote: r.parse().map_err(|_| bad())?,
+            }),
+            ["tap", name] if !name.is_empty() && name.len() < 16 => Ok(Nic::Tap {
+                ifname: (*name).into(),
+            }),
+            _ => Err(bad()),
+        }
+    }
+
+    /// QEMU's `-netdev` value for NIC `index`.
+    fn netdev(&self, index: usize) -> String {
+        match self {
+            Nic::Dgram { local, remote } => format!(
+                "dgram,id=n{index},local.type=inet,local.host=127.0.0.1,local.port={local},\
+                 remote.type=inet,remote.host=127.0.0.1,remote.port={remote}"
+            ),
+            Nic::Tap { ifname } => {
+                format!("tap,id=n{index},ifname={ifname},script=no,downscript=no")
+            }
+        }
+    }
+}
+
+/// The MAC address of NIC `index`: 52:54:00:12:34:5X, as QEMU's own numbering goes.
+pub fn nic_mac(index: usize) -> String {
+    format!("52:54:00:12:34:{:02x}", 0x50 + index)
+}
+
+/// The accelerator to use and why.
+pub fn choose_accel(accel: Accel) -> Result<(&'static str, String), String> {
+    let kvm = kvm_status();
+    match accel {
+        Accel::Tcg => Ok(("tcg", "as asked".into())),
+        Accel::Kvm => match kvm {
+            Ok(()) | Err(KvmUnfit::Nested(_)) => Ok(("kvm", "as asked".into())),
+            Err(KvmUnfit::Unusable(why)) => Err(format!("--accel kvm: {why}")),
+        },
+        Accel::Auto => Ok(match kvm {
+            Ok(()) => ("kvm", "hardware virtualization available".into()),
+            Err(KvmUnfit::Nested(why)) | Err(KvmUnfit::Unusable(why)) => ("tcg", why),
+        }),
+    }
+}
+
+enum KvmUnfit {
+    /// /dev/kvm works but does not accelerate an ordinary guest.
+    Nested(String),
+    /// /dev/kvm cannot be used.
+    Unusable(String),
+}
+
+/// Whether KVM would truly accelerate a (non-PVM) guest here.
+fn kvm_status() -> Result<(), KvmUnfit> {
+    if let Err(e) = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/kvm")
+    {
+        return Err(KvmUnfit::Unusable(format!("/dev/kvm is not usable ({e})")));
+    }
+    let modules = std::fs::read_to_string("/proc/modules").unwrap_or_default();
+    let loaded = |m: &str| {
+        Path::new("/sys/module").join(m).exists()
+            || modules
+                .lines()
+                .any(|l| l.split_whitespace().next() == Some(m))
+    };
+    if loaded("kvm_pvm") {
+        return Err(KvmUnfit::Nested(
+            "/dev/kvm is kvm_pvm (nested PVM), which emulates an ordinary guest instruction by \
+             instruction: TCG is faster"
+                .into(),
+        ));
+    }
+    if !loaded("kvm_intel") && !loaded("kvm_amd") {
+        return Err(KvmUnfit::Nested(
+            "/dev/kvm is not backed by kvm_intel or kvm_amd (no hardware virtualization)".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// The host's TSC frequency in kHz, measured once and cached in the runtime directory. A
+/// guest's TSC ticks at the host's rate (TCG's RDTSC reads the host's TSC), so this is the
+/// `tsc_khz=` the guest needs on a machine without a reference timer.
+pub fn host_tsc_khz(dir: &Path) -> u64 {
+    let cache = dir.join("tsc_khz");
+    if let Some(khz) = std::fs::read_to_string(&cache)
+        .ok()
+        .and_then(|s| s.trim().parse::<u64>().ok())
+        .filter(|&k| k > 0)
+    {
+        return khz;
+    }
+    let khz = measure_tsc_khz(Duration::from_millis(50));
+    let _ = std::fs::write(&cache, format!("{khz}\n"));
+    khz
+}
+
+#[cfg(target_arch = "x86_64")]
+fn rdtsc() -> u64 {
+    // SAFETY: RDTSC only reads the time-stamp counter, which Linux lets user space read.
+    #[allow(unused_unsafe)]
+    unsafe {
+        std::arch::x86_64::_rdtsc()
+    }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn rdtsc() -> u64 {
+    0
+}
+
+fn measure_tsc_khz(window: Duration) -> u64 {
+    let start = Instant::now();
+    let start_tsc = rdtsc();
+    while start.elapsed() < window {
+        std::hint::spin_loop();
+    }
+    let ticks = rdtsc().wrapping_sub(start_tsc);
+    (ticks as f64 / start.elapsed().as_secs_f64() / 1000.0).round() as u64
+}
+
+/// Whether QEMU can be started.
+fn check_qemu() -> Result<(), String> {
+    match Command::new(QEMU)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(format!(
+            "{QEMU} is not installed: install it with `apt-get install qemu-system-x86`"
+        )),
+        Err(e) => Err(format!("cannot run {QEMU}: {e}")),
+    }
+}
+
+/// Fails early when a dgram NIC's local port is taken.
+fn check_ports(nics: &[Nic]) -> Result<(), String> {
+    for nic in nics {
+        if let Nic::Dgram { local, .. } = nic {
+            if let Err(e) = UdpSocket::bind(("127.0.0.1", *local)) {
+                return Err(format!(
+                    "UDP port 127.0.0.1:{local} for --nic dgram:{local}:... is not free ({e})"
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && !name.starts_with('.')
+}
+
+/// How a guest's QEMU exit status reads, and the launcher's exit status for it.
+pub fn describe_exit(status: Option<i32>) -> (String, ExitCode) {
+    match status {
+        Some(guest_status::SUCCESS) => ("the router stopped".into(), ExitCode::SUCCESS),
+        Some(guest_status::FAILURE) => ("the guest stopped on an error".into(), ExitCode::FAILURE),
+        Some(guest_status::PANIC) => ("the guest panicked".into(), ExitCode::FAILURE),
+        Some(guest_status::EXCEPTION) => (
+            "the guest stopped on a CPU exception".into(),
+            ExitCode::FAILURE,
+        ),
+        Some(guest_status::CONFIG_ERROR) => (
+            "the guest rejected its configuration".into(),
+            ExitCode::FAILURE,
+        ),
+        Some(0) => (
+            "the VM reset or powered off (triple fault?)".into(),
+            ExitCode::FAILURE,
+        ),
+        Some(s) => (format!("QEMU exited with status {s}"), ExitCode::FAILURE),
+        None => ("QEMU was killed by a signal".into(), ExitCode::FAILURE),
+    }
+}
+
+/// `sluice boot`.
+pub fn boot(args: BootArgs) -> ExitCode {
+    let started = Instant::now();
+    match launch(&args, started) {
+        Ok(code) => code,
+        Err(e) => fail("boot", e),
+    }
+}
+
+/// Where the console goes.
+enum Console {
+    /// Through a pipe, lines copied to stdout or the log file by the launcher.
+    Pipe(Option<std::fs::File>),
+    /// Straight to a file by QEMU (detached VMs outlive the launcher).
+    File(PathBuf),
+}
+
+fn launch(args: &BootArgs, started: Instant) -> Result<ExitCode, String> {
+    image::check_pvh(&args.image).map_err(|e| e.to_string())?;
+    check_qemu()?;
+    let nics = args
+        .nics
+        .iter()
+        .map(|s| Nic::parse(s))
+        .collect::<Result<Vec<_>, _>>()?;
+    check_ports(&nics)?;
+    let (accel, why) = choose_accel(args.accel)?;
+    let dir = runtime_dir().map_err(|e| format!("runtime directory: {e}"))?;
+    let name = args
+        .name
+        .clone()
+        .unwrap_or_else(|| format!("vm-{}", std::process::id()));
+    if !valid_name(&name) {
+        return Err(format!(
+            "bad --name '{name}': use letters, digits, '-', '_' and '.'"
+        ));
+    }
+    if let Some(other) = VmRecord::load(&dir, &name).filter(VmRecord::alive) {
+        return Err(format!(
+            "a VM named '{name}' is already running (pid {}); pick another --name",
+            other.pid
+        ));
+    }
+    let control = args
+        .control
+        .clone()
+        .unwrap_or_else(|| dir.join(format!("{name}.ctl")));
+    let _ = std::fs::remove_file(&control);
+    let tsc_khz = host_tsc_khz(&dir);
+
+    let console = if args.detach {
+        Console::File(
+            args.log
+                .clone()
+                .unwrap_or_else(|| dir.join(format!("{name}.log"))),
+        )
+    } else {
+        match &args.log {
+            Some(path) => Console::Pipe(Some(
+                std::fs::File::create(path).map_err(|e| format!("{}: {e}", path.display()))?,
+            )),
+            None => Console::Pipe(None),
+        }
+    };
+
+    let mut cmdline = format!("tsc_khz={tsc_khz}");
+    for word in &args.append {
+        cmdline.push(' ');
+        cmdline.push_str(word);
+    }
+    let mut command = Command::new(QEMU);
+    command
+        .args(["-accel", accel])
+        .args([
+            "-machine",
+            "microvm,x-option-roms=off,pit=off,pic=off,rtc=off,acpi=off",
+        ])
+        .args(["-nodefaults", "-no-user-config", "-no-reboot"])
+        .args(["-display", "none"])
+        .args(["-m", &args.mem])
+        .args(["-global", "virtio-mmio.force-legacy=false"])
+        .args(["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"])
+        .arg("-kernel")
+        .arg(&args.image)
+        .args(["-append", &cmdline]);
+    if accel == "kvm" {
+        command.args(["-cpu", "host"]);
+    }
+    match &console {
+        Console::Pipe(_) => command.args(["-serial", "stdio"]),
+        Console::File(path) => {
+            let _ = std::fs::remove_file(path);
+            command.args(["-serial", &format!("file:{}", path.display())])
+        }
+    };
+    // microvm has one ISA serial port of its own; the control channel is a second one at
+    // COM2's address.
+    command
+        .args([
+            "-chardev",
+            &format!(
+                "socket,id=control,path={},server=on,wait=off",
+                control.display()
+            ),
+        ])
+        .args(["-device", "isa-serial,chardev=control,iobase=0x2f8,irq=3"]);
+    for (i, nic) in nics.iter().enumerate() {
+        command.args(["-netdev", &nic.netdev(i)]).args([
+            "-device",
+            &format!("virtio-net-device,netdev=n{i},mac={}", nic_mac(i)),
+        ]);
+    }
+    if args.verbose {
+        eprintln!("{}", shell_words(&command));
+    }
+    command.stdin(Stdio::null()).stderr(Stdio::piped());
+    match console {
+        Console::Pipe(_) => command.stdout(Stdio::piped()),
+        Console::File(_) => command.stdout(Stdio::null()),
+    };
+    let mut child = command
+        .spawn()
+        .map_err(|e| format!("cannot start {QEMU}: {e}"))?;
+
+    let record = VmRecord {
+        name: name.clone(),
+        pid: child.id(),
+        control: control.clone(),
+        image: args
+            .image
+            .canonicalize()
+            .unwrap_or_else(|_| args.image.clone()),
+        nics: args.nics.clone(),
+        accel: accel.into(),
+        log: match &console {
+            Console::File(p) => Some(p.clone()),
+            Console::Pipe(_) => args.log.clone(),
+        },
+    };
+    record
+        .save(&dir)
+        .map_err(|e| format!("recording the VM in {}: {e}", dir.display()))?;
+
+    let stderr = child.stderr.take().expect("piped stderr");
+    let stderr_lines = collect_lines(stderr);
+    let ready_line = |line: &str, arrived: Duration| {
+        let fields = guest_fields(line);
+        println!(
+            "ready name={name} accel={accel} launcher->ready={:.1}ms entry->ready={} \
+             control={} ({accel}: {why})",
+            arrived.as_secs_f64() * 1000.0,
+            fields.unwrap_or("?"),
+            control.display()
+        );
+        let _ = std::io::stdout().flush();
+    };
+
+    match console {
+        Console::File(path) => {
+            let outcome = wait_ready_in_file(&mut child, &path, args.ready_timeout, started);
+            match outcome {
+                Ok((line, arrived)) => {
+                    ready_line(&line, arrived);
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => {
+                    let _ = child.kill();
+                    let status = child.wait().ok().and_then(|s| s.code());
+                    VmRecord::remove(&dir, &name);
+                    let log = std::fs::read_to_string(&path).unwrap_or_default();
+                    Err(format!(
+                        "{e}\n{}{}",
+                        log,
+                        qemu_stderr(&stderr_lines, status)
+                    ))
+                }
+            }
+        }
+        Console::Pipe(mut log) => {
+            let interrupted = interrupt_flag();
+            let stdout = child.stdout.take().expect("piped stdout");
+            let lines = stream_lines(stdout);
+            let mut ready = false;
+            let mut last_lines: Vec<String> = Vec::new();
+            let status = loop {
+                while let Ok(line) = lines.try_recv() {
+                    if !ready && line.starts_with("ready ") {
+                        ready = true;
+                        ready_line(&line, started.elapsed());
+                    }
+                    match &mut log {
+                        Some(f) => {
+                            let _ = writeln!(f, "{line}");
+                        }
+                        None => println!("{line}"),
+                    }
+                    last_lines.push(line);
+                    if last_lines.len() > 40 {
+                        last_lines.remove(0);
+                    }
+                }
+                if let Some(status) = child.try_wait().map_err(|e| e.to_string())? {
+                    break status.code();
+                }
+                if interrupted.load(Ordering::SeqCst) {
+                    stop_child(&mut child, &control);
+                }
+                if !ready && started.elapsed() > args.ready_timeout {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    VmRecord::remove(&dir, &name);
+                    return Err(format!(
+                        "the VM was not ready after {:?}; its console:\n{}",
+                        args.ready_timeout,
+                        last_lines.join("\n")
+                    ));
+                }
+                std::thread::sleep(Duration::from_millis(1));
+            };
+            // The rest of the console (an exception report arrives just before the exit).
+            for line in lines.iter() {
+                match &mut log {
+                    Some(f) => {
+                        let _ = writeln!(f, "{line}");
+                    }
+                    None => println!("{line}"),
+                }
+                last_lines.push(line);
+            }
+            VmRecord::remove(&dir, &name);
+            let _ = std::fs::remove_file(&control);
+            let (what, code) = describe_exit(status);
+            if interrupted.load(Ordering::SeqCst) {
+                eprintln!("sluice boot: {name} stopped (interrupted)");
+                return Ok(ExitCode::SUCCESS);
+            }
+            if code == ExitCode::SUCCESS {
+                eprintln!("sluice boot: {name}: {what}");
+            } else {
+                let report: Vec<&String> = last_lines
+                    .iter()
+                    .filter(|l| {
+                        l.contains("PANIC")
+                            || l.contains("EXCEPTION")
+                            || l.contains("error")
+                            || l.starts_with("  ")
+                    })
+                    .collect();
+                eprintln!(
+                    "sluice boot: {name}: {what} (QEMU status {})",
+                    status.map_or("none".into(), |s| s.to_string())
+                );
+                if log.is_some() {
+                    for l in report {
+                        eprintln!("  | {l}");
+                    }
+                }
+                let extra = qemu_stderr(&stderr_lines, status);
+                if !extra.is_empty() {
+                    eprint!("{extra}");
+                }
+            }
+            Ok(code)
+        }
+    }
+}
+
+/// The guest's `entry->ready` value and the rest of its ready line.
+fn guest_fields(line: &str) -> Option<&str> {
+    line.split_whitespace()
+        .find_map(|f| f.strip_prefix("entry->ready="))
+}
+
+fn qemu_stderr(lines: &Arc<std::sync::Mutex<Vec<String>>>, status: Option<i32>) -> String {
+    let lines = lines.lock().map(|l| l.clone()).unwrap_or_default();
+    let lines: Vec<String> = lines
+        .into_iter()
+        .filter(|l| !l.contains("terminating on signal"))
+        .collect();
+    if lines.is_empty() || status.is_some_and(|s| s % 2 == 1) {
+        return String::new();
+    }
+    format!("QEMU said:\n{}\n", lines.join("\n"))
+}
+
+fn collect_lines(
+    stderr: impl std::io::Read + Send + 'static,
+) -> Arc<std::sync::Mutex<Vec<String>>> {
+    let lines = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let l = lines.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Ok(mut v) = l.lock() {
+                v.push(line);
+            }
+        }
+    });
+    lines
+}
+
+fn stream_lines(out: impl std::io::Read + Send + 'static) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut reader = BufReader::new(out);
+        let mut buf = Vec::new();
+        loop {
+            buf.clear();
+            match reader.read_until(b'\n', &mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {
+                    let line = String::from_utf8_lossy(&buf);
+                    let line = line.trim_end_matches(['\r', '\n']).to_string();
+                    if tx.send(line).is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+    });
+    rx
+}
+
+fn wait_ready_in_file(
+    child: &mut Child,
+    path: &Path,
+    timeout: Duration,
+    started: Instant,
+) -> Result<(String, Duration), String> {
+    loop {
+        if let Ok(text) = std::fs::read_to_string(path) {
+            if let Some(line) = text.lines().find(|l| l.starts_with("ready ")) {
+                return Ok((line.trim_end_matches('\r').into(), started.elapsed()));
+            }
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            let (what, _) = describe_exit(status.code());
+            return Err(format!("the VM ended before it was ready: {what}"));
+        }
+        if started.elapsed() > timeout {
+            return Err(format!("the VM was not ready after {timeout:?}"));
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// Asks the router to stop, then terminates QEMU if it does not exit.
+fn stop_child(child: &mut Child, control: &Path) {
+    let _ = super::ctl::call_with_timeout(
+        control,
+        &super::ctl::Request::Write("stop".into(), String::new()),
+        Duration::from_millis(500),
+    );
+    let deadline = Instant::now() + Duration::from_secs(1);
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    signal(child.id(), "TERM");
+}
+
+fn interrupt_flag() -> Arc<AtomicBool> {
+    let flag = Arc::new(AtomicBool::new(false));
+    let f = flag.clone();
+    let _ = ctrlc::set_handler(move || {
+        if f.swap(true, Ordering::SeqCst) {
+            std::process::exit(130);
+        }
+    });
+    flag
+}
+
+fn shell_words(command: &Command) -> String {
+    let mut s = command.get_program().to_string_lossy().into_owned();
+    for arg in command.get_args() {
+        let a = arg.to_string_lossy();
+        if a.contains([' ', '"', '\'']) {
+            s.push_str(&format!(" '{a}'"));
+        } else {
+            s.push(' ');
+            s.push_str(&a);
+        }
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nic_specs() {
+        assert_eq!(
+            Nic::parse("dgram:10001:10002"),
+            Ok(Nic::Dgram {
+                local: 10001,
+                remote: 10002
+            })
+        );
+        assert_eq!(
+            Nic::parse("tap:tap0"),
+            Ok(Nic::Tap {
+                ifname: "tap0".into()
+            })
+        );
+        for bad in [
+            "dgram:1",
+            "dgram:x:2",
+            "tap:",
+            "eth:1",
+            "tap:averyveryverylongname",
+        ] {
+            assert!(Nic::parse(bad).is_err(), "{bad}");
+        }
+        assert_eq!(nic_mac(0), "52:54:00:12:34:50");
+        assert_eq!(nic_mac(1), "52:54:00:12:34:51");
+    }
+
+    #[test]
+    fn exit_statuses() {
+        assert_eq!(describe_exit(Some(1)).1, ExitCode::SUCCESS);
+        for s in [Some(3), Some(5), Some(7), Some(9), Some(0), None] {
+            assert_eq!(describe_exit(s).1, ExitCode::FAILURE, "{s:?}");
+        }
+    }
+
+    #[test]
+    fn auto_never_picks_a_nested_pvm_kvm() {
+        let (accel, why) = choose_accel(Accel::Auto).unwrap();
+        if Path::new("/sys/module/kvm_pvm").exists() {
+            assert_eq!(accel, "tcg", "{why}");
+        }
+    }
+}

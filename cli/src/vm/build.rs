@@ -1,0 +1,189 @@
+//! `sluice build FILE -o IMAGE [NAME=value ...]`: compiles a configuration into a bootable
+//! image.
+//!
+//! The configuration is validated here, on the host, with exactly the checks and messages of
+//! `sluice check`, so a VM never fails to boot on a configuration error it could have been
+//! told about. The flattened configuration (`sluice_config::unparse`) is then handed to the
+//! unikernel's build script through `SLUICE_CONFIG`; it builds the graph into the image
+//! together with only the element classes the graph uses. The image is the release ELF,
+//! copied to IMAGE.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
+
+use super::fail;
+
+/// The Rust target the unikernel is built for.
+pub const TARGET: &str = "x86_64-unknown-none";
+
+/// Arguments of `sluice build`.
+#[derive(Debug, clap::Args)]
+pub struct BuildArgs {
+    /// The configuration file.
+    pub file: PathBuf,
+    /// `NAME=value` settings for the configuration's `$NAME` parameters.
+    pub params: Vec<String>,
+    /// Where to write the image.
+    #[arg(short, long, value_name = "IMAGE")]
+    pub output: PathBuf,
+    /// The unikernel's source folder (default: the one next to this CLI's sources).
+    #[arg(long, value_name = "DIR")]
+    pub source: Option<PathBuf>,
+    /// Show cargo's output.
+    #[arg(short, long)]
+    pub verbose: bool,
+}
+
+/// The unikernel's source folder as this binary was built.
+pub fn default_source() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../unikernel")
+}
+
+/// `sluice build`.
+pub fn build(args: BuildArgs) -> ExitCode {
+    let loaded = match crate::config::load(&args.file, &args.params) {
+        Ok(l) => l,
+        Err(e) => {
+            let text = e.to_string();
+            eprint!("{text}");
+            if !text.ends_with('\n') {
+                eprintln!();
+            }
+            return ExitCode::FAILURE;
+        }
+    };
+    if let Err(e) = check_vm_classes(&loaded.graph) {
+        return fail("build", e);
+    }
+    let source = args.source.clone().unwrap_or_else(default_source);
+    let source = match source.canonicalize() {
+        Ok(s) if s.join("Cargo.toml").exists() => s,
+        _ => {
+            return fail(
+                "build",
+                format!(
+                    "no unikernel sources at {} (pass --source DIR)",
+                    source.display()
+                ),
+            )
+        }
+    };
+    match compile(&source, &args, &sluice_config::unparse(&loaded.graph)) {
+        Ok(size) => {
+            println!(
+                "built {} ({} bytes, {:.1} KiB; {} elements, {} classes)",
+                args.output.display(),
+                size,
+                size as f64 / 1024.0,
+                loaded.graph.elements.len(),
+                class_count(&loaded.graph)
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail("build", e),
+    }
+}
+
+fn class_count(graph: &sluice_config::FlatGraph) -> usize {
+    let mut classes: Vec<&str> = graph.elements.iter().map(|e| e.class.as_str()).collect();
+    classes.sort_unstable();
+    classes.dedup();
+    classes.len()
+}
+
+/// Host-only classes (pcap files) cannot run in a VM.
+fn check_vm_classes(graph: &sluice_config::FlatGraph) -> Result<(), String> {
+    let host_only: Vec<&str> = sluice_elements::host::ALL.iter().map(|c| c.name).collect();
+    let bad: Vec<String> = graph
+        .elements
+        .iter()
+        .filter(|e| host_only.contains(&e.class.as_str()))
+        .map(|e| format!("{} :: {}", e.name, e.class))
+        .collect();
+    if bad.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} run only on the host (`sluice run`), not in a VM image",
+            bad.join(", ")
+        ))
+    }
+}
+
+/// Whether rustup reports the target as installed (`None` without rustup).
+fn target_installed() -> Option<bool> {
+    let out = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .stderr(Stdio::null())
+        .output()
+        .ok()?;
+    out.status.success().then(|| {
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .any(|l| l.trim() == TARGET)
+    })
+}
+
+fn missing_target_message() -> String {
+    format!("the Rust target {TARGET} is not installed: run `rustup target add {TARGET}`")
+}
+
+/// Builds the image with `flat` as its configuration; returns the image size.
+fn compile(source: &Path, args: &BuildArgs, flat: &str) -> Result<u64, String> {
+    if target_installed() == Some(false) {
+        return Err(missing_target_message());
+    }
+    let target_dir = std::env::var_os("SLUICE_UNIKERNEL_TARGET_DIR")
+        .map_or_else(|| source.join("target"), PathBuf::from);
+    let work = target_dir.join("sluice-build");
+    std::fs::create_dir_all(&work).map_err(|e| format!("{}: {e}", work.display()))?;
+    let stem = args
+        .file
+        .file_stem()
+        .map_or_else(|| "config".into(), |s| s.to_string_lossy().into_owned());
+    let flat_path = work.join(format!("{stem}.click"));
+    std::fs::write(&flat_path, flat).map_err(|e| format!("{}: {e}", flat_path.display()))?;
+
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut command = Command::new(cargo);
+    command
+        .args(["build", "--release", "--target-dir"])
+        .arg(&target_dir)
+        .current_dir(source)
+        .env("SLUICE_CONFIG", &flat_path)
+        // The kernel's own .cargo/config.toml decides target and flags.
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .env_remove("CARGO_BUILD_TARGET")
+        .env_remove("CARGO_TARGET_DIR")
+        .stdin(Stdio::null());
+    if !args.verbose {
+        command.arg("--quiet");
+    }
+    let out = command
+        .stdout(Stdio::inherit())
+        .stderr(if args.verbose {
+            Stdio::inherit()
+        } else {
+            Stdio::piped()
+        })
+        .output()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    if !out.status.success() {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if stderr.contains("target may not be installed")
+            || stderr.contains("can't find crate for `core`")
+        {
+            return Err(missing_target_message());
+        }
+        return Err(format!("building the image failed:\n{stderr}"));
+    }
+    let elf = target_dir.join(TARGET).join("release/sluice-unikernel");
+    std::fs::copy(&elf, &args.output).map_err(|e| {
+        format!(
+            "copying {} to {}: {e}",
+            elf.display(),
+            args.output.display()
+        )
+    })
+}

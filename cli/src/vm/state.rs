@@ -1,0 +1,284 @@
+//! The record of running VMs (see the module docs of `vm`), `sluice ps` and `sluice stop`.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+use std::time::{Duration, Instant};
+
+use super::{ctl, fail};
+
+/// The runtime directory, created if needed.
+pub fn runtime_dir() -> std::io::Result<PathBuf> {
+    let dir = match std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty()) {
+        Some(d) => PathBuf::from(d).join("sluice"),
+        None if is_root() => PathBuf::from("/run/sluice"),
+        None => std::env::temp_dir().join(format!("sluice-{}", uid())),
+    };
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
+
+fn uid() -> String {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Uid:"))
+                .and_then(|l| l.split_whitespace().next().map(String::from))
+        })
+        .unwrap_or_else(|| "user".into())
+}
+
+/// Whether this process runs as root.
+pub fn is_root() -> bool {
+    uid() == "0"
+}
+
+/// A running VM, as `<name>.vm` records it: one `key=value` per line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VmRecord {
+    pub name: String,
+    /// QEMU's process id.
+    pub pid: u32,
+    pub control: PathBuf,
+    pub image: PathBuf,
+    /// `--nic` specifications, in order.
+    pub nics: Vec<String>,
+    /// `tcg` or `kvm`.
+    pub accel: String,
+    /// The console log, when the VM runs detached.
+    pub log: Option<PathBuf>,
+}
+
+impl VmRecord {
+    fn path(dir: &Path, name: &str) -> PathBuf {
+        dir.join(format!("{name}.vm"))
+    }
+
+    /// Writes the record.
+    pub fn save(&self, dir: &Path) -> std::io::Result<()> {
+        let mut text = format!(
+            "name={}\npid={}\ncontrol={}\nimage={}\naccel={}\n",
+            self.name,
+            self.pid,
+            self.control.display(),
+            self.image.display(),
+            self.accel
+        );
+        for nic in &self.nics {
+            text.push_str(&format!("nic={nic}\n"));
+        }
+        if let Some(log) = &self.log {
+            text.push_str(&format!("log={}\n", log.display()));
+        }
+        let tmp = dir.join(format!(".{}.vm.tmp", self.name));
+        std::fs::write(&tmp, text)?;
+        std::fs::rename(tmp, Self::path(dir, &self.name))
+    }
+
+    /// Reads the record of `name`.
+    pub fn load(dir: &Path, name: &str) -> Option<VmRecord> {
+        Self::parse(&std::fs::read_to_string(Self::path(dir, name)).ok()?)
+    }
+
+    fn parse(text: &str) -> Option<VmRecord> {
+        let mut r = VmRecord {
+            name: String::new(),
+            pid: 0,
+            control: PathBuf::new(),
+            image: PathBuf::new(),
+            nics: Vec::new(),
+            accel: String::new(),
+            log: None,
+        };
+        for line in text.lines() {
+            let (k, v) = line.split_once('=')?;
+            match k {
+                "name" => r.name = v.into(),
+                "pid" => r.pid = v.parse().ok()?,
+                "control" => r.control = v.into(),
+                "image" => r.image = v.into(),
+                "accel" => r.accel = v.into(),
+                "nic" => r.nics.push(v.into()),
+                "log" => r.log = Some(v.into()),
+                _ => {}
+            }
+        }
+        (!r.name.is_empty() && r.pid != 0).then_some(r)
+    }
+
+    /// Deletes the record.
+    pub fn remove(dir: &Path, name: &str) {
+        let _ = std::fs::remove_file(Self::path(dir, name));
+    }
+
+    /// Whether the QEMU process still runs.
+    pub fn alive(&self) -> bool {
+        pid_alive(self.pid)
+    }
+
+    /// Every recorded VM whose process still runs; stale records are removed.
+    pub fn all(dir: &Path) -> Vec<VmRecord> {
+        let mut vms: Vec<VmRecord> = std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|e| e.path().extension().is_some_and(|x| x == "vm"))
+            .filter_map(|e| Self::parse(&std::fs::read_to_string(e.path()).ok()?))
+            .filter(|r| {
+                let alive = r.alive();
+                if !alive {
+                    Self::remove(dir, &r.name);
+                }
+                alive
+            })
+            .collect();
+        vms.sort_by(|a, b| a.name.cmp(&b.name));
+        vms
+    }
+}
+
+/// Whether process `pid` exists (and is not a zombie).
+pub fn pid_alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => !stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
+        Err(_) => false,
+    }
+}
+
+/// Arguments of `sluice ps`.
+#[derive(Debug, clap::Args)]
+pub struct PsArgs {}
+
+/// Lists running VMs.
+pub fn ps(_args: PsArgs) -> ExitCode {
+    let dir = match runtime_dir() {
+        Ok(d) => d,
+        Err(e) => return fail("ps", format!("runtime directory: {e}")),
+    };
+    let vms = VmRecord::all(&dir);
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(
+        out,
+        "{:<16} {:>8} {:<5} {:<40} NICS",
+        "NAME", "PID", "ACCEL", "CONTROL"
+    );
+    for vm in vms {
+        let _ = writeln!(
+            out,
+            "{:<16} {:>8} {:<5} {:<40} {}   image={}",
+            vm.name,
+            vm.pid,
+            vm.accel,
+            vm.control.display(),
+            vm.nics.join(" "),
+            vm.image.display()
+        );
+    }
+    ExitCode::SUCCESS
+}
+
+/// Arguments of `sluice stop`.
+#[derive(Debug, clap::Args)]
+pub struct StopArgs {
+    /// The VM's name (see `sluice ps`).
+    pub name: String,
+    /// How long to wait for the router to stop before killing QEMU.
+    #[arg(long, default_value = "2s", value_parser = parse_duration)]
+    pub timeout: Duration,
+}
+
+/// Parses `500ms`, `2s`, `2`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let (n, unit) = s
+        .find(|c: char| !c.is_ascii_digit())
+        .map_or((s, "s"), |i| s.split_at(i));
+    let n: u64 = n.parse().map_err(|_| format!("bad duration '{s}'"))?;
+    match unit {
+        "ms" => Ok(Duration::from_millis(n)),
+        "s" => Ok(Duration::from_secs(n)),
+        _ => Err(format!("bad duration '{s}' (use 500ms or 2s)")),
+    }
+}
+
+/// Stops a VM: asks its router to stop through the control channel (`WRITE stop`), then
+/// terminates QEMU if it is still running after the timeout.
+pub fn stop(args: StopArgs) -> ExitCode {
+    let dir = match runtime_dir() {
+        Ok(d) => d,
+        Err(e) => return fail("stop", format!("runtime directory: {e}")),
+    };
+    let Some(vm) = VmRecord::load(&dir, &args.name).filter(VmRecord::alive) else {
+        VmRecord::remove(&dir, &args.name);
+        return fail(
+            "stop",
+            format!("no running VM named '{}' (see `sluice ps`)", args.name),
+        );
+    };
+    let _ = ctl::call(
+        &vm.control,
+        &ctl::Request::Write("stop".into(), String::new()),
+    );
+    if !wait_exit(vm.pid, args.timeout) {
+        signal(vm.pid, "TERM");
+        if !wait_exit(vm.pid, Duration::from_secs(2)) {
+            signal(vm.pid, "KILL");
+            wait_exit(vm.pid, Duration::from_secs(2));
+        }
+    }
+    VmRecord::remove(&dir, &vm.name);
+    println!("stopped {}", vm.name);
+    ExitCode::SUCCESS
+}
+
+/// Sends signal `sig` (`TERM`, `KILL`) to `pid`.
+pub fn signal(pid: u32, sig: &str) {
+    let _ = Command::new("kill")
+        .arg(format!("-{sig}"))
+        .arg(pid.to_string())
+        .stderr(std::process::Stdio::null())
+        .status();
+}
+
+fn wait_exit(pid: u32, timeout: Duration) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < timeout {
+        if !pid_alive(pid) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    !pid_alive(pid)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let r = VmRecord {
+            name: "fw".into(),
+            pid: std::process::id(),
+            control: "/tmp/fw.ctl".into(),
+            image: "/tmp/fw.elf".into(),
+            nics: vec!["dgram:1:2".into(), "tap:tap0".into()],
+            accel: "tcg".into(),
+            log: None,
+        };
+        r.save(dir.path()).unwrap();
+        assert_eq!(VmRecord::load(dir.path(), "fw"), Some(r.clone()));
+        assert_eq!(VmRecord::all(dir.path()), vec![r]);
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("2s"), Ok(Duration::from_secs(2)));
+        assert_eq!(parse_duration("3"), Ok(Duration::from_secs(3)));
+        assert!(parse_duration("2h").is_err());
+    }
+}

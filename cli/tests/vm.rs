@@ -1,0 +1,600 @@
+//! The VM end to end: `sluice build` images, `sluice boot` them under QEMU (TCG), traffic
+//! through dgram NICs (UDP on 127.0.0.1) and a TAP device in a network namespace, handlers
+//! through `sluice ctl`, guest failures, buffer accounting.
+//!
+//! These tests need `qemu-system-x86_64` and the `x86_64-unknown-none` Rust target; the
+//! namespace test needs root. Without them they fail, loudly: CI installs both and runs as
+//! root.
+
+use std::io::{BufRead, BufReader};
+use std::net::UdpSocket;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{mpsc, Mutex};
+use std::time::{Duration, Instant};
+
+const SLUICE: &str = env!("CARGO_BIN_EXE_sluice");
+
+fn require_qemu() {
+    let found = Command::new("qemu-system-x86_64")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .status()
+        .is_ok();
+    assert!(
+        found,
+        "qemu-system-x86_64 is not installed: these tests need it (apt-get install qemu-system-x86)"
+    );
+}
+
+fn sluice(args: &[&str]) -> Output {
+    Command::new(SLUICE)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run sluice")
+}
+
+fn text(out: &[u8]) -> String {
+    String::from_utf8_lossy(out).into_owned()
+}
+
+fn work_dir() -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("vm-tests");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Builds `config` into an image (once per name per test run; builds run one at a time
+/// because they share the unikernel's target folder).
+fn image(name: &str, config: &str) -> PathBuf {
+    static BUILD: Mutex<()> = Mutex::new(());
+    let _guard = BUILD.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = work_dir();
+    let image = dir.join(format!("{name}.elf"));
+    let stamp = dir.join(format!("{name}.built-by-{}", std::process::id()));
+    if stamp.exists() {
+        return image;
+    }
+    let file = dir.join(format!("{name}.click"));
+    std::fs::write(&file, config).unwrap();
+    let out = sluice(&[
+        "build",
+        file.to_str().unwrap(),
+        "-o",
+        image.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "sluice build failed:\n{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    println!("{}", text(&out.stdout).trim());
+    std::fs::write(&stamp, "").unwrap();
+    image
+}
+
+const FIREWALL: &str = "\
+// Only UDP to port 7 passes from eth0 to eth1.
+FromDevice(0)
+  -> c_in :: Counter
+  -> cl :: Classifier(12/0800, -)
+  -> Strip(14)
+  -> CheckIPHeader
+  -> filter :: IPFilter(allow udp && dst port 7, deny all)
+  -> Unstrip(14)
+  -> c_out :: Counter
+  -> ToDevice(1);
+cl[1] -> c_other :: Counter -> Discard;
+";
+
+fn firewall() -> PathBuf {
+    image("firewall", FIREWALL)
+}
+
+/// A port on 127.0.0.1 that was free a moment ago.
+fn free_port() -> u16 {
+    UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn unique_name(what: &str) -> String {
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    format!(
+        "t{}-{what}-{}",
+        std::process::id(),
+        N.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+    )
+}
+
+/// A VM started with `sluice boot`, stopped when dropped.
+struct Vm {
+    name: String,
+    control: PathBuf,
+    child: Option<Child>,
+    ready: String,
+    console: mpsc::Receiver<String>,
+}
+
+impl Vm {
+    fn boot(image: &Path, nics: &[String], extra: &[&str]) -> Vm {
+        Self::boot_in(None, image, nics, extra)
+    }
+
+    /// Boots, optionally inside network namespace `netns`, and waits for the ready line.
+    fn boot_in(netns: Option<&str>, image: &Path, nics: &[String], extra: &[&str]) -> Vm {
+        require_qemu();
+        let name = unique_name("vm");
+        let control = work_dir().join(format!("{name}.ctl"));
+        let mut command = match netns {
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns, SLUICE]);
+                c
+            }
+            None => Command::new(SLUICE),
+        };
+        command
+            .arg("boot")
+            .arg(image)
+            .args(["--name", &name, "--control"])
+            .arg(&control)
+            .args(extra);
+        for nic in nics {
+            command.args(["--nic", nic]);
+        }
+        let mut child = command
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start sluice boot");
+        let (tx, rx) = mpsc::channel();
+        for out in [
+            Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
+            Box::new(child.stderr.take().unwrap()),
+        ] {
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(out).lines().map_while(Result::ok) {
+                    if tx.send(line).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        let start = Instant::now();
+        let mut seen = Vec::new();
+        let ready = loop {
+            match rx.recv_timeout(Duration::from_millis(100)) {
+                Ok(line) if line.starts_with("ready name=") => break line,
+                Ok(line) => seen.push(line),
+                Err(_) => {}
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                seen.extend(rx.try_iter());
+                panic!(
+                    "sluice boot ended ({status}) before ready:\n{}",
+                    seen.join("\n")
+                );
+            }
+            if start.elapsed() > Duration::from_secs(60) {
+                let _ = child.kill();
+                panic!("no ready line after 60 s:\n{}", seen.join("\n"));
+            }
+        };
+        println!("{ready}");
+        Vm {
+            name,
+            control,
+            child: Some(child),
+            ready,
+            console: rx,
+        }
+    }
+
+    fn read(&self, handler: &str) -> String {
+        let out = sluice(&["ctl", self.control.to_str().unwrap(), "read", handler]);
+        assert!(
+            out.status.success(),
+            "sluice ctl read {handler}: {}",
+            text(&out.stderr)
+        );
+        text(&out.stdout).trim().to_string()
+    }
+
+    fn read_u64(&self, handler: &str) -> u64 {
+        let v = self.read(handler);
+        v.parse()
+            .unwrap_or_else(|_| panic!("{handler} = {v:?} is not a number"))
+    }
+
+    /// Stops the VM with `sluice stop`; returns the launcher's exit status and output.
+    fn stop(mut self) -> (std::process::ExitStatus, String) {
+        let out = sluice(&["stop", &self.name]);
+        assert!(out.status.success(), "sluice stop: {}", text(&out.stderr));
+        let mut child = self.child.take().unwrap();
+        let status = wait_timeout(&mut child, Duration::from_secs(20));
+        let rest: Vec<String> = self.console.try_iter().collect();
+        (status, rest.join("\n"))
+    }
+}
+
+impl Drop for Vm {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = Command::new(SLUICE)
+                .args(["stop", &self.name])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn wait_timeout(child: &mut Child, timeout: Duration) -> std::process::ExitStatus {
+    let start = Instant::now();
+    loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            return s;
+        }
+        if start.elapsed() > timeout {
+            let _ = child.kill();
+            panic!("process did not exit within {timeout:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Internet checksum (RFC 1071).
+fn checksum(bytes: &[u8]) -> u16 {
+    let mut sum: u32 = bytes
+        .chunks(2)
+        .map(|c| u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)])))
+        .sum();
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    !(sum as u16)
+}
+
+/// An Ethernet + IPv4 frame from 192.0.2.1 to 192.0.2.2 carrying `l4` with protocol `proto`.
+fn ipv4_frame(proto: u8, l4: &[u8]) -> Vec<u8> {
+    let mut f = Vec::new();
+    f.extend_from_slice(&[0x52, 0x54, 0, 0x12, 0x34, 0x50]);
+    f.extend_from_slice(&[0x02, 0, 0, 0, 0, 1]);
+    f.extend_from_slice(&[0x08, 0x00]);
+    let total = (20 + l4.len()) as u16;
+    let mut ip = vec![
+        0x45, 0, 0, 0, 0, 1, 0, 0, 64, proto, 0, 0, 192, 0, 2, 1, 192, 0, 2, 2,
+    ];
+    ip[2..4].copy_from_slice(&total.to_be_bytes());
+    let sum = checksum(&ip);
+    ip[10..12].copy_from_slice(&sum.to_be_bytes());
+    f.extend_from_slice(&ip);
+    f.extend_from_slice(l4);
+    f
+}
+
+fn udp_frame(dst_port: u16, payload: &[u8]) -> Vec<u8> {
+    let mut udp = vec![0x30, 0x39];
+    udp.extend_from_slice(&dst_port.to_be_bytes());
+    udp.extend_from_slice(&((8 + payload.len()) as u16).to_be_bytes());
+    udp.extend_from_slice(&[0, 0]); // no checksum (allowed over IPv4)
+    udp.extend_from_slice(payload);
+    ipv4_frame(17, &udp)
+}
+
+fn tcp_frame(dst_port: u16) -> Vec<u8> {
+    let mut tcp = vec![0x30, 0x39];
+    tcp.extend_from_slice(&dst_port.to_be_bytes());
+    tcp.extend_from_slice(&[0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x02, 0x20, 0, 0, 0, 0, 0]);
+    ipv4_frame(6, &tcp)
+}
+
+fn arp_frame() -> Vec<u8> {
+    let mut f = vec![0xff; 6];
+    f.extend_from_slice(&[0x02, 0, 0, 0, 0, 1, 0x08, 0x06]);
+    f.extend_from_slice(&[0, 1, 8, 0, 6, 4, 0, 1, 2, 0, 0, 0, 0, 1, 192, 0, 2, 1]);
+    f.extend_from_slice(&[0; 6]);
+    f.extend_from_slice(&[192, 0, 2, 2]);
+    f.resize(60, 0);
+    f
+}
+
+/// Two dgram NICs: returns the specs, a socket that feeds NIC 0, NIC 0's port, and a
+/// socket that receives what NIC 1 sends.
+fn two_nics() -> (Vec<String>, UdpSocket, u16, UdpSocket) {
+    let out0 = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let out1 = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let (in0, in1) = (free_port(), free_port());
+    let nics = vec![
+        format!("dgram:{in0}:{}", out0.local_addr().unwrap().port()),
+        format!("dgram:{in1}:{}", out1.local_addr().unwrap().port()),
+    ];
+    let feed = UdpSocket::bind("127.0.0.1:0").unwrap();
+    out1.set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    (nics, feed, in0, out1)
+}
+
+fn receive_all(socket: &UdpSocket, expect: usize, timeout: Duration) -> Vec<Vec<u8>> {
+    let start = Instant::now();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 2048];
+    while start.elapsed() < timeout {
+        match socket.recv(&mut buf) {
+            Ok(n) => got.push(buf[..n].to_vec()),
+            Err(_) if got.len() >= expect => break,
+            Err(_) => {}
+        }
+    }
+    got
+}
+
+#[test]
+fn firewall_passes_exactly_the_allowed_frames_and_counters_match() {
+    let image = firewall();
+    let (nics, feed, in0, out1) = two_nics();
+    let vm = Vm::boot(&image, &nics, &[]);
+    assert!(vm.ready.contains("accel="), "{}", vm.ready);
+
+    let allowed: Vec<Vec<u8>> = (0..5u8)
+        .map(|i| udp_frame(7, &vec![i; 40 + 7 * usize::from(i)]))
+        .collect();
+    let denied = [
+        udp_frame(9, b"to the discard port"),
+        udp_frame(53, b"dns"),
+        tcp_frame(7),
+        tcp_frame(80),
+    ];
+    let other = [arp_frame(), arp_frame()];
+    let mut sent = 0;
+    for (i, a) in allowed.iter().enumerate() {
+        for f in [a]
+            .into_iter()
+            .chain(denied.get(i))
+            .chain(other.get(i))
+        {
+            feed.send_to(f, ("127.0.0.1", in0)).unwrap();
+            sent += 1;
+        }
+    }
+    let got = receive_all(&out1, allowed.len(), Duration::from_secs(10));
+    assert_eq!(got.len(), allowed.len(), "frames out of NIC 1");
+    assert_eq!(got, allowed, "the allowed frames, in order, bytes intact");
+
+    assert_eq!(vm.read_u64("c_in.count"), sent);
+    assert_eq!(vm.read_u64("c_out.count"), allowed.len() as u64);
+    assert_eq!(vm.read_u64("c_other.count"), other.len() as u64);
+    assert_eq!(vm.read_u64("eth0.rx_packets"), sent);
+    assert_eq!(vm.read_u64("eth1.tx_packets"), allowed.len() as u64);
+    assert_eq!(vm.read_u64("eth1.rx_packets"), 0);
+    assert_eq!(vm.read("eth1.mac"), "52:54:00:12:34:51");
+    assert_eq!(vm.read("cl.class"), "Classifier");
+
+    // Unknown names give ControlSocket's error codes.
+    let out = sluice(&["ctl", vm.control.to_str().unwrap(), "read", "nosuch.count"]);
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("510"), "{}", text(&out.stderr));
+    let out = sluice(&["ctl", vm.control.to_str().unwrap(), "read", "c_in.nosuch"]);
+    assert!(text(&out.stderr).contains("511"), "{}", text(&out.stderr));
+
+    // `sluice ps` lists it by name; `sluice ctl NAME` works as well as the socket path.
+    let ps = text(&sluice(&["ps"]).stdout);
+    assert!(ps.contains(&vm.name), "{ps}");
+    let by_name = sluice(&["ctl", &vm.name, "read", "c_out.count"]);
+    assert_eq!(text(&by_name.stdout).trim(), allowed.len().to_string());
+
+    let name = vm.name.clone();
+    let (status, _) = vm.stop();
+    assert!(status.success(), "sluice boot after stop: {status}");
+    assert!(!text(&sluice(&["ps"]).stdout).contains(&name));
+}
+
+#[test]
+fn every_pool_buffer_is_accounted_for_after_a_run() {
+    let image = firewall();
+    let (nics, feed, in0, out1) = two_nics();
+    let vm = Vm::boot(&image, &nics, &["--append", "pool=300"]);
+    for i in 0..200u16 {
+        let f = if i % 3 == 0 {
+            udp_frame(9, &[1; 100])
+        } else {
+            udp_frame(7, &i.to_be_bytes())
+        };
+        feed.send_to(&f, ("127.0.0.1", in0)).unwrap();
+    }
+    let got = receive_all(&out1, 133, Duration::from_secs(15));
+    assert_eq!(got.len(), 133);
+    // Transmissions complete asynchronously: give the rings a moment.
+    std::thread::sleep(Duration::from_millis(300));
+    let capacity = vm.read_u64("pool_capacity");
+    let free = vm.read_u64("pool_free");
+    let held = vm.read_u64("buffers_held");
+    assert_eq!(capacity, 300);
+    assert_eq!(
+        free + held,
+        capacity,
+        "pool_free {free} + buffers held by the NICs {held} != capacity {capacity}"
+    );
+    assert_eq!(
+        held,
+        vm.read_u64("eth0.buffers_held") + vm.read_u64("eth1.buffers_held")
+    );
+    assert_eq!(vm.read_u64("pool_alloc_failures"), 0);
+}
+
+#[test]
+fn guest_faults_end_the_vm_with_a_report_and_a_failure_status() {
+    let image = firewall();
+    for (test, marker) in [("fault", "EXCEPTION"), ("panic", "PANIC")] {
+        let out = Command::new(SLUICE)
+            .arg("boot")
+            .arg(&image)
+            .args(["--name", &unique_name(test), "--append"])
+            .arg(format!("selftest={test}"))
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+        assert!(!out.status.success(), "selftest={test} exited 0:\n{all}");
+        assert!(all.contains(marker), "no {marker} report:\n{all}");
+        assert!(
+            text(&out.stderr).contains("sluice boot:"),
+            "no launcher summary:\n{all}"
+        );
+    }
+}
+
+#[test]
+fn boot_refuses_what_it_cannot_run() {
+    require_qemu();
+    let dir = work_dir();
+    let not_elf = dir.join("not-an-image");
+    std::fs::write(&not_elf, "hello").unwrap();
+    let out = sluice(&["boot", not_elf.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("not a 64-bit ELF"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    // A port that is taken.
+    let taken = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let out = sluice(&[
+        "boot",
+        firewall().to_str().unwrap(),
+        "--nic",
+        &format!("dgram:{port}:9"),
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("not free"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let out = sluice(&["boot", firewall().to_str().unwrap(), "--nic", "bogus"]);
+    assert!(
+        text(&out.stderr).contains("bad --nic"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn a_firewall_image_carries_only_its_elements() {
+    let bytes = std::fs::read(firewall()).unwrap();
+    let has = |s: &str| bytes.windows(s.len()).any(|w| w == s.as_bytes());
+    assert!(has("IPFilter") && has("Classifier"));
+    for absent in [
+        "IPRewriter",
+        "ICMPPingResponder",
+        "RadixIPLookup",
+        "ARPQuerier",
+    ] {
+        assert!(!has(absent), "the firewall image contains {absent}");
+    }
+    println!("firewall image: {} bytes", bytes.len());
+}
+
+#[test]
+fn build_reports_configuration_errors_like_check() {
+    let dir = work_dir();
+    let file = dir.join("broken.click");
+    std::fs::write(&file, "FromDevice(0) -> Nonesuch -> ToDevice(1);\n").unwrap();
+    let build = sluice(&["build", file.to_str().unwrap(), "-o", "/dev/null"]);
+    let check = sluice(&["check", file.to_str().unwrap()]);
+    assert!(!build.status.success());
+    assert!(!check.status.success());
+    assert_eq!(text(&build.stderr), text(&check.stderr));
+}
+
+/// A network namespace with a TAP device, deleted on drop.
+struct Netns {
+    name: String,
+}
+
+impl Netns {
+    fn new(tap: &str, addr: &str) -> Netns {
+        let is_root = std::fs::read_to_string("/proc/self/status")
+            .unwrap()
+            .lines()
+            .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"));
+        assert!(
+            is_root,
+            "this test creates a network namespace and needs root"
+        );
+        let name = unique_name("ns");
+        let ns = Netns { name };
+        ns.run(&["ip", "netns", "add", &ns.name], false);
+        ns.run(&["ip", "tuntap", "add", "dev", tap, "mode", "tap"], true);
+        ns.run(&["ip", "addr", "add", addr, "dev", tap], true);
+        ns.run(&["ip", "link", "set", tap, "up"], true);
+        ns.run(&["ip", "link", "set", "lo", "up"], true);
+        ns
+    }
+
+    fn run(&self, args: &[&str], inside: bool) -> Output {
+        let mut c = if inside {
+            let mut c = Command::new("ip");
+            c.args(["netns", "exec", &self.name]).args(args);
+            c
+        } else {
+            let mut c = Command::new(args[0]);
+            c.args(&args[1..]);
+            c
+        };
+        let out = c.output().unwrap_or_else(|e| panic!("{args:?}: {e}"));
+        assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
+        out
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .status();
+    }
+}
+
+const PING_RESPONDER: &str = "\
+// Answers ARP for 192.0.2.2 and pings to it, on eth0.
+out :: Queue(64) -> ToDevice(0);
+FromDevice(0) -> cl :: Classifier(12/0806 20/0001, 12/0800, -);
+cl[0] -> arp :: ARPResponder(192.0.2.2 52:54:00:12:34:50) -> out;
+cl[1] -> Strip(14) -> CheckIPHeader -> ping :: ICMPPingResponder -> Unstrip(14) -> EtherMirror -> out;
+cl[2] -> Discard;
+";
+
+#[test]
+fn real_ping_from_a_namespace_gets_replies() {
+    let image = image("pingresponder", PING_RESPONDER);
+    let ns = Netns::new("sluicetap0", "192.0.2.1/24");
+    let vm = Vm::boot_in(Some(&ns.name), &image, &["tap:sluicetap0".into()], &[]);
+    let out = Command::new("ip")
+        .args([
+            "netns", "exec", &ns.name, "ping", "-c", "3", "-i", "0.2", "-W", "5",
+        ])
+        .arg("192.0.2.2")
+        .output()
+        .expect("run ping");
+    let report = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(out.status.success(), "ping failed:\n{report}");
+    assert!(report.contains("3 received"), "{report}");
+    assert!(
+        vm.read_u64("eth0.tx_packets") >= 4,
+        "3 replies and an ARP reply"
+    );
+    drop(vm);
+}
