@@ -44,11 +44,18 @@ impl FlowId {
 
     #[inline]
     fn hash(&self, seed: u64) -> u64 {
+        // Two rounds of folded multiplication (as in foldhash/wyhash): every input bit
+        // reaches the low bits the map indexes with.
         let a = (u64::from(self.saddr) << 32) | u64::from(self.daddr);
         let b = (u64::from(self.sport) << 16) | u64::from(self.dport);
-        let h = (a ^ seed).wrapping_mul(0x9e37_79b9_7f4a_7c15)
-            ^ (b ^ seed.rotate_left(29)).wrapping_mul(0xc2b2_ae3d_27d4_eb4f);
-        h ^ (h >> 31)
+        let fm = |x: u64, y: u64| {
+            let m = u128::from(x) * u128::from(y);
+            (m as u64) ^ ((m >> 64) as u64)
+        };
+        fm(
+            fm(a ^ seed, 0x9e37_79b9_7f4a_7c15) ^ b,
+            0xc2b2_ae3d_27d4_eb4f ^ seed,
+        )
     }
 
     /// The one's-complement sum of `new - old` over the address words (IP header) and,
