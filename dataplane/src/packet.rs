@@ -12,7 +12,7 @@
 use alloc::boxed::Box;
 use alloc::rc::Rc;
 use alloc::vec::Vec;
-use core::cell::Cell;
+use core::cell::{Cell, UnsafeCell};
 use core::fmt;
 use core::ptr::NonNull;
 
@@ -108,6 +108,9 @@ struct PoolInner {
     free: Box<[Cell<u32>]>,
     top: Cell<usize>,
     alloc_failures: Cell<u64>,
+    /// Annotations of each buffer, kept beside the region rather than in the handle so a
+    /// `Packet` stays 16 bytes and batches move cheaply.
+    meta: Box<[UnsafeCell<Annotations>]>,
     /// When the pool owns its region (host), the allocation to give back on drop.
     owned: Option<NonNull<[u8]>>,
 }
@@ -189,6 +192,9 @@ impl PacketPool {
             free,
             top: Cell::new(count),
             alloc_failures: Cell::new(0),
+            meta: (0..count)
+                .map(|_| UnsafeCell::new(Annotations::default()))
+                .collect(),
             owned,
         };
         Self {
@@ -213,13 +219,16 @@ impl PacketPool {
         }
         inner.top.set(top - 1);
         let index = inner.free[top - 1].get();
-        Some(Packet {
+        let packet = Packet {
             pool: self.inner.clone(),
             index,
             head: inner.headroom as u16,
             len: len as u16,
-            anno: Annotations::default(),
-        })
+        };
+        // SAFETY: `index` was just taken off the free list, so no other packet owns its
+        // annotations.
+        unsafe { *inner.meta[index as usize].get() = Annotations::default() };
+        Some(packet)
     }
 
     /// A packet holding a copy of `data`.
@@ -273,7 +282,6 @@ pub struct Packet {
     index: u32,
     head: u16,
     len: u16,
-    anno: Annotations,
 }
 
 impl Drop for Packet {
@@ -447,43 +455,49 @@ impl Packet {
     /// Annotations.
     #[inline]
     pub fn anno(&self) -> &Annotations {
-        &self.anno
+        // SAFETY: `index < count`, and this packet owns entry `index` exclusively (as it owns
+        // the buffer), so no `&mut` to it exists while `&self` is borrowed.
+        unsafe { &*self.pool.meta.get_unchecked(self.index as usize).get() }
     }
 
     /// Annotations, mutable.
     #[inline]
     pub fn anno_mut(&mut self) -> &mut Annotations {
-        &mut self.anno
+        // SAFETY: as in `anno`; `&mut self` makes this the only live reference.
+        unsafe { &mut *self.pool.meta.get_unchecked(self.index as usize).get() }
     }
 
     /// Offset of the network header relative to the data start, if set and not stripped.
     #[inline]
     pub fn network_offset(&self) -> Option<usize> {
-        Self::relative(self.anno.network_header, self.head)
+        Self::relative(self.anno().network_header, self.head)
     }
 
     /// Marks the network header at `offset` bytes into the data (`MarkIPHeader`).
     #[inline]
     pub fn set_network_offset(&mut self, offset: usize) {
-        self.anno.network_header = (usize::from(self.head) + offset) as u16;
+        let abs = (usize::from(self.head) + offset) as u16;
+        self.anno_mut().network_header = abs;
     }
 
     /// Offset of the transport header relative to the data start, if set.
     #[inline]
     pub fn transport_offset(&self) -> Option<usize> {
-        Self::relative(self.anno.transport_header, self.head)
+        Self::relative(self.anno().transport_header, self.head)
     }
 
     /// Marks the transport header at `offset` bytes into the data.
     #[inline]
     pub fn set_transport_offset(&mut self, offset: usize) {
-        self.anno.transport_header = (usize::from(self.head) + offset) as u16;
+        let abs = (usize::from(self.head) + offset) as u16;
+        self.anno_mut().transport_header = abs;
     }
 
     /// Clears the header annotations.
     pub fn clear_headers(&mut self) {
-        self.anno.network_header = NO_HEADER;
-        self.anno.transport_header = NO_HEADER;
+        let anno = self.anno_mut();
+        anno.network_header = NO_HEADER;
+        anno.transport_header = NO_HEADER;
     }
 
     fn relative(abs: u16, head: u16) -> Option<usize> {
@@ -513,7 +527,7 @@ impl Packet {
         p.buffer_mut()[h..h + l].copy_from_slice(self.data());
         p.head = self.head;
         p.len = self.len;
-        p.anno = self.anno;
+        *p.anno_mut() = *self.anno();
         Some(p)
     }
 
@@ -528,6 +542,12 @@ impl Packet {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_packet_handle_is_small() {
+        // Batches move by value between elements; the handle's size is their cost.
+        assert_eq!(core::mem::size_of::<Packet>(), 16);
+    }
 
     #[test]
     fn alloc_and_drop_return_buffers() {

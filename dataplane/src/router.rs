@@ -117,6 +117,8 @@ impl NameLookup for AddressBook {
     }
 }
 
+/// A batch that had to leave its edge buffer: pushed in from outside the graph, or emitted
+/// past a full output batch within one call.
 struct Work {
     element: usize,
     port: usize,
@@ -128,7 +130,12 @@ struct Node {
     class: &'static ElementClass,
     config: String,
     element: RefCell<Box<dyn Element>>,
+    /// Per output port, the packets on their way downstream: the edge buffer. A push output's
+    /// batch stays here until the router hands it to the downstream element, so batches move
+    /// once per hop instead of through the worklist.
     out: RefCell<Box<[Batch]>>,
+    /// Per output port: whether the edge is on the worklist already.
+    queued: Box<[Cell<bool>]>,
     /// Per output port: the downstream (element, input port) for push connections.
     downstream: Box<[Option<(usize, usize)>]>,
     /// Per input port: the upstream (element, output port) for pull connections.
@@ -143,7 +150,13 @@ struct Node {
 /// The parts of the router that element calls reach through their context.
 pub struct Core {
     nodes: Vec<Node>,
-    pending: RefCell<Vec<Work>>,
+    /// Edges `(element, output port)` whose buffered batch awaits delivery; LIFO, so a batch
+    /// runs to completion depth-first.
+    pending: RefCell<Vec<(u32, u32)>>,
+    /// Batches not held in an edge buffer (see [`Work`]); delivered when `pending` is empty.
+    spill: RefCell<Vec<Work>>,
+    /// Element calls in progress (handler writes from inside an element do not drain).
+    depth: Cell<u32>,
     pool: PacketPool,
     clock: Box<dyn Clock>,
     now: Cell<u64>,
@@ -177,7 +190,7 @@ impl<'a> Context<'a> {
             return;
         };
         if batch.is_full() {
-            self.flush(port);
+            self.flush(port, true);
         }
         if let Err(e) = self.out[port].try_push(packet) {
             // A pull output that nobody pulled: the packet has nowhere to go.
@@ -207,22 +220,33 @@ impl<'a> Context<'a> {
         (!b.is_empty()).then(|| core::mem::take(b))
     }
 
-    fn flush(&mut self, port: usize) {
+    /// Queues output `port`'s edge for delivery; `spill` moves the batch out instead (the
+    /// element is still emitting into a full batch).
+    fn flush(&mut self, port: usize, spill: bool) {
         let node = &self.core.nodes[self.me];
         if node.out_pull.get(port).copied().unwrap_or(false) {
             return;
         }
-        let batch = core::mem::take(&mut self.out[port]);
         match node.downstream.get(port).copied().flatten() {
-            Some((element, port)) => {
-                self.core.pending.borrow_mut().push(Work {
+            Some((element, to_port)) if spill => {
+                let batch = core::mem::take(&mut self.out[port]);
+                self.core.spill.borrow_mut().push(Work {
                     element,
-                    port,
+                    port: to_port,
                     batch,
                 });
             }
+            Some(_) => {
+                if !node.queued[port].replace(true) {
+                    self.core
+                        .pending
+                        .borrow_mut()
+                        .push((self.me as u32, port as u32));
+                }
+            }
             None => {
-                let n = batch.len() as u64;
+                let n = self.out[port].len() as u64;
+                self.out[port].clear();
                 self.core
                     .unrouted_drops
                     .set(self.core.unrouted_drops.get() + n);
@@ -241,7 +265,7 @@ impl<'a> Context<'a> {
                         .unrouted_drops
                         .set(self.core.unrouted_drops.get() + n);
                 } else {
-                    self.flush(port);
+                    self.flush(port, false);
                 }
             }
         }
@@ -547,6 +571,7 @@ impl Core {
         else {
             return None;
         };
+        self.depth.set(self.depth.get() + 1);
         let mut ctx = Context {
             core: self,
             me: i,
@@ -554,28 +579,50 @@ impl Core {
         };
         let r = f(&mut **element, &mut ctx);
         ctx.flush_all();
+        self.depth.set(self.depth.get() - 1);
         Some(r)
+    }
+
+    /// Hands `batch` to input `port` of `element`.
+    #[inline]
+    fn deliver(&self, element: usize, port: usize, batch: Batch) {
+        let n = batch.len() as u64;
+        if self
+            .with_element(element, |e, ctx| e.push(ctx, port, batch))
+            .is_none()
+        {
+            // The element is mid-call (a push cycle back into a pulling element).
+            self.unrouted_drops.set(self.unrouted_drops.get() + n);
+        }
     }
 
     /// Runs the worklist until every pushed batch has reached its end.
     fn drain(&self) {
         loop {
-            let work = self.pending.borrow_mut().pop();
-            let Some(Work {
-                element,
-                port,
-                batch,
-            }) = work
-            else {
-                break;
-            };
-            let n = batch.len() as u64;
-            if self
-                .with_element(element, |e, ctx| e.push(ctx, port, batch))
-                .is_none()
-            {
-                // The element is mid-call (a push cycle back into a pulling element).
-                self.unrouted_drops.set(self.unrouted_drops.get() + n);
+            let edge = self.pending.borrow_mut().pop();
+            if let Some((from, port)) = edge {
+                let (from, port) = (from as usize, port as usize);
+                let node = &self.nodes[from];
+                node.queued[port].set(false);
+                let Some((to, to_port)) = node.downstream[port] else {
+                    continue;
+                };
+                let batch = match node.out.try_borrow_mut() {
+                    Ok(mut out) => core::mem::take(&mut out[port]),
+                    Err(_) => {
+                        // The producer is mid-call; its own flush will queue the edge again.
+                        continue;
+                    }
+                };
+                if !batch.is_empty() {
+                    self.deliver(to, to_port, batch);
+                }
+                continue;
+            }
+            let work = self.spill.borrow_mut().pop();
+            match work {
+                Some(w) => self.deliver(w.element, w.port, w.batch),
+                None => break,
             }
         }
     }
@@ -667,7 +714,10 @@ impl Core {
         let r = self
             .with_element(i, |e, ctx| e.write_handler(ctx, h, value))
             .unwrap_or_else(|| Err(HandlerError::BadValue(format!("{elem} is busy"))));
-        self.drain();
+        // From inside another element's call, the outermost drain delivers what was sent.
+        if self.depth.get() == 0 {
+            self.drain();
+        }
         r
     }
 }
@@ -860,6 +910,7 @@ impl Router {
                 class,
                 config: graph.elements[i].config.clone(),
                 element: RefCell::new(element),
+                queued: (0..outs[i].len()).map(|_| Cell::new(false)).collect(),
                 out: RefCell::new(out),
                 downstream: downstream.into(),
                 upstream: upstream.into(),
@@ -922,6 +973,8 @@ impl Router {
             core: Core {
                 nodes,
                 pending: RefCell::new(Vec::with_capacity(64)),
+                spill: RefCell::new(Vec::with_capacity(8)),
+                depth: Cell::new(0),
                 pool,
                 clock,
                 now: Cell::new(now),
@@ -1074,7 +1127,7 @@ impl Router {
             .core
             .find(element)
             .ok_or_else(|| HandlerError::NoSuchElement(element.into()))?;
-        self.core.pending.borrow_mut().push(Work {
+        self.core.spill.borrow_mut().push(Work {
             element: i,
             port,
             batch,

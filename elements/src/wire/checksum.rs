@@ -1,21 +1,31 @@
 //! The Internet checksum (RFC 1071) and its incremental update (RFC 1624).
 
-/// Adds `data` to a running one's-complement sum (not yet folded). Odd lengths are padded
-/// with a zero byte, as the RFC says.
+/// Adds `data` to a running one's-complement sum (partly folded, at most `0x1_ffff` plus
+/// `acc`). Odd lengths are padded with a zero byte, as the RFC says.
+///
+/// Sums 32-bit big-endian words into a 64-bit accumulator: since 2^16 ≡ 1 (mod 2^16 - 1),
+/// a word `hi·2^16 + lo` contributes exactly `hi + lo` once folded, and 64 bits cannot
+/// overflow for any packet length.
 #[inline]
-pub fn sum(mut acc: u32, data: &[u8]) -> u32 {
-    let mut chunks = data.chunks_exact(2);
-    for c in &mut chunks {
-        acc = acc.wrapping_add(u32::from(u16::from_be_bytes([c[0], c[1]])));
-        // Fold early so the accumulator never overflows, whatever the length.
-        if acc & 0x8000_0000 != 0 {
-            acc = (acc & 0xffff) + (acc >> 16);
-        }
+pub fn sum(acc: u32, data: &[u8]) -> u32 {
+    let mut wide = u64::from(acc);
+    let mut words = data.chunks_exact(4);
+    for w in &mut words {
+        wide += u64::from(u32::from_be_bytes([w[0], w[1], w[2], w[3]]));
     }
-    if let [last] = chunks.remainder() {
-        acc = acc.wrapping_add(u32::from(*last) << 8);
+    let rest = words.remainder();
+    let mut pairs = rest.chunks_exact(2);
+    for p in &mut pairs {
+        wide += u64::from(u16::from_be_bytes([p[0], p[1]]));
     }
-    acc
+    if let [last] = pairs.remainder() {
+        wide += u64::from(*last) << 8;
+    }
+    // Fold 64 → 32 → at most 17 bits.
+    wide = (wide & 0xffff_ffff) + (wide >> 32);
+    wide = (wide & 0xffff_ffff) + (wide >> 32);
+    let w = wide as u32;
+    (w & 0xffff) + (w >> 16)
 }
 
 /// Folds a running sum to 16 bits and complements it: the value to store in a header.
@@ -55,8 +65,16 @@ pub fn update16(old_check: u16, old: u16, new: u16) -> u16 {
 /// Updates a checksum after a 32-bit field (an IPv4 address) changed.
 #[inline]
 pub fn update32(old_check: u16, old: [u8; 4], new: [u8; 4]) -> u16 {
-    let hi = update16(old_check, u16::from_be_bytes([old[0], old[1]]), u16::from_be_bytes([new[0], new[1]]));
-    update16(hi, u16::from_be_bytes([old[2], old[3]]), u16::from_be_bytes([new[2], new[3]]))
+    let hi = update16(
+        old_check,
+        u16::from_be_bytes([old[0], old[1]]),
+        u16::from_be_bytes([new[0], new[1]]),
+    );
+    update16(
+        hi,
+        u16::from_be_bytes([old[2], old[3]]),
+        u16::from_be_bytes([new[2], new[3]]),
+    )
 }
 
 #[cfg(test)]
@@ -101,6 +119,38 @@ mod tests {
         h[10] = 0;
         h[11] = 0;
         assert_eq!(inc, checksum(&h));
+    }
+
+    #[test]
+    fn wide_sum_matches_the_rfc_1071_definition() {
+        // Reference: 16-bit words summed one at a time, folded at the end.
+        fn reference(data: &[u8]) -> u16 {
+            let mut acc: u64 = 0;
+            for c in data.chunks(2) {
+                let hi = u64::from(c[0]) << 8;
+                acc += hi | c.get(1).map_or(0, |&b| u64::from(b));
+            }
+            while acc >> 16 != 0 {
+                acc = (acc & 0xffff) + (acc >> 16);
+            }
+            !(acc as u16)
+        }
+        let mut data = [0u8; 1500];
+        let mut x: u32 = 0x1234_5678;
+        for b in data.iter_mut() {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            *b = x as u8;
+        }
+        for len in (0..64).chain([1499, 1500]) {
+            assert_eq!(
+                checksum(&data[..len]),
+                reference(&data[..len]),
+                "length {len}"
+            );
+        }
+        assert_eq!(checksum(&[0xff; 1500]), reference(&[0xff; 1500]));
     }
 
     #[test]
