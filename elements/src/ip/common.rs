@@ -19,7 +19,8 @@ pub(crate) enum Verdict {
     Drop,
 }
 
-/// Runs `action` on every packet of `batch` and sends each where its verdict says.
+/// Runs `action` on every packet of `batch` and sends each where its verdict says. Packets
+/// bound for output 0 are gathered into one batch and handed on whole.
 #[inline]
 pub(crate) fn push_each(
     ctx: &mut Context<'_>,
@@ -27,11 +28,17 @@ pub(crate) fn push_each(
     mut action: impl FnMut(&mut Packet) -> Verdict,
 ) {
     let n = ctx.noutputs();
+    let mut first = Batch::new();
     for mut p in batch {
         match action(&mut p) {
+            // Cannot overflow: `first` holds at most as many packets as `batch` did.
+            Verdict::Out(0) if n > 0 => first.push(p),
             Verdict::Out(port) if port < n => ctx.output(port, p),
             _ => drop(p),
         }
+    }
+    if !first.is_empty() {
+        ctx.output_batch(0, first);
     }
 }
 

@@ -28,6 +28,8 @@ pub mod headers;
 pub mod ipaddress;
 pub mod ipprint;
 #[cfg(test)]
+mod proptests;
+#[cfg(test)]
 pub(crate) mod testutil;
 pub mod vlan;
 
