@@ -455,16 +455,20 @@ fn parse_addr(word: &str, names: Option<&dyn NameLookup>) -> Option<Ipv4Addr> {
         return None;
     }
     let names = names?;
+    let addr: Ipv4Addr = names.lookup(word, "ip").and_then(|v| v.parse().ok())?;
+    // A name given both an address and its network (`intern 10.0.0.1 10.0.0.0/24`) is the
+    // address; one given only a network yields that network's own address here, and is
+    // not an address.
     if let Some(p) = names
         .lookup(word, "ipprefix")
         .and_then(|v| Ipv4Prefix::from_arg(&v, None).ok())
     {
         let mask = u32::from(p.mask());
-        if p.len < 32 && u32::from(p.addr) & !mask == 0 {
+        if p.len < 32 && u32::from(p.addr) & !mask == 0 && p.addr == addr {
             return None;
         }
     }
-    names.lookup(word, "ip").and_then(|v| v.parse().ok())
+    Some(addr)
 }
 
 /// An IPv4 prefix (`10.0.0.0/8`, `10.0.0.0/255.0.0.0`, or a name for one).

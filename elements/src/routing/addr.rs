@@ -72,7 +72,17 @@ pub fn parse_prefix(
                 .map(|addr| Ipv4Prefix { addr, len: 32 })
                 .or_else(as_net)
         } else {
-            as_net().or_else(|| as_addr().map(|addr| Ipv4Prefix { addr, len: 32 }))
+            match (as_net(), as_addr()) {
+                // A name given an address and its network (`intern 10.0.0.1 10.0.0.0/24`,
+                // as in Click's mazu-nat.click) is that address with the network's length.
+                (Some(net), Some(addr))
+                    if u32::from(addr) & mask_of(net.len) == u32::from(net.addr) =>
+                {
+                    Some(Ipv4Prefix { addr, len: net.len })
+                }
+                (Some(net), _) => Some(net),
+                (None, addr) => addr.map(|addr| Ipv4Prefix { addr, len: 32 }),
+            }
         };
         if let Some(p) = found {
             return Ok(p);

@@ -1,0 +1,478 @@
+//! The scenarios in `scenarios/` end to end: each network function's configuration is
+//! valid, and its input traffic through `sluice run` gives the expected frames on each
+//! interface, byte for byte, and the expected handler values.
+//!
+//! The expected files are written by `scenarios/gen/gen.py` from what each network
+//! function must do, not by running sluice; on top of that, each test checks the output
+//! independently here (addresses, ports, TTLs, checksums decoded with etherparse), so a
+//! wrong golden file cannot pass unnoticed.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use etherparse::{NetSlice, SlicedPacket, TransportSlice};
+
+const SLUICE: &str = env!("CARGO_BIN_EXE_sluice");
+
+fn scenario_dir(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../scenarios")
+        .join(name)
+}
+
+/// One pcap record: timestamp in microseconds, frame.
+type Record = (u64, Vec<u8>);
+
+/// Reads a classic pcap file (either byte order, micro- or nanosecond stamps).
+fn read_pcap(path: &Path) -> Vec<Record> {
+    let d = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    assert!(d.len() >= 24, "{}: not a pcap file", path.display());
+    let magic = u32::from_le_bytes(d[0..4].try_into().unwrap());
+    let (le, nano) = match magic {
+        0xa1b2_c3d4 => (true, false),
+        0xa1b2_3c4d => (true, true),
+        0xd4c3_b2a1 => (false, false),
+        0x4d3c_b2a1 => (false, true),
+        m => panic!("{}: bad pcap magic {m:#x}", path.display()),
+    };
+    let word = |b: &[u8]| {
+        let a: [u8; 4] = b.try_into().unwrap();
+        u64::from(if le {
+            u32::from_le_bytes(a)
+        } else {
+            u32::from_be_bytes(a)
+        })
+    };
+    let mut out = Vec::new();
+    let mut o = 24;
+    while o + 16 <= d.len() {
+        let sec = word(&d[o..o + 4]);
+        let frac = word(&d[o + 4..o + 8]);
+        let caplen = word(&d[o + 8..o + 12]) as usize;
+        let usec = if nano { frac / 1000 } else { frac };
+        out.push((sec * 1_000_000 + usec, d[o + 16..o + 16 + caplen].to_vec()));
+        o += 16 + caplen;
+    }
+    assert_eq!(o, d.len(), "{}: trailing bytes", path.display());
+    out
+}
+
+/// What one host-mode run produced.
+struct HostRun {
+    input: Vec<Record>,
+    eth0: Vec<Vec<u8>>,
+    eth1: Vec<Vec<u8>>,
+    handlers: String,
+}
+
+/// The handler names listed in a scenario's `expected-handlers.txt` (the exact output
+/// of `sluice run -h A -h B ...`: `name:` lines, each followed by its value).
+fn expected_handlers(name: &str) -> (Vec<String>, String) {
+    let text = std::fs::read_to_string(scenario_dir(name).join("expected-handlers.txt"))
+        .expect("expected-handlers.txt");
+    let names = text
+        .lines()
+        .filter_map(|l| l.strip_suffix(':'))
+        .filter(|l| l.contains('.'))
+        .map(String::from)
+        .collect();
+    (names, text)
+}
+
+/// Runs `<name>-pcap.click` on the scenario's `in.pcap` and reads what it wrote.
+fn run_host(name: &str) -> HostRun {
+    let dir = scenario_dir(name);
+    let tmp = tempfile::tempdir().expect("temporary directory");
+    let out0 = tmp.path().join("out-eth0.pcap");
+    let out1 = tmp.path().join("out-eth1.pcap");
+    let (handlers, _) = expected_handlers(name);
+    let mut cmd = Command::new(SLUICE);
+    cmd.current_dir(&dir)
+        .arg("run")
+        .arg("--quiet")
+        .arg(format!("{name}-pcap.click"))
+        .arg("IN=in.pcap")
+        .arg(format!("OUT0={}", out0.display()))
+        .arg(format!("OUT1={}", out1.display()));
+    for h in &handlers {
+        cmd.arg("-h").arg(h);
+    }
+    let out = cmd.output().expect("run sluice");
+    assert!(
+        out.status.success(),
+        "sluice run {name}-pcap.click failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    HostRun {
+        input: read_pcap(&dir.join("in.pcap")),
+        eth0: read_pcap(&out0).into_iter().map(|r| r.1).collect(),
+        eth1: read_pcap(&out1).into_iter().map(|r| r.1).collect(),
+        handlers: String::from_utf8_lossy(&out.stdout).into_owned(),
+    }
+}
+
+/// Compares output frames with an expected file. The expected records carry the time of
+/// the input frame that caused them; frames caused by one input may come in any order
+/// (they leave by different paths through the graph), everything else must match in order.
+fn assert_frames(name: &str, iface: &str, got: &[Vec<u8>]) {
+    let expected = read_pcap(&scenario_dir(name).join(format!("expected-{iface}.pcap")));
+    let mut at = 0;
+    let mut groups: Vec<Vec<&Vec<u8>>> = Vec::new();
+    for (i, (t, f)) in expected.iter().enumerate() {
+        if i > 0 && expected[i - 1].0 == *t {
+            groups.last_mut().unwrap().push(f);
+        } else {
+            groups.push(vec![f]);
+        }
+    }
+    for group in groups {
+        let end = (at + group.len()).min(got.len());
+        let mut want: Vec<&Vec<u8>> = group.clone();
+        let mut have: Vec<&Vec<u8>> = got[at..end].iter().collect();
+        want.sort();
+        have.sort();
+        assert_eq!(
+            have.iter().map(hex).collect::<Vec<_>>(),
+            want.iter().map(hex).collect::<Vec<_>>(),
+            "{name}: frames {at}.. on {iface} differ from expected-{iface}.pcap"
+        );
+        at = end;
+    }
+    assert_eq!(
+        got.len(),
+        at,
+        "{name}: {} more frames on {iface} than expected",
+        got.len() - at
+    );
+}
+
+fn hex(f: &&Vec<u8>) -> String {
+    f.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn run_scenario(name: &str) -> HostRun {
+    let run = run_host(name);
+    assert_frames(name, "eth0", &run.eth0);
+    assert_frames(name, "eth1", &run.eth1);
+    let (_, want) = expected_handlers(name);
+    assert_eq!(run.handlers, want, "{name}: handler values");
+    for f in run.eth0.iter().chain(&run.eth1) {
+        assert_checksums(f);
+    }
+    run
+}
+
+// ---- independent checks ----------------------------------------------------------------
+
+fn sum16(data: &[u8]) -> u32 {
+    data.chunks(2)
+        .map(|c| u32::from(c[0]) << 8 | u32::from(*c.get(1).unwrap_or(&0)))
+        .sum()
+}
+
+fn fold(mut s: u32) -> u16 {
+    while s > 0xffff {
+        s = (s & 0xffff) + (s >> 16);
+    }
+    s as u16
+}
+
+/// Every IPv4 frame has a valid header checksum, and (unfragmented or first fragments of
+/// whole datagrams) valid TCP, UDP and ICMP checksums.
+fn assert_checksums(frame: &[u8]) {
+    if frame.len() < 34 || frame[12..14] != [0x08, 0x00] {
+        return;
+    }
+    let ip = &frame[14..];
+    let ihl = usize::from(ip[0] & 0x0f) * 4;
+    assert_eq!(
+        fold(sum16(&ip[..ihl])),
+        0xffff,
+        "bad IP checksum: {frame:02x?}"
+    );
+    let total = usize::from(u16::from_be_bytes([ip[2], ip[3]]));
+    let frag = u16::from_be_bytes([ip[6], ip[7]]);
+    if frag & 0x3fff != 0 {
+        return; // a fragment: the transport checksum covers the whole datagram
+    }
+    let seg = &ip[ihl..total];
+    let pseudo = sum16(&ip[12..20]) + u32::from(ip[9]) + seg.len() as u32;
+    match ip[9] {
+        1 => assert_eq!(fold(sum16(seg)), 0xffff, "bad ICMP checksum: {frame:02x?}"),
+        6 => assert_eq!(
+            fold(pseudo + sum16(seg)),
+            0xffff,
+            "bad TCP checksum: {frame:02x?}"
+        ),
+        17 if seg[6..8] != [0, 0] => assert_eq!(
+            fold(pseudo + sum16(seg)),
+            0xffff,
+            "bad UDP checksum: {frame:02x?}"
+        ),
+        _ => {}
+    }
+}
+
+/// The decoded fields the tests look at.
+#[derive(Debug, Default, Clone, PartialEq)]
+struct Fields {
+    arp: bool,
+    src: Option<Ipv4Addr>,
+    dst: Option<Ipv4Addr>,
+    ttl: u8,
+    proto: u8,
+    sport: u16,
+    dport: u16,
+    icmp_type: Option<u8>,
+    echo_id: Option<u16>,
+    fragment: bool,
+}
+
+fn decode(frame: &[u8]) -> Fields {
+    let mut f = Fields::default();
+    // Inputs include deliberately broken frames; they decode to nothing.
+    let Ok(p) = SlicedPacket::from_ethernet(frame) else {
+        return f;
+    };
+    match &p.net {
+        Some(NetSlice::Ipv4(ip)) => {
+            let h = ip.header();
+            f.src = Some(h.source_addr());
+            f.dst = Some(h.destination_addr());
+            f.ttl = h.ttl();
+            f.proto = h.protocol().0;
+            f.fragment = h.more_fragments() || h.fragments_offset().value() != 0;
+        }
+        Some(NetSlice::Arp(_)) => f.arp = true,
+        _ => {}
+    }
+    match &p.transport {
+        Some(TransportSlice::Tcp(t)) => {
+            (f.sport, f.dport) = (t.source_port(), t.destination_port())
+        }
+        Some(TransportSlice::Udp(u)) => {
+            (f.sport, f.dport) = (u.source_port(), u.destination_port())
+        }
+        Some(TransportSlice::Icmpv4(i)) => {
+            f.icmp_type = Some(i.type_u8());
+            let b = i.slice();
+            if matches!(b[0], 0 | 8) {
+                f.echo_id = Some(u16::from_be_bytes([b[4], b[5]]));
+            }
+        }
+        _ => {}
+    }
+    f
+}
+
+fn ip(s: &str) -> Ipv4Addr {
+    s.parse().unwrap()
+}
+
+// ---- configurations --------------------------------------------------------------------
+
+const SCENARIOS: [&str; 4] = ["firewall", "nat", "router", "load-balancer"];
+
+#[test]
+fn every_scenario_config_passes_check() {
+    for name in SCENARIOS {
+        let dir = scenario_dir(name);
+        for file in [format!("{name}.click"), format!("{name}-pcap.click")] {
+            let out = Command::new(SLUICE)
+                .current_dir(&dir)
+                .arg("check")
+                .arg(&file)
+                .output()
+                .expect("run sluice check");
+            assert!(
+                out.status.success(),
+                "sluice check {name}/{file}:\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+}
+
+/// `<name>-pcap.click` carries the network function of `<name>.click` verbatim: everything
+/// from the first line that is not a comment up to the device lines.
+#[test]
+fn pcap_configs_are_copies_of_the_device_configs() {
+    for name in SCENARIOS {
+        let dir = scenario_dir(name);
+        let device = std::fs::read_to_string(dir.join(format!("{name}.click"))).unwrap();
+        let pcap = std::fs::read_to_string(dir.join(format!("{name}-pcap.click"))).unwrap();
+        let start = device
+            .lines()
+            .scan(0, |off, l| {
+                let at = *off;
+                *off += l.len() + 1;
+                Some((at, l))
+            })
+            .find(|(_, l)| !l.is_empty() && !l.starts_with("//"))
+            .map(|(at, _)| at)
+            .unwrap();
+        let end = device.find("\nFromDevice(").expect("device lines");
+        let end = device[..end]
+            .rfind("\n\n")
+            .expect("blank line before the instance");
+        let body = &device[start..end];
+        assert!(
+            pcap.contains(body),
+            "{name}-pcap.click differs from {name}.click; regenerate it with \
+             python3 scenarios/gen/mkpcap.py"
+        );
+        assert!(device.contains("FromDevice(eth0") && device.contains("ToDevice(eth1)"));
+    }
+}
+
+// ---- host mode -------------------------------------------------------------------------
+
+#[test]
+fn firewall_host_mode() {
+    let run = run_scenario("firewall");
+    // A bridge: everything it sends is a frame it received, unchanged, on the other side.
+    let from = |side: u8| -> BTreeSet<Vec<u8>> {
+        run.input
+            .iter()
+            .filter(|(_, f)| f[9] == side)
+            .map(|(_, f)| f.clone())
+            .collect()
+    };
+    let (lan_in, wan_in) = (from(1), from(2));
+    assert!(run.eth1.iter().all(|f| lan_in.contains(f)));
+    assert!(run.eth0.iter().all(|f| wan_in.contains(f)));
+    // Nothing unsolicited from the WAN reaches the LAN: every TCP/UDP packet let in is a
+    // reply to a flow the LAN started, or goes to the published server.
+    let lan_flows: BTreeSet<_> = run
+        .eth1
+        .iter()
+        .map(|f| decode(f))
+        .filter(|f| f.sport != 0)
+        .map(|f| (f.src, f.sport, f.dst, f.dport))
+        .collect();
+    for f in run.eth0.iter().map(|f| decode(f)) {
+        if f.sport == 0 {
+            continue;
+        }
+        let published = f.dst == Some(ip("192.168.1.20")) && f.dport == 80;
+        let reply = lan_flows.contains(&(f.dst, f.dport, f.src, f.sport));
+        assert!(published || reply, "let in: {f:?}");
+    }
+    // Outbound services are only the allowed ones (or replies of the published server).
+    for f in run.eth1.iter().map(|f| decode(f)) {
+        if f.proto == 6 {
+            assert!([80, 443, 22].contains(&f.dport) || f.sport == 80, "{f:?}");
+        } else if f.proto == 17 {
+            assert_eq!(f.dport, 53);
+        }
+    }
+    // The one ICMP error let in quotes the DNS query the LAN sent.
+    assert_eq!(
+        run.eth0
+            .iter()
+            .filter(|f| decode(f).icmp_type == Some(3))
+            .count(),
+        1
+    );
+}
+
+#[test]
+fn nat_host_mode() {
+    let run = run_scenario("nat");
+    let public = ip("203.0.113.1");
+    // Outside, every IP packet comes from the public address.
+    let out: Vec<Fields> = run.eth1.iter().map(|f| decode(f)).collect();
+    assert!(out.iter().filter(|f| !f.arp).all(|f| f.src == Some(public)));
+    assert!(out.iter().all(|f| f.dst != Some(ip("10.0.0.10"))));
+    // The client's connections got distinct public ports from the range.
+    let ports: BTreeSet<u16> = out
+        .iter()
+        .filter(|f| f.proto == 6 && f.dport == 80)
+        .map(|f| f.sport)
+        .collect();
+    assert_eq!(ports, BTreeSet::from([50000, 50001]));
+    // The port forward: the server's reply leaves from 8080.
+    assert!(out
+        .iter()
+        .any(|f| f.sport == 8080 && f.dst == Some(ip("192.0.2.7"))));
+    // Ping: the identifier is rewritten on the way out and restored on the way back.
+    assert!(out.iter().any(|f| f.echo_id == Some(50000)));
+    let inside: Vec<Fields> = run.eth0.iter().map(|f| decode(f)).collect();
+    assert!(inside
+        .iter()
+        .any(|f| f.icmp_type == Some(0) && f.echo_id == Some(0x0777)));
+    // Inside, nothing is addressed to the public address; the forwarded SYN keeps the
+    // client's source and reaches 10.0.0.20:80.
+    assert!(inside.iter().all(|f| f.dst != Some(public)));
+    assert!(inside.iter().any(|f| f.src == Some(ip("192.0.2.7"))
+        && f.dst == Some(ip("10.0.0.20"))
+        && f.dport == 80));
+    // The ICMP error's quote was translated back to the client's own flow.
+    let err = run
+        .eth0
+        .iter()
+        .find(|f| decode(f).icmp_type == Some(3))
+        .expect("translated ICMP error");
+    let quoted = &err[14 + 20 + 8..];
+    assert_eq!(&quoted[12..16], &[10, 0, 0, 10]);
+    assert_eq!(&quoted[20..22], &50000u16.to_be_bytes());
+}
+
+#[test]
+fn router_host_mode() {
+    let run = run_scenario("router");
+    let input: Vec<Fields> = run.input.iter().map(|(_, f)| decode(f)).collect();
+    // Forwarded packets lose exactly one hop of TTL.
+    for f in run.eth1.iter().map(|f| decode(f)).filter(|f| !f.arp) {
+        let orig = input
+            .iter()
+            .find(|i| i.src == f.src && i.dst == f.dst && i.sport == f.sport && !i.arp)
+            .unwrap_or_else(|| panic!("no input for {f:?}"));
+        assert_eq!(f.ttl + 1, orig.ttl, "{f:?}");
+    }
+    let eth0: Vec<Fields> = run.eth0.iter().map(|f| decode(f)).collect();
+    // TTL expiry and DF both produce ICMP errors from the incoming interface's address.
+    for t in [11, 3, 5] {
+        let e = eth0
+            .iter()
+            .find(|f| f.icmp_type == Some(t))
+            .unwrap_or_else(|| panic!("no ICMP type {t}"));
+        assert_eq!(e.src, Some(ip("10.1.0.1")));
+        assert_eq!(e.dst, Some(ip("10.1.0.10")));
+    }
+    // Fragments fit eth1's MTU of 1400.
+    let frags: Vec<&Vec<u8>> = run.eth1.iter().filter(|f| decode(f).fragment).collect();
+    assert_eq!(frags.len(), 2);
+    assert!(frags.iter().all(|f| f.len() - 14 <= 1400));
+    // The router answers pings to both its addresses.
+    assert_eq!(
+        eth0.iter()
+            .filter(|f| f.icmp_type == Some(0) && f.ttl == 254)
+            .count(),
+        2
+    );
+}
+
+#[test]
+fn load_balancer_host_mode() {
+    let run = run_scenario("load-balancer");
+    let vip = ip("192.0.2.100");
+    // Each client connection lands on one backend, and both backends are used.
+    let mut backend_of: BTreeMap<(Option<Ipv4Addr>, u16), Option<Ipv4Addr>> = BTreeMap::new();
+    for f in run.eth1.iter().map(|f| decode(f)).filter(|f| f.proto == 6) {
+        assert_eq!(f.dport, 80);
+        let prev = backend_of.insert((f.src, f.sport), f.dst);
+        assert!(prev.is_none() || prev == Some(f.dst), "{f:?} moved backend");
+    }
+    let used: BTreeSet<_> = backend_of.values().collect();
+    assert_eq!(
+        used,
+        BTreeSet::from([&Some(ip("10.0.0.11")), &Some(ip("10.0.0.12"))])
+    );
+    assert_eq!(backend_of.len(), 4);
+    // Replies reach the clients from the VIP.
+    let front: Vec<Fields> = run.eth0.iter().map(|f| decode(f)).collect();
+    assert!(front.iter().filter(|f| !f.arp).all(|f| f.src == Some(vip)));
+}
