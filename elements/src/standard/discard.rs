@@ -6,7 +6,8 @@
 //! **Ports:** one input, no outputs. **Processing:** agnostic.
 //!
 //! Drops every packet it receives. In a pull context Discard runs a task that pulls up to
-//! BURST packets (default 8) each time it is scheduled, while ACTIVE (default true).
+//! BURST packets (default 1, as in Click; 0 means every packet available) each time it is
+//! scheduled, while ACTIVE (default true).
 //!
 //! **Handlers:** `count` (r: packets discarded), `reset_counts` (w), `active` (rw; pull
 //! context only has an effect).
@@ -57,15 +58,15 @@ struct DiscardElement {
 
 fn make_discard(a: &mut Args<'_>, _: &ConfigContext<'_>) -> Option<Box<dyn Element>> {
     let active = a.read_k::<bool>("ACTIVE").unwrap_or(true);
-    let burst = a.read_k::<i64>("BURST").unwrap_or(8);
-    if burst < 1 {
-        a.error_whole("BURST must be >= 1");
-        return None;
-    }
+    // Click: one packet per run by default; BURST 0 drains the input.
+    let burst = match a.read_k::<u32>("BURST").unwrap_or(1) {
+        0 => usize::MAX,
+        n => n as usize,
+    };
     Some(Box::new(DiscardElement {
         count: 0,
         active,
-        burst: burst as usize,
+        burst,
     }))
 }
 
