@@ -11,14 +11,15 @@
 //!
 //! Keyword arguments:
 //!
-//! - `COUNT_CALL` — `N HANDLER [VALUE]`: when the packet count reaches N, call write
-//!   handler HANDLER with VALUE before the packet goes on. Fires once until `reset`.
+//! - `COUNT_CALL` — `N HANDLER [VALUE]`: when the packet count becomes exactly N, call
+//!   write handler HANDLER with VALUE before the packet goes on. Fires once until `reset`;
+//!   a trigger set below the current count fires only after a `reset`, as in Click.
 //! - `BYTE_COUNT_CALL` — `N HANDLER [VALUE]`: the same when the byte count reaches or
 //!   exceeds N.
 //!
 //! **Handlers:** `count`, `byte_count` (r); `rate` (packets/s), `bit_rate`, `byte_rate` (r);
-//! `reset`, `reset_counts` (w: counts and rates to zero); `count_call`, `byte_count_call`
-//! (w: a new `N HANDLER [VALUE]`).
+//! `reset`, `reset_counts` (w: counts and rates to zero); `count_call` (r: COUNT_CALL's N,
+//! empty when unset; w: a new `N HANDLER [VALUE]`), `byte_count_call` (w: likewise).
 //!
 //! **Example:** `... -> c :: Counter -> ...; DriverManager(wait_stop, print c.count)`
 //!
@@ -182,7 +183,8 @@ impl CounterElement {
             self.count += 1;
             self.bytes += p.len() as u64;
             if let Some(t) = &mut self.count_call {
-                if !t.fired && self.count >= t.at {
+                // Click compares for equality: the packet that makes the count N fires it.
+                if !t.fired && self.count == t.at {
                     t.fired = true;
                     let _ = t.call.call(ctx);
                 }
@@ -220,6 +222,10 @@ impl Element for CounterElement {
             "rate" => unparse_rate(self.rate.per_second()),
             "byte_rate" => unparse_rate(self.byte_rate.per_second()),
             "bit_rate" => unparse_rate(self.byte_rate.per_second() * 8.0),
+            "count_call" => self
+                .count_call
+                .as_ref()
+                .map_or_else(String::new, |t| t.at.to_string()),
             _ => return None,
         })
     }
@@ -248,7 +254,7 @@ impl Element for CounterElement {
             Handler::read("byte_rate"),
             Handler::write("reset"),
             Handler::write("reset_counts"),
-            Handler::write("count_call"),
+            Handler::read_write("count_call"),
             Handler::write("byte_count_call"),
         ];
         H
