@@ -45,10 +45,13 @@ fn work_dir() -> PathBuf {
     dir
 }
 
+/// Held while an image builds: builds share the unikernel's target folder, and the image
+/// is copied out of it after cargo releases its lock.
+static BUILD: Mutex<()> = Mutex::new(());
+
 /// Builds `config` into an image (once per name per test run; builds run one at a time
 /// because they share the unikernel's target folder).
 fn image(name: &str, config: &str) -> PathBuf {
-    static BUILD: Mutex<()> = Mutex::new(());
     let _guard = BUILD.lock().unwrap_or_else(|e| e.into_inner());
     let dir = work_dir();
     let image = dir.join(format!("{name}.elf"));
@@ -357,11 +360,7 @@ fn firewall_passes_exactly_the_allowed_frames_and_counters_match() {
     let other = [arp_frame(), arp_frame()];
     let mut sent = 0;
     for (i, a) in allowed.iter().enumerate() {
-        for f in [a]
-            .into_iter()
-            .chain(denied.get(i))
-            .chain(other.get(i))
-        {
+        for f in [a].into_iter().chain(denied.get(i)).chain(other.get(i)) {
             feed.send_to(f, ("127.0.0.1", in0)).unwrap();
             sent += 1;
         }
@@ -597,4 +596,77 @@ fn real_ping_from_a_namespace_gets_replies() {
         "3 replies and an ARP reply"
     );
     drop(vm);
+}
+
+#[test]
+fn build_catches_element_argument_errors_before_any_boot() {
+    let dir = work_dir();
+    let file = dir.join("badargs.click");
+    std::fs::write(
+        &file,
+        "FromDevice(0) -> IPFilter(allow bogus) -> ToDevice(1);\n",
+    )
+    .unwrap();
+    let out = sluice(&["build", file.to_str().unwrap(), "-o", "/dev/null"]);
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("badargs.click:1:") && err.contains("IPFilter"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_generic_image_takes_its_configuration_at_boot() {
+    static GENERIC: Mutex<Option<PathBuf>> = Mutex::new(None);
+    let image = {
+        let mut g = GENERIC.lock().unwrap_or_else(|e| e.into_inner());
+        g.get_or_insert_with(image_generic).clone()
+    };
+    let dir = work_dir();
+    let config = dir.join("generic-fw.click");
+    std::fs::write(&config, FIREWALL).unwrap();
+    let (nics, feed, in0, out1) = two_nics();
+    let vm = Vm::boot(&image, &nics, &["--config", config.to_str().unwrap()]);
+    let frame = udp_frame(7, b"through a generic image");
+    feed.send_to(&frame, ("127.0.0.1", in0)).unwrap();
+    feed.send_to(&udp_frame(9, b"denied"), ("127.0.0.1", in0))
+        .unwrap();
+    assert_eq!(receive_all(&out1, 1, Duration::from_secs(10)), vec![frame]);
+    assert_eq!(vm.read_u64("c_in.count"), 2);
+
+    // A configuration error found at boot: rendered, and a failure status.
+    let bad = dir.join("generic-bad.click");
+    std::fs::write(
+        &bad,
+        "FromDevice(0) -> IPFilter(allow bogus) -> ToDevice(0);\n",
+    )
+    .unwrap();
+    let out = Command::new(SLUICE)
+        .arg("boot")
+        .arg(&image)
+        .args(["--name", &unique_name("bad"), "--config"])
+        .arg(&bad)
+        .args(["--nic", &format!("dgram:{}:9", free_port())])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(!out.status.success(), "{all}");
+    assert!(
+        all.contains("generic-bad.click:1:") && all.contains("rejected its configuration"),
+        "{all}"
+    );
+}
+
+fn image_generic() -> PathBuf {
+    let _guard = BUILD.lock().unwrap_or_else(|e| e.into_inner());
+    let image = work_dir().join("generic.elf");
+    let out = sluice(&["build", "--generic", "-o", image.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "sluice build --generic failed:\n{}",
+        text(&out.stderr)
+    );
+    image
 }

@@ -58,6 +58,10 @@ pub struct BootArgs {
     /// Write the console to FILE instead of standard output.
     #[arg(long, value_name = "FILE")]
     pub log: Option<PathBuf>,
+    /// The configuration for a generic image (built without a configuration), passed as a
+    /// boot module; the guest parses it at boot.
+    #[arg(long, value_name = "FILE.click")]
+    pub config: Option<PathBuf>,
     /// Extra kernel command-line words (`pool=512`, `loglevel=debug`).
     #[arg(long, value_name = "WORDS")]
     pub append: Vec<String>,
@@ -348,6 +352,17 @@ fn launch(args: &BootArgs, started: Instant) -> Result<ExitCode, String> {
     };
 
     let mut cmdline = format!("tsc_khz={tsc_khz}");
+    if let Some(config) = &args.config {
+        std::fs::metadata(config).map_err(|e| format!("{}: {e}", config.display()))?;
+        let name = config.file_name().map_or_else(
+            || "config.click".into(),
+            |n| {
+                n.to_string_lossy()
+                    .replace(|c: char| c.is_whitespace() || c == '"', "_")
+            },
+        );
+        cmdline.push_str(&format!(" config_name={name}"));
+    }
     for word in &args.append {
         cmdline.push(' ');
         cmdline.push_str(word);
@@ -367,6 +382,9 @@ fn launch(args: &BootArgs, started: Instant) -> Result<ExitCode, String> {
         .arg("-kernel")
         .arg(&args.image)
         .args(["-append", &cmdline]);
+    if let Some(config) = &args.config {
+        command.arg("-initrd").arg(config);
+    }
     if accel == "kvm" {
         command.args(["-cpu", "host"]);
     }

@@ -19,8 +19,9 @@ pub const TARGET: &str = "x86_64-unknown-none";
 /// Arguments of `sluice build`.
 #[derive(Debug, clap::Args)]
 pub struct BuildArgs {
-    /// The configuration file.
-    pub file: PathBuf,
+    /// The configuration file (none with `--generic`).
+    #[arg(required_unless_present = "generic")]
+    pub file: Option<PathBuf>,
     /// `NAME=value` settings for the configuration's `$NAME` parameters.
     pub params: Vec<String>,
     /// Where to write the image.
@@ -29,6 +30,10 @@ pub struct BuildArgs {
     /// The unikernel's source folder (default: the one next to this CLI's sources).
     #[arg(long, value_name = "DIR")]
     pub source: Option<PathBuf>,
+    /// Build a generic image instead: every element class, configuration given at boot
+    /// (`sluice boot IMAGE --config FILE.click`).
+    #[arg(long, conflicts_with = "file")]
+    pub generic: bool,
     /// Show cargo's output.
     #[arg(short, long)]
     pub verbose: bool,
@@ -41,20 +46,6 @@ pub fn default_source() -> PathBuf {
 
 /// `sluice build`.
 pub fn build(args: BuildArgs) -> ExitCode {
-    let loaded = match crate::config::load(&args.file, &args.params) {
-        Ok(l) => l,
-        Err(e) => {
-            let text = e.to_string();
-            eprint!("{text}");
-            if !text.ends_with('\n') {
-                eprintln!();
-            }
-            return ExitCode::FAILURE;
-        }
-    };
-    if let Err(e) = check_vm_classes(&loaded.graph) {
-        return fail("build", e);
-    }
     let source = args.source.clone().unwrap_or_else(default_source);
     let source = match source.canonicalize() {
         Ok(s) if s.join("Cargo.toml").exists() => s,
@@ -68,7 +59,39 @@ pub fn build(args: BuildArgs) -> ExitCode {
             )
         }
     };
-    match compile(&source, &args, &sluice_config::unparse(&loaded.graph)) {
+    let Some(file) = &args.file else {
+        return match compile(&source, &args, None) {
+            Ok(size) => {
+                println!(
+                    "built {} ({size} bytes, {:.1} KiB; generic: configuration at boot)",
+                    args.output.display(),
+                    size as f64 / 1024.0
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail("build", e),
+        };
+    };
+    let loaded = match crate::config::load(file, &args.params) {
+        Ok(l) => l,
+        Err(e) => {
+            let text = e.to_string();
+            eprint!("{text}");
+            if !text.ends_with('\n') {
+                eprintln!();
+            }
+            return ExitCode::FAILURE;
+        }
+    };
+    if let Err(e) = check_vm_classes(&loaded.graph) {
+        return fail("build", e);
+    }
+    if let Err(report) = instantiate(&loaded) {
+        eprint!("{report}");
+        return ExitCode::FAILURE;
+    }
+    let flat = sluice_config::unparse(&loaded.graph);
+    match compile(&source, &args, Some((file, &flat))) {
         Ok(size) => {
             println!(
                 "built {} ({} bytes, {:.1} KiB; {} elements, {} classes)",
@@ -89,6 +112,35 @@ fn class_count(graph: &sluice_config::FlatGraph) -> usize {
     classes.sort_unstable();
     classes.dedup();
     classes.len()
+}
+
+/// How many NICs the host-side trial run offers (`eth0`...): a VM has at most this many.
+const TRIAL_NICS: usize = 8;
+
+/// Instantiates the router on the host, with in-memory stand-ins for the VM's NICs
+/// (`eth0`..`eth7`, MACs 52:54:00:12:34:5X), so element argument and initialization errors
+/// are reported here, rendered like every configuration error, instead of at boot.
+fn instantiate(loaded: &crate::config::Loaded) -> Result<(), String> {
+    use sluice_dataplane::router::MemoryConsole;
+    use sluice_dataplane::{Environment, LoopbackDevice, ManualClock, NetDevice, PacketPool};
+
+    let devices: Vec<Box<dyn NetDevice>> = (0..TRIAL_NICS)
+        .map(|i| {
+            let mac = [0x52, 0x54, 0, 0x12, 0x34, 0x50 + i as u8];
+            Box::new(LoopbackDevice::new(&format!("eth{i}"), mac)) as Box<dyn NetDevice>
+        })
+        .collect();
+    let env = Environment {
+        pool: PacketPool::new(64),
+        clock: Box::new(ManualClock::new(0)),
+        devices,
+        device_opener: None,
+        console: Box::new(MemoryConsole::default()),
+    };
+    let classes = sluice_elements::all_classes();
+    sluice_dataplane::Router::new(&loaded.graph, &classes, env)
+        .map(drop)
+        .map_err(|diags| crate::config::render(&diags, &loaded.sources))
 }
 
 /// Host-only classes (pcap files) cannot run in a VM.
@@ -128,21 +180,27 @@ fn missing_target_message() -> String {
     format!("the Rust target {TARGET} is not installed: run `rustup target add {TARGET}`")
 }
 
-/// Builds the image with `flat` as its configuration; returns the image size.
-fn compile(source: &Path, args: &BuildArgs, flat: &str) -> Result<u64, String> {
+/// Builds the image, with `config` (the file and its flattened text) built in or, without
+/// it, generic; returns the image size.
+fn compile(source: &Path, args: &BuildArgs, config: Option<(&Path, &str)>) -> Result<u64, String> {
     if target_installed() == Some(false) {
         return Err(missing_target_message());
     }
     let target_dir = std::env::var_os("SLUICE_UNIKERNEL_TARGET_DIR")
         .map_or_else(|| source.join("target"), PathBuf::from);
-    let work = target_dir.join("sluice-build");
-    std::fs::create_dir_all(&work).map_err(|e| format!("{}: {e}", work.display()))?;
-    let stem = args
-        .file
-        .file_stem()
-        .map_or_else(|| "config".into(), |s| s.to_string_lossy().into_owned());
-    let flat_path = work.join(format!("{stem}.click"));
-    std::fs::write(&flat_path, flat).map_err(|e| format!("{}: {e}", flat_path.display()))?;
+    let flat_path = match config {
+        Some((file, flat)) => {
+            let work = target_dir.join("sluice-build");
+            std::fs::create_dir_all(&work).map_err(|e| format!("{}: {e}", work.display()))?;
+            let stem = file
+                .file_stem()
+                .map_or_else(|| "config".into(), |s| s.to_string_lossy().into_owned());
+            let path = work.join(format!("{stem}.click"));
+            std::fs::write(&path, flat).map_err(|e| format!("{}: {e}", path.display()))?;
+            Some(path)
+        }
+        None => None,
+    };
 
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut command = Command::new(cargo);
@@ -150,7 +208,10 @@ fn compile(source: &Path, args: &BuildArgs, flat: &str) -> Result<u64, String> {
         .args(["build", "--release", "--target-dir"])
         .arg(&target_dir)
         .current_dir(source)
-        .env("SLUICE_CONFIG", &flat_path)
+        .env(
+            "SLUICE_CONFIG",
+            flat_path.as_deref().unwrap_or(Path::new("")),
+        )
         // The kernel's own .cargo/config.toml decides target and flags.
         .env_remove("RUSTFLAGS")
         .env_remove("CARGO_ENCODED_RUSTFLAGS")

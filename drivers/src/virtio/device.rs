@@ -11,6 +11,15 @@ use virtio_drivers::{Error, Hal};
 /// Descriptors per virtqueue.
 pub const QUEUE_SIZE: usize = 256;
 
+/// Receive buffers posted by [`VirtioNet::new`]; the rest of the RX ring fills over the
+/// first scheduler rounds. Every post is a notification the device (QEMU) handles at once,
+/// tens of microseconds each under TCG: a full ring at start would add milliseconds to boot.
+const INITIAL_RX_POSTS: usize = 16;
+
+/// Most receive buffers posted per `receive`/`poll` call: as many as one call can consume,
+/// so the ring keeps up with traffic while filling up gradually after start.
+const RX_POSTS_PER_CALL: usize = 32;
+
 /// `virtio-drivers` refuses receive buffers shorter than this (header + full frame).
 const MIN_RX_BUFFER: usize = 1526;
 
@@ -87,7 +96,7 @@ impl<H: Hal, T: Transport> VirtioNet<H, T> {
             rx_target,
             stats: DeviceStats::default(),
         };
-        dev.refill();
+        dev.refill(INITIAL_RX_POSTS);
         Ok(dev)
     }
 
@@ -104,10 +113,12 @@ impl<H: Hal, T: Transport> VirtioNet<H, T> {
         &mut packet.buffer_mut()[headroom - header_len..]
     }
 
-    /// Posts pool buffers until `rx_target` are on the RX ring or the pool runs dry.
-    fn refill(&mut self) {
+    /// Posts up to `max` pool buffers, until `rx_target` are on the RX ring or the pool runs
+    /// dry.
+    fn refill(&mut self, max: usize) {
         let headroom = self.pool.headroom();
-        while self.rx_posted < self.rx_target {
+        let limit = self.rx_target.min(self.rx_posted + max);
+        while self.rx_posted < limit {
             let Some(mut packet) = self.pool.alloc(0) else {
                 break;
             };
@@ -184,7 +195,7 @@ impl<H: Hal, T: Transport> NetDevice for VirtioNet<H, T> {
                 _ => self.stats.rx_dropped += 1,
             }
         }
-        self.refill();
+        self.refill(RX_POSTS_PER_CALL);
         n
     }
 
@@ -238,7 +249,7 @@ impl<H: Hal, T: Transport> NetDevice for VirtioNet<H, T> {
 
     fn poll(&mut self) {
         self.reclaim_tx();
-        self.refill();
+        self.refill(RX_POSTS_PER_CALL);
     }
 
     fn stats(&self) -> DeviceStats {
