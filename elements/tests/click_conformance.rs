@@ -361,3 +361,104 @@ fn counter_count_call() {
     run.push_ip("c", 0, b"x", None);
     assert_eq!(run.read("s.active"), "true", "count 4 never equals 1");
 }
+
+/// An ICMP echo request with checksums set.
+fn echo(src: &str, dst: &str, id: [u8; 2]) -> Vec<u8> {
+    let (s, d): (Ipv4Addr, Ipv4Addr) = (src.parse().unwrap(), dst.parse().unwrap());
+    let mut icmp = vec![8, 0, 0, 0, id[0], id[1], 0, 1];
+    let c = !fold(
+        icmp.chunks(2)
+            .map(|w| u32::from(w[0]) << 8 | u32::from(w[1]))
+            .sum(),
+    );
+    icmp[2..4].copy_from_slice(&c.to_be_bytes());
+    let ip = etherparse::Ipv4Header::new(8, 64, etherparse::IpNumber::ICMP, s.octets(), d.octets())
+        .unwrap();
+    let mut v = Vec::new();
+    ip.write(&mut v).unwrap();
+    v.extend_from_slice(&icmp);
+    v
+}
+
+/// `src dst type id` of an ICMP echo packet, checksums verified.
+fn ping(p: &Packet) -> (String, String, u8, [u8; 2]) {
+    let d = p.data();
+    let (ip, rest) = etherparse::Ipv4Header::from_slice(d).unwrap();
+    assert_eq!(ip.header_checksum, ip.calc_header_checksum(), "IP checksum");
+    let sum: u32 = rest
+        .chunks(2)
+        .map(|w| u32::from(w[0]) << 8 | u32::from(*w.get(1).unwrap_or(&0)))
+        .sum();
+    assert_eq!(fold(sum), 0xffff, "ICMP checksum");
+    (
+        Ipv4Addr::from(ip.source).to_string(),
+        Ipv4Addr::from(ip.destination).to_string(),
+        rest[0],
+        [rest[4], rest[5]],
+    )
+}
+
+/// Click's `test/IPRewriter/ICMPPingRewriter-01.testie`: the first ping keeps its identifier,
+/// a second host's ping with the same identifier gets another one, and the replies are
+/// mapped back to each host with its own identifier.
+#[test]
+fn icmppingrewriter_01() {
+    let mut run = start(
+        "Idle -> icmp :: ICMPPingRewriter(pattern 2.0.0.2 - 0-65535 0 1, drop)
+              -> b :: Tee -> ICMPPingResponder -> c :: Tee -> [1] icmp [1] -> d :: Collect;
+         b[1] -> bo :: Collect; c[1] -> co :: Collect;",
+        64,
+    );
+    let id = [0x0a, 0x00];
+    run.push_ip("icmp", 0, &echo("1.0.0.1", "5.0.0.5", id), None);
+    run.push_ip("icmp", 0, &echo("1.0.0.2", "5.0.0.5", id), None);
+    let b: Vec<_> = collected("bo").iter().map(ping).collect();
+    let c: Vec<_> = collected("co").iter().map(ping).collect();
+    let d: Vec<_> = collected("d").iter().map(ping).collect();
+    let s = |x: &str| x.to_string();
+    assert_eq!(b[0], (s("2.0.0.2"), s("5.0.0.5"), 8, id));
+    assert_eq!(c[0], (s("5.0.0.5"), s("2.0.0.2"), 0, id));
+    assert_eq!(d[0], (s("5.0.0.5"), s("1.0.0.1"), 0, id));
+    assert_eq!(
+        (b[1].0.as_str(), b[1].1.as_str(), b[1].2),
+        ("2.0.0.2", "5.0.0.5", 8)
+    );
+    assert_ne!(b[1].3, id, "the identifier in use is not handed out twice");
+    assert_eq!(c[1].3, b[1].3);
+    assert_eq!(d[1], (s("5.0.0.5"), s("1.0.0.2"), 0, id));
+}
+
+/// Click's `test/IPRewriter/UDPRewriter-11.testie`: a pattern's port range prefers the
+/// packet's own source port while the reply flow it would create is free.
+#[test]
+fn udprewriter_11_prefers_the_original_port() {
+    let mut run = start(
+        "rw1 :: UDPRewriter(pattern 1.0.0.2 1024-65534 - - 0 1, drop);
+         Idle -> [0]rw1[0] -> o :: Collect; Idle -> [1]rw1[1] -> o;",
+        64,
+    );
+    run.push_ip("rw1", 0, &tcp("10.0.0.1", 1024, "1.0.0.2", 20), None);
+    run.push_ip("rw1", 0, &tcp("10.0.0.2", 1024, "1.0.0.2", 30), None);
+    run.push_ip("rw1", 0, &tcp("10.0.0.3", 1024, "1.0.0.2", 20), None);
+    let out: Vec<String> = collected("o").iter().map(flow).collect();
+    assert_eq!(out[0], "1.0.0.2 1024 1.0.0.2 20");
+    assert_eq!(out[1], "1.0.0.2 1024 1.0.0.2 30");
+    let third: u16 = out[2].split(' ').nth(1).unwrap().parse().unwrap();
+    assert!(
+        third != 1024 && (1024..=65534).contains(&third),
+        "{}",
+        out[2]
+    );
+    run.push_ip("rw1", 1, &tcp("1.0.0.2", 20, "1.0.0.2", third), None);
+    run.push_ip("rw1", 1, &tcp("1.0.0.2", 30, "1.0.0.2", 1024), None);
+    run.push_ip("rw1", 1, &tcp("1.0.0.2", 20, "1.0.0.2", 1024), None);
+    let back: Vec<String> = collected("o").iter().map(flow).collect();
+    assert_eq!(
+        back,
+        [
+            "1.0.0.2 20 10.0.0.3 1024",
+            "1.0.0.2 30 10.0.0.2 1024",
+            "1.0.0.2 20 10.0.0.1 1024"
+        ]
+    );
+}
