@@ -250,7 +250,12 @@ pub fn configure(
     let stats = alloc::vec![InputStats::default(); specs.len()];
     // Size the maps for the capacity when one is set (two keys per flow), within reason;
     // beyond that they grow by doubling.
-    let prealloc = cap.min(1 << 16);
+    // Unlimited tables start small: a VM may have only a few MB of heap.
+    let prealloc = if cap == usize::MAX {
+        256
+    } else {
+        cap.min(1 << 16)
+    };
     let maps = [
         FlowMap::with_capacity(prealloc * 2, seed),
         FlowMap::with_capacity(prealloc * 2, seed.rotate_left(17)),
@@ -569,6 +574,12 @@ impl Rewriter {
         if tables.flows.live() >= self.capacity
             && !self.make_room(tables, now, expiry, guarantee > 0)
         {
+            self.stats[port].failures += 1;
+            return None;
+        }
+        // Growing the tables may fail when memory runs out (a VM has a few MB): that is a
+        // mapping failure, not a crash.
+        if !tables.flows.try_reserve_one() || !tables.maps[mapi].try_reserve(2) {
             self.stats[port].failures += 1;
             return None;
         }

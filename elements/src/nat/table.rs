@@ -257,9 +257,30 @@ impl FlowMap {
         self.len = 0;
     }
 
+    /// Makes room for `additional` more keys without exceeding half occupancy, growing the
+    /// table if needed. Returns `false`, leaving the table as it was, when memory for the
+    /// larger table cannot be had: the caller counts a mapping failure instead of the VM
+    /// running out of heap.
+    pub fn try_reserve(&mut self, additional: usize) -> bool {
+        if (self.len + additional) * 2 <= self.slots.len() {
+            return true;
+        }
+        let mut bigger: Vec<Slot> = Vec::new();
+        if bigger.try_reserve_exact((self.mask + 1) * 2).is_err() {
+            return false;
+        }
+        bigger.resize((self.mask + 1) * 2, EMPTY_SLOT);
+        self.rehash_into(bigger);
+        true
+    }
+
     #[cold]
     fn grow(&mut self) {
-        let old = core::mem::replace(&mut self.slots, vec![EMPTY_SLOT; (self.mask + 1) * 2]);
+        self.rehash_into(vec![EMPTY_SLOT; (self.mask + 1) * 2]);
+    }
+
+    fn rehash_into(&mut self, slots: Vec<Slot>) {
+        let old = core::mem::replace(&mut self.slots, slots);
         self.mask = self.slots.len() - 1;
         self.len = 0;
         for s in old.into_iter().filter(|s| s.val != EMPTY) {
@@ -364,6 +385,14 @@ impl Flows {
     /// Live flows.
     pub fn live(&self) -> usize {
         self.live
+    }
+
+    /// Makes sure one more flow can be added without an allocation failure; `false` when
+    /// memory for a larger slab cannot be had.
+    pub fn try_reserve_one(&mut self) -> bool {
+        !self.free.is_empty()
+            || (self.slots.try_reserve(1).is_ok()
+                && self.free.try_reserve(self.slots.len() + 1).is_ok())
     }
 
     /// Stores `flow`; returns its index.
