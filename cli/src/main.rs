@@ -16,6 +16,7 @@ use clap::{Parser, Subcommand};
 
 mod check;
 mod config;
+mod replay;
 mod run;
 mod vm;
 
@@ -37,6 +38,8 @@ enum Command {
     Flatten(check::FlattenArgs),
     /// Run a configuration on this host (pcap files, TAP and AF_PACKET devices).
     Run(run::RunArgs),
+    /// Send a capture file's frames into a running VM and record what every NIC emits.
+    Replay(replay::ReplayArgs),
     /// Compile a configuration into a bootable VM image.
     Build(vm::BuildArgs),
     /// Boot an image under QEMU microvm.
@@ -56,6 +59,7 @@ fn main() -> ExitCode {
         Command::Graph(args) => check::graph(args),
         Command::Flatten(args) => check::flatten(args),
         Command::Run(args) => run::main(args),
+        Command::Replay(args) => replay::main(args),
         Command::Build(args) => vm::build(args),
         Command::Boot(args) => vm::boot(args),
         Command::Ps(args) => vm::ps(args),

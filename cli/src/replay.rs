@@ -1,0 +1,237 @@
+//! `sluice replay`: sends a capture file's frames into a running VM's NIC and records what
+//! comes out of every NIC, as `tcpreplay` plus `tcpdump` would on a real wire.
+//!
+//! Works with `dgram` NICs (QEMU's UDP backend on 127.0.0.1): one datagram is one frame.
+//! Frames are sent to the NIC's local port (where QEMU listens) and collected on each NIC's
+//! remote port (where QEMU sends what the guest transmits).
+
+use std::io::ErrorKind;
+use std::net::UdpSocket;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use sluice_elements::host::pcap::{DumpReader, DumpWriter};
+
+use crate::vm::boot::Nic;
+use crate::vm::state::{runtime_dir, VmRecord};
+use sluice_config::args::FromArg;
+
+/// Arguments of `sluice replay`.
+#[derive(Debug, clap::Args)]
+pub struct ReplayArgs {
+    /// Capture file whose frames are sent (pcap or pcapng, Ethernet).
+    pub pcap: PathBuf,
+    /// The running VM, by name (see `sluice ps`).
+    #[arg(long)]
+    pub vm: String,
+    /// The NIC to send into: 0 is the first `--nic` the VM was booted with.
+    #[arg(long, default_value_t = 0)]
+    pub nic: usize,
+    /// Also write each NIC's output to PREFIX-ethN.pcap.
+    #[arg(short = 'w', long, value_name = "PREFIX")]
+    pub write: Option<String>,
+    /// How long to keep listening after the last frame is sent.
+    #[arg(long, default_value = "500ms")]
+    pub wait: String,
+    /// Frames sent back to back before pausing for the VM to catch up.
+    #[arg(long, default_value_t = 16)]
+    pub burst: usize,
+    /// Print the counts as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// One NIC's listening end.
+struct Tap {
+    socket: UdpSocket,
+    frames: Vec<(u64, Vec<u8>)>,
+}
+
+/// What a replay sent and saw.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    /// Frames sent into the VM.
+    pub sent: usize,
+    /// Frames seen leaving each NIC, in NIC order, with their arrival times (ns since the
+    /// Unix epoch).
+    pub received: Vec<Vec<(u64, Vec<u8>)>>,
+}
+
+fn now_ns() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+}
+
+/// Sends `frames` into NIC `into` of a VM whose NICs are `nics` (all `dgram`), collecting
+/// every NIC's output until `wait` passes with nothing new.
+pub fn replay(
+    nics: &[Nic],
+    into: usize,
+    frames: &[Vec<u8>],
+    burst: usize,
+    wait: Duration,
+) -> Result<Outcome, String> {
+    let mut taps = Vec::with_capacity(nics.len());
+    let mut target = None;
+    for (i, nic) in nics.iter().enumerate() {
+        let Nic::Dgram { local, remote } = nic else {
+            return Err(format!(
+                "NIC {i} is not a dgram NIC: replay needs dgram:LOCAL:REMOTE NICs"
+            ));
+        };
+        let socket = UdpSocket::bind(("127.0.0.1", *remote)).map_err(|e| {
+            format!(
+                "cannot listen on 127.0.0.1:{remote} for NIC {i}: {}",
+                crate::config::io_message(&e)
+            )
+        })?;
+        socket.set_nonblocking(true).map_err(|e| e.to_string())?;
+        if i == into {
+            target = Some(*local);
+        }
+        taps.push(Tap {
+            socket,
+            frames: Vec::new(),
+        });
+    }
+    let Some(port) = target else {
+        return Err(format!(
+            "the VM has {} NIC(s); there is no NIC {into}",
+            nics.len()
+        ));
+    };
+    let sender = UdpSocket::bind(("127.0.0.1", 0)).map_err(|e| e.to_string())?;
+    let mut buf = vec![0u8; 65536];
+    let mut collect = |taps: &mut Vec<Tap>| -> usize {
+        let mut n = 0;
+        for tap in taps.iter_mut() {
+            loop {
+                match tap.socket.recv(&mut buf) {
+                    Ok(len) => {
+                        tap.frames.push((now_ns(), buf[..len].to_vec()));
+                        n += 1;
+                    }
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                    Err(_) => break,
+                }
+            }
+        }
+        n
+    };
+    for chunk in frames.chunks(burst.max(1)) {
+        for f in chunk {
+            sender.send_to(f, ("127.0.0.1", port)).map_err(|e| {
+                format!(
+                    "sending to 127.0.0.1:{port}: {}",
+                    crate::config::io_message(&e)
+                )
+            })?;
+        }
+        // Give the VM (QEMU's backend and the guest) a moment: a dgram NIC drops frames
+        // that arrive while the guest's receive ring is full.
+        let pause = Instant::now();
+        while pause.elapsed() < Duration::from_millis(2) {
+            if collect(&mut taps) == 0 {
+                std::thread::sleep(Duration::from_micros(200));
+            }
+        }
+    }
+    let mut quiet_since = Instant::now();
+    while quiet_since.elapsed() < wait {
+        if collect(&mut taps) > 0 {
+            quiet_since = Instant::now();
+        } else {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+    Ok(Outcome {
+        sent: frames.len(),
+        received: taps.into_iter().map(|t| t.frames).collect(),
+    })
+}
+
+/// Reads every frame of a capture file.
+pub fn read_frames(path: &PathBuf) -> Result<Vec<Vec<u8>>, String> {
+    let name = path.display().to_string();
+    let mut reader = DumpReader::open(&name)?;
+    let mut frames = Vec::new();
+    while let Some(rec) = reader.next_record()? {
+        let mut data = vec![0u8; rec.caplen as usize];
+        reader.read_data(&mut data)?;
+        frames.push(data);
+    }
+    Ok(frames)
+}
+
+fn write_pcap(path: &str, frames: &[(u64, Vec<u8>)]) -> std::io::Result<()> {
+    let mut w = DumpWriter::new(std::fs::File::create(path)?, false);
+    w.write_header(65535, 1)?;
+    for (t, f) in frames {
+        w.write_record(*t, f, f.len() as u32)?;
+    }
+    w.flush()
+}
+
+/// Runs `sluice replay`.
+pub fn main(args: ReplayArgs) -> ExitCode {
+    let fail = |m: String| {
+        eprintln!("sluice replay: {m}");
+        ExitCode::FAILURE
+    };
+    let wait = match Duration::from_arg(&args.wait, None) {
+        Ok(w) => w,
+        Err(e) => return fail(format!("--wait: {e}")),
+    };
+    let dir = match runtime_dir() {
+        Ok(d) => d,
+        Err(e) => return fail(format!("runtime directory: {e}")),
+    };
+    let Some(vm) = VmRecord::load(&dir, &args.vm).filter(VmRecord::alive) else {
+        return fail(format!(
+            "no running VM named '{}' (see `sluice ps`)",
+            args.vm
+        ));
+    };
+    let nics: Vec<Nic> = match vm.nics.iter().map(|s| Nic::parse(s)).collect() {
+        Ok(n) => n,
+        Err(e) => return fail(e),
+    };
+    let frames = match read_frames(&args.pcap) {
+        Ok(f) => f,
+        Err(e) => return fail(e),
+    };
+    let outcome = match replay(&nics, args.nic, &frames, args.burst, wait) {
+        Ok(o) => o,
+        Err(e) => return fail(e),
+    };
+    if let Some(prefix) = &args.write {
+        for (i, frames) in outcome.received.iter().enumerate() {
+            let path = format!("{prefix}-eth{i}.pcap");
+            if let Err(e) = write_pcap(&path, frames) {
+                return fail(format!("{path}: {}", crate::config::io_message(&e)));
+            }
+        }
+    }
+    let counts: Vec<usize> = outcome.received.iter().map(Vec::len).collect();
+    if args.json {
+        let per_nic: Vec<String> = counts.iter().map(usize::to_string).collect();
+        println!(
+            "{{\"vm\":\"{}\",\"nic\":{},\"sent\":{},\"received\":[{}]}}",
+            vm.name,
+            args.nic,
+            outcome.sent,
+            per_nic.join(",")
+        );
+    } else {
+        println!(
+            "sent {} frame(s) into eth{} of {}",
+            outcome.sent, args.nic, vm.name
+        );
+        for (i, n) in counts.iter().enumerate() {
+            println!("  eth{i}: {n} frame(s) out");
+        }
+    }
+    ExitCode::SUCCESS
+}
