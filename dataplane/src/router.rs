@@ -93,13 +93,35 @@ impl AddressBook {
     }
 }
 
-impl NameLookup for AddressBook {
-    fn lookup(&self, name: &str, kind: &str) -> Option<String> {
+impl AddressBook {
+    /// `NAME:ipnet`'s network as (address with host bits cleared, netmask).
+    fn network(&self, name: &str) -> Option<(u32, u32)> {
+        let text = self.lookup_plain(name, "ipprefix")?;
+        let (addr, len) = text.split_once('/')?;
+        let addr = u32::from(addr.parse::<core::net::Ipv4Addr>().ok()?);
+        let mask = match len.parse::<u32>() {
+            Ok(0) => 0,
+            Ok(l) if l <= 32 => u32::MAX << (32 - l),
+            Ok(_) => return None,
+            Err(_) => u32::from(len.parse::<core::net::Ipv4Addr>().ok()?),
+        };
+        Some((addr & mask, mask))
+    }
+
+    fn lookup_plain(&self, name: &str, kind: &str) -> Option<String> {
         let addrs = self.entries.get(name)?;
+        // Click writes Ethernet addresses with colons or dashes, one or two digits a part.
+        let is_ether = |a: &str| {
+            let parts: Vec<&str> = a.split([':', '-']).collect();
+            parts.len() == 6
+                && parts
+                    .iter()
+                    .all(|p| (1..=2).contains(&p.len()) && u8::from_str_radix(p, 16).is_ok())
+        };
         let fits = |a: &&String| match kind {
             "ip" => a.parse::<core::net::Ipv4Addr>().is_ok(),
             "ip6" => a.parse::<core::net::Ipv6Addr>().is_ok(),
-            "ether" => a.len() == 17 && a.as_bytes()[2] == b':',
+            "ether" => is_ether(a),
             "ipprefix" => a.contains('/') && !a.contains(':'),
             _ => true,
         };
@@ -114,6 +136,28 @@ impl NameLookup for AddressBook {
                 .find_map(|a| a.split_once('/').map(|(ip, _)| ip.to_string()));
         }
         None
+    }
+}
+
+impl NameLookup for AddressBook {
+    fn lookup(&self, name: &str, kind: &str) -> Option<String> {
+        if let Some(v) = self.lookup_plain(name, kind) {
+            return Some(v);
+        }
+        // Click's suffixes name one kind of a name's addresses: `NAME:ip`, `NAME:ipnet`
+        // (the network, host bits cleared), `NAME:bcast` (its broadcast address), `NAME:gw`
+        // (the network's lowest host), `NAME:ip6`, `NAME:eth`.
+        let (base, suffix) = name.rsplit_once(':')?;
+        let ip = |a: u32| core::net::Ipv4Addr::from(a).to_string();
+        match (suffix, kind) {
+            ("ip", "ip") | ("ip6", "ip6") | ("eth", "ether") => self.lookup_plain(base, kind),
+            ("ipnet", "ipprefix") => self
+                .network(base)
+                .map(|(a, m)| format!("{}/{}", ip(a), m.count_ones())),
+            ("bcast", "ip") => self.network(base).map(|(a, m)| ip(a | !m)),
+            ("gw", "ip") => self.network(base).map(|(a, _)| ip(a | 1)),
+            _ => None,
+        }
     }
 }
 
