@@ -462,3 +462,49 @@ fn udprewriter_11_prefers_the_original_port() {
         ]
     );
 }
+
+/// Click's `test/ethernet/ARPResponder-01.testie`: AddressInfo names (`a` is the address,
+/// `a:ipnet` the network, `b:eth` the Ethernet address), the table most specific first, a
+/// later entry replacing an earlier one for the same prefix, `remove` and `add`.
+#[test]
+fn arpresponder_01_table_and_updates() {
+    let run = start(
+        "AddressInfo(a 1.0.0.2/24 00:01:02:03:04:05, b 00:01:02:03:04:06);
+         Idle -> e :: ARPResponder() -> Discard;
+         Idle -> ar :: ARPResponder(a, a:ipnet b:eth) -> Discard;
+         Idle -> ar2 :: ARPResponder(a:ipnet b:eth, a) -> Discard;",
+        16,
+    );
+    assert_eq!(run.read("e.table"), "");
+    let both = "1.0.0.2/32 00-01-02-03-04-05\n1.0.0.0/24 00-01-02-03-04-06\n";
+    assert_eq!(run.read("ar.table"), both);
+    assert_eq!(run.read("ar2.table"), both);
+    run.router.write_handler("ar.remove", "1.0.0.2").unwrap();
+    assert_eq!(run.read("ar.table"), "1.0.0.0/24 00-01-02-03-04-06\n");
+    // Click's testie writes `a:ipnet a:eth`; sluice's handlers do not see AddressInfo names.
+    run.router
+        .write_handler("ar.add", "1.0.0.0/24 00-01-02-03-04-05")
+        .unwrap();
+    assert_eq!(run.read("ar.table"), "1.0.0.0/24 00-01-02-03-04-05\n");
+}
+
+/// AddressInfo suffixes (`NAME:ip`, `NAME:bcast`, `NAME:gw`, `NAME:eth`) and Ethernet
+/// addresses written with dashes or single digits, as Click's AddressInfo documents them.
+#[test]
+fn addressinfo_suffixes() {
+    let run = start(
+        "AddressInfo(a 1.0.0.2/24 00-01-02-03-04-05, c 10.0.0.1 10.0.0.0/8 2:0:a:11:22:1f);
+         Idle -> e1 :: ICMPError(a:ip, unreachable) -> Discard;
+         Idle -> e2 :: ICMPError(a:bcast, unreachable) -> Discard;
+         Idle -> e3 :: ICMPError(a:gw, unreachable) -> Discard;
+         Idle -> ar :: ARPResponder(a, c:ipnet c:eth) -> Discard;",
+        16,
+    );
+    assert_eq!(run.read("e1.src"), "1.0.0.2");
+    assert_eq!(run.read("e2.src"), "1.0.0.255");
+    assert_eq!(run.read("e3.src"), "1.0.0.1");
+    assert_eq!(
+        run.read("ar.table"),
+        "1.0.0.2/32 00-01-02-03-04-05\n10.0.0.0/8 02-00-0A-11-22-1F\n"
+    );
+}
