@@ -2,12 +2,14 @@
 //!
 //! **Ports:** one input, one output. **Processing:** pull input, push output.
 //!
-//! A task that pulls up to BURST packets (default 1; zero or negative: everything
-//! available) from its input each time it runs and pushes them out. Runs while ACTIVE
+//! A task that pulls up to BURST packets (default 1; negative: everything available, read
+//! back as 2147483647; zero: nothing, as in Click) from its input each time it runs and
+//! pushes them out. Runs while ACTIVE
 //! (default true) and until LIMIT packets have passed (negative, the default, means no
 //! limit).
 //!
-//! **Handlers:** `count` (r), `reset` (w: count to 0), `active`, `burst`, `limit` (rw).
+//! **Handlers:** `count` (r), `reset` and `reset_counts` (w: count to 0), `active`,
+//! `burst`, `limit` (rw).
 //!
 //! **Example:** `RatedSource -> Queue -> Unqueue(8) -> Discard`
 
@@ -40,7 +42,7 @@ struct UnqueueElement {
 }
 
 fn make(a: &mut Args<'_>, _: &ConfigContext<'_>) -> Option<Box<dyn Element>> {
-    let burst = a.read_p::<i64>("BURST").unwrap_or(1);
+    let burst = unlimited_if_negative(a.read_p::<i64>("BURST").unwrap_or(1));
     let active = a.read_k::<bool>("ACTIVE").unwrap_or(true);
     let limit = a.read_k::<i64>("LIMIT").unwrap_or(-1);
     Some(Box::new(UnqueueElement {
@@ -49,6 +51,15 @@ fn make(a: &mut Args<'_>, _: &ConfigContext<'_>) -> Option<Box<dyn Element>> {
         active,
         count: 0,
     }))
+}
+
+/// Click stores a negative BURST as 0x7FFFFFFF: in effect, no limit.
+fn unlimited_if_negative(burst: i64) -> i64 {
+    if burst < 0 {
+        i64::from(i32::MAX)
+    } else {
+        burst
+    }
 }
 
 impl Element for UnqueueElement {
@@ -63,11 +74,7 @@ impl Element for UnqueueElement {
         if !self.active {
             return TaskStatus::Idle;
         }
-        let mut want = if self.burst > 0 {
-            self.burst as u64
-        } else {
-            u64::MAX
-        };
+        let mut want = self.burst as u64;
         if let Ok(limit) = u64::try_from(self.limit) {
             want = want.min(limit.saturating_sub(self.count));
         }
@@ -103,9 +110,9 @@ impl Element for UnqueueElement {
         value: &str,
     ) -> Result<(), HandlerError> {
         match name {
-            "reset" => self.count = 0,
+            "reset" | "reset_counts" => self.count = 0,
             "active" => self.active = parse_value(name, value)?,
-            "burst" => self.burst = parse_value(name, value)?,
+            "burst" => self.burst = unlimited_if_negative(parse_value(name, value)?),
             "limit" => self.limit = parse_value(name, value)?,
             _ => return Err(HandlerError::NoSuchHandler(name.into())),
         }
@@ -116,6 +123,7 @@ impl Element for UnqueueElement {
         const H: &[Handler] = &[
             Handler::read("count"),
             Handler::write("reset"),
+            Handler::write("reset_counts"),
             Handler::read_write("active"),
             Handler::read_write("burst"),
             Handler::read_write("limit"),
@@ -150,7 +158,14 @@ mod tests {
         r.write_handler("u.limit", "-1").unwrap();
         r.write_handler("u.burst", "0").unwrap();
         r.run_once();
-        assert_eq!(collected("o").len(), 93, "BURST 0 takes everything");
+        assert!(
+            collected("o").is_empty(),
+            "BURST 0 pulls nothing, as in Click"
+        );
+        r.write_handler("u.burst", "-1").unwrap();
+        assert_eq!(r.read_handler("u.burst").unwrap(), "2147483647");
+        r.run_once();
+        assert_eq!(collected("o").len(), 93, "negative BURST takes everything");
         assert_eq!(r.read_handler("q.length").unwrap(), "0");
     }
 }
