@@ -244,13 +244,11 @@ pub enum Outcome {
     Drop,
 }
 
-/// The parts of a packet tests read. Building one costs a few comparisons per packet.
+/// The parts of a packet tests read, indexed by [`Base`]. Building one costs a few
+/// comparisons per packet.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct View<'a> {
-    data: &'a [u8],
-    link: &'a [u8],
-    net: &'a [u8],
-    transport: &'a [u8],
+    parts: [&'a [u8]; 4],
 }
 
 impl<'a> View<'a> {
@@ -280,10 +278,7 @@ impl<'a> View<'a> {
             None => &[],
         };
         Self {
-            data,
-            link,
-            net,
-            transport,
+            parts: [data, link, net, transport],
         }
     }
 
@@ -296,12 +291,12 @@ impl<'a> View<'a> {
     /// bytes exist. Missing bytes past `need` read as zero.
     #[inline]
     pub fn word(&self, base: Base, offset: u16, need: u8) -> Option<u32> {
-        let s = match base {
-            Base::Data => self.data,
-            Base::Link => self.link,
-            Base::Net => self.net,
-            Base::Transport => self.transport,
-        };
+        self.word_at(base as usize, offset, need)
+    }
+
+    #[inline]
+    fn word_at(&self, base: usize, offset: u16, need: u8) -> Option<u32> {
+        let s = self.parts.get(base).copied().unwrap_or(&[]);
         let off = usize::from(offset);
         if let Some(&[a, b, c, d]) = s.get(off..off + 4) {
             return Some(u32::from_be_bytes([a, b, c, d]));
@@ -369,19 +364,20 @@ impl Target {
     }
 }
 
-/// One instruction: a test and its three targets.
+/// One instruction: the masked word, left in place, must lie in `lo..=lo + span` (tested as
+/// one wrapping subtraction and compare), and three targets. Every comparison (`==`, `>`,
+/// `<`, on any field of the word) becomes one such range test.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Insn {
-    base: Base,
-    op: Op,
-    shift: u8,
+    base: u8,
     need: u8,
     offset: u16,
     mask: u32,
-    value: u32,
-    /// When the comparison is true.
+    lo: u32,
+    span: u32,
+    /// When the masked word is in range.
     yes: Target,
-    /// When it is false.
+    /// When it is not.
     no: Target,
     /// When the packet lacks the bytes.
     short: Target,
@@ -390,6 +386,27 @@ pub struct Insn {
 impl Insn {
     fn same_word(&self, other: &Insn) -> bool {
         self.base == other.base && self.offset == other.offset
+    }
+
+    fn hi(&self) -> u32 {
+        self.lo.wrapping_add(self.span)
+    }
+}
+
+/// The range of masked-word values (field left in place) for which `op(field, value)`
+/// holds, or `None` when no value does.
+fn word_range(op: Op, mask: u32, shift: u8, value: u32) -> Option<(u32, u32)> {
+    let up = |v: u32| v.checked_mul(1u32.checked_shl(u32::from(shift))?);
+    match op {
+        Op::Eq => up(value).filter(|w| w & !mask == 0).map(|w| (w, w)),
+        Op::Gt => up(value.checked_add(1)?)
+            .filter(|&w| w <= mask)
+            .map(|w| (w, u32::MAX)),
+        Op::Lt => match up(value) {
+            None => Some((0, u32::MAX)),
+            Some(0) => None,
+            Some(w) => Some((0, w - 1)),
+        },
     }
 }
 
@@ -419,14 +436,18 @@ impl Builder {
                 no_t
             };
         }
+        // A comparison no value satisfies still needs its bytes: an empty range on mask 0.
+        let (mask, lo, span) = match word_range(t.op, t.mask, t.shift, t.value) {
+            Some((lo, hi)) => (t.mask, lo, hi - lo),
+            None => (0, 1, 0),
+        };
         self.insns.push(Insn {
-            base: t.base,
-            op: t.op,
-            shift: t.shift,
+            base: t.base as u8,
             need: t.need(),
             offset: t.offset,
-            mask: t.mask,
-            value: t.value,
+            mask,
+            lo,
+            span,
             yes: yes_t,
             no: no_t,
             short,
@@ -463,38 +484,27 @@ impl Builder {
     }
 }
 
-/// The set of field values for which `op(field, value)` is `result`, as at most two
-/// inclusive intervals.
-fn satisfying(op: Op, value: u32, result: bool) -> [Option<(u32, u32)>; 2] {
-    let below = value.checked_sub(1).map(|v| (0, v));
-    let above = value.checked_add(1).map(|v| (v, u32::MAX));
-    match (op, result) {
-        (Op::Eq, true) => [Some((value, value)), None],
-        (Op::Eq, false) => [below, above],
-        (Op::Gt, true) => [above, None],
-        (Op::Gt, false) => [Some((0, value)), None],
-        (Op::Lt, true) => [below, None],
-        (Op::Lt, false) => [Some((value, u32::MAX)), None],
-    }
-}
-
-/// If every field value with `a`'s comparison equal to `ra` gives `b` the same result,
-/// that result. Both read the same field.
+/// If every masked word on which `a` gives `ra` gives `b` the same result, that result.
+/// Both mask the same word with the same mask.
 fn implied(a: &Insn, ra: bool, b: &Insn) -> Option<bool> {
-    let from = satisfying(a.op, a.value, ra);
-    let b_true = satisfying(b.op, b.value, true);
-    let b_false = satisfying(b.op, b.value, false);
-    let covered = |set: &[Option<(u32, u32)>; 2], (lo, hi): (u32, u32)| {
-        // Is [lo, hi] inside the union of the (disjoint, ordered) intervals of `set`?
-        set.iter().flatten().any(|&(l, h)| l <= lo && hi <= h)
+    let (alo, ahi) = (a.lo, a.hi());
+    let (blo, bhi) = (b.lo, b.hi());
+    let from: [Option<(u32, u32)>; 2] = if ra {
+        [Some((alo, ahi)), None]
+    } else {
+        [
+            alo.checked_sub(1).map(|h| (0, h)),
+            ahi.checked_add(1).map(|l| (l, u32::MAX)),
+        ]
     };
-    let intervals: Vec<(u32, u32)> = from.iter().flatten().copied().collect();
-    if intervals.is_empty() {
-        return None;
-    }
-    if intervals.iter().all(|&i| covered(&b_true, i)) {
+    let inside = |(l, h): (u32, u32)| blo <= l && h <= bhi;
+    let outside = |(l, h): (u32, u32)| h < blo || l > bhi;
+    let parts: Vec<(u32, u32)> = from.iter().flatten().copied().collect();
+    if parts.is_empty() {
+        None
+    } else if parts.iter().all(|&p| inside(p)) {
         Some(true)
-    } else if intervals.iter().all(|&i| covered(&b_false, i)) {
+    } else if parts.iter().all(|&p| outside(p)) {
         Some(false)
     } else {
         None
@@ -577,14 +587,9 @@ impl Program {
             let Some(i) = self.insns.get(k) else {
                 return Outcome::Drop;
             };
-            t = match view.word(i.base, i.offset, i.need) {
-                Some(w) => {
-                    if compare(i.op, (w & i.mask) >> i.shift, i.value) {
-                        i.yes
-                    } else {
-                        i.no
-                    }
-                }
+            t = match view.word_at(usize::from(i.base), i.offset, i.need) {
+                Some(w) if (w & i.mask).wrapping_sub(i.lo) <= i.span => i.yes,
+                Some(_) => i.no,
                 None => i.short,
             };
         }
@@ -600,25 +605,22 @@ impl Program {
     /// A human-readable listing, one instruction a line.
     pub fn unparse(&self) -> String {
         let mut s = String::new();
+        const BASES: [Base; 4] = [Base::Data, Base::Link, Base::Net, Base::Transport];
         for (k, i) in self.insns.iter().enumerate() {
-            let op = match i.op {
-                Op::Eq => "==",
-                Op::Gt => ">",
-                Op::Lt => "<",
-            };
-            s.push_str(&format!(
-                "{k:3} {}{}/{:08x}%{:08x}",
-                i.base.name(),
-                i.offset,
-                if i.op == Op::Eq {
-                    i.value << i.shift
-                } else {
-                    i.value
-                },
-                i.mask
-            ));
-            if i.op != Op::Eq || i.shift != 0 {
-                s.push_str(&format!(" (>>{} {op} {})", i.shift, i.value));
+            let base = BASES.get(usize::from(i.base)).map_or("?", |b| b.name());
+            if i.span == 0 {
+                s.push_str(&format!(
+                    "{k:3} {base}{}/{:08x}%{:08x}",
+                    i.offset, i.lo, i.mask
+                ));
+            } else {
+                s.push_str(&format!(
+                    "{k:3} {base}{} & {:08x} in {:08x}-{:08x}",
+                    i.offset,
+                    i.mask,
+                    i.lo,
+                    i.hi()
+                ));
             }
             s.push_str(&format!(
                 "  yes->{}  no->{}",
@@ -654,13 +656,11 @@ fn thread_jumps(insns: &mut [Insn]) {
                     // `a` was short, and `b` needs at least as many bytes: `b` is short.
                     None if b.need >= a.need => b.short,
                     // `a` had its bytes and `b` needs no more of them.
-                    Some(r) if b.need <= a.need && a.mask == b.mask && a.shift == b.shift => {
-                        match implied(&a, r, b) {
-                            Some(true) => b.yes,
-                            Some(false) => b.no,
-                            None => break,
-                        }
-                    }
+                    Some(r) if b.need <= a.need && a.mask == b.mask => match implied(&a, r, b) {
+                        Some(true) => b.yes,
+                        Some(false) => b.no,
+                        None => break,
+                    },
                     _ => break,
                 };
             }
