@@ -82,16 +82,21 @@ pub fn parse_params(params: &[String]) -> Result<Vec<(String, String)>, LoadErro
         .collect()
 }
 
-/// Reads, parses, flattens and checks `path` against the registry.
+/// Reads, parses, flattens and checks `path` against the registry, then checks every
+/// element's arguments.
 pub fn load(path: &Path, params: &[String]) -> Result<Loaded, LoadError> {
     let source = read_source(path)?;
     let params = parse_params(params)?;
     let classes = class_table();
     let sources = vec![source];
-    match sluice_config::load(&sources[0], &params, &classes) {
-        Ok(graph) => Ok(Loaded { sources, graph }),
-        Err(diags) => Err(LoadError::Config(render(&diags, &sources))),
+    let graph = sluice_config::load(&sources[0], &params, &classes)
+        .map_err(|diags| LoadError::Config(render(&diags, &sources)))?;
+    // Element arguments too: a configuration that checks clean also starts.
+    let diags = sluice_dataplane::router::check_arguments(&graph, &sluice_elements::all_classes());
+    if !diags.is_empty() {
+        return Err(LoadError::Config(render(&diags, &sources)));
     }
+    Ok(Loaded { sources, graph })
 }
 
 /// Renders diagnostics with a closing count, as compilers do.

@@ -106,3 +106,22 @@ fn graph_prints_dot_with_hierarchical_names() {
     assert!(dot.starts_with("digraph"), "{dot}");
     assert!(dot.contains("fw/f"), "{dot}");
 }
+
+#[test]
+fn element_arguments_are_checked_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = write(
+        &dir,
+        "args.click",
+        "InfiniteSource(LIMIT lots) -> IPFilter(allow tcp port eighty) -> Discard;\n",
+    );
+    let out = sluice(&["check", f.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("InfiniteSource@1 :: InfiniteSource: LIMIT"),
+        "{err}"
+    );
+    assert!(err.contains("IPFilter@2 :: IPFilter"), "{err}");
+    assert!(err.ends_with("2 errors found\n"), "{err}");
+}

@@ -766,6 +766,65 @@ impl Core {
     }
 }
 
+/// Element instances as their constructors built them, before initialization.
+type Configured = Vec<Option<(&'static ElementClass, Box<dyn Element>)>>;
+
+/// Builds every element from its arguments (address names first: every element's
+/// arguments may use them), reporting every argument error of every element.
+fn configure(
+    graph: &FlatGraph,
+    classes: &[&'static ElementClass],
+) -> Result<Configured, Diagnostics> {
+    let mut diags = Diagnostics::default();
+    let mut book = AddressBook::default();
+    for e in graph.elements.iter().filter(|e| e.class == "AddressInfo") {
+        for a in args::split(&e.config, e.config_span) {
+            if let Err(m) = book.add(a.text) {
+                diags.push(Diagnostic::error(a.span, m));
+            }
+        }
+    }
+    let mut made: Configured = Vec::with_capacity(graph.elements.len());
+    for (i, e) in graph.elements.iter().enumerate() {
+        let Some(class) = classes.iter().copied().find(|c| c.name == e.class) else {
+            diags.push(Diagnostic::error(
+                e.span,
+                format!("unknown element class '{}' (not in this build)", e.class),
+            ));
+            made.push(None);
+            continue;
+        };
+        let cctx = ConfigContext {
+            name: &e.name,
+            ninputs: graph.ninputs(i),
+            noutputs: graph.noutputs(i),
+            span: e.span,
+            names: &book,
+        };
+        let mut args = Args::new(&e.config, e.config_span).with_names(&book);
+        let el = (class.make)(&mut args, &cctx);
+        if let Err(errs) = args.finish() {
+            for mut d in errs {
+                d.message = format!("{} :: {}: {}", e.name, e.class, d.message);
+                diags.push(d);
+            }
+        }
+        made.push(el.map(|el| (class, el)));
+    }
+    if diags.is_empty() {
+        Ok(made)
+    } else {
+        Err(diags)
+    }
+}
+
+/// Checks every element's arguments as the router would when starting, without opening
+/// files or devices: what `sluice check` and `sluice build` report beyond the graph checks,
+/// so a configuration that checks clean also starts.
+pub fn check_arguments(graph: &FlatGraph, classes: &[&'static ElementClass]) -> Diagnostics {
+    configure(graph, classes).err().unwrap_or_default()
+}
+
 /// A running configuration.
 pub struct Router {
     core: Core,
@@ -871,53 +930,9 @@ impl Router {
             mut device_opener,
             console,
         } = env;
-        let mut diags = Diagnostics::default();
+        let made = configure(graph, classes)?;
         let n = graph.elements.len();
-
-        // Address names first: every element's arguments may use them.
-        let mut book = AddressBook::default();
-        for e in graph.elements.iter().filter(|e| e.class == "AddressInfo") {
-            for a in args::split(&e.config, e.config_span) {
-                if let Err(m) = book.add(a.text) {
-                    diags.push(Diagnostic::error(a.span, m));
-                }
-            }
-        }
-
-        let mut made: Vec<Option<(&'static ElementClass, Box<dyn Element>)>> =
-            Vec::with_capacity(n);
-        for (i, e) in graph.elements.iter().enumerate() {
-            let Some(class) = classes.iter().copied().find(|c| c.name == e.class) else {
-                diags.push(Diagnostic::error(
-                    e.span,
-                    format!("unknown element class '{}' (not in this build)", e.class),
-                ));
-                made.push(None);
-                continue;
-            };
-            let cctx = ConfigContext {
-                name: &e.name,
-                ninputs: graph.ninputs(i),
-                noutputs: graph.noutputs(i),
-                span: e.span,
-                names: &book,
-            };
-            let mut args = Args::new(&e.config, e.config_span).with_names(&book);
-            let el = (class.make)(&mut args, &cctx);
-            match args.finish() {
-                Ok(()) => {}
-                Err(errs) => {
-                    for mut d in errs {
-                        d.message = format!("{} :: {}: {}", e.name, e.class, d.message);
-                        diags.push(d);
-                    }
-                }
-            }
-            made.push(el.map(|el| (class, el)));
-        }
-        if !diags.is_empty() {
-            return Err(diags);
-        }
+        let mut diags = Diagnostics::default();
 
         let codes: Vec<ProcessingCode> = made
             .iter()
