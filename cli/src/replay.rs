@@ -7,7 +7,6 @@
 
 use std::io::ErrorKind;
 use std::net::UdpSocket;
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -20,14 +19,14 @@ use sluice_config::args::FromArg;
 /// Arguments of `sluice replay`.
 #[derive(Debug, clap::Args)]
 pub struct ReplayArgs {
-    /// Capture file whose frames are sent (pcap or pcapng, Ethernet).
-    pub pcap: PathBuf,
+    /// Capture files to send (pcap or pcapng, Ethernet): `FILE` sends into the VM's first
+    /// NIC, `N=FILE` or `ethN=FILE` into NIC N. Frames of several files are sent in the
+    /// order of their timestamps, so a request on one side precedes its reply on the other.
+    #[arg(required = true, value_name = "[ethN=]FILE")]
+    pub inputs: Vec<String>,
     /// The running VM, by name (see `sluice ps`).
     #[arg(long)]
     pub vm: String,
-    /// The NIC to send into: 0 is the first `--nic` the VM was booted with.
-    #[arg(long, default_value_t = 0)]
-    pub nic: usize,
     /// Also write each NIC's output to PREFIX-ethN.pcap.
     #[arg(short = 'w', long, value_name = "PREFIX")]
     pub write: Option<String>,
@@ -64,17 +63,16 @@ fn now_ns() -> u64 {
         .map_or(0, |d| d.as_nanos() as u64)
 }
 
-/// Sends `frames` into NIC `into` of a VM whose NICs are `nics` (all `dgram`), collecting
-/// every NIC's output until `wait` passes with nothing new.
+/// Sends `frames` (each with the NIC it goes into) to a VM whose NICs are `nics` (all
+/// `dgram`), collecting every NIC's output until `wait` passes with nothing new.
 pub fn replay(
     nics: &[Nic],
-    into: usize,
-    frames: &[Vec<u8>],
+    frames: &[(usize, Vec<u8>)],
     burst: usize,
     wait: Duration,
 ) -> Result<Outcome, String> {
     let mut taps = Vec::with_capacity(nics.len());
-    let mut target = None;
+    let mut ports = Vec::with_capacity(nics.len());
     for (i, nic) in nics.iter().enumerate() {
         let Nic::Dgram { local, remote } = nic else {
             return Err(format!(
@@ -88,20 +86,18 @@ pub fn replay(
             )
         })?;
         socket.set_nonblocking(true).map_err(|e| e.to_string())?;
-        if i == into {
-            target = Some(*local);
-        }
+        ports.push(*local);
         taps.push(Tap {
             socket,
             frames: Vec::new(),
         });
     }
-    let Some(port) = target else {
+    if let Some((nic, _)) = frames.iter().find(|(nic, _)| *nic >= nics.len()) {
         return Err(format!(
-            "the VM has {} NIC(s); there is no NIC {into}",
+            "the VM has {} NIC(s); there is no eth{nic}",
             nics.len()
         ));
-    };
+    }
     let sender = UdpSocket::bind(("127.0.0.1", 0)).map_err(|e| e.to_string())?;
     let mut buf = vec![0u8; 65536];
     let mut collect = |taps: &mut Vec<Tap>| -> usize {
@@ -121,7 +117,8 @@ pub fn replay(
         n
     };
     for chunk in frames.chunks(burst.max(1)) {
-        for f in chunk {
+        for (nic, f) in chunk {
+            let port = ports[*nic];
             sender.send_to(f, ("127.0.0.1", port)).map_err(|e| {
                 format!(
                     "sending to 127.0.0.1:{port}: {}",
@@ -152,17 +149,43 @@ pub fn replay(
     })
 }
 
-/// Reads every frame of a capture file.
-pub fn read_frames(path: &PathBuf) -> Result<Vec<Vec<u8>>, String> {
-    let name = path.display().to_string();
-    let mut reader = DumpReader::open(&name)?;
+/// Reads every frame of a capture file, with its timestamp.
+pub fn read_frames(path: &str) -> Result<Vec<(u64, Vec<u8>)>, String> {
+    let mut reader = DumpReader::open(path)?;
     let mut frames = Vec::new();
     while let Some(rec) = reader.next_record()? {
         let mut data = vec![0u8; rec.caplen as usize];
         reader.read_data(&mut data)?;
-        frames.push(data);
+        frames.push((rec.timestamp_ns, data));
     }
     Ok(frames)
+}
+
+/// Splits `ethN=FILE` / `N=FILE` / `FILE` into (NIC, file).
+fn parse_input(word: &str) -> Result<(usize, &str), String> {
+    let Some((nic, file)) = word.split_once('=') else {
+        return Ok((0, word));
+    };
+    let n = nic.strip_prefix("eth").unwrap_or(nic);
+    n.parse()
+        .map(|n| (n, file))
+        .map_err(|_| format!("bad input '{word}': expected FILE, N=FILE or ethN=FILE"))
+}
+
+/// Reads every input and merges their frames in timestamp order (stable: ties keep the
+/// order of the command line, then of the file).
+fn merged_frames(inputs: &[String]) -> Result<(Vec<(usize, Vec<u8>)>, Vec<usize>), String> {
+    let mut all = Vec::new();
+    let mut nics_used = Vec::new();
+    for word in inputs {
+        let (nic, file) = parse_input(word)?;
+        nics_used.push(nic);
+        for (t, f) in read_frames(file)? {
+            all.push((t, nic, f));
+        }
+    }
+    all.sort_by_key(|(t, _, _)| *t);
+    Ok((all.into_iter().map(|(_, n, f)| (n, f)).collect(), nics_used))
 }
 
 fn write_pcap(path: &str, frames: &[(u64, Vec<u8>)]) -> std::io::Result<()> {
@@ -198,11 +221,11 @@ pub fn main(args: ReplayArgs) -> ExitCode {
         Ok(n) => n,
         Err(e) => return fail(e),
     };
-    let frames = match read_frames(&args.pcap) {
+    let (frames, into) = match merged_frames(&args.inputs) {
         Ok(f) => f,
         Err(e) => return fail(e),
     };
-    let outcome = match replay(&nics, args.nic, &frames, args.burst, wait) {
+    let outcome = match replay(&nics, &frames, args.burst, wait) {
         Ok(o) => o,
         Err(e) => return fail(e),
     };
@@ -218,16 +241,18 @@ pub fn main(args: ReplayArgs) -> ExitCode {
     if args.json {
         let per_nic: Vec<String> = counts.iter().map(usize::to_string).collect();
         println!(
-            "{{\"vm\":\"{}\",\"nic\":{},\"sent\":{},\"received\":[{}]}}",
+            "{{\"vm\":\"{}\",\"sent\":{},\"received\":[{}]}}",
             vm.name,
-            args.nic,
             outcome.sent,
             per_nic.join(",")
         );
     } else {
+        let into: Vec<String> = into.iter().map(|n| format!("eth{n}")).collect();
         println!(
-            "sent {} frame(s) into eth{} of {}",
-            outcome.sent, args.nic, vm.name
+            "sent {} frame(s) into {} of {}",
+            outcome.sent,
+            into.join(" and "),
+            vm.name
         );
         for (i, n) in counts.iter().enumerate() {
             println!("  eth{i}: {n} frame(s) out");
