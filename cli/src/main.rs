@@ -8,12 +8,14 @@
 //! sluice build  fw.click -o fw.elf       compile the network function into a VM image
 //! sluice boot   fw.elf --nic tap:tap0    run it under QEMU microvm
 //! sluice ps | stop NAME | ctl VM read c.count   manage running VMs
+//! sluice bench  boot|density|e2e fw.elf   the built-in measurements
 //! ```
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod bench;
 mod check;
 mod config;
 mod replay;
@@ -50,6 +52,8 @@ enum Command {
     Stop(vm::StopArgs),
     /// Read or write a handler of a running VM.
     Ctl(vm::CtlArgs),
+    /// Measure an image: boot time, density, throughput and latency.
+    Bench(bench::BenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -65,5 +69,6 @@ fn main() -> ExitCode {
         Command::Ps(args) => vm::ps(args),
         Command::Stop(args) => vm::stop(args),
         Command::Ctl(args) => vm::ctl(args),
+        Command::Bench(args) => bench::main(args),
     }
 }

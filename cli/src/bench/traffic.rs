@@ -1,0 +1,239 @@
+//! Traffic for VMs with dgram NICs: each NIC takes frames on a UDP port of 127.0.0.1 and
+//! sends the frames it transmits to a socket of ours, one frame per datagram.
+//!
+//! Frames are Ethernet/IPv4/UDP, `192.0.2.1:12345 -> 192.0.2.2:7` (the echo port), addressed
+//! to eth0's MAC, with a sequence number in the first 8 payload bytes; the UDP checksum is
+//! left 0 ("none", valid over IPv4) so a network function that rewrites addresses still
+//! forwards them. A frame counts as forwarded when a frame with its sequence number comes
+//! back out of the VM (eth1 with two NICs, eth0 with one).
+
+use std::net::UdpSocket;
+use std::time::{Duration, Instant};
+
+use crate::vm::boot::nic_mac;
+
+/// Offset of the sequence number: after the Ethernet (14), IPv4 (20) and UDP (8) headers.
+const SEQ_AT: usize = 42;
+/// The smallest frame that holds the sequence number.
+pub const MIN_FRAME: usize = SEQ_AT + 8;
+
+/// The NICs of one VM: the ports it listens on and our sockets for what it sends.
+pub struct Nics {
+    /// UDP ports on 127.0.0.1 where NIC *i* takes frames.
+    pub local: Vec<u16>,
+    /// Sockets receiving what NIC *i* transmits.
+    pub rx: Vec<UdpSocket>,
+    /// Our sending socket.
+    pub tx: UdpSocket,
+}
+
+impl Nics {
+    /// `n` NICs on ports free a moment ago.
+    pub fn new(n: usize) -> Result<Nics, String> {
+        let bind = || UdpSocket::bind("127.0.0.1:0").map_err(|e| format!("UDP socket: {e}"));
+        let mut local = Vec::new();
+        let mut rx = Vec::new();
+        for _ in 0..n {
+            let probe = bind()?;
+            local.push(probe.local_addr().map_err(|e| e.to_string())?.port());
+            let r = bind()?;
+            // Room for a burst of full-size frames while we are busy sending.
+            let _ = r.set_read_timeout(Some(Duration::from_millis(200)));
+            rx.push(r);
+        }
+        Ok(Nics {
+            local,
+            rx,
+            tx: bind()?,
+        })
+    }
+
+    /// `--nic` specifications for `sluice boot`.
+    pub fn specs(&self) -> Vec<String> {
+        self.local
+            .iter()
+            .zip(&self.rx)
+            .map(|(l, r)| {
+                format!(
+                    "dgram:{l}:{}",
+                    r.local_addr().map(|a| a.port()).unwrap_or(0)
+                )
+            })
+            .collect()
+    }
+
+    /// The socket where forwarded frames arrive: eth1's with two or more NICs, else eth0's.
+    pub fn out(&self) -> &UdpSocket {
+        &self.rx[if self.rx.len() > 1 { 1 } else { 0 }]
+    }
+
+    /// Sends one frame into eth0.
+    pub fn send(&self, frame: &[u8]) -> std::io::Result<usize> {
+        self.tx.send_to(frame, ("127.0.0.1", self.local[0]))
+    }
+}
+
+/// A `size`-byte frame (at least [`MIN_FRAME`]) carrying sequence number `seq`.
+pub fn frame(size: usize, seq: u64) -> Vec<u8> {
+    let size = size.max(MIN_FRAME);
+    let mut f = vec![0u8; size];
+    let mac: Vec<u8> = nic_mac(0)
+        .split(':')
+        .map(|b| u8::from_str_radix(b, 16).unwrap_or(0))
+        .collect();
+    f[..6].copy_from_slice(&mac);
+    f[6..12].copy_from_slice(&[0x02, 0, 0, 0, 0, 0x01]);
+    f[12..14].copy_from_slice(&[0x08, 0x00]);
+    let ip_len = (size - 14) as u16;
+    {
+        let ip = &mut f[14..34];
+        ip[0] = 0x45;
+        ip[2..4].copy_from_slice(&ip_len.to_be_bytes());
+        ip[8] = 64;
+        ip[9] = 17;
+        ip[12..16].copy_from_slice(&[192, 0, 2, 1]);
+        ip[16..20].copy_from_slice(&[192, 0, 2, 2]);
+        let c = ip_checksum(ip);
+        ip[10..12].copy_from_slice(&c.to_be_bytes());
+    }
+    f[34..36].copy_from_slice(&12345u16.to_be_bytes());
+    f[36..38].copy_from_slice(&7u16.to_be_bytes());
+    f[38..40].copy_from_slice(&(ip_len - 20).to_be_bytes());
+    set_seq(&mut f, seq);
+    f
+}
+
+fn set_seq(f: &mut [u8], seq: u64) {
+    f[SEQ_AT..SEQ_AT + 8].copy_from_slice(&seq.to_be_bytes());
+}
+
+fn seq_of(f: &[u8]) -> Option<u64> {
+    f.get(SEQ_AT..SEQ_AT + 8)
+        .map(|b| u64::from_be_bytes(b.try_into().expect("8 bytes")))
+}
+
+/// RFC 1071 checksum of an IPv4 header.
+fn ip_checksum(h: &[u8]) -> u16 {
+    let mut sum: u32 = h
+        .chunks(2)
+        .map(|c| u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)])))
+        .sum();
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    !(sum as u16)
+}
+
+/// What a run of [`blast`] saw.
+#[derive(Debug, Clone)]
+pub struct Blast {
+    pub sent: u64,
+    pub received: u64,
+    /// Frames given up on (nothing came back within the receive timeout).
+    pub lost: u64,
+    pub elapsed: Duration,
+    /// Round-trip times of the frames that came back, in µs.
+    pub rtt_us: Vec<f64>,
+}
+
+impl Blast {
+    /// Frames forwarded per second.
+    pub fn pps(&self) -> f64 {
+        self.received as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+}
+
+/// Sends `count` frames of `size` bytes into eth0, keeping at most `window` in flight, and
+/// receives them where the VM forwards them. When nothing arrives for `idle` the frames in
+/// flight are counted lost and sending goes on. Sequence numbers start at `first_seq`, so
+/// stragglers of an earlier run are told apart and ignored.
+pub fn blast(
+    nics: &Nics,
+    size: usize,
+    count: u64,
+    window: u64,
+    idle: Duration,
+    first_seq: u64,
+) -> Result<Blast, String> {
+    let out = nics.out();
+    out.set_read_timeout(Some(idle))
+        .map_err(|e| e.to_string())?;
+    let mut f = frame(size, first_seq);
+    let mut sent_at: Vec<Option<Instant>> = vec![None; count as usize];
+    let (mut sent, mut received, mut lost) = (0u64, 0u64, 0u64);
+    let mut rtt_us = Vec::with_capacity(count as usize);
+    let mut buf = vec![0u8; 65536];
+    let start = Instant::now();
+    let mut last_check = Instant::now();
+    while received + lost < count {
+        while sent < count && sent - received - lost < window {
+            set_seq(&mut f, first_seq + sent);
+            nics.send(&f)
+                .map_err(|e| format!("sending into eth0: {e}"))?;
+            sent_at[sent as usize] = Some(Instant::now());
+            sent += 1;
+        }
+        match out.recv(&mut buf) {
+            Ok(n) => {
+                let now = Instant::now();
+                let Some(seq) = seq_of(&buf[..n]) else {
+                    continue;
+                };
+                let Some(k) = seq.checked_sub(first_seq).filter(|&k| k < sent) else {
+                    continue;
+                };
+                if let Some(t) = sent_at[k as usize].take() {
+                    rtt_us.push(now.duration_since(t).as_secs_f64() * 1e6);
+                    received += 1;
+                }
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                // Everything in flight is given up on.
+                for t in sent_at[..sent as usize].iter_mut() {
+                    if t.take().is_some() {
+                        lost += 1;
+                    }
+                }
+            }
+            Err(e) => return Err(format!("receiving: {e}")),
+        }
+        if last_check.elapsed() > Duration::from_millis(100) {
+            super::check_interrupt()?;
+            last_check = Instant::now();
+        }
+    }
+    Ok(Blast {
+        sent,
+        received,
+        lost,
+        elapsed: start.elapsed(),
+        rtt_us,
+    })
+}
+
+/// Whether the VM forwards: a few frames, one at a time, at least one must come back.
+pub fn forwards(nics: &Nics) -> bool {
+    blast(nics, 64, 8, 1, Duration::from_millis(250), 1 << 40)
+        .map(|b| b.received > 0)
+        .unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_carry_their_sequence_number() {
+        let f = frame(64, 77);
+        assert_eq!(f.len(), 64);
+        assert_eq!(seq_of(&f), Some(77));
+        assert_eq!(ip_checksum(&f[14..34]), 0);
+        assert_eq!(u16::from_be_bytes([f[16], f[17]]), 50);
+        assert_eq!(frame(10, 1).len(), MIN_FRAME);
+    }
+}

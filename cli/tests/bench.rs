@@ -1,0 +1,193 @@
+//! Smoke runs of `sluice bench boot|density|e2e` with tiny counts: the commands work end to
+//! end under QEMU, print JSON of the documented shape, and their numbers are sane. Timing
+//! targets live in BENCHMARKS.md, never here.
+//!
+//! These tests need `qemu-system-x86_64` and the `x86_64-unknown-none` Rust target. Without
+//! them they fail, loudly: CI installs both.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::Mutex;
+
+const SLUICE: &str = env!("CARGO_BIN_EXE_sluice");
+
+fn require_qemu() {
+    let found = Command::new("qemu-system-x86_64")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .status()
+        .is_ok();
+    assert!(
+        found,
+        "qemu-system-x86_64 is not installed: `sluice bench` needs it (apt-get install qemu-system-x86)"
+    );
+}
+
+fn sluice(args: &[&str]) -> Output {
+    Command::new(SLUICE)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run sluice")
+}
+
+fn text(out: &[u8]) -> String {
+    String::from_utf8_lossy(out).into_owned()
+}
+
+/// A firewall that passes the bench's UDP frames (to port 7) from eth0 to eth1.
+const FIREWALL: &str = "\
+FromDevice(0)
+  -> cl :: Classifier(12/0800, -)
+  -> Strip(14)
+  -> CheckIPHeader
+  -> IPFilter(allow udp && dst port 7, deny all)
+  -> Unstrip(14)
+  -> ToDevice(1);
+cl[1] -> Discard;
+";
+
+/// Builds the firewall image once per test run.
+fn image() -> PathBuf {
+    static BUILT: Mutex<Option<PathBuf>> = Mutex::new(None);
+    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(p) = built.as_ref() {
+        return p.clone();
+    }
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("bench-tests");
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("firewall.click");
+    let image = dir.join("firewall.elf");
+    std::fs::write(&config, FIREWALL).unwrap();
+    let out = sluice(&[
+        "build",
+        config.to_str().unwrap(),
+        "-o",
+        image.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "sluice build failed:\n{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    *built = Some(image.clone());
+    image
+}
+
+/// Runs `sluice bench ARGS --json` and returns the JSON line.
+fn bench_json(args: &[&str]) -> String {
+    require_qemu();
+    let image = image();
+    let mut all = vec!["bench", args[0], image.to_str().unwrap()];
+    all.extend_from_slice(&args[1..]);
+    all.push("--json");
+    let out = sluice(&all);
+    assert!(
+        out.status.success(),
+        "sluice {}: {}\n{}",
+        all.join(" "),
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    let stdout = text(&out.stdout);
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with('{'))
+        .unwrap_or_else(|| panic!("no JSON in:\n{stdout}"))
+        .to_string();
+    println!("{line}");
+    line
+}
+
+/// The number after `"key": ` (the first occurrence after `after`, if given).
+fn number(json: &str, key: &str, after: Option<&str>) -> f64 {
+    let from = after.map_or(0, |a| {
+        json.find(&format!("\"{a}\""))
+            .unwrap_or_else(|| panic!("no {a} in {json}"))
+    });
+    let pat = format!("\"{key}\": ");
+    let at = json[from..]
+        .find(&pat)
+        .unwrap_or_else(|| panic!("no {key} in {json}"))
+        + from
+        + pat.len();
+    let end = json[at..]
+        .find([',', '}', ']'])
+        .map_or(json.len(), |e| at + e);
+    json[at..end]
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("{key} is not a number in {json}"))
+}
+
+#[test]
+fn bench_boot_reports_times_size_and_memory() {
+    let j = bench_json(&["boot", "--runs", "2"]);
+    assert!(j.contains("\"command\": \"boot\""), "{j}");
+    assert_eq!(number(&j, "runs", None), 2.0);
+    let size = number(&j, "image_bytes", None);
+    assert!(size > 10_000.0 && size < 16.0 * 1024.0 * 1024.0, "{size}");
+    let launcher = number(&j, "median", Some("launcher_to_ready_ms"));
+    assert!(launcher > 0.0 && launcher < 30_000.0, "{launcher}");
+    let entry = number(&j, "median", Some("entry_to_ready_us"));
+    assert!(
+        entry > 0.0 && entry < launcher * 1000.0,
+        "{entry} vs {launcher} ms"
+    );
+    assert_eq!(number(&j, "n", Some("entry_to_ready_us")), 2.0);
+    let mem = number(&j, "min_mem_kib", None);
+    assert!(
+        (64.0..=256.0 * 1024.0).contains(&mem) && mem % 64.0 == 0.0,
+        "{mem}"
+    );
+}
+
+#[test]
+fn bench_density_starts_and_stops_every_vm() {
+    let j = bench_json(&["density", "--vms", "3", "--mem", "8M"]);
+    assert!(j.contains("\"command\": \"density\""), "{j}");
+    assert_eq!(number(&j, "vms", None), 3.0);
+    assert_eq!(number(&j, "answered", None), 3.0);
+    assert!(j.contains("\"all_answered\": true"), "{j}");
+    assert!(number(&j, "start_rate_vms_per_s", None) > 0.0);
+    assert!(number(&j, "all_ready_s", None) > 0.0);
+    let rss = number(&j, "host_rss_kib_total", None);
+    assert!(
+        rss > 3.0 * 1024.0,
+        "three QEMUs take more than 1 MiB each: {rss}"
+    );
+    assert_eq!(number(&j, "n", Some("rss_kib_per_vm")), 3.0);
+    // Every VM was torn down: none of this test's VMs is still recorded as running.
+    let ps = text(&sluice(&["ps"]).stdout);
+    let leftover: Vec<&str> = ps
+        .lines()
+        .filter(|l| l.contains("-d0-") || l.contains("-d1-") || l.contains("-d2-"))
+        .collect();
+    assert!(leftover.is_empty(), "VMs left running:\n{ps}");
+}
+
+#[test]
+fn bench_e2e_measures_nf_and_echo() {
+    let j = bench_json(&[
+        "e2e",
+        "--packets",
+        "200",
+        "--latency-packets",
+        "50",
+        "--sizes",
+        "64,512,1500",
+    ]);
+    assert!(j.contains("\"command\": \"e2e\""), "{j}");
+    for size in ["64", "512", "1500"] {
+        assert!(j.contains(&format!("\"size\": {size},")), "{size}: {j}");
+    }
+    let nf = number(&j, "nf_pps", None);
+    let echo = number(&j, "echo_pps", None);
+    assert!(nf > 0.0 && echo > 0.0, "{j}");
+    let received = number(&j, "nf_received", None);
+    assert!(received >= 100.0, "most of 200 frames forwarded: {j}");
+    let p50 = number(&j, "median", Some("nf"));
+    let p99 = number(&j, "p99", Some("nf"));
+    assert!(p50 > 0.0 && p50 <= p99 && p99 < 1e6, "{j}");
+}
