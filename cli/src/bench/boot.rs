@@ -54,20 +54,28 @@ pub fn run(args: &BootBenchArgs) -> Result<(), String> {
 
     progress("warm-up boot (untimed)");
     let accel = {
-        let nics = Nics::new(nics_n)?;
+        let nics = Nics::new(nics_n, args.common.udp_port)?;
         let vm = launch.start(&unique_name("warm"), &nics)?;
         vm.accel.clone()
     };
 
     let (mut launcher, mut entry, mut command) = (Vec::new(), Vec::new(), Vec::new());
+    // Boot checkpoints, in the guest's order: µs since kernel entry, one sample per boot.
+    let mut checkpoints: Vec<(String, Vec<f64>)> = Vec::new();
     for i in 0..args.runs {
         super::check_interrupt()?;
-        let nics = Nics::new(nics_n)?;
+        let nics = Nics::new(nics_n, args.common.udp_port)?;
         let vm = launch.start(&unique_name("boot"), &nics)?;
         launcher.push(vm.launcher_ms);
         command.push(vm.command_ms);
         if let Some(us) = vm.entry_us {
             entry.push(us);
+        }
+        for (name, us) in &vm.checkpoints {
+            match checkpoints.iter_mut().find(|(n, _)| n == name) {
+                Some((_, v)) => v.push(*us),
+                None => checkpoints.push((name.clone(), vec![*us])),
+            }
         }
         drop(vm);
         if (i + 1) % 10 == 0 || i + 1 == args.runs {
@@ -78,7 +86,7 @@ pub fn run(args: &BootBenchArgs) -> Result<(), String> {
     let min_mem = if args.skip_min_mem {
         None
     } else {
-        Some(least_memory(&launch, nics_n)?)
+        Some(least_memory(&launch, nics_n, args.common.udp_port)?)
     };
 
     let (l, e, c) = (
@@ -101,6 +109,20 @@ pub fn run(args: &BootBenchArgs) -> Result<(), String> {
             (
                 "min_mem_kib",
                 min_mem.map_or(Json::Null, |k| Json::num(k as f64)),
+            ),
+            (
+                "checkpoints_median_us",
+                Json::Obj(
+                    checkpoints
+                        .iter()
+                        .map(|(n, v)| {
+                            (
+                                n.clone(),
+                                Summary::of(v).map_or(Json::Null, |s| Json::num(s.median)),
+                            )
+                        })
+                        .collect(),
+                ),
             ),
             (
                 "samples",
@@ -139,19 +161,29 @@ pub fn run(args: &BootBenchArgs) -> Result<(), String> {
                 ],
             ],
         );
+        let marks: Vec<String> = checkpoints
+            .iter()
+            .filter_map(|(n, v)| Some(format!("{n} {:.0}", Summary::of(v)?.median)))
+            .collect();
+        if !marks.is_empty() {
+            println!(
+                "  boot checkpoints, median us since kernel entry: {}",
+                marks.join(", ")
+            );
+        }
     }
     Ok(())
 }
 
 /// Whether the image boots and forwards with `kib` KiB of memory.
-fn passes(launch: &Launch, nics_n: usize, kib: u64) -> Result<bool, String> {
+fn passes(launch: &Launch, nics_n: usize, udp_port: u16, kib: u64) -> Result<bool, String> {
     super::check_interrupt()?;
     let trial = Launch {
         mem: format!("{kib}K"),
         ready_timeout: Duration::from_secs(5),
         ..launch.clone()
     };
-    let nics = Nics::new(nics_n)?;
+    let nics = Nics::new(nics_n, udp_port)?;
     let ok = match trial.start(&unique_name("mem"), &nics) {
         Ok(_vm) => forwards(&nics),
         Err(e) if e == "interrupted" => return Err(e),
@@ -165,11 +197,11 @@ fn passes(launch: &Launch, nics_n: usize, kib: u64) -> Result<bool, String> {
 }
 
 /// The least memory (KiB, a multiple of 64 KiB) with which the image boots and forwards.
-pub fn least_memory(launch: &Launch, nics_n: usize) -> Result<u64, String> {
+pub fn least_memory(launch: &Launch, nics_n: usize, udp_port: u16) -> Result<u64, String> {
     progress("searching the least memory that boots and forwards");
     // Find a size that passes, then bisect between it and one that fails.
     let mut hi = 8 * 1024;
-    while !passes(launch, nics_n, hi)? {
+    while !passes(launch, nics_n, udp_port, hi)? {
         hi *= 2;
         if hi > MEM_MAX_KIB {
             return Err(format!(
@@ -181,13 +213,13 @@ pub fn least_memory(launch: &Launch, nics_n: usize) -> Result<u64, String> {
     let mut lo = MEM_STEP_KIB; // assumed to fail; checked below if the search gets there
     while hi - lo > MEM_STEP_KIB {
         let mid = (lo + hi) / 2 / MEM_STEP_KIB * MEM_STEP_KIB;
-        if passes(launch, nics_n, mid)? {
+        if passes(launch, nics_n, udp_port, mid)? {
             hi = mid;
         } else {
             lo = mid;
         }
     }
-    if lo == MEM_STEP_KIB && passes(launch, nics_n, lo)? {
+    if lo == MEM_STEP_KIB && passes(launch, nics_n, udp_port, lo)? {
         return Ok(lo);
     }
     Ok(hi)

@@ -41,14 +41,17 @@ pub fn run(args: &DensityArgs) -> Result<(), String> {
     };
     launch.mem = match &args.mem {
         Some(m) => m.clone(),
-        None => format!("{}K", super::boot::least_memory(&launch, nics_n)?),
+        None => format!(
+            "{}K",
+            super::boot::least_memory(&launch, nics_n, args.common.udp_port)?
+        ),
     };
     let n = args.vms as usize;
     progress(format!("starting {n} VMs with --mem {}", launch.mem));
 
     let mut nics = Vec::with_capacity(n);
     for _ in 0..n {
-        nics.push(Nics::new(nics_n)?);
+        nics.push(Nics::new(nics_n, args.common.udp_port)?);
     }
     // Guards first: whatever happens below, every VM started is stopped.
     let mut vms: Vec<BenchVm> = Vec::with_capacity(n);

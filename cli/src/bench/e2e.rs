@@ -10,7 +10,7 @@
 //! forwarded ones are counted (packets/s = forwarded / elapsed). Latency is then measured
 //! with one frame in flight (`--latency-packets` round trips of the smallest size), so it
 //! is the time through the VM and not queueing. The image must forward the bench's UDP
-//! frames (`192.0.2.1:12345 -> 192.0.2.2:7`) from eth0 to eth1 (or back out of eth0 with
+//! frames (`192.0.2.1:12345 -> 192.0.2.2:PORT`, `--udp-port`) from eth0 to eth1 (or back out of eth0 with
 //! `--nics 1`).
 
 use std::path::{Path, PathBuf};
@@ -102,7 +102,7 @@ fn measure(args: &E2eArgs, label: &str, image: &Path) -> Result<Measured, String
         accel: args.common.accel.clone(),
         ready_timeout: Duration::from_secs(30),
     };
-    let nics = Nics::new(usize::from(args.common.nics))?;
+    let nics = Nics::new(usize::from(args.common.nics), args.common.udp_port)?;
     progress(format!("{label}: booting {}", image.display()));
     let vm = launch.start(&unique_name(label), &nics)?;
     let idle = Duration::from_millis(300);

@@ -56,6 +56,10 @@ pub struct CommonArgs {
     /// of eth1 with 2, back out of eth0 with 1.
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u8).range(1..=8))]
     pub nics: u8,
+    /// UDP destination port of the bench's frames (`192.0.2.1:12345 -> 192.0.2.2:PORT`):
+    /// pick one the network function lets through.
+    #[arg(long, default_value_t = 7)]
+    pub udp_port: u16,
     /// Accelerator, as `sluice boot --accel`.
     #[arg(long, default_value = "auto")]
     pub accel: String,

@@ -1,7 +1,8 @@
 //! Traffic for VMs with dgram NICs: each NIC takes frames on a UDP port of 127.0.0.1 and
 //! sends the frames it transmits to a socket of ours, one frame per datagram.
 //!
-//! Frames are Ethernet/IPv4/UDP, `192.0.2.1:12345 -> 192.0.2.2:7` (the echo port), addressed
+//! Frames are Ethernet/IPv4/UDP, `192.0.2.1:12345 -> 192.0.2.2:PORT` (`--udp-port`, default
+//! 7, the echo port), addressed
 //! to eth0's MAC, with a sequence number in the first 8 payload bytes; the UDP checksum is
 //! left 0 ("none", valid over IPv4) so a network function that rewrites addresses still
 //! forwards them. A frame counts as forwarded when a frame with its sequence number comes
@@ -25,11 +26,13 @@ pub struct Nics {
     pub rx: Vec<UdpSocket>,
     /// Our sending socket.
     pub tx: UdpSocket,
+    /// UDP destination port of the frames sent.
+    pub udp_port: u16,
 }
 
 impl Nics {
-    /// `n` NICs on ports free a moment ago.
-    pub fn new(n: usize) -> Result<Nics, String> {
+    /// `n` NICs on ports free a moment ago; frames will go to UDP port `udp_port`.
+    pub fn new(n: usize, udp_port: u16) -> Result<Nics, String> {
         let bind = || UdpSocket::bind("127.0.0.1:0").map_err(|e| format!("UDP socket: {e}"));
         let mut local = Vec::new();
         let mut rx = Vec::new();
@@ -45,6 +48,7 @@ impl Nics {
             local,
             rx,
             tx: bind()?,
+            udp_port,
         })
     }
 
@@ -74,7 +78,7 @@ impl Nics {
 }
 
 /// A `size`-byte frame (at least [`MIN_FRAME`]) carrying sequence number `seq`.
-pub fn frame(size: usize, seq: u64) -> Vec<u8> {
+pub fn frame(size: usize, udp_port: u16, seq: u64) -> Vec<u8> {
     let size = size.max(MIN_FRAME);
     let mut f = vec![0u8; size];
     let mac: Vec<u8> = nic_mac(0)
@@ -97,7 +101,7 @@ pub fn frame(size: usize, seq: u64) -> Vec<u8> {
         ip[10..12].copy_from_slice(&c.to_be_bytes());
     }
     f[34..36].copy_from_slice(&12345u16.to_be_bytes());
-    f[36..38].copy_from_slice(&7u16.to_be_bytes());
+    f[36..38].copy_from_slice(&udp_port.to_be_bytes());
     f[38..40].copy_from_slice(&(ip_len - 20).to_be_bytes());
     set_seq(&mut f, seq);
     f
@@ -158,7 +162,7 @@ pub fn blast(
     let out = nics.out();
     out.set_read_timeout(Some(idle))
         .map_err(|e| e.to_string())?;
-    let mut f = frame(size, first_seq);
+    let mut f = frame(size, nics.udp_port, first_seq);
     let mut sent_at: Vec<Option<Instant>> = vec![None; count as usize];
     let (mut sent, mut received, mut lost) = (0u64, 0u64, 0u64);
     let mut rtt_us = Vec::with_capacity(count as usize);
@@ -229,11 +233,12 @@ mod tests {
 
     #[test]
     fn frames_carry_their_sequence_number() {
-        let f = frame(64, 77);
+        let f = frame(64, 7, 77);
         assert_eq!(f.len(), 64);
         assert_eq!(seq_of(&f), Some(77));
         assert_eq!(ip_checksum(&f[14..34]), 0);
         assert_eq!(u16::from_be_bytes([f[16], f[17]]), 50);
-        assert_eq!(frame(10, 1).len(), MIN_FRAME);
+        assert_eq!(frame(10, 7, 1).len(), MIN_FRAME);
+        assert_eq!(&frame(64, 53, 1)[36..38], &[0, 53]);
     }
 }

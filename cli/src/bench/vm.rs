@@ -41,6 +41,8 @@ pub struct BenchVm {
     pub entry_us: Option<f64>,
     /// From spawning `sluice boot` to its return once the VM is ready (ms).
     pub command_ms: f64,
+    /// The guest's boot checkpoints (`serial`, `gdt`, ..., `router`): µs since kernel entry.
+    pub checkpoints: Vec<(String, f64)>,
 }
 
 /// A name unique to this process.
@@ -146,14 +148,40 @@ impl Pending {
         let number = |key: &str, unit: &str| {
             field(key).and_then(|v| v.strip_suffix(unit).and_then(|n| n.parse::<f64>().ok()))
         };
+        // The guest's own ready line, complete, from the console log.
+        let guest = runtime_dir()
+            .ok()
+            .and_then(|d| std::fs::read_to_string(d.join(format!("{}.log", self.name))).ok())
+            .and_then(|log| {
+                log.lines()
+                    .find(|l| l.starts_with("ready entry->ready="))
+                    .map(str::to_string)
+            })
+            .unwrap_or_default();
+        let us = |v: &str| v.strip_suffix("us").and_then(|n| n.parse::<f64>().ok());
+        let guest_fields: Vec<(String, f64)> = guest
+            .split_whitespace()
+            .filter_map(|f| f.split_once('='))
+            .filter_map(|(k, v)| Some((k.to_string(), us(v)?)))
+            .collect();
+        let entry_us = guest_fields
+            .iter()
+            .find(|(k, _)| k == "entry->ready")
+            .map(|(_, v)| *v)
+            .or_else(|| number("entry->ready=", "us"));
+        let checkpoints = guest_fields
+            .into_iter()
+            .filter(|(k, _)| !k.contains("->"))
+            .collect();
         Ok(Some(BenchVm {
             name: self.name.clone(),
             control: self.control.clone(),
             pid,
             accel: field("accel=").unwrap_or_else(|| "?".into()),
             launcher_ms: number("launcher->ready=", "ms").unwrap_or(f64::NAN),
-            entry_us: number("entry->ready=", "us"),
+            entry_us,
             command_ms,
+            checkpoints,
         }))
     }
 }
