@@ -188,10 +188,17 @@ fn compile(source: &Path, args: &BuildArgs, config: Option<(&Path, &str)>) -> Re
     }
     let target_dir = std::env::var_os("SLUICE_UNIKERNEL_TARGET_DIR")
         .map_or_else(|| source.join("target"), PathBuf::from);
+    let work = target_dir.join("sluice-build");
+    std::fs::create_dir_all(&work).map_err(|e| format!("{}: {e}", work.display()))?;
+    // One build at a time per target folder, from writing the configuration to copying the
+    // image out: builds of different configurations share the folder and its output path.
+    let lock_path = work.join(".lock");
+    let lock =
+        std::fs::File::create(&lock_path).map_err(|e| format!("{}: {e}", lock_path.display()))?;
+    lock.lock()
+        .map_err(|e| format!("locking {}: {e}", lock_path.display()))?;
     let flat_path = match config {
         Some((file, flat)) => {
-            let work = target_dir.join("sluice-build");
-            std::fs::create_dir_all(&work).map_err(|e| format!("{}: {e}", work.display()))?;
             let stem = file
                 .file_stem()
                 .map_or_else(|| "config".into(), |s| s.to_string_lossy().into_owned());
