@@ -5,7 +5,8 @@
 //! is given), waits until every one is ready, then asks each for a handler over its control
 //! channel. Reports the start rate (N / time until all are ready), the ready times, how many
 //! answered, and the host memory: the sum of the QEMU processes' resident set sizes
-//! (`VmRSS` in `/proc/PID/status`), read while all run. Every VM is stopped at the end,
+//! (`VmRSS` in `/proc/PID/status`), read while all run, and the host CPU they use while
+//! idle (their CPU time over two seconds). Every VM is stopped at the end,
 //! also when a start fails or on Ctrl-C.
 
 use std::path::PathBuf;
@@ -13,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use super::stats::{json_or_null, Summary};
 use super::traffic::Nics;
-use super::vm::{unique_name, BenchVm, Launch, Pending};
+use super::vm::{cpu_ticks, unique_name, BenchVm, Launch, Pending};
 use super::{print_table, progress, CommonArgs, Json};
 
 /// Arguments of `sluice bench density`.
@@ -30,6 +31,12 @@ pub struct DensityArgs {
     #[command(flatten)]
     pub common: CommonArgs,
 }
+
+/// The handler every VM is asked for: short, so the answer is quick even on a busy host.
+const HANDLER: &str = "buffers_held";
+
+/// Linux clock ticks per second (`USER_HZ`), the unit of `/proc/PID/stat` times.
+const CLOCK_TICKS: u64 = 100;
 
 pub fn run(args: &DensityArgs) -> Result<(), String> {
     let nics_n = usize::from(args.common.nics);
@@ -89,12 +96,21 @@ pub fn run(args: &DensityArgs) -> Result<(), String> {
     let mut answered = 0;
     let mut failures = Vec::new();
     for vm in &vms {
-        match vm.read("config", Duration::from_secs(10)) {
+        super::check_interrupt()?;
+        match vm.read(HANDLER, Duration::from_secs(10)) {
             Ok(text) if !text.trim().is_empty() => answered += 1,
             Ok(_) => failures.push(format!("{}: empty answer", vm.name)),
             Err(e) => failures.push(e),
         }
     }
+    // Host CPU the idle VMs take: their CPU time over a short window.
+    let ticks = |vms: &[BenchVm]| -> u64 { vms.iter().filter_map(|v| cpu_ticks(v.pid)).sum() };
+    let window = Duration::from_secs(2);
+    let before = ticks(&vms);
+    std::thread::sleep(window);
+    let idle_cpu_percent =
+        (ticks(&vms) - before.min(ticks(&vms))) as f64 / CLOCK_TICKS as f64 / window.as_secs_f64()
+            * 100.0;
     let rss: Vec<f64> = vms
         .iter()
         .filter_map(|v| v.rss_kib())
@@ -122,6 +138,7 @@ pub fn run(args: &DensityArgs) -> Result<(), String> {
             ("start_rate_vms_per_s", Json::num(rate)),
             ("ready_ms", json_or_null(ready)),
             ("host_rss_kib_total", Json::num(rss_total)),
+            ("idle_host_cpu_percent", Json::num(idle_cpu_percent)),
             ("rss_kib_per_vm", json_or_null(rss_s)),
             (
                 "failures",
@@ -153,6 +170,10 @@ pub fn run(args: &DensityArgs) -> Result<(), String> {
                 vec![
                     "host memory, all QEMUs (RSS)".into(),
                     format!("{:.1} MiB", rss_total / 1024.0),
+                ],
+                vec![
+                    "host CPU while all idle".into(),
+                    format!("{idle_cpu_percent:.0}% of one core"),
                 ],
                 vec![
                     "per VM (KiB, min / median / p99)".into(),

@@ -87,11 +87,8 @@ static INTERRUPTED: OnceLock<&'static AtomicBool> = OnceLock::new();
 fn install_interrupt_handler() {
     let flag: &'static AtomicBool = Box::leak(Box::new(AtomicBool::new(false)));
     if INTERRUPTED.set(flag).is_ok() {
-        let _ = ctrlc::set_handler(move || {
-            if flag.swap(true, Ordering::SeqCst) {
-                std::process::exit(130);
-            }
-        });
+        // Only a flag: every loop checks it and unwinds, so the guards stop every VM.
+        let _ = ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst));
     }
 }
 
