@@ -641,6 +641,7 @@ pub(crate) mod tests {
                 }
             }
             let prog = super::super::program::Program::compile(&rules);
+            let switched = super::super::program::Program::compile_with_switches(&rules, 2);
             for p in &pkts {
                 // Put `lead` bytes of link header before the IP header.
                 let mut buf = vec![0u8; lead];
@@ -649,6 +650,60 @@ pub(crate) mod tests {
                 let view = View::from_buffer(&buf, 0, buf.len(), lead);
                 let want = super::super::program::reference_classify(&rules, &view);
                 prop_assert_eq!(prog.classify(&view), want, "patterns {:?}\n{}", pats, prog.unparse());
+                prop_assert_eq!(switched.classify(&view), want, "patterns {:?}\n{}", pats, switched.unparse());
+            }
+        }
+    }
+
+    fn address_rule() -> impl Strategy<Value = String> {
+        let host = (0u8..6).prop_map(|h| format!("10.0.0.{h}"));
+        let net = (0u8..6).prop_map(|h| format!("10.0.{h}.0/24"));
+        let port = (50u16..56).prop_map(|p| p.to_string());
+        prop_oneof![
+            (prop_oneof![Just("src"), Just("dst")], host)
+                .prop_map(|(d, h)| format!("{d} host {h}")),
+            net.prop_map(|n| format!("src net {n}")),
+            (prop_oneof![Just("tcp"), Just("udp")], port)
+                .prop_map(|(p, v)| format!("{p} dst port {v}")),
+            (0u32..4).prop_map(|v| format!("ip ttl > {}", v * 60)),
+        ]
+    }
+
+    fn switch_packet() -> impl Strategy<Value = Vec<u8>> {
+        (0u8..8, 0u8..8, 0u8..3, 50u16..57, any::<bool>(), 0usize..60).prop_map(
+            |(s, d, n, port, is_tcp, cut)| {
+                let src = [10, 0, n, s];
+                let dst = [10, 0, 0, d];
+                let mut p = if is_tcp {
+                    tcp(src, dst, 1000, port, "S")
+                } else {
+                    udp(src, dst, 1000, port)
+                };
+                p[8] = s.wrapping_mul(40);
+                if cut % 4 == 0 {
+                    p.truncate(cut);
+                }
+                p
+            },
+        )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+        /// Many values of one field, so switches (even on two values) stand in for tests.
+        #[test]
+        fn switched_program_matches_reference(rules in proptest::collection::vec(proptest::collection::vec(address_rule(), 1..3), 1..16), pkts in proptest::collection::vec(switch_packet(), 1..16), min in 2usize..5) {
+            let mut compiled = Vec::new();
+            for (i, conj) in rules.iter().enumerate() {
+                let p = conj.join(" and ");
+                let e = parse_pattern(&tokenize(&p), None).map_err(|e| TestCaseError::fail(format!("{p}: {e:?}")))?;
+                compiled.push((e, if i % 4 == 3 { Outcome::Drop } else { Outcome::Port(i as u16) }));
+            }
+            let prog = super::super::program::Program::compile_with_switches(&compiled, min);
+            for p in &pkts {
+                let view = View::from_buffer(p, 0, p.len(), 0);
+                let want = super::super::program::reference_classify(&compiled, &view);
+                prop_assert_eq!(prog.classify(&view), want, "rules {:?}\n{}", rules, prog.unparse());
             }
         }
     }

@@ -47,11 +47,15 @@ pub(crate) struct Classify {
 impl Classify {
     pub(crate) fn new(rules: &[(Expr, Outcome)]) -> Self {
         Self {
-            program: Program::compile(rules),
+            program: Program::compile_with_switches(rules, SWITCH_MIN_VALUES),
             drops: 0,
         }
     }
 }
+
+/// A word compared with this many values or more gets a switch (one hash lookup) instead
+/// of a chain of comparisons: below it, the comparisons are cheaper.
+const SWITCH_MIN_VALUES: usize = 4;
 
 const HANDLERS: &[Handler] = &[Handler::read("program"), Handler::read("drops")];
 

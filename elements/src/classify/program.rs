@@ -19,6 +19,7 @@
 //! correct reference that the property tests hold the compiled program to.
 
 use alloc::boxed::Box;
+use alloc::collections::BTreeMap;
 use alloc::format;
 use alloc::string::String;
 use alloc::vec;
@@ -315,7 +316,7 @@ impl<'a> View<'a> {
 }
 
 /// A jump target: an instruction index, an output port, or drop.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Target(u32);
 
 impl Target {
@@ -367,10 +368,15 @@ impl Target {
 /// One instruction: the masked word, left in place, must lie in `lo..=lo + span` (tested as
 /// one wrapping subtraction and compare), and three targets. Every comparison (`==`, `>`,
 /// `<`, on any field of the word) becomes one such range test.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+///
+/// A switch instruction (`switch` set) instead looks the masked word up in table `lo`: a
+/// value listed there jumps to its target, any other value to `no`; `yes` and `span` are
+/// unused. A packet too short for the word goes to `short` as for a test.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Insn {
     base: u8,
     need: u8,
+    switch: bool,
     offset: u16,
     mask: u32,
     lo: u32,
@@ -414,7 +420,69 @@ fn word_range(op: Op, mask: u32, shift: u8, value: u32) -> Option<(u32, u32)> {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Program {
     insns: Vec<Insn>,
+    /// The tables of switch instructions.
+    tables: Vec<Table>,
     entry: Target,
+}
+
+/// A switch table: open addressing with linear probing over a power-of-two number of slots,
+/// at most half full, so a lookup ends at a free slot after a short probe.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Table {
+    /// `(value, target)`; a free slot holds [`Table::FREE`] as its target.
+    slots: Box<[(u32, Target)]>,
+    /// Right shift that turns the 32-bit hash into a slot index.
+    shift: u32,
+}
+
+impl Table {
+    /// No instruction index or outcome is ever this.
+    const FREE: Target = Target(u32::MAX - 1);
+
+    fn new(entries: &[(u32, Target)]) -> Table {
+        let bits = (entries.len() * 2)
+            .next_power_of_two()
+            .trailing_zeros()
+            .max(1);
+        let mut slots = vec![(0u32, Self::FREE); 1 << bits].into_boxed_slice();
+        let shift = 32 - bits;
+        let mask = slots.len() - 1;
+        for &(v, t) in entries {
+            let mut k = Self::hash(v, shift);
+            while slots[k].1 != Self::FREE {
+                k = (k + 1) & mask;
+            }
+            slots[k] = (v, t);
+        }
+        Table { slots, shift }
+    }
+
+    #[inline]
+    fn hash(v: u32, shift: u32) -> usize {
+        // Fibonacci hashing: the top bits of a multiply mix every input bit.
+        (v.wrapping_mul(0x9e37_79b1) >> shift) as usize
+    }
+
+    /// The target for `v`, or `default` when `v` is not listed.
+    #[inline]
+    fn lookup(&self, v: u32, default: Target) -> Target {
+        let mask = self.slots.len() - 1;
+        let mut k = Self::hash(v, self.shift);
+        // Bounded: the table always has a free slot.
+        for _ in 0..self.slots.len() {
+            let Some(&(key, t)) = self.slots.get(k) else {
+                break;
+            };
+            if t == Self::FREE {
+                break;
+            }
+            if key == v {
+                return t;
+            }
+            k = (k + 1) & mask;
+        }
+        default
+    }
 }
 
 /// Builds instructions back to front, so every target exists before its source.
@@ -444,6 +512,7 @@ impl Builder {
         self.insns.push(Insn {
             base: t.base as u8,
             need: t.need(),
+            switch: false,
             offset: t.offset,
             mask,
             lo,
@@ -553,17 +622,38 @@ impl Program {
         }
         let prog = Program {
             insns: out,
+            tables: Vec::new(),
             entry: map(entry),
         };
         debug_assert!(prog.jumps_forward());
         prog
     }
 
+    /// Compiles as [`Program::compile`], then adds switches (see [`Program::add_switches`])
+    /// on words compared with at least `min_values` distinct values.
+    pub fn compile_with_switches(rules: &[(Expr, Outcome)], min_values: usize) -> Program {
+        let mut p = Program::compile(rules);
+        p.add_switches(min_values);
+        p
+    }
+
     fn jumps_forward(&self) -> bool {
+        let forward =
+            |k: usize, t: &Target| t.as_insn().is_none_or(|j| j > k && j < self.insns.len());
         self.insns.iter().enumerate().all(|(k, i)| {
-            [i.yes, i.no, i.short]
-                .iter()
-                .all(|t| t.as_insn().is_none_or(|j| j > k && j < self.insns.len()))
+            let table = if i.switch {
+                match self.tables.get(i.lo as usize) {
+                    Some(t) => t
+                        .slots
+                        .iter()
+                        .filter(|e| e.1 != Table::FREE)
+                        .all(|e| forward(k, &e.1)),
+                    None => false,
+                }
+            } else {
+                true
+            };
+            table && [i.yes, i.no, i.short].iter().all(|t| forward(k, t))
         })
     }
 
@@ -588,6 +678,10 @@ impl Program {
                 return Outcome::Drop;
             };
             t = match view.word_at(usize::from(i.base), i.offset, i.need) {
+                Some(w) if i.switch => match self.tables.get(i.lo as usize) {
+                    Some(table) => table.lookup(w & i.mask, i.no),
+                    None => i.no,
+                },
                 Some(w) if (w & i.mask).wrapping_sub(i.lo) <= i.span => i.yes,
                 Some(_) => i.no,
                 None => i.short,
@@ -608,6 +702,23 @@ impl Program {
         const BASES: [Base; 4] = [Base::Data, Base::Link, Base::Net, Base::Transport];
         for (k, i) in self.insns.iter().enumerate() {
             let base = BASES.get(usize::from(i.base)).map_or("?", |b| b.name());
+            if i.switch {
+                s.push_str(&format!("{k:3} {base}{} & {:08x} switch", i.offset, i.mask));
+                if let Some(table) = self.tables.get(i.lo as usize) {
+                    let mut cases: Vec<&(u32, Target)> =
+                        table.slots.iter().filter(|e| e.1 != Table::FREE).collect();
+                    cases.sort_by_key(|e| e.0);
+                    for (v, t) in cases {
+                        s.push_str(&format!(" {v:08x}->{}", t.unparse()));
+                    }
+                }
+                s.push_str(&format!(
+                    "  else->{}  short->{}\n",
+                    i.no.unparse(),
+                    i.short.unparse()
+                ));
+                continue;
+            }
             if i.span == 0 {
                 s.push_str(&format!(
                     "{k:3} {base}{}/{:08x}%{:08x}",
@@ -634,6 +745,279 @@ impl Program {
         }
         s.push_str(&format!("entry {}\n", self.entry.unparse()));
         s
+    }
+}
+
+/// A masked word that switch instructions dispatch on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Field {
+    base: u8,
+    offset: u16,
+    mask: u32,
+}
+
+/// Most instructions a program with switches may have (the memory a config may cost).
+const SWITCH_BUDGET: usize = 1 << 14;
+
+/// Most switches a packet passes through.
+const SWITCH_DEPTH: usize = 3;
+
+/// Instructions as a shared graph: equal instructions (same test, same targets) are stored
+/// once, so the tests that every case of a switch still runs exist once, not once per case.
+/// A node's targets are nodes created before it, so laying nodes out newest first makes
+/// every jump go forward.
+struct Nodes {
+    insns: Vec<Insn>,
+    index: BTreeMap<Insn, usize>,
+    tables: Vec<Table>,
+}
+
+impl Nodes {
+    fn intern(&mut self, i: Insn) -> Option<Target> {
+        if let Some(&k) = self.index.get(&i) {
+            return Some(Target::insn(k));
+        }
+        if self.insns.len() >= SWITCH_BUDGET {
+            return None;
+        }
+        self.insns.push(i);
+        self.index.insert(i, self.insns.len() - 1);
+        Some(Target::insn(self.insns.len() - 1))
+    }
+
+    /// Nodes reachable from `root`, in creation order (targets before their sources).
+    fn reachable(&self, root: Target) -> Vec<usize> {
+        let mut seen = vec![false; self.insns.len()];
+        let mut stack: Vec<usize> = root.as_insn().into_iter().collect();
+        let mut out = Vec::new();
+        while let Some(k) = stack.pop() {
+            if core::mem::replace(&mut seen[k], true) {
+                continue;
+            }
+            out.push(k);
+            let i = &self.insns[k];
+            stack.extend(self.targets(i).filter_map(Target::as_insn));
+        }
+        out.sort_unstable();
+        out
+    }
+
+    fn targets<'a>(&'a self, i: &'a Insn) -> impl Iterator<Item = Target> + 'a {
+        let table = match i.switch {
+            true => self.tables.get(i.lo as usize),
+            false => None,
+        };
+        [i.yes, i.no, i.short].into_iter().chain(
+            table
+                .into_iter()
+                .flat_map(|t| t.slots.iter().filter(|e| e.1 != Table::FREE).map(|e| e.1)),
+        )
+    }
+
+    /// The field compared for equality with the most distinct values below `root`, and
+    /// those values (sorted), when there are at least `min_values`.
+    fn best_field(&self, nodes: &[usize], min_values: usize) -> Option<(Field, Vec<u32>)> {
+        let mut seen: Vec<(Field, u32)> = nodes
+            .iter()
+            .map(|&k| &self.insns[k])
+            .filter(|i| !i.switch && i.span == 0 && i.mask != 0)
+            .map(|i| {
+                let f = Field {
+                    base: i.base,
+                    offset: i.offset,
+                    mask: i.mask,
+                };
+                (f, i.lo)
+            })
+            .collect();
+        seen.sort_unstable();
+        seen.dedup();
+        let mut best: Option<(Field, usize, usize)> = None;
+        let mut start = 0;
+        while start < seen.len() {
+            let f = seen[start].0;
+            let end = start + seen[start..].iter().take_while(|e| e.0 == f).count();
+            if best.is_none_or(|(_, s, e)| end - start > e - s) {
+                best = Some((f, start, end));
+            }
+            start = end;
+        }
+        let (f, s, e) = best?;
+        (e - s >= min_values).then(|| (f, seen[s..e].iter().map(|e| e.1).collect()))
+    }
+
+    /// What test `i` gives on a packet whose `f` word masks to `value` (`None`: to none of
+    /// the values tested for equality), when that decides it. A test that needs more bytes
+    /// than the switch read stays, as it might find the packet short.
+    fn decided(i: &Insn, f: Field, need: u8, value: Option<u32>) -> Option<bool> {
+        if i.switch || i.base != f.base || i.offset != f.offset || i.need > need {
+            return None;
+        }
+        match value {
+            Some(v) if i.mask & !f.mask == 0 => Some((v & i.mask).wrapping_sub(i.lo) <= i.span),
+            None if i.mask == f.mask && i.span == 0 => Some(false),
+            _ => None,
+        }
+    }
+
+    /// The program below `nodes` (reachable from `root`) for packets whose `f` word masks
+    /// to `value` (see [`Nodes::decided`]): decided tests become jumps.
+    fn restrict(
+        &mut self,
+        root: Target,
+        nodes: &[usize],
+        f: Field,
+        need: u8,
+        value: Option<u32>,
+    ) -> Option<Target> {
+        // Creation order: a node's targets are mapped before it.
+        let mut map: BTreeMap<usize, Target> = BTreeMap::new();
+        let get = |t: Target, map: &BTreeMap<usize, Target>| {
+            t.as_insn()
+                .map_or(t, |k| map.get(&k).copied().unwrap_or(Target::DROP))
+        };
+        for &k in nodes {
+            let i = self.insns[k];
+            let t = match Self::decided(&i, f, need, value) {
+                Some(true) => get(i.yes, &map),
+                Some(false) => get(i.no, &map),
+                None if i.switch => Target::insn(k),
+                None => self.intern(Insn {
+                    yes: get(i.yes, &map),
+                    no: get(i.no, &map),
+                    short: get(i.short, &map),
+                    ..i
+                })?,
+            };
+            map.insert(k, t);
+        }
+        Some(get(root, &map))
+    }
+
+    /// `root` with a switch in front on its most-tested field, each case (and the default)
+    /// running only the tests the field's value leaves open, switched again up to `depth`
+    /// levels. Packets too short for a switch go to `fallback`. `Ok(None)`: no field has
+    /// `min_values` values; `Err`: over budget.
+    fn with_switches(
+        &mut self,
+        root: Target,
+        fallback: Target,
+        min_values: usize,
+        depth: usize,
+    ) -> Result<Option<Target>, ()> {
+        if depth == 0 {
+            return Ok(None);
+        }
+        let nodes = self.reachable(root);
+        let Some((f, values)) = self.best_field(&nodes, min_values) else {
+            return Ok(None);
+        };
+        let need = need_of(f.mask);
+        let mut cases = Vec::with_capacity(values.len());
+        let mut default = Target::DROP;
+        for value in values.iter().map(|&v| Some(v)).chain([None]) {
+            let sub = self.restrict(root, &nodes, f, need, value).ok_or(())?;
+            let sub = self
+                .with_switches(sub, fallback, min_values, depth - 1)?
+                .unwrap_or(sub);
+            match value {
+                Some(v) => cases.push((v, sub)),
+                None => default = sub,
+            }
+        }
+        self.tables.push(Table::new(&cases));
+        let t = self.intern(Insn {
+            base: f.base,
+            need,
+            switch: true,
+            offset: f.offset,
+            mask: f.mask,
+            lo: (self.tables.len() - 1) as u32,
+            span: 0,
+            yes: Target::DROP,
+            no: default,
+            short: fallback,
+        });
+        t.map(Some).ok_or(())
+    }
+}
+
+impl Program {
+    /// Puts switches in front of the tests: when many patterns compare one word with
+    /// different values (`src net A`, `src net B`, ...), one hash lookup on the word picks
+    /// the tests that value leaves, instead of running through every comparison. A switch
+    /// needs at least `min_values` distinct values. Packets too short for a switch's word
+    /// run the program without switches, which stays in the program, so every outcome stays
+    /// exactly the plain program's.
+    pub fn add_switches(&mut self, min_values: usize) {
+        if !self.tables.is_empty() || self.insns.is_empty() {
+            return;
+        }
+        // Shallower trees when the deep one does not fit the budget.
+        for depth in (1..=SWITCH_DEPTH).rev() {
+            if let Some(p) = self.switched(min_values.max(2), depth) {
+                *self = p;
+                return;
+            }
+        }
+    }
+
+    fn switched(&self, min_values: usize, depth: usize) -> Option<Program> {
+        let mut nodes = Nodes {
+            insns: Vec::new(),
+            index: BTreeMap::new(),
+            tables: Vec::new(),
+        };
+        // The plain program, back to front so targets exist first.
+        let n = self.insns.len();
+        let mut map = vec![Target::DROP; n];
+        let get = |t: Target, map: &[Target]| t.as_insn().map_or(t, |k| map[k]);
+        for k in (0..n).rev() {
+            let i = self.insns[k];
+            map[k] = nodes.intern(Insn {
+                yes: get(i.yes, &map),
+                no: get(i.no, &map),
+                short: get(i.short, &map),
+                ..i
+            })?;
+        }
+        let plain = get(self.entry, &map);
+        let root = nodes
+            .with_switches(plain, plain, min_values, depth)
+            .ok()??;
+        // Lay out newest first: every jump goes forward.
+        let order = nodes.reachable(root);
+        let mut new_index = vec![usize::MAX; nodes.insns.len()];
+        for (pos, &k) in order.iter().rev().enumerate() {
+            new_index[k] = pos;
+        }
+        let remap = |t: Target| t.as_insn().map_or(t, |k| Target::insn(new_index[k]));
+        let mut tables = Vec::new();
+        let mut insns = Vec::with_capacity(order.len());
+        for &k in order.iter().rev() {
+            let mut i = nodes.insns[k];
+            i.yes = remap(i.yes);
+            i.no = remap(i.no);
+            i.short = remap(i.short);
+            if i.switch {
+                let mut t = nodes.tables.get(i.lo as usize)?.clone();
+                for slot in t.slots.iter_mut() {
+                    if slot.1 != Table::FREE {
+                        slot.1 = remap(slot.1);
+                    }
+                }
+                tables.push(t);
+                i.lo = (tables.len() - 1) as u32;
+            }
+            insns.push(i);
+        }
+        let p = Program {
+            insns,
+            tables,
+            entry: remap(root),
+        };
+        debug_assert!(p.jumps_forward());
+        Some(p)
     }
 }
 
