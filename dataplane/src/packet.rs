@@ -455,16 +455,18 @@ impl Packet {
     /// Annotations.
     #[inline]
     pub fn anno(&self) -> &Annotations {
-        // SAFETY: `index < count`, and this packet owns entry `index` exclusively (as it owns
-        // the buffer), so no `&mut` to it exists while `&self` is borrowed.
-        unsafe { &*self.pool.meta.get_unchecked(self.index as usize).get() }
+        let cell = &self.pool.meta[self.index as usize];
+        // SAFETY: this packet owns entry `index` exclusively (as it owns the buffer), so no
+        // `&mut` to it exists while `&self` is borrowed.
+        unsafe { &*cell.get() }
     }
 
     /// Annotations, mutable.
     #[inline]
     pub fn anno_mut(&mut self) -> &mut Annotations {
+        let cell = &self.pool.meta[self.index as usize];
         // SAFETY: as in `anno`; `&mut self` makes this the only live reference.
-        unsafe { &mut *self.pool.meta.get_unchecked(self.index as usize).get() }
+        unsafe { &mut *cell.get() }
     }
 
     /// Offset of the network header relative to the data start, if set and not stripped.
