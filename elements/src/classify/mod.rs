@@ -13,7 +13,7 @@ use alloc::vec::Vec;
 
 use sluice_config::args::{unquote, Arg, Args};
 use sluice_config::Span;
-use sluice_dataplane::{Batch, Context, Element, ElementClass, Handler};
+use sluice_dataplane::{Batch, Context, Element, ElementClass, Handler, BATCH_MAX};
 
 pub mod classifier;
 pub mod ipclassifier;
@@ -61,8 +61,21 @@ const HANDLERS: &[Handler] = &[Handler::read("program"), Handler::read("drops")]
 
 impl Element for Classify {
     fn push(&mut self, ctx: &mut Context<'_>, _port: usize, batch: Batch) {
-        for p in batch {
-            match self.program.classify_packet(&p) {
+        // Decide every packet first: when all leave on one port (the common case for a
+        // filter), the batch moves on whole.
+        let mut outs = [Outcome::Drop; BATCH_MAX];
+        for (o, p) in outs.iter_mut().zip(&batch) {
+            *o = self.program.classify_packet(p);
+        }
+        let outs = &outs[..batch.len()];
+        if let Some(&Outcome::Port(first)) = outs.first() {
+            if outs.iter().all(|&o| o == Outcome::Port(first)) {
+                ctx.output_batch(usize::from(first), batch);
+                return;
+            }
+        }
+        for (p, &o) in batch.into_iter().zip(outs) {
+            match o {
                 Outcome::Port(o) => ctx.output(usize::from(o), p),
                 Outcome::Drop => self.drops += 1,
             }

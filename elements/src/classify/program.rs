@@ -246,10 +246,14 @@ pub enum Outcome {
 }
 
 /// The parts of a packet tests read, indexed by [`Base`]. Building one costs a few
-/// comparisons per packet.
+/// comparisons per packet; every part ends where the packet data ends, so a part is just
+/// its start, and reading a word is one bounds check.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct View<'a> {
-    parts: [&'a [u8]; 4],
+    /// The buffer up to the end of the packet data.
+    bytes: &'a [u8],
+    /// Where each part starts in `bytes` (`bytes.len()` for a missing part).
+    start: [usize; 4],
 }
 
 impl<'a> View<'a> {
@@ -268,18 +272,23 @@ impl<'a> View<'a> {
     /// A view over `buf[head..end]` with the IP header at `buf[net_at..]`.
     #[inline]
     pub fn from_buffer(buf: &'a [u8], head: usize, end: usize, net_at: usize) -> Self {
-        let data = buf.get(head..end).unwrap_or(&[]);
-        let net = buf.get(net_at..end).unwrap_or(&[]);
-        let link = match net_at.checked_sub(14) {
-            Some(l) => buf.get(l..end).unwrap_or(&[]),
-            None => &[],
+        let Some(bytes) = buf.get(..end) else {
+            return Self::default();
         };
-        let transport = match net.first() {
-            Some(b) => net.get(usize::from(b & 0x0f) * 4..).unwrap_or(&[]),
-            None => &[],
+        let part = |at: usize| if at <= end { at } else { end };
+        let data = part(head);
+        let net = part(net_at);
+        let link = match net_at.checked_sub(14) {
+            Some(l) if net_at <= end => l,
+            _ => end,
+        };
+        let transport = match bytes.get(net) {
+            Some(b) => part(net + usize::from(b & 0x0f) * 4),
+            None => end,
         };
         Self {
-            parts: [data, link, net, transport],
+            bytes,
+            start: [data, link, net, transport],
         }
     }
 
@@ -295,17 +304,22 @@ impl<'a> View<'a> {
         self.word_at(base as usize, offset, need)
     }
 
-    #[inline]
+    #[inline(always)]
     fn word_at(&self, base: usize, offset: u16, need: u8) -> Option<u32> {
-        let s = self.parts.get(base).copied().unwrap_or(&[]);
-        let off = usize::from(offset);
-        if let Some(&[a, b, c, d]) = s.get(off..off + 4) {
+        let at = self.start[base & 3] + usize::from(offset);
+        if let Some(&[a, b, c, d]) = self.bytes.get(at..at + 4) {
             return Some(u32::from_be_bytes([a, b, c, d]));
         }
+        self.word_slow(at, need)
+    }
+
+    /// A word that runs past the end of the packet.
+    #[cold]
+    fn word_slow(&self, at: usize, need: u8) -> Option<u32> {
         if need == 0 {
             return Some(0);
         }
-        let avail = s.get(off..)?;
+        let avail = self.bytes.get(at..)?;
         if avail.len() < usize::from(need) {
             return None;
         }
