@@ -172,9 +172,12 @@ fn parse_input(word: &str) -> Result<(usize, &str), String> {
         .map_err(|_| format!("bad input '{word}': expected FILE, N=FILE or ethN=FILE"))
 }
 
+/// Frames to send, each with the NIC it goes into.
+type Outbound = Vec<(usize, Vec<u8>)>;
+
 /// Reads every input and merges their frames in timestamp order (stable: ties keep the
-/// order of the command line, then of the file).
-fn merged_frames(inputs: &[String]) -> Result<(Vec<(usize, Vec<u8>)>, Vec<usize>), String> {
+/// order of the command line, then of the file). Also returns the NICs the inputs name.
+fn merged_frames(inputs: &[String]) -> Result<(Outbound, Vec<usize>), String> {
     let mut all = Vec::new();
     let mut nics_used = Vec::new();
     for word in inputs {
