@@ -37,8 +37,7 @@ impl Nics {
         let mut local = Vec::new();
         let mut rx = Vec::new();
         for _ in 0..n {
-            let probe = bind()?;
-            local.push(probe.local_addr().map_err(|e| e.to_string())?.port());
+            local.push(free_local_port()?);
             let r = bind()?;
             // Room for a burst of full-size frames while we are busy sending.
             let _ = r.set_read_timeout(Some(Duration::from_millis(200)));
@@ -75,6 +74,29 @@ impl Nics {
     pub fn send(&self, frame: &[u8]) -> std::io::Result<usize> {
         self.tx.send_to(frame, ("127.0.0.1", self.local[0]))
     }
+}
+
+/// A UDP port of 127.0.0.1 for a NIC to listen on, free a moment ago. Taken below Linux's
+/// ephemeral range (32768 and up by default), where our own sockets bound to port 0 land,
+/// and handed out at most once per process, so two VMs started together never collide.
+fn free_local_port() -> Result<u16, String> {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    const LOW: u32 = 10_000;
+    const SPAN: u32 = 22_000;
+    static NEXT: AtomicU32 = AtomicU32::new(u32::MAX);
+    let _ = NEXT.compare_exchange(
+        u32::MAX,
+        (std::process::id() * 97) % SPAN,
+        Ordering::SeqCst,
+        Ordering::SeqCst,
+    );
+    for _ in 0..SPAN {
+        let port = (LOW + NEXT.fetch_add(1, Ordering::SeqCst) % SPAN) as u16;
+        if UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+            return Ok(port);
+        }
+    }
+    Err("no free UDP port on 127.0.0.1".into())
 }
 
 /// A `size`-byte frame (at least [`MIN_FRAME`]) carrying sequence number `seq`.
