@@ -22,7 +22,7 @@ fn start(config: &str, buffers: usize, devices: Vec<Box<dyn NetDevice>>) -> Run 
     let classes: Vec<&'static ElementClass> = sluice_elements::all_classes();
     let src = Source::new("test.click", config);
     let graph = load(&src, &[], &class_table(&classes))
-        .unwrap_or_else(|d| panic!("{}", d.render(&[src.clone()])));
+        .unwrap_or_else(|d| panic!("{}", d.render(std::slice::from_ref(&src))));
     let pool = PacketPool::new(buffers);
     let console = Rc::new(RefCell::new(Vec::new()));
     let clock = ManualClock::new(1_000_000_000);
@@ -34,7 +34,7 @@ fn start(config: &str, buffers: usize, devices: Vec<Box<dyn NetDevice>>) -> Run 
         console: Box::new(MemoryConsole(console.clone())),
     };
     let router = Router::new(&graph, &classes, env)
-        .unwrap_or_else(|d| panic!("{}", d.render(&[src.clone()])));
+        .unwrap_or_else(|d| panic!("{}", d.render(std::slice::from_ref(&src))));
     Run {
         router,
         pool,

@@ -67,7 +67,7 @@ fn router(config: &str, buffers: usize) -> (Router, PacketPool) {
     let classes: Vec<&'static ElementClass> = sluice_elements::all_classes();
     let src = Source::new("zero_alloc.click", config);
     let graph = load(&src, &[], &class_table(&classes))
-        .unwrap_or_else(|d| panic!("{}", d.render(&[src.clone()])));
+        .unwrap_or_else(|d| panic!("{}", d.render(std::slice::from_ref(&src))));
     let pool = PacketPool::new(buffers);
     let env = Environment {
         pool: pool.clone(),
@@ -77,7 +77,7 @@ fn router(config: &str, buffers: usize) -> (Router, PacketPool) {
         console: Box::new(MemoryConsole::default()),
     };
     let r = Router::new(&graph, &classes, env)
-        .unwrap_or_else(|d| panic!("{}", d.render(&[src.clone()])));
+        .unwrap_or_else(|d| panic!("{}", d.render(std::slice::from_ref(&src))));
     (r, pool)
 }
 
@@ -104,7 +104,7 @@ fn steady_state_allocations(r: &mut Router, sink: &str) -> u64 {
 
 /// A 64-byte Ethernet frame carrying a valid IPv4/UDP packet, as `\<hex>`.
 fn ip_frame_hex() -> String {
-    let mut f = vec![0u8; 64];
+    let mut f = [0u8; 64];
     f[..6].copy_from_slice(&[2, 0, 0, 0, 0, 2]);
     f[6..12].copy_from_slice(&[2, 0, 0, 0, 0, 1]);
     f[12..14].copy_from_slice(&[0x08, 0x00]);
