@@ -342,5 +342,11 @@ fn generated_traffic_is_well_formed() {
         common::Record::Tick(_) => panic!("expected a frame"),
     }
     assert!(matches!(recs[1], common::Record::Tick(5)));
+    let before = common::CHECKED.with(|c| c.get());
     common::firewall(&data);
+    assert_eq!(
+        common::CHECKED.with(|c| c.get()),
+        before + 1,
+        "the SYN to port 80 is allowed and reaches the checksum check"
+    );
 }

@@ -195,6 +195,11 @@ pub fn encode_tick(out: &mut Vec<u8>, ms: u16, long: bool) {
     out.push(u8::from(long));
 }
 
+thread_local! {
+    /// Packets whose checksum [`IpSumCheck`] verified, so tests can see the check ran.
+    pub static CHECKED: Cell<u64> = const { Cell::new(0) };
+}
+
 /// A sink that checks the IPv4 header checksum of every packet it receives (the header at
 /// the network annotation, else at the data start), then drops it.
 struct IpSumCheck;
@@ -223,6 +228,7 @@ impl Element for IpSumCheck {
                 acc, 0xffff,
                 "SetIPChecksum emitted a bad IP checksum: {ip:02x?}"
             );
+            CHECKED.with(|c| c.set(c.get() + 1));
         }
     }
 }
