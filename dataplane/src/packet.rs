@@ -70,21 +70,26 @@ pub struct Annotations {
     pub aggregate: u32,
 }
 
+impl Annotations {
+    /// Fresh-packet annotations, as a constant so a reset is one small store.
+    const DEFAULT: Self = Self {
+        timestamp_ns: 0,
+        dst_ip: [0; 4],
+        paint: 0,
+        packet_type: PacketType::Host,
+        device: u8::MAX,
+        fix_ip_src: false,
+        vlan_tci: 0,
+        icmp_param_prob: 0,
+        network_header: NO_HEADER,
+        transport_header: NO_HEADER,
+        aggregate: 0,
+    };
+}
+
 impl Default for Annotations {
     fn default() -> Self {
-        Self {
-            timestamp_ns: 0,
-            dst_ip: [0; 4],
-            paint: 0,
-            packet_type: PacketType::Host,
-            device: u8::MAX,
-            fix_ip_src: false,
-            vlan_tci: 0,
-            icmp_param_prob: 0,
-            network_header: NO_HEADER,
-            transport_header: NO_HEADER,
-            aggregate: 0,
-        }
+        Self::DEFAULT
     }
 }
 
@@ -208,33 +213,50 @@ impl PacketPool {
     #[inline]
     pub fn alloc(&self, len: usize) -> Option<Packet> {
         let inner = &*self.inner;
-        if len > inner.buffer_size - inner.headroom {
-            inner.alloc_failures.set(inner.alloc_failures.get() + 1);
-            return None;
-        }
         let top = inner.top.get();
-        if top == 0 {
-            inner.alloc_failures.set(inner.alloc_failures.get() + 1);
-            return None;
+        // One branch for both refusals: an empty pool and an oversized request.
+        if top == 0 || len > inner.buffer_size - inner.headroom {
+            return self.refuse();
         }
         inner.top.set(top - 1);
-        let index = inner.free[top - 1].get();
-        let packet = Packet {
+        // SAFETY: the free list has `count` slots and `0 < top <= count` (`release` never
+        // pushes past `count`), so `top - 1` is in bounds.
+        let index = unsafe { inner.free.get_unchecked(top - 1) }.get();
+        // SAFETY: `index < count` (free-list entries are buffer indices), so the offset stays
+        // inside `meta`, whose length is `count`.
+        let cell = unsafe { inner.meta.as_ptr().add(index as usize) };
+        // SAFETY: `index` was just taken off the free list, so no other packet owns its
+        // annotations and no reference to them is live. One small store of a constant resets
+        // every annotation.
+        unsafe { UnsafeCell::raw_get(cell).write(Annotations::DEFAULT) };
+        Some(Packet {
             pool: self.inner.clone(),
             index,
             head: inner.headroom as u16,
             len: len as u16,
-        };
-        // SAFETY: `index` was just taken off the free list, so no other packet owns its
-        // annotations.
-        unsafe { *inner.meta[index as usize].get() = Annotations::default() };
-        Some(packet)
+        })
+    }
+
+    /// Counts a refused allocation (kept out of line: the hot path never takes it).
+    #[cold]
+    #[inline(never)]
+    fn refuse(&self) -> Option<Packet> {
+        let inner = &*self.inner;
+        inner.alloc_failures.set(inner.alloc_failures.get() + 1);
+        None
     }
 
     /// A packet holding a copy of `data`.
+    #[inline]
     pub fn alloc_from(&self, data: &[u8]) -> Option<Packet> {
-        let mut p = self.alloc(data.len())?;
-        p.data_mut().copy_from_slice(data);
+        let p = self.alloc(data.len())?;
+        let start = p.buffer_start();
+        // SAFETY: `alloc` checked `headroom + data.len() <= buffer_size`, so the destination
+        // range lies inside this packet's buffer, which `p` owns exclusively; `data` is a
+        // shared borrow and cannot alias a buffer owned by a fresh packet.
+        let dst = unsafe { start.add(usize::from(p.head)) };
+        // SAFETY: as above: `dst..dst + data.len()` is writable and disjoint from `data`.
+        unsafe { core::ptr::copy_nonoverlapping(data.as_ptr(), dst, data.len()) };
         Some(p)
     }
 
@@ -262,13 +284,15 @@ impl PacketPool {
         Rc::ptr_eq(&self.inner, &other.inner)
     }
 
+    #[inline]
     fn release(inner: &PoolInner, index: u32) {
         let top = inner.top.get();
-        // A buffer is released once per allocation, so the stack never overflows.
-        if let Some(slot) = inner.free.get(top) {
-            slot.set(index);
-            inner.top.set(top + 1);
-        }
+        debug_assert!(top < inner.free.len());
+        // SAFETY: every packet came off the free list and is released once, on drop, so
+        // `top + live packets == count` and `top < count` here: the slot is in bounds.
+        let slot = unsafe { inner.free.get_unchecked(top) };
+        slot.set(index);
+        inner.top.set(top + 1);
     }
 }
 
@@ -455,7 +479,9 @@ impl Packet {
     /// Annotations.
     #[inline]
     pub fn anno(&self) -> &Annotations {
-        let cell = &self.pool.meta[self.index as usize];
+        // SAFETY: `index < count` (only the pool creates packets, from its free list), and
+        // `meta` has `count` entries.
+        let cell = unsafe { self.pool.meta.get_unchecked(self.index as usize) };
         // SAFETY: this packet owns entry `index` exclusively (as it owns the buffer), so no
         // `&mut` to it exists while `&self` is borrowed.
         unsafe { &*cell.get() }
@@ -464,7 +490,8 @@ impl Packet {
     /// Annotations, mutable.
     #[inline]
     pub fn anno_mut(&mut self) -> &mut Annotations {
-        let cell = &self.pool.meta[self.index as usize];
+        // SAFETY: as in `anno`, `index < count`.
+        let cell = unsafe { self.pool.meta.get_unchecked(self.index as usize) };
         // SAFETY: as in `anno`; `&mut self` makes this the only live reference.
         unsafe { &mut *cell.get() }
     }

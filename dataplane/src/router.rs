@@ -227,15 +227,27 @@ impl<'a> Context<'a> {
     /// so an element may emit any number of packets.
     #[inline]
     pub fn output(&mut self, port: usize, packet: crate::packet::Packet) {
-        let Some(batch) = self.out.get_mut(port) else {
+        // Common case: a connected port with room. One bounds check, one length check.
+        if let Some(batch) = self.out.get_mut(port) {
+            if !batch.is_full() {
+                batch.push(packet);
+                return;
+            }
+        }
+        self.output_slow(port, packet);
+    }
+
+    /// `output` when the port is unknown or its batch is full.
+    #[cold]
+    #[inline(never)]
+    fn output_slow(&mut self, port: usize, packet: crate::packet::Packet) {
+        if port >= self.out.len() {
             self.core
                 .unrouted_drops
                 .set(self.core.unrouted_drops.get() + 1);
             return;
-        };
-        if batch.is_full() {
-            self.flush(port, true);
         }
+        self.flush(port, true);
         if let Err(e) = self.out[port].try_push(packet) {
             // A pull output that nobody pulled: the packet has nowhere to go.
             drop(e);
@@ -604,6 +616,7 @@ impl Core {
     }
 
     /// Calls `f` on element `i` with a fresh context, then routes what it sent.
+    #[inline(always)]
     fn with_element<R>(
         &self,
         i: usize,
@@ -651,15 +664,40 @@ impl Core {
                 let Some((to, to_port)) = node.downstream[port] else {
                     continue;
                 };
-                let batch = match node.out.try_borrow_mut() {
-                    Ok(mut out) => core::mem::take(&mut out[port]),
-                    Err(_) => {
-                        // The producer is mid-call; its own flush will queue the edge again.
-                        continue;
-                    }
-                };
-                if !batch.is_empty() {
+                // Checked before the call so that an empty or busy edge costs nothing; the
+                // batch itself is taken inside the call, so it is moved once, straight into
+                // the argument, rather than through temporaries.
+                match node.out.try_borrow() {
+                    Ok(out) if !out[port].is_empty() => {}
+                    // Nothing to send, or the producer is mid-call (its own flush will queue
+                    // the edge again).
+                    _ => continue,
+                }
+                if to == from {
+                    // A loop back into the producer: its edge buffer is the one the call
+                    // borrows, so move the batch out first.
+                    let batch = node
+                        .out
+                        .try_borrow_mut()
+                        .map_or_else(|_| Batch::new(), |mut out| core::mem::take(&mut out[port]));
                     self.deliver(to, to_port, batch);
+                    continue;
+                }
+                let delivered = self.with_element(to, |e, ctx| {
+                    let batch = match node.out.try_borrow_mut() {
+                        Ok(mut out) => core::mem::take(&mut out[port]),
+                        Err(_) => Batch::new(),
+                    };
+                    e.push(ctx, to_port, batch);
+                });
+                if delivered.is_none() {
+                    // The element is mid-call (a push cycle back into a pulling element).
+                    let n = node.out.try_borrow_mut().map_or(0, |mut out| {
+                        let n = out[port].len() as u64;
+                        out[port].clear();
+                        n
+                    });
+                    self.unrouted_drops.set(self.unrouted_drops.get() + n);
                 }
                 continue;
             }
