@@ -13,7 +13,8 @@
 //! `Discard` (`sink.count`), so a mis-configured pipeline cannot look fast by dropping.
 //!
 //! Pipelines (the exact texts are built by the functions below and printed with
-//! `SLUICE_BENCH_PRINT=1`):
+//! `SLUICE_BENCH_PRINT=1`; `SLUICE_BENCH_ONLY=forward` builds and runs only the pipelines
+//! whose `group/name` contains `forward`):
 //!
 //! - `discard`: `InfiniteSource -> Discard`, the cost of the source and the scheduler alone.
 //! - `forward`: `InfiniteSource -> Strip(14) -> CheckIPHeader -> Discard`, with BURST 32
@@ -164,6 +165,13 @@ fn nat(flows: u32) -> String {
     )
 }
 
+/// Whether to build and run `group/name`: all, or those containing `SLUICE_BENCH_ONLY`
+/// (building every router, the 1M-flow table included, is slow, and pollutes a profile of
+/// one pipeline).
+fn selected(id: &str) -> bool {
+    std::env::var("SLUICE_BENCH_ONLY").map_or(true, |only| id.contains(&only))
+}
+
 fn build(name: &str, text: &str) -> Router {
     if std::env::var_os("SLUICE_BENCH_PRINT").is_some() {
         eprintln!("--- {name}\n{text}\n");
@@ -212,6 +220,9 @@ fn bench_pipelines(c: &mut Criterion) {
         ("router_classic", router_classic()),
     ];
     for (name, text) in cases {
+        if !selected(&format!("pipeline/{name}")) {
+            continue;
+        }
         let mut r = build(name, &text);
         measure(c, "pipeline", name, &mut r);
     }
@@ -220,6 +231,9 @@ fn bench_pipelines(c: &mut Criterion) {
 fn bench_nat(c: &mut Criterion) {
     for flows in [1u32, 1_000, 50_000, 1_000_000] {
         let name = format!("{flows}_flows");
+        if !selected(&format!("pipeline_nat/{name}")) {
+            continue;
+        }
         let mut r = build(&name, &nat(flows));
         // Install every mapping: one untimed pass over all the flows.
         run_to_idle(&mut r);
