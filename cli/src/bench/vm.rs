@@ -148,16 +148,24 @@ impl Pending {
         let number = |key: &str, unit: &str| {
             field(key).and_then(|v| v.strip_suffix(unit).and_then(|n| n.parse::<f64>().ok()))
         };
-        // The guest's own ready line, complete, from the console log.
-        let guest = runtime_dir()
-            .ok()
-            .and_then(|d| std::fs::read_to_string(d.join(format!("{}.log", self.name))).ok())
-            .and_then(|log| {
-                log.lines()
-                    .find(|l| l.starts_with("ready entry->ready="))
-                    .map(str::to_string)
-            })
-            .unwrap_or_default();
+        // The guest's own ready line from the console log, once complete (the launcher
+        // may have returned on its first bytes).
+        let log = runtime_dir().map(|d| d.join(format!("{}.log", self.name)));
+        let mut guest = String::new();
+        for _ in 0..100 {
+            let text = log
+                .as_ref()
+                .ok()
+                .and_then(|p| std::fs::read_to_string(p).ok())
+                .unwrap_or_default();
+            if let Some(at) = text.find("ready entry->ready=") {
+                if let Some(end) = text[at..].find('\n') {
+                    guest = text[at..at + end].trim_end().to_string();
+                    break;
+                }
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
         let us = |v: &str| v.strip_suffix("us").and_then(|n| n.parse::<f64>().ok());
         let guest_fields: Vec<(String, f64)> = guest
             .split_whitespace()
