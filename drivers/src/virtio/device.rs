@@ -1,5 +1,6 @@
 //! The device: rings, token tables, counters.
 
+use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::vec::Vec;
 
@@ -8,8 +9,11 @@ use virtio_drivers::device::net::VirtIONetRaw;
 use virtio_drivers::transport::Transport;
 use virtio_drivers::{Error, Hal};
 
-/// Descriptors per virtqueue.
-pub const QUEUE_SIZE: usize = 256;
+/// Descriptors per virtqueue. 128 keeps 64 receive buffers posted (`rx_target`) and a TX
+/// ring deeper than a few batches; 256 forwarded no faster through QEMU's dgram backend
+/// (`sluice bench e2e`, 256 frames in flight), and every descriptor costs boot time under
+/// TCG (the virtqueues are built descriptor by descriptor).
+pub const QUEUE_SIZE: usize = 128;
 
 /// Receive buffers posted by [`VirtioNet::new`]; the rest of the RX ring fills over the
 /// first scheduler rounds. Every post is a notification the device (QEMU) handles at once,
@@ -25,7 +29,9 @@ const MIN_RX_BUFFER: usize = 1526;
 
 /// A virtio-net device driven by polling.
 pub struct VirtioNet<H: Hal, T: Transport> {
-    net: VirtIONetRaw<H, T, QUEUE_SIZE>,
+    /// Boxed: with its two virtqueues' descriptor tables inline it is kilobytes, and every
+    /// move of the driver would copy them (a byte at a time under TCG's `rep movsb`).
+    net: Box<VirtIONetRaw<H, T, QUEUE_SIZE>>,
     name: String,
     mac: [u8; 6],
     pool: PacketPool,
@@ -71,7 +77,7 @@ impl<H: Hal, T: Transport> VirtioNet<H, T> {
     /// from `pool` (whose region must be DMA-capable).
     pub fn new(transport: T, name: &str, pool: PacketPool) -> Result<Self, InitError> {
         let mut net =
-            VirtIONetRaw::<H, T, QUEUE_SIZE>::new(transport).map_err(InitError::Device)?;
+            Box::new(VirtIONetRaw::<H, T, QUEUE_SIZE>::new(transport).map_err(InitError::Device)?);
         net.disable_interrupts();
         let mut scratch = [0u8; 16];
         let header_len = net
