@@ -187,11 +187,22 @@ pub fn run(args: &E2eArgs) -> Result<(), String> {
         Some(p) => p.clone(),
         None => build_echo(args.common.nics)?,
     };
+    let result = compare(args, &echo);
+    if args.echo.is_none() {
+        if let Some(dir) = echo.parent() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+    result
+}
+
+/// Measures both VMs and prints the comparison.
+fn compare(args: &E2eArgs, echo: &Path) -> Result<(), String> {
     let (mut nfs, mut bares) = (Vec::new(), Vec::new());
     for round in 1..=args.rounds {
         progress(format!("round {round} of {}", args.rounds));
         nfs.push(measure(args, "nf", &args.image)?);
-        bares.push(measure(args, "echo", &echo)?);
+        bares.push(measure(args, "echo", echo)?);
     }
     let nf = merge(nfs);
     let bare = merge(bares);
