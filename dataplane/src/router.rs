@@ -260,13 +260,30 @@ impl<'a> Context<'a> {
     /// Sends a whole batch out of `port`.
     #[inline]
     pub fn output_batch(&mut self, port: usize, batch: Batch) {
-        match self.out.get_mut(port) {
-            Some(o) if o.is_empty() => *o = batch,
-            _ => {
-                for p in batch {
-                    self.output(port, p);
-                }
+        if let Some(o) = self.out.get_mut(port) {
+            if o.is_empty() {
+                *o = batch;
+                return;
             }
+        }
+        self.output_batch_slow(port, batch);
+    }
+
+    /// `output_batch` when the port already holds packets (or does not exist). A full
+    /// batch goes downstream first, as in `output`; a partial one is topped up packet by
+    /// packet, so packets keep their order.
+    #[cold]
+    #[inline(never)]
+    fn output_batch_slow(&mut self, port: usize, batch: Batch) {
+        if self.out.get(port).is_some_and(|o| o.is_full()) && !batch.is_empty() {
+            self.flush(port, true);
+            if self.out[port].is_empty() {
+                self.out[port] = batch;
+                return;
+            }
+        }
+        for p in batch {
+            self.output(port, p);
         }
     }
 

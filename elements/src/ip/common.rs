@@ -7,7 +7,7 @@ use alloc::vec::Vec;
 use core::net::Ipv4Addr;
 
 use sluice_config::args::{FromArg, Ipv4Prefix, NameLookup};
-use sluice_dataplane::{Batch, Context, HandlerError, Packet};
+use sluice_dataplane::{Batch, Context, HandlerError, Packet, BATCH_MAX};
 
 /// Where one packet goes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -19,26 +19,73 @@ pub(crate) enum Verdict {
     Drop,
 }
 
-/// Runs `action` on every packet of `batch` and sends each where its verdict says. Packets
-/// bound for output 0 are gathered into one batch and handed on whole.
+// `push_each` keeps one bit per packet of a batch in a `u64`.
+const _: () = assert!(BATCH_MAX <= 64);
+
+/// Runs `action` on every packet of `batch` and sends each where its verdict says. The
+/// packets are processed in place; when every verdict is output 0 (the common case) the
+/// batch is handed on whole, otherwise packets bound for output 0 are gathered into one
+/// batch and the rest go out one by one.
 #[inline]
 pub(crate) fn push_each(
     ctx: &mut Context<'_>,
-    batch: Batch,
+    mut batch: Batch,
     mut action: impl FnMut(&mut Packet) -> Verdict,
 ) {
     let n = ctx.noutputs();
-    let mut first = Batch::new();
-    for mut p in batch {
-        match action(&mut p) {
-            // Cannot overflow: `first` holds at most as many packets as `batch` did.
-            Verdict::Out(0) if n > 0 => first.push(p),
-            Verdict::Out(port) if port < n => ctx.output(port, p),
-            _ => drop(p),
+    // Bit `i` set: packet `i` does not go to output 0; `ports[i]` says where it goes
+    // (`usize::MAX`: dropped).
+    let mut others: u64 = 0;
+    let mut ports = [usize::MAX; BATCH_MAX];
+    for (i, p) in batch.iter_mut().enumerate() {
+        match action(p) {
+            Verdict::Out(0) if n > 0 => {}
+            v => {
+                others |= 1 << i;
+                if let Verdict::Out(port) = v {
+                    ports[i] = port;
+                }
+            }
         }
+    }
+    if others == 0 {
+        if !batch.is_empty() {
+            ctx.output_batch(0, batch);
+        }
+        return;
+    }
+    split(ctx, batch, others, &ports, n);
+}
+
+/// The rest of [`push_each`] when some packets leave by other ports or are dropped.
+#[inline(never)]
+fn split(ctx: &mut Context<'_>, batch: Batch, others: u64, ports: &[usize; BATCH_MAX], n: usize) {
+    let mut first = Batch::new();
+    for (i, p) in batch.into_iter().enumerate() {
+        if others & (1 << i) == 0 {
+            // Cannot overflow: `first` holds at most as many packets as `batch` did.
+            first.push(p);
+        } else if ports[i] < n {
+            ctx.output(ports[i], p);
+        }
+        // Otherwise dropped here.
     }
     if !first.is_empty() {
         ctx.output_batch(0, first);
+    }
+}
+
+/// Runs `action` on every packet of `batch` in place and hands the batch on whole to
+/// output 0 (elements whose every packet leaves by output 0, such as `Strip`).
+#[inline]
+pub(crate) fn forward_each(
+    ctx: &mut Context<'_>,
+    mut batch: Batch,
+    action: impl FnMut(&mut Packet),
+) {
+    batch.iter_mut().for_each(action);
+    if ctx.noutputs() > 0 && !batch.is_empty() {
+        ctx.output_batch(0, batch);
     }
 }
 

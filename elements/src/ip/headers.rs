@@ -33,7 +33,7 @@ use alloc::string::{String, ToString};
 use sluice_config::args::Args;
 use sluice_dataplane::{Batch, ConfigContext, Context, Element, ElementClass, Handler};
 
-use super::common::{push_each, Verdict};
+use super::common::{forward_each, push_each, Verdict};
 
 /// `MarkIPHeader`.
 pub static MarkIPHeader: ElementClass = ElementClass {
@@ -76,11 +76,10 @@ fn make_mark(args: &mut Args<'_>, _: &ConfigContext<'_>) -> Option<Box<dyn Eleme
 impl Element for MarkIp {
     fn push(&mut self, ctx: &mut Context<'_>, _: usize, batch: Batch) {
         let off = self.offset;
-        push_each(ctx, batch, |p| {
+        forward_each(ctx, batch, |p| {
             let hl = p.data().get(off).map_or(0, |b| usize::from(b & 0x0f) * 4);
             p.set_network_offset(off);
             p.set_transport_offset(off + hl);
-            Verdict::Out(0)
         });
     }
 }
@@ -97,11 +96,10 @@ fn make_strip(args: &mut Args<'_>, _: &ConfigContext<'_>) -> Option<Box<dyn Elem
 impl Element for StripN {
     fn push(&mut self, ctx: &mut Context<'_>, _: usize, batch: Batch) {
         let n = self.n;
-        push_each(ctx, batch, |p| {
+        forward_each(ctx, batch, |p| {
             let k = n.min(p.len());
             // Cannot fail: k <= len.
             let _ = p.pull(k);
-            Verdict::Out(0)
         });
     }
 }
@@ -114,12 +112,11 @@ fn make_strip_ip(_: &mut Args<'_>, _: &ConfigContext<'_>) -> Option<Box<dyn Elem
 
 impl Element for StripIp {
     fn push(&mut self, ctx: &mut Context<'_>, _: usize, batch: Batch) {
-        push_each(ctx, batch, |p| {
+        forward_each(ctx, batch, |p| {
             if let Some(t) = p.transport_offset() {
                 let k = t.min(p.len());
                 let _ = p.pull(k);
             }
-            Verdict::Out(0)
         });
     }
 }

@@ -41,7 +41,7 @@ use alloc::vec::Vec;
 use sluice_config::args::{Args, Bytes};
 use sluice_dataplane::{
     Batch, ConfigContext, Context, Element, ElementClass, Handler, HandlerError, InitContext,
-    TaskStatus,
+    TaskStatus, BATCH_MAX,
 };
 
 use super::common::{bool_str, packet_bytes, parse_value, unparse_data, HandlerCall, DEFAULT_DATA};
@@ -234,17 +234,28 @@ impl Element for Source {
             self.signal_end(ctx);
             return TaskStatus::Idle;
         }
-        let mut sent = 0;
-        for _ in 0..n {
-            match self.data.emit(ctx, self.timestamp) {
-                Some(p) => {
-                    ctx.output(0, p);
-                    sent += 1;
+        // Fill whole batches and hand each on at once, rather than packet by packet.
+        let mut left = n;
+        while left > 0 {
+            let want = left.min(BATCH_MAX);
+            let mut batch = Batch::new();
+            while batch.len() < want {
+                match self.data.emit(ctx, self.timestamp) {
+                    Some(p) => batch.push(p),
+                    None => break,
                 }
-                None => break,
+            }
+            let got = batch.len();
+            self.count += got as u64;
+            left -= got;
+            if got > 0 {
+                ctx.output_batch(0, batch);
+            }
+            if got < want {
+                // The pool ran dry; try again next time.
+                break;
             }
         }
-        self.count += sent;
         TaskStatus::Busy
     }
 
