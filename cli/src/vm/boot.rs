@@ -621,8 +621,12 @@ fn wait_ready_in_file(
 ) -> Result<(String, Duration), String> {
     loop {
         if let Ok(text) = std::fs::read_to_string(path) {
-            if let Some(line) = text.lines().find(|l| l.starts_with("ready ")) {
-                return Ok((line.trim_end_matches('\r').into(), started.elapsed()));
+            // Only a whole line: the guest may still be writing it.
+            let complete = text
+                .split_inclusive('\n')
+                .find(|l| l.starts_with("ready ") && l.ends_with('\n'));
+            if let Some(line) = complete {
+                return Ok((line.trim_end().into(), started.elapsed()));
             }
         }
         if let Ok(Some(status)) = child.try_wait() {
