@@ -17,6 +17,8 @@ use core::cell::{Cell, RefCell, RefMut};
 use sluice_config::args::{self, Args, NameLookup};
 use sluice_config::{Diagnostic, Diagnostics, FlatGraph, Processing, ProcessingCode};
 
+use crossbeam_utils::CachePadded;
+
 use crate::batch::Batch;
 use crate::clock::Clock;
 use crate::device::NetDevice;
@@ -213,6 +215,19 @@ pub struct Core {
     /// Packets dropped because they were sent to an unconnected port or re-entered a busy
     /// element.
     unrouted_drops: Cell<u64>,
+    /// The scheduler's tasks, in scheduling order.
+    tasks: Vec<CachePadded<Task>>,
+}
+
+/// One task's scheduler state. Each sits on its own cache line: a task's counters are
+/// written on every run, and tasks are the unit that may move to separate cores.
+struct Task {
+    element: usize,
+    done: Cell<bool>,
+    /// Times the task ran.
+    runs: Cell<u64>,
+    /// Runs that moved packets.
+    busy: Cell<u64>,
 }
 
 /// What an element sees during `push`, `pull`, `run_task` and `run_timer`.
@@ -756,8 +771,18 @@ impl Core {
                 node.out_pull.len(),
                 if node.out_pull.len() == 1 { "" } else { "s" },
             ),
+            // Click's task handler: whether the element's task is still scheduled.
+            "scheduled" if node.task => self
+                .tasks
+                .iter()
+                .find(|t| t.element == i)
+                .map_or("false", |t| if t.done.get() { "false" } else { "true" })
+                .into(),
             "handlers" => {
                 let mut s = String::from("name\tr\nclass\tr\nconfig\tr\nports\tr\nhandlers\tr\n");
+                if node.task {
+                    s.push_str("scheduled\tr\n");
+                }
                 for hd in element.handlers() {
                     let mode = match (hd.read, hd.write) {
                         (true, true) => "rw",
@@ -793,6 +818,19 @@ impl Core {
             "pool_capacity" => self.pool.stats().capacity.to_string(),
             "pool_alloc_failures" => self.pool.stats().alloc_failures.to_string(),
             "unrouted_drops" => self.unrouted_drops.get().to_string(),
+            "tasks" => {
+                let mut s = String::new();
+                for t in &self.tasks {
+                    s.push_str(&format!(
+                        "{} runs {} busy {}{}\n",
+                        self.nodes[t.element].name,
+                        t.runs.get(),
+                        t.busy.get(),
+                        if t.done.get() { " done" } else { "" }
+                    ));
+                }
+                s
+            }
             _ => return Err(HandlerError::NoSuchHandler(h.into())),
         })
     }
@@ -883,8 +921,6 @@ pub fn check_arguments(graph: &FlatGraph, classes: &[&'static ElementClass]) -> 
 /// A running configuration.
 pub struct Router {
     core: Core,
-    tasks: Vec<usize>,
-    task_done: Vec<bool>,
 }
 
 /// What one scheduler round did.
@@ -1082,7 +1118,6 @@ impl Router {
         for &i in &tasks {
             nodes[i].task = true;
         }
-        let ntasks = tasks.len();
         Ok(Router {
             core: Core {
                 nodes,
@@ -1099,9 +1134,18 @@ impl Router {
                 driver_manager,
                 timer_nodes: RefCell::new(timers),
                 unrouted_drops: Cell::new(0),
+                tasks: tasks
+                    .into_iter()
+                    .map(|element| {
+                        CachePadded::new(Task {
+                            element,
+                            done: Cell::new(false),
+                            runs: Cell::new(0),
+                            busy: Cell::new(0),
+                        })
+                    })
+                    .collect(),
             },
-            tasks,
-            task_done: alloc::vec![false; ntasks],
         })
     }
 
@@ -1115,20 +1159,24 @@ impl Router {
             }
         }
         let mut busy = false;
-        for (k, &i) in self.tasks.iter().enumerate() {
-            if self.task_done[k] || core.stopped.get() {
+        for task in &core.tasks {
+            if task.done.get() || core.stopped.get() {
                 continue;
             }
-            match core.with_element(i, |e, ctx| e.run_task(ctx)) {
-                Some(TaskStatus::Busy) => busy = true,
-                Some(TaskStatus::Done) => self.task_done[k] = true,
+            task.runs.set(task.runs.get() + 1);
+            match core.with_element(task.element, |e, ctx| e.run_task(ctx)) {
+                Some(TaskStatus::Busy) => {
+                    busy = true;
+                    task.busy.set(task.busy.get() + 1);
+                }
+                Some(TaskStatus::Done) => task.done.set(true),
                 Some(TaskStatus::Idle) | None => {}
             }
             core.drain();
         }
         let any_timer = self.fire_timers();
         let active = !core.stopped.get()
-            && (self.task_done.iter().any(|d| !d) || any_timer || !core.devices.is_empty());
+            && (core.tasks.iter().any(|t| !t.done.get()) || any_timer || !core.devices.is_empty());
         Round { busy, active }
     }
 

@@ -341,3 +341,24 @@ fn processing_resolution() {
     assert_eq!(ins[4], vec![Processing::Push]);
     assert_eq!(outs[4], vec![Processing::Push]);
 }
+
+#[test]
+fn task_handlers_report_scheduling() {
+    let g = graph(&[("src", "Src", "3"), ("c", "Count", "")], &[(0, 0, 1, 0)]);
+    let pool = PacketPool::new(8);
+    let mut r = Router::new(&g, CLASSES, env(&pool)).unwrap();
+    assert_eq!(r.read_handler("src.scheduled").unwrap(), "true");
+    assert!(r
+        .read_handler("src.handlers")
+        .unwrap()
+        .contains("scheduled\tr\n"));
+    assert_eq!(
+        r.read_handler("c.scheduled"),
+        Err(HandlerError::NoSuchHandler("c.scheduled".into())),
+        "an element without a task has no scheduled handler"
+    );
+    r.run(|_| true);
+    assert_eq!(r.read_handler("src.scheduled").unwrap(), "false");
+    // One busy run emits the 3 packets; the next finds LIMIT reached and stops.
+    assert_eq!(r.read_handler("tasks").unwrap(), "src runs 2 busy 1 done\n");
+}
