@@ -14,7 +14,7 @@ use core::time::Duration;
 
 use sluice_config::args::{Args, NameLookup};
 use sluice_dataplane::{
-    Batch, ConfigContext, Context, Element, Handler, HandlerError, InitContext, Packet,
+    Batch, ConfigContext, Context, Element, Handler, HandlerError, InitContext, Packet, BATCH_MAX,
 };
 
 use super::pattern::{parse_input_spec, parse_pattern_with_ports, InputSpec, Pattern};
@@ -63,6 +63,9 @@ impl Kind {
         }
     }
 }
+
+/// No lookup hint for a packet (see `push`).
+const NO_HINT: u32 = u32::MAX;
 
 /// The mapping tables of one rewriter, shared with `ICMPRewriter`s that name it.
 pub struct Tables {
@@ -352,6 +355,30 @@ impl Rewriter {
         }
     }
 
+    /// The map index and flow identifier of a TCP or UDP packet `process` would look up,
+    /// without side effects (a lookup hint: `process` does the checks that count).
+    #[inline]
+    fn flow_key(&self, p: &Packet) -> Option<(usize, FlowId)> {
+        let ip = p.data().get(p.network_offset().unwrap_or(0)..)?;
+        // Fixed-size views: one length check each, none per field.
+        let h: &[u8; 20] = ip.get(..20)?.try_into().ok()?;
+        if h[0] >> 4 != 4 || u16::from_be_bytes([h[6], h[7]]) & 0x1fff != 0 {
+            return None;
+        }
+        let ihl = usize::from(h[0] & 0xf) * 4;
+        let mapi = self.kind.map_for(h[9])?;
+        let l4: &[u8; 4] = ip.get(ihl..ihl + 4)?.try_into().ok()?;
+        Some((
+            mapi,
+            FlowId {
+                saddr: u32::from_be_bytes([h[12], h[13], h[14], h[15]]),
+                daddr: u32::from_be_bytes([h[16], h[17], h[18], h[19]]),
+                sport: u16::from_be_bytes([l4[0], l4[1]]),
+                dport: u16::from_be_bytes([l4[2], l4[3]]),
+            },
+        ))
+    }
+
     #[inline]
     fn process(
         &mut self,
@@ -359,6 +386,7 @@ impl Rewriter {
         port: usize,
         p: &mut Packet,
         now: u64,
+        hint: u32,
     ) -> Option<usize> {
         let off = p.network_offset().unwrap_or(0);
         let Some(ip) = p.data_mut().get_mut(off..) else {
@@ -415,7 +443,18 @@ impl Rewriter {
             }
         };
 
-        let (fi, dir) = match tables.maps[mapi].get(&key) {
+        // The hint from `push` holds if its flow is still live with this key and protocol
+        // (a live flow's keys are in its protocol's map, pointing at it); else look up.
+        let hinted = (hint != NO_HINT)
+            .then_some((hint >> 1, (hint & 1) as usize))
+            .filter(|&(fi, dir)| {
+                tables
+                    .flows
+                    .slots
+                    .get(fi as usize)
+                    .is_some_and(|f| f.live() && f.proto == proto && f.keys[dir].same(&key))
+            });
+        let (fi, dir) = match hinted.or_else(|| tables.maps[mapi].get(&key)) {
             Some(x) => x,
             None => match self.create(tables, port, mapi, proto, key, now) {
                 Ok(fi) => (fi, 0),
@@ -824,8 +863,28 @@ impl Element for Rewriter {
         self.now_seen = now;
         let tables = Rc::clone(&self.tables);
         let mut tables = tables.borrow_mut();
-        for mut p in batch {
-            if let Some(out) = self.process(&mut tables, port, &mut p, now) {
+        // Software pipelining: look every packet's flow up first, in a tight loop whose
+        // iterations do not depend on each other, so the cache misses on the map and the
+        // flows of a large table overlap instead of stalling the rewrite one packet at a
+        // time. The results are hints: `process` checks each against the flow it names,
+        // since an earlier packet of the batch may have created or evicted mappings.
+        let mut hints = [NO_HINT; BATCH_MAX];
+        if self.kind != Kind::Ping {
+            let mut touched = 0u8;
+            for (hint, p) in hints.iter_mut().zip(batch.iter()) {
+                let Some((mapi, key)) = self.flow_key(p) else {
+                    continue;
+                };
+                if let Some((fi, dir)) = tables.maps[mapi].get(&key) {
+                    *hint = fi << 1 | dir as u32;
+                    // Bring the flow into the cache now; the rewrite reads and updates it.
+                    touched ^= tables.flows.slots.get(fi as usize).map_or(0, |f| f.state);
+                }
+            }
+            core::hint::black_box(touched);
+        }
+        for (mut p, hint) in batch.into_iter().zip(hints) {
+            if let Some(out) = self.process(&mut tables, port, &mut p, now, hint) {
                 ctx.output(out, p);
             }
         }

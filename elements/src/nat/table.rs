@@ -42,6 +42,20 @@ impl FlowId {
         }
     }
 
+    /// Equality in two word compares and one branch (the derived `==` compares field by
+    /// field, a branch each): the lookup path's key test.
+    #[inline]
+    pub fn same(&self, other: &FlowId) -> bool {
+        let words = |k: &FlowId| {
+            (
+                (u64::from(k.saddr) << 32) | u64::from(k.daddr),
+                (u32::from(k.sport) << 16) | u32::from(k.dport),
+            )
+        };
+        let ((a0, a1), (b0, b1)) = (words(self), words(other));
+        ((a0 ^ b0) | u64::from(a1 ^ b1)) == 0
+    }
+
     #[inline]
     fn hash(&self, seed: u64) -> u64 {
         // Two rounds of folded multiplication (as in foldhash/wyhash): every input bit
@@ -86,10 +100,11 @@ impl FlowId {
 
 /// Folds a one's-complement accumulator to 16 bits.
 #[inline]
-pub fn fold(mut acc: u32) -> u16 {
-    while acc >> 16 != 0 {
-        acc = (acc & 0xffff) + (acc >> 16);
-    }
+pub fn fold(acc: u32) -> u16 {
+    // Two folds always suffice for 32 bits: the first leaves at most 0xffff + 0xffff =
+    // 0x1fffe, the second at most 0xfffe + 1.
+    let acc = (acc & 0xffff) + (acc >> 16);
+    let acc = (acc & 0xffff) + (acc >> 16);
     acc as u16
 }
 
@@ -176,7 +191,7 @@ impl FlowMap {
             if s.val == EMPTY {
                 return None;
             }
-            if s.key == *key {
+            if s.key.same(key) {
                 return Some((s.val >> 1, (s.val & 1) as usize));
             }
             i = (i + 1) & self.mask;
