@@ -471,4 +471,42 @@ mod tests {
             );
         }
     }
+
+    #[test]
+    fn a_large_table_rewrites_whole_batches_as_packet_by_packet() {
+        // MAPPING_CAPACITY large enough that push looks the batch up ahead of rewriting it;
+        // mappings created by earlier packets of the same batch must be used by later ones.
+        let cfg = "pattern 21.0.0.1 40000-40010# - - 0 1, drop, MAPPING_CAPACITY 20000";
+        let mut r = Rig::new("IPRewriter", cfg, 2, 2);
+        let a1 = udp(IN, 1000, SRV, 53, b"a1");
+        let b1 = udp(IN2, 1000, SRV, 53, b"b1");
+        let a2 = udp(IN, 1000, SRV, 53, b"a2");
+        let out = r.push(0, &[&a1, &b1, &a2, &a1]);
+        let flows: Vec<_> = out[0].iter().map(|p| flow_of(p)).collect();
+        assert_eq!(
+            flows,
+            [
+                (NAT, 40000, SRV, 53),
+                (NAT, 40001, SRV, 53),
+                (NAT, 40000, SRV, 53),
+                (NAT, 40000, SRV, 53),
+            ]
+        );
+        assert_eq!(r.h("nmappings"), "2");
+        // Known flows, both ways, in one batch each.
+        let out = r.push(0, &[&b1, &a2]);
+        assert_eq!(flow_of(&out[0][0]), (NAT, 40001, SRV, 53));
+        assert_eq!(flow_of(&out[0][1]), (NAT, 40000, SRV, 53));
+        let ra = udp(SRV, 53, NAT, 40000, b"ra");
+        let rb = udp(SRV, 53, NAT, 40001, b"rb");
+        let back = r.push(1, &[&ra, &rb, &ra]);
+        assert_eq!(back[1].len(), 3);
+        assert_eq!(back[1][0], udp(SRV, 53, IN, 1000, b"ra"));
+        assert_eq!(back[1][1], udp(SRV, 53, IN2, 1000, b"rb"));
+        assert_eq!(back[1][2], udp(SRV, 53, IN, 1000, b"ra"));
+        for p in out[0].iter().chain(&back[1]) {
+            assert_checksums(p);
+        }
+        assert_eq!(r.h("nmappings"), "2");
+    }
 }

@@ -67,6 +67,10 @@ impl Kind {
 /// No lookup hint for a packet (see `push`).
 const NO_HINT: u32 = u32::MAX;
 
+/// Map size (slots of 16 bytes: 256 KiB) from which `push` looks a batch up ahead of
+/// rewriting it; smaller maps stay in the caches.
+const PIPELINE_MIN_SLOTS: usize = 1 << 14;
+
 /// The mapping tables of one rewriter, shared with `ICMPRewriter`s that name it.
 pub struct Tables {
     kind: Kind,
@@ -452,7 +456,7 @@ impl Rewriter {
                     .flows
                     .slots
                     .get(fi as usize)
-                    .is_some_and(|f| f.live() && f.proto == proto && f.keys[dir].same(&key))
+                    .is_some_and(|f| f.live() && f.proto == proto && f.keys[dir] == key)
             });
         let (fi, dir) = match hinted.or_else(|| tables.maps[mapi].get(&key)) {
             Some(x) => x,
@@ -868,8 +872,14 @@ impl Element for Rewriter {
         // flows of a large table overlap instead of stalling the rewrite one packet at a
         // time. The results are hints: `process` checks each against the flow it names,
         // since an earlier packet of the batch may have created or evicted mappings.
+        // A table that fits the caches gains nothing from it, so only larger ones pay for
+        // the extra pass.
         let mut hints = [NO_HINT; BATCH_MAX];
-        if self.kind != Kind::Ping {
+        let large = tables
+            .maps
+            .iter()
+            .any(|m| m.slot_count() >= PIPELINE_MIN_SLOTS);
+        if large && self.kind != Kind::Ping {
             let mut touched = 0u8;
             for (hint, p) in hints.iter_mut().zip(batch.iter()) {
                 let Some((mapi, key)) = self.flow_key(p) else {

@@ -42,20 +42,6 @@ impl FlowId {
         }
     }
 
-    /// Equality in two word compares and one branch (the derived `==` compares field by
-    /// field, a branch each): the lookup path's key test.
-    #[inline]
-    pub fn same(&self, other: &FlowId) -> bool {
-        let words = |k: &FlowId| {
-            (
-                (u64::from(k.saddr) << 32) | u64::from(k.daddr),
-                (u32::from(k.sport) << 16) | u32::from(k.dport),
-            )
-        };
-        let ((a0, a1), (b0, b1)) = (words(self), words(other));
-        ((a0 ^ b0) | u64::from(a1 ^ b1)) == 0
-    }
-
     #[inline]
     fn hash(&self, seed: u64) -> u64 {
         // Two rounds of folded multiplication (as in foldhash/wyhash): every input bit
@@ -172,6 +158,11 @@ impl FlowMap {
         self.len
     }
 
+    /// Number of slots (used and free).
+    pub fn slot_count(&self) -> usize {
+        self.slots.len()
+    }
+
     /// Whether the map is empty.
     pub fn is_empty(&self) -> bool {
         self.len == 0
@@ -191,7 +182,7 @@ impl FlowMap {
             if s.val == EMPTY {
                 return None;
             }
-            if s.key.same(key) {
+            if s.key == *key {
                 return Some((s.val >> 1, (s.val & 1) as usize));
             }
             i = (i + 1) & self.mask;
