@@ -22,6 +22,7 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use core::net::Ipv6Addr;
 
+use etherparse::Ipv6HeaderSlice;
 use sluice_config::args::{Args, FromArg, NameLookup};
 use sluice_dataplane::{Batch, ConfigContext, Context, Element, ElementClass, Handler, Packet};
 
@@ -73,15 +74,14 @@ impl CheckIp6 {
         let Some(ip) = p.data().get(self.offset..) else {
             return false;
         };
-        if ip.len() < HEADER_LEN || ip[0] >> 4 != 6 {
+        // Rejects fewer than 40 bytes and a version other than 6.
+        let Ok(hdr) = Ipv6HeaderSlice::from_slice(ip) else {
+            return false;
+        };
+        if self.bad.contains(&hdr.source()) {
             return false;
         }
-        let mut src = [0u8; 16];
-        src.copy_from_slice(&ip[8..24]);
-        if self.bad.contains(&src) {
-            return false;
-        }
-        let plen = usize::from(u16::from_be_bytes([ip[4], ip[5]]));
+        let plen = usize::from(hdr.payload_length());
         let avail = ip.len() - HEADER_LEN;
         if plen > avail {
             return false;

@@ -43,6 +43,7 @@ use alloc::string::String;
 use core::fmt::Write as _;
 use core::net::Ipv4Addr;
 
+use etherparse::UdpHeaderSlice;
 use sluice_config::args::Args;
 use sluice_dataplane::{
     Batch, ConfigContext, Context, Element, ElementClass, Handler, HandlerError, Packet,
@@ -245,6 +246,9 @@ impl Printer {
             s.push_str("truncated-ip");
             return Some(s);
         }
+        // Lines are printed for partial and odd headers too (short options, a bad
+        // version or IHL), so the IP and TCP fields are read byte by byte rather
+        // than through etherparse's slices, which reject such headers.
         let ip = Ipv4Packet::new_unchecked(ipb);
         let ip_len = usize::from(ip.total_len());
         let hl = ip.header_len();
@@ -491,11 +495,14 @@ fn udp_line(s: &mut String, src: Ipv4Addr, dst: Ipv4Addr, tp: &[u8], tlen: isize
         return;
     }
     let _ = write!(s, "{src}.{} > {dst}.{}: ", be16(tp, 0), be16(tp, 2));
-    if tlen < 8 {
-        s.push_str("truncated-udp");
-        return;
+    // `tp` holds exactly the transport bytes inside the IP length, so the slice
+    // exists exactly when the whole 8-byte UDP header does.
+    match UdpHeaderSlice::from_slice(tp) {
+        Ok(udp) => {
+            let _ = write!(s, "udp {}", udp.length());
+        }
+        Err(_) => s.push_str("truncated-udp"),
     }
-    let _ = write!(s, "udp {}", be16(tp, 4));
 }
 
 impl Element for Printer {
@@ -583,6 +590,20 @@ mod tests {
             lines,
             ["10.0.0.1.1234 > 10.0.0.2.53: udp 8\n  02000000 0002"]
         );
+    }
+
+    #[test]
+    fn udp_header_boundary() {
+        // IP length cut to 7 and then 8 UDP bytes: the length field needs the whole header.
+        let f = udp_frame(b"");
+        for (ulen, want) in [
+            (7u8, "10.0.0.1.1234 > 10.0.0.2.53: truncated-udp"),
+            (8, "10.0.0.1.1234 > 10.0.0.2.53: udp 8"),
+        ] {
+            let mut short = f[..14 + 20 + usize::from(ulen)].to_vec();
+            short[17] = 20 + ulen;
+            assert_eq!(print("TIMESTAMP false", &short), [want]);
+        }
     }
 
     #[test]
