@@ -641,7 +641,8 @@ pub(crate) mod tests {
                 }
             }
             let prog = super::super::program::Program::compile(&rules);
-            let switched = super::super::program::Program::compile_with_switches(&rules, 2);
+            let mut switched = prog.clone();
+            switched.add_switches_any_size(2);
             for p in &pkts {
                 // Put `lead` bytes of link header before the IP header.
                 let mut buf = vec![0u8; lead];
@@ -699,7 +700,8 @@ pub(crate) mod tests {
                 let e = parse_pattern(&tokenize(&p), None).map_err(|e| TestCaseError::fail(format!("{p}: {e:?}")))?;
                 compiled.push((e, if i % 4 == 3 { Outcome::Drop } else { Outcome::Port(i as u16) }));
             }
-            let prog = super::super::program::Program::compile_with_switches(&compiled, min);
+            let mut prog = super::super::program::Program::compile(&compiled);
+            prog.add_switches_any_size(min);
             for p in &pkts {
                 let view = View::from_buffer(p, 0, p.len(), 0);
                 let want = super::super::program::reference_classify(&compiled, &view);

@@ -55,7 +55,7 @@ impl Classify {
 
 /// A word compared with this many values or more gets a switch (one hash lookup) instead
 /// of a chain of comparisons: below it, the comparisons are cheaper.
-const SWITCH_MIN_VALUES: usize = 4;
+const SWITCH_MIN_VALUES: usize = 8;
 
 const HANDLERS: &[Handler] = &[Handler::read("program"), Handler::read("drops")];
 

@@ -19,7 +19,6 @@
 //! correct reference that the property tests hold the compiled program to.
 
 use alloc::boxed::Box;
-use alloc::collections::BTreeMap;
 use alloc::format;
 use alloc::string::String;
 use alloc::vec;
@@ -386,7 +385,7 @@ impl Target {
 /// A switch instruction (`switch` set) instead looks the masked word up in table `lo`: a
 /// value listed there jumps to its target, any other value to `no`; `yes` and `span` are
 /// unused. A packet too short for the word goes to `short` as for a test.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Insn {
     base: u8,
     need: u8,
@@ -404,6 +403,24 @@ pub struct Insn {
 }
 
 impl Insn {
+    /// A hash of every field, for interning.
+    fn hash64(&self) -> u64 {
+        const K: u64 = 0x9e37_79b9_7f4a_7c15;
+        let words = [
+            u64::from(self.base)
+                | u64::from(self.need) << 8
+                | u64::from(self.switch) << 16
+                | u64::from(self.offset) << 32,
+            u64::from(self.mask) | u64::from(self.lo) << 32,
+            u64::from(self.span) | u64::from(self.yes.0) << 32,
+            u64::from(self.no.0) | u64::from(self.short.0) << 32,
+        ];
+        words.iter().fold(0u64, |h, &w| {
+            let x = (h ^ w).wrapping_mul(K);
+            x ^ (x >> 29)
+        })
+    }
+
     fn same_word(&self, other: &Insn) -> bool {
         self.base == other.base && self.offset == other.offset
     }
@@ -773,6 +790,11 @@ struct Field {
 /// Most instructions a program with switches may have (the memory a config may cost).
 const SWITCH_BUDGET: usize = 1 << 14;
 
+/// Fewest instructions a program needs before switches are tried: a packet runs through a
+/// small program in a few dozen instructions anyway, and building the switched program
+/// costs far more at configuration time than it could save.
+pub const SWITCH_MIN_INSNS: usize = 24;
+
 /// Most switches a packet passes through.
 const SWITCH_DEPTH: usize = 3;
 
@@ -782,36 +804,90 @@ const SWITCH_DEPTH: usize = 3;
 /// every jump go forward.
 struct Nodes {
     insns: Vec<Insn>,
-    index: BTreeMap<Insn, usize>,
+    /// Open addressing with linear probing: indices into `insns` by [`Insn::hash64`],
+    /// [`Nodes::FREE`] for a free slot; a power of two long, at most half full.
+    index: Vec<u32>,
     tables: Vec<Table>,
+    /// Scratch for [`Nodes::restrict`]: what each node becomes.
+    map: Vec<Target>,
+    /// Scratch for [`Nodes::reachable`]: the stamp of the last walk that saw each node.
+    marks: Vec<u32>,
+    stamp: u32,
+    stack: Vec<usize>,
 }
 
 impl Nodes {
+    const FREE: u32 = u32::MAX;
+
+    fn new() -> Self {
+        Nodes {
+            insns: Vec::new(),
+            index: vec![Self::FREE; 64],
+            tables: Vec::new(),
+            map: Vec::new(),
+            marks: Vec::new(),
+            stamp: 0,
+            stack: Vec::new(),
+        }
+    }
+
+    fn slot(index: &[u32], insns: &[Insn], i: &Insn) -> usize {
+        let mask = index.len() - 1;
+        let mut k = (i.hash64() >> 32) as usize & mask;
+        // Bounded: the table is at most half full.
+        loop {
+            match index[k] {
+                Self::FREE => return k,
+                j if insns[j as usize] == *i => return k,
+                _ => k = (k + 1) & mask,
+            }
+        }
+    }
+
     fn intern(&mut self, i: Insn) -> Option<Target> {
-        if let Some(&k) = self.index.get(&i) {
-            return Some(Target::insn(k));
+        let k = Self::slot(&self.index, &self.insns, &i);
+        if self.index[k] != Self::FREE {
+            return Some(Target::insn(self.index[k] as usize));
         }
         if self.insns.len() >= SWITCH_BUDGET {
             return None;
         }
         self.insns.push(i);
-        self.index.insert(i, self.insns.len() - 1);
-        Some(Target::insn(self.insns.len() - 1))
+        let n = self.insns.len() - 1;
+        self.index[k] = n as u32;
+        if self.insns.len() * 2 > self.index.len() {
+            let mut index = vec![Self::FREE; self.index.len() * 2];
+            for (j, insn) in self.insns.iter().enumerate() {
+                let k = Self::slot(&index, &self.insns, insn);
+                index[k] = j as u32;
+            }
+            self.index = index;
+        }
+        Some(Target::insn(n))
     }
 
     /// Nodes reachable from `root`, in creation order (targets before their sources).
-    fn reachable(&self, root: Target) -> Vec<usize> {
-        let mut seen = vec![false; self.insns.len()];
-        let mut stack: Vec<usize> = root.as_insn().into_iter().collect();
+    fn reachable(&mut self, root: Target) -> Vec<usize> {
+        // A node is seen when its mark is this walk's stamp: no clearing per walk.
+        self.stamp = self.stamp.wrapping_add(1);
+        if self.stamp == 0 {
+            self.marks.fill(0);
+            self.stamp = 1;
+        }
+        self.marks.resize(self.insns.len(), 0);
+        let mut stack = core::mem::take(&mut self.stack);
+        stack.clear();
+        stack.extend(root.as_insn());
         let mut out = Vec::new();
         while let Some(k) = stack.pop() {
-            if core::mem::replace(&mut seen[k], true) {
+            if core::mem::replace(&mut self.marks[k], self.stamp) == self.stamp {
                 continue;
             }
             out.push(k);
             let i = &self.insns[k];
             stack.extend(self.targets(i).filter_map(Target::as_insn));
         }
+        self.stack = stack;
         out.sort_unstable();
         out
     }
@@ -884,28 +960,39 @@ impl Nodes {
         need: u8,
         value: Option<u32>,
     ) -> Option<Target> {
-        // Creation order: a node's targets are mapped before it.
-        let mut map: BTreeMap<usize, Target> = BTreeMap::new();
-        let get = |t: Target, map: &BTreeMap<usize, Target>| {
+        // Creation order: a node's targets are mapped before it. Every node below `root`
+        // is in `nodes`, so the map needs no clearing between calls.
+        let mut map = core::mem::take(&mut self.map);
+        map.resize(self.insns.len(), Target::DROP);
+        let get = |t: Target, map: &[Target]| {
             t.as_insn()
-                .map_or(t, |k| map.get(&k).copied().unwrap_or(Target::DROP))
+                .map_or(t, |k| map.get(k).copied().unwrap_or(Target::DROP))
         };
+        let mut out = Some(());
         for &k in nodes {
             let i = self.insns[k];
             let t = match Self::decided(&i, f, need, value) {
                 Some(true) => get(i.yes, &map),
                 Some(false) => get(i.no, &map),
                 None if i.switch => Target::insn(k),
-                None => self.intern(Insn {
+                None => match self.intern(Insn {
                     yes: get(i.yes, &map),
                     no: get(i.no, &map),
                     short: get(i.short, &map),
                     ..i
-                })?,
+                }) {
+                    Some(t) => t,
+                    None => {
+                        out = None;
+                        break;
+                    }
+                },
             };
-            map.insert(k, t);
+            map[k] = t;
         }
-        Some(get(root, &map))
+        let t = get(root, &map);
+        self.map = map;
+        out.map(|()| t)
     }
 
     /// `root` with a switch in front on its most-tested field, each case (and the default)
@@ -963,25 +1050,57 @@ impl Program {
     /// needs at least `min_values` distinct values. Packets too short for a switch's word
     /// run the program without switches, which stays in the program, so every outcome stays
     /// exactly the plain program's.
+    ///
+    /// Programs shorter than [`SWITCH_MIN_INSNS`] are left as they are: they run fast
+    /// enough, and the switched program would cost more to build than it saves.
     pub fn add_switches(&mut self, min_values: usize) {
+        if self.insns.len() >= SWITCH_MIN_INSNS {
+            self.add_switches_any_size(min_values);
+        }
+    }
+
+    /// As [`Program::add_switches`], whatever the program's size.
+    pub fn add_switches_any_size(&mut self, min_values: usize) {
         if !self.tables.is_empty() || self.insns.is_empty() {
+            return;
+        }
+        let min_values = min_values.max(2);
+        if !self.has_switch_field(min_values) {
             return;
         }
         // Shallower trees when the deep one does not fit the budget.
         for depth in (1..=SWITCH_DEPTH).rev() {
-            if let Some(p) = self.switched(min_values.max(2), depth) {
+            if let Some(p) = self.switched(min_values, depth) {
                 *self = p;
                 return;
             }
         }
     }
 
+    /// Whether some masked word is compared for equality with at least `min_values`
+    /// distinct values: without one, no switch would be built.
+    fn has_switch_field(&self, min_values: usize) -> bool {
+        let mut seen: Vec<(Field, u32)> = self
+            .insns
+            .iter()
+            .filter(|i| i.span == 0 && i.mask != 0)
+            .map(|i| {
+                let f = Field {
+                    base: i.base,
+                    offset: i.offset,
+                    mask: i.mask,
+                };
+                (f, i.lo)
+            })
+            .collect();
+        seen.sort_unstable();
+        seen.dedup();
+        seen.chunk_by(|a, b| a.0 == b.0)
+            .any(|c| c.len() >= min_values)
+    }
+
     fn switched(&self, min_values: usize, depth: usize) -> Option<Program> {
-        let mut nodes = Nodes {
-            insns: Vec::new(),
-            index: BTreeMap::new(),
-            tables: Vec::new(),
-        };
+        let mut nodes = Nodes::new();
         // The plain program, back to front so targets exist first.
         let n = self.insns.len();
         let mut map = vec![Target::DROP; n];
