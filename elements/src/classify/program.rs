@@ -814,6 +814,10 @@ struct Nodes {
     marks: Vec<u32>,
     stamp: u32,
     stack: Vec<usize>,
+    /// Node lists of [`Nodes::with_switches`], one per level in use.
+    walks: Vec<Vec<usize>>,
+    /// Scratch for [`Nodes::best_field`].
+    seen: Vec<(Field, u32)>,
 }
 
 impl Nodes {
@@ -828,6 +832,8 @@ impl Nodes {
             marks: Vec::new(),
             stamp: 0,
             stack: Vec::new(),
+            walks: Vec::new(),
+            seen: Vec::new(),
         }
     }
 
@@ -868,6 +874,14 @@ impl Nodes {
 
     /// Nodes reachable from `root`, in creation order (targets before their sources).
     fn reachable(&mut self, root: Target) -> Vec<usize> {
+        let mut out = Vec::new();
+        self.reachable_into(root, &mut out);
+        out
+    }
+
+    /// [`Nodes::reachable`] into `out` (cleared first), reusing its memory.
+    fn reachable_into(&mut self, root: Target, out: &mut Vec<usize>) {
+        out.clear();
         // A node is seen when its mark is this walk's stamp: no clearing per walk.
         self.stamp = self.stamp.wrapping_add(1);
         if self.stamp == 0 {
@@ -878,7 +892,6 @@ impl Nodes {
         let mut stack = core::mem::take(&mut self.stack);
         stack.clear();
         stack.extend(root.as_insn());
-        let mut out = Vec::new();
         while let Some(k) = stack.pop() {
             if core::mem::replace(&mut self.marks[k], self.stamp) == self.stamp {
                 continue;
@@ -889,7 +902,6 @@ impl Nodes {
         }
         self.stack = stack;
         out.sort_unstable();
-        out
     }
 
     fn targets<'a>(&'a self, i: &'a Insn) -> impl Iterator<Item = Target> + 'a {
@@ -906,20 +918,23 @@ impl Nodes {
 
     /// The field compared for equality with the most distinct values below `root`, and
     /// those values (sorted), when there are at least `min_values`.
-    fn best_field(&self, nodes: &[usize], min_values: usize) -> Option<(Field, Vec<u32>)> {
-        let mut seen: Vec<(Field, u32)> = nodes
-            .iter()
-            .map(|&k| &self.insns[k])
-            .filter(|i| !i.switch && i.span == 0 && i.mask != 0)
-            .map(|i| {
-                let f = Field {
-                    base: i.base,
-                    offset: i.offset,
-                    mask: i.mask,
-                };
-                (f, i.lo)
-            })
-            .collect();
+    fn best_field(&mut self, nodes: &[usize], min_values: usize) -> Option<(Field, Vec<u32>)> {
+        let mut seen = core::mem::take(&mut self.seen);
+        seen.clear();
+        seen.extend(
+            nodes
+                .iter()
+                .map(|&k| &self.insns[k])
+                .filter(|i| !i.switch && i.span == 0 && i.mask != 0)
+                .map(|i| {
+                    let f = Field {
+                        base: i.base,
+                        offset: i.offset,
+                        mask: i.mask,
+                    };
+                    (f, i.lo)
+                }),
+        );
         seen.sort_unstable();
         seen.dedup();
         let mut best: Option<(Field, usize, usize)> = None;
@@ -932,8 +947,11 @@ impl Nodes {
             }
             start = end;
         }
-        let (f, s, e) = best?;
-        (e - s >= min_values).then(|| (f, seen[s..e].iter().map(|e| e.1).collect()))
+        let out = best
+            .filter(|&(_, s, e)| e - s >= min_values)
+            .map(|(f, s, e)| (f, seen[s..e].iter().map(|e| e.1).collect()));
+        self.seen = seen;
+        out
     }
 
     /// What test `i` gives on a packet whose `f` word masks to `value` (`None`: to none of
@@ -975,18 +993,23 @@ impl Nodes {
                 Some(true) => get(i.yes, &map),
                 Some(false) => get(i.no, &map),
                 None if i.switch => Target::insn(k),
-                None => match self.intern(Insn {
-                    yes: get(i.yes, &map),
-                    no: get(i.no, &map),
-                    short: get(i.short, &map),
-                    ..i
-                }) {
-                    Some(t) => t,
-                    None => {
+                None => {
+                    let j = Insn {
+                        yes: get(i.yes, &map),
+                        no: get(i.no, &map),
+                        short: get(i.short, &map),
+                        ..i
+                    };
+                    if j == i {
+                        // Nothing below changed: the node itself, as interning would find.
+                        Target::insn(k)
+                    } else if let Some(t) = self.intern(j) {
+                        t
+                    } else {
                         out = None;
                         break;
                     }
-                },
+                }
             };
             map[k] = t;
         }
@@ -1009,15 +1032,35 @@ impl Nodes {
         if depth == 0 {
             return Ok(None);
         }
-        let nodes = self.reachable(root);
-        let Some((f, values)) = self.best_field(&nodes, min_values) else {
+        // One node list per level, kept for the next walk at that level.
+        let mut nodes = self.walks.pop().unwrap_or_default();
+        self.reachable_into(root, &mut nodes);
+        let r = self.switch_on(root, &nodes, fallback, min_values, depth);
+        self.walks.push(nodes);
+        r
+    }
+
+    /// [`Nodes::with_switches`] on the nodes below `root`.
+    fn switch_on(
+        &mut self,
+        root: Target,
+        nodes: &[usize],
+        fallback: Target,
+        min_values: usize,
+        depth: usize,
+    ) -> Result<Option<Target>, ()> {
+        // Each value is compared by a node of its own.
+        if nodes.len() < min_values {
+            return Ok(None);
+        }
+        let Some((f, values)) = self.best_field(nodes, min_values) else {
             return Ok(None);
         };
         let need = need_of(f.mask);
         let mut cases = Vec::with_capacity(values.len());
         let mut default = Target::DROP;
         for value in values.iter().map(|&v| Some(v)).chain([None]) {
-            let sub = self.restrict(root, &nodes, f, need, value).ok_or(())?;
+            let sub = self.restrict(root, nodes, f, need, value).ok_or(())?;
             let sub = self
                 .with_switches(sub, fallback, min_values, depth - 1)?
                 .unwrap_or(sub);
