@@ -54,7 +54,7 @@ impl Classify {
 }
 
 /// A word compared with this many values or more gets a switch (one hash lookup) instead
-/// of a chain of comparisons. Below it a switch saves a few instructions a packet at most,
+/// of a chain of comparisons. Below it a switch saves only tens of instructions a packet,
 /// while building the switched program costs more at configuration time than building the
 /// whole rest of the element.
 const SWITCH_MIN_VALUES: usize = 8;
