@@ -54,7 +54,9 @@ fn bench_parse(c: &mut Criterion) {
     let mut group = c.benchmark_group("config");
     group.throughput(Throughput::Bytes(src.text.len() as u64));
     group.sample_size(20);
-    group.bench_function("parse_1MB", |b| b.iter(|| parse(black_box(&src), 0).expect("parses")));
+    group.bench_function("parse_1MB", |b| {
+        b.iter(|| parse(black_box(&src), 0).expect("parses"))
+    });
     group.bench_function("parse_flatten_1MB", |b| {
         b.iter(|| {
             let cfg = parse(black_box(&src), 0).expect("parses");
