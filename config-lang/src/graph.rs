@@ -45,6 +45,37 @@ pub struct FlatGraph {
 }
 
 impl FlatGraph {
+    /// A graph from `(name, class, config)` triples and `(from, from_port, to, to_port)`
+    /// connections, without source positions: for tests and generated graphs.
+    pub fn from_parts(
+        elements: &[(&str, &str, &str)],
+        connections: &[(usize, usize, usize, usize)],
+    ) -> Self {
+        use alloc::string::ToString;
+        FlatGraph {
+            elements: elements
+                .iter()
+                .map(|(name, class, config)| FlatElement {
+                    name: name.to_string(),
+                    class: class.to_string(),
+                    config: config.to_string(),
+                    span: Span::default(),
+                    config_span: Span::default(),
+                })
+                .collect(),
+            connections: connections
+                .iter()
+                .map(|&(from, from_port, to, to_port)| FlatConnection {
+                    from,
+                    from_port,
+                    to,
+                    to_port,
+                })
+                .collect(),
+            requirements: Vec::new(),
+        }
+    }
+
     /// The index of the element called `name`.
     pub fn find(&self, name: &str) -> Option<usize> {
         self.elements.iter().position(|e| e.name == name)

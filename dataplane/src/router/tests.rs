@@ -7,7 +7,7 @@ use alloc::vec;
 use alloc::vec::Vec;
 use core::cell::Cell;
 
-use sluice_config::{FlatConnection, FlatElement, FlatGraph, Span};
+use sluice_config::FlatGraph;
 
 use super::*;
 use crate::clock::ManualClock;
@@ -183,28 +183,7 @@ static DROP: ElementClass = ElementClass {
 static CLASSES: &[&ElementClass] = &[&SOURCE, &COUNT, &FIFO, &PULLSINK, &DROP];
 
 fn graph(elems: &[(&str, &str, &str)], conns: &[(usize, usize, usize, usize)]) -> FlatGraph {
-    FlatGraph {
-        elements: elems
-            .iter()
-            .map(|(n, c, cfg)| FlatElement {
-                name: n.to_string(),
-                class: c.to_string(),
-                config: cfg.to_string(),
-                span: Span::default(),
-                config_span: Span::default(),
-            })
-            .collect(),
-        connections: conns
-            .iter()
-            .map(|&(from, from_port, to, to_port)| FlatConnection {
-                from,
-                from_port,
-                to,
-                to_port,
-            })
-            .collect(),
-        requirements: vec![],
-    }
+    FlatGraph::from_parts(elems, conns)
 }
 
 fn env(pool: &PacketPool) -> Environment {

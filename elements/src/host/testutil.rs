@@ -2,11 +2,11 @@
 
 use std::boxed::Box;
 use std::cell::RefCell;
-use std::string::{String, ToString};
+use std::string::String;
 use std::vec::Vec;
 
 use sluice_config::args::Args;
-use sluice_config::{FlatConnection, FlatElement, FlatGraph, Span};
+use sluice_config::FlatGraph;
 use sluice_dataplane::router::MemoryConsole;
 use sluice_dataplane::{
     Batch, ConfigContext, Context, Element, ElementClass, Environment, InitContext, ManualClock,
@@ -99,28 +99,7 @@ pub static CLASSES: &[&ElementClass] = &[
 
 /// A graph from `(name, class, config)` and `(from, port, to, port)`.
 pub fn graph(elems: &[(&str, &str, &str)], conns: &[(usize, usize, usize, usize)]) -> FlatGraph {
-    FlatGraph {
-        elements: elems
-            .iter()
-            .map(|(n, c, cfg)| FlatElement {
-                name: n.to_string(),
-                class: c.to_string(),
-                config: cfg.to_string(),
-                span: Span::default(),
-                config_span: Span::default(),
-            })
-            .collect(),
-        connections: conns
-            .iter()
-            .map(|&(from, from_port, to, to_port)| FlatConnection {
-                from,
-                from_port,
-                to,
-                to_port,
-            })
-            .collect(),
-        requirements: Vec::new(),
-    }
+    FlatGraph::from_parts(elems, conns)
 }
 
 /// A router over `g` with a manual clock at `now` and a console the test can read.

@@ -9,7 +9,7 @@ use alloc::vec::Vec;
 use core::cell::RefCell;
 
 use sluice_config::args::Args;
-use sluice_config::{FlatConnection, FlatElement, FlatGraph, Span};
+use sluice_config::FlatGraph;
 use sluice_dataplane::router::MemoryConsole;
 use sluice_dataplane::{
     Batch, ConfigContext, Context, Element, ElementClass, Environment, ManualClock, NetDevice,
@@ -62,28 +62,7 @@ pub fn collected_bytes(name: &str) -> Vec<Vec<u8>> {
 
 /// A graph from `(name, class, config)` triples and `(from, port, to, port)` connections.
 pub fn graph(elems: &[(&str, &str, &str)], conns: &[(usize, usize, usize, usize)]) -> FlatGraph {
-    FlatGraph {
-        elements: elems
-            .iter()
-            .map(|(n, c, cfg)| FlatElement {
-                name: n.to_string(),
-                class: c.to_string(),
-                config: cfg.to_string(),
-                span: Span::default(),
-                config_span: Span::default(),
-            })
-            .collect(),
-        connections: conns
-            .iter()
-            .map(|&(from, from_port, to, to_port)| FlatConnection {
-                from,
-                from_port,
-                to,
-                to_port,
-            })
-            .collect(),
-        requirements: Vec::new(),
-    }
+    FlatGraph::from_parts(elems, conns)
 }
 
 /// What a test router runs on, kept so the test can drive time and read the console.
