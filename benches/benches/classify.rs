@@ -7,72 +7,19 @@
 //! part is the router handing the batch to the filter, the filter's decision program, and
 //! the sink (or the filter, for dropped packets) returning the buffers to the pool.
 
-use std::hint::black_box;
-
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use sluice_config::args::Args;
-use sluice_config::{FlatConnection, FlatElement, FlatGraph, Span};
-use sluice_dataplane::router::MemoryConsole;
-use sluice_dataplane::{
-    Batch, ConfigContext, Context, Element, ElementClass, Environment, ManualClock, PacketPool,
-    Router, BATCH_MAX,
-};
-
-struct Sink;
-impl Element for Sink {
-    fn push(&mut self, _: &mut Context<'_>, _: usize, batch: Batch) {
-        black_box(batch);
-    }
-}
-fn make_sink(_: &mut Args<'_>, _: &ConfigContext<'_>) -> Option<Box<dyn Element>> {
-    Some(Box::new(Sink))
-}
-static SINK: ElementClass = ElementClass {
-    name: "BenchSink",
-    ports: "-/0",
-    processing: "h",
-    make: make_sink,
-};
-
-fn element(name: &str, class: &str, config: &str) -> FlatElement {
-    FlatElement {
-        name: name.into(),
-        class: class.into(),
-        config: config.into(),
-        span: Span::default(),
-        config_span: Span::default(),
-    }
-}
+use sluice_benches::element_router;
+use sluice_dataplane::{Batch, PacketPool, Router, BATCH_MAX};
 
 /// `IPFilter(config)` named `f`, outputs 0 and 1 into the sink.
 fn router(pool: &PacketPool, config: &str) -> Router {
-    let elements = vec![
-        element("f", "IPFilter", config),
-        element("sink", "BenchSink", ""),
-    ];
-    let connections = (0..2)
-        .map(|p| FlatConnection {
-            from: 0,
-            from_port: p,
-            to: 1,
-            to_port: p,
-        })
-        .collect();
-    let g = FlatGraph {
-        elements,
-        connections,
-        requirements: Vec::new(),
-    };
-    let mut classes: Vec<&'static ElementClass> = sluice_elements::classify::ALL.to_vec();
-    classes.push(&SINK);
-    let env = Environment {
-        pool: pool.clone(),
-        clock: Box::new(ManualClock::new(0)),
-        devices: Vec::new(),
-        device_opener: None,
-        console: Box::new(MemoryConsole(Default::default())),
-    };
-    Router::new(&g, &classes, env).unwrap_or_else(|d| panic!("IPFilter should configure: {d:?}"))
+    element_router(
+        pool,
+        0,
+        &[("f", "IPFilter", config), ("sink", "BenchSink", "")],
+        &[(0, 0, 1, 0), (0, 1, 1, 1)],
+        sluice_elements::classify::ALL,
+    )
 }
 
 /// A 60-byte Ethernet/IPv4 frame: TCP (20-byte header, 6 bytes payload, SYN) or UDP (8-byte

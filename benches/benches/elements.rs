@@ -7,72 +7,24 @@
 //! only), so an element's own cost is its number minus the baseline. Each iteration is one
 //! batch (`BatchSize::PerIteration`): the pool holds only a few batches of buffers.
 
-use std::hint::black_box;
-
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use sluice_config::args::Args;
-use sluice_config::{FlatConnection, FlatElement, FlatGraph, Span};
-use sluice_dataplane::router::MemoryConsole;
-use sluice_dataplane::{
-    Batch, ConfigContext, Context, Element, ElementClass, Environment, ManualClock, PacketPool,
-    Router, BATCH_MAX,
-};
+use sluice_benches::element_router;
+use sluice_dataplane::{Batch, PacketPool, Router, BATCH_MAX};
 use sluice_elements::wire::{ethernet, ipv4, EthernetFrame, Ipv4Packet, TcpPacket, UdpPacket};
-
-struct Sink;
-impl Element for Sink {
-    fn push(&mut self, _: &mut Context<'_>, _: usize, batch: Batch) {
-        black_box(batch);
-    }
-}
-fn make_sink(_: &mut Args<'_>, _: &ConfigContext<'_>) -> Option<Box<dyn Element>> {
-    Some(Box::new(Sink))
-}
-static SINK: ElementClass = ElementClass {
-    name: "BenchSink",
-    ports: "1/0",
-    processing: "h",
-    make: make_sink,
-};
-
-fn element(name: &str, class: &str, config: &str) -> FlatElement {
-    FlatElement {
-        name: name.into(),
-        class: class.into(),
-        config: config.into(),
-        span: Span::default(),
-        config_span: Span::default(),
-    }
-}
 
 /// A router with `class(config)` named `e` feeding a sink (or just the sink, for `None`).
 fn router(pool: &PacketPool, class: Option<(&str, &str)>) -> Router {
-    let mut elements = vec![element("sink", "BenchSink", "")];
-    let mut connections = Vec::new();
-    if let Some((c, cfg)) = class {
-        elements.push(element("e", c, cfg));
-        connections.push(FlatConnection {
-            from: 1,
-            from_port: 0,
-            to: 0,
-            to_port: 0,
-        });
+    let classes = sluice_elements::ip::ALL;
+    match class {
+        Some((c, cfg)) => element_router(
+            pool,
+            0,
+            &[("sink", "BenchSink", ""), ("e", c, cfg)],
+            &[(1, 0, 0, 0)],
+            classes,
+        ),
+        None => element_router(pool, 0, &[("sink", "BenchSink", "")], &[], classes),
     }
-    let g = FlatGraph {
-        elements,
-        connections,
-        requirements: Vec::new(),
-    };
-    let mut classes: Vec<&'static ElementClass> = sluice_elements::ip::ALL.to_vec();
-    classes.push(&SINK);
-    let env = Environment {
-        pool: pool.clone(),
-        clock: Box::new(ManualClock::new(0)),
-        devices: Vec::new(),
-        device_opener: None,
-        console: Box::new(MemoryConsole(Default::default())),
-    };
-    Router::new(&g, &classes, env).unwrap_or_else(|_| panic!("{class:?} should configure"))
 }
 
 /// Ethernet + IPv4 + `proto` frame with 18 bytes of payload (64 bytes for UDP), checksums

@@ -6,94 +6,28 @@
 //! is the router handing the batch to the rewriter, the lookup and rewrite with incremental
 //! checksum updates, and the sink dropping the packets back into the pool.
 
-use std::hint::black_box;
-
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use sluice_config::args::Args;
-use sluice_config::{FlatConnection, FlatElement, FlatGraph, Span};
-use sluice_dataplane::router::MemoryConsole;
-use sluice_dataplane::{
-    Batch, ConfigContext, Context, Element, ElementClass, Environment, ManualClock, PacketPool,
-    Router, BATCH_MAX,
-};
-
-struct Sink;
-impl Element for Sink {
-    fn push(&mut self, _: &mut Context<'_>, _: usize, batch: Batch) {
-        black_box(batch);
-    }
-}
-fn make_sink(_: &mut Args<'_>, _: &ConfigContext<'_>) -> Option<Box<dyn Element>> {
-    Some(Box::new(Sink))
-}
-static SINK: ElementClass = ElementClass {
-    name: "BenchSink",
-    ports: "1/0",
-    processing: "h",
-    make: make_sink,
-};
-
-fn element(name: &str, class: &str, config: &str) -> FlatElement {
-    FlatElement {
-        name: name.into(),
-        class: class.into(),
-        config: config.into(),
-        span: Span::default(),
-        config_span: Span::default(),
-    }
-}
+use sluice_benches::element_router;
+use sluice_dataplane::{Batch, PacketPool, Router, BATCH_MAX};
 
 fn router(pool: &PacketPool) -> Router {
-    let graph = FlatGraph {
-        elements: vec![
-            element(
+    element_router(
+        pool,
+        1_000_000_000,
+        &[
+            (
                 "rw",
                 "IPRewriter",
                 "pattern 21.0.0.1 1024-65535 - - 0 1, drop",
             ),
-            element("src0", "Idle", ""),
-            element("src1", "Idle", ""),
-            element("out0", "BenchSink", ""),
-            element("out1", "BenchSink", ""),
+            ("src0", "Idle", ""),
+            ("src1", "Idle", ""),
+            ("out0", "BenchSink", ""),
+            ("out1", "BenchSink", ""),
         ],
-        connections: vec![
-            FlatConnection {
-                from: 1,
-                from_port: 0,
-                to: 0,
-                to_port: 0,
-            },
-            FlatConnection {
-                from: 2,
-                from_port: 0,
-                to: 0,
-                to_port: 1,
-            },
-            FlatConnection {
-                from: 0,
-                from_port: 0,
-                to: 3,
-                to_port: 0,
-            },
-            FlatConnection {
-                from: 0,
-                from_port: 1,
-                to: 4,
-                to_port: 0,
-            },
-        ],
-        requirements: Vec::new(),
-    };
-    let mut classes = sluice_elements::all_classes();
-    classes.push(&SINK);
-    let env = Environment {
-        pool: pool.clone(),
-        clock: Box::new(ManualClock::new(1_000_000_000)),
-        devices: Vec::new(),
-        device_opener: None,
-        console: Box::new(MemoryConsole::default()),
-    };
-    Router::new(&graph, &classes, env).unwrap_or_else(|d| panic!("bench graph: {:?}", d.0))
+        &[(1, 0, 0, 0), (2, 0, 0, 1), (0, 0, 3, 0), (0, 1, 4, 0)],
+        &sluice_elements::all_classes(),
+    )
 }
 
 /// A 20-byte IPv4 + 8-byte UDP packet of flow `i` (distinct source; destinations spread

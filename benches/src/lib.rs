@@ -7,6 +7,8 @@
 //! - [`FlowSource`] is a bench-only source that replays a prepared set of flows cyclically,
 //!   so a stateful element (a NAT) sees many live flows instead of InfiniteSource's one.
 //! - [`run_to_idle`] runs scheduler rounds until no task moves packets (a LIMIT is spent).
+//! - [`element_router`] and [`BENCH_SINK`] measure single elements: a hand-built graph whose
+//!   outputs end in a sink that only consumes, driven with `Router::push_to`.
 
 use std::fmt::Write as _;
 
@@ -94,6 +96,55 @@ pub fn router(config: &str, extra: &[&'static ElementClass]) -> Result<Router, S
         console: Box::new(MemoryConsole::default()),
     };
     Router::new(&graph, &classes, env).map_err(|d| d.render(&sources))
+}
+
+/// `BenchSink`: a push sink with any number of inputs that only consumes its batches, so
+/// the work before it cannot be optimised away.
+struct Sink;
+
+impl Element for Sink {
+    fn push(&mut self, _: &mut Context<'_>, _: usize, batch: Batch) {
+        std::hint::black_box(batch);
+    }
+}
+
+fn make_sink(_: &mut Args<'_>, _: &ConfigContext<'_>) -> Option<Box<dyn Element>> {
+    Some(Box::new(Sink))
+}
+
+/// The `BenchSink` class.
+pub static BENCH_SINK: ElementClass = ElementClass {
+    name: "BenchSink",
+    ports: "-/0",
+    processing: "h",
+    make: make_sink,
+};
+
+/// Instantiates a hand-built graph (`FlatGraph::from_parts`) with `classes` plus
+/// [`BENCH_SINK`], on `pool` and a manual clock at `now_ns`: the harness of the per-element
+/// benches, which push batches in with `Router::push_to`.
+///
+/// # Panics
+/// When the graph does not configure: a bench with a broken graph must not measure.
+pub fn element_router(
+    pool: &PacketPool,
+    now_ns: u64,
+    elements: &[(&str, &str, &str)],
+    connections: &[(usize, usize, usize, usize)],
+    classes: &[&'static ElementClass],
+) -> Router {
+    let graph = sluice_config::FlatGraph::from_parts(elements, connections);
+    let mut classes = classes.to_vec();
+    classes.push(&BENCH_SINK);
+    let env = Environment {
+        pool: pool.clone(),
+        clock: Box::new(sluice_dataplane::ManualClock::new(now_ns)),
+        devices: Vec::new(),
+        device_opener: None,
+        console: Box::new(MemoryConsole::default()),
+    };
+    Router::new(&graph, &classes, env)
+        .unwrap_or_else(|d| panic!("bench graph {elements:?} does not configure: {:?}", d.0))
 }
 
 /// Runs scheduler rounds until a round moves no packets (every source spent its LIMIT).
