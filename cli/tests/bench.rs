@@ -6,34 +6,10 @@
 //! them they fail, loudly: CI installs both.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
 use std::sync::Mutex;
 
-const SLUICE: &str = env!("CARGO_BIN_EXE_sluice");
-
-fn require_qemu() {
-    let found = Command::new("qemu-system-x86_64")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .status()
-        .is_ok();
-    assert!(
-        found,
-        "qemu-system-x86_64 is not installed: `sluice bench` needs it (apt-get install qemu-system-x86)"
-    );
-}
-
-fn sluice(args: &[&str]) -> Output {
-    Command::new(SLUICE)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run sluice")
-}
-
-fn text(out: &[u8]) -> String {
-    String::from_utf8_lossy(out).into_owned()
-}
+mod common;
+use common::{require_qemu, sluice, text};
 
 /// A firewall that passes the bench's UDP frames (to port 7) from eth0 to eth1.
 const FIREWALL: &str = "\
@@ -77,7 +53,7 @@ fn image() -> PathBuf {
 
 /// Runs `sluice bench ARGS --json` and returns the JSON line.
 fn bench_json(args: &[&str]) -> String {
-    require_qemu();
+    require_qemu("`sluice bench`");
     let image = image();
     let mut all = vec!["bench", args[0], image.to_str().unwrap()];
     all.extend_from_slice(&args[1..]);

@@ -14,7 +14,8 @@ use std::process::Command;
 
 use etherparse::{NetSlice, SlicedPacket, TransportSlice};
 
-const SLUICE: &str = env!("CARGO_BIN_EXE_sluice");
+mod common;
+use common::SLUICE;
 
 fn scenario_dir(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -490,19 +491,6 @@ use std::net::UdpSocket;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-fn require_qemu() {
-    let found = Command::new("qemu-system-x86_64")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .status()
-        .is_ok();
-    assert!(
-        found,
-        "qemu-system-x86_64 is not installed: the VM scenario tests need it \
-         (apt-get install qemu-system-x86)"
-    );
-}
-
 fn vm_work_dir() -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("scenario-vms");
     std::fs::create_dir_all(&dir).unwrap();
@@ -513,7 +501,7 @@ fn vm_work_dir() -> PathBuf {
 fn build_image(name: &str) -> PathBuf {
     static BUILD: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let _guard = BUILD.lock().unwrap_or_else(|e| e.into_inner());
-    require_qemu();
+    common::require_qemu("the VM scenario tests");
     let image = vm_work_dir().join(format!("{name}.elf"));
     let out = Command::new(SLUICE)
         .arg("build")
@@ -541,8 +529,7 @@ struct ScenarioVm {
 
 impl ScenarioVm {
     fn boot(image: &Path, nics: &[String], netns: Option<&str>) -> ScenarioVm {
-        use std::io::{BufRead, BufReader};
-        require_qemu();
+        common::require_qemu("the VM scenario tests");
         static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let name = format!(
             "scen{}-{}",
@@ -566,54 +553,18 @@ impl ScenarioVm {
         for nic in nics {
             cmd.args(["--nic", nic]);
         }
-        let mut child = cmd
+        let child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .expect("start sluice boot");
-        let (tx, rx) = std::sync::mpsc::channel();
-        for out in [
-            Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
-            Box::new(child.stderr.take().unwrap()),
-        ] {
-            let tx = tx.clone();
-            std::thread::spawn(move || {
-                for line in BufReader::new(out).lines().map_while(Result::ok) {
-                    if tx.send(line).is_err() {
-                        break;
-                    }
-                }
-            });
-        }
         let mut vm = ScenarioVm {
             name,
             control,
             child: Some(child),
         };
-        let start = Instant::now();
-        let mut seen = Vec::new();
-        loop {
-            match rx.recv_timeout(Duration::from_millis(100)) {
-                Ok(line) if line.starts_with("ready name=") => break,
-                Ok(line) => seen.push(line),
-                Err(_) => {}
-            }
-            if let Ok(Some(status)) = vm.child.as_mut().unwrap().try_wait() {
-                seen.extend(rx.try_iter());
-                panic!(
-                    "sluice boot ended ({status}) before ready:\n{}",
-                    seen.join("\n")
-                );
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(90),
-                "no ready line after 90 s:\n{}",
-                seen.join("\n")
-            );
-        }
-        // Keep draining the console so the VM never blocks on a full pipe.
-        std::thread::spawn(move || for _ in rx {});
+        common::wait_for_ready(vm.child.as_mut().unwrap());
         vm
     }
 

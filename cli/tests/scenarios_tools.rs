@@ -34,7 +34,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-const SLUICE: &str = env!("CARGO_BIN_EXE_sluice");
+mod common;
+use common::SLUICE;
 
 /// One test at a time: every test runs a VM under TCG and times real tools against it.
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
@@ -229,9 +230,8 @@ impl Lab {
 
     /// Starts `sluice boot` in the VM's namespace and waits for its ready line.
     fn boot(&mut self, image: &Path) {
-        use std::io::{BufRead, BufReader};
         // 32 MiB: the rewriters' flow tables want more than the 8 MiB default leaves.
-        let mut child = Command::new("ip")
+        let child = Command::new("ip")
             .args(["netns", "exec", &self.vm_ns, SLUICE, "boot"])
             .arg(image)
             .args(["--mem", "32M", "--name", &self.vm_name, "--control"])
@@ -243,44 +243,8 @@ impl Lab {
             .stderr(Stdio::piped())
             .spawn()
             .expect("start sluice boot");
-        let (tx, rx) = std::sync::mpsc::channel();
-        for out in [
-            Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
-            Box::new(child.stderr.take().unwrap()),
-        ] {
-            let tx = tx.clone();
-            std::thread::spawn(move || {
-                for line in BufReader::new(out).lines().map_while(Result::ok) {
-                    if tx.send(line).is_err() {
-                        break;
-                    }
-                }
-            });
-        }
         self.vm = Some(child);
-        let start = Instant::now();
-        let mut seen = Vec::new();
-        loop {
-            match rx.recv_timeout(Duration::from_millis(100)) {
-                Ok(line) if line.starts_with("ready name=") => break,
-                Ok(line) => seen.push(line),
-                Err(_) => {}
-            }
-            if let Ok(Some(status)) = self.vm.as_mut().unwrap().try_wait() {
-                seen.extend(rx.try_iter());
-                panic!(
-                    "sluice boot ended ({status}) before ready:\n{}",
-                    seen.join("\n")
-                );
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(90),
-                "no ready line after 90 s:\n{}",
-                seen.join("\n")
-            );
-        }
-        // Keep draining the console so the VM never blocks on a full pipe.
-        std::thread::spawn(move || for _ in rx {});
+        common::wait_for_ready(self.vm.as_mut().unwrap());
     }
 
     fn command(&self, ns: &str, args: &[&str]) -> Command {

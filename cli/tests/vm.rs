@@ -13,31 +13,8 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::{mpsc, Mutex};
 use std::time::{Duration, Instant};
 
-const SLUICE: &str = env!("CARGO_BIN_EXE_sluice");
-
-fn require_qemu() {
-    let found = Command::new("qemu-system-x86_64")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .status()
-        .is_ok();
-    assert!(
-        found,
-        "qemu-system-x86_64 is not installed: these tests need it (apt-get install qemu-system-x86)"
-    );
-}
-
-fn sluice(args: &[&str]) -> Output {
-    Command::new(SLUICE)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run sluice")
-}
-
-fn text(out: &[u8]) -> String {
-    String::from_utf8_lossy(out).into_owned()
-}
+mod common;
+use common::{require_qemu, sluice, text, SLUICE};
 
 fn work_dir() -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("vm-tests");
@@ -130,7 +107,7 @@ impl Vm {
 
     /// Boots, optionally inside network namespace `netns`, and waits for the ready line.
     fn boot_in(netns: Option<&str>, image: &Path, nics: &[String], extra: &[&str]) -> Vm {
-        require_qemu();
+        require_qemu("these tests");
         let name = unique_name("vm");
         let control = work_dir().join(format!("{name}.ctl"));
         let mut command = match netns {
@@ -454,7 +431,7 @@ fn guest_faults_end_the_vm_with_a_report_and_a_failure_status() {
 
 #[test]
 fn boot_refuses_what_it_cannot_run() {
-    require_qemu();
+    require_qemu("these tests");
     let dir = work_dir();
     let not_elf = dir.join("not-an-image");
     std::fs::write(&not_elf, "hello").unwrap();
