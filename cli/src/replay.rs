@@ -33,8 +33,11 @@ pub struct ReplayArgs {
     /// How long to keep listening after the last frame is sent.
     #[arg(long, default_value = "500ms")]
     pub wait: String,
-    /// Frames sent back to back before pausing for the VM to catch up.
-    #[arg(long, default_value_t = 16)]
+    /// Frames sent back to back before pausing 2 ms for the VM to catch up. The default, 1,
+    /// lets each frame through before the next arrives, so a stateful function sees a
+    /// request before its reply even when they enter on different NICs (QEMU delivers each
+    /// NIC's frames independently); larger bursts replay faster.
+    #[arg(long, default_value_t = 1)]
     pub burst: usize,
     /// Print the counts as JSON.
     #[arg(long)]
