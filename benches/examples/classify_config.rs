@@ -5,8 +5,11 @@
 //! --toggle-collect=*measured*` counts alone.
 //!
 //! ```text
-//! cargo run --release -p sluice-benches --example classify_config -- [all|fw|ipf3|ipf100] [ROUNDS]
+//! cargo run --release -p sluice-benches --example classify_config -- [all|fw|ipf3|ipf100|fw100] [ROUNDS]
 //! ```
+//!
+//! `fw100` is the 100-rule `IPFilter` of the `firewall_100_rules` pipeline bench (not in
+//! `all`).
 //!
 //! `classify_config -- values K` instead weighs a switch against a chain of comparisons:
 //! K rules `dst tcp port P` and a catch-all, compiled plain and with switches; a mix of
@@ -50,6 +53,25 @@ fn hundred_rules() -> String {
     rules.join(",\n")
 }
 
+/// The rule list of the `firewall_100_rules` pipeline bench.
+fn firewall_rules() -> String {
+    let mut rules: Vec<String> = (0..99)
+        .map(|i| match i % 3 {
+            0 => format!(
+                "deny src net 172.16.{i}.0/24 && udp && dst port {}",
+                1000 + i
+            ),
+            1 => format!("deny dst host 192.0.2.{i} && udp"),
+            _ => format!(
+                "deny src net 10.{}.0.0/16 and (tcp opt syn or icmp type echo)",
+                100 + i
+            ),
+        })
+        .collect();
+    rules.push("allow udp && dst net 198.18.0.0/15".into());
+    rules.join(",\n")
+}
+
 const LAN_FILTER: &str = "dst tcp port 80 or dst tcp port 443 or dst tcp port 22,
     dst udp port 53,
     icmp type echo,
@@ -78,6 +100,9 @@ fn configs(which: &str) -> Vec<(&'static ElementClass, String, usize)> {
     }
     if matches!(which, "all" | "ipf100") {
         v.push((&IPFilter, hundred_rules(), 2));
+    }
+    if which == "fw100" {
+        v.push((&IPFilter, firewall_rules(), 1));
     }
     v
 }
@@ -178,7 +203,10 @@ fn main() {
     }
     let rounds: u32 = argv.next().and_then(|s| s.parse().ok()).unwrap_or(1000);
     let configs = configs(&which);
-    assert!(!configs.is_empty(), "scenarios: all, fw, ipf3, ipf100");
+    assert!(
+        !configs.is_empty(),
+        "scenarios: all, fw, ipf3, ipf100, fw100"
+    );
     let start = Instant::now();
     measured(&configs, rounds);
     let dt = start.elapsed();

@@ -10,7 +10,9 @@
 //!
 //! Scenarios: `fwd` (InfiniteSource -> Strip(14) -> CheckIPHeader -> Discard), `source`
 //! (InfiniteSource -> Discard), `ipf3`, `ipf100` (a 32-frame TCP/UDP mix -> Strip ->
-//! CheckIPHeader -> IPFilter -> Discard, the rule sets of the `classify` bench), `mix`
+//! CheckIPHeader -> IPFilter -> Discard, the rule sets of the `classify` bench), `fw100`
+//! (InfiniteSource -> Strip(14) -> CheckIPHeader -> IPFilter -> Discard with the rule list
+//! and frame of the `firewall_100_rules` pipeline bench), `mix`
 //! (the same without IPFilter), `nat1k`, `nat50k`, `nat1m` (FlowSource -> Strip ->
 //! CheckIPHeader -> IPRewriter -> Discard, every flow mapped by the warm-up), `flows1k`
 //! (the same without IPRewriter).
@@ -148,6 +150,26 @@ fn hundred_rules() -> String {
     rules.join(",\n")
 }
 
+/// The rule list of the `firewall_100_rules` pipeline bench: 99 rules that fail on the
+/// bench frame (UDP `10.0.0.1:5000 -> 198.18.0.1:5001`), then the allow it matches.
+fn firewall_rules() -> String {
+    let mut rules: Vec<String> = (0..99)
+        .map(|i| match i % 3 {
+            0 => format!(
+                "deny src net 172.16.{i}.0/24 && udp && dst port {}",
+                1000 + i
+            ),
+            1 => format!("deny dst host 192.0.2.{i} && udp"),
+            _ => format!(
+                "deny src net 10.{}.0.0/16 and (tcp opt syn or icmp type echo)",
+                100 + i
+            ),
+        })
+        .collect();
+    rules.push("allow udp && dst net 198.18.0.0/15".into());
+    rules.join(",\n")
+}
+
 fn config(scenario: &str, n: u64) -> (String, u64) {
     let inf = |n: u64| {
         format!(
@@ -196,6 +218,14 @@ fn config(scenario: &str, n: u64) -> (String, u64) {
                 "-> f :: IPFilter({}); f[1] -> Discard; f",
                 hundred_rules()
             )),
+            0,
+        ),
+        "fw100" => (
+            format!(
+                "{} -> Strip(14) -> CheckIPHeader -> f :: IPFilter({}) -> c :: Counter -> Discard;",
+                inf(n),
+                firewall_rules()
+            ),
             0,
         ),
         "flows1k" => nat(1000, false),

@@ -700,12 +700,70 @@ pub(crate) mod tests {
                 let e = parse_pattern(&tokenize(&p), None).map_err(|e| TestCaseError::fail(format!("{p}: {e:?}")))?;
                 compiled.push((e, if i % 4 == 3 { Outcome::Drop } else { Outcome::Port(i as u16) }));
             }
-            let mut prog = super::super::program::Program::compile(&compiled);
+            let plain = super::super::program::Program::compile(&compiled);
+            let mut prog = plain.clone();
             prog.add_switches_any_size(min);
+            // Switches below defaults only: the form large programs fall back to.
+            let mut shallow = plain;
+            shallow.add_switches_defaults_only(min);
             for p in &pkts {
                 let view = View::from_buffer(p, 0, p.len(), 0);
                 let want = super::super::program::reference_classify(&compiled, &view);
                 prop_assert_eq!(prog.classify(&view), want, "rules {:?}\n{}", rules, prog.unparse());
+                prop_assert_eq!(shallow.classify(&view), want, "rules {:?}\n{}", rules, shallow.unparse());
+            }
+        }
+    }
+
+    /// Three kinds of rules interleaved, each kind comparing its own word with many values:
+    /// the switch on one kind's word must leave switches for the others below its default.
+    #[test]
+    fn interleaved_rules_switch_below_default() {
+        let rules: Vec<(Expr, Outcome)> = (0..99)
+            .map(|i| match i % 3 {
+                0 => format!("src net 172.16.{i}.0/24 && udp && dst port {}", 1000 + i),
+                1 => format!("dst host 192.0.2.{i} && udp"),
+                _ => format!(
+                    "src net 10.{}.0.0/16 and (tcp opt syn or icmp type echo)",
+                    100 + i
+                ),
+            })
+            .chain(["udp && dst net 198.18.0.0/15".into()])
+            .enumerate()
+            .map(|(i, p)| {
+                let e = parse_pattern(&tokenize(&p), None).expect("parses");
+                (e, Outcome::Port(i as u16))
+            })
+            .collect();
+        let mut prog = super::super::program::Program::compile(&rules);
+        prog.add_switches(8);
+        let listing = prog.unparse();
+        assert!(listing.matches("switch").count() >= 3, "{listing}");
+        let mut pkts = Vec::new();
+        for i in 0..100u8 {
+            let j = i.wrapping_mul(7) % 100;
+            pkts.push(udp(
+                [172, 16, i, 5],
+                [198, 18, 0, 1],
+                9,
+                1000 + u16::from(i),
+            ));
+            pkts.push(udp([172, 16, i, 5], [192, 0, 2, j], 9, 1000 + u16::from(j)));
+            pkts.push(udp([10, 100 + i, 1, 1], [192, 0, 2, i], 9, 9));
+            pkts.push(tcp([10, 100 + i, 1, 1], [192, 0, 2, j], 9, 9, "S"));
+            pkts.push(icmp([10, 100 + i, 1, 1], [198, 18, 0, 1], 8));
+            pkts.push(udp(
+                [10, 100 + i, 1, 1],
+                [198, 19, 0, 1],
+                9,
+                1000 + u16::from(i),
+            ));
+        }
+        for p in &pkts {
+            for cut in [p.len(), 24, 19, 14] {
+                let view = View::of_bytes(&p[..cut]);
+                let want = super::super::program::reference_classify(&rules, &view);
+                assert_eq!(prog.classify(&view), want, "{:?}", &p[..cut]);
             }
         }
     }

@@ -818,6 +818,8 @@ struct Nodes {
     walks: Vec<Vec<usize>>,
     /// Scratch for [`Nodes::best_field`].
     seen: Vec<(Field, u32)>,
+    /// Whether the cases of a switch get switches of their own, or only its default does.
+    cases_deep: bool,
 }
 
 impl Nodes {
@@ -834,6 +836,7 @@ impl Nodes {
             stack: Vec::new(),
             walks: Vec::new(),
             seen: Vec::new(),
+            cases_deep: true,
         }
     }
 
@@ -1061,8 +1064,14 @@ impl Nodes {
         let mut default = Target::DROP;
         for value in values.iter().map(|&v| Some(v)).chain([None]) {
             let sub = self.restrict(root, nodes, f, need, value).ok_or(())?;
+            // A packet that hits no case (most traffic, in a firewall) runs the default;
+            // switching only the default keeps the tree linear in the number of values.
+            let below = match value {
+                Some(_) if !self.cases_deep => 0,
+                _ => depth - 1,
+            };
             let sub = self
-                .with_switches(sub, fallback, min_values, depth - 1)?
+                .with_switches(sub, fallback, min_values, below)?
                 .unwrap_or(sub);
             match value {
                 Some(v) => cases.push((v, sub)),
@@ -1094,6 +1103,12 @@ impl Program {
     /// run the program without switches, which stays in the program, so every outcome stays
     /// exactly the plain program's.
     ///
+    /// Each case and the default are switched again, up to [`SWITCH_DEPTH`] levels. When
+    /// that tree exceeds the budget (many rules, each kind comparing its own word with many
+    /// values, interleaved), shallower trees are tried, then trees that switch again below
+    /// defaults only: a packet matching none of a switch's values (most traffic through a
+    /// firewall's deny list) still skips every rule on the next word with one lookup.
+    ///
     /// Programs shorter than [`SWITCH_MIN_INSNS`] are left as they are: they run fast
     /// enough, and the switched program would cost more to build than it saves.
     pub fn add_switches(&mut self, min_values: usize) {
@@ -1111,11 +1126,25 @@ impl Program {
         if !self.has_switch_field(min_values) {
             return;
         }
-        // Shallower trees when the deep one does not fit the budget.
-        for depth in (1..=SWITCH_DEPTH).rev() {
-            if let Some(p) = self.switched(min_values, depth) {
+        // Shallower trees when the deep one does not fit the budget; then switches below
+        // defaults only, whose size grows with the values rather than their product.
+        let uniform = (2..=SWITCH_DEPTH).rev().map(|d| (d, true));
+        let defaults = (1..=SWITCH_DEPTH).rev().map(|d| (d, false));
+        for (depth, cases_deep) in uniform.chain(defaults) {
+            if let Some(p) = self.switched(min_values, depth, cases_deep) {
                 *self = p;
                 return;
+            }
+        }
+    }
+
+    /// As [`Program::add_switches_any_size`], with switches below defaults only (the
+    /// fallback for programs too large for the full tree), so tests can reach that form.
+    #[cfg(test)]
+    pub(crate) fn add_switches_defaults_only(&mut self, min_values: usize) {
+        if self.tables.is_empty() && !self.insns.is_empty() {
+            if let Some(p) = self.switched(min_values.max(2), SWITCH_DEPTH, false) {
+                *self = p;
             }
         }
     }
@@ -1142,8 +1171,9 @@ impl Program {
             .any(|c| c.len() >= min_values)
     }
 
-    fn switched(&self, min_values: usize, depth: usize) -> Option<Program> {
+    fn switched(&self, min_values: usize, depth: usize, cases_deep: bool) -> Option<Program> {
         let mut nodes = Nodes::new();
+        nodes.cases_deep = cases_deep;
         // The plain program, back to front so targets exist first.
         let n = self.insns.len();
         let mut map = vec![Target::DROP; n];
