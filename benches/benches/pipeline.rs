@@ -21,7 +21,7 @@
 //!   (`forward`) and BURST 1 (`forward_per_packet`: one packet per task run, so one push per
 //!   element per packet — Click's default).
 //! - `firewall_3_rules`, `firewall_100_rules`: `forward` plus an `IPFilter` whose matching
-//!   rule is the last one, so every earlier rule is evaluated (see [`firewall_rules`]).
+//!   rule is the last one, so every earlier rule is evaluated (see [`rules::firewall_rules`]).
 //! - `ipclassifier_10`: an `IPClassifier` with ten patterns; the packet matches the tenth.
 //! - `router`: `CheckIPHeader -> RadixIPLookup -> DecIPTTL -> IPFragmenter(1500) ->
 //!   EtherEncap`; `router_classic`: the forwarding path of Click's IP router
@@ -36,7 +36,7 @@
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use sluice_benches::{click_data, default_frame, router, run_to_idle, FlowSource};
+use sluice_benches::{click_data, default_frame, router, rules, run_to_idle, FlowSource};
 use sluice_dataplane::Router;
 
 /// Packets per criterion iteration (the source's LIMIT).
@@ -60,44 +60,11 @@ fn forward(burst: u32) -> String {
     )
 }
 
-/// `n` IPFilter rules; only the last matches the bench frame (`10.0.0.1:5000 ->
-/// 198.18.0.1:5001`, UDP), so the filter walks past all the others:
-///
-/// - 3 rules: `deny src net 192.168.0.0/16`, `deny tcp && dst port 22`, then
-///   `allow udp && dst net 198.18.0.0/15`.
-/// - 100 rules: 99 that fail on addresses or ports of UDP traffic (other source networks
-///   with UDP ports, other destination hosts, other source networks with TCP SYN or ICMP
-///   echo), then the same `allow`.
-fn firewall_rules(n: usize) -> String {
-    let mut rules: Vec<String> = if n == 3 {
-        vec![
-            "deny src net 192.168.0.0/16".into(),
-            "deny tcp && dst port 22".into(),
-        ]
-    } else {
-        (0..n - 1)
-            .map(|i| match i % 3 {
-                0 => format!(
-                    "deny src net 172.16.{i}.0/24 && udp && dst port {}",
-                    1000 + i
-                ),
-                1 => format!("deny dst host 192.0.2.{i} && udp"),
-                _ => format!(
-                    "deny src net 10.{}.0.0/16 and (tcp opt syn or icmp type echo)",
-                    100 + i
-                ),
-            })
-            .collect()
-    };
-    rules.push("allow udp && dst net 198.18.0.0/15".into());
-    rules.join(",\n  ")
-}
-
 fn firewall(rules: usize) -> String {
     format!(
         "{} -> Strip(14) -> CheckIPHeader\n -> IPFilter(\n  {}) -> sink :: Discard;",
         source(32),
-        firewall_rules(rules)
+        rules::firewall_rules(rules)
     )
 }
 

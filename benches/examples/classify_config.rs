@@ -19,6 +19,7 @@
 use std::hint::black_box;
 use std::time::Instant;
 
+use sluice_benches::rules::{firewall_rules, hundred_rules, three_rules};
 use sluice_config::args::{Args, NameLookup};
 use sluice_config::span::Span;
 use sluice_dataplane::{ConfigContext, ElementClass};
@@ -32,44 +33,6 @@ impl NameLookup for NoNames {
     fn lookup(&self, _: &str, _: &str) -> Option<String> {
         None
     }
-}
-
-fn three_rules() -> String {
-    "allow tcp dst port www, 1 udp dst port domain, deny all".into()
-}
-
-fn hundred_rules() -> String {
-    let mut rules: Vec<String> = (0..97)
-        .map(|i| match i % 3 {
-            0 => format!(
-                "deny src net 172.16.{i}.0/24 && tcp && dst port {}",
-                1000 + i
-            ),
-            1 => format!("allow dst host 192.0.2.{i} && udp"),
-            _ => format!("1 src net 198.51.{i}.0/24 and (tcp opt syn or icmp type echo)"),
-        })
-        .collect();
-    rules.push(three_rules());
-    rules.join(",\n")
-}
-
-/// The rule list of the `firewall_100_rules` pipeline bench.
-fn firewall_rules() -> String {
-    let mut rules: Vec<String> = (0..99)
-        .map(|i| match i % 3 {
-            0 => format!(
-                "deny src net 172.16.{i}.0/24 && udp && dst port {}",
-                1000 + i
-            ),
-            1 => format!("deny dst host 192.0.2.{i} && udp"),
-            _ => format!(
-                "deny src net 10.{}.0.0/16 and (tcp opt syn or icmp type echo)",
-                100 + i
-            ),
-        })
-        .collect();
-    rules.push("allow udp && dst net 198.18.0.0/15".into());
-    rules.join(",\n")
 }
 
 const LAN_FILTER: &str = "dst tcp port 80 or dst tcp port 443 or dst tcp port 22,
@@ -102,7 +65,7 @@ fn configs(which: &str) -> Vec<(&'static ElementClass, String, usize)> {
         v.push((&IPFilter, hundred_rules(), 2));
     }
     if which == "fw100" {
-        v.push((&IPFilter, firewall_rules(), 1));
+        v.push((&IPFilter, firewall_rules(100), 1));
     }
     v
 }

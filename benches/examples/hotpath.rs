@@ -20,7 +20,8 @@
 use std::hint::black_box;
 use std::time::Instant;
 
-use sluice_benches::{click_data, default_frame, router, FlowSource};
+use sluice_benches::rules::{firewall_rules, hundred_rules, three_rules, traffic};
+use sluice_benches::{click_data, default_frame, router, run_to_idle, FlowSource};
 use sluice_config::args::Args;
 use sluice_dataplane::{
     Batch, ConfigContext, Context, Element, ElementClass, Handler, HandlerError, InitContext,
@@ -88,88 +89,6 @@ impl Element for Mix {
     }
 }
 
-/// A 60-byte Ethernet/IPv4 TCP or UDP frame with a valid IP checksum.
-fn frame(tcp: bool, src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16) -> Vec<u8> {
-    let mut f = vec![0u8; 60];
-    f[..6].copy_from_slice(&[2, 0, 0, 0, 0, 2]);
-    f[6..12].copy_from_slice(&[2, 0, 0, 0, 0, 1]);
-    f[12..14].copy_from_slice(&[0x08, 0x00]);
-    let ip = &mut f[14..];
-    ip[0] = 0x45;
-    ip[2..4].copy_from_slice(&46u16.to_be_bytes());
-    ip[6] = 0x40;
-    ip[8] = 64;
-    ip[9] = if tcp { 6 } else { 17 };
-    ip[12..16].copy_from_slice(&src);
-    ip[16..20].copy_from_slice(&dst);
-    let c = sluice_elements::wire::checksum::checksum(&ip[..20]);
-    ip[10..12].copy_from_slice(&c.to_be_bytes());
-    let l4 = &mut ip[20..];
-    l4[0..2].copy_from_slice(&sport.to_be_bytes());
-    l4[2..4].copy_from_slice(&dport.to_be_bytes());
-    if tcp {
-        l4[12] = 0x50;
-        l4[13] = 0x02;
-    } else {
-        l4[4..6].copy_from_slice(&26u16.to_be_bytes());
-    }
-    f
-}
-
-/// The `classify` bench's traffic: web and DNS from inside, some other TCP and UDP.
-fn traffic() -> Vec<Vec<u8>> {
-    (0..32u16)
-        .map(|i| {
-            let src = [10, 0, (i / 8) as u8, i as u8];
-            let dst = [93, 184, 216, 34];
-            match i % 4 {
-                0 | 1 => frame(true, src, dst, 40000 + i, 80),
-                2 => frame(false, src, [10, 0, 0, 53], 50000 + i, 53),
-                _ => frame(i % 8 == 3, src, dst, 33000, 4000 + i),
-            }
-        })
-        .collect()
-}
-
-fn three_rules() -> String {
-    "allow tcp dst port www, 1 udp dst port domain, deny all".into()
-}
-
-fn hundred_rules() -> String {
-    let mut rules: Vec<String> = (0..97)
-        .map(|i| match i % 3 {
-            0 => format!(
-                "deny src net 172.16.{i}.0/24 && tcp && dst port {}",
-                1000 + i
-            ),
-            1 => format!("allow dst host 192.0.2.{i} && udp"),
-            _ => format!("1 src net 198.51.{i}.0/24 and (tcp opt syn or icmp type echo)"),
-        })
-        .collect();
-    rules.push(three_rules());
-    rules.join(",\n")
-}
-
-/// The rule list of the `firewall_100_rules` pipeline bench: 99 rules that fail on the
-/// bench frame (UDP `10.0.0.1:5000 -> 198.18.0.1:5001`), then the allow it matches.
-fn firewall_rules() -> String {
-    let mut rules: Vec<String> = (0..99)
-        .map(|i| match i % 3 {
-            0 => format!(
-                "deny src net 172.16.{i}.0/24 && udp && dst port {}",
-                1000 + i
-            ),
-            1 => format!("deny dst host 192.0.2.{i} && udp"),
-            _ => format!(
-                "deny src net 10.{}.0.0/16 and (tcp opt syn or icmp type echo)",
-                100 + i
-            ),
-        })
-        .collect();
-    rules.push("allow udp && dst net 198.18.0.0/15".into());
-    rules.join(",\n")
-}
-
 fn config(scenario: &str, n: u64) -> (String, u64) {
     let inf = |n: u64| {
         format!(
@@ -224,7 +143,7 @@ fn config(scenario: &str, n: u64) -> (String, u64) {
             format!(
                 "{} -> Strip(14) -> CheckIPHeader -> f :: IPFilter({}) -> c :: Counter -> Discard;",
                 inf(n),
-                firewall_rules()
+                firewall_rules(100)
             ),
             0,
         ),
@@ -234,10 +153,6 @@ fn config(scenario: &str, n: u64) -> (String, u64) {
         "nat1m" => nat(1_000_000, true),
         _ => panic!("unknown scenario {scenario}"),
     }
-}
-
-fn run_to_idle(r: &mut Router) {
-    while r.run_once().busy {}
 }
 
 #[inline(never)]

@@ -7,6 +7,8 @@
 //! - [`FlowSource`] is a bench-only source that replays a prepared set of flows cyclically,
 //!   so a stateful element (a NAT) sees many live flows instead of InfiniteSource's one.
 //! - [`run_to_idle`] runs scheduler rounds until no task moves packets (a LIMIT is spent).
+//! - [`rules`] holds the IPFilter rule lists and the mixed TCP/UDP traffic the classifier
+//!   benches and profiling drivers share.
 //! - [`element_router`] and [`BENCH_SINK`] measure single elements: a hand-built graph whose
 //!   outputs end in a sink that only consumes, driven with `Router::push_to`.
 
@@ -332,5 +334,104 @@ mod tests {
         ] {
             assert!(router(text, &[&FlowSource]).is_err(), "{text}");
         }
+    }
+}
+
+/// IPFilter rule lists and traffic shared by the classifier benches and profiling drivers.
+pub mod rules {
+    /// A 60-byte Ethernet/IPv4 frame with a valid IP checksum: TCP (20-byte header, SYN,
+    /// 6 bytes of payload) or UDP (8-byte header, 18 bytes of payload).
+    pub fn frame(tcp: bool, src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16) -> Vec<u8> {
+        let mut f = vec![0u8; 60];
+        f[..6].copy_from_slice(&[2, 0, 0, 0, 0, 2]);
+        f[6..12].copy_from_slice(&[2, 0, 0, 0, 0, 1]);
+        f[12..14].copy_from_slice(&[0x08, 0x00]);
+        let ip = &mut f[14..];
+        ip[0] = 0x45;
+        ip[2..4].copy_from_slice(&46u16.to_be_bytes());
+        ip[6] = 0x40; // don't fragment
+        ip[8] = 64;
+        ip[9] = if tcp { 6 } else { 17 };
+        ip[12..16].copy_from_slice(&src);
+        ip[16..20].copy_from_slice(&dst);
+        let c = super::checksum::checksum(&ip[..20]);
+        ip[10..12].copy_from_slice(&c.to_be_bytes());
+        let l4 = &mut ip[20..];
+        l4[0..2].copy_from_slice(&sport.to_be_bytes());
+        l4[2..4].copy_from_slice(&dport.to_be_bytes());
+        if tcp {
+            l4[12] = 0x50;
+            l4[13] = 0x02;
+        } else {
+            l4[4..6].copy_from_slice(&26u16.to_be_bytes());
+        }
+        f
+    }
+
+    /// A batch of 32 frames: web and DNS from inside, some other TCP and UDP.
+    pub fn traffic() -> Vec<Vec<u8>> {
+        (0..32u16)
+            .map(|i| {
+                let src = [10, 0, (i / 8) as u8, i as u8];
+                let dst = [93, 184, 216, 34];
+                match i % 4 {
+                    0 | 1 => frame(true, src, dst, 40000 + i, 80),
+                    2 => frame(false, src, [10, 0, 0, 53], 50000 + i, 53),
+                    _ => frame(i % 8 == 3, src, dst, 33000, 4000 + i),
+                }
+            })
+            .collect()
+    }
+
+    /// Three rules that sort [`traffic`] onto two outputs.
+    pub fn three_rules() -> String {
+        "allow tcp dst port www, 1 udp dst port domain, deny all".into()
+    }
+
+    /// 97 rules that [`traffic`] never matches (other networks, other ports), then
+    /// [`three_rules`]: every packet runs the whole rule list.
+    pub fn hundred_rules() -> String {
+        let mut rules: Vec<String> = (0..97)
+            .map(|i| match i % 3 {
+                0 => format!(
+                    "deny src net 172.16.{i}.0/24 && tcp && dst port {}",
+                    1000 + i
+                ),
+                1 => format!("allow dst host 192.0.2.{i} && udp"),
+                _ => format!("1 src net 198.51.{i}.0/24 and (tcp opt syn or icmp type echo)"),
+            })
+            .collect();
+        rules.push(three_rules());
+        rules.join(",\n")
+    }
+
+    /// The firewall pipeline's rules for [`super::default_frame`] (UDP `10.0.0.1:5000 ->
+    /// 198.18.0.1:5001`): with 3 rules, two that fail then the `allow` that matches; with
+    /// more, `n - 1` that fail on addresses or ports of UDP traffic (other source networks
+    /// with UDP ports, other destination hosts, other source networks with TCP SYN or ICMP
+    /// echo), then the same `allow`.
+    pub fn firewall_rules(n: usize) -> String {
+        let mut rules: Vec<String> = if n == 3 {
+            vec![
+                "deny src net 192.168.0.0/16".into(),
+                "deny tcp && dst port 22".into(),
+            ]
+        } else {
+            (0..n - 1)
+                .map(|i| match i % 3 {
+                    0 => format!(
+                        "deny src net 172.16.{i}.0/24 && udp && dst port {}",
+                        1000 + i
+                    ),
+                    1 => format!("deny dst host 192.0.2.{i} && udp"),
+                    _ => format!(
+                        "deny src net 10.{}.0.0/16 and (tcp opt syn or icmp type echo)",
+                        100 + i
+                    ),
+                })
+                .collect()
+        };
+        rules.push("allow udp && dst net 198.18.0.0/15".into());
+        rules.join(",\n  ")
     }
 }
