@@ -13,8 +13,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use sluice_elements::host::pcap::{DumpReader, DumpWriter};
 
 use crate::vm::boot::Nic;
-use crate::vm::state::{runtime_dir, VmRecord};
-use sluice_config::args::FromArg;
+use crate::vm::state::{parse_duration, runtime_dir, VmRecord};
 
 /// Arguments of `sluice replay`.
 #[derive(Debug, clap::Args)]
@@ -31,8 +30,8 @@ pub struct ReplayArgs {
     #[arg(short = 'w', long, value_name = "PREFIX")]
     pub write: Option<String>,
     /// How long to keep listening after the last frame is sent.
-    #[arg(long, default_value = "500ms")]
-    pub wait: String,
+    #[arg(long, default_value = "500ms", value_parser = parse_duration)]
+    pub wait: Duration,
     /// Frames sent back to back before pausing 2 ms for the VM to catch up. The default, 1,
     /// lets each frame through before the next arrives, so a stateful function sees a
     /// request before its reply even when they enter on different NICs (QEMU delivers each
@@ -209,10 +208,6 @@ pub fn main(args: ReplayArgs) -> ExitCode {
         eprintln!("sluice replay: {m}");
         ExitCode::FAILURE
     };
-    let wait = match Duration::from_arg(&args.wait, None) {
-        Ok(w) => w,
-        Err(e) => return fail(format!("--wait: {e}")),
-    };
     let dir = match runtime_dir() {
         Ok(d) => d,
         Err(e) => return fail(format!("runtime directory: {e}")),
@@ -231,7 +226,7 @@ pub fn main(args: ReplayArgs) -> ExitCode {
         Ok(f) => f,
         Err(e) => return fail(e),
     };
-    let outcome = match replay(&nics, &frames, args.burst, wait) {
+    let outcome = match replay(&nics, &frames, args.burst, args.wait) {
         Ok(o) => o,
         Err(e) => return fail(e),
     };
