@@ -34,6 +34,39 @@ mod tap;
 pub use packet_socket::PacketSocketDevice;
 pub use tap::TapDevice;
 
+/// Writes packets from the front of `batch` with `send` until the kernel's queue is full
+/// (`queue_full` says which errors mean that), removing those written or dropped; the rest
+/// stay for a later call. Shared by both host devices' `transmit`.
+fn transmit_frames(
+    batch: &mut sluice_dataplane::Batch,
+    stats: &mut sluice_dataplane::DeviceStats,
+    mut send: impl FnMut(&[u8]) -> std::io::Result<usize>,
+    queue_full: impl Fn(&std::io::Error) -> bool,
+) -> usize {
+    let mut taken = 0;
+    while taken < batch.len() {
+        match send(batch[taken].data()) {
+            Ok(_) => {
+                stats.tx_packets += 1;
+                stats.tx_bytes += batch[taken].len() as u64;
+                taken += 1;
+            }
+            Err(e) if queue_full(&e) => {
+                stats.tx_ring_full += 1;
+                break;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => {
+                // The interface is down, or the frame is malformed: drop it.
+                stats.tx_dropped += 1;
+                taken += 1;
+            }
+        }
+    }
+    batch.drain(..taken);
+    taken
+}
+
 /// Options a device spec may carry after `?`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct HostDeviceOptions {

@@ -102,30 +102,13 @@ impl NetDevice for PacketSocketDevice {
     }
 
     fn transmit(&mut self, batch: &mut Batch) -> usize {
-        let mut taken = 0;
-        while taken < batch.len() {
-            match sys::send(&self.fd, batch[taken].data()) {
-                Ok(_) => {
-                    self.stats.tx_packets += 1;
-                    self.stats.tx_bytes += batch[taken].len() as u64;
-                    taken += 1;
-                }
-                Err(e)
-                    if e.kind() == io::ErrorKind::WouldBlock
-                        || e.raw_os_error() == Some(libc::ENOBUFS) =>
-                {
-                    self.stats.tx_ring_full += 1;
-                    break;
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => {
-                    self.stats.tx_dropped += 1;
-                    taken += 1;
-                }
-            }
-        }
-        batch.drain(..taken);
-        taken
+        let fd = &self.fd;
+        super::transmit_frames(
+            batch,
+            &mut self.stats,
+            |frame| sys::send(fd, frame),
+            |e| e.kind() == io::ErrorKind::WouldBlock || e.raw_os_error() == Some(libc::ENOBUFS),
+        )
     }
 
     fn stats(&self) -> DeviceStats {

@@ -121,28 +121,13 @@ impl NetDevice for TapDevice {
     }
 
     fn transmit(&mut self, batch: &mut Batch) -> usize {
-        let mut taken = 0;
-        while taken < batch.len() {
-            match sys::write(&self.fd, batch[taken].data()) {
-                Ok(_) => {
-                    self.stats.tx_packets += 1;
-                    self.stats.tx_bytes += batch[taken].len() as u64;
-                    taken += 1;
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    self.stats.tx_ring_full += 1;
-                    break;
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => {
-                    // The interface is down, or the frame is malformed: drop it.
-                    self.stats.tx_dropped += 1;
-                    taken += 1;
-                }
-            }
-        }
-        batch.drain(..taken);
-        taken
+        let fd = &self.fd;
+        super::transmit_frames(
+            batch,
+            &mut self.stats,
+            |frame| sys::write(fd, frame),
+            |e| e.kind() == io::ErrorKind::WouldBlock,
+        )
     }
 
     fn stats(&self) -> DeviceStats {
