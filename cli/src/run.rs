@@ -250,7 +250,7 @@ pub fn main(args: RunArgs) -> ExitCode {
     let mut idle_rounds = 0u32;
     let mut rounds = 0u64;
     loop {
-        let round = router.run_once();
+        let round = router.run_slice();
         if !round.active || interrupted.load(Ordering::Relaxed) {
             break;
         }

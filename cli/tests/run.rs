@@ -452,3 +452,51 @@ fn tap_device_receives_what_the_host_sends() {
         .join(format!("sluice-run-{}", std::process::id()))
         .exists());
 }
+
+/// Whether the router gathers single-packet task runs into batches for `config`, from the
+/// global `tasks` handler.
+fn gathers(config: &str) -> bool {
+    let d = Dir::new();
+    d.write("g.click", config);
+    let out = sluice(&d, &["-q", "-h", "tasks", "g.click"]);
+    assert!(out.status.success(), "stderr: {}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("runs"), "tasks: {stdout}");
+    stdout.contains("gathered")
+}
+
+#[test]
+fn single_packet_sources_are_gathered_only_where_click_order_is_kept() {
+    let chain = "InfiniteSource(LIMIT 100, STOP true) -> Strip(14) -> CheckIPHeader \
+                 -> c :: Counter -> IPFilter(allow udp, deny all) -> Discard;";
+    assert!(gathers(chain), "a chain of local elements");
+    assert!(
+        gathers(
+            "s1 :: InfiniteSource(LIMIT 50, STOP true) -> d :: Discard; \
+                 s2 :: InfiniteSource(LIMIT 50) -> d;"
+        ),
+        "two sources meeting only in a Discard"
+    );
+    for (why, config) in [
+        (
+            "Print writes to the console",
+            "InfiniteSource(LIMIT 5, STOP true) -> Print(x) -> Discard;",
+        ),
+        (
+            "COUNT_CALL calls a handler",
+            "InfiniteSource(LIMIT 5, STOP true) -> Counter(COUNT_CALL 3 s.active false) -> Discard;\n\
+             s :: InfiniteSource(LIMIT 5) -> Discard;",
+        ),
+        (
+            "a queue hands packets to another task",
+            "InfiniteSource(LIMIT 5, STOP true) -> Queue -> Unqueue -> Discard;",
+        ),
+        (
+            "two paths merge before the sink",
+            "s1 :: InfiniteSource(LIMIT 5, STOP true) -> n :: Null -> Discard; \
+             s2 :: InfiniteSource(LIMIT 5) -> n;",
+        ),
+    ] {
+        assert!(!gathers(config), "{why}: {config}");
+    }
+}

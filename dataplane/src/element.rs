@@ -78,6 +78,39 @@ pub trait Element {
 
     /// Runs when the router stops: flush files, print summaries.
     fn cleanup(&mut self, _ctx: &mut Context<'_>) {}
+
+    /// How far this element's effects reach, which tells the scheduler whether it may
+    /// gather the packets of several runs of a task into one batch (see [`Effects`]).
+    /// Conservative by default.
+    fn effects(&self) -> Effects {
+        Effects::Global
+    }
+}
+
+/// How far an element's effects reach while it handles packets or runs its task.
+///
+/// Click runs a task and pushes each packet it emits all the way downstream before the next
+/// task runs. When everything downstream of every task only touches its own state, running
+/// the tasks round after round and pushing their packets on as batches has the same effects
+/// in the same order at every element, so the scheduler does that for `BURST 1` sources: it
+/// turns one dispatch per packet per element into one per batch. When an element anywhere
+/// reaches further, the router keeps Click's packet-at-a-time order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Effects {
+    /// It may act beyond itself: call other elements' handlers, stop the router while it
+    /// handles a packet, write to the console, share state with another element, hold
+    /// packets that another task takes (a queue), or behave differently depending on what
+    /// other elements did. The default.
+    Global,
+    /// Everything it does stays in its own state and its outputs, and depends only on the
+    /// packets it receives, in the order it receives them (`Strip`, `IPFilter`, a NAT's
+    /// own table). For a task: each run depends only on its own state and the clock; a
+    /// source that asks the router to stop when it is done (`STOP true`) is still local,
+    /// since the scheduler looks for a stop after every task run.
+    Local,
+    /// Local, and the order of arrival changes nothing either (`Discard`, which counts):
+    /// packets may reach it along several paths.
+    OrderFree,
 }
 
 /// What a task run achieved.

@@ -22,7 +22,9 @@ pub mod router;
 pub use batch::{Batch, BATCH_MAX};
 pub use clock::{Clock, ManualClock};
 pub use device::{DeviceStats, LoopbackDevice, NetDevice};
-pub use element::{ConfigContext, Element, ElementClass, Handler, HandlerError, TaskStatus};
+pub use element::{
+    ConfigContext, Effects, Element, ElementClass, Handler, HandlerError, TaskStatus,
+};
 pub use packet::{Annotations, Packet, PacketPool, PacketType};
 pub use router::{Context, ElementInfo, Environment, InitContext, Round, Router};
 pub use sluice_config;

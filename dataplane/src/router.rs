@@ -8,7 +8,7 @@
 //! sink asks upstream: [`Context::pull`] walks up the chain of pull connections.
 
 use alloc::boxed::Box;
-use alloc::collections::BTreeMap;
+use alloc::collections::{BTreeMap, VecDeque};
 use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
@@ -19,10 +19,10 @@ use sluice_config::{Diagnostic, Diagnostics, FlatGraph, Processing, ProcessingCo
 
 use crossbeam_utils::CachePadded;
 
-use crate::batch::Batch;
+use crate::batch::{Batch, BATCH_MAX};
 use crate::clock::Clock;
 use crate::device::NetDevice;
-use crate::element::{ConfigContext, Element, ElementClass, HandlerError, TaskStatus};
+use crate::element::{ConfigContext, Effects, Element, ElementClass, HandlerError, TaskStatus};
 use crate::packet::PacketPool;
 
 /// Where `Print`-style elements write their lines (stderr on the host, the serial console in
@@ -191,6 +191,9 @@ struct Node {
     timer: Cell<Option<u64>>,
     has_timer: Cell<bool>,
     task: bool,
+    /// Another element kept this one's shared state after initializing (`ICMPRewriter`
+    /// reading a rewriter's table): the two are coupled, whatever each declares.
+    referenced: bool,
 }
 
 /// The parts of the router that element calls reach through their context.
@@ -199,8 +202,11 @@ pub struct Core {
     /// Edges `(element, output port)` whose buffered batch awaits delivery; LIFO, so a batch
     /// runs to completion depth-first.
     pending: RefCell<Vec<(u32, u32)>>,
-    /// Batches not held in an edge buffer (see [`Work`]); delivered when `pending` is empty.
-    spill: RefCell<Vec<Work>>,
+    /// Batches not held in an edge buffer (see [`Work`]), oldest first. They are delivered
+    /// before any edge buffer: a batch spills only when its producer kept emitting, so on
+    /// its edge it is older than what the edge buffer holds, and first-in first-out keeps
+    /// every edge in order.
+    spill: RefCell<VecDeque<Work>>,
     /// Element calls in progress (handler writes from inside an element do not drain).
     depth: Cell<u32>,
     pool: PacketPool,
@@ -217,6 +223,9 @@ pub struct Core {
     unrouted_drops: Cell<u64>,
     /// The scheduler's tasks, in scheduling order.
     tasks: Vec<CachePadded<Task>>,
+    /// Whether each pass may run the tasks several times before their packets travel on,
+    /// gathering single-packet runs into batches (see [`coalescable`]).
+    gather: bool,
 }
 
 /// One task's scheduler state. Each sits on its own cache line: a task's counters are
@@ -302,6 +311,12 @@ impl<'a> Context<'a> {
         }
     }
 
+    /// Packets waiting in the fullest output batch.
+    #[inline]
+    fn fill(&self) -> usize {
+        self.out.iter().map(|b| b.len()).max().unwrap_or(0)
+    }
+
     /// Takes what was sent to output `port` so far (pull processing).
     pub fn take_output(&mut self, port: usize) -> Option<Batch> {
         let b = self.out.get_mut(port)?;
@@ -318,7 +333,7 @@ impl<'a> Context<'a> {
         match node.downstream.get(port).copied().flatten() {
             Some((element, to_port)) if spill => {
                 let batch = core::mem::take(&mut self.out[port]);
-                self.core.spill.borrow_mut().push(Work {
+                self.core.spill.borrow_mut().push_back(Work {
                     element,
                     port: to_port,
                     batch,
@@ -688,6 +703,11 @@ impl Core {
     /// Runs the worklist until every pushed batch has reached its end.
     fn drain(&self) {
         loop {
+            let work = self.spill.borrow_mut().pop_front();
+            if let Some(w) = work {
+                self.deliver(w.element, w.port, w.batch);
+                continue;
+            }
             let edge = self.pending.borrow_mut().pop();
             if let Some((from, port)) = edge {
                 let (from, port) = (from as usize, port as usize);
@@ -733,11 +753,7 @@ impl Core {
                 }
                 continue;
             }
-            let work = self.spill.borrow_mut().pop();
-            match work {
-                Some(w) => self.deliver(w.element, w.port, w.batch),
-                None => break,
-            }
+            break;
         }
     }
 
@@ -822,10 +838,11 @@ impl Core {
                 let mut s = String::new();
                 for t in &self.tasks {
                     s.push_str(&format!(
-                        "{} runs {} busy {}{}\n",
+                        "{} runs {} busy {}{}{}\n",
                         self.nodes[t.element].name,
                         t.runs.get(),
                         t.busy.get(),
+                        if self.gather { " gathered" } else { "" },
                         if t.done.get() { " done" } else { "" }
                     ));
                 }
@@ -916,6 +933,58 @@ fn configure(
 /// so a configuration that checks clean also starts.
 pub fn check_arguments(graph: &FlatGraph, classes: &[&'static ElementClass]) -> Diagnostics {
     configure(graph, classes).err().unwrap_or_default()
+}
+
+/// Task runs between two clock reads and timer checks of [`Router::run_slice`]: Click's
+/// userlevel `RouterThread` runs 128 tasks per driver iteration.
+pub const TASK_RUNS_PER_SLICE: u32 = 128;
+
+/// Whether the packets of several runs of task element `task` may travel as one batch:
+/// the task and every element its pushed packets reach are [`Effects::Local`] (or
+/// [`Effects::OrderFree`] sinks), no other element shares their state, and each of them
+/// (but an order-free sink) has exactly one input connection, so no element sees the
+/// packets of two paths or two tasks interleaved. When every task passes, the router
+/// gathers: each element sees the same packets in the same order as under Click's
+/// packet-at-a-time scheduling, and the tasks keep their share of runs.
+fn coalescable(graph: &FlatGraph, nodes: &[Node], task: usize) -> bool {
+    let effects = |i: usize| {
+        if nodes[i].referenced {
+            return Effects::Global;
+        }
+        nodes[i]
+            .element
+            .try_borrow()
+            .map_or(Effects::Global, |e| e.effects())
+    };
+    if effects(task) == Effects::Global || nodes[task].in_pull.iter().any(|&p| p) {
+        return false;
+    }
+    let mut indegree = alloc::vec![0u32; nodes.len()];
+    for c in &graph.connections {
+        indegree[c.to] += 1;
+    }
+    let mut seen = alloc::vec![false; nodes.len()];
+    seen[task] = true;
+    let mut stack = alloc::vec![task];
+    while let Some(i) = stack.pop() {
+        for &(to, _) in nodes[i].downstream.iter().flatten() {
+            let node = &nodes[to];
+            let sink = node.downstream.iter().all(Option::is_none);
+            let ok = match effects(to) {
+                Effects::Global => false,
+                Effects::OrderFree if sink => true,
+                Effects::OrderFree | Effects::Local => indegree[to] == 1,
+            };
+            if !ok || to == task || node.task || node.out_pull.iter().any(|&p| p) {
+                return false;
+            }
+            if !seen[to] {
+                seen[to] = true;
+                stack.push(to);
+            }
+        }
+    }
+    true
 }
 
 /// A running configuration.
@@ -1069,6 +1138,7 @@ impl Router {
                 timer: Cell::new(None),
                 has_timer: Cell::new(false),
                 task: false,
+                referenced: false,
             });
         }
 
@@ -1118,11 +1188,18 @@ impl Router {
         for &i in &tasks {
             nodes[i].task = true;
         }
+        // An element whose shared state another element kept (beyond the element's own
+        // handle and this probe) is coupled to that element.
+        for n in &mut nodes {
+            let shared = n.element.get_mut().shared_state();
+            n.referenced = shared.is_some_and(|s| alloc::rc::Rc::strong_count(&s) > 2);
+        }
+        let gather = !tasks.is_empty() && tasks.iter().all(|&t| coalescable(graph, &nodes, t));
         Ok(Router {
             core: Core {
                 nodes,
                 pending: RefCell::new(Vec::with_capacity(64)),
-                spill: RefCell::new(Vec::with_capacity(8)),
+                spill: RefCell::new(VecDeque::with_capacity(8)),
                 depth: Cell::new(0),
                 pool,
                 clock,
@@ -1145,39 +1222,129 @@ impl Router {
                         })
                     })
                     .collect(),
+                gather,
             },
         })
     }
 
-    /// One scheduler round: poll devices, run every task once, fire due timers.
+    /// One scheduler round: read the clock, poll devices, run every task once (a task
+    /// whose packets may be gathered runs until it fills a batch, see [`Effects`]), fire
+    /// due timers.
     pub fn run_once(&mut self) -> Round {
         let core = &self.core;
         core.now.set(core.clock.now_ns());
+        let busy = self.run_pass().0;
+        let any_timer = self.fire_timers();
+        Round {
+            busy,
+            active: self.active(any_timer),
+        }
+    }
+
+    /// What the driver loop runs between two looks at the clock and the timers, as Click's
+    /// `RouterThread` does: one clock read, then passes over the task list until
+    /// [`TASK_RUNS_PER_SLICE`] task runs are spent, a pass moves nothing, or the router
+    /// stops; then the due timers. Timestamps taken meanwhile are the slice's start time.
+    pub fn run_slice(&mut self) -> Round {
+        let core = &self.core;
+        core.now.set(core.clock.now_ns());
+        let mut busy = false;
+        let mut runs = 0;
+        loop {
+            let (pass_busy, pass_runs) = self.run_pass();
+            busy |= pass_busy;
+            runs += pass_runs;
+            if !pass_busy || runs >= TASK_RUNS_PER_SLICE || self.core.stopped.get() {
+                break;
+            }
+        }
+        let any_timer = self.fire_timers();
+        Round {
+            busy,
+            active: self.active(any_timer),
+        }
+    }
+
+    /// Whether the router may still produce packets.
+    fn active(&self, any_timer: bool) -> bool {
+        let core = &self.core;
+        !core.stopped.get()
+            && (core.tasks.iter().any(|t| !t.done.get()) || any_timer || !core.devices.is_empty())
+    }
+
+    /// Polls the devices and runs every task once, each run's packets travelling all the
+    /// way downstream before the next task runs. When the router may gather (see
+    /// [`coalescable`]), the tasks instead run round after round, each once per round as
+    /// before, until their output batches would overflow, a round moves nothing or
+    /// [`BATCH_MAX`] rounds have run; then the gathered batches travel. Returns whether any
+    /// task moved packets, and how many task runs there were.
+    fn run_pass(&self) -> (bool, u32) {
+        let core = &self.core;
         for d in &core.devices {
             if let Ok(mut d) = d.try_borrow_mut() {
                 d.poll();
             }
         }
         let mut busy = false;
-        for task in &core.tasks {
-            if task.done.get() || core.stopped.get() {
-                continue;
-            }
-            task.runs.set(task.runs.get() + 1);
-            match core.with_element(task.element, |e, ctx| e.run_task(ctx)) {
-                Some(TaskStatus::Busy) => {
-                    busy = true;
-                    task.busy.set(task.busy.get() + 1);
+        let mut runs = 0;
+        let rounds = if core.gather { BATCH_MAX as u32 } else { 1 };
+        // A task running alone may take all of a pass's rounds in one call.
+        let solo = core.gather && core.tasks.iter().filter(|t| !t.done.get()).count() == 1;
+        let mut round = 0;
+        while round < rounds {
+            let mut round_busy = false;
+            let mut full = false;
+            for task in &core.tasks {
+                if task.done.get() || core.stopped.get() {
+                    continue;
                 }
-                Some(TaskStatus::Done) => task.done.set(true),
-                Some(TaskStatus::Idle) | None => {}
+                let reps = if solo { rounds - round } else { 1 };
+                let (status, n, overflow) = core
+                    .with_element(task.element, |e, ctx| {
+                        let mut n = 0;
+                        loop {
+                            let before = ctx.fill();
+                            let status = e.run_task(ctx);
+                            n += 1;
+                            let after = ctx.fill();
+                            // Would another run overflow the output batches?
+                            let overflow = after + after.saturating_sub(before).max(1) > BATCH_MAX;
+                            if n == reps
+                                || overflow
+                                || status != TaskStatus::Busy
+                                || ctx.core.stopped.get()
+                            {
+                                return (status, n, overflow);
+                            }
+                        }
+                    })
+                    .unwrap_or((TaskStatus::Idle, 1, false));
+                // Every run before the last was busy.
+                let busy_runs = n - 1 + u32::from(status == TaskStatus::Busy);
+                runs += n;
+                round += n - 1;
+                task.runs.set(task.runs.get() + u64::from(n));
+                task.busy.set(task.busy.get() + u64::from(busy_runs));
+                round_busy |= busy_runs > 0;
+                if status == TaskStatus::Done {
+                    task.done.set(true);
+                }
+                if core.gather {
+                    full |= overflow;
+                } else {
+                    core.drain();
+                }
             }
+            round += 1;
+            busy |= round_busy;
+            if !round_busy || full || core.stopped.get() {
+                break;
+            }
+        }
+        if core.gather {
             core.drain();
         }
-        let any_timer = self.fire_timers();
-        let active = !core.stopped.get()
-            && (core.tasks.iter().any(|t| !t.done.get()) || any_timer || !core.devices.is_empty());
-        Round { busy, active }
+        (busy, runs)
     }
 
     /// Fires due timers; returns whether any timer is still armed.
@@ -1207,7 +1374,7 @@ impl Router {
     /// VM can pause; it may return `false` to stop.
     pub fn run(&mut self, mut idle: impl FnMut(&Router) -> bool) {
         loop {
-            let round = self.run_once();
+            let round = self.run_slice();
             if !round.active {
                 break;
             }
@@ -1289,7 +1456,7 @@ impl Router {
             .core
             .find(element)
             .ok_or_else(|| HandlerError::NoSuchElement(element.into()))?;
-        self.core.spill.borrow_mut().push(Work {
+        self.core.spill.borrow_mut().push_back(Work {
             element: i,
             port,
             batch,

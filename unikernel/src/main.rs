@@ -79,7 +79,7 @@ fn main_loop(boot: &'static BootInfo) -> ! {
     let mut control = ControlChannel::new(clock::calibration().map_or(0, |c| c.tsc_khz));
     print_ready(&info);
     loop {
-        let round = router.run_once();
+        let round = router.run_slice();
         control.poll(&Handlers {
             router: &router,
             nics: &info,

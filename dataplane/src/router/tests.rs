@@ -341,3 +341,270 @@ fn task_handlers_report_scheduling() {
     // One busy run emits the 3 packets; the next finds LIMIT reached and stops.
     assert_eq!(r.read_handler("tasks").unwrap(), "src runs 2 busy 1 done\n");
 }
+
+/// Emits `LIMIT` packets, `BURST` (default 1) per run, each carrying its sequence number.
+struct Seq {
+    next: u32,
+    limit: u32,
+    burst: u32,
+}
+impl Element for Seq {
+    fn push(&mut self, _: &mut Context<'_>, _: usize, _: Batch) {}
+    fn initialize(&mut self, ctx: &mut InitContext<'_>) -> Result<(), String> {
+        ctx.add_task();
+        Ok(())
+    }
+    fn run_task(&mut self, ctx: &mut Context<'_>) -> TaskStatus {
+        if self.next == self.limit {
+            return TaskStatus::Done;
+        }
+        for _ in 0..self.burst.min(self.limit - self.next) {
+            let Some(mut p) = ctx.pool().alloc(60) else {
+                break;
+            };
+            p.data_mut()[..4].copy_from_slice(&self.next.to_be_bytes());
+            self.next += 1;
+            ctx.output(0, p);
+        }
+        TaskStatus::Busy
+    }
+    fn effects(&self) -> Effects {
+        Effects::Local
+    }
+}
+
+/// What a `Rec` element saw: its push calls and the sequence numbers, in order.
+#[derive(Default)]
+struct Seen {
+    pushes: u32,
+    seqs: Vec<u32>,
+}
+
+std::thread_local! {
+    static SEEN: RefCell<BTreeMap<String, Seen>> = const { RefCell::new(BTreeMap::new()) };
+}
+
+fn seen(name: &str) -> (u32, Vec<u32>) {
+    SEEN.with(|s| {
+        let s = s.borrow();
+        let e = s.get(name).expect("element saw packets");
+        (e.pushes, e.seqs.clone())
+    })
+}
+
+/// Records and passes packets on; `Global` unless configured `LOCAL`.
+struct Rec {
+    name: String,
+    effects: Effects,
+}
+impl Element for Rec {
+    fn push(&mut self, ctx: &mut Context<'_>, _: usize, batch: Batch) {
+        SEEN.with(|s| {
+            let mut s = s.borrow_mut();
+            let e = s.entry(self.name.clone()).or_default();
+            e.pushes += 1;
+            for p in &batch {
+                e.seqs
+                    .push(u32::from_be_bytes(p.data()[..4].try_into().unwrap()));
+            }
+        });
+        for p in batch {
+            ctx.output(0, p);
+        }
+    }
+    fn initialize(&mut self, ctx: &mut InitContext<'_>) -> Result<(), String> {
+        self.name = ctx.name().into();
+        Ok(())
+    }
+    fn effects(&self) -> Effects {
+        self.effects
+    }
+}
+
+/// Drops what it gets; order-free.
+struct Sink;
+impl Element for Sink {
+    fn push(&mut self, _: &mut Context<'_>, _: usize, _: Batch) {}
+    fn effects(&self) -> Effects {
+        Effects::OrderFree
+    }
+}
+
+fn mk_seq(a: &mut Args<'_>, _: &ConfigContext<'_>) -> Option<Box<dyn Element>> {
+    let limit = a.read_mp::<u32>("LIMIT")?;
+    let burst = a.read_k::<u32>("BURST").unwrap_or(1);
+    Some(Box::new(Seq {
+        next: 0,
+        limit,
+        burst,
+    }))
+}
+fn mk_rec(a: &mut Args<'_>, _: &ConfigContext<'_>) -> Option<Box<dyn Element>> {
+    let local = a.read_k::<bool>("LOCAL").unwrap_or(false);
+    Some(Box::new(Rec {
+        name: String::new(),
+        effects: if local {
+            Effects::Local
+        } else {
+            Effects::Global
+        },
+    }))
+}
+fn mk_sink(_: &mut Args<'_>, _: &ConfigContext<'_>) -> Option<Box<dyn Element>> {
+    Some(Box::new(Sink))
+}
+
+static SEQ: ElementClass = ElementClass {
+    name: "Seq",
+    ports: "0/1",
+    processing: "h",
+    make: mk_seq,
+};
+static REC: ElementClass = ElementClass {
+    name: "Rec",
+    ports: "1-/1",
+    processing: "h",
+    make: mk_rec,
+};
+static SINK: ElementClass = ElementClass {
+    name: "Sink",
+    ports: "1-/0",
+    processing: "h",
+    make: mk_sink,
+};
+static GATHER_CLASSES: &[&ElementClass] = &[&SEQ, &REC, &SINK];
+
+/// Runs `g` until it is idle and returns its `tasks` report.
+fn run_gather(g: &FlatGraph) -> String {
+    SEEN.with(|s| s.borrow_mut().clear());
+    let pool = PacketPool::new(256);
+    let mut r = Router::new(g, GATHER_CLASSES, env(&pool)).unwrap();
+    for _ in 0..1000 {
+        if !r.run_slice().busy {
+            break;
+        }
+    }
+    assert_eq!(pool.stats().free, 256, "every buffer is back");
+    r.read_handler("tasks").unwrap()
+}
+
+#[test]
+fn single_packet_runs_are_gathered_into_batches_in_order() {
+    let g = graph(
+        &[
+            ("src", "Seq", "100"),
+            ("a", "Rec", "LOCAL true"),
+            ("b", "Rec", "LOCAL true"),
+            ("d", "Sink", ""),
+        ],
+        &[(0, 0, 1, 0), (1, 0, 2, 0), (2, 0, 3, 0)],
+    );
+    let tasks = run_gather(&g);
+    assert!(
+        tasks.starts_with("src runs 101 busy 100 gathered done"),
+        "{tasks}"
+    );
+    let want: Vec<u32> = (0..100).collect();
+    for e in ["a", "b"] {
+        let (pushes, seqs) = seen(e);
+        assert_eq!(seqs, want, "{e} sees every packet in order");
+        assert_eq!(pushes, 4, "{e}: 100 packets in batches of 32");
+    }
+}
+
+#[test]
+fn a_global_element_downstream_keeps_packet_at_a_time() {
+    let g = graph(
+        &[
+            ("src", "Seq", "50"),
+            ("a", "Rec", "LOCAL true"),
+            ("g", "Rec", ""),
+            ("d", "Sink", ""),
+        ],
+        &[(0, 0, 1, 0), (1, 0, 2, 0), (2, 0, 3, 0)],
+    );
+    let tasks = run_gather(&g);
+    assert!(!tasks.contains("gathered"), "{tasks}");
+    for e in ["a", "g"] {
+        let (pushes, seqs) = seen(e);
+        assert_eq!(pushes, 50, "{e}: one push per packet, as in Click");
+        assert_eq!(seqs, (0..50).collect::<Vec<_>>());
+    }
+}
+
+#[test]
+fn paths_that_merge_are_gathered_only_into_an_order_free_sink() {
+    // Two sources into one local element: their packets would interleave differently.
+    let g = graph(
+        &[
+            ("s1", "Seq", "10"),
+            ("s2", "Seq", "10"),
+            ("a", "Rec", "LOCAL true"),
+            ("d", "Sink", ""),
+        ],
+        &[(0, 0, 2, 0), (1, 0, 2, 0), (2, 0, 3, 0)],
+    );
+    let tasks = run_gather(&g);
+    assert!(!tasks.contains("gathered"), "{tasks}");
+    let (pushes, seqs) = seen("a");
+    assert_eq!(pushes, 20);
+    assert_eq!(
+        &seqs[..4],
+        &[0, 0, 1, 1],
+        "the sources alternate packet by packet"
+    );
+
+    // Into a sink that only counts, the order does not matter.
+    let g = graph(
+        &[("s1", "Seq", "10"), ("s2", "Seq", "10"), ("d", "Sink", "")],
+        &[(0, 0, 2, 0), (1, 0, 2, 0)],
+    );
+    let tasks = run_gather(&g);
+    assert_eq!(tasks.matches("gathered").count(), 2, "{tasks}");
+}
+
+#[test]
+fn bursts_larger_than_a_batch_arrive_in_order() {
+    for burst in [33, 64, 70, 200] {
+        let g = graph(
+            &[
+                ("src", "Seq", &format!("300, BURST {burst}")),
+                ("a", "Rec", ""),
+                ("b", "Rec", ""),
+            ],
+            &[(0, 0, 1, 0), (1, 0, 2, 0)],
+        );
+        run_gather(&g);
+        for e in ["a", "b"] {
+            assert_eq!(
+                seen(e).1,
+                (0..300).collect::<Vec<_>>(),
+                "BURST {burst}: {e} sees the packets in order"
+            );
+        }
+    }
+}
+
+#[test]
+fn gathered_tasks_keep_their_share_of_runs() {
+    // Click runs each task once per pass; gathering must not let one source race ahead.
+    let g = graph(
+        &[
+            ("s1", "Seq", "1000"),
+            ("s2", "Seq", "1000"),
+            ("a", "Rec", "LOCAL true"),
+            ("b", "Rec", "LOCAL true"),
+            ("d", "Sink", ""),
+        ],
+        &[(0, 0, 2, 0), (1, 0, 3, 0), (2, 0, 4, 0), (3, 0, 4, 0)],
+    );
+    SEEN.with(|s| s.borrow_mut().clear());
+    let pool = PacketPool::new(256);
+    let mut r = Router::new(&g, GATHER_CLASSES, env(&pool)).unwrap();
+    for _ in 0..3 {
+        r.run_slice();
+        let (a, b) = (seen("a").1.len(), seen("b").1.len());
+        assert!(a > 0 && a == b, "s1 sent {a}, s2 sent {b}");
+    }
+    assert!(r.read_handler("tasks").unwrap().contains("gathered"));
+}

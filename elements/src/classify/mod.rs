@@ -13,7 +13,7 @@ use alloc::vec::Vec;
 
 use sluice_config::args::{unquote, Arg, Args};
 use sluice_config::Span;
-use sluice_dataplane::{Batch, Context, Element, ElementClass, Handler, BATCH_MAX};
+use sluice_dataplane::{Batch, Context, Effects, Element, ElementClass, Handler, BATCH_MAX};
 
 pub mod classifier;
 pub mod ipclassifier;
@@ -62,6 +62,10 @@ const SWITCH_MIN_VALUES: usize = 8;
 const HANDLERS: &[Handler] = &[Handler::read("program"), Handler::read("drops")];
 
 impl Element for Classify {
+    fn effects(&self) -> Effects {
+        Effects::Local
+    }
+
     fn push(&mut self, ctx: &mut Context<'_>, _port: usize, batch: Batch) {
         // Decide every packet first: when all leave on one port (the common case for a
         // filter), the batch moves on whole.

@@ -64,8 +64,8 @@ use std::string::{String, ToString};
 
 use sluice_config::args::{Args, FromArg, NameLookup};
 use sluice_dataplane::{
-    ConfigContext, Context, Element, ElementClass, Handler, HandlerError, InitContext, Packet,
-    TaskStatus, BATCH_MAX,
+    ConfigContext, Context, Effects, Element, ElementClass, Handler, HandlerError, InitContext,
+    Packet, TaskStatus, BATCH_MAX,
 };
 
 use super::pcap::{linktype, DumpReader, Record};
@@ -527,6 +527,10 @@ const HANDLERS: &[Handler] = &[
 ];
 
 impl Element for Dump {
+    fn effects(&self) -> Effects {
+        Effects::Local
+    }
+
     fn initialize(&mut self, ctx: &mut InitContext<'_>) -> Result<(), String> {
         let reader = DumpReader::open(&self.filename)?;
         self.filesize = std::fs::metadata(&self.filename).ok().map(|m| m.len());

@@ -48,8 +48,8 @@ use std::vec::Vec;
 
 use sluice_config::args::Args;
 use sluice_dataplane::{
-    Batch, ConfigContext, Context, Element, ElementClass, Handler, HandlerError, InitContext,
-    Packet, TaskStatus, BATCH_MAX,
+    Batch, ConfigContext, Context, Effects, Element, ElementClass, Handler, HandlerError,
+    InitContext, Packet, TaskStatus, BATCH_MAX,
 };
 
 use super::pcap::{describe_io, linktype, DumpWriter};
@@ -219,6 +219,10 @@ const HANDLERS: &[Handler] = &[
 ];
 
 impl Element for Dump {
+    fn effects(&self) -> Effects {
+        Effects::Local
+    }
+
     fn initialize(&mut self, ctx: &mut InitContext<'_>) -> Result<(), String> {
         let out: Box<dyn Write> = if self.filename == "-" {
             Box::new(std::io::stdout())

@@ -24,7 +24,9 @@ use core::net::Ipv6Addr;
 
 use etherparse::Ipv6HeaderSlice;
 use sluice_config::args::{Args, FromArg, NameLookup};
-use sluice_dataplane::{Batch, ConfigContext, Context, Element, ElementClass, Handler, Packet};
+use sluice_dataplane::{
+    Batch, ConfigContext, Context, Effects, Element, ElementClass, Handler, Packet,
+};
 
 use super::common::{push_each, Verdict};
 
@@ -95,6 +97,10 @@ impl CheckIp6 {
 }
 
 impl Element for CheckIp6 {
+    fn effects(&self) -> Effects {
+        Effects::Local
+    }
+
     fn push(&mut self, ctx: &mut Context<'_>, _: usize, batch: Batch) {
         let before = self.drops;
         let this = &mut *self;

@@ -57,7 +57,9 @@ use alloc::vec::Vec;
 use core::net::Ipv4Addr;
 
 use sluice_config::args::{keyword, Args, FromArg};
-use sluice_dataplane::{Batch, ConfigContext, Context, Element, ElementClass, Handler, Packet};
+use sluice_dataplane::{
+    Batch, ConfigContext, Context, Effects, Element, ElementClass, Handler, Packet,
+};
 
 use super::common::{push_each, report_drop, DropStats, Ipv4List, PrefixList, Verdict};
 use crate::wire::{checksum, Ipv4Packet};
@@ -235,6 +237,14 @@ impl CheckIp {
 }
 
 impl Element for CheckIp {
+    fn effects(&self) -> Effects {
+        if self.stats.verbose {
+            Effects::Global
+        } else {
+            Effects::Local
+        }
+    }
+
     fn push(&mut self, ctx: &mut Context<'_>, _: usize, batch: Batch) {
         let mut first_report = None;
         push_each(ctx, batch, |p| match self.check(p) {

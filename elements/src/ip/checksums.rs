@@ -25,7 +25,9 @@ use alloc::boxed::Box;
 use alloc::string::{String, ToString};
 
 use sluice_config::args::Args;
-use sluice_dataplane::{Batch, ConfigContext, Context, Element, ElementClass, Handler, Packet};
+use sluice_dataplane::{
+    Batch, ConfigContext, Context, Effects, Element, ElementClass, Handler, Packet,
+};
 
 use super::common::{push_each, Verdict};
 use crate::wire::{checksum, ipv4, Ipv4Packet};
@@ -174,6 +176,10 @@ pub(crate) fn set_udp_checksum(p: &mut Packet) -> Option<()> {
 }
 
 impl Element for SetChecksum {
+    fn effects(&self) -> Effects {
+        Effects::Local
+    }
+
     fn push(&mut self, ctx: &mut Context<'_>, _: usize, batch: Batch) {
         let kind = self.kind;
         let before = self.drops;

@@ -30,7 +30,9 @@ use alloc::boxed::Box;
 use alloc::string::{String, ToString};
 
 use sluice_config::args::Args;
-use sluice_dataplane::{Batch, ConfigContext, Context, Element, ElementClass, Handler, Packet};
+use sluice_dataplane::{
+    Batch, ConfigContext, Context, Effects, Element, ElementClass, Handler, Packet,
+};
 
 use super::common::{push_each, report_drop, DropStats, Verdict};
 use crate::wire::{checksum, icmpv4, ipv4, Ipv4Packet};
@@ -195,6 +197,14 @@ fn check(proto: Proto, p: &Packet) -> Result<(), usize> {
 }
 
 impl Element for CheckTransport {
+    fn effects(&self) -> Effects {
+        if self.stats.verbose {
+            Effects::Global
+        } else {
+            Effects::Local
+        }
+    }
+
     fn push(&mut self, ctx: &mut Context<'_>, _: usize, batch: Batch) {
         let proto = self.proto;
         let stats = &mut self.stats;

@@ -26,7 +26,7 @@ use alloc::string::{String, ToString};
 
 use sluice_config::args::Args;
 use sluice_dataplane::{
-    Batch, ConfigContext, Context, Element, ElementClass, Handler, HandlerError,
+    Batch, ConfigContext, Context, Effects, Element, ElementClass, Handler, HandlerError,
 };
 
 use super::common::{bool_str, ip_bytes, parse_value, push_each, Verdict};
@@ -71,6 +71,10 @@ fn decremented_checksum(old: u16) -> u16 {
 }
 
 impl Element for DecTtl {
+    fn effects(&self) -> Effects {
+        Effects::Local
+    }
+
     fn push(&mut self, ctx: &mut Context<'_>, _: usize, batch: Batch) {
         let this = &mut *self;
         push_each(ctx, batch, |p| {

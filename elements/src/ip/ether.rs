@@ -41,7 +41,8 @@ use alloc::string::{String, ToString};
 
 use sluice_config::args::{Args, EtherAddr};
 use sluice_dataplane::{
-    Batch, ConfigContext, Context, Element, ElementClass, Handler, HandlerError, PacketType,
+    Batch, ConfigContext, Context, Effects, Element, ElementClass, Handler, HandlerError,
+    PacketType,
 };
 
 use super::common::{ether_str, parse_value, push_each, Verdict};
@@ -115,6 +116,10 @@ fn make_encap(args: &mut Args<'_>, _: &ConfigContext<'_>) -> Option<Box<dyn Elem
 }
 
 impl Element for Encap {
+    fn effects(&self) -> Effects {
+        Effects::Local
+    }
+
     fn push(&mut self, ctx: &mut Context<'_>, _: usize, batch: Batch) {
         let (header, drops) = (&self.header, &mut self.drops);
         push_each(ctx, batch, |p| {
@@ -182,6 +187,10 @@ fn make_rewrite(args: &mut Args<'_>, _: &ConfigContext<'_>) -> Option<Box<dyn El
 }
 
 impl Element for Rewrite {
+    fn effects(&self) -> Effects {
+        Effects::Local
+    }
+
     fn push(&mut self, ctx: &mut Context<'_>, _: usize, batch: Batch) {
         let (addrs, drops) = (&self.addrs, &mut self.drops);
         push_each(ctx, batch, |p| match p.data_mut().get_mut(..12) {
@@ -259,6 +268,10 @@ fn make_store(args: &mut Args<'_>, _: &ConfigContext<'_>) -> Option<Box<dyn Elem
 }
 
 impl Element for StoreEther {
+    fn effects(&self) -> Effects {
+        Effects::Local
+    }
+
     fn push(&mut self, ctx: &mut Context<'_>, _: usize, batch: Batch) {
         let (addr, off) = (self.addr, self.offset);
         push_each(ctx, batch, |p| {
@@ -306,6 +319,10 @@ fn make_mirror(_: &mut Args<'_>, _: &ConfigContext<'_>) -> Option<Box<dyn Elemen
 }
 
 impl Element for Mirror {
+    fn effects(&self) -> Effects {
+        Effects::Local
+    }
+
     fn push(&mut self, ctx: &mut Context<'_>, _: usize, batch: Batch) {
         let drops = &mut self.drops;
         push_each(ctx, batch, |p| {
@@ -352,6 +369,10 @@ fn make_host_filter(args: &mut Args<'_>, _: &ConfigContext<'_>) -> Option<Box<dy
 }
 
 impl Element for HostFilter {
+    fn effects(&self) -> Effects {
+        Effects::Local
+    }
+
     fn push(&mut self, ctx: &mut Context<'_>, _: usize, batch: Batch) {
         let me = &*self;
         push_each(ctx, batch, |p| {
@@ -396,6 +417,10 @@ fn make_drop_broadcasts(_: &mut Args<'_>, _: &ConfigContext<'_>) -> Option<Box<d
 }
 
 impl Element for DropBcast {
+    fn effects(&self) -> Effects {
+        Effects::Local
+    }
+
     fn push(&mut self, ctx: &mut Context<'_>, _: usize, batch: Batch) {
         let drops = &mut self.drops;
         push_each(ctx, batch, |p| match p.anno().packet_type {

@@ -31,7 +31,7 @@ use alloc::boxed::Box;
 use alloc::string::{String, ToString};
 
 use sluice_config::args::Args;
-use sluice_dataplane::{Batch, ConfigContext, Context, Element, ElementClass, Handler};
+use sluice_dataplane::{Batch, ConfigContext, Context, Effects, Element, ElementClass, Handler};
 
 use super::common::{forward_each, push_each, Verdict};
 
@@ -74,6 +74,10 @@ fn make_mark(args: &mut Args<'_>, _: &ConfigContext<'_>) -> Option<Box<dyn Eleme
 }
 
 impl Element for MarkIp {
+    fn effects(&self) -> Effects {
+        Effects::Local
+    }
+
     fn push(&mut self, ctx: &mut Context<'_>, _: usize, batch: Batch) {
         let off = self.offset;
         forward_each(ctx, batch, |p| {
@@ -94,6 +98,10 @@ fn make_strip(args: &mut Args<'_>, _: &ConfigContext<'_>) -> Option<Box<dyn Elem
 }
 
 impl Element for StripN {
+    fn effects(&self) -> Effects {
+        Effects::Local
+    }
+
     fn push(&mut self, ctx: &mut Context<'_>, _: usize, batch: Batch) {
         let n = self.n;
         forward_each(ctx, batch, |p| {
@@ -111,6 +119,10 @@ fn make_strip_ip(_: &mut Args<'_>, _: &ConfigContext<'_>) -> Option<Box<dyn Elem
 }
 
 impl Element for StripIp {
+    fn effects(&self) -> Effects {
+        Effects::Local
+    }
+
     fn push(&mut self, ctx: &mut Context<'_>, _: usize, batch: Batch) {
         forward_each(ctx, batch, |p| {
             if let Some(t) = p.transport_offset() {
@@ -132,6 +144,10 @@ fn make_unstrip(args: &mut Args<'_>, _: &ConfigContext<'_>) -> Option<Box<dyn El
 }
 
 impl Element for UnstripN {
+    fn effects(&self) -> Effects {
+        Effects::Local
+    }
+
     fn push(&mut self, ctx: &mut Context<'_>, _: usize, batch: Batch) {
         let (n, drops) = (self.n, &mut self.drops);
         push_each(ctx, batch, |p| match p.push(n) {

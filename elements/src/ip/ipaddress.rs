@@ -27,7 +27,7 @@ use core::net::Ipv4Addr;
 
 use sluice_config::args::{Args, FromArg};
 use sluice_dataplane::{
-    Batch, ConfigContext, Context, Element, ElementClass, Handler, HandlerError, Packet,
+    Batch, ConfigContext, Context, Effects, Element, ElementClass, Handler, HandlerError, Packet,
 };
 
 use super::common::{parse_value, push_each, Verdict};
@@ -96,6 +96,10 @@ fn make_get(args: &mut Args<'_>, _: &ConfigContext<'_>) -> Option<Box<dyn Elemen
 }
 
 impl Element for GetIp {
+    fn effects(&self) -> Effects {
+        Effects::Local
+    }
+
     fn push(&mut self, ctx: &mut Context<'_>, _: usize, batch: Batch) {
         let at = self.at;
         push_each(ctx, batch, |p| {
@@ -124,6 +128,10 @@ fn make_set(args: &mut Args<'_>, _: &ConfigContext<'_>) -> Option<Box<dyn Elemen
 }
 
 impl Element for SetIp {
+    fn effects(&self) -> Effects {
+        Effects::Local
+    }
+
     fn push(&mut self, ctx: &mut Context<'_>, _: usize, batch: Batch) {
         let a = self.addr;
         push_each(ctx, batch, |p| {
@@ -216,6 +224,10 @@ fn store_in_header(p: &mut Packet, field: usize, new: [u8; 4]) -> Option<()> {
 }
 
 impl Element for StoreIp {
+    fn effects(&self) -> Effects {
+        Effects::Local
+    }
+
     fn push(&mut self, ctx: &mut Context<'_>, _: usize, batch: Batch) {
         let (fixed, at) = (self.addr, self.at);
         push_each(ctx, batch, |p| {

@@ -25,7 +25,7 @@ use alloc::string::{String, ToString};
 
 use sluice_config::args::Args;
 use sluice_dataplane::{
-    Batch, ConfigContext, Context, Element, ElementClass, Handler, HandlerError,
+    Batch, ConfigContext, Context, Effects, Element, ElementClass, Handler, HandlerError,
 };
 
 use super::common::{parse_value, push_each, Verdict};
@@ -95,6 +95,10 @@ fn make_encap(args: &mut Args<'_>, _: &ConfigContext<'_>) -> Option<Box<dyn Elem
 }
 
 impl Element for Encap {
+    fn effects(&self) -> Effects {
+        Effects::Local
+    }
+
     fn push(&mut self, ctx: &mut Context<'_>, _: usize, batch: Batch) {
         let this = &mut *self;
         push_each(ctx, batch, |p| {
@@ -199,6 +203,10 @@ fn make_decap(args: &mut Args<'_>, _: &ConfigContext<'_>) -> Option<Box<dyn Elem
 }
 
 impl Element for Decap {
+    fn effects(&self) -> Effects {
+        Effects::Local
+    }
+
     fn push(&mut self, ctx: &mut Context<'_>, _: usize, batch: Batch) {
         let (anno, et) = (self.anno, self.ethertype.to_be_bytes());
         push_each(ctx, batch, |p| {

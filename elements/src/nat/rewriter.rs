@@ -14,7 +14,8 @@ use core::time::Duration;
 
 use sluice_config::args::{Args, NameLookup};
 use sluice_dataplane::{
-    Batch, ConfigContext, Context, Element, Handler, HandlerError, InitContext, Packet, BATCH_MAX,
+    Batch, ConfigContext, Context, Effects, Element, Handler, HandlerError, InitContext, Packet,
+    BATCH_MAX,
 };
 
 use super::pattern::{parse_input_spec, parse_pattern_with_ports, InputSpec, Pattern};
@@ -862,6 +863,10 @@ const ONE_TABLE_HANDLERS: &[Handler] = &[
 ];
 
 impl Element for Rewriter {
+    fn effects(&self) -> Effects {
+        Effects::Local
+    }
+
     fn push(&mut self, ctx: &mut Context<'_>, port: usize, batch: Batch) {
         let now = ctx.now();
         self.now_seen = now;

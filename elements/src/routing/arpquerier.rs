@@ -61,8 +61,8 @@ use core::time::Duration;
 
 use sluice_config::args::Args;
 use sluice_dataplane::{
-    Batch, ConfigContext, Context, Element, ElementClass, Handler, HandlerError, InitContext,
-    Packet,
+    Batch, ConfigContext, Context, Effects, Element, ElementClass, Handler, HandlerError,
+    InitContext, Packet,
 };
 
 use super::addr::{mask_of, parse_ether, parse_ip, parse_prefix};
@@ -238,6 +238,10 @@ impl ArpQuerier {
 }
 
 impl Element for ArpQuerier {
+    fn effects(&self) -> Effects {
+        Effects::Local
+    }
+
     fn push(&mut self, ctx: &mut Context<'_>, port: usize, batch: Batch) {
         self.last_now = ctx.now();
         for p in batch {

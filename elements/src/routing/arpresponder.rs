@@ -40,7 +40,7 @@ use alloc::vec::Vec;
 
 use sluice_config::args::{Args, NameLookup};
 use sluice_dataplane::{
-    Batch, ConfigContext, Context, Element, ElementClass, Handler, HandlerError,
+    Batch, ConfigContext, Context, Effects, Element, ElementClass, Handler, HandlerError,
 };
 
 use super::addr::{mask_of, parse_ether, parse_prefix, unparse_ether, unparse_prefix};
@@ -135,6 +135,10 @@ const HANDLERS: &[Handler] = &[
 ];
 
 impl Element for ArpResponder {
+    fn effects(&self) -> Effects {
+        Effects::Local
+    }
+
     fn push(&mut self, ctx: &mut Context<'_>, _port: usize, batch: Batch) {
         let has_second = ctx.noutputs() > 1;
         for p in batch {

@@ -23,7 +23,9 @@ use alloc::string::{String, ToString};
 use core::net::Ipv4Addr;
 
 use sluice_config::args::Args;
-use sluice_dataplane::{Batch, ConfigContext, Context, Element, ElementClass, Handler, Packet};
+use sluice_dataplane::{
+    Batch, ConfigContext, Context, Effects, Element, ElementClass, Handler, Packet,
+};
 
 use crate::wire::ipv4::{Ipv4Packet, MIN_HEADER_LEN};
 
@@ -56,6 +58,10 @@ impl FixIpSrc {
 }
 
 impl Element for FixIpSrc {
+    fn effects(&self) -> Effects {
+        Effects::Local
+    }
+
     fn push(&mut self, ctx: &mut Context<'_>, _port: usize, batch: Batch) {
         for mut p in batch {
             if p.anno().fix_ip_src {

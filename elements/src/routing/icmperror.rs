@@ -56,7 +56,8 @@ use core::net::Ipv4Addr;
 
 use sluice_config::args::Args;
 use sluice_dataplane::{
-    Batch, ConfigContext, Context, Element, ElementClass, Handler, HandlerError, Packet, PacketType,
+    Batch, ConfigContext, Context, Effects, Element, ElementClass, Handler, HandlerError, Packet,
+    PacketType,
 };
 
 use crate::wire::checksum;
@@ -324,6 +325,10 @@ impl IcmpError {
 }
 
 impl Element for IcmpError {
+    fn effects(&self) -> Effects {
+        Effects::Local
+    }
+
     fn push(&mut self, ctx: &mut Context<'_>, _port: usize, batch: Batch) {
         for p in batch {
             match self.make_error(ctx, &p) {

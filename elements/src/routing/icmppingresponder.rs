@@ -28,7 +28,9 @@ use alloc::boxed::Box;
 use alloc::string::{String, ToString};
 
 use sluice_config::args::Args;
-use sluice_dataplane::{Batch, ConfigContext, Context, Element, ElementClass, Handler, Packet};
+use sluice_dataplane::{
+    Batch, ConfigContext, Context, Effects, Element, ElementClass, Handler, Packet,
+};
 
 use crate::wire::checksum;
 use crate::wire::icmpv4::{IcmpPacket, HEADER_LEN, TYPE_ECHO, TYPE_ECHO_REPLY};
@@ -92,6 +94,10 @@ fn answer(p: &mut Packet, now: u64) -> bool {
 }
 
 impl Element for IcmpPingResponder {
+    fn effects(&self) -> Effects {
+        Effects::Local
+    }
+
     fn push(&mut self, ctx: &mut Context<'_>, _port: usize, batch: Batch) {
         let now = ctx.now();
         let second = ctx.noutputs() > 1;

@@ -47,7 +47,7 @@ use core::net::Ipv4Addr;
 
 use sluice_config::args::Args;
 use sluice_dataplane::{
-    Batch, ConfigContext, Context, Element, ElementClass, Handler, InitContext, Packet,
+    Batch, ConfigContext, Context, Effects, Element, ElementClass, Handler, InitContext, Packet,
 };
 
 use crate::wire::ipv4::{Ipv4Packet, FLAG_DF, FLAG_MF, MIN_HEADER_LEN};
@@ -234,6 +234,10 @@ impl IpFragmenter {
 }
 
 impl Element for IpFragmenter {
+    fn effects(&self) -> Effects {
+        Effects::Local
+    }
+
     fn push(&mut self, ctx: &mut Context<'_>, _port: usize, batch: Batch) {
         for p in batch {
             let Some(net) = p.network_offset().filter(|&n| n <= p.len()) else {

@@ -37,7 +37,9 @@ use core::net::Ipv4Addr;
 
 use sluice_config::args::Args;
 use sluice_dataplane::clock::NS_PER_SEC;
-use sluice_dataplane::{Batch, ConfigContext, Context, Element, ElementClass, Handler, Packet};
+use sluice_dataplane::{
+    Batch, ConfigContext, Context, Effects, Element, ElementClass, Handler, Packet,
+};
 
 use crate::wire::checksum;
 use crate::wire::ipv4::MIN_HEADER_LEN;
@@ -179,6 +181,10 @@ impl IpGwOptions {
 }
 
 impl Element for IpGwOptions {
+    fn effects(&self) -> Effects {
+        Effects::Local
+    }
+
     fn push(&mut self, ctx: &mut Context<'_>, _port: usize, batch: Batch) {
         let now = ctx.now();
         for mut p in batch {

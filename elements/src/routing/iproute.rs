@@ -18,7 +18,7 @@ use alloc::vec::Vec;
 use core::net::Ipv4Addr;
 
 use sluice_config::args::{Args, NameLookup};
-use sluice_dataplane::{Batch, ConfigContext, Context, Element, Handler, HandlerError};
+use sluice_dataplane::{Batch, ConfigContext, Context, Effects, Element, Handler, HandlerError};
 
 use super::addr::{mask_of, parse_ip, parse_prefix, unparse_prefix};
 
@@ -327,6 +327,10 @@ impl<T: RouteTable> RouteElement<T> {
 }
 
 impl<T: RouteTable> Element for RouteElement<T> {
+    fn effects(&self) -> Effects {
+        Effects::Local
+    }
+
     fn push(&mut self, ctx: &mut Context<'_>, _port: usize, batch: Batch) {
         for mut p in batch {
             let dst = u32::from_be_bytes(p.anno().dst_ip);

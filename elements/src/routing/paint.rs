@@ -32,7 +32,7 @@ use alloc::string::{String, ToString};
 
 use sluice_config::args::Args;
 use sluice_dataplane::{
-    Batch, ConfigContext, Context, Element, ElementClass, Handler, HandlerError,
+    Batch, ConfigContext, Context, Effects, Element, ElementClass, Handler, HandlerError,
 };
 
 /// What the element does with a matching or non-matching packet.
@@ -52,6 +52,10 @@ pub struct PaintElement {
 const HANDLERS: &[Handler] = &[Handler::read_write("color"), Handler::read("drops")];
 
 impl Element for PaintElement {
+    fn effects(&self) -> Effects {
+        Effects::Local
+    }
+
     fn push(&mut self, ctx: &mut Context<'_>, _port: usize, batch: Batch) {
         for p in batch {
             let hit = p.anno().paint == self.color;

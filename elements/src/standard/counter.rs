@@ -44,7 +44,7 @@ use core::time::Duration;
 
 use sluice_config::args::{Args, FromArg, NameLookup};
 use sluice_dataplane::{
-    Batch, ConfigContext, Context, Element, ElementClass, Handler, HandlerError,
+    Batch, ConfigContext, Context, Effects, Element, ElementClass, Handler, HandlerError,
 };
 
 use super::common::{parse_value, unparse_rate, HandlerCall};
@@ -200,6 +200,14 @@ impl CounterElement {
 }
 
 impl Element for CounterElement {
+    fn effects(&self) -> Effects {
+        if self.count_call.is_some() || self.byte_call.is_some() {
+            Effects::Global
+        } else {
+            Effects::Local
+        }
+    }
+
     #[inline]
     fn push(&mut self, ctx: &mut Context<'_>, _: usize, batch: Batch) {
         let now = ctx.now();
@@ -297,6 +305,10 @@ impl Average {
 }
 
 impl Element for Average {
+    fn effects(&self) -> Effects {
+        Effects::Local
+    }
+
     #[inline]
     fn push(&mut self, ctx: &mut Context<'_>, _: usize, batch: Batch) {
         let now = ctx.now();

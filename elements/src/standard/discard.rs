@@ -28,8 +28,8 @@ use alloc::string::{String, ToString};
 
 use sluice_config::args::Args;
 use sluice_dataplane::{
-    Batch, ConfigContext, Context, Element, ElementClass, Handler, HandlerError, InitContext,
-    TaskStatus,
+    Batch, ConfigContext, Context, Effects, Element, ElementClass, Handler, HandlerError,
+    InitContext, TaskStatus,
 };
 
 use super::common::{bool_str, parse_value};
@@ -71,6 +71,10 @@ fn make_discard(a: &mut Args<'_>, _: &ConfigContext<'_>) -> Option<Box<dyn Eleme
 }
 
 impl Element for DiscardElement {
+    fn effects(&self) -> Effects {
+        Effects::OrderFree
+    }
+
     #[inline]
     fn push(&mut self, _: &mut Context<'_>, _: usize, batch: Batch) {
         self.count += batch.len() as u64;
@@ -141,6 +145,10 @@ fn make_idle(_: &mut Args<'_>, _: &ConfigContext<'_>) -> Option<Box<dyn Element>
 }
 
 impl Element for IdleElement {
+    fn effects(&self) -> Effects {
+        Effects::OrderFree
+    }
+
     fn push(&mut self, _: &mut Context<'_>, _: usize, _: Batch) {}
 
     fn pull(&mut self, _: &mut Context<'_>, _: usize, _: usize) -> Option<Batch> {

@@ -40,8 +40,8 @@ use alloc::vec::Vec;
 
 use sluice_config::args::{Args, Bytes};
 use sluice_dataplane::{
-    Batch, ConfigContext, Context, Element, ElementClass, Handler, HandlerError, InitContext,
-    TaskStatus, BATCH_MAX,
+    Batch, ConfigContext, Context, Effects, Element, ElementClass, Handler, HandlerError,
+    InitContext, TaskStatus,
 };
 
 use super::common::{bool_str, packet_bytes, parse_value, unparse_data, HandlerCall, DEFAULT_DATA};
@@ -195,6 +195,14 @@ impl Source {
 }
 
 impl Element for Source {
+    fn effects(&self) -> Effects {
+        if self.end_call.is_some() {
+            Effects::Global
+        } else {
+            Effects::Local
+        }
+    }
+
     fn push(&mut self, _: &mut Context<'_>, _: usize, _: Batch) {}
 
     fn pull(&mut self, ctx: &mut Context<'_>, _: usize, max: usize) -> Option<Batch> {
@@ -234,27 +242,13 @@ impl Element for Source {
             self.signal_end(ctx);
             return TaskStatus::Idle;
         }
-        // Fill whole batches and hand each on at once, rather than packet by packet.
-        let mut left = n;
-        while left > 0 {
-            let want = left.min(BATCH_MAX);
-            let mut batch = Batch::new();
-            while batch.len() < want {
-                match self.data.emit(ctx, self.timestamp) {
-                    Some(p) => batch.push(p),
-                    None => break,
-                }
-            }
-            let got = batch.len();
-            self.count += got as u64;
-            left -= got;
-            if got > 0 {
-                ctx.output_batch(0, batch);
-            }
-            if got < want {
+        for _ in 0..n {
+            let Some(p) = self.data.emit(ctx, self.timestamp) else {
                 // The pool ran dry; try again next time.
                 break;
-            }
+            };
+            self.count += 1;
+            ctx.output(0, p);
         }
         TaskStatus::Busy
     }

@@ -34,7 +34,7 @@ use alloc::string::{String, ToString};
 
 use sluice_config::args::Args;
 use sluice_dataplane::{
-    Batch, ConfigContext, Context, Element, ElementClass, Handler, HandlerError,
+    Batch, ConfigContext, Context, Effects, Element, ElementClass, Handler, HandlerError,
 };
 
 use super::common::parse_value;
@@ -70,6 +70,10 @@ fn make_null(_: &mut Args<'_>, _: &ConfigContext<'_>) -> Option<Box<dyn Element>
 }
 
 impl Element for NullElement {
+    fn effects(&self) -> Effects {
+        Effects::Local
+    }
+
     #[inline]
     fn push(&mut self, ctx: &mut Context<'_>, _: usize, batch: Batch) {
         ctx.output_batch(0, batch);
@@ -100,6 +104,10 @@ fn make_paint(a: &mut Args<'_>, _: &ConfigContext<'_>) -> Option<Box<dyn Element
 }
 
 impl Element for PaintElement {
+    fn effects(&self) -> Effects {
+        Effects::Local
+    }
+
     #[inline]
     fn push(&mut self, ctx: &mut Context<'_>, _: usize, mut batch: Batch) {
         for p in &mut batch {
@@ -141,6 +149,10 @@ fn make_paintswitch(a: &mut Args<'_>, _: &ConfigContext<'_>) -> Option<Box<dyn E
 }
 
 impl Element for PaintSwitchElement {
+    fn effects(&self) -> Effects {
+        Effects::Local
+    }
+
     #[inline]
     fn push(&mut self, ctx: &mut Context<'_>, _: usize, batch: Batch) {
         let n = ctx.noutputs();

@@ -29,8 +29,8 @@ use alloc::string::{String, ToString};
 use sluice_config::args::{Args, Bytes};
 use sluice_dataplane::clock::NS_PER_SEC;
 use sluice_dataplane::{
-    Batch, ConfigContext, Context, Element, ElementClass, Handler, HandlerError, InitContext,
-    TaskStatus, BATCH_MAX,
+    Batch, ConfigContext, Context, Effects, Element, ElementClass, Handler, HandlerError,
+    InitContext, TaskStatus, BATCH_MAX,
 };
 
 use super::common::{bool_str, parse_value, DEFAULT_DATA};
@@ -168,6 +168,10 @@ impl Rated {
 }
 
 impl Element for Rated {
+    fn effects(&self) -> Effects {
+        Effects::Local
+    }
+
     fn push(&mut self, _: &mut Context<'_>, _: usize, _: Batch) {}
 
     fn pull(&mut self, ctx: &mut Context<'_>, _: usize, max: usize) -> Option<Batch> {

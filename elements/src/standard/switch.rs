@@ -37,7 +37,7 @@ use alloc::string::{String, ToString};
 
 use sluice_config::args::Args;
 use sluice_dataplane::{
-    Batch, ConfigContext, Context, Element, ElementClass, Handler, HandlerError,
+    Batch, ConfigContext, Context, Effects, Element, ElementClass, Handler, HandlerError,
 };
 
 use super::common::parse_value;
@@ -112,6 +112,10 @@ fn clamp(output: i64, noutputs: usize) -> i64 {
 }
 
 impl Element for SwitchElement {
+    fn effects(&self) -> Effects {
+        Effects::Local
+    }
+
     #[inline]
     fn push(&mut self, ctx: &mut Context<'_>, _: usize, batch: Batch) {
         match usize::try_from(self.output) {
@@ -164,6 +168,10 @@ fn make_rr(_: &mut Args<'_>, _: &ConfigContext<'_>) -> Option<Box<dyn Element>> 
 }
 
 impl Element for RoundRobin {
+    fn effects(&self) -> Effects {
+        Effects::Local
+    }
+
     #[inline]
     fn push(&mut self, ctx: &mut Context<'_>, _: usize, batch: Batch) {
         let n = ctx.noutputs().max(1);
@@ -213,6 +221,10 @@ impl Hash {
 }
 
 impl Element for Hash {
+    fn effects(&self) -> Effects {
+        Effects::Local
+    }
+
     #[inline]
     fn push(&mut self, ctx: &mut Context<'_>, _: usize, batch: Batch) {
         let n = ctx.noutputs().max(1);
@@ -246,6 +258,10 @@ impl Random {
 }
 
 impl Element for Random {
+    fn effects(&self) -> Effects {
+        Effects::Local
+    }
+
     #[inline]
     fn push(&mut self, ctx: &mut Context<'_>, _: usize, batch: Batch) {
         let n = ctx.noutputs().max(1) as u64;

@@ -30,7 +30,7 @@ use alloc::boxed::Box;
 use alloc::string::{String, ToString};
 
 use sluice_config::args::Args;
-use sluice_dataplane::{Batch, ConfigContext, Context, Element, ElementClass, Handler};
+use sluice_dataplane::{Batch, ConfigContext, Context, Effects, Element, ElementClass, Handler};
 
 /// `Tee`.
 pub static Tee: ElementClass = ElementClass {
@@ -99,6 +99,10 @@ impl TeeElement {
 const H: &[Handler] = &[Handler::read("clone_failures")];
 
 impl Element for TeeElement {
+    fn effects(&self) -> Effects {
+        Effects::Local
+    }
+
     #[inline]
     fn push(&mut self, ctx: &mut Context<'_>, _: usize, batch: Batch) {
         self.copies(ctx, &batch);
