@@ -477,7 +477,19 @@ fn single_packet_sources_are_gathered_only_where_click_order_is_kept() {
         ),
         "two sources meeting only in a Discard"
     );
+    assert!(
+        gathers(
+            "RandomSeed(1); InfiniteSource(LIMIT 20, STOP true) -> Strip(14) \
+                 -> SetRandIPAddress(10.0.0.0/8, LIMIT 4) -> Discard;"
+        ),
+        "one element drawing random numbers draws them in Click's order anyway"
+    );
     for (why, config) in [
+        (
+            "two elements draw from one random sequence",
+            "InfiniteSource(LIMIT 5, STOP true) -> SetRandIPAddress(10.0.0.0/8) \
+             -> rs :: RandomSwitch -> Discard; rs[1] -> Discard;",
+        ),
         (
             "Print writes to the console",
             "InfiniteSource(LIMIT 5, STOP true) -> Print(x) -> Discard;",

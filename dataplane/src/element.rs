@@ -39,6 +39,13 @@ pub trait Element {
         Ok(())
     }
 
+    /// Whether this element is initialized before all others (Click's
+    /// `CONFIGURE_PHASE_FIRST`): `RandomSeed` seeds the router's random sequence before any
+    /// element draws from it while initializing. Others run in declaration order.
+    fn initialize_first(&self) -> bool {
+        false
+    }
+
     /// Runs when the element's task is scheduled (see [`InitContext::add_task`]). Returns
     /// [`TaskStatus`] so the scheduler knows whether work was done.
     fn run_task(&mut self, _ctx: &mut Context<'_>) -> TaskStatus {
@@ -108,6 +115,11 @@ pub enum Effects {
     /// source that asks the router to stop when it is done (`STOP true`) is still local,
     /// since the scheduler looks for a stop after every task run.
     Local,
+    /// Local, except that it draws from the router's random sequence (`RandomSwitch`,
+    /// `SetRandIPAddress`). With one such element the draws come in the same order either
+    /// way; with two, gathering would interleave their draws differently, so the scheduler
+    /// gathers only while at most one element draws.
+    Random,
     /// Local, and the order of arrival changes nothing either (`Discard`, which counts):
     /// packets may reach it along several paths.
     OrderFree,

@@ -5,7 +5,8 @@
 //! - [`element`]: the [`Element`] trait and class descriptions;
 //! - [`router`]: instantiates a flattened graph and schedules it;
 //! - [`device`]: the [`NetDevice`] boundary and an in-memory loopback device;
-//! - [`clock`]: time sources.
+//! - [`clock`]: time sources;
+//! - [`random`]: the router's random number sequence (Click's `random()`).
 //!
 //! `no_std` + `alloc`: the same code runs in the unikernel and in `sluice run` on the host.
 #![cfg_attr(not(feature = "std"), no_std)]
@@ -17,6 +18,7 @@ pub mod clock;
 pub mod device;
 pub mod element;
 pub mod packet;
+pub mod random;
 pub mod router;
 
 pub use batch::{Batch, BATCH_MAX};
@@ -26,5 +28,6 @@ pub use element::{
     ConfigContext, Effects, Element, ElementClass, Handler, HandlerError, TaskStatus,
 };
 pub use packet::{Annotations, Packet, PacketPool, PacketType};
+pub use random::ClickRandom;
 pub use router::{Context, ElementInfo, Environment, InitContext, Round, Router};
 pub use sluice_config;

@@ -24,6 +24,7 @@ use crate::clock::Clock;
 use crate::device::NetDevice;
 use crate::element::{ConfigContext, Effects, Element, ElementClass, HandlerError, TaskStatus};
 use crate::packet::PacketPool;
+use crate::random::ClickRandom;
 
 /// Where `Print`-style elements write their lines (stderr on the host, the serial console in
 /// the VM).
@@ -226,6 +227,8 @@ pub struct Core {
     /// Whether each pass may run the tasks several times before their packets travel on,
     /// gathering single-packet runs into batches (see [`coalescable`]).
     gather: bool,
+    /// The random sequence every element draws from.
+    random: RefCell<ClickRandom>,
 }
 
 /// One task's scheduler state. Each sits on its own cache line: a task's counters are
@@ -395,6 +398,25 @@ impl<'a> Context<'a> {
         self.core.now.get()
     }
 
+    /// The next number of the router's random sequence, 0 to
+    /// [`RAND_MAX`](crate::random::RAND_MAX) (Click's `click_random()`).
+    #[inline]
+    pub fn random(&self) -> u32 {
+        self.core.random.borrow_mut().draw()
+    }
+
+    /// A number from `low` to `high` inclusive from the router's random sequence (Click's
+    /// `click_random(low, high)`).
+    #[inline]
+    pub fn random_range(&self, low: u32, high: u32) -> u32 {
+        self.core.random.borrow_mut().range(low, high)
+    }
+
+    /// Restarts the router's random sequence from `seed` (Click's `click_srandom`).
+    pub fn seed_random(&self, seed: u32) {
+        self.core.random.borrow_mut().seed(seed);
+    }
+
     /// Reads the clock afresh.
     pub fn now_precise(&self) -> u64 {
         let t = self.core.clock.now_ns();
@@ -477,6 +499,7 @@ pub struct InitContext<'a> {
     timer: Option<u64>,
     driver_manager: bool,
     nodes: &'a [Node],
+    random: &'a RefCell<ClickRandom>,
 }
 
 /// Another element of the configuration, as [`InitContext::element`] finds it.
@@ -551,6 +574,21 @@ impl InitContext<'_> {
     /// The time now.
     pub fn now(&self) -> u64 {
         self.now
+    }
+
+    /// The next number of the router's random sequence (see [`Context::random`]).
+    pub fn random(&self) -> u32 {
+        self.random.borrow_mut().draw()
+    }
+
+    /// A number from `low` to `high` inclusive (see [`Context::random_range`]).
+    pub fn random_range(&self, low: u32, high: u32) -> u32 {
+        self.random.borrow_mut().range(low, high)
+    }
+
+    /// Restarts the router's random sequence from `seed`.
+    pub fn seed_random(&self, seed: u32) {
+        self.random.borrow_mut().seed(seed);
     }
 
     /// This element's name.
@@ -973,7 +1011,7 @@ fn coalescable(graph: &FlatGraph, nodes: &[Node], task: usize) -> bool {
             let ok = match effects(to) {
                 Effects::Global => false,
                 Effects::OrderFree if sink => true,
-                Effects::OrderFree | Effects::Local => indegree[to] == 1,
+                Effects::OrderFree | Effects::Local | Effects::Random => indegree[to] == 1,
             };
             if !ok || to == task || node.task || node.out_pull.iter().any(|&p| p) {
                 return false;
@@ -1142,10 +1180,15 @@ impl Router {
             });
         }
 
-        // Initialize in declaration order.
+        // Initialize in declaration order, the elements that ask to go first before the
+        // rest. The random sequence starts from the clock, as Click seeds it afresh for every
+        // router; `RandomSeed` (initialized first) fixes it.
+        let random = RefCell::new(ClickRandom::new((now ^ (now >> 32)) as u32));
+        let mut order: Vec<usize> = (0..nodes.len()).collect();
+        order.sort_by_key(|&i| !nodes[i].element.borrow().initialize_first());
         let mut tasks = Vec::new();
         let mut timers = Vec::new();
-        for i in 0..nodes.len() {
+        for i in order {
             let node = &nodes[i];
             let mut ictx = InitContext {
                 name: &node.name,
@@ -1161,6 +1204,7 @@ impl Router {
                 timer: None,
                 driver_manager: driver_manager.is_some(),
                 nodes: &nodes,
+                random: &random,
             };
             // Other elements are reachable through `ictx.element` meanwhile, so borrow this
             // one through its cell.
@@ -1194,7 +1238,15 @@ impl Router {
             let shared = n.element.get_mut().shared_state();
             n.referenced = shared.is_some_and(|s| alloc::rc::Rc::strong_count(&s) > 2);
         }
-        let gather = !tasks.is_empty() && tasks.iter().all(|&t| coalescable(graph, &nodes, t));
+        tasks.sort_unstable();
+        timers.sort_unstable();
+        let drawers = nodes
+            .iter()
+            .filter(|n| n.element.borrow().effects() == Effects::Random)
+            .count();
+        let gather = !tasks.is_empty()
+            && drawers <= 1
+            && tasks.iter().all(|&t| coalescable(graph, &nodes, t));
         Ok(Router {
             core: Core {
                 nodes,
@@ -1223,6 +1275,7 @@ impl Router {
                     })
                     .collect(),
                 gather,
+                random,
             },
         })
     }

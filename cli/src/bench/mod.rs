@@ -1,4 +1,5 @@
-//! `sluice bench boot|density|e2e IMAGE`: the built-in measurements of network function VMs.
+//! `sluice bench boot|density|e2e IMAGE` and `sluice bench click DIR`: the built-in
+//! measurements of network function VMs and of the host runtime.
 //!
 //! - `boot`: boots an image N times and reports launcher start → ready and kernel entry →
 //!   ready (min / median / p99), the image size, and the least guest memory with which the
@@ -8,6 +9,8 @@
 //!   ready and the host memory they take (the sum of QEMU's resident set sizes).
 //! - `e2e`: packets per second at several frame sizes and round-trip latency through the
 //!   network function VM over dgram NICs, next to a bare echo VM on the same backend.
+//! - `click`: Click configurations run unchanged as whole processes, `sluice run FILE` beside
+//!   `click FILE`, packets per second and the ratio.
 //!
 //! Every VM is started by `sluice boot --detach` (this same binary), so the measurements
 //! use exactly the launcher users run, and stopped when its guard is dropped — on success,
@@ -19,6 +22,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
 
 mod boot;
+mod click;
 mod density;
 mod e2e;
 mod json;
@@ -44,6 +48,8 @@ pub enum What {
     Density(density::DensityArgs),
     /// Throughput and latency through the VM, next to a bare echo VM.
     E2e(e2e::E2eArgs),
+    /// Click configurations as whole processes: `sluice run` beside `click`, packets per second.
+    Click(click::ClickBenchArgs),
 }
 
 /// Options every measurement takes.
@@ -72,6 +78,7 @@ pub fn main(args: BenchArgs) -> ExitCode {
         What::Boot(a) => boot::run(&a),
         What::Density(a) => density::run(&a),
         What::E2e(a) => e2e::run(&a),
+        What::Click(a) => click::run(&a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -190,17 +190,10 @@ pub struct StopArgs {
     pub timeout: Duration,
 }
 
-/// Parses `500ms`, `2s`, `2`.
+/// Parses a duration as element arguments do: `500ms`, `2s`, `1.5s`, `2min`, `3` (seconds).
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let (n, unit) = s
-        .find(|c: char| !c.is_ascii_digit())
-        .map_or((s, "s"), |i| s.split_at(i));
-    let n: u64 = n.parse().map_err(|_| format!("bad duration '{s}'"))?;
-    match unit {
-        "ms" => Ok(Duration::from_millis(n)),
-        "s" => Ok(Duration::from_secs(n)),
-        _ => Err(format!("bad duration '{s}' (use 500ms or 2s)")),
-    }
+    use sluice_config::args::FromArg;
+    Duration::from_arg(s, None)
 }
 
 /// Stops a VM: asks its router to stop through the control channel (`WRITE stop`), then
@@ -279,6 +272,9 @@ mod tests {
         assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
         assert_eq!(parse_duration("2s"), Ok(Duration::from_secs(2)));
         assert_eq!(parse_duration("3"), Ok(Duration::from_secs(3)));
-        assert!(parse_duration("2h").is_err());
+        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("2min"), Ok(Duration::from_secs(120)));
+        assert!(parse_duration("2 fortnights").is_err());
+        assert!(parse_duration("").is_err());
     }
 }

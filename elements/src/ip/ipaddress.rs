@@ -10,6 +10,14 @@
 //! **Ports** 1/1, agnostic. Sets the destination IP annotation to ADDR.
 //! **Handlers**: `addr` (read/write).
 //!
+//! ## `SetRandIPAddress(PREFIX [, LIMIT])`
+//! **Ports** 1/1, agnostic. Sets the destination IP annotation to a random address within
+//! PREFIX (host bits from the router's random sequence, network bits from PREFIX). With
+//! LIMIT N (N > 0), N addresses are drawn once, when the router starts, and each packet
+//! takes one of those at random, so at most N distinct addresses appear — Click's way of
+//! making N flows. Addresses are drawn exactly as Click draws them, so after the same
+//! `RandomSeed` both pick the same addresses.
+//!
 //! ## `StoreIPAddress([ADDR,] OFFSET)`
 //! **Ports** 1 input, 1 or 2 outputs; agnostic in, push on output 1. Writes ADDR (or, when
 //! only OFFSET is given, the destination IP annotation) into the packet. OFFSET is a byte
@@ -25,9 +33,13 @@ use alloc::boxed::Box;
 use alloc::string::{String, ToString};
 use core::net::Ipv4Addr;
 
-use sluice_config::args::{Args, FromArg};
+use alloc::format;
+use alloc::vec::Vec;
+
+use sluice_config::args::{Args, FromArg, Ipv4Prefix};
 use sluice_dataplane::{
-    Batch, ConfigContext, Context, Effects, Element, ElementClass, Handler, HandlerError, Packet,
+    Batch, ConfigContext, Context, Effects, Element, ElementClass, Handler, HandlerError,
+    InitContext, Packet,
 };
 
 use super::common::{parse_value, push_each, Verdict};
@@ -46,6 +58,13 @@ pub static SetIPAddress: ElementClass = ElementClass {
     ports: "1/1",
     processing: "a/a",
     make: make_set,
+};
+/// `SetRandIPAddress`.
+pub static SetRandIPAddress: ElementClass = ElementClass {
+    name: "SetRandIPAddress",
+    ports: "1/1",
+    processing: "a/a",
+    make: make_set_rand,
 };
 /// `StoreIPAddress`.
 pub static StoreIPAddress: ElementClass = ElementClass {
@@ -160,6 +179,64 @@ impl Element for SetIp {
     fn handlers(&self) -> &'static [Handler] {
         const H: &[Handler] = &[Handler::read_write("addr")];
         H
+    }
+}
+
+struct SetRandIp {
+    /// Network bits, and the mask, as `u32::from_le_bytes` of the address octets.
+    net: u32,
+    mask: u32,
+    /// Addresses to choose from (LIMIT), drawn at initialization.
+    limit: usize,
+    addrs: Vec<[u8; 4]>,
+}
+
+fn make_set_rand(args: &mut Args<'_>, _: &ConfigContext<'_>) -> Option<Box<dyn Element>> {
+    let prefix = args.read_mp::<Ipv4Prefix>("PREFIX")?;
+    let limit = args.read_p::<i64>("LIMIT").unwrap_or(-1);
+    // Click masks the random number with the address as stored in memory, so on a
+    // little-endian machine the low byte of the number becomes the first octet.
+    let mask = u32::from_le_bytes(prefix.mask().octets());
+    Some(Box::new(SetRandIp {
+        net: u32::from_le_bytes(prefix.addr.octets()) & mask,
+        mask,
+        limit: usize::try_from(limit).unwrap_or(0),
+        addrs: Vec::new(),
+    }))
+}
+
+impl SetRandIp {
+    fn pick(&self, random: u32) -> [u8; 4] {
+        ((random & !self.mask) | self.net).to_le_bytes()
+    }
+}
+
+impl Element for SetRandIp {
+    fn effects(&self) -> Effects {
+        Effects::Random
+    }
+
+    fn initialize(&mut self, ctx: &mut InitContext<'_>) -> Result<(), String> {
+        let mut addrs = Vec::new();
+        addrs
+            .try_reserve_exact(self.limit)
+            .map_err(|_| format!("LIMIT {}: not enough memory", self.limit))?;
+        for _ in 0..self.limit {
+            addrs.push(self.pick(ctx.random()));
+        }
+        self.addrs = addrs;
+        Ok(())
+    }
+
+    fn push(&mut self, ctx: &mut Context<'_>, _: usize, batch: Batch) {
+        for mut p in batch {
+            let a = match self.addrs.len() {
+                0 => self.pick(ctx.random()),
+                n => self.addrs[ctx.random_range(0, n as u32 - 1) as usize],
+            };
+            p.anno_mut().dst_ip = a;
+            ctx.output(0, p);
+        }
     }
 }
 

@@ -8,7 +8,7 @@
 //! | [`ether`] | `EtherEncap`, `EtherRewrite`, `StoreEtherAddress`, `EtherMirror`, `HostEtherFilter`, `DropBroadcasts` |
 //! | [`decipttl`] | `DecIPTTL` |
 //! | [`checksums`] | `SetIPChecksum`, `SetTCPChecksum`, `SetUDPChecksum` |
-//! | [`ipaddress`] | `GetIPAddress`, `SetIPAddress`, `StoreIPAddress` |
+//! | [`ipaddress`] | `GetIPAddress`, `SetIPAddress`, `SetRandIPAddress`, `StoreIPAddress` |
 //! | [`checktransport`] | `CheckICMPHeader`, `CheckTCPHeader`, `CheckUDPHeader` |
 //! | [`vlan`] | `VLANEncap`, `VLANDecap` |
 //! | [`ipprint`] | `IPPrint` |
@@ -44,7 +44,7 @@ pub mod classes {
         DropBroadcasts, EtherEncap, EtherMirror, EtherRewrite, HostEtherFilter, StoreEtherAddress,
     };
     pub use super::headers::{MarkIPHeader, Strip, StripIPHeader, Unstrip};
-    pub use super::ipaddress::{GetIPAddress, SetIPAddress, StoreIPAddress};
+    pub use super::ipaddress::{GetIPAddress, SetIPAddress, SetRandIPAddress, StoreIPAddress};
     pub use super::ipprint::IPPrint;
     pub use super::vlan::{VLANDecap, VLANEncap};
 }
@@ -69,6 +69,7 @@ pub static ALL: &[&ElementClass] = &[
     &classes::SetUDPChecksum,
     &classes::GetIPAddress,
     &classes::SetIPAddress,
+    &classes::SetRandIPAddress,
     &classes::StoreIPAddress,
     &classes::CheckICMPHeader,
     &classes::CheckTCPHeader,

@@ -1,5 +1,5 @@
 //! The standard elements: sources and sinks, counters, queues, switches, `Tee`, `Print`,
-//! `Script`/`DriverManager`, `AddressInfo`, and the device elements `FromDevice`/`ToDevice`.
+//! `Script`/`DriverManager`, `RandomSeed`, `AddressInfo`, and the device elements `FromDevice`/`ToDevice`.
 //! Each file's module documentation is the element's manual, in Click's style.
 
 use sluice_dataplane::ElementClass;
@@ -13,6 +13,7 @@ pub mod infinitesource;
 pub mod paint;
 pub mod print;
 pub mod queue;
+pub mod randomseed;
 pub mod ratedsource;
 pub mod script;
 pub mod switch;
@@ -33,6 +34,7 @@ pub mod classes {
     pub use super::paint::{Null, Paint, PaintSwitch};
     pub use super::print::Print;
     pub use super::queue::{Queue, SimpleQueue};
+    pub use super::randomseed::RandomSeed;
     pub use super::ratedsource::RatedSource;
     pub use super::script::{DriverManager, Script};
     pub use super::switch::{HashSwitch, RandomSwitch, RoundRobinSwitch, StaticSwitch, Switch};
@@ -64,6 +66,7 @@ pub static ALL: &[&ElementClass] = &[
     &RoundRobinSwitch,
     &HashSwitch,
     &RandomSwitch,
+    &RandomSeed,
     &Script,
     &DriverManager,
     &AddressInfo,

@@ -25,8 +25,8 @@
 //!
 //! ## RandomSwitch
 //!
-//! **Ports:** 1/1 or more. Sends each packet to an output chosen uniformly at random, from a
-//! small deterministic generator (the same sequence every run; `SEED` keyword to change it).
+//! **Ports:** 1/1 or more. Sends each packet to an output chosen uniformly at random from
+//! the router's random sequence, as Click chooses it (`RandomSeed` makes runs repeat).
 //!
 //! **Handlers common to all:** `drops` (r: packets dropped, `Switch`/`StaticSwitch` only).
 
@@ -235,39 +235,22 @@ impl Element for Hash {
     }
 }
 
-/// xorshift32: tiny, `no_std`, and the same sequence on every platform.
-struct Random {
-    state: u32,
-}
+struct Random;
 
-fn make_random(a: &mut Args<'_>, _: &ConfigContext<'_>) -> Option<Box<dyn Element>> {
-    let seed = a.read_k::<u32>("SEED").unwrap_or(0x2545_f491);
-    Some(Box::new(Random { state: seed.max(1) }))
-}
-
-impl Random {
-    #[inline]
-    fn next(&mut self) -> u32 {
-        let mut x = self.state;
-        x ^= x << 13;
-        x ^= x >> 17;
-        x ^= x << 5;
-        self.state = x;
-        x
-    }
+fn make_random(_: &mut Args<'_>, _: &ConfigContext<'_>) -> Option<Box<dyn Element>> {
+    Some(Box::new(Random))
 }
 
 impl Element for Random {
     fn effects(&self) -> Effects {
-        Effects::Local
+        Effects::Random
     }
 
     #[inline]
     fn push(&mut self, ctx: &mut Context<'_>, _: usize, batch: Batch) {
-        let n = ctx.noutputs().max(1) as u64;
+        let last = ctx.noutputs().max(1) as u32 - 1;
         for p in batch {
-            // Multiply-shift maps the 32-bit value onto 0..n without modulo bias worth noting.
-            let port = ((u64::from(self.next()) * n) >> 32) as usize;
+            let port = ctx.random_range(0, last) as usize;
             ctx.output(port, p);
         }
     }
@@ -361,7 +344,7 @@ mod tests {
     }
 
     #[test]
-    fn random_is_deterministic_and_spread() {
+    fn random_is_spread() {
         let counts = || {
             let (b, mut r) = three_way("RandomSwitch", "");
             let mut n = [0; 3];
@@ -375,7 +358,6 @@ mod tests {
             n
         };
         let first = counts();
-        assert_eq!(first, counts());
         assert_eq!(first.iter().sum::<usize>(), 300);
         assert!(first.iter().all(|&n| n > 70), "{first:?}");
     }
