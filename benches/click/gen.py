@@ -133,7 +133,7 @@ def main():
     write(
         "ipclassifier10",
         "IPClassifier, 10 patterns; the frame matches the last",
-        f"d :: Discard;\n{outs}\nsrc -> {fwd}\n    -> ic :: IPClassifier({CLASSIFIER10})\n    -> d",
+        f"d :: Discard;\nsrc -> {fwd}\n    -> ic :: IPClassifier({CLASSIFIER10})\n    -> d;\n{outs[:-1]}",
     )
     write(
         "router",

@@ -3,6 +3,9 @@
 src :: InfiniteSource(DATA \<02000000000202000000000108004500002e000000004011aaab0a000001c612000113881389001a53d76162636465666768696a6b6c6d6e6f707172>,
     LIMIT 10000000, STOP true)
 d :: Discard;
+src -> Strip(14) -> CheckIPHeader
+    -> ic :: IPClassifier(tcp dst port 80, tcp dst port 443, tcp dst port 22, udp dst port 53, udp dst port 123, icmp, src net 192.168.0.0/16, dst host 10.0.0.2, udp src port 6000, udp dst port 5001)
+    -> d;
 ic[1] -> d;
 ic[2] -> d;
 ic[3] -> d;
@@ -12,7 +15,4 @@ ic[6] -> d;
 ic[7] -> d;
 ic[8] -> d;
 ic[9] -> d;
-src -> Strip(14) -> CheckIPHeader
-    -> ic :: IPClassifier(tcp dst port 80, tcp dst port 443, tcp dst port 22, udp dst port 53, udp dst port 123, icmp, src net 192.168.0.0/16, dst host 10.0.0.2, udp src port 6000, udp dst port 5001)
-    -> d;
 DriverManager(wait_stop, print >stats.txt "src.count=$(src.count)")

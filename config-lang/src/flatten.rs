@@ -1012,6 +1012,18 @@ impl<'c> Flattener<'c> {
             }
             ElementRef::Name(n) => {
                 if let Some(&slot) = scope.slots.get(&n.name) {
+                    if !scope.is_filled(&n.name) {
+                        // Click reads a configuration top to bottom: a name is an element
+                        // only once its declaration has been read.
+                        self.error(
+                            n.span,
+                            format!(
+                                "undeclared element '{}': it is declared further down; \
+                                 declare it before connecting it, as Click requires",
+                                n.name
+                            ),
+                        );
+                    }
                     let s = Endpoint::Slot(slot);
                     return Some(Resolved {
                         src: s,

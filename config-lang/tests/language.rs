@@ -86,9 +86,19 @@ fn declarations_inside_connections() {
 }
 
 #[test]
-fn forward_references_to_declared_elements() {
-    let g = flat("InfiniteSource -> d; d :: Discard;");
-    assert_eq!(conns(&g), ["InfiniteSource@1 [0] -> [0] d"]);
+fn elements_are_declared_before_they_are_connected() {
+    // Click reads top to bottom: `d` is not an element yet where it is connected.
+    for text in [
+        "InfiniteSource -> d; d :: Discard;",
+        "d[0] -> Discard; InfiniteSource -> d :: Null;",
+        "elementclass X { input -> y; y :: Null -> output } InfiniteSource -> X -> Discard;",
+    ] {
+        let (_, _, msg) = one_error(text);
+        assert!(msg.starts_with("undeclared element"), "{text}: {msg}");
+        assert!(msg.contains("declared further down"), "{text}: {msg}");
+    }
+    let g = flat("d :: Discard; InfiniteSource -> d;");
+    assert_eq!(conns(&g), ["InfiniteSource@2 [0] -> [0] d"]);
 }
 
 #[test]

@@ -768,6 +768,79 @@ pub(crate) mod tests {
         }
     }
 
+    /// A firewall of many rules over six fields: a packet that only the last rule allows
+    /// is decided by one switch per field and a few tests, not by a walk past every rule,
+    /// and no test is left whose outcomes all lead to the same place.
+    #[test]
+    fn many_rules_over_many_fields_take_few_steps() {
+        let rules: Vec<(Expr, Outcome)> = (0..96)
+            .map(|i| match i % 6 {
+                0 => format!("deny src net 172.16.{i}.0/24"),
+                1 => format!("allow dst host 192.0.2.{i} && udp dst port {}", 1000 + i),
+                2 => format!("deny tcp && dst port {}", 20 + i),
+                3 => format!("allow src host 10.1.{i}.{i} && dst net 198.18.0.0/15"),
+                4 => format!(
+                    "deny udp && src port {} && dst net 203.0.{i}.0/24",
+                    6000 + i
+                ),
+                _ => format!("allow icmp && src net 10.{i}.0.0/16"),
+            })
+            .chain(["allow udp && dst net 198.18.0.0/15".into()])
+            .map(|rule| {
+                let (verdict, p) = rule.split_once(' ').unwrap();
+                let e = parse_pattern(&tokenize(p), None).expect("parses");
+                let out = if verdict == "allow" {
+                    Outcome::Port(0)
+                } else {
+                    Outcome::Drop
+                };
+                (e, out)
+            })
+            .collect();
+        let prog = super::super::program::Program::compile_with_switches(&rules, 8);
+        assert!(!prog.has_idle_tests(), "{}", prog.unparse());
+        let p = udp([10, 0, 0, 1], [198, 18, 0, 1], 5000, 5001);
+        let view = View::of_bytes(&p);
+        assert_eq!(prog.classify(&view), Outcome::Port(0));
+        let steps = prog.steps(&view);
+        assert!(steps <= 16, "{steps} steps:\n{}", prog.unparse());
+        let denied = udp([172, 16, 12, 9], [198, 18, 0, 1], 5000, 5001);
+        assert_eq!(prog.classify(&View::of_bytes(&denied)), Outcome::Drop);
+    }
+
+    /// Tests a path has settled are not run again: after `tcp` matched and `dst port 80`
+    /// failed, `tcp dst port 443` tests only the port. A UDP packet that only the last of
+    /// these ten patterns matches runs through 11 tests, as in Click's optimized program.
+    #[test]
+    fn settled_tests_are_skipped() {
+        let patterns = [
+            "tcp dst port 80",
+            "tcp dst port 443",
+            "tcp dst port 22",
+            "udp dst port 53",
+            "udp dst port 123",
+            "icmp",
+            "src net 192.168.0.0/16",
+            "dst host 10.0.0.2",
+            "udp src port 6000",
+            "udp dst port 5001",
+        ];
+        let rules: Vec<(Expr, Outcome)> = patterns
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let e = parse_pattern(&tokenize(p), None).expect("parses");
+                (e, Outcome::Port(i as u16))
+            })
+            .collect();
+        let prog = super::super::program::Program::compile(&rules);
+        let p = udp([10, 0, 0, 1], [198, 18, 0, 1], 5000, 5001);
+        let view = View::of_bytes(&p);
+        assert_eq!(prog.classify(&view), Outcome::Port(9));
+        let steps = prog.steps(&view);
+        assert!(steps <= 11, "{steps} steps:\n{}", prog.unparse());
+    }
+
     #[test]
     fn reference_helpers_cover_not() {
         let e = Expr::Not(Box::new(Expr::Const(false)));

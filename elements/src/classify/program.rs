@@ -651,12 +651,13 @@ impl Program {
             i.short = map(i.short);
             out.push(i);
         }
-        let prog = Program {
+        let mut prog = Program {
             insns: out,
             tables: Vec::new(),
             entry: map(entry),
         };
         debug_assert!(prog.jumps_forward());
+        prog.thread_known();
         prog
     }
 
@@ -665,6 +666,9 @@ impl Program {
     pub fn compile_with_switches(rules: &[(Expr, Outcome)], min_values: usize) -> Program {
         let mut p = Program::compile(rules);
         p.add_switches(min_values);
+        if !p.tables.is_empty() {
+            p.thread_known();
+        }
         p
     }
 
@@ -719,6 +723,32 @@ impl Program {
             };
         }
         t.as_outcome()
+    }
+
+    /// Instructions a packet runs through (for tests of the program's shape).
+    #[cfg(test)]
+    pub fn steps(&self, view: &View<'_>) -> usize {
+        let mut t = self.entry;
+        let mut n = 0;
+        while let Some(k) = t.as_insn() {
+            n += 1;
+            let i = &self.insns[k];
+            t = match view.word_at(usize::from(i.base), i.offset, i.need) {
+                Some(w) if i.switch => self.tables[i.lo as usize].lookup(w & i.mask, i.no),
+                Some(w) if (w & i.mask).wrapping_sub(i.lo) <= i.span => i.yes,
+                Some(_) => i.no,
+                None => i.short,
+            };
+        }
+        n
+    }
+
+    /// Whether some test leads to the same place whatever it finds.
+    #[cfg(test)]
+    pub fn has_idle_tests(&self) -> bool {
+        self.insns
+            .iter()
+            .any(|i| !i.switch && i.yes == i.no && i.no == i.short)
     }
 
     /// Runs a packet through the program.
@@ -1006,6 +1036,9 @@ impl Nodes {
                     if j == i {
                         // Nothing below changed: the node itself, as interning would find.
                         Target::insn(k)
+                    } else if j.yes == j.no && j.no == j.short {
+                        // Whatever the test finds, the packet goes on to the same place.
+                        j.yes
                     } else if let Some(t) = self.intern(j) {
                         t
                     } else {
@@ -1066,9 +1099,13 @@ impl Nodes {
             let sub = self.restrict(root, nodes, f, need, value).ok_or(())?;
             // A packet that hits no case (most traffic, in a firewall) runs the default;
             // switching only the default keeps the tree linear in the number of values.
+            // The default chain may switch on every field in turn (each switch settles its
+            // field for the default, so the chain ends): it adds one table per field, while
+            // each level of cases below a case multiplies.
             let below = match value {
                 Some(_) if !self.cases_deep => 0,
-                _ => depth - 1,
+                Some(_) => depth - 1,
+                None => depth,
             };
             let sub = self
                 .with_switches(sub, fallback, min_values, below)?
@@ -1265,6 +1302,185 @@ fn thread_jumps(insns: &mut [Insn]) {
         i.yes = yes;
         i.no = no;
         i.short = short;
+    }
+}
+
+/// A test's result known on a path: the test (targets ignored) and what it gave.
+#[derive(Clone, Copy, Debug)]
+struct Fact {
+    test: Insn,
+    result: bool,
+}
+
+impl Fact {
+    fn same(&self, o: &Fact) -> bool {
+        let (a, b) = (&self.test, &o.test);
+        self.result == o.result
+            && (a.base, a.offset, a.need, a.mask, a.lo, a.span)
+                == (b.base, b.offset, b.need, b.mask, b.lo, b.span)
+    }
+
+    /// What `b` gives on every packet this fact holds for, when that is settled: the same
+    /// word under the same mask, and no more bytes needed than the fact's test had.
+    fn decides(&self, b: &Insn) -> Option<bool> {
+        let a = &self.test;
+        if b.switch || !a.same_word(b) || a.mask != b.mask || b.need > a.need {
+            return None;
+        }
+        implied(a, self.result, b)
+    }
+}
+
+/// Most facts followed along one path; older ones are forgotten first.
+const MAX_FACTS: usize = 16;
+
+impl Program {
+    /// Redirects every jump past the tests whose results the path already settles, as
+    /// Click's optimizer does: after `tcp` matched and `dst port 80` did not, the next
+    /// `tcp dst port 443` tests only the port. What holds at an instruction is what holds
+    /// on every jump into it (jumps only go forward, so one pass in program order sees all
+    /// of them first); a jump adds its own test's result. Unreachable instructions go.
+    fn thread_known(&mut self) {
+        let n = self.insns.len();
+        let mut known: Vec<Option<Vec<Fact>>> = vec![None; n];
+        let follow = |insns: &[Insn], mut t: Target, facts: &mut Vec<Fact>| -> Target {
+            // Bounded: every step moves forward.
+            while let Some(j) = t.as_insn() {
+                let b = insns[j];
+                let Some(r) = facts.iter().find_map(|f| f.decides(&b)) else {
+                    break;
+                };
+                t = if r { b.yes } else { b.no };
+            }
+            t
+        };
+        let arrive = |known: &mut Vec<Option<Vec<Fact>>>, t: Target, facts: Vec<Fact>| {
+            if let Some(j) = t.as_insn() {
+                known[j] = Some(match known[j].take() {
+                    None => facts,
+                    Some(mut old) => {
+                        old.retain(|f| facts.iter().any(|g| g.same(f)));
+                        old
+                    }
+                });
+            }
+        };
+        let with = |facts: &[Fact], f: Fact| {
+            let mut v = Vec::with_capacity(facts.len() + 1);
+            let skip = (facts.len() + 1).saturating_sub(MAX_FACTS);
+            v.extend_from_slice(&facts[skip..]);
+            v.push(f);
+            v
+        };
+        if let Some(e) = self.entry.as_insn() {
+            known[e] = Some(Vec::new());
+        }
+        for k in 0..n {
+            let Some(facts) = known[k].take() else {
+                continue;
+            };
+            let i = self.insns[k];
+            if i.switch {
+                let Some(table) = self.tables.get_mut(i.lo as usize) else {
+                    continue;
+                };
+                for slot in table.slots.iter_mut().filter(|e| e.1 != Table::FREE) {
+                    let case = Insn {
+                        switch: false,
+                        lo: slot.0,
+                        span: 0,
+                        ..i
+                    };
+                    let mut f = with(
+                        &facts,
+                        Fact {
+                            test: case,
+                            result: true,
+                        },
+                    );
+                    slot.1 = follow(&self.insns, slot.1, &mut f);
+                    arrive(&mut known, slot.1, f);
+                }
+                let (mut no_f, mut short_f) = (facts.clone(), facts);
+                let no = follow(&self.insns, i.no, &mut no_f);
+                let short = follow(&self.insns, i.short, &mut short_f);
+                arrive(&mut known, no, no_f);
+                arrive(&mut known, short, short_f);
+                (self.insns[k].no, self.insns[k].short) = (no, short);
+                continue;
+            }
+            let fact = |result| Fact { test: i, result };
+            let mut yes_f = with(&facts, fact(true));
+            let mut no_f = with(&facts, fact(false));
+            let mut short_f = facts;
+            let yes = follow(&self.insns, i.yes, &mut yes_f);
+            let no = follow(&self.insns, i.no, &mut no_f);
+            let short = follow(&self.insns, i.short, &mut short_f);
+            arrive(&mut known, yes, yes_f);
+            arrive(&mut known, no, no_f);
+            arrive(&mut known, short, short_f);
+            let i = &mut self.insns[k];
+            (i.yes, i.no, i.short) = (yes, no, short);
+        }
+        self.drop_unreachable();
+    }
+
+    /// Removes the instructions no packet reaches, keeping the order (and so every jump
+    /// forward), and the tables of removed switches.
+    fn drop_unreachable(&mut self) {
+        let n = self.insns.len();
+        let mut reachable = vec![false; n];
+        if let Some(e) = self.entry.as_insn() {
+            reachable[e] = true;
+        }
+        for k in 0..n {
+            if !reachable[k] {
+                continue;
+            }
+            let i = &self.insns[k];
+            let table = i
+                .switch
+                .then(|| self.tables.get(i.lo as usize))
+                .flatten()
+                .into_iter()
+                .flat_map(|t| t.slots.iter().filter(|e| e.1 != Table::FREE).map(|e| e.1));
+            for t in [i.yes, i.no, i.short].into_iter().chain(table) {
+                if let Some(j) = t.as_insn() {
+                    reachable[j] = true;
+                }
+            }
+        }
+        let mut new_index = vec![0u32; n];
+        let mut count = 0u32;
+        for k in 0..n {
+            new_index[k] = count;
+            count += u32::from(reachable[k]);
+        }
+        let map = |t: Target| {
+            t.as_insn()
+                .map_or(t, |k| Target::insn(new_index[k] as usize))
+        };
+        let mut tables = Vec::new();
+        let mut insns = Vec::with_capacity(count as usize);
+        for k in (0..n).filter(|&k| reachable[k]) {
+            let mut i = self.insns[k];
+            (i.yes, i.no, i.short) = (map(i.yes), map(i.no), map(i.short));
+            if i.switch {
+                if let Some(t) = self.tables.get(i.lo as usize) {
+                    let mut t = t.clone();
+                    for slot in t.slots.iter_mut().filter(|e| e.1 != Table::FREE) {
+                        slot.1 = map(slot.1);
+                    }
+                    tables.push(t);
+                    i.lo = (tables.len() - 1) as u32;
+                }
+            }
+            insns.push(i);
+        }
+        self.entry = map(self.entry);
+        self.insns = insns;
+        self.tables = tables;
+        debug_assert!(self.jumps_forward());
     }
 }
 
