@@ -712,15 +712,26 @@ impl Program {
             let Some(i) = self.insns.get(k) else {
                 return Outcome::Drop;
             };
-            t = match view.word_at(usize::from(i.base), i.offset, i.need) {
-                Some(w) if i.switch => match self.tables.get(i.lo as usize) {
+            let Some(w) = view.word_at(usize::from(i.base), i.offset, i.need) else {
+                t = i.short;
+                continue;
+            };
+            if i.switch {
+                t = match self.tables.get(i.lo as usize) {
                     Some(table) => table.lookup(w & i.mask, i.no),
                     None => i.no,
-                },
-                Some(w) if (w & i.mask).wrapping_sub(i.lo) <= i.span => i.yes,
-                Some(_) => i.no,
-                None => i.short,
-            };
+                };
+            } else if (w & i.mask).wrapping_sub(i.lo) <= i.span {
+                // Arms that differ in control flow stay a branch, not a select: the
+                // processor predicts the path and runs ahead instead of waiting for each
+                // word to decide where the next instruction is.
+                t = i.yes;
+                if t.as_insn().is_none() {
+                    break;
+                }
+            } else {
+                t = i.no;
+            }
         }
         t.as_outcome()
     }
