@@ -150,13 +150,20 @@ def main():
         f"src -> {fwd}\n    -> rw :: IPRewriter(pattern 21.0.0.1 1024-65535 - - 0 1)\n"
         f"    -> Discard;\nrw[1] -> Discard",
     )
-    for flows, label in [(1000, "1k"), (50000, "50k"), (1000000, "1M")]:
+    # One public address has 64,512 ports: enough for 50k flows. (A million flows would
+    # need an address-range pattern; Click 2.1 stops adding mappings at 65,536 with one and
+    # then searches the whole range for every packet, so there is no Click figure to set
+    # beside sluice's; the criterion harness measures 1M flows.)
+    for flows, label, pattern in [
+        (1000, "1k", "21.0.0.1 1024-65535"),
+        (50000, "50k", "21.0.0.1 1024-65535"),
+    ]:
         write(
             f"nat{label}",
             f"IPRewriter, up to {flows} flows (random source addresses)",
             f"RandomSeed(1);\nsrc -> {fwd}\n"
             f"    -> SetRandIPAddress(10.0.0.0/8, LIMIT {flows})\n    -> StoreIPAddress(12)\n"
-            f"    -> rw :: IPRewriter(pattern 21.0.0.1 1024-65535 - - 0 1)\n"
+            f"    -> rw :: IPRewriter(pattern {pattern} - - 0 1)\n"
             f"    -> Discard;\nrw[1] -> Discard",
         )
 

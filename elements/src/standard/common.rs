@@ -6,7 +6,7 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
 use sluice_config::args::FromArg;
-use sluice_dataplane::{Context, HandlerError};
+use sluice_dataplane::{Context, Element, HandlerError};
 
 /// Click's default source data: "at least 64 bytes long", as Click's sources say.
 pub(crate) const DEFAULT_DATA: &[u8] =
@@ -81,7 +81,26 @@ impl HandlerCall {
 
     /// Calls the write handler; a failure is logged, as Click reports it, and returned.
     pub fn call(&self, ctx: &mut Context<'_>) -> Result<(), HandlerError> {
-        let r = ctx.write_handler(&self.path, &self.value);
+        self.call_from(None, ctx)
+    }
+
+    /// As [`HandlerCall::call`], from inside element `me`: a call on one of `me`'s own
+    /// handlers (`c.reset` in `c :: Counter(COUNT_CALL 10 c.reset)`) goes to `me` directly,
+    /// as in Click, since the router cannot reach an element that is busy with a packet.
+    pub fn call_from(
+        &self,
+        me: Option<&mut dyn Element>,
+        ctx: &mut Context<'_>,
+    ) -> Result<(), HandlerError> {
+        let own = self
+            .path
+            .rsplit_once('.')
+            .filter(|(elem, _)| *elem == ctx.name())
+            .map(|(_, h)| h);
+        let r = match (me, own) {
+            (Some(me), Some(h)) => me.write_handler(ctx, h, &self.value),
+            _ => ctx.write_handler(&self.path, &self.value),
+        };
         if let Err(e) = &r {
             ctx.log(&format!(
                 "{}: while calling '{}': {e}",

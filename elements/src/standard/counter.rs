@@ -182,18 +182,28 @@ impl CounterElement {
         for p in batch {
             self.count += 1;
             self.bytes += p.len() as u64;
-            if let Some(t) = &mut self.count_call {
-                // Click compares for equality: the packet that makes the count N fires it.
-                if !t.fired && self.count == t.at {
+            // Click compares counts for equality: the packet that makes the count N fires.
+            let count_due = self
+                .count_call
+                .as_mut()
+                .filter(|t| !t.fired && self.count == t.at)
+                .map(|t| {
                     t.fired = true;
-                    let _ = t.call.call(ctx);
-                }
+                    t.call.clone()
+                });
+            if let Some(call) = count_due {
+                let _ = call.call_from(Some(self), ctx);
             }
-            if let Some(t) = &mut self.byte_call {
-                if !t.fired && self.bytes >= t.at {
+            let byte_due = self
+                .byte_call
+                .as_mut()
+                .filter(|t| !t.fired && self.bytes >= t.at)
+                .map(|t| {
                     t.fired = true;
-                    let _ = t.call.call(ctx);
-                }
+                    t.call.clone()
+                });
+            if let Some(call) = byte_due {
+                let _ = call.call_from(Some(self), ctx);
             }
         }
     }
