@@ -102,19 +102,22 @@ impl Default for Annotations {
 #[inline(always)]
 unsafe fn copy_short(src: *const u8, dst: *mut u8, n: usize) {
     use core::ptr::copy_nonoverlapping as copy;
-    // SAFETY (every branch): each copy stays within `0..n` of both ranges, which the
-    // caller guarantees are valid and disjoint.
-    unsafe {
-        if (32..=64).contains(&n) {
-            copy(src, dst, 32);
-            copy(src.add(n - 32), dst.add(n - 32), 32);
-        } else if (16..32).contains(&n) {
-            copy(src, dst, 16);
-            copy(src.add(n - 16), dst.add(n - 16), 16);
-        } else {
-            copy(src, dst, n);
-        }
-    }
+    let (lo, hi) = if (32..=64).contains(&n) {
+        (32, n - 32)
+    } else if (16..32).contains(&n) {
+        (16, n - 16)
+    } else {
+        // SAFETY: the caller's contract, unchanged.
+        unsafe { copy(src, dst, n) };
+        return;
+    };
+    // `lo` bytes from the start and `lo` bytes from `hi = n - lo`: both inside `0..n`, and
+    // together all of it, since `hi <= lo`.
+    // SAFETY: `0..lo` lies within `0..n`, valid and disjoint by the caller's contract.
+    unsafe { copy(src, dst, lo) };
+    // SAFETY: `hi..hi + lo` is `n - lo..n`, within `0..n` as well (`hi < n`, so the
+    // offset pointers stay inside their ranges).
+    unsafe { copy(src.wrapping_add(hi), dst.wrapping_add(hi), lo) };
 }
 
 /// Counters of a pool, readable at any time.
