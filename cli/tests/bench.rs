@@ -1,4 +1,4 @@
-//! Smoke runs of `sluice bench boot|density|e2e` with tiny counts: the commands work end to
+//! Smoke runs of `sluice bench boot|density|e2e|click` with tiny counts: the commands work end to
 //! end under QEMU, print JSON of the documented shape, and their numbers are sane. Timing
 //! targets live in BENCHMARKS.md, never here.
 //!
@@ -166,4 +166,55 @@ fn bench_e2e_measures_nf_and_echo() {
     let p50 = number(&j, "median", Some("nf"));
     let p99 = number(&j, "p99", Some("nf"));
     assert!(p50 > 0.0 && p50 <= p99 && p99 < 1e6, "{j}");
+}
+
+/// `sluice bench click` runs each configuration as a whole process beside a "Click" (here
+/// a stand-in script that writes what Click's DriverManager would), takes the count each
+/// wrote, and reports a ratio only when both counted the same packets.
+#[test]
+fn bench_click_runs_both_side_by_side() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("bench-click");
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("tiny.click");
+    std::fs::write(
+        &config,
+        "src :: InfiniteSource(LIMIT 1000, STOP true) -> Discard;\n\
+         DriverManager(wait_stop, print >stats.txt \"src.count=$(src.count)\")\n",
+    )
+    .unwrap();
+    let fake = dir.join("click");
+    std::fs::write(&fake, "#!/bin/sh\necho src.count=999 > stats.txt\n").unwrap();
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = sluice(&[
+        "bench",
+        "click",
+        config.to_str().unwrap(),
+        "--click",
+        fake.to_str().unwrap(),
+        "--runs",
+        "2",
+        "--json",
+    ]);
+    let json = text(&out.stdout);
+    assert!(out.status.success(), "{json}{}", text(&out.stderr));
+    assert!(json.contains("\"config\": \"tiny\""), "{json}");
+    assert!(json.contains("\"packets\": 1000"), "sluice's count: {json}");
+    assert!(
+        json.contains("\"packets\": 999"),
+        "the other's count: {json}"
+    );
+    // In a scratch directory each time: nothing left beside the configuration.
+    assert!(!dir.join("stats.txt").exists());
+    let table = sluice(&["bench", "click", config.to_str().unwrap(), "--runs", "1"]);
+    let t = text(&table.stdout);
+    assert!(table.status.success(), "{t}{}", text(&table.stderr));
+    assert!(t.contains("tiny") && t.contains("1000"), "{t}");
+    let missing = sluice(&["bench", "click", "/nonexistent.click"]);
+    assert!(!missing.status.success());
+    assert!(
+        text(&missing.stderr).contains("no such file"),
+        "{}",
+        text(&missing.stderr)
+    );
 }

@@ -61,9 +61,30 @@ struct Outcome {
 }
 
 impl Outcome {
-    fn median_secs(&self) -> Option<f64> {
+    fn summary(&self) -> Option<Summary> {
         let secs: Vec<f64> = self.runs.iter().map(|r| r.secs).collect();
-        Summary::of(&secs).map(|s| s.median)
+        Summary::of(&secs)
+    }
+
+    fn median_secs(&self) -> Option<f64> {
+        self.summary().map(|s| s.median)
+    }
+
+    /// `median (min-max)` seconds.
+    fn secs_cell(&self) -> String {
+        let Some(s) = self.summary() else {
+            return if self.failure.is_some() {
+                "failed".into()
+            } else {
+                "-".into()
+            };
+        };
+        let mark = if self.failure.is_some() { "*" } else { "" };
+        if s.n == 1 {
+            format!("{:.3}{mark}", s.median)
+        } else {
+            format!("{:.3} ({:.3}-{:.3}){mark}", s.median, s.min, s.max)
+        }
     }
 
     /// The count, if every run wrote the same one.
@@ -263,8 +284,8 @@ fn print_rows(rows: &[(String, Outcome, Outcome)], with_click: bool, runs: u32) 
         vec![
             "config".into(),
             "packets".into(),
-            "sluice s".into(),
-            "Click s".into(),
+            "sluice s (min-max)".into(),
+            "Click s (min-max)".into(),
             "sluice Mpps".into(),
             "Click Mpps".into(),
             "ratio".into(),
@@ -273,16 +294,16 @@ fn print_rows(rows: &[(String, Outcome, Outcome)], with_click: bool, runs: u32) 
         vec![
             "config".into(),
             "packets".into(),
-            "sluice s".into(),
+            "sluice s (min-max)".into(),
             "sluice Mpps".into(),
         ]
     }];
     let mut notes = Vec::new();
     for (name, ours, theirs) in rows {
         let packets = ours.packets().map_or("-".into(), |p| p.to_string());
-        let mut row = vec![name.clone(), packets, cell(ours, Outcome::median_secs, 3)];
+        let mut row = vec![name.clone(), packets, ours.secs_cell()];
         if with_click {
-            row.push(cell(theirs, Outcome::median_secs, 3));
+            row.push(theirs.secs_cell());
         }
         row.push(cell(ours, Outcome::mpps, 2));
         if with_click {
@@ -326,6 +347,7 @@ fn outcome_json(o: &Outcome) -> Json {
             "packets",
             o.packets().map_or(Json::Null, |p| Json::num(p as f64)),
         ),
+        ("summary", super::stats::json_or_null(o.summary())),
         ("mpps", o.mpps().map_or(Json::Null, Json::num)),
         (
             "failure",

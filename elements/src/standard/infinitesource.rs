@@ -26,6 +26,14 @@
 //!
 //! **Example:** `InfiniteSource(\<0800>, LIMIT 1000, STOP true) -> Queue -> ...`
 //!
+//! ## RandomSource(LENGTH [, LIMIT, BURST, ACTIVE, keywords])
+//!
+//! The same source, sending packets of LENGTH bytes (0 to 65535) filled with random bytes
+//! instead of DATA: each 4 bytes are the next number of the router's random sequence, low
+//! byte first, as Click fills them, so after `RandomSeed` the packets equal Click's.
+//! Keywords `LIMIT`, `BURST`, `ACTIVE`, `STOP`, `END_CALL`, `TIMESTAMP` as above.
+//! **Handlers:** `count`, `reset`, `length`, `limit`, `burst`, `active`.
+//!
 //! **Differences from Click:** a task run emits BURST packets in batches of up to 32 (one
 //! dispatch per batch downstream). Full-queue notification does not exist: the source keeps
 //! producing and the queue drops. A packet the pool cannot supply ends the burst early and is
@@ -52,6 +60,14 @@ pub static InfiniteSource: ElementClass = ElementClass {
     ports: "0/1",
     processing: "a",
     make,
+};
+
+/// `RandomSource`.
+pub static RandomSource: ElementClass = ElementClass {
+    name: "RandomSource",
+    ports: "0/1",
+    processing: "a",
+    make: make_random,
 };
 
 pub(crate) struct SourceData {
@@ -125,6 +141,8 @@ impl SourceData {
 
 struct Source {
     data: SourceData,
+    /// `RandomSource`: packets of `data.length` random bytes instead of DATA.
+    random: bool,
     limit: i64,
     burst: usize,
     active: bool,
@@ -157,6 +175,41 @@ fn make(a: &mut Args<'_>, _: &ConfigContext<'_>) -> Option<Box<dyn Element>> {
     }
     Some(Box::new(Source {
         data: SourceData::new(data, length.and_then(|l| usize::try_from(l).ok())),
+        random: false,
+        limit,
+        burst: burst as usize,
+        active,
+        stop,
+        end_call,
+        timestamp,
+        count: 0,
+        ended: false,
+    }))
+}
+
+fn make_random(a: &mut Args<'_>, _: &ConfigContext<'_>) -> Option<Box<dyn Element>> {
+    let length = a.read_mp::<i64>("LENGTH")?;
+    let limit = a.read_p::<i64>("LIMIT").unwrap_or(-1);
+    let burst = a.read_p::<i64>("BURST").unwrap_or(1);
+    let active = a.read_p::<bool>("ACTIVE").unwrap_or(true);
+    let timestamp = a.read_k::<bool>("TIMESTAMP").unwrap_or(true);
+    let stop = a.read_k::<bool>("STOP").unwrap_or(false);
+    let end_call = a.read_k::<HandlerCall>("END_CALL");
+    if !(0..65536).contains(&length) {
+        a.error_whole(format!("bad length {length}"));
+        return None;
+    }
+    if burst < 1 {
+        a.error_whole("burst size must be >= 1");
+        return None;
+    }
+    if stop && end_call.is_some() {
+        a.error_whole("END_CALL and STOP are mutually exclusive");
+        return None;
+    }
+    Some(Box::new(Source {
+        data: SourceData::new(Vec::new(), Some(length as usize)),
+        random: true,
         limit,
         burst: burst as usize,
         active,
@@ -169,6 +222,24 @@ fn make(a: &mut Args<'_>, _: &ConfigContext<'_>) -> Option<Box<dyn Element>> {
 }
 
 impl Source {
+    /// One packet: DATA, or LENGTH random bytes for `RandomSource`.
+    #[inline]
+    fn emit(&self, ctx: &Context<'_>) -> Option<sluice_dataplane::Packet> {
+        if !self.random {
+            return self.data.emit(ctx, self.timestamp);
+        }
+        let len = self.data.length.unwrap_or(0);
+        let mut p = ctx.pool().alloc(len)?;
+        for chunk in p.data_mut().chunks_mut(4) {
+            let r = ctx.random().to_le_bytes();
+            chunk.copy_from_slice(&r[..chunk.len()]);
+        }
+        if self.timestamp {
+            p.anno_mut().timestamp_ns = ctx.now();
+        }
+        Some(p)
+    }
+
     /// Packets still allowed by LIMIT, capped at `want`.
     fn allowed(&self, want: usize) -> usize {
         match u64::try_from(self.limit) {
@@ -198,6 +269,8 @@ impl Element for Source {
     fn effects(&self) -> Effects {
         if self.end_call.is_some() {
             Effects::Global
+        } else if self.random {
+            Effects::Random
         } else {
             Effects::Local
         }
@@ -212,7 +285,7 @@ impl Element for Source {
         let n = self.allowed(max);
         let mut batch = Batch::new();
         for _ in 0..n {
-            match self.data.emit(ctx, self.timestamp) {
+            match self.emit(ctx) {
                 Some(p) => batch.push(p),
                 None => break,
             }
@@ -243,7 +316,7 @@ impl Element for Source {
             return TaskStatus::Idle;
         }
         for _ in 0..n {
-            let Some(p) = self.data.emit(ctx, self.timestamp) else {
+            let Some(p) = self.emit(ctx) else {
                 // The pool ran dry; try again next time.
                 break;
             };
@@ -259,13 +332,14 @@ impl Element for Source {
             "limit" => Some(self.limit.to_string()),
             "burst" => Some(self.burst.to_string()),
             "active" => Some(bool_str(self.active)),
+            "data" if self.random => None,
             _ => self.data.read(name),
         }
     }
 
     fn write_handler(
         &mut self,
-        _: &mut Context<'_>,
+        ctx: &mut Context<'_>,
         name: &str,
         value: &str,
     ) -> Result<(), HandlerError> {
@@ -286,6 +360,17 @@ impl Element for Source {
                 self.burst = b as usize;
             }
             "active" => self.active = parse_value(name, value)?,
+            "data" if self.random => return Err(HandlerError::NoSuchHandler(name.into())),
+            "length" if self.random => {
+                let l: i64 = parse_value(name, value)?;
+                let room = ctx.pool().buffer_size() - ctx.pool().headroom();
+                if !(0..65536).contains(&l) || l as usize > room {
+                    return Err(HandlerError::BadValue(format!(
+                        "bad length {l} (at most {room}, a pool buffer)"
+                    )));
+                }
+                self.data.length = Some(l as usize);
+            }
             _ => {
                 if !self.data.write(name, value)? {
                     return Err(HandlerError::NoSuchHandler(name.into()));
@@ -296,6 +381,17 @@ impl Element for Source {
     }
 
     fn handlers(&self) -> &'static [Handler] {
+        const RANDOM: &[Handler] = &[
+            Handler::read("count"),
+            Handler::write("reset"),
+            Handler::read_write("length"),
+            Handler::read_write("limit"),
+            Handler::read_write("burst"),
+            Handler::read_write("active"),
+        ];
+        if self.random {
+            return RANDOM;
+        }
         const H: &[Handler] = &[
             Handler::read("count"),
             Handler::write("reset"),

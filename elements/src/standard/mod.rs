@@ -30,7 +30,7 @@ pub mod classes {
     pub use super::counter::{AverageCounter, Counter};
     pub use super::device::{FromDevice, ToDevice};
     pub use super::discard::{Discard, Idle};
-    pub use super::infinitesource::InfiniteSource;
+    pub use super::infinitesource::{InfiniteSource, RandomSource};
     pub use super::paint::{Null, Paint, PaintSwitch};
     pub use super::print::Print;
     pub use super::queue::{Queue, SimpleQueue};
@@ -47,6 +47,7 @@ use classes::*;
 /// Every class of this family.
 pub static ALL: &[&ElementClass] = &[
     &InfiniteSource,
+    &RandomSource,
     &RatedSource,
     &Discard,
     &Idle,
