@@ -101,23 +101,31 @@ impl Default for Annotations {
 /// As `copy_nonoverlapping`: `src..src + n` readable, `dst..dst + n` writable, disjoint.
 #[inline(always)]
 unsafe fn copy_short(src: *const u8, dst: *mut u8, n: usize) {
-    use core::ptr::copy_nonoverlapping as copy;
-    let (lo, hi) = if (32..=64).contains(&n) {
-        (32, n - 32)
+    if (32..=64).contains(&n) {
+        // SAFETY: `n >= 32`; the caller's contract covers `0..n`.
+        unsafe { copy_ends::<32>(src, dst, n) };
     } else if (16..32).contains(&n) {
-        (16, n - 16)
+        // SAFETY: `n >= 16`; the caller's contract covers `0..n`.
+        unsafe { copy_ends::<16>(src, dst, n) };
     } else {
         // SAFETY: the caller's contract, unchanged.
-        unsafe { copy(src, dst, n) };
-        return;
-    };
-    // `lo` bytes from the start and `lo` bytes from `hi = n - lo`: both inside `0..n`, and
-    // together all of it, since `hi <= lo`.
-    // SAFETY: `0..lo` lies within `0..n`, valid and disjoint by the caller's contract.
-    unsafe { copy(src, dst, lo) };
-    // SAFETY: `hi..hi + lo` is `n - lo..n`, within `0..n` as well (`hi < n`, so the
-    // offset pointers stay inside their ranges).
-    unsafe { copy(src.wrapping_add(hi), dst.wrapping_add(hi), lo) };
+        unsafe { core::ptr::copy_nonoverlapping(src, dst, n) };
+    }
+}
+
+/// Copies `0..n` as its first `K` and its last `K` bytes, two copies of a size the compiler
+/// knows (so it inlines them), which together cover all of it when `K <= n <= 2K`.
+///
+/// # Safety
+/// `K <= n`, and `src..src + n` readable, `dst..dst + n` writable, disjoint.
+#[inline(always)]
+unsafe fn copy_ends<const K: usize>(src: *const u8, dst: *mut u8, n: usize) {
+    use core::ptr::copy_nonoverlapping as copy;
+    // SAFETY: `0..K` lies within `0..n` since `K <= n`.
+    unsafe { copy(src, dst, K) };
+    let tail = n - K;
+    // SAFETY: `tail..tail + K` is `n - K..n`, within `0..n` (so are the offset pointers).
+    unsafe { copy(src.wrapping_add(tail), dst.wrapping_add(tail), K) };
 }
 
 /// Counters of a pool, readable at any time.

@@ -329,7 +329,10 @@ fn print_rows(rows: &[(String, Outcome, Outcome)], with_click: bool, runs: u32) 
         }
     }
     print_table(
-        &format!("Whole-process wall time, median of {runs} (ratio = Click time / sluice time)"),
+        &format!(
+            "Whole-process wall time in seconds, median of {runs} runs; Mpps at the median; \
+             ratio = Click's time / sluice's"
+        ),
         &table,
     );
     for n in notes {
