@@ -3,7 +3,7 @@
 //! Loads a configuration (`NAME=value` words after the file set its `$NAME` parameters),
 //! builds the router over a packet pool, the system clock and the host's devices (TAP and
 //! `AF_PACKET`, opened as elements ask for them), and runs it until it stops itself
-//! (`FromDump(..., STOP true)`, `DriverManager`), runs out of work, or Ctrl-C.
+//! (`FromDump(..., STOP true)`, `DriverManager`), runs out of work, or Ctrl-C (or SIGTERM).
 //! Either way every element's cleanup runs, so `ToDump` files are complete.
 //!
 //! Like Click's `click -h`, `-h element.handler` prints handler values at exit: just the

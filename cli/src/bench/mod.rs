@@ -14,8 +14,8 @@
 //!
 //! Every VM is started by `sluice boot --detach` (this same binary), so the measurements
 //! use exactly the launcher users run, and stopped when its guard is dropped — on success,
-//! on error and on Ctrl-C. Results print as a table, or as JSON with `--json`; progress goes
-//! to standard error.
+//! on error, on Ctrl-C and on SIGTERM or SIGHUP (so is `bench click`'s running process).
+//! Results print as a table, or as JSON with `--json`; progress goes to standard error.
 
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -99,7 +99,7 @@ fn install_interrupt_handler() {
     }
 }
 
-/// Fails once Ctrl-C was pressed, so every loop unwinds and the VM guards stop their VMs.
+/// Fails once Ctrl-C was pressed (or SIGTERM or SIGHUP came), so every loop unwinds and the VM guards stop their VMs.
 pub(crate) fn check_interrupt() -> Result<(), String> {
     match INTERRUPTED.get() {
         Some(f) if f.load(Ordering::SeqCst) => Err("interrupted".into()),
