@@ -15,7 +15,8 @@ pub struct CheckArgs {
     pub args: Vec<String>,
 }
 
-/// Checks each file; prints every error; exit status 1 if any file has one.
+/// Checks each file; prints a one-line summary of each good one (standard output) and every
+/// error (standard error); exit status 1 if any file has one.
 pub fn check(args: CheckArgs) -> ExitCode {
     let (params, files): (Vec<String>, Vec<String>) =
         args.args.into_iter().partition(|a| config::is_param(a));
@@ -26,7 +27,21 @@ pub fn check(args: CheckArgs) -> ExitCode {
     let mut failed = false;
     for file in &files {
         match config::load(std::path::Path::new(file), &params) {
-            Ok(_) => {}
+            Ok(loaded) => {
+                let g = &loaded.graph;
+                let mut classes: Vec<&str> = g.elements.iter().map(|e| e.class.as_str()).collect();
+                classes.sort_unstable();
+                classes.dedup();
+                let count = |n: usize, one: &str, many: &str| {
+                    format!("{n} {}", if n == 1 { one } else { many })
+                };
+                println!(
+                    "{file}: ok: {}, {}, {}",
+                    count(g.elements.len(), "element", "elements"),
+                    count(g.connections.len(), "connection", "connections"),
+                    count(classes.len(), "class", "classes")
+                );
+            }
             Err(e) => {
                 eprint!("{}", with_newline(e.to_string()));
                 failed = true;

@@ -26,7 +26,7 @@ src :: InfiniteSource(LIMIT 5) -> Strip(14) -> CheckIPHeader -> fw :: Filter($PO
 ";
 
 #[test]
-fn valid_file_exits_zero_and_prints_nothing() {
+fn valid_file_exits_zero_and_prints_a_summary() {
     let dir = tempfile::tempdir().unwrap();
     let f = write(&dir, "fw.click", GOOD);
     let out = sluice(&["check", f.to_str().unwrap()]);
@@ -35,7 +35,20 @@ fn valid_file_exits_zero_and_prints_nothing() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(out.stderr.is_empty() && out.stdout.is_empty());
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The compound flattens to `fw/f`: six elements of six classes, five connections.
+    let summary = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        summary,
+        format!(
+            "{}: ok: 6 elements, 5 connections, 6 classes\n",
+            f.display()
+        )
+    );
 }
 
 #[test]

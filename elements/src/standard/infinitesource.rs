@@ -158,10 +158,26 @@ fn make(a: &mut Args<'_>, _: &ConfigContext<'_>) -> Option<Box<dyn Element>> {
     let data = a
         .read_p::<Bytes>("DATA")
         .map_or_else(|| DEFAULT_DATA.to_vec(), |b| b.0);
+    let length = a.read_k::<i64>("LENGTH");
+    let data = SourceData::new(data, length.and_then(|l| usize::try_from(l).ok()));
+    make_source(a, data, false)
+}
+
+fn make_random(a: &mut Args<'_>, _: &ConfigContext<'_>) -> Option<Box<dyn Element>> {
+    let length = a.read_mp::<i64>("LENGTH")?;
+    if !(0..65536).contains(&length) {
+        a.error_whole(format!("bad length {length}"));
+        return None;
+    }
+    make_source(a, SourceData::new(Vec::new(), Some(length as usize)), true)
+}
+
+/// The arguments both sources share after their first: `LIMIT`, `BURST`, `ACTIVE` and the
+/// keywords.
+fn make_source(a: &mut Args<'_>, data: SourceData, random: bool) -> Option<Box<dyn Element>> {
     let limit = a.read_p::<i64>("LIMIT").unwrap_or(-1);
     let burst = a.read_p::<i64>("BURST").unwrap_or(1);
     let active = a.read_p::<bool>("ACTIVE").unwrap_or(true);
-    let length = a.read_k::<i64>("LENGTH");
     let stop = a.read_k::<bool>("STOP").unwrap_or(false);
     let end_call = a.read_k::<HandlerCall>("END_CALL");
     let timestamp = a.read_k::<bool>("TIMESTAMP").unwrap_or(true);
@@ -174,42 +190,8 @@ fn make(a: &mut Args<'_>, _: &ConfigContext<'_>) -> Option<Box<dyn Element>> {
         return None;
     }
     Some(Box::new(Source {
-        data: SourceData::new(data, length.and_then(|l| usize::try_from(l).ok())),
-        random: false,
-        limit,
-        burst: burst as usize,
-        active,
-        stop,
-        end_call,
-        timestamp,
-        count: 0,
-        ended: false,
-    }))
-}
-
-fn make_random(a: &mut Args<'_>, _: &ConfigContext<'_>) -> Option<Box<dyn Element>> {
-    let length = a.read_mp::<i64>("LENGTH")?;
-    let limit = a.read_p::<i64>("LIMIT").unwrap_or(-1);
-    let burst = a.read_p::<i64>("BURST").unwrap_or(1);
-    let active = a.read_p::<bool>("ACTIVE").unwrap_or(true);
-    let timestamp = a.read_k::<bool>("TIMESTAMP").unwrap_or(true);
-    let stop = a.read_k::<bool>("STOP").unwrap_or(false);
-    let end_call = a.read_k::<HandlerCall>("END_CALL");
-    if !(0..65536).contains(&length) {
-        a.error_whole(format!("bad length {length}"));
-        return None;
-    }
-    if burst < 1 {
-        a.error_whole("burst size must be >= 1");
-        return None;
-    }
-    if stop && end_call.is_some() {
-        a.error_whole("END_CALL and STOP are mutually exclusive");
-        return None;
-    }
-    Some(Box::new(Source {
-        data: SourceData::new(Vec::new(), Some(length as usize)),
-        random: true,
+        data,
+        random,
         limit,
         burst: burst as usize,
         active,
