@@ -10,6 +10,11 @@
 //!
 //! **Handlers:** `seed` (r: the SEED argument as configured; w: restarts the sequence from
 //! the value written, or from the clock when it is empty).
+//!
+//! **Differences from Click:** a source with BURST > 1 hands its packets on as one batch, so
+//! when two elements in a row draw (a `RandomSwitch` after a `SetRandIPAddress`), the first
+//! draws for the whole batch before the second draws; Click alternates packet by packet.
+//! With Click's default BURST 1 the draws come in Click's order.
 
 #![allow(non_upper_case_globals)]
 
