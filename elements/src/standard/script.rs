@@ -35,7 +35,9 @@
 //!
 //! Arithmetic and logic handlers for `$(...)`: `add`, `sub`, `mul`, `div`, `idiv`, `mod`,
 //! `neg`, `abs`, `eq`, `ne`, `lt`, `gt`, `le`, `ge` (numbers, else strings), `not`, `and`,
-//! `or`, `if`, `in`, `length`, `unquote`, `now` (router clock, seconds).
+//! `or`, `if`, `in`, `length`, `unquote`, `now` (router clock, seconds), and `random`,
+//! `random N`, `random N1 N2` (from the router's random sequence, as Click draws them: 0 to
+//! 2^31 - 1, 0 to N - 1, N1 to N2).
 //!
 //! **Handlers:** `step` (w: N steps, default 1), `goto` (w: jumps to a label and runs).
 //!
@@ -51,8 +53,9 @@
 //!
 //! **Differences from Click:** only `TYPE ACTIVE` scripts (Script's default) are supported;
 //! passive, packet, proxy and signal scripts are not, nor `return`, `export`, `save`,
-//! `append`, `sprintf`, `random`, `cat` and `kill`. Handler values in `$(...)` are read
-//! without arguments.
+//! `append`, `sprintf`, `cat` and `kill`. Handler values in `$(...)` are read without
+//! arguments. Click 2.1's `random N` (one argument) fails asking for N2; here it gives 0 to
+//! N - 1, as Click's manual says.
 
 #![allow(non_upper_case_globals)]
 
@@ -343,6 +346,31 @@ fn parse_bool(s: &str) -> Option<bool> {
     bool::from_arg(s.trim(), None).ok()
 }
 
+/// `random` (a number 0 to 2^31 - 1), `random N` (0 to N - 1), `random N1 N2` (N1 to N2),
+/// drawn from the router's random sequence as Click draws them.
+fn random(ctx: &Context<'_>, args: &[&str]) -> Result<String, String> {
+    let n = |a: &str| {
+        a.parse::<u32>()
+            .map_err(|_| format!("random: '{a}' is not a number"))
+    };
+    Ok(match args {
+        [] => ctx.random(),
+        [n1] => match n(n1)? {
+            0 => return Err("random: bad N".into()),
+            n1 => ctx.random_range(0, n1 - 1),
+        },
+        [n1, n2] => {
+            let (n1, n2) = (n(n1)?, n(n2)?);
+            if n2 < n1 {
+                return Err("random: bad N".into());
+            }
+            ctx.random_range(n1, n2)
+        }
+        _ => return Err("random: expected 'random [N1 [N2]]'".into()),
+    }
+    .to_string())
+}
+
 /// Click's arithmetic and logic handlers. `None` when `name` is not one of them.
 fn arithmetic(name: &str, args: &[&str], now_ns: u64) -> Option<Result<String, String>> {
     let nums = || -> Result<Vec<Num>, String> {
@@ -495,6 +523,9 @@ impl ScriptElement {
             None => first.as_str(),
         };
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        if local == "random" {
+            return random(ctx, &args);
+        }
         if !local.is_empty() {
             if let Some(r) = arithmetic(local, &args, ctx.now()) {
                 return r;
