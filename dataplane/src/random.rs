@@ -10,6 +10,12 @@
 /// Largest value [`ClickRandom::draw`] returns (`CLICK_RAND_MAX`).
 pub const RAND_MAX: u32 = 0x7FFF_FFFF;
 
+/// A seed from a nanosecond clock reading, for a sequence that differs run to run (Click
+/// seeds every new router this way unless `RandomSeed` fixes the seed).
+pub fn clock_seed(now_ns: u64) -> u32 {
+    (now_ns ^ (now_ns >> 32)) as u32
+}
+
 const DEGREE: usize = 31;
 const SEPARATION: usize = 3;
 

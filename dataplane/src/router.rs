@@ -1183,7 +1183,7 @@ impl Router {
         // Initialize in declaration order, the elements that ask to go first before the
         // rest. The random sequence starts from the clock, as Click seeds it afresh for every
         // router; `RandomSeed` (initialized first) fixes it.
-        let random = RefCell::new(ClickRandom::new((now ^ (now >> 32)) as u32));
+        let random = RefCell::new(ClickRandom::new(crate::random::clock_seed(now)));
         let mut order: Vec<usize> = (0..nodes.len()).collect();
         order.sort_by_key(|&i| !nodes[i].element.borrow().initialize_first());
         let mut tasks = Vec::new();

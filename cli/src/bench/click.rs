@@ -70,21 +70,15 @@ impl Outcome {
         self.summary().map(|s| s.median)
     }
 
-    /// `median (min-max)` seconds.
+    /// `median (min-max)` seconds, as a table cell.
     fn secs_cell(&self) -> String {
-        let Some(s) = self.summary() else {
-            return if self.failure.is_some() {
-                "failed".into()
-            } else {
-                "-".into()
-            };
-        };
-        let mark = if self.failure.is_some() { "*" } else { "" };
-        if s.n == 1 {
-            format!("{:.3}{mark}", s.median)
-        } else {
-            format!("{:.3} ({:.3}-{:.3}){mark}", s.median, s.min, s.max)
-        }
+        cell(
+            self,
+            self.summary().map(|s| match s.n {
+                1 => format!("{:.3}", s.median),
+                _ => format!("{:.3} ({:.3}-{:.3})", s.median, s.min, s.max),
+            }),
+        )
     }
 
     /// The count, if every run wrote the same one.
@@ -269,11 +263,11 @@ fn fmt_opt(x: Option<f64>, digits: usize) -> String {
     x.map_or_else(|| "-".into(), |x| format!("{x:.digits$}"))
 }
 
-/// A cell: the figure, or why there is none.
-fn cell(o: &Outcome, f: impl Fn(&Outcome) -> Option<f64>, digits: usize) -> String {
-    match (f(o), &o.failure) {
-        (Some(x), None) => format!("{x:.digits$}"),
-        (Some(x), Some(_)) => format!("{x:.digits$}*"),
+/// A cell: the figure (marked `*` when some run failed), or why there is none.
+fn cell(o: &Outcome, figure: Option<String>) -> String {
+    match (figure, &o.failure) {
+        (Some(x), None) => x,
+        (Some(x), Some(_)) => x + "*",
         (None, Some(_)) => "failed".into(),
         (None, None) => "-".into(),
     }
@@ -305,9 +299,9 @@ fn print_rows(rows: &[(String, Outcome, Outcome)], with_click: bool, runs: u32) 
         if with_click {
             row.push(theirs.secs_cell());
         }
-        row.push(cell(ours, Outcome::mpps, 2));
+        row.push(cell(ours, ours.mpps().map(|x| format!("{x:.2}"))));
         if with_click {
-            row.push(cell(theirs, Outcome::mpps, 2));
+            row.push(cell(theirs, theirs.mpps().map(|x| format!("{x:.2}"))));
             let ratio = match (ours.median_secs(), theirs.median_secs()) {
                 (Some(a), Some(b)) if ours.packets() == theirs.packets() => Some(b / a),
                 _ => None,

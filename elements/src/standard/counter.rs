@@ -124,6 +124,19 @@ struct Trigger {
     fired: bool,
 }
 
+impl Trigger {
+    /// The call to make now, when `trigger` is armed and `reached(at)` holds for its N;
+    /// it then stays quiet until a reset re-arms it.
+    fn due(
+        trigger: &mut Option<Trigger>,
+        reached: impl FnOnce(u64) -> bool,
+    ) -> Option<HandlerCall> {
+        let t = trigger.as_mut().filter(|t| !t.fired && reached(t.at))?;
+        t.fired = true;
+        Some(t.call.clone())
+    }
+}
+
 impl FromArg for Trigger {
     const EXPECTED: &'static str = "'N HANDLER [VALUE]'";
     fn from_arg(text: &str, _: Option<&dyn NameLookup>) -> Result<Self, String> {
@@ -183,26 +196,12 @@ impl CounterElement {
             self.count += 1;
             self.bytes += p.len() as u64;
             // Click compares counts for equality: the packet that makes the count N fires.
-            let count_due = self
-                .count_call
-                .as_mut()
-                .filter(|t| !t.fired && self.count == t.at)
-                .map(|t| {
-                    t.fired = true;
-                    t.call.clone()
-                });
-            if let Some(call) = count_due {
+            let count = self.count;
+            if let Some(call) = Trigger::due(&mut self.count_call, |at| count == at) {
                 let _ = call.call_from(Some(self), ctx);
             }
-            let byte_due = self
-                .byte_call
-                .as_mut()
-                .filter(|t| !t.fired && self.bytes >= t.at)
-                .map(|t| {
-                    t.fired = true;
-                    t.call.clone()
-                });
-            if let Some(call) = byte_due {
+            let bytes = self.bytes;
+            if let Some(call) = Trigger::due(&mut self.byte_call, |at| bytes >= at) {
                 let _ = call.call_from(Some(self), ctx);
             }
         }

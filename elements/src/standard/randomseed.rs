@@ -22,6 +22,7 @@ use alloc::boxed::Box;
 use alloc::string::{String, ToString};
 
 use sluice_config::args::Args;
+use sluice_dataplane::random::clock_seed;
 use sluice_dataplane::{
     Batch, ConfigContext, Context, Element, ElementClass, Handler, HandlerError, InitContext,
 };
@@ -43,11 +44,6 @@ struct Seed {
 fn make(args: &mut Args<'_>, _: &ConfigContext<'_>) -> Option<Box<dyn Element>> {
     let seed = args.read_p::<u32>("SEED");
     Some(Box::new(Seed { seed }))
-}
-
-/// A seed from a nanosecond clock reading.
-fn clock_seed(now_ns: u64) -> u32 {
-    (now_ns ^ (now_ns >> 32)) as u32
 }
 
 impl Element for Seed {
