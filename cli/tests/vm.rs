@@ -647,3 +647,115 @@ fn image_generic() -> PathBuf {
     );
     image
 }
+
+/// The firewall above, plus two sources that need waking without a frame: a Script whose
+/// `wait` is a timer and re-arms a one-packet InfiniteSource, and a RatedSource, whose next
+/// packet is a deadline of its own.
+const SLEEPER: &str = "\
+FromDevice(0)
+  -> c_in :: Counter
+  -> cl :: Classifier(12/0800, -)
+  -> Strip(14)
+  -> CheckIPHeader
+  -> filter :: IPFilter(allow udp && dst port 7, deny all)
+  -> Unstrip(14)
+  -> c_out :: Counter
+  -> ToDevice(1);
+cl[1] -> Discard;
+beat :: InfiniteSource(LIMIT 1) -> beats :: Counter -> Discard;
+Script(label top, wait 100ms, write beat.reset, goto top);
+RatedSource(RATE 20) -> rated :: Counter -> Discard;
+";
+
+/// QEMU's process id for the VM named `name`, from `sluice ps`.
+fn qemu_pid(name: &str) -> u32 {
+    let ps = text(&sluice(&["ps"]).stdout);
+    ps.lines()
+        .find_map(|l| {
+            let mut f = l.split_whitespace();
+            (f.next() == Some(name)).then(|| f.next()?.parse().ok())?
+        })
+        .unwrap_or_else(|| panic!("{name} not in sluice ps:\n{ps}"))
+}
+
+/// CPU time (user + system) of `pid`, in clock ticks.
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .unwrap()
+        .1
+        .split_whitespace()
+        .collect();
+    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+}
+
+fn clock_ticks_per_second() -> u64 {
+    let out = Command::new("getconf").arg("CLK_TCK").output().unwrap();
+    text(&out.stdout).trim().parse().unwrap_or(100)
+}
+
+#[test]
+fn an_idle_vm_sleeps_yet_timers_frames_and_the_control_channel_wake_it() {
+    let image = image("sleeper", SLEEPER);
+    let (nics, feed, in0, out1) = two_nics();
+    let vm = Vm::boot(&image, &nics, &[]);
+    assert_eq!(vm.read("idle_mode"), "halt");
+    let pid = qemu_pid(&vm.name);
+
+    let (beats0, rated0, sleeps0) = (
+        vm.read_u64("beats.count"),
+        vm.read_u64("rated.count"),
+        vm.read_u64("idle_sleeps"),
+    );
+    let (cpu0, t0) = (cpu_ticks(pid), Instant::now());
+    std::thread::sleep(Duration::from_secs(2));
+    let (cpu1, elapsed) = (cpu_ticks(pid), t0.elapsed());
+    let (beats, rated, sleeps) = (
+        vm.read_u64("beats.count") - beats0,
+        vm.read_u64("rated.count") - rated0,
+        vm.read_u64("idle_sleeps") - sleeps0,
+    );
+    let cpu = (cpu1 - cpu0) as f64 / clock_ticks_per_second() as f64 / elapsed.as_secs_f64();
+    println!(
+        "idle over {elapsed:?}: QEMU used {:.1}% of a CPU; {sleeps} sleeps, \
+         {beats} timer beats, {rated} rated packets",
+        cpu * 100.0
+    );
+    // A polling guest takes a whole CPU; a sleeping one wakes ~30 times a second here.
+    assert!(cpu < 0.30, "an idle VM took {:.0}% of a CPU", cpu * 100.0);
+    // Each wake-up for a timer or a rated packet is a sleep of its own.
+    assert!(sleeps >= 20, "only {sleeps} sleeps in {elapsed:?}");
+    let secs = elapsed.as_secs_f64();
+    let expect = |rate: f64| (rate * secs * 0.5) as u64..=(rate * secs * 1.5 + 2.0) as u64;
+    assert!(
+        expect(10.0).contains(&beats),
+        "Script's 100 ms waits fired {beats} times in {elapsed:?}"
+    );
+    assert!(
+        expect(20.0).contains(&rated),
+        "RATE 20 gave {rated} packets in {elapsed:?}"
+    );
+
+    // A frame that finds the VM asleep wakes it and goes through.
+    let frame = udp_frame(7, b"wake up");
+    feed.send_to(&frame, ("127.0.0.1", in0)).unwrap();
+    let got = receive_all(&out1, 1, Duration::from_secs(5));
+    assert_eq!(got, [frame]);
+    assert_eq!(vm.read_u64("c_out.count"), 1);
+    let (status, _) = vm.stop();
+    assert!(status.success(), "sluice boot after stop: {status}");
+}
+
+#[test]
+fn idle_poll_never_sleeps_and_still_forwards() {
+    let image = firewall();
+    let (nics, feed, in0, out1) = two_nics();
+    let vm = Vm::boot(&image, &nics, &["--idle", "poll"]);
+    assert_eq!(vm.read("idle_mode"), "poll");
+    let frame = udp_frame(7, b"polled");
+    feed.send_to(&frame, ("127.0.0.1", in0)).unwrap();
+    assert_eq!(receive_all(&out1, 1, Duration::from_secs(5)), [frame]);
+    assert_eq!(vm.read_u64("idle_sleeps"), 0);
+    drop(vm);
+}

@@ -77,6 +77,15 @@ pub trait NetDevice {
     /// round even when the graph has nothing to send.
     fn poll(&mut self) {}
 
+    /// Prepares for the CPU to sleep until the device interrupts: acknowledges any interrupt
+    /// it raised, asks it to interrupt when it next has work (a received frame, a completed
+    /// transmission), then looks once more. Returns `true` when the device is armed and has
+    /// no work, so sleeping cannot miss a frame; `false` when it has work already, or (the
+    /// default) cannot interrupt at all. Polling again is always correct after either.
+    fn arm_wakeup(&mut self) -> bool {
+        false
+    }
+
     /// Counters.
     fn stats(&self) -> DeviceStats;
 }

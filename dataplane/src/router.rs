@@ -219,6 +219,9 @@ pub struct Core {
     stop_requests: Cell<u32>,
     driver_manager: Option<usize>,
     timer_nodes: RefCell<Vec<usize>>,
+    /// The earliest time an element asked, during the current slice, to be looked at again
+    /// without a timer (see [`Context::wake_at`]).
+    wake: Cell<Option<u64>>,
     /// Packets dropped because they were sent to an unconnected port or re-entered a busy
     /// element.
     unrouted_drops: Cell<u64>,
@@ -438,6 +441,17 @@ impl<'a> Context<'a> {
     /// Disarms this element's timer.
     pub fn clear_timer(&mut self) {
         self.core.set_timer(self.me, None);
+    }
+
+    /// Tells the router that this element, idle now, will have work at `at_ns` without
+    /// being pushed or timed: a rate-limited source or shaper whose next packet is due then.
+    /// A driver loop that sleeps while idle (the VM's) wakes by then. Holds for the current
+    /// scheduler slice only: an element that is still waiting says so again on its next run.
+    pub fn wake_at(&mut self, at_ns: u64) {
+        let wake = &self.core.wake;
+        if wake.get().is_none_or(|w| at_ns < w) {
+            wake.set(Some(at_ns));
+        }
     }
 
     /// Asks the router to stop, as Click's `STOP true` does. With a `DriverManager` the
@@ -1262,6 +1276,7 @@ impl Router {
                 stop_requests: Cell::new(0),
                 driver_manager,
                 timer_nodes: RefCell::new(timers),
+                wake: Cell::new(None),
                 unrouted_drops: Cell::new(0),
                 tasks: tasks
                     .into_iter()
@@ -1301,6 +1316,7 @@ impl Router {
     pub fn run_slice(&mut self) -> Round {
         let core = &self.core;
         core.now.set(core.clock.now_ns());
+        core.wake.set(None);
         let mut busy = false;
         let mut runs = 0;
         loop {
@@ -1418,6 +1434,36 @@ impl Router {
                 Some(_) => armed = true,
                 None => {}
             }
+        }
+        armed
+    }
+
+    /// When the router next has work of its own, in clock nanoseconds: its earliest armed
+    /// timer or the earliest [`Context::wake_at`] of the last slice. `None`: only packets
+    /// arriving from a device (or a handler call) can give it work. A driver loop calls this
+    /// after a slice that moved nothing, to sleep until then.
+    pub fn next_deadline(&self) -> Option<u64> {
+        let core = &self.core;
+        let timers = core.timer_nodes.borrow();
+        let timer = timers
+            .iter()
+            .filter_map(|&i| core.nodes[i].timer.get())
+            .min();
+        match (timer, core.wake.get()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Prepares every device for the CPU to sleep until one interrupts (see
+    /// [`NetDevice::arm_wakeup`]). `false`: some device has work already or cannot wake the
+    /// CPU, so the caller must keep polling.
+    pub fn arm_wakeups(&self) -> bool {
+        let mut armed = true;
+        for d in &self.core.devices {
+            // Every device is armed, even after one said no, so that all are in the same
+            // state when the caller polls again.
+            armed &= d.try_borrow_mut().is_ok_and(|mut d| d.arm_wakeup());
         }
         armed
     }

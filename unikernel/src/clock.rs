@@ -152,6 +152,23 @@ pub fn uptime() -> Option<Duration> {
         .map(|clock| Duration::from_nanos(clock.ticks_to_ns(rdtsc() - clock.epoch)))
 }
 
+/// The TSC value at `ns` nanoseconds after kernel entry (the clock's time zero), once
+/// calibrated.
+pub fn tsc_at(ns: u64) -> Option<u64> {
+    CLOCK.get().map(|clock| {
+        clock
+            .epoch
+            .saturating_add(clock.duration_to_ticks(Duration::from_nanos(ns)))
+    })
+}
+
+/// Converts a duration to TSC ticks (zero before calibration).
+pub fn duration_to_ticks(duration: Duration) -> u64 {
+    CLOCK
+        .get()
+        .map_or(0, |clock| clock.duration_to_ticks(duration))
+}
+
 /// Converts a TSC difference to a duration (zero before calibration).
 pub fn ticks_to_duration(ticks: u64) -> Duration {
     CLOCK.get().map_or(Duration::ZERO, |clock| {

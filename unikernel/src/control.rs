@@ -23,6 +23,8 @@
 //! [`DeviceStats`](sluice_dataplane::DeviceStats) counter), `eth0.buffers_held` and
 //! `eth0.mac`, and the global `buffers_held` (all interfaces): after the traffic stops,
 //! `pool_free + buffers_held == pool_capacity` unless an element keeps packets queued.
+//! `idle_mode` (`halt` or `poll`), `idle_sleeps` and `idle_sleep_us` tell how the idle loop
+//! slept (see [`crate::idle`]).
 //!
 //! **Where sluice differs from Click.** A serial line cannot tell the guest that a client
 //! connected, so the greeting `Click::ControlSocket/1.3` is sent when the first byte of a
@@ -43,6 +45,7 @@ use core::time::Duration;
 use sluice_dataplane::{HandlerError, Router};
 
 use crate::arch::rdtsc;
+use crate::idle::Idle;
 use crate::net::NicInfo;
 use crate::serial::{Uart, COM2};
 
@@ -62,6 +65,8 @@ pub struct Handlers<'a> {
     pub nics: &'a [Rc<NicInfo>],
     /// The configuration text (the global `config` handler).
     pub config: &'a str,
+    /// The idle loop (the globals `idle_mode`, `idle_sleeps`, `idle_sleep_us`).
+    pub idle: &'a Idle,
 }
 
 enum Input {
@@ -93,6 +98,8 @@ impl ControlChannel {
     pub fn new(tsc_khz: u64) -> Self {
         let uart = Uart::new(COM2);
         uart.init();
+        // Its line wakes a sleeping CPU (see `idle`); unrouted, it is masked.
+        uart.enable_receive_interrupt();
         let interval_ticks = tsc_khz.max(1) * POLL_INTERVAL.as_micros() as u64 / 1000;
         Self {
             uart,
@@ -106,17 +113,32 @@ impl ControlChannel {
         }
     }
 
+    /// Whether bytes wait in the UART (then the CPU must not sleep).
+    pub fn has_input(&self) -> bool {
+        self.uart.has_input()
+    }
+
+    /// Makes the next [`poll`](Self::poll) look at the UART whatever the interval: the CPU
+    /// woke up, perhaps for input.
+    pub fn look_now(&mut self) {
+        self.next_poll = 0;
+    }
+
     /// Serves whatever arrived on the channel. Cheap when nothing did (see the module docs).
+    /// Returns whether any byte arrived: a handler call may have given the router work.
     #[inline]
-    pub fn poll(&mut self, handlers: &Handlers<'_>) {
+    pub fn poll(&mut self, handlers: &Handlers<'_>) -> bool {
         let now = rdtsc();
         if now < self.next_poll {
-            return;
+            return false;
         }
         self.next_poll = now + self.interval_ticks;
+        let mut served = false;
         while let Some(byte) = self.uart.try_read_byte() {
             self.byte(byte, handlers);
+            served = true;
         }
+        served
     }
 
     fn byte(&mut self, byte: u8, handlers: &Handlers<'_>) {
@@ -315,6 +337,9 @@ fn read_handler(path: &str, handlers: &Handlers<'_>) -> Result<String, HandlerEr
                     .map(|n| n.buffers_held())
                     .sum::<usize>()
             )),
+            "idle_mode" => Ok(handlers.idle.mode().into()),
+            "idle_sleeps" => Ok(format!("{}", handlers.idle.stats.sleeps.get())),
+            "idle_sleep_us" => Ok(format!("{}", handlers.idle.stats.asleep().as_micros())),
             "nics" => Ok(handlers
                 .nics
                 .iter()

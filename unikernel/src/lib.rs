@@ -9,6 +9,7 @@
 //!   ([`heap::dma_alloc`], [`heap::phys_addr`]);
 //! - [`pvh`]: boot information, command line parameters and virtio-mmio devices;
 //! - [`arch::paging::map_mmio`]: identity mapping of device registers;
+//! - [`idle`]: polling under load, halting until an interrupt or a deadline when idle;
 //! - [`exit`]: stopping the VM with a status the launcher can read;
 //! - [`checkpoint`]: boot-time checkpoints.
 //!
@@ -24,6 +25,7 @@ pub mod clock;
 pub mod control;
 pub mod exit;
 pub mod heap;
+pub mod idle;
 pub mod net;
 pub mod pvh;
 pub mod serial;

@@ -13,6 +13,7 @@ use core::fmt::Display;
 
 use sluice_unikernel::control::{ControlChannel, Handlers};
 use sluice_unikernel::exit::{exit, ExitCode};
+use sluice_unikernel::idle::Idle;
 use sluice_unikernel::pvh::{self, BootInfo};
 use sluice_unikernel::{arch, checkpoint, clock, heap, net, println, serial};
 
@@ -77,16 +78,26 @@ fn main_loop(boot: &'static BootInfo) -> ! {
     });
     checkpoint::record("router");
     let mut control = ControlChannel::new(clock::calibration().map_or(0, |c| c.tsc_khz));
+    let mut idle = Idle::new(&boot.cmdline, &info);
+    checkpoint::record("idle");
     print_ready(&info);
     loop {
         let round = router.run_slice();
-        control.poll(&Handlers {
+        let served = control.poll(&Handlers {
             router: &router,
             nics: &info,
             config: &config.text,
+            idle: &idle,
         });
         if !round.active {
             break;
+        }
+        if round.busy || served {
+            // A handler call may have given the router work (or stopped it): run a slice
+            // before sleeping.
+            idle.busy();
+        } else if idle.idle(&router, control.has_input()) {
+            control.look_now();
         }
     }
     router.cleanup();

@@ -7,13 +7,17 @@
 //! - `ud`: executes `ud2` (invalid opcode, [`ExitCode::Exception`]).
 //! - `heap`: allocates, checks and frees memory, including DMA buffers, then exits.
 //! - `mmio`: maps every virtio-mmio window from the command line and reads its magic value.
+//! - `timer`: halts until the local APIC timer fires, [`TIMER_WAITS`] times 20 ms apart, and
+//!   checks that each wake-up comes on time: not before its deadline (an early one sleeps
+//!   again) and at most [`TIMER_LATE`] after it.
 
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::alloc::Layout;
 use core::time::Duration;
 
-use sluice_unikernel::arch::paging;
+use sluice_unikernel::arch::apic::Interrupts;
+use sluice_unikernel::arch::{self, paging};
 use sluice_unikernel::exit::{exit, ExitCode};
 use sluice_unikernel::pvh::Cmdline;
 use sluice_unikernel::{clock, heap, println};
@@ -30,6 +34,7 @@ pub fn run(test: &str, cmdline: &Cmdline<'_>) -> ! {
         "ud" => invalid_opcode(),
         "heap" => heap_roundtrip(),
         "mmio" => map_mmio(cmdline),
+        "timer" => timer_wakeups(),
         _ => {
             println!("selftest {test}: unknown self-test");
             false
@@ -50,6 +55,40 @@ fn clock_wait(cmdline: &Cmdline<'_>) -> bool {
     let measured = start.elapsed();
     println!("selftest clock: waited {}us", measured.as_micros());
     measured >= wait
+}
+
+/// Wake-ups the `timer` self-test waits for.
+const TIMER_WAITS: u32 = 10;
+/// The latest a timer wake-up may come after its deadline.
+const TIMER_LATE: Duration = Duration::from_millis(3);
+
+fn timer_wakeups() -> bool {
+    let tsc_khz = clock::calibration().map_or(0, |c| c.tsc_khz);
+    let mut interrupts = match Interrupts::init(tsc_khz) {
+        Ok(i) => i,
+        Err(e) => {
+            println!("selftest timer: {e}");
+            return false;
+        }
+    };
+    let step = Duration::from_millis(20);
+    let mut worst = Duration::ZERO;
+    let mut sleeps = 0;
+    for _ in 0..TIMER_WAITS {
+        let deadline = clock::Instant::now().ticks() + clock::duration_to_ticks(step);
+        while arch::rdtsc() < deadline {
+            interrupts.sleep(Some(deadline));
+            sleeps += 1;
+        }
+        worst = worst.max(clock::ticks_to_duration(arch::rdtsc() - deadline));
+    }
+    println!(
+        "selftest timer: {TIMER_WAITS} waits of {}ms, {sleeps} sleeps, {} timer, latest wake-up {}us after its deadline",
+        step.as_millis(),
+        interrupts.timer_mode(),
+        worst.as_micros()
+    );
+    worst <= TIMER_LATE && sleeps <= 2 * TIMER_WAITS
 }
 
 fn page_fault() -> bool {

@@ -32,6 +32,7 @@ const FIFO_ENABLE_AND_CLEAR: u8 = 0xc7;
 const MODEM_DTR_RTS_OUT2: u8 = 0x0b;
 const LINE_STATUS_THR_EMPTY: u8 = 0x20;
 const LINE_STATUS_DATA_READY: u8 = 0x01;
+const INTERRUPT_RECEIVED_DATA: u8 = 0x01;
 /// Divisor 1: 115200 baud.
 const BAUD_DIVISOR: u16 = 1;
 
@@ -68,12 +69,23 @@ impl Uart {
         self.write_reg(reg::MODEM_CONTROL, MODEM_DTR_RTS_OUT2);
     }
 
+    /// Raises the UART's interrupt line while received data waits (IER bit 0), so a
+    /// sleeping CPU wakes for input.
+    pub fn enable_receive_interrupt(&self) {
+        self.write_reg(reg::INTERRUPT_ENABLE, INTERRUPT_RECEIVED_DATA);
+    }
+
+    /// Whether a received byte is waiting.
+    pub fn has_input(&self) -> bool {
+        let status = self.read_reg(reg::LINE_STATUS);
+        status & LINE_STATUS_DATA_READY != 0 && status != 0xff
+    }
+
     /// The next received byte, if one is waiting. One port read when none is.
     pub fn try_read_byte(&self) -> Option<u8> {
         // A missing UART reads 0xff: "data ready" with 0xff bytes forever. 0xff in the line
         // status also claims a FIFO error, which a real UART with data never reports.
-        let status = self.read_reg(reg::LINE_STATUS);
-        (status & LINE_STATUS_DATA_READY != 0 && status != 0xff).then(|| self.read_reg(reg::DATA))
+        self.has_input().then(|| self.read_reg(reg::DATA))
     }
 
     /// Writes bytes as they are (no newline translation).

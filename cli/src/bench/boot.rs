@@ -48,6 +48,7 @@ pub fn run(args: &BootBenchArgs) -> Result<(), String> {
         image: args.image.clone(),
         mem: args.mem.clone(),
         accel: args.common.accel.clone(),
+        idle: args.common.idle.clone(),
         ready_timeout: Duration::from_secs(30),
     };
     let nics_n = usize::from(args.common.nics);
@@ -101,6 +102,7 @@ pub fn run(args: &BootBenchArgs) -> Result<(), String> {
             ("image_bytes", Json::num(image_bytes as f64)),
             ("runs", Json::num(args.runs)),
             ("accel", Json::str(accel)),
+            ("idle", Json::str(args.common.idle.clone())),
             ("mem", Json::str(args.mem.clone())),
             ("nics", Json::num(nics_n as f64)),
             ("launcher_to_ready_ms", json_or_null(l)),

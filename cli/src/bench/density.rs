@@ -44,6 +44,7 @@ pub fn run(args: &DensityArgs) -> Result<(), String> {
         image: args.image.clone(),
         mem: "8M".into(),
         accel: args.common.accel.clone(),
+        idle: args.common.idle.clone(),
         ready_timeout: Duration::from_secs(120),
     };
     launch.mem = match &args.mem {
@@ -130,6 +131,7 @@ pub fn run(args: &DensityArgs) -> Result<(), String> {
             ("image", Json::str(args.image.display().to_string())),
             ("vms", Json::num(n as f64)),
             ("accel", Json::str(accel)),
+            ("idle", Json::str(args.common.idle.clone())),
             ("mem", Json::str(launch.mem.clone())),
             ("nics", Json::num(nics_n as f64)),
             ("answered", Json::num(answered as f64)),

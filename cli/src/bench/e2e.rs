@@ -104,6 +104,7 @@ fn measure(args: &E2eArgs, label: &str, image: &Path) -> Result<Measured, String
         image: image.into(),
         mem: args.mem.clone(),
         accel: args.common.accel.clone(),
+        idle: args.common.idle.clone(),
         ready_timeout: Duration::from_secs(30),
     };
     let nics = Nics::new(usize::from(args.common.nics), args.common.udp_port)?;
@@ -239,6 +240,7 @@ fn compare(args: &E2eArgs, echo: &Path) -> Result<(), String> {
             ("image", Json::str(args.image.display().to_string())),
             ("echo_image", Json::str(echo.display().to_string())),
             ("accel", Json::str(nf.accel.clone())),
+            ("idle", Json::str(args.common.idle.clone())),
             ("backend", Json::str("dgram")),
             ("nics", Json::num(args.common.nics)),
             ("mem", Json::str(args.mem.clone())),
@@ -281,9 +283,10 @@ fn compare(args: &E2eArgs, echo: &Path) -> Result<(), String> {
         }
         print_table(
             &format!(
-                "sluice bench e2e {} (accel {}, dgram NICs, {} frames per size, {} in flight)",
+                "sluice bench e2e {} (accel {}, idle {}, dgram NICs, {} frames per size, {} in flight)",
                 args.image.display(),
                 nf.accel,
+                args.common.idle,
                 args.packets,
                 args.window
             ),

@@ -69,6 +69,9 @@ pub struct CommonArgs {
     /// Accelerator, as `sluice boot --accel`.
     #[arg(long, default_value = "auto")]
     pub accel: String,
+    /// What idle VMs do, as `sluice boot --idle`: `halt` or `poll`.
+    #[arg(long, default_value = "halt", value_parser = ["halt", "poll"])]
+    pub idle: String,
 }
 
 /// `sluice bench`.

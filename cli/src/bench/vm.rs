@@ -16,6 +16,8 @@ pub struct Launch {
     /// QEMU `-m` value.
     pub mem: String,
     pub accel: String,
+    /// `sluice boot --idle`.
+    pub idle: String,
     pub ready_timeout: Duration,
 }
 
@@ -67,6 +69,7 @@ impl Launch {
             .arg(&self.image)
             .args(["--detach", "--name", name, "--mem", &self.mem])
             .args(["--accel", &self.accel])
+            .args(["--idle", &self.idle])
             .arg("--control")
             .arg(&control)
             .arg("--ready-timeout")

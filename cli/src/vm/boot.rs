@@ -62,6 +62,11 @@ pub struct BootArgs {
     /// boot module; the guest parses it at boot.
     #[arg(long, value_name = "FILE.click")]
     pub config: Option<PathBuf>,
+    /// What the guest does while no packets arrive: `halt` sleeps until a NIC, the control
+    /// channel or a timer interrupts (an idle VM costs no host CPU; a packet that finds it
+    /// asleep waits for the wake-up), `poll` never sleeps (one busy host CPU per VM).
+    #[arg(long, value_enum, default_value_t = Idle::Halt)]
+    pub idle: Idle,
     /// Extra kernel command-line words (`pool=512`, `loglevel=debug`).
     #[arg(long, value_name = "WORDS")]
     pub append: Vec<String>,
@@ -82,6 +87,25 @@ pub enum Accel {
     Kvm,
     /// QEMU's translator.
     Tcg,
+}
+
+/// `--idle`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Idle {
+    /// Poll under load, halt until an interrupt or a timer when idle.
+    Halt,
+    /// Poll always.
+    Poll,
+}
+
+impl Idle {
+    /// The value of the guest's `idle=` parameter.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Halt => "halt",
+            Self::Poll => "poll",
+        }
+    }
 }
 
 /// A NIC specification.
@@ -344,7 +368,7 @@ fn launch(args: &BootArgs, started: Instant) -> Result<ExitCode, String> {
         }
     };
 
-    let mut cmdline = format!("tsc_khz={tsc_khz}");
+    let mut cmdline = format!("tsc_khz={tsc_khz} idle={}", args.idle.as_str());
     if let Some(config) = &args.config {
         std::fs::metadata(config).map_err(|e| format!("{}: {e}", config.display()))?;
         let name = config.file_name().map_or_else(

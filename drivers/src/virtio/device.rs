@@ -45,6 +45,9 @@ pub struct VirtioNet<H: Hal, T: Transport> {
     tx_posted: usize,
     /// RX buffers to keep posted (half the ring leaves the pool room for the graph).
     rx_target: usize,
+    /// Notifications are on for a sleeping CPU (see `arm_wakeup`); the next poll turns them
+    /// off again.
+    armed: bool,
     stats: DeviceStats,
 }
 
@@ -100,6 +103,7 @@ impl<H: Hal, T: Transport> VirtioNet<H, T> {
             rx_posted: 0,
             tx_posted: 0,
             rx_target,
+            armed: false,
             stats: DeviceStats::default(),
         };
         dev.refill(INITIAL_RX_POSTS);
@@ -254,8 +258,25 @@ impl<H: Hal, T: Transport> NetDevice for VirtioNet<H, T> {
     }
 
     fn poll(&mut self) {
+        if core::mem::take(&mut self.armed) {
+            self.net.disable_interrupts();
+        }
         self.reclaim_tx();
         self.refill(RX_POSTS_PER_CALL);
+    }
+
+    /// Acknowledges the device's interrupt (its line drops, so the next used buffer raises
+    /// it again), turns used-buffer notifications on (with `VIRTIO_F_EVENT_IDX`, which
+    /// QEMU offers, they are on already: the driver publishes `used_event` at every pop),
+    /// then looks at both used rings: a frame or a completion that arrived before the
+    /// acknowledgement is seen here, one after it interrupts.
+    fn arm_wakeup(&mut self) -> bool {
+        let _ = self.net.ack_interrupt();
+        if !self.armed {
+            self.net.enable_interrupts();
+            self.armed = true;
+        }
+        self.net.poll_receive().is_none() && self.net.poll_transmit().is_none()
     }
 
     fn stats(&self) -> DeviceStats {

@@ -143,6 +143,22 @@ impl Rated {
         }
     }
 
+    /// Tells the router when the next packet is due, so a driver loop that sleeps while
+    /// idle wakes for it.
+    fn wake_for_next(&self, ctx: &mut Context<'_>) {
+        let (Some(epoch), true) = (self.epoch, self.active && self.rate > 0) else {
+            return;
+        };
+        if u64::try_from(self.limit).is_ok_and(|l| self.count >= l) {
+            return;
+        }
+        // Packet number `since_epoch` (counting from 0) is due `since_epoch / rate` seconds
+        // after the epoch.
+        let offset =
+            (u128::from(self.since_epoch) * u128::from(NS_PER_SEC)).div_ceil(u128::from(self.rate));
+        ctx.wake_at(epoch.saturating_add(u64::try_from(offset).unwrap_or(u64::MAX)));
+    }
+
     fn emit(
         &mut self,
         ctx: &mut Context<'_>,
@@ -179,6 +195,7 @@ impl Element for Rated {
         let mut batch = Batch::new();
         self.emit(ctx, n, |_, p| batch.push(p));
         self.check_stop(ctx);
+        self.wake_for_next(ctx);
         (!batch.is_empty()).then_some(batch)
     }
 
@@ -194,6 +211,7 @@ impl Element for Rated {
         let n = self.due(ctx.now(), BATCH_MAX);
         self.emit(ctx, n, |ctx, p| ctx.output(0, p));
         self.check_stop(ctx);
+        self.wake_for_next(ctx);
         if n > 0 {
             TaskStatus::Busy
         } else {
@@ -298,6 +316,36 @@ mod tests {
         assert_eq!(collected("c").len(), 1, "LIMIT 6 reached");
         assert!(r.is_stopped());
         assert_eq!(r.read_handler("s.count").unwrap(), "6");
+    }
+
+    #[test]
+    fn tells_a_sleeping_loop_when_the_next_packet_is_due() {
+        use sluice_dataplane::Clock;
+        let b = Bench::new(64);
+        let g = graph(
+            &[("s", "RatedSource", "\\<01>, 4, 3"), ("c", "Collect", "")],
+            &[(0, 0, 1, 0)],
+        );
+        let mut r = b.router(&g).unwrap();
+        let start = b.clock.now_ns();
+        r.run_slice();
+        assert_eq!(collected("c").len(), 1);
+        assert_eq!(r.next_deadline(), Some(start + 250_000_000));
+        b.clock.advance(100_000_000);
+        r.run_slice();
+        assert_eq!(
+            r.next_deadline(),
+            Some(start + 250_000_000),
+            "still waiting for the same packet"
+        );
+        b.clock.advance(400_000_000);
+        r.run_slice();
+        assert_eq!(collected("c").len(), 2, "the second and third");
+        assert_eq!(
+            r.next_deadline(),
+            None,
+            "LIMIT 3 reached: nothing to wake for"
+        );
     }
 
     #[test]

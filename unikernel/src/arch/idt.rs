@@ -116,6 +116,26 @@ global_asm!(
         cld
         call {dispatch}
         ud2
+
+    // External interrupts only wake the CPU from `hlt` (see `apic`): signal end of
+    // interrupt and return with IF clear in the saved RFLAGS, so the interrupted code goes
+    // on with interrupts disabled. Above the pushed RAX the frame is RIP, CS, RFLAGS.
+    .balign 16
+    .global wake_stub
+    wake_stub:
+        push rax
+        mov rax, qword ptr [rip + {eoi}]
+        mov dword ptr [rax], 0
+        and qword ptr [rsp + 24], ~0x200
+        pop rax
+        iretq
+
+    // The spurious vector: no end of interrupt.
+    .balign 16
+    .global spurious_stub
+    spurious_stub:
+        and qword ptr [rsp + 16], ~0x200
+        iretq
     .popsection
 
     .pushsection .rodata.exception_stubs, "a"
@@ -128,11 +148,14 @@ global_asm!(
     .popsection
     "#,
     dispatch = sym exception_dispatch,
+    eoi = sym super::apic::EOI_REGISTER,
 );
 
 extern "C" {
     /// Entry addresses of the 32 exception stubs, indexed by vector.
     static EXCEPTION_STUBS: [u64; 32];
+    fn wake_stub();
+    fn spurious_stub();
 }
 
 /// Mnemonic and name of each exception vector.
@@ -206,6 +229,17 @@ pub fn init() {
         set_stub(&mut idt.hv_injection_exception, 28);
         set_stub(&mut idt.vmm_communication_exception, 29);
         set_stub(&mut idt.security_exception, 30);
+        for vector in 32..=u8::MAX {
+            let stub = if vector == super::apic::SPURIOUS_VECTOR {
+                spurious_stub as *const () as usize
+            } else {
+                wake_stub as *const () as usize
+            };
+            // SAFETY: the stubs expect the frame the CPU pushes for an external interrupt
+            // (no error code) and end in `iretq`; they live in .text for the life of the
+            // kernel. Interrupts are enabled only around `hlt` (see `apic`).
+            unsafe { idt[vector].set_handler_addr(VirtAddr::new(stub as u64)) };
+        }
         idt
     });
     idt.load();

@@ -1,6 +1,7 @@
 //! The x86-64 platform: PVH entry and early paging (`boot.S`), descriptor tables, exception
 //! handling and the identity-mapping helper.
 
+pub mod apic;
 pub mod gdt;
 pub mod idt;
 pub mod paging;

@@ -35,6 +35,8 @@ use crate::pvh::{Cmdline, VirtioMmioDevice};
 pub struct NicInfo {
     pub name: String,
     pub mac: [u8; 6],
+    /// The interrupt line (GSI) the device raises.
+    pub irq: u32,
     stats: Cell<DeviceStats>,
     buffers_held: Cell<usize>,
 }
@@ -107,6 +109,10 @@ impl<T: Transport> NetDevice for Nic<T> {
         self.publish();
     }
 
+    fn arm_wakeup(&mut self) -> bool {
+        self.device.arm_wakeup()
+    }
+
     fn stats(&self) -> DeviceStats {
         self.device.stats()
     }
@@ -168,6 +174,7 @@ fn open_mmio(
     let info = Rc::new(NicInfo {
         name: name.into(),
         mac: device.mac(),
+        irq: slot.irq,
         stats: Cell::new(DeviceStats::default()),
         buffers_held: Cell::new(0),
     });

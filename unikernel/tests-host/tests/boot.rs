@@ -155,6 +155,14 @@ fn clock_selftest_matches_host_wall_time() {
 }
 
 #[test]
+fn the_apic_timer_wakes_a_halted_cpu_on_time() {
+    let outcome = Boot::new("selftest=timer").run();
+    let report = outcome.line("selftest timer: 10 waits");
+    println!("{}", report.map_or("", |(_, l)| l));
+    assert_status(&outcome, STATUS_SUCCESS);
+}
+
+#[test]
 fn pit_calibration_agrees_with_the_host_tsc() {
     let outcome = Boot::new("clock=pit")
         .with_pit()
