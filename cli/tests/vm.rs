@@ -759,3 +759,89 @@ fn idle_poll_never_sleeps_and_still_forwards() {
     assert_eq!(vm.read_u64("idle_sleeps"), 0);
     drop(vm);
 }
+
+fn wait_gone(pid: u32, timeout: Duration) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < timeout {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        if stat.is_empty()
+            || stat
+                .rsplit_once(')')
+                .is_some_and(|(_, r)| r.trim().starts_with('Z'))
+        {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
+#[test]
+fn qemu_dies_with_a_killed_foreground_launcher() {
+    let image = firewall();
+    let (nics, ..) = two_nics();
+    let mut vm = Vm::boot(&image, &nics, &[]);
+    let pid = qemu_pid(&vm.name);
+    let ps = text(&sluice(&["ps"]).stdout);
+    let line = ps.lines().find(|l| l.starts_with(&vm.name)).unwrap();
+    assert!(line.contains("foreground"), "{ps}");
+    // SIGKILL: the launcher gets no chance to stop QEMU itself.
+    let mut launcher = vm.child.take().unwrap();
+    launcher.kill().unwrap();
+    launcher.wait().unwrap();
+    assert!(
+        wait_gone(pid, Duration::from_secs(5)),
+        "QEMU {pid} outlived its killed launcher"
+    );
+    // Its record is stale now: `sluice ps` drops it.
+    assert!(!text(&sluice(&["ps"]).stdout).contains(&vm.name));
+}
+
+#[test]
+fn stop_all_stops_every_vm_and_leaves_nothing_behind() {
+    require_qemu("this test");
+    let image = firewall();
+    // A runtime directory of its own, so `--all` cannot reach the other tests' VMs.
+    let runtime = work_dir().join(unique_name("runtime"));
+    std::fs::create_dir_all(&runtime).unwrap();
+    let run = |args: &[&str]| {
+        Command::new(SLUICE)
+            .args(args)
+            .env("XDG_RUNTIME_DIR", &runtime)
+            .output()
+            .unwrap()
+    };
+    let names: Vec<String> = (0..2).map(|_| unique_name("detached")).collect();
+    for name in &names {
+        let (nics, ..) = two_nics();
+        let mut args = vec!["boot", image.to_str().unwrap(), "--detach", "--name", name];
+        for nic in &nics {
+            args.extend(["--nic", nic]);
+        }
+        let out = run(&args);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    }
+    let ps = text(&run(&["ps"]).stdout);
+    let pids: Vec<u32> = names
+        .iter()
+        .map(|name| {
+            let line = ps.lines().find(|l| l.starts_with(name.as_str())).unwrap();
+            assert!(line.contains("detached"), "{ps}");
+            line.split_whitespace().nth(1).unwrap().parse().unwrap()
+        })
+        .collect();
+    let out = run(&["stop", "--all"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    for (name, &pid) in names.iter().zip(&pids) {
+        assert!(text(&out.stdout).contains(&format!("stopped {name}")));
+        assert!(wait_gone(pid, Duration::from_secs(5)), "{name} still runs");
+    }
+    let dir = runtime.join("sluice");
+    let left: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|f| !f.starts_with("tsc_khz"))
+        .collect();
+    assert!(left.is_empty(), "left in {}: {left:?}", dir.display());
+}

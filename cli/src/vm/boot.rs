@@ -224,6 +224,28 @@ pub fn host_tsc_khz(dir: &Path) -> u64 {
     khz
 }
 
+/// Makes the kernel kill QEMU when the foreground launcher dies, however it dies (SIGKILL
+/// included): a VM never outlives the `sluice boot` that owns it.
+fn die_with_launcher(command: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    let launcher = std::process::id();
+    let arm = move || {
+        // SAFETY: prctl(PR_SET_PDEATHSIG) only sets a flag of the calling (child) process.
+        if unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        // The launcher may have died between fork and prctl: then nobody would kill QEMU.
+        // SAFETY: getppid has no preconditions.
+        if u32::try_from(unsafe { libc::getppid() }).ok() != Some(launcher) {
+            return Err(std::io::Error::from_raw_os_error(libc::ESRCH));
+        }
+        Ok(())
+    };
+    // SAFETY: `arm` runs between fork and exec; it calls only prctl and getppid, which are
+    // async-signal-safe, and allocates nothing.
+    unsafe { command.pre_exec(arm) };
+}
+
 #[cfg(target_arch = "x86_64")]
 fn rdtsc() -> u64 {
     // SAFETY: RDTSC only reads the time-stamp counter, which Linux lets user space read.
@@ -437,6 +459,9 @@ fn launch(args: &BootArgs, started: Instant) -> Result<ExitCode, String> {
         Console::Pipe(_) => command.stdout(Stdio::piped()),
         Console::File(_) => command.stdout(Stdio::null()),
     };
+    if !args.detach {
+        die_with_launcher(&mut command);
+    }
     let mut child = command.spawn().map_err(|e| spawn_error(&e))?;
 
     let record = VmRecord {
@@ -453,6 +478,7 @@ fn launch(args: &BootArgs, started: Instant) -> Result<ExitCode, String> {
             Console::File(p) => Some(p.clone()),
             Console::Pipe(_) => args.log.clone(),
         },
+        launcher: (!args.detach).then(std::process::id),
     };
     record
         .save(&dir)

@@ -48,6 +48,8 @@ pub struct VmRecord {
     pub accel: String,
     /// The console log, when the VM runs detached.
     pub log: Option<PathBuf>,
+    /// The `sluice boot` process that runs the VM in the foreground; `None` when detached.
+    pub launcher: Option<u32>,
 }
 
 impl VmRecord {
@@ -71,6 +73,9 @@ impl VmRecord {
         if let Some(log) = &self.log {
             text.push_str(&format!("log={}\n", log.display()));
         }
+        if let Some(pid) = self.launcher {
+            text.push_str(&format!("launcher={pid}\n"));
+        }
         let tmp = dir.join(format!(".{}.vm.tmp", self.name));
         std::fs::write(&tmp, text)?;
         std::fs::rename(tmp, Self::path(dir, &self.name))
@@ -90,6 +95,7 @@ impl VmRecord {
             nics: Vec::new(),
             accel: String::new(),
             log: None,
+            launcher: None,
         };
         for line in text.lines() {
             let (k, v) = line.split_once('=')?;
@@ -101,6 +107,7 @@ impl VmRecord {
                 "accel" => r.accel = v.into(),
                 "nic" => r.nics.push(v.into()),
                 "log" => r.log = Some(v.into()),
+                "launcher" => r.launcher = v.parse().ok(),
                 _ => {}
             }
         }
@@ -115,6 +122,28 @@ impl VmRecord {
     /// Whether the QEMU process still runs.
     pub fn alive(&self) -> bool {
         pid_alive(self.pid)
+    }
+
+    /// `foreground` (its launcher runs), `detached`, or `orphaned` (the foreground launcher
+    /// is gone but QEMU runs on: stop it with `sluice stop`).
+    pub fn state(&self) -> &'static str {
+        match self.launcher {
+            None => "detached",
+            Some(pid) if pid_alive(pid) => "foreground",
+            Some(_) => "orphaned",
+        }
+    }
+
+    /// Deletes what the VM left in the runtime directory `dir`: its record, its control
+    /// socket, and its console log when the launcher chose the log's place.
+    pub fn remove_all(&self, dir: &Path) {
+        Self::remove(dir, &self.name);
+        let _ = std::fs::remove_file(&self.control);
+        if let Some(log) = &self.log {
+            if log == &dir.join(format!("{}.log", self.name)) {
+                let _ = std::fs::remove_file(log);
+            }
+        }
     }
 
     /// Every recorded VM whose process still runs; stale records are removed.
@@ -162,15 +191,16 @@ pub fn ps(_args: PsArgs) -> ExitCode {
     let mut out = std::io::stdout().lock();
     let _ = writeln!(
         out,
-        "{:<16} {:>8} {:<5} {:<40} NICS",
-        "NAME", "PID", "ACCEL", "CONTROL"
+        "{:<16} {:>8} {:<10} {:<5} {:<40} NICS",
+        "NAME", "PID", "STATE", "ACCEL", "CONTROL"
     );
     for vm in vms {
         let _ = writeln!(
             out,
-            "{:<16} {:>8} {:<5} {:<40} {}   image={}",
+            "{:<16} {:>8} {:<10} {:<5} {:<40} {}   image={}",
             vm.name,
             vm.pid,
+            vm.state(),
             vm.accel,
             vm.control.display(),
             vm.nics.join(" "),
@@ -184,7 +214,11 @@ pub fn ps(_args: PsArgs) -> ExitCode {
 #[derive(Debug, clap::Args)]
 pub struct StopArgs {
     /// The VM's name (see `sluice ps`).
-    pub name: String,
+    #[arg(required_unless_present = "all", conflicts_with = "all")]
+    pub name: Option<String>,
+    /// Stop every VM of this user (every one `sluice ps` lists).
+    #[arg(long)]
+    pub all: bool,
     /// How long to wait for the router to stop before killing QEMU.
     #[arg(long, default_value = "2s", value_parser = parse_duration)]
     pub timeout: Duration,
@@ -203,26 +237,39 @@ pub fn stop(args: StopArgs) -> ExitCode {
         Ok(d) => d,
         Err(e) => return fail("stop", format!("runtime directory: {e}")),
     };
-    let Some(vm) = VmRecord::load(&dir, &args.name).filter(VmRecord::alive) else {
-        VmRecord::remove(&dir, &args.name);
-        return fail(
-            "stop",
-            format!("no running VM named '{}' (see `sluice ps`)", args.name),
-        );
+    let vms = match &args.name {
+        Some(name) => match VmRecord::load(&dir, name).filter(VmRecord::alive) {
+            Some(vm) => vec![vm],
+            None => {
+                VmRecord::remove(&dir, name);
+                return fail(
+                    "stop",
+                    format!("no running VM named '{name}' (see `sluice ps`)"),
+                );
+            }
+        },
+        None => VmRecord::all(&dir),
     };
-    let _ = ctl::call(
-        &vm.control,
-        &ctl::Request::Write("stop".into(), String::new()),
-    );
-    if !wait_exit(vm.pid, args.timeout) {
-        signal(vm.pid, "TERM");
-        if !wait_exit(vm.pid, Duration::from_secs(2)) {
-            signal(vm.pid, "KILL");
-            wait_exit(vm.pid, Duration::from_secs(2));
-        }
+    // Ask every router to stop first, then wait: stopping many VMs takes one timeout.
+    for vm in &vms {
+        let _ = ctl::call(
+            &vm.control,
+            &ctl::Request::Write("stop".into(), String::new()),
+        );
     }
-    VmRecord::remove(&dir, &vm.name);
-    println!("stopped {}", vm.name);
+    let start = Instant::now();
+    for vm in &vms {
+        let left = args.timeout.saturating_sub(start.elapsed());
+        if !wait_exit(vm.pid, left) {
+            signal(vm.pid, "TERM");
+            if !wait_exit(vm.pid, Duration::from_secs(2)) {
+                signal(vm.pid, "KILL");
+                wait_exit(vm.pid, Duration::from_secs(2));
+            }
+        }
+        vm.remove_all(&dir);
+        println!("stopped {}", vm.name);
+    }
     ExitCode::SUCCESS
 }
 
