@@ -308,10 +308,19 @@ mod tests {
             nics: vec!["dgram:1:2".into(), "tap:tap0".into()],
             accel: "tcg".into(),
             log: None,
+            launcher: Some(std::process::id()),
         };
         r.save(dir.path()).unwrap();
         assert_eq!(VmRecord::load(dir.path(), "fw"), Some(r.clone()));
-        assert_eq!(VmRecord::all(dir.path()), vec![r]);
+        assert_eq!(VmRecord::all(dir.path()), vec![r.clone()]);
+        assert_eq!(r.state(), "foreground");
+        let gone = VmRecord {
+            launcher: Some(u32::MAX),
+            ..r.clone()
+        };
+        assert_eq!(gone.state(), "orphaned");
+        let detached = VmRecord { launcher: None, ..r };
+        assert_eq!(detached.state(), "detached");
     }
 
     #[test]
