@@ -1,8 +1,9 @@
 //! Poll under load, sleep when idle (NAPI's policy, for one CPU).
 //!
 //! The main loop runs scheduler slices back to back while they move packets. Once slices
-//! have moved nothing for [`DEFAULT_SPIN`] (`idle_spin_us=` on the command line), the next
-//! idle slice tries to sleep: every NIC acknowledges its interrupt and turns notifications on,
+//! have moved nothing for [`DEFAULT_SPIN`] after the last frame a NIC received
+//! (`idle_spin_us=` on the command line), or right after work of the router's own (a timer,
+//! a rate-limited source), the next idle slice tries to sleep: every NIC acknowledges its interrupt and turns notifications on,
 //! then looks at its rings once more (`Router::arm_wakeups`); if nothing is waiting there or
 //! on the control channel, the CPU halts until a device line, the control channel's UART or
 //! the local APIC timer, armed for the router's next deadline (its earliest timer, or a
@@ -25,10 +26,11 @@ use crate::clock;
 use crate::net::NicInfo;
 use crate::pvh::Cmdline;
 
-/// Idle time polled before sleeping: long enough that a busy flow (the next TCP segment, a
-/// ping reply's neighbour) is caught by polling, short enough that an idle VM's polling is
-/// a rounding error of a host CPU.
-pub const DEFAULT_SPIN: Duration = Duration::from_micros(200);
+/// Idle time polled after the last received frame before sleeping: long enough that a busy
+/// flow (the next TCP segment, the next burst of a blaster) is caught by polling rather than
+/// by a wake-up, short enough that a VM woken by a frame now and then polls a negligible
+/// share of a host CPU.
+pub const DEFAULT_SPIN: Duration = Duration::from_micros(1000);
 
 /// The control channel's UART line (COM2 on the ISA bus).
 const CONTROL_IRQ: u32 = 3;
@@ -78,6 +80,13 @@ impl Idle {
                 .map_err(|e| log::warn!("idle: {e}; polling instead of sleeping"))
                 .ok(),
         };
+        if let Some(i) = &interrupts {
+            log::debug!(
+                "idle: halting {} us after the last frame, timer {}",
+                spin.as_micros(),
+                i.timer_mode()
+            );
+        }
         Self {
             interrupts,
             spin_ticks,
@@ -95,11 +104,6 @@ impl Idle {
             interrupts.route(nic.irq)?;
         }
         interrupts.route(CONTROL_IRQ)?;
-        log::debug!(
-            "idle: halting after {} us idle, timer {}",
-            DEFAULT_SPIN.as_micros(),
-            interrupts.timer_mode()
-        );
         Ok(interrupts)
     }
 
@@ -112,10 +116,17 @@ impl Idle {
         }
     }
 
-    /// A slice moved packets: keep polling.
+    /// A slice moved packets. `network`: frames came in from a NIC, so more may follow:
+    /// poll for the whole idle budget once they stop. Work of the router's own (a timer, a
+    /// rate-limited source) is not followed by more, so the loop may sleep as soon as the
+    /// work is done.
     #[inline]
-    pub fn busy(&mut self) {
-        self.idle_since = None;
+    pub fn busy(&mut self, network: bool) {
+        self.idle_since = if network {
+            None
+        } else {
+            Some(rdtsc().wrapping_sub(self.spin_ticks))
+        };
     }
 
     /// A slice moved nothing: sleep if the loop has been idle long enough and nothing is

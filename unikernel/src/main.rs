@@ -79,6 +79,7 @@ fn main_loop(boot: &'static BootInfo) -> ! {
     checkpoint::record("router");
     let mut control = ControlChannel::new(clock::calibration().map_or(0, |c| c.tsc_khz));
     let mut idle = Idle::new(&boot.cmdline, &info);
+    let mut rx_seen = 0u64;
     checkpoint::record("idle");
     print_ready(&info);
     loop {
@@ -95,7 +96,8 @@ fn main_loop(boot: &'static BootInfo) -> ! {
         if round.busy || served {
             // A handler call may have given the router work (or stopped it): run a slice
             // before sleeping.
-            idle.busy();
+            let received: u64 = info.iter().map(|n| n.stats().rx_packets).sum();
+            idle.busy(core::mem::replace(&mut rx_seen, received) != received);
         } else if idle.idle(&router, control.has_input()) {
             control.look_now();
         }

@@ -319,7 +319,10 @@ mod tests {
             ..r.clone()
         };
         assert_eq!(gone.state(), "orphaned");
-        let detached = VmRecord { launcher: None, ..r };
+        let detached = VmRecord {
+            launcher: None,
+            ..r
+        };
         assert_eq!(detached.state(), "detached");
     }
 
