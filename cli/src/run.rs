@@ -37,7 +37,8 @@ pub struct RunArgs {
     #[arg(short = 'h', long = "handler", value_name = "ELEMENT.HANDLER")]
     pub handlers: Vec<String>,
 
-    /// Packet buffers in the pool (2 KiB each).
+    /// Packet buffers in the pool (2 KiB each; besides them, 32 buffers of 64 KiB take
+    /// frames that do not fit).
     #[arg(long, value_name = "N", default_value_t = 4096)]
     pub pool: usize,
 
@@ -53,6 +54,10 @@ pub struct RunArgs {
     #[arg(long, action = clap::ArgAction::Help)]
     pub help: Option<bool>,
 }
+
+/// Buffers of the pool's large class (64 KiB each, 2 MiB in all): captures with jumbo
+/// frames, reassembled datagrams. Click carries packets of any length.
+const LARGE_BUFFERS: usize = 32;
 
 /// Rounds without work before the loop starts sleeping: a busy source rarely goes idle
 /// for this long, and spinning keeps latency low when it does.
@@ -212,7 +217,7 @@ pub fn main(args: RunArgs) -> ExitCode {
 
     let opener: DeviceOpener = Box::new(sluice_drivers::host::open_host_device);
     let env = Environment {
-        pool: PacketPool::new(args.pool),
+        pool: PacketPool::with_large(args.pool, LARGE_BUFFERS),
         clock: Box::new(SystemClock),
         devices: Vec::new(),
         device_opener: Some(opener),

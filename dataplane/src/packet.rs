@@ -8,6 +8,12 @@
 //! behind. Dropping a packet returns its buffer to the pool. Allocation pops a free-list, so
 //! there is no heap allocation on the data path; an empty pool is a counted failure, never a
 //! panic.
+//!
+//! A pool may have a second, small class of [`LARGE_BUFFER_SIZE`] buffers for the rare frame
+//! that does not fit a regular buffer (a 9000-byte jumbo frame in a capture, a reassembled
+//! datagram): [`PacketPool::alloc`] takes one only when the length asks for it. The host
+//! runtime has one (Click carries packets of any size); the VM has none, since its NICs
+//! receive at most a standard frame.
 
 use alloc::boxed::Box;
 use alloc::rc::Rc;
@@ -20,6 +26,8 @@ use core::ptr::NonNull;
 pub const DEFAULT_BUFFER_SIZE: usize = 2048;
 /// Default headroom in front of received or created data.
 pub const DEFAULT_HEADROOM: usize = 128;
+/// Bytes per buffer of the large class: the most a packet's 16-bit length can describe.
+pub const LARGE_BUFFER_SIZE: usize = u16::MAX as usize;
 
 /// Click's packet-type annotation, set by devices and used by `HostEtherFilter`,
 /// `DropBroadcasts` and friends.
@@ -68,6 +76,10 @@ pub struct Annotations {
     transport_header: u16,
     /// Aggregate annotation (flow ids, hash switches).
     pub aggregate: u32,
+    /// Bytes the packet had on the wire beyond its data (Click's `EXTRA_LENGTH_ANNO`): what
+    /// a capture's snap length cut off (`FromDump`) or `Truncate` took away; `ToDump` adds it
+    /// back to the record's wire length and `Pad` restores it as zeros.
+    pub extra_length: u32,
 }
 
 impl Annotations {
@@ -84,6 +96,7 @@ impl Annotations {
         network_header: NO_HEADER,
         transport_header: NO_HEADER,
         aggregate: 0,
+        extra_length: 0,
     };
 }
 
@@ -153,6 +166,8 @@ struct PoolInner {
     meta: Box<[UnsafeCell<Annotations>]>,
     /// When the pool owns its region (host), the allocation to give back on drop.
     owned: Option<NonNull<[u8]>>,
+    /// The large-buffer class, for lengths beyond this pool's buffers.
+    large: Option<Rc<PoolInner>>,
 }
 
 impl Drop for PoolInner {
@@ -192,11 +207,41 @@ impl PacketPool {
     /// If `headroom >= buffer_size`, `buffer_size > 65535` or `count > u32::MAX`: pool
     /// geometry is configuration, fixed at start.
     pub fn with_geometry(count: usize, buffer_size: usize, headroom: usize) -> Self {
+        Self {
+            inner: Rc::new(Self::heap_inner(count, buffer_size, headroom, None)),
+        }
+    }
+
+    /// A pool of `count` regular buffers plus `large` buffers of [`LARGE_BUFFER_SIZE`]
+    /// bytes, which packets longer than a regular buffer take (see the module docs).
+    pub fn with_large(count: usize, large: usize) -> Self {
+        let large = Rc::new(Self::heap_inner(
+            large,
+            LARGE_BUFFER_SIZE,
+            DEFAULT_HEADROOM,
+            None,
+        ));
+        Self {
+            inner: Rc::new(Self::heap_inner(
+                count,
+                DEFAULT_BUFFER_SIZE,
+                DEFAULT_HEADROOM,
+                Some(large),
+            )),
+        }
+    }
+
+    fn heap_inner(
+        count: usize,
+        buffer_size: usize,
+        headroom: usize,
+        large: Option<Rc<PoolInner>>,
+    ) -> PoolInner {
         assert!(headroom < buffer_size && buffer_size <= usize::from(u16::MAX));
         let region: Box<[u8]> = alloc::vec![0u8; count * buffer_size].into_boxed_slice();
         let raw = NonNull::from(Box::leak(region));
         let base = raw.cast::<u8>();
-        Self::build(base, count, buffer_size, headroom, Some(raw))
+        Self::build(base, count, buffer_size, headroom, Some(raw), large)
     }
 
     /// A pool over a caller-provided region (the VM's DMA memory).
@@ -211,7 +256,9 @@ impl PacketPool {
         headroom: usize,
     ) -> Self {
         assert!(headroom < buffer_size && buffer_size <= usize::from(u16::MAX));
-        Self::build(base, count, buffer_size, headroom, None)
+        Self {
+            inner: Rc::new(Self::build(base, count, buffer_size, headroom, None, None)),
+        }
     }
 
     fn build(
@@ -220,11 +267,12 @@ impl PacketPool {
         buffer_size: usize,
         headroom: usize,
         owned: Option<NonNull<[u8]>>,
-    ) -> Self {
+        large: Option<Rc<PoolInner>>,
+    ) -> PoolInner {
         let count32 = u32::try_from(count).expect("pool of at most 2^32 buffers");
         // Lowest indices on top, so a fresh pool hands out buffers in address order.
         let free: Box<[Cell<u32>]> = (0..count32).rev().map(Cell::new).collect::<Vec<_>>().into();
-        let inner = PoolInner {
+        PoolInner {
             base,
             buffer_size,
             count,
@@ -236,9 +284,7 @@ impl PacketPool {
                 .map(|_| UnsafeCell::new(Annotations::default()))
                 .collect(),
             owned,
-        };
-        Self {
-            inner: Rc::new(inner),
+            large,
         }
     }
 
@@ -251,7 +297,7 @@ impl PacketPool {
         let top = inner.top.get();
         // One branch for both refusals: an empty pool and an oversized request.
         if top == 0 || len > inner.buffer_size - inner.headroom {
-            return self.refuse();
+            return self.refuse(len);
         }
         inner.top.set(top - 1);
         // SAFETY: the free list has `count` slots and `0 < top <= count` (`release` never
@@ -272,13 +318,35 @@ impl PacketPool {
         })
     }
 
-    /// Counts a refused allocation (kept out of line: the hot path never takes it).
+    /// A length too long for a regular buffer goes to the large class; anything else is a
+    /// counted refusal (kept out of line: the hot path never takes it).
     #[cold]
     #[inline(never)]
-    fn refuse(&self) -> Option<Packet> {
+    fn refuse(&self, len: usize) -> Option<Packet> {
         let inner = &*self.inner;
+        if len > inner.buffer_size - inner.headroom {
+            if let Some(large) = &inner.large {
+                let large = PacketPool {
+                    inner: large.clone(),
+                };
+                if let Some(p) = large.alloc(len) {
+                    return Some(p);
+                }
+            }
+        }
         inner.alloc_failures.set(inner.alloc_failures.get() + 1);
         None
+    }
+
+    /// The longest packet [`alloc`](Self::alloc) can make: a regular buffer's room after
+    /// the headroom, or the large class's.
+    pub fn max_len(&self) -> usize {
+        let inner = &*self.inner;
+        let regular = inner.buffer_size - inner.headroom;
+        inner
+            .large
+            .as_ref()
+            .map_or(regular, |l| regular.max(l.buffer_size - l.headroom))
     }
 
     /// A packet holding a copy of `data`.
@@ -295,12 +363,21 @@ impl PacketPool {
         Some(p)
     }
 
-    /// Counters.
+    /// Counters of the regular buffers.
     pub fn stats(&self) -> PoolStats {
+        Self::stats_of(&self.inner)
+    }
+
+    /// Counters of the large class, if the pool has one.
+    pub fn large_stats(&self) -> Option<PoolStats> {
+        self.inner.large.as_deref().map(Self::stats_of)
+    }
+
+    fn stats_of(inner: &PoolInner) -> PoolStats {
         PoolStats {
-            capacity: self.inner.count,
-            free: self.inner.top.get(),
-            alloc_failures: self.inner.alloc_failures.get(),
+            capacity: inner.count,
+            free: inner.top.get(),
+            alloc_failures: inner.alloc_failures.get(),
         }
     }
 
@@ -595,6 +672,38 @@ impl Packet {
         Some(p)
     }
 
+    /// Extends the data by `n` bytes at the tail (stale contents), as [`put`](Self::put)
+    /// does, but when the tailroom is too small moves the packet to a fresh buffer (of the
+    /// large class if need be), as Click's `put` reallocates. The data keeps its offset in
+    /// the buffer, so header annotations stay valid. `None` when no buffer can hold it.
+    pub fn put_or_move(mut self, n: usize) -> Option<Packet> {
+        if self.put(n).is_ok() {
+            return Some(self);
+        }
+        let (head, len) = (usize::from(self.head), usize::from(self.len));
+        let new_len = len.checked_add(n)?;
+        let pool = self.pool();
+        let headroom = pool.headroom();
+        // Room for everything from the pool's headroom to the new end, so the data can sit
+        // at the same offset (it starts at or after the headroom in all but odd cases).
+        let front = head.saturating_sub(headroom);
+        let mut q = pool.alloc(front + new_len)?;
+        let start = if head >= headroom {
+            head
+        } else {
+            usize::from(q.head)
+        };
+        q.set_range(start, new_len).ok()?;
+        q.data_mut()[..len].copy_from_slice(self.data());
+        let mut anno = *self.anno();
+        if start != head {
+            anno.network_header = NO_HEADER;
+            anno.transport_header = NO_HEADER;
+        }
+        *q.anno_mut() = anno;
+        Some(q)
+    }
+
     /// The pool this packet's buffer belongs to.
     pub fn pool(&self) -> PacketPool {
         PacketPool {
@@ -625,6 +734,55 @@ mod tests {
             assert!(buf[..32].iter().all(|&b| b == 0), "headroom, length {n}");
             assert!(buf[32 + n..].iter().all(|&b| b == 0), "tail, length {n}");
         }
+    }
+
+    #[test]
+    fn long_packets_take_the_large_class_and_return_to_it() {
+        let pool = PacketPool::with_large(4, 2);
+        assert_eq!(pool.max_len(), LARGE_BUFFER_SIZE - DEFAULT_HEADROOM);
+        let jumbo = pool.alloc_from(&[7u8; 9014]).unwrap();
+        assert_eq!(jumbo.len(), 9014);
+        assert!(jumbo.data().iter().all(|&b| b == 7));
+        assert_eq!(pool.stats().free, 4, "no regular buffer taken");
+        assert_eq!(pool.large_stats().unwrap().free, 1);
+        let copy = jumbo.try_clone().unwrap();
+        assert_eq!(copy.data(), jumbo.data());
+        drop((jumbo, copy));
+        assert_eq!(pool.large_stats().unwrap().free, 2);
+        assert!(
+            pool.alloc(LARGE_BUFFER_SIZE).is_none(),
+            "beyond the large class"
+        );
+        assert_eq!(pool.stats().alloc_failures, 1);
+        let plain = PacketPool::new(2);
+        assert!(plain.alloc(9014).is_none(), "no large class: refused");
+        assert!(plain.large_stats().is_none());
+    }
+
+    #[test]
+    fn put_or_move_grows_past_the_buffer_keeping_data_and_headers() {
+        let pool = PacketPool::with_large(4, 1);
+        let mut p = pool.alloc_from(&[1, 2, 3, 4]).unwrap();
+        p.pull(2).unwrap();
+        p.set_network_offset(0);
+        p.anno_mut().paint = 9;
+        let offset = p.network_offset();
+        let p = p.put_or_move(3000).unwrap();
+        assert_eq!(p.len(), 3002);
+        assert_eq!(&p.data()[..2], &[3, 4]);
+        assert_eq!((p.anno().paint, p.network_offset()), (9, offset));
+        assert_eq!(
+            pool.large_stats().unwrap().free,
+            0,
+            "moved to the large class"
+        );
+        assert_eq!(pool.stats().free, 4, "the regular buffer came back");
+        let small = pool.alloc_from(&[5]).unwrap().put_or_move(10).unwrap();
+        assert_eq!(
+            (small.len(), small.data()[0]),
+            (11, 5),
+            "in place when it fits"
+        );
     }
 
     #[test]

@@ -29,8 +29,16 @@ use crate::random::ClickRandom;
 /// Where `Print`-style elements write their lines (stderr on the host, the serial console in
 /// the VM).
 pub trait Console {
-    /// Writes one line (without its newline).
+    /// Writes one line (without its newline): messages, `Print`, `IPPrint`.
     fn write_line(&mut self, line: &str);
+
+    /// Writes `text` as it is to the standard output, where Click's `Script` prints. A
+    /// console with one stream (the VM's serial line, tests) writes it as lines.
+    fn write_out(&mut self, text: &str) {
+        for line in text.strip_suffix('\n').unwrap_or(text).split('\n') {
+            self.write_line(line);
+        }
+    }
 }
 
 /// A console that keeps every line: tests.
@@ -43,7 +51,7 @@ impl Console for MemoryConsole {
     }
 }
 
-/// Writes lines to standard error.
+/// Writes lines to standard error and `Script` output to standard output, as Click does.
 #[cfg(feature = "std")]
 #[derive(Clone, Copy, Debug, Default)]
 pub struct StderrConsole;
@@ -52,6 +60,13 @@ pub struct StderrConsole;
 impl Console for StderrConsole {
     fn write_line(&mut self, line: &str) {
         std::eprintln!("{line}");
+    }
+
+    fn write_out(&mut self, text: &str) {
+        use std::io::Write as _;
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(text.as_bytes());
+        let _ = out.flush();
     }
 }
 
@@ -476,6 +491,12 @@ impl<'a> Context<'a> {
     }
 
     /// Writes a line to the console.
+    pub fn print(&self, text: &str) {
+        self.core.console.borrow_mut().write_out(text);
+    }
+
+    /// Writes a line to the console (standard error on the host, the serial console in the
+    /// VM).
     pub fn log(&self, line: &str) {
         if let Ok(mut c) = self.core.console.try_borrow_mut() {
             c.write_line(line);

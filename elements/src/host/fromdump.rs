@@ -55,9 +55,12 @@
 //!
 //! Differences from Click: compressed files are not decompressed (decompress first);
 //! `END_CALL`, `FILEPOS`, `MMAP`, `extend_interval` and `reset_timing` are not supported;
-//! reaching `END` without `STOP` ends the element's work (Click deactivates it); the extra
-//! length annotation does not exist, so a snapped packet's wire length is not carried to
-//! `ToDump`; a packet longer than a pool buffer is dropped and counted.
+//! reaching `END` without `STOP` ends the element's work (Click deactivates it); a packet
+//! longer than 65,407 bytes (the large buffer class) is dropped and counted in `too_big`.
+//!
+//! A record captured short of its wire length (snap length) gives a packet of the captured
+//! bytes whose extra length annotation holds the rest, as in Click: `ToDump` writes the
+//! original wire length back and `Pad` restores the missing bytes as zeros.
 
 use std::boxed::Box;
 use std::string::{String, ToString};
@@ -417,8 +420,7 @@ impl Dump {
             return Next::Skipped;
         }
         let pool = ctx.pool();
-        let max = pool.buffer_size() - pool.headroom();
-        if rec.caplen as usize > max {
+        if rec.caplen as usize > pool.max_len() {
             self.drops.too_big += 1;
             return Next::Skipped;
         }
@@ -433,7 +435,10 @@ impl Dump {
         if let Err(m) = reader.read_data(p.data_mut()) {
             return self.fail(ctx, &m);
         }
-        p.anno_mut().timestamp_ns = rec.timestamp_ns;
+        let anno = p.anno_mut();
+        anno.timestamp_ns = rec.timestamp_ns;
+        // What the snap length cut off, as Click's FromDump keeps it.
+        anno.extra_length = rec.len.saturating_sub(rec.caplen);
         let lt = rec.linktype;
         if (self.force_ip || linktype::canonical(lt) == linktype::RAW) && !mark_ip(&mut p, lt) {
             if ctx.noutputs() > 1 {

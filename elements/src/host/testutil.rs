@@ -107,7 +107,7 @@ pub fn router(g: &FlatGraph, now: u64) -> Result<(Router, ManualClock, MemoryCon
     let clock = ManualClock::new(now);
     let console = MemoryConsole::default();
     let env = Environment {
-        pool: PacketPool::new(64),
+        pool: PacketPool::with_large(64, 4),
         clock: Box::new(clock.clone()),
         devices: Vec::new(),
         device_opener: None,

@@ -19,10 +19,11 @@
 //! - `USE_ENCAP_FROM` (element names, space separated): take the encapsulation from these
 //!   elements' `encap` handlers (`FromDump` has one); they must agree. At most one of
 //!   `ENCAP` and `USE_ENCAP_FROM`.
-//! - `NANO` (boolean): nanosecond timestamps (pcap magic `a1b23c4d`). Default false:
-//!   microseconds, which every reader understands.
-//! - `EXTRA_LENGTH`, `UNBUFFERED` (booleans): accepted for compatibility; there is no
-//!   extra-length annotation, and output is flushed at cleanup.
+//! - `NANO` (boolean): nanosecond timestamps (pcap magic `a1b23c4d`). Default true, as in
+//!   Click (whose timestamps are nanoseconds); false writes microseconds (`a1b2c3d4`).
+//! - `EXTRA_LENGTH` (boolean): add the packet's extra length annotation (what a capture's
+//!   snap length or `Truncate` removed) to the wire length of its record. Default true.
+//! - `UNBUFFERED` (boolean): accepted for compatibility; output is flushed at cleanup.
 //!
 //! Records are buffered and flushed when the router stops (also on Ctrl-C in `sluice
 //! run`). A write error is reported once on the console and the element stops writing
@@ -37,8 +38,7 @@
 //!
 //! Differences from Click: compressed output (`.gz`) is not produced; the file header is
 //! written when the first packet arrives or at cleanup (so `USE_ENCAP_FROM` is resolved
-//! then, and a mismatch is reported on the console rather than at initialization); `NANO`
-//! is a sluice addition.
+//! then, and a mismatch is reported on the console rather than at initialization).
 
 use std::boxed::Box;
 use std::fs::File;
@@ -63,8 +63,9 @@ pub static ToDump: ElementClass = ElementClass {
     make,
 };
 
-/// The snap length written in the header when every byte is kept (libpcap's maximum).
-const UNLIMITED_SNAPLEN: u32 = 262_144;
+/// The snap length written in the header when every byte is kept (`SNAPLEN 0`): Click
+/// writes the largest number the field holds.
+const UNLIMITED_SNAPLEN: u32 = u32::MAX;
 
 enum Encap {
     Known(u32),
@@ -74,6 +75,8 @@ enum Encap {
 struct Dump {
     filename: String,
     snaplen: u32,
+    /// Add the extra length annotation to each record's wire length.
+    extra_length: bool,
     encap: Encap,
     nano: bool,
     writer: Option<DumpWriter<Box<dyn Write>>>,
@@ -88,9 +91,9 @@ fn make(args: &mut Args<'_>, _cx: &ConfigContext<'_>) -> Option<Box<dyn Element>
     let snaplen: u32 = args.read_p("SNAPLEN").unwrap_or(2000);
     let encap: Option<String> = args.read_p("ENCAP");
     let from: Option<String> = args.read_k("USE_ENCAP_FROM");
-    let _extra_length: Option<bool> = args.read_k("EXTRA_LENGTH");
+    let extra_length: bool = args.read_k("EXTRA_LENGTH").unwrap_or(true);
     let _unbuffered: Option<bool> = args.read_k("UNBUFFERED");
-    let nano: bool = args.read_k("NANO").unwrap_or(false);
+    let nano: bool = args.read_k("NANO").unwrap_or(true);
     let encap = match (encap, from) {
         (Some(_), Some(_)) => {
             args.error_whole("specify at most one of ENCAP and USE_ENCAP_FROM");
@@ -118,6 +121,7 @@ fn make(args: &mut Args<'_>, _cx: &ConfigContext<'_>) -> Option<Box<dyn Element>
     Some(Box::new(Dump {
         filename: filename?,
         snaplen: if snaplen == 0 { u32::MAX } else { snaplen },
+        extra_length,
         encap,
         nano,
         writer: None,
@@ -204,7 +208,13 @@ impl Dump {
         let Some(w) = self.writer.as_mut() else {
             return;
         };
-        if let Err(e) = w.write_record(ts, stored, data.len() as u32) {
+        let extra = if self.extra_length {
+            p.anno().extra_length
+        } else {
+            0
+        };
+        let wire = u32::try_from(data.len()).map_or(u32::MAX, |l| l.saturating_add(extra));
+        if let Err(e) = w.write_record(ts, stored, wire) {
             self.report(ctx, &format!("write failed: {}", describe_io(&e)));
         } else {
             self.count += 1;

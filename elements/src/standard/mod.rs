@@ -1,4 +1,5 @@
 //! The standard elements: sources and sinks, counters, queues, switches, `Tee`, `Print`,
+//! `Truncate`/`Pad`,
 //! `Script`/`DriverManager`, `RandomSeed`, `AddressInfo`, and the device elements `FromDevice`/`ToDevice`.
 //! Each file's module documentation is the element's manual, in Click's style.
 
@@ -10,6 +11,7 @@ pub mod counter;
 pub mod device;
 pub mod discard;
 pub mod infinitesource;
+pub mod length;
 pub mod paint;
 pub mod print;
 pub mod queue;
@@ -31,6 +33,7 @@ pub mod classes {
     pub use super::device::{FromDevice, ToDevice};
     pub use super::discard::{Discard, Idle};
     pub use super::infinitesource::{InfiniteSource, RandomSource};
+    pub use super::length::{Pad, Truncate};
     pub use super::paint::{Null, Paint, PaintSwitch};
     pub use super::print::Print;
     pub use super::queue::{Queue, SimpleQueue};
@@ -60,6 +63,8 @@ pub static ALL: &[&ElementClass] = &[
     &Tee,
     &PullTee,
     &Null,
+    &Truncate,
+    &Pad,
     &Paint,
     &PaintSwitch,
     &Switch,

@@ -106,6 +106,9 @@ enum Insn {
     Print {
         file: Option<(String, bool)>,
         text: String,
+        /// `print`/`printq` end the output with a newline unless it has one; `printn` and
+        /// `printnq` do not.
+        newline: bool,
     },
     Read(String),
     Write {
@@ -195,6 +198,7 @@ fn parse_insn(text: &str) -> Result<Insn, String> {
             Insn::Print {
                 file,
                 text: text.to_string(),
+                newline: !name.starts_with("printn"),
             }
         }
         "read" | "readq" => {
@@ -609,9 +613,15 @@ impl ScriptElement {
         out
     }
 
-    fn emit(&self, ctx: &Context<'_>, file: &Option<(String, bool)>, line: &str) {
+    /// Writes a `print`'s result, with Click's newline rule, to its file or to standard
+    /// output.
+    fn emit(&self, ctx: &Context<'_>, file: &Option<(String, bool)>, line: &str, newline: bool) {
+        let mut text = String::from(line);
+        if newline && !text.ends_with('\n') {
+            text.push('\n');
+        }
         #[cfg(feature = "std")]
-        if let Some((path, append)) = file {
+        if let Some((path, append)) = file.as_ref().filter(|(p, _)| p != "-") {
             use std::io::Write as _;
             let f = std::fs::OpenOptions::new()
                 .create(true)
@@ -619,16 +629,14 @@ impl ScriptElement {
                 .append(*append)
                 .truncate(!*append)
                 .open(path);
-            match f.and_then(|mut f| writeln!(f, "{line}")) {
+            match f.and_then(|mut f| f.write_all(text.as_bytes())) {
                 Ok(()) => {}
                 Err(e) => ctx.log(&format!("{}: {path}: {e}", self.name)),
             }
             return;
         }
         let _ = file;
-        for l in line.split('\n') {
-            ctx.log(l);
-        }
+        ctx.print(&text);
     }
 
     fn label(&self, label: &str) -> Option<usize> {
@@ -669,7 +677,11 @@ impl ScriptElement {
                     self.set_var(&var, v);
                 }
                 Insn::Init { .. } | Insn::Label(_) => {}
-                Insn::Print { file, text } => {
+                Insn::Print {
+                    file,
+                    text,
+                    newline,
+                } => {
                     let starts_handler =
                         text.starts_with(|c: char| c.is_ascii_alphabetic() || c == '@' || c == '_');
                     let line = if starts_handler {
@@ -684,7 +696,7 @@ impl ScriptElement {
                         let e = self.expand(ctx, &text);
                         unquote(&e).unwrap_or(e)
                     };
-                    self.emit(ctx, &file, &line);
+                    self.emit(ctx, &file, &line, newline);
                 }
                 Insn::Read(h) => match self.call_read(ctx, &h) {
                     Ok(v) => {

@@ -75,7 +75,7 @@ pub struct Bench {
 impl Bench {
     pub fn new(buffers: usize) -> Self {
         Self {
-            pool: PacketPool::new(buffers),
+            pool: PacketPool::with_large(buffers, 2),
             clock: ManualClock::new(1_000_000_000),
             console: Rc::default(),
         }
