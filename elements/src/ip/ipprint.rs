@@ -24,7 +24,8 @@
 //!   instead. At most one of CONTENTS and PAYLOAD.
 //! - `MAXLENGTH` (or `NBYTES`): most bytes dumped; default 1500.
 //! - `ID`, `TTL`, `TOS`, `LENGTH`: print those IP fields; default false.
-//! - `TIMESTAMP`: print the timestamp annotation as seconds.microseconds; default true.
+//! - `TIMESTAMP`: print the timestamp annotation as seconds.microseconds (seconds.nanoseconds
+//!   when it does not fall on a whole microsecond, as Click prints it); default true.
 //! - `PAINT`, `AGGREGATE`: print those annotations; default false.
 //! - `SWAP`: print ICMP echo identifier and sequence in network byte order; default true.
 //! - `ACTIVE`: print at all; default true.
@@ -220,12 +221,7 @@ impl Printer {
         }
         if self.timestamp {
             let ts = p.anno().timestamp_ns;
-            let _ = write!(
-                s,
-                "{}.{:06}: ",
-                ts / 1_000_000_000,
-                (ts % 1_000_000_000) / 1000
-            );
+            let _ = write!(s, "{}: ", sluice_dataplane::Timestamp(ts));
         }
         if self.aggregate {
             let _ = write!(s, "#{}", p.anno().aggregate);

@@ -19,7 +19,8 @@
 //! - `CONTENTS` — `HEX` (default: hex bytes, a space every four bytes), `ASCII` (printable
 //!   characters, `.` for the others, a space every eight bytes), or `NONE`; a boolean is
 //!   also accepted (true = HEX).
-//! - `TIMESTAMP` — boolean; print the timestamp annotation as `seconds.microseconds`
+//! - `TIMESTAMP` — boolean; print the timestamp annotation as `seconds.microseconds`, or
+//!   `seconds.nanoseconds` when it does not fall on a whole microsecond
 //!   (default false).
 //! - `HEADROOM` — boolean; print `(hN tM)` headroom and tailroom (default false).
 //! - `PRINTANNO` — boolean; print the paint, packet type and device annotations as hex
@@ -118,12 +119,7 @@ impl PrintElement {
         }
         if self.timestamp {
             let ts = p.anno().timestamp_ns;
-            let _ = write!(
-                l,
-                "{sep}{}.{:06}",
-                ts / 1_000_000_000,
-                ts % 1_000_000_000 / 1_000
-            );
+            let _ = write!(l, "{sep}{}", sluice_dataplane::Timestamp(ts));
             sep = ": ";
         }
         let _ = write!(l, "{sep}{:4}", p.len());

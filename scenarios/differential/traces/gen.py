@@ -3,6 +3,8 @@
 
 snapped.pcap: Ethernet/IPv4 frames of 60 to 9014 bytes, some captured whole and some cut
 short by a snap length (captured length < wire length), as tcpdump -s writes them.
+nano.pcap: a nanosecond-resolution capture whose timestamps do and do not fall on whole
+microseconds.
 """
 import os
 import struct
@@ -81,14 +83,20 @@ def frames():
     return out
 
 
-def write_pcap(path, records, snaplen=65535):
+def write_pcap(path, records, snaplen=65535, nano=False, subsec=lambda i: 1000 * i):
     with open(path, "wb") as f:
-        f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, snaplen, 1))
+        magic = 0xA1B23C4D if nano else 0xA1B2C3D4
+        f.write(struct.pack("<IHHiIII", magic, 2, 4, 0, 0, snaplen, 1))
         for i, (frame, cap) in enumerate(records):
             data = frame if cap is None else frame[:cap]
-            f.write(struct.pack("<IIII", 1_000_000 + i, 1000 * i, len(data), len(frame)))
+            f.write(struct.pack("<IIII", 1_000_000 + i, subsec(i), len(data), len(frame)))
             f.write(data)
+
+
+NANO_SUBSECONDS = [123456789, 5000, 7, 999999999, 1000, 0]
 
 
 if __name__ == "__main__":
     write_pcap(os.path.join(HERE, "snapped.pcap"), frames())
+    write_pcap(os.path.join(HERE, "nano.pcap"), frames()[:len(NANO_SUBSECONDS)], nano=True,
+               subsec=lambda i: NANO_SUBSECONDS[i])
