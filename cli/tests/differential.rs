@@ -1,5 +1,6 @@
 //! Golden files from real Click: every `scenarios/differential/NAME.click` is run by `sluice
-//! run` in a scratch directory with `DIR=<that folder>`, as `scripts/click-diff` runs Click;
+//! run --simtime` in a scratch directory with `DIR=<that folder>`, as `scripts/click-diff`
+//! runs Click;
 //! what it prints (standard output, then standard error) must equal `NAME.expected`, and the
 //! capture files it writes must equal, byte for byte, those Click wrote (`NAME.out/`), no more
 //! and no fewer (see that folder's README for the Click commit and command). A missing
@@ -33,7 +34,7 @@ fn sluice_prints_what_click_printed() {
         });
         let scratch = tempfile::tempdir().unwrap();
         let out = Command::new(env!("CARGO_BIN_EXE_sluice"))
-            .arg("run")
+            .args(["run", "--simtime"])
             .arg(config)
             .arg(format!("DIR={}", dir.display()))
             .current_dir(scratch.path())

@@ -86,6 +86,15 @@ pub trait Element {
     /// Runs when the router stops: flush files, print summaries.
     fn cleanup(&mut self, _ctx: &mut Context<'_>) {}
 
+    /// Whether the packets this element emits in one call travel on from its highest
+    /// output port down to port 0, rather than from port 0 up (the default). Click pushes
+    /// each packet as it emits it; an element that emits a copy on output 1 before the
+    /// packet itself on output 0 (`PaintTee`) says so here, so that the copy is processed
+    /// first, as in Click.
+    fn high_ports_first(&self) -> bool {
+        false
+    }
+
     /// How far this element's effects reach, which tells the scheduler whether it may
     /// gather the packets of several runs of a task into one batch (see [`Effects`]).
     /// Conservative by default.

@@ -22,7 +22,7 @@ pub mod random;
 pub mod router;
 
 pub use batch::{Batch, BATCH_MAX};
-pub use clock::{Clock, ManualClock, Timestamp};
+pub use clock::{Clock, ManualClock, SimClock, Timestamp};
 pub use device::{DeviceStats, LoopbackDevice, NetDevice};
 pub use element::{
     ConfigContext, Effects, Element, ElementClass, Handler, HandlerError, TaskStatus,

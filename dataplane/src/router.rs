@@ -210,6 +210,8 @@ struct Node {
     /// Another element kept this one's shared state after initializing (`ICMPRewriter`
     /// reading a rewriter's table): the two are coupled, whatever each declares.
     referenced: bool,
+    /// See [`Element::high_ports_first`].
+    high_ports_first: bool,
 }
 
 /// The parts of the router that element calls reach through their context.
@@ -227,6 +229,8 @@ pub struct Core {
     depth: Cell<u32>,
     pool: PacketPool,
     clock: Box<dyn Clock>,
+    /// The clock is simulated (see [`Context::event_time`]).
+    simulated: bool,
     now: Cell<u64>,
     devices: Vec<RefCell<Box<dyn NetDevice>>>,
     console: RefCell<Box<dyn Console>>,
@@ -379,8 +383,12 @@ impl<'a> Context<'a> {
     }
 
     fn flush_all(&mut self) {
-        // Highest port first: the worklist is LIFO, so port 0's batch is processed first.
-        for port in (0..self.out.len()).rev() {
+        // The worklist is LIFO: the port queued last is processed first, so queue from the
+        // highest port down for port 0 to go first (or up, see `high_ports_first`).
+        let n = self.out.len();
+        let reverse = self.core.nodes[self.me].high_ports_first;
+        for k in 0..n {
+            let port = if reverse { k } else { n - 1 - k };
             if !self.out[port].is_empty() {
                 if self.core.nodes[self.me].out_pull[port] {
                     let n = self.out[port].len() as u64;
@@ -435,9 +443,21 @@ impl<'a> Context<'a> {
         self.core.random.borrow_mut().seed(seed);
     }
 
-    /// Reads the clock afresh.
+    /// The time of one event, a packet a source makes (Click's `Timestamp::now()` there):
+    /// the slice's time on a real clock, where reading it for every packet would cost more
+    /// than the packet; a fresh read on simulated time, which then moves as Click's does.
+    #[inline]
+    pub fn event_time(&self) -> u64 {
+        if self.core.simulated {
+            self.now_precise()
+        } else {
+            self.core.now.get()
+        }
+    }
+
+    /// Reads the clock afresh (Click's `Timestamp::now()`; see [`Clock::fresh_ns`]).
     pub fn now_precise(&self) -> u64 {
-        let t = self.core.clock.now_ns();
+        let t = self.core.clock.fresh_ns();
         self.core.now.set(t);
         t
     }
@@ -1186,6 +1206,7 @@ impl Router {
         let mut nodes = Vec::with_capacity(n);
         for (i, m) in made.into_iter().enumerate() {
             let (class, element) = m.expect("constructed");
+            let high_ports_first = element.high_ports_first();
             let mut downstream = alloc::vec![None; outs[i].len()];
             let mut upstream = alloc::vec![None; ins[i].len()];
             for c in &graph.connections {
@@ -1212,6 +1233,7 @@ impl Router {
                 has_timer: Cell::new(false),
                 task: false,
                 referenced: false,
+                high_ports_first,
             });
         }
 
@@ -1289,6 +1311,7 @@ impl Router {
                 spill: RefCell::new(VecDeque::with_capacity(8)),
                 depth: Cell::new(0),
                 pool,
+                simulated: clock.simulated(),
                 clock,
                 now: Cell::new(now),
                 devices,

@@ -320,7 +320,7 @@ def router():
     quoted_df = ipv4(a, b, 17, udp(a, b, 6000, 6001, big[8:]), ident=0x107, ttl=63, df=True)
     t.send(0, on0(a_mac, whole_df),
            (0, out0(a_mac, ipv4(r0_ip, a, 1, icmp(UNREACH, 4, b"\0\0\0\0",
-                                                  quoted_df[:576 - 28]), ident=1, ttl=199))),
+                                                  quoted_df[:576 - 28]), ident=2, ttl=199))),
            note="same with DF: ICMP fragmentation needed")
 
     # Longest prefix match: 192.0.2.33 takes the default route via 10.2.0.254.
@@ -332,12 +332,13 @@ def router():
 
     # Redirect: 10.1.0.10 sends to 10.1.0.30 through the router; it leaves by the interface
     # it came in on, so PaintTee copies it to ICMPError(redirect host, gateway 10.1.0.30)
-    # (its first error: identifier 1), and forwards it (ARP query for 10.1.0.30, which never
+    # (the router's third error: all ICMPErrors count one identifier sequence, as in Click,
+    # so identifier 3), and forwards it (ARP query for 10.1.0.30, which never
     # answers). Click's PaintTee emits the copy before the original; the tests accept the
     # frames one input causes in any order.
     via = ipv4(a, "10.1.0.30", 17, udp(a, "10.1.0.30", 7000, 7001, payload(8, 7)), ident=0x109)
     t.send(0, on0(a_mac, via),
-           (0, out0(a_mac, ipv4(r0_ip, a, 1, icmp(REDIRECT, 1, bytes([10, 1, 0, 30]), via), ident=1, ttl=199))),
+           (0, out0(a_mac, ipv4(r0_ip, a, 1, icmp(REDIRECT, 1, bytes([10, 1, 0, 30]), via), ident=3, ttl=199))),
            (0, arp_request(r0_mac, r0_ip, "10.1.0.30")),
            note="UDP to 10.1.0.30 via the router: ICMP redirect, ARP query for 10.1.0.30")
 

@@ -201,7 +201,8 @@ impl Dump {
         }
         let mut ts = p.anno().timestamp_ns;
         if ts == 0 {
-            ts = ctx.now();
+            // A fresh read, as Click's ToDump takes `Timestamp::now()` here.
+            ts = ctx.now_precise();
         }
         let data = p.data();
         let stored = &data[..data.len().min(self.snaplen as usize)];

@@ -44,20 +44,24 @@
 //! dt[1] -> ICMPError(18.26.4.24, timeexceeded) -> rt;
 //! ```
 //!
-//! **Differences from Click:** the identifier counter is per element (Click shares one among
-//! all ICMPError elements); packets shorter than an IP header are dropped and counted; `MTU`
+//! All ICMPError elements of a router count one identifier sequence, as Click's do.
+//!
+//! **Differences from Click:** packets shorter than an IP header are dropped and counted; `MTU`
 //! must leave room for the headers (at least 28); `drops` and `errors` are additions.
 
 use alloc::boxed::Box;
 use alloc::format;
+use alloc::rc::Rc;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
+use core::any::Any;
+use core::cell::Cell;
 use core::net::Ipv4Addr;
 
 use sluice_config::args::Args;
 use sluice_dataplane::{
-    Batch, ConfigContext, Context, Effects, Element, ElementClass, Handler, HandlerError, Packet,
-    PacketType,
+    Batch, ConfigContext, Context, Effects, Element, ElementClass, Handler, HandlerError,
+    InitContext, Packet, PacketType,
 };
 
 use crate::wire::checksum;
@@ -161,7 +165,9 @@ pub struct IcmpError {
     mtu: usize,
     pmtu: u16,
     set_fix_anno: bool,
-    next_id: u16,
+    /// The next IP identifier, one counter for every `ICMPError` of the router (Click's is
+    /// a static of the class).
+    next_id: Rc<Cell<u16>>,
     drops: u64,
     errors: u64,
 }
@@ -301,8 +307,8 @@ impl IcmpError {
         let c = checksum::checksum(&data[out_hl..]);
         data[out_hl + 2..out_hl + 4].copy_from_slice(&c.to_be_bytes());
 
-        let id = self.next_id;
-        self.next_id = self.next_id.wrapping_add(1);
+        let id = self.next_id.get();
+        self.next_id.set(id.wrapping_add(1));
         let mut nip = Ipv4Packet::new_unchecked(&mut data[..out_hl]);
         nip.set_version(4);
         nip.set_header_len(out_hl);
@@ -319,7 +325,7 @@ impl IcmpError {
         let a = q.anno_mut();
         a.dst_ip = iph.src_bytes();
         a.fix_ip_src = self.set_fix_anno;
-        a.timestamp_ns = ctx.now();
+        a.timestamp_ns = ctx.event_time();
         Some(q)
     }
 }
@@ -327,6 +333,24 @@ impl IcmpError {
 impl Element for IcmpError {
     fn effects(&self) -> Effects {
         Effects::Local
+    }
+
+    /// Shares one identifier counter with the router's other `ICMPError`s: each adopts the
+    /// counter of the first other one it finds, so after all have initialized they hold the
+    /// same one.
+    fn initialize(&mut self, ctx: &mut InitContext<'_>) -> Result<(), String> {
+        let other = ctx
+            .elements()
+            .filter(|e| e.class == "ICMPError")
+            .find_map(|e| e.shared?.downcast::<Cell<u16>>().ok());
+        if let Some(counter) = other {
+            self.next_id = counter;
+        }
+        Ok(())
+    }
+
+    fn shared_state(&self) -> Option<Rc<dyn Any>> {
+        Some(self.next_id.clone())
     }
 
     fn push(&mut self, ctx: &mut Context<'_>, _port: usize, batch: Batch) {
@@ -436,7 +460,7 @@ fn make(args: &mut Args<'_>, _cctx: &ConfigContext<'_>) -> Option<Box<dyn Elemen
         mtu,
         pmtu,
         set_fix_anno: fix.or(use_fix).unwrap_or(true),
-        next_id: 1,
+        next_id: Rc::new(Cell::new(1)),
         drops: 0,
         errors: 0,
     }))

@@ -44,8 +44,9 @@ pub struct IcmpPingResponder {
 
 const HANDLERS: &[Handler] = &[Handler::read("replies"), Handler::read("drops")];
 
-/// Rewrites an echo request into its reply; `false` (packet untouched) if it is not one.
-fn answer(p: &mut Packet, now: u64) -> bool {
+/// Rewrites an echo request into its reply, stamped with `now()` (read only for a reply, as
+/// Click reads the time); `false` (packet untouched) if it is not one.
+fn answer(p: &mut Packet, now: impl FnOnce() -> u64) -> bool {
     let Some(net) = p.network_offset() else {
         return false;
     };
@@ -88,7 +89,7 @@ fn answer(p: &mut Packet, now: u64) -> bool {
 
     let a = p.anno_mut();
     a.dst_ip = src.octets();
-    a.timestamp_ns = now;
+    a.timestamp_ns = now();
     a.paint = 0;
     true
 }
@@ -99,10 +100,9 @@ impl Element for IcmpPingResponder {
     }
 
     fn push(&mut self, ctx: &mut Context<'_>, _port: usize, batch: Batch) {
-        let now = ctx.now();
         let second = ctx.noutputs() > 1;
         for mut p in batch {
-            if answer(&mut p, now) {
+            if answer(&mut p, || ctx.event_time()) {
                 self.replies += 1;
                 ctx.output(0, p);
             } else if second {

@@ -125,9 +125,9 @@ impl IpFragmenter {
 
     fn reject(&mut self, ctx: &mut Context<'_>, p: Packet, ip: (Ipv4Addr, Ipv4Addr)) {
         if self.verbose || self.drops < 5 {
+            // Click's message names the class, not the element.
             ctx.log(&format!(
-                "{}: IPFragmenter({}) DF {} {} len={}",
-                ctx.name(),
+                "IPFragmenter({}) DF {} {} len={}",
                 self.mtu,
                 ip.0,
                 ip.1,

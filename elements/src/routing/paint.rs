@@ -82,6 +82,11 @@ impl Element for PaintElement {
         }
     }
 
+    /// Click's PaintTee pushes the copy (output 1) before it returns the packet (output 0).
+    fn high_ports_first(&self) -> bool {
+        self.mode == Mode::Tee
+    }
+
     fn read_handler(&self, name: &str) -> Option<String> {
         match name {
             "color" => Some(self.color.to_string()),

@@ -133,7 +133,7 @@ impl SourceData {
     pub fn emit(&self, ctx: &Context<'_>, timestamp: bool) -> Option<sluice_dataplane::Packet> {
         let mut p = ctx.pool().alloc_from(&self.packet)?;
         if timestamp {
-            p.anno_mut().timestamp_ns = ctx.now();
+            p.anno_mut().timestamp_ns = ctx.event_time();
         }
         Some(p)
     }
@@ -217,7 +217,7 @@ impl Source {
             chunk.copy_from_slice(&r[..chunk.len()]);
         }
         if self.timestamp {
-            p.anno_mut().timestamp_ns = ctx.now();
+            p.anno_mut().timestamp_ns = ctx.event_time();
         }
         Some(p)
     }

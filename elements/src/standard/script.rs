@@ -728,7 +728,10 @@ impl ScriptElement {
                     }
                 }
                 Insn::Pause(n) => self.state = State::Pause(n.max(1)),
-                Insn::Wait(ns) => self.state = State::Wait(ctx.now().saturating_add(ns)),
+                Insn::Wait(ns) => {
+                    // A fresh read, as Click schedules the timer from `Timestamp::now()`.
+                    self.state = State::Wait(ctx.event_time().saturating_add(ns))
+                }
                 Insn::Goto { label, cond } => {
                     if let Some(c) = cond {
                         let c = self.expand(ctx, &c);
