@@ -230,9 +230,7 @@ pub fn main(args: RunArgs) -> ExitCode {
 
     let opener: DeviceOpener = Box::new(sluice_drivers::host::open_host_device);
     let sim = match args.simtime {
-        Some(s) if (0.0..1.8e10).contains(&s) => {
-            Some(SimClock::new((s * 1e9).round() as u64))
-        }
+        Some(s) if (0.0..1.8e10).contains(&s) => Some(SimClock::new((s * 1e9).round() as u64)),
         Some(s) => return fail(format!("--simtime {s}: expected seconds from 0 to 1.8e10")),
         None => None,
     };

@@ -974,14 +974,20 @@ mod tests {
     #[test]
     fn oversized_records_are_counted() {
         let dir = tempdir();
-        let big = vec![0u8; 4000];
+        // A jumbo frame takes a large buffer; beyond 64 KiB nothing holds a packet.
+        let (jumbo, big) = (vec![7u8; 9014], vec![0u8; 70_000]);
         let path = write(
             &dir,
             "big.pcap",
-            &pcap_file(false, false, 1, &[(1, 0, &big), (2, 0, &arp_frame())]),
+            &pcap_file(
+                false,
+                false,
+                1,
+                &[(1, 0, &jumbo), (2, 0, &big), (3, 0, &arp_frame())],
+            ),
         );
         let (seen, r) = run_one(&path);
-        assert_eq!(seen.len(), 1);
+        assert_eq!(seen.len(), 2);
         assert_eq!(r.read_handler("fd.too_big").unwrap(), "1");
     }
 

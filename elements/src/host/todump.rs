@@ -369,7 +369,7 @@ mod tests {
         let g = graph(
             &[
                 ("fd", "FromDump", &format!("{}, STOP true", arg(&src))),
-                ("td", "ToDump", &arg(&out)),
+                ("td", "ToDump", &format!("{}, NANO false", arg(&out))),
             ],
             &[(0, 0, 1, 0)],
         );

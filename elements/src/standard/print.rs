@@ -237,11 +237,11 @@ mod tests {
         assert_eq!(print("a, CONTENTS NONE", &[b"hello"]), ["a:    5"]);
         assert_eq!(
             print("t, TIMESTAMP true, CONTENTS false", &[b"hi"]),
-            ["t: 1234.567890:    2"]
+            ["t: 1234.567890123:    2"]
         );
         assert_eq!(
             print("TIMESTAMP true, CONTENTS false", &[b"hi"]),
-            ["1234.567890:    2"]
+            ["1234.567890123:    2"]
         );
         assert_eq!(
             print("h, HEADROOM true, MAXLENGTH 0", &[b"hi"]),
