@@ -115,6 +115,12 @@ const IP_PROTOS: &[(&str, u16)] = &[
     ("udp", PROTO_UDP),
 ];
 
+/// The port a service name (`dns`, `www`, ...) or a number names, as Click's `IPPortArg`
+/// reads it.
+pub(crate) fn port_number(word: &str) -> Option<u16> {
+    word.parse().ok().or_else(|| find(PORTS, word))
+}
+
 /// Service names, for TCP and UDP alike: Click's own list plus common names from
 /// `/etc/services` (which Click consults at user level).
 const PORTS: &[(&str, u16)] = &[

@@ -13,6 +13,7 @@
 //! | [`vlan`] | `VLANEncap`, `VLANDecap` |
 //! | [`ipprint`] | `IPPrint` |
 //! | [`checkip6header`] | `CheckIP6Header` |
+//! | [`fastudpsource`] | `FastUDPSource` |
 #![allow(non_upper_case_globals)]
 
 use sluice_dataplane::ElementClass;
@@ -24,6 +25,7 @@ pub mod checktransport;
 pub(crate) mod common;
 pub mod decipttl;
 pub mod ether;
+pub mod fastudpsource;
 pub mod headers;
 pub mod ipaddress;
 pub mod ipprint;
@@ -43,6 +45,7 @@ pub mod classes {
     pub use super::ether::{
         DropBroadcasts, EtherEncap, EtherMirror, EtherRewrite, HostEtherFilter, StoreEtherAddress,
     };
+    pub use super::fastudpsource::FastUDPSource;
     pub use super::headers::{MarkIPHeader, Strip, StripIPHeader, Unstrip};
     pub use super::ipaddress::{GetIPAddress, SetIPAddress, SetRandIPAddress, StoreIPAddress};
     pub use super::ipprint::IPPrint;
@@ -51,6 +54,7 @@ pub mod classes {
 
 /// Every class of this family.
 pub static ALL: &[&ElementClass] = &[
+    &classes::FastUDPSource,
     &classes::CheckIPHeader,
     &classes::CheckIPHeader2,
     &classes::MarkIPHeader,

@@ -7,6 +7,7 @@ use sluice_dataplane::ElementClass;
 
 pub mod addressinfo;
 mod common;
+pub(crate) use common::parse_value as common_parse_value;
 pub mod counter;
 pub mod device;
 pub mod discard;
