@@ -85,7 +85,11 @@ pub fn parse_params(params: &[String]) -> Result<Vec<(String, String)>, LoadErro
 /// Reads, parses, flattens and checks `path` against the registry, then checks every
 /// element's arguments.
 pub fn load(path: &Path, params: &[String]) -> Result<Loaded, LoadError> {
-    let source = read_source(path)?;
+    load_source(read_source(path)?, params)
+}
+
+/// [`load`] for a configuration already read (`sluice run -e TEXT`).
+pub fn load_source(source: Source, params: &[String]) -> Result<Loaded, LoadError> {
     let params = parse_params(params)?;
     let classes = class_table();
     let sources = vec![source];

@@ -12,7 +12,7 @@
 //! Exit status: 0 on success, 1 when the configuration (or a `-h` handler) is in error.
 
 use std::io::{IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -27,15 +27,53 @@ use sluice_dataplane::{Clock, Environment, PacketPool, Router, SimClock};
 #[derive(Debug, clap::Args)]
 #[command(disable_help_flag = true)]
 pub struct RunArgs {
-    /// The configuration file (`-` for standard input).
-    pub file: PathBuf,
+    /// The configuration file (`-` or none: standard input), then `NAME=value` settings for
+    /// its `$NAME` parameters.
+    #[arg(value_name = "FILE")]
+    pub words: Vec<String>,
 
-    /// `NAME=value` settings for the configuration's `$NAME` parameters.
-    pub params: Vec<String>,
+    /// The configuration file, as Click's `-f`.
+    #[arg(
+        short = 'f',
+        long = "file",
+        value_name = "FILE",
+        conflicts_with = "expression"
+    )]
+    pub file: Option<PathBuf>,
 
-    /// Print handler ELEMENT.HANDLER's value when the router stops (repeatable).
+    /// The configuration itself, given on the command line (Click's `-e`).
+    #[arg(short = 'e', long = "expression", value_name = "CONFIG")]
+    pub expression: Option<String>,
+
+    /// Print handler ELEMENT.HANDLER's value when the router stops (repeatable). Globs
+    /// (`*.count`, `c.*`) name every matching handler of every matching element.
     #[arg(short = 'h', long = "handler", value_name = "ELEMENT.HANDLER")]
     pub handlers: Vec<String>,
+
+    /// Quit, as Click's `-q`: set the router up and print the `-h` handlers, but do not run
+    /// it.
+    #[arg(short = 'q', long = "quit")]
+    pub quit: bool,
+
+    /// Write the flattened configuration to FILE (`-`: standard output), as Click's `-o`.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// Exit with handler ELEMENT.HANDLER's value (an integer) as the status, as Click's `-x`.
+    #[arg(short = 'x', long = "exit-handler", value_name = "ELEMENT.HANDLER")]
+    pub exit_handler: Option<String>,
+
+    /// Accepted for Click's command line: sluice has no `hotconfig` handler (`-R`).
+    #[arg(short = 'R', long = "allow-reconfigure", hide = true)]
+    pub allow_reconfigure: bool,
+
+    /// Accepted for Click's command line: warnings are printed all the same (`-w`).
+    #[arg(short = 'w', long = "no-warnings", hide = true)]
+    pub no_warnings: bool,
+
+    /// Accepted for Click's command line: the router runs on one thread (`-j N`).
+    #[arg(short = 'j', long = "threads", value_name = "N", hide = true)]
+    pub threads: Option<u32>,
 
     /// Packet buffers in the pool (2 KiB each; besides them, 32 buffers of 64 KiB take
     /// frames that do not fit).
@@ -43,7 +81,7 @@ pub struct RunArgs {
     pub pool: usize,
 
     /// Print no progress line and no summary.
-    #[arg(short, long)]
+    #[arg(long)]
     pub quiet: bool,
 
     /// Print how long the router ran.
@@ -185,6 +223,68 @@ fn interrupt_flag() -> Arc<AtomicBool> {
 }
 
 /// Prints handler values the way `click -h` does. Returns false if any failed.
+/// The `-h` names with globs (`*`, `?`) expanded, as Click's driver expands them: every
+/// readable handler of every element, in configuration order, whose `ELEMENT.HANDLER`
+/// matches. A name without a glob must name an existing element.
+fn expand_handlers(router: &Router, patterns: &[String]) -> Result<Vec<String>, String> {
+    let mut out = Vec::new();
+    for h in patterns {
+        let globbed = h.contains(['*', '?']);
+        let Some((elem, name)) = h.rsplit_once('.') else {
+            out.push(h.clone());
+            continue;
+        };
+        if !globbed {
+            if !router.element_names().any(|n| n == elem) {
+                return Err(format!("-h {h}: no element named '{elem}'"));
+            }
+            out.push(h.clone());
+            continue;
+        }
+        let before = out.len();
+        let names: Vec<String> = router.element_names().map(String::from).collect();
+        for e in names.iter().filter(|e| glob(elem, e)) {
+            let list = router
+                .read_handler(&format!("{e}.handlers"))
+                .unwrap_or_default();
+            for line in list.lines() {
+                let (hname, mode) = line.split_once('\t').unwrap_or((line, "r"));
+                if mode.contains('r') && glob(name, hname) {
+                    out.push(format!("{e}.{hname}"));
+                }
+            }
+        }
+        if out.len() == before {
+            return Err(format!("-h {h}: no handler matches"));
+        }
+    }
+    Ok(out)
+}
+
+/// Shell-style matching of `*` (any run) and `?` (any one character).
+fn glob(pattern: &str, text: &str) -> bool {
+    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
+    // Iterative matcher with one backtrack point for the last `*`.
+    let (mut i, mut j, mut star, mut mark) = (0, 0, None, 0);
+    while j < t.len() {
+        if i < p.len() && (p[i] == '?' || p[i] == t[j]) {
+            i += 1;
+            j += 1;
+        } else if i < p.len() && p[i] == '*' {
+            star = Some(i);
+            mark = j;
+            i += 1;
+        } else if let Some(s) = star {
+            i = s + 1;
+            mark += 1;
+            j = mark;
+        } else {
+            return false;
+        }
+    }
+    p[i..].iter().all(|&c| c == '*')
+}
+
 fn print_handlers(router: &Router, handlers: &[String]) -> bool {
     let named = handlers.len() > 1;
     let mut ok = true;
@@ -217,7 +317,36 @@ pub fn main(args: RunArgs) -> ExitCode {
     if args.pool == 0 {
         return fail("--pool must be at least 1");
     }
-    let loaded = match config::load(&args.file, &args.params) {
+    // As Click's driver: NAME=value words anywhere, the one other word is the file (or `-f`
+    // or `-e`); no file is standard input.
+    let (params, files): (Vec<String>, Vec<String>) = args
+        .words
+        .iter()
+        .cloned()
+        .partition(|w| config::is_param(w));
+    if files.len() > 1 || (files.len() == 1 && (args.file.is_some() || args.expression.is_some())) {
+        return fail(format!(
+            "more than one configuration: {} (give one file, -f FILE or -e CONFIG)",
+            files.join(", ")
+        ));
+    }
+    let file: Option<PathBuf> = match (&args.file, &args.expression, files.first()) {
+        (Some(f), _, _) => Some(f.clone()),
+        (None, Some(_), _) => None,
+        (None, None, Some(f)) => Some(f.into()),
+        (None, None, None) => Some("-".into()),
+    };
+    let loaded = match file {
+        Some(f) => config::load(&f, &params),
+        None => config::load_source(
+            sluice_dataplane::sluice_config::Source::new(
+                "<expr>",
+                args.expression.clone().unwrap_or_default(),
+            ),
+            &params,
+        ),
+    };
+    let loaded = match loaded {
         Ok(l) => l,
         Err(e @ config::LoadError::Config(_)) => {
             eprint!("{e}");
@@ -226,6 +355,19 @@ pub fn main(args: RunArgs) -> ExitCode {
         Err(e) => return fail(e),
     };
     let (sources, graph) = (loaded.sources, loaded.graph);
+    if let Some(out) = &args.output {
+        let text = sluice_dataplane::sluice_config::unparse(&graph);
+        let written = if out == Path::new("-") {
+            use std::io::Write as _;
+            let mut o = std::io::stdout().lock();
+            o.write_all(text.as_bytes()).and_then(|()| o.flush())
+        } else {
+            std::fs::write(out, text)
+        };
+        if let Err(e) = written {
+            return fail(format!("-o {}: {}", out.display(), config::io_message(&e)));
+        }
+    }
     let classes = sluice_elements::all_classes();
 
     let opener: DeviceOpener = Box::new(sluice_drivers::host::open_host_device);
@@ -254,12 +396,17 @@ pub fn main(args: RunArgs) -> ExitCode {
     };
 
     // Catch misspelt element names now rather than after a long run.
-    for h in &args.handlers {
-        if let Some((elem, _)) = h.rsplit_once('.') {
-            if !router.element_names().any(|n| n == elem) {
-                return fail(format!("-h {h}: no element named '{elem}'"));
-            }
-        }
+    let handlers = match expand_handlers(&router, &args.handlers) {
+        Ok(h) => h,
+        Err(e) => return fail(e),
+    };
+    if args.quit {
+        router.cleanup();
+        return if print_handlers(&router, &handlers) {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        };
     }
 
     let interrupted = interrupt_flag();
@@ -323,9 +470,17 @@ pub fn main(args: RunArgs) -> ExitCode {
     if args.time {
         eprintln!("sluice run: {:.3} s", elapsed.as_secs_f64());
     }
-    if print_handlers(&router, &args.handlers) {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
+    if !print_handlers(&router, &handlers) {
+        return ExitCode::from(1);
+    }
+    match &args.exit_handler {
+        None => ExitCode::SUCCESS,
+        Some(h) => match router.read_handler(h) {
+            Ok(v) => match v.trim().parse::<i64>() {
+                Ok(n) => ExitCode::from((n & 0xff) as u8),
+                Err(_) => fail(format!("-x {h}: '{}' is not an integer", v.trim())),
+            },
+            Err(e) => fail(format!("-x {h}: {e}")),
+        },
     }
 }

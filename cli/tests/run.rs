@@ -460,7 +460,7 @@ fn tap_device_receives_what_the_host_sends() {
 fn gathers(config: &str) -> bool {
     let d = Dir::new();
     d.write("g.click", config);
-    let out = sluice(&d, &["-q", "-h", "tasks", "g.click"]);
+    let out = sluice(&d, &["--quiet", "-h", "tasks", "g.click"]);
     assert!(out.status.success(), "stderr: {}", text(&out.stderr));
     let stdout = text(&out.stdout);
     assert!(stdout.contains("runs"), "tasks: {stdout}");
@@ -513,4 +513,48 @@ fn single_packet_sources_are_gathered_only_where_click_order_is_kept() {
     ] {
         assert!(!gathers(config), "{why}: {config}");
     }
+}
+
+#[test]
+fn click_command_line_expression_quit_globs_and_flattened_output() {
+    let d = Dir::new();
+    let config = "i :: InfiniteSource(LIMIT 3, STOP true) -> c :: Counter -> Discard;";
+    // -e runs the configuration given on the command line; one -h prints the bare value.
+    let out = sluice(&d, &["-e", config, "-h", "c.count"]);
+    assert!(out.status.success(), "stderr: {}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "3\n");
+    // -q quits before running (Click's meaning): the counter is still 0.
+    let out = sluice(&d, &["-qh", "c.count", "-e", config]);
+    assert_eq!(text(&out.stdout), "0\n", "stderr: {}", text(&out.stderr));
+    // A glob names every matching handler, element by element, each with its name.
+    let out = sluice(&d, &["-e", config, "-h", "*.count"]);
+    assert_eq!(
+        text(&out.stdout),
+        "i.count:\n3\n\nc.count:\n3\n\nDiscard@3.count:\n3\n\n"
+    );
+    let out = sluice(&d, &["-e", config, "-h", "nosuch*.count"]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("no handler matches"),
+        "{}",
+        text(&out.stderr)
+    );
+    // -qo- prints the flattened configuration and quits; -f names the file.
+    d.write("f.click", config);
+    let out = sluice(&d, &["-qo-", "-f", "f.click"]);
+    let flat = text(&out.stdout);
+    assert!(flat.contains("Discard@3 :: Discard;"), "{flat}");
+    assert!(flat.contains("c -> Discard@3;"), "{flat}");
+    // Parameters follow -e as they follow a file.
+    let out = sluice(
+        &d,
+        &[
+            "-e",
+            "InfiniteSource(LIMIT $N, STOP true) -> c :: Counter -> Discard;",
+            "N=4",
+            "-h",
+            "c.count",
+        ],
+    );
+    assert_eq!(text(&out.stdout), "4\n", "stderr: {}", text(&out.stderr));
 }

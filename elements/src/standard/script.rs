@@ -749,7 +749,10 @@ impl ScriptElement {
                     }
                     jumps += 1;
                     if jumps > MAX_JUMPS {
-                        ctx.log(&format!("{}: script looping, stopped", self.name));
+                        ctx.log(&format!(
+                            "{} :: Script: too many jumps, giving up",
+                            self.name
+                        ));
                         self.finish(ctx, false);
                         break;
                     }
@@ -764,7 +767,10 @@ impl ScriptElement {
                 Insn::Loop => {
                     jumps += 1;
                     if jumps > MAX_JUMPS {
-                        ctx.log(&format!("{}: script looping, stopped", self.name));
+                        ctx.log(&format!(
+                            "{} :: Script: too many jumps, giving up",
+                            self.name
+                        ));
                         self.finish(ctx, false);
                         break;
                     }
