@@ -121,6 +121,23 @@ pub(crate) fn port_number(word: &str) -> Option<u16> {
     word.parse().ok().or_else(|| find(PORTS, word))
 }
 
+/// The ICMP type a name (`echo`, `unreachable`, ...) or a number names.
+pub(crate) fn icmp_type_number(word: &str) -> Option<u8> {
+    word.parse()
+        .ok()
+        .or_else(|| find(ICMP_TYPES, word).and_then(|t| u8::try_from(t).ok()))
+}
+
+/// The name of ICMP type `t`, if it has one.
+pub(crate) fn icmp_type_name(t: u8) -> Option<&'static str> {
+    // Click's own names: `timeexceeded`, not the `time-exceeded` synonym.
+    ICMP_TYPES
+        .iter()
+        .filter(|(n, _)| !n.contains('-') || n.ends_with("-reply"))
+        .find(|(_, v)| *v == u32::from(t))
+        .map(|(n, _)| *n)
+}
+
 /// Service names, for TCP and UDP alike: Click's own list plus common names from
 /// `/etc/services` (which Click consults at user level).
 const PORTS: &[(&str, u16)] = &[

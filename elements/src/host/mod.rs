@@ -4,10 +4,13 @@
 //! |---|---|
 //! | [`FromDump`](classes::FromDump) | reads a pcap or pcapng file |
 //! | [`ToDump`](classes::ToDump) | writes a pcap file |
+//! | [`FromIPSummaryDump`](classes::FromIPSummaryDump) | makes IP packets from text lines (Click's ipsumdump) |
+//! | [`ToIPSummaryDump`](classes::ToIPSummaryDump) | writes IP packets as text lines |
 
 use sluice_dataplane::ElementClass;
 
 mod fromdump;
+mod ipsumdump;
 pub mod pcap;
 mod todump;
 
@@ -18,8 +21,14 @@ mod testutil;
 #[allow(non_upper_case_globals)]
 pub mod classes {
     pub use super::fromdump::FromDump;
+    pub use super::ipsumdump::{FromIPSummaryDump, ToIPSummaryDump};
     pub use super::todump::ToDump;
 }
 
 /// Every class of this family.
-pub static ALL: &[&ElementClass] = &[&classes::FromDump, &classes::ToDump];
+pub static ALL: &[&ElementClass] = &[
+    &classes::FromDump,
+    &classes::ToDump,
+    &classes::FromIPSummaryDump,
+    &classes::ToIPSummaryDump,
+];

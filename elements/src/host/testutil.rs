@@ -93,6 +93,8 @@ pub static PULL_SINK: ElementClass = ElementClass {
 pub static CLASSES: &[&ElementClass] = &[
     &super::classes::FromDump,
     &super::classes::ToDump,
+    &super::classes::FromIPSummaryDump,
+    &super::classes::ToIPSummaryDump,
     &SINK,
     &PULL_SINK,
 ];
