@@ -15,7 +15,10 @@
 //! | `ip_id`, `ip_ttl`, `ip_tos`, `ip_hl` | IP header fields (`ip_hl` in bytes) |
 //! | `tcp_seq`, `tcp_ack`, `tcp_win`, `tcp_urp` | TCP header fields |
 //! | `tcp_flags` | TCP flags, letters of `FSRPAUECN` (`.` none), or a number |
-//! | `icmp_type`, `icmp_code` | ICMP header fields |
+//! | `icmp_type`, `icmp_type_name`, `icmp_code` | ICMP header fields (the type by name, `echo`) |
+//! | `icmp_flowid`, `icmp_seq` | an echo's identifier and sequence number |
+//! | `ip_opt`, `tcp_opt` | options: only `.` (none) is read and written |
+//! | `tcp_off`, `ip_capture_len` | the TCP header length; the bytes the packet holds (written only) |
 //! | `payload` | the bytes after the TCP or UDP header (for other protocols, after the IP header), a double-quoted string |
 //! | `payload_len` | the payload's length |
 //! | `link`, `direction` | the paint annotation (`direction` writes 0 as `>`, 1 as `<`) |
@@ -101,6 +104,10 @@ enum Field {
     IcmpCode,
     TcpOff,
     CaptureLen,
+    IpOpt,
+    TcpOpt,
+    IcmpFlowid,
+    IcmpSeq,
     Payload,
     PayloadLen,
     Link,
@@ -132,6 +139,10 @@ fn field(name: &str) -> Option<Field> {
         "icmp_type" => IcmpType,
         "icmp_type_name" => IcmpTypeName,
         "tcp_off" => TcpOff,
+        "ip_opt" => IpOpt,
+        "tcp_opt" => TcpOpt,
+        "icmp_flowid" | "icmp_id" => IcmpFlowid,
+        "icmp_seq" => IcmpSeq,
         "ip_capture_len" | "capture_len" => CaptureLen,
         "icmp_code" => IcmpCode,
         "payload" => Payload,
@@ -169,6 +180,10 @@ fn canonical(f: Field) -> &'static str {
         IcmpTypeName => "icmp_type_name",
         IcmpCode => "icmp_code",
         TcpOff => "tcp_off",
+        IpOpt => "ip_opt",
+        TcpOpt => "tcp_opt",
+        IcmpFlowid => "icmp_flowid",
+        IcmpSeq => "icmp_seq",
         CaptureLen => "ip_capture_len",
         Payload => "payload",
         PayloadLen => "payload_len",
@@ -305,6 +320,8 @@ struct Line {
     tcp_urp: Option<u16>,
     icmp_type: Option<u8>,
     icmp_code: Option<u8>,
+    icmp_id: Option<u16>,
+    icmp_seq: Option<u16>,
     payload: Option<Vec<u8>>,
     payload_len: Option<usize>,
     paint: Option<u8>,
@@ -373,7 +390,12 @@ impl Line {
             IcmpType | IcmpTypeName => {
                 self.icmp_type = Some(crate::classify::lang::icmp_type_number(w)?)
             }
+            // Options are read only as `.`, none.
             TcpOff | CaptureLen => {}
+            IpOpt | TcpOpt if w == "." => {}
+            IpOpt | TcpOpt => return None,
+            IcmpFlowid => self.icmp_id = Some(w.parse().ok()?),
+            IcmpSeq => self.icmp_seq = Some(w.parse().ok()?),
             IcmpCode => self.icmp_code = Some(w.parse().ok()?),
             Payload => {
                 self.payload = Some(match unquote_payload(w) {
@@ -519,6 +541,12 @@ impl From {
             }
             if let (Some(code), Some(b)) = (l.icmp_code, t.get_mut(1)) {
                 *b = code;
+            }
+            if let (Some(id), Some(b)) = (l.icmp_id, t.get_mut(4..6)) {
+                b.copy_from_slice(&id.to_be_bytes());
+            }
+            if let (Some(seq), Some(b)) = (l.icmp_seq, t.get_mut(6..8)) {
+                b.copy_from_slice(&seq.to_be_bytes());
             }
         }
         // The payload goes in last: for ICMP it is the message and wins over the type and
@@ -810,6 +838,17 @@ impl To {
                 TcpOff => th(&[PROTO_TCP], 13)
                     .map_or_else(dash, |t| (usize::from(t[12] >> 4) * 4).to_string()),
                 CaptureLen => p.len().to_string(),
+                // Only "no options" is written as Click writes it.
+                IpOpt => ip.map_or_else(dash, |_| if hl == 20 { ".".into() } else { dash() }),
+                TcpOpt => th(&[PROTO_TCP], 13).map_or_else(dash, |t| {
+                    if t[12] >> 4 == 5 {
+                        ".".into()
+                    } else {
+                        dash()
+                    }
+                }),
+                IcmpFlowid => th(&[PROTO_ICMP], 6).map_or_else(dash, |t| u16_at(t, 4).to_string()),
+                IcmpSeq => th(&[PROTO_ICMP], 8).map_or_else(dash, |t| u16_at(t, 6).to_string()),
                 IcmpCode => th(&[PROTO_ICMP], 2).map_or_else(dash, |t| t[1].to_string()),
                 Payload | PayloadLen => {
                     let off = match proto {
