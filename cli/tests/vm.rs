@@ -648,20 +648,10 @@ fn image_generic() -> PathBuf {
     image
 }
 
-/// The firewall above, plus two sources that need waking without a frame: a Script whose
-/// `wait` is a timer and re-arms a one-packet InfiniteSource, and a RatedSource, whose next
-/// packet is a deadline of its own.
-const SLEEPER: &str = "\
-FromDevice(0)
-  -> c_in :: Counter
-  -> cl :: Classifier(12/0800, -)
-  -> Strip(14)
-  -> CheckIPHeader
-  -> filter :: IPFilter(allow udp && dst port 7, deny all)
-  -> Unstrip(14)
-  -> c_out :: Counter
-  -> ToDevice(1);
-cl[1] -> Discard;
+/// Added to the firewall above: two sources that need waking without a frame, a Script
+/// whose `wait` is a timer and re-arms a one-packet InfiniteSource, and a RatedSource, whose
+/// next packet is a deadline of its own.
+const SLEEPERS: &str = "\
 beat :: InfiniteSource(LIMIT 1) -> beats :: Counter -> Discard;
 Script(label top, wait 100ms, write beat.reset, goto top);
 RatedSource(RATE 20) -> rated :: Counter -> Discard;
@@ -697,7 +687,7 @@ fn clock_ticks_per_second() -> u64 {
 
 #[test]
 fn an_idle_vm_sleeps_yet_timers_frames_and_the_control_channel_wake_it() {
-    let image = image("sleeper", SLEEPER);
+    let image = image("sleeper", &format!("{FIREWALL}{SLEEPERS}"));
     let (nics, feed, in0, out1) = two_nics();
     let vm = Vm::boot(&image, &nics, &[]);
     assert_eq!(vm.read("idle_mode"), "halt");
