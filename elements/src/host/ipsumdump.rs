@@ -262,13 +262,6 @@ fn fields(text: &str) -> Result<Vec<Field>, String> {
         .collect()
 }
 
-/// An I/O error as a user reads it, without `(os error N)`.
-fn io_message(e: &std::io::Error) -> String {
-    let s = e.to_string();
-    s.find(" (os error")
-        .map_or(s.clone(), |i| s[..i].to_string())
-}
-
 /// Click's TCP flag letters, bit 0 first.
 const TCP_FLAGS: &[u8; 9] = b"FSRPAUECN";
 
