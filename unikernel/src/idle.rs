@@ -3,8 +3,8 @@
 //! The main loop runs scheduler slices back to back while they move packets. Once slices
 //! have moved nothing for [`DEFAULT_SPIN`] after the last frame a NIC received
 //! (`idle_spin_us=` on the command line), or right after work of the router's own (a timer,
-//! a rate-limited source), the next idle slice tries to sleep: every NIC acknowledges its interrupt and turns notifications on,
-//! then looks at its rings once more (`Router::arm_wakeups`); if nothing is waiting there or
+//! a rate-limited source), the next idle slice tries to sleep: every NIC acknowledges its
+//! interrupt and turns notifications on, then looks at its rings once more (`Router::arm_wakeups`); if nothing is waiting there or
 //! on the control channel, the CPU halts until a device line, the control channel's UART or
 //! the local APIC timer, armed for the router's next deadline (its earliest timer, or a
 //! rate-limited element's next packet), wakes it. The loop then polls as before: a frame

@@ -71,8 +71,15 @@ const IOAPIC1_FIRST_GSI: u32 = 24;
 const IOAPIC_VERSION: u32 = 1;
 const IOAPIC_REDIRECTION: u32 = 0x10;
 
-/// Least time between starting the one-shot counter and reading it back, in microseconds.
-const CALIBRATION_US: u64 = 100;
+/// Least time between starting the one-shot counter and reading it back, in microseconds:
+/// long enough that a vCPU preempted between the two reads skews the rate by a few percent
+/// at most.
+const CALIBRATION_US: u64 = 1000;
+
+/// A deadline nearer than this, in microseconds, is spun out rather than slept for: an
+/// interrupt round trip takes longer, and a one-shot count measured a little fast wakes
+/// the CPU just short of its deadline.
+const SPIN_BELOW_US: u64 = 50;
 
 /// Why interrupts cannot be used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -184,9 +191,17 @@ impl Interrupts {
     }
 
     /// Halts until an interrupt: a routed line, or the timer when `deadline_tsc` is given
-    /// (a TSC value; one in the past fires at once). Returns with interrupts disabled again.
+    /// (a TSC value; one in the past fires at once, one closer than `SPIN_BELOW_US` is
+    /// spun out). Returns with interrupts disabled again.
     pub fn sleep(&mut self, deadline_tsc: Option<u64>) {
         if let Some(deadline) = deadline_tsc {
+            let spin_below = self.tsc_khz * SPIN_BELOW_US / 1000;
+            if deadline.saturating_sub(rdtsc()) < spin_below {
+                while rdtsc() < deadline {
+                    core::hint::spin_loop();
+                }
+                return;
+            }
             self.arm(deadline);
         }
         // SAFETY: every vector an enabled interrupt can use has a handler (see `idt`), which

@@ -154,12 +154,26 @@ fn clock_selftest_matches_host_wall_time() {
     panic!("clock off by more than 5% in every try: {errors:?}");
 }
 
+/// The guest halts ten times for 20 ms each and checks it woke within 3 ms of every deadline,
+/// at most two halts per wait (a CPU that does not sleep would loop thousands of times).
 #[test]
 fn the_apic_timer_wakes_a_halted_cpu_on_time() {
-    let outcome = Boot::new("selftest=timer").run();
-    let report = outcome.line("selftest timer: 10 waits");
-    println!("{}", report.map_or("", |(_, l)| l));
-    assert_status(&outcome, STATUS_SUCCESS);
+    let mut failures = Vec::new();
+    // A loaded host can deschedule the vCPU past the deadline; three tries keep the check
+    // about the timer.
+    for _ in 0..3 {
+        let outcome = Boot::new("selftest=timer").run();
+        let report = outcome.line("selftest timer: 10 waits");
+        println!("{}", report.map_or("", |(_, l)| l));
+        if outcome.status == Some(STATUS_SUCCESS) {
+            return;
+        }
+        failures.push(outcome.output());
+    }
+    panic!(
+        "the timer self-test failed in every try:\n{}",
+        failures.join("\n---\n")
+    );
 }
 
 #[test]
