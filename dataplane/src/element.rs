@@ -60,6 +60,19 @@ pub trait Element {
         None
     }
 
+    /// Reads a handler that takes parameters or acts (Click's read handlers with
+    /// parameters: `s.run ARGS`, `table.lookup ADDR`); `params` is the text after the
+    /// handler's name, possibly empty. `None` when the element has no such handler, and the
+    /// router then tries [`read_handler`](Self::read_handler) (for empty parameters).
+    fn read_handler_with(
+        &mut self,
+        _ctx: &mut Context<'_>,
+        _name: &str,
+        _params: &str,
+    ) -> Option<Result<String, HandlerError>> {
+        None
+    }
+
     /// Writes the handler called `name`.
     fn write_handler(
         &mut self,

@@ -528,6 +528,11 @@ impl<'a> Context<'a> {
         self.core.read_handler(path)
     }
 
+    /// Reads another element's handler with parameters (`s.run 1 2`, `t.lookup 10.0.0.1`).
+    pub fn read_handler_with(&self, path: &str, params: &str) -> Result<String, HandlerError> {
+        self.core.read_handler_with(path, params)
+    }
+
     /// Writes another element's handler.
     pub fn write_handler(&self, path: &str, value: &str) -> Result<(), HandlerError> {
         self.core.write_handler(path, value)
@@ -861,7 +866,67 @@ impl Core {
         let i = self
             .find(elem)
             .ok_or_else(|| HandlerError::NoSuchElement(elem.into()))?;
+        match self.read_plain(i, h) {
+            Err(HandlerError::NoSuchHandler(_)) => self
+                .read_acting(i, h, "")
+                .unwrap_or_else(|| Err(HandlerError::NoSuchHandler(path.into()))),
+            r => r,
+        }
+    }
+
+    /// A read handler with parameters: the element's own (`read_handler_with`); with no
+    /// parameters, any read handler.
+    fn read_handler_with(&self, path: &str, params: &str) -> Result<String, HandlerError> {
+        if params.trim().is_empty() {
+            return self.read_handler(path);
+        }
+        let takes_none = || {
+            Err(HandlerError::BadValue(format!(
+                "read handler '{path}' takes no parameters"
+            )))
+        };
+        let Some((elem, h)) = path.rsplit_once('.') else {
+            return match self.read_global(path) {
+                Ok(_) => takes_none(),
+                Err(e) => Err(e),
+            };
+        };
+        let i = self
+            .find(elem)
+            .ok_or_else(|| HandlerError::NoSuchElement(elem.into()))?;
+        match self.read_acting(i, h, params) {
+            Some(r) => r,
+            None => match self.read_plain(i, h) {
+                Ok(_) => takes_none(),
+                Err(HandlerError::NoSuchHandler(_)) => {
+                    Err(HandlerError::NoSuchHandler(path.into()))
+                }
+                Err(e) => Err(e),
+            },
+        }
+    }
+
+    /// Element `i`'s read handler `h` that takes parameters or acts; `None` when it has
+    /// none of that name.
+    fn read_acting(&self, i: usize, h: &str, params: &str) -> Option<Result<String, HandlerError>> {
+        let r = match self.with_element(i, |e, ctx| e.read_handler_with(ctx, h, params)) {
+            Some(r) => r?,
+            None => Err(HandlerError::BadValue(format!(
+                "{} is busy",
+                self.nodes[i].name
+            ))),
+        };
+        // From inside another element's call, the outermost drain delivers what was sent.
+        if self.depth.get() == 0 {
+            self.drain();
+        }
+        Some(r)
+    }
+
+    /// Element `i`'s plain read handler `h`, or one the router gives every element.
+    fn read_plain(&self, i: usize, h: &str) -> Result<String, HandlerError> {
         let node = &self.nodes[i];
+        let elem = node.name.as_str();
         let element = node
             .element
             .try_borrow()
@@ -902,7 +967,7 @@ impl Core {
                 }
                 s
             }
-            _ => return Err(HandlerError::NoSuchHandler(path.into())),
+            _ => return Err(HandlerError::NoSuchHandler(format!("{elem}.{h}"))),
         })
     }
 
@@ -1560,6 +1625,11 @@ impl Router {
     /// `pool_free`, ...).
     pub fn read_handler(&self, path: &str) -> Result<String, HandlerError> {
         self.core.read_handler(path)
+    }
+
+    /// Reads a handler with parameters (Click's `READ handler params`).
+    pub fn read_handler_with(&self, path: &str, params: &str) -> Result<String, HandlerError> {
+        self.core.read_handler_with(path, params)
     }
 
     /// Writes a handler.

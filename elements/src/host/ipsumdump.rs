@@ -32,7 +32,8 @@
 //! `CHECKSUM` (the default) checksums stay zero and bytes beyond what the line describes are
 //! counted in the extra length annotation. One packet per task run, so two sources take
 //! turns as in Click. Keywords: `STOP` (stop the router at the end), `ACTIVE`, `CHECKSUM`,
-//! `PROTO`, `FIELDS`/`CONTENTS` (fields for lines before any `!data`); `ZERO` and `TIMING`
+//! `PROTO`, `FIELDS`/`CONTENTS` (fields for lines before any `!data`), `DATA` (the text
+//! to read, instead of a `FILENAME`); `ZERO` and `TIMING`
 //! are accepted (bytes a line leaves out are always zero). Handler: `count`.
 //!
 //! ## `ToIPSummaryDump(FILENAME [, keywords])`
@@ -412,6 +413,8 @@ impl Line {
 
 struct From {
     filename: String,
+    /// `DATA`: the dump's text, read instead of a file.
+    data: Option<String>,
     reader: Option<Box<dyn BufRead>>,
     fields: Vec<Field>,
     default_proto: u8,
@@ -423,7 +426,8 @@ struct From {
 }
 
 fn make_from(args: &mut Args<'_>, _: &ConfigContext<'_>) -> Option<Box<dyn Element>> {
-    let filename: Option<String> = args.read_mp("FILENAME");
+    let filename: Option<String> = args.read_p("FILENAME");
+    let data: Option<String> = args.read_k("DATA");
     let stop = args.read_k("STOP").unwrap_or(false);
     let active = args.read_k("ACTIVE").unwrap_or(true);
     let _zero: Option<bool> = args.read_k("ZERO");
@@ -455,8 +459,21 @@ fn make_from(args: &mut Args<'_>, _: &ConfigContext<'_>) -> Option<Box<dyn Eleme
             return None;
         }
     };
+    let filename = match (filename, &data) {
+        (Some(f), None) => f,
+        (None, Some(_)) => "DATA".into(),
+        (Some(_), Some(_)) => {
+            args.error_whole("give FILENAME or DATA, not both");
+            return None;
+        }
+        (None, None) => {
+            args.error_whole("missing mandatory FILENAME argument");
+            return None;
+        }
+    };
     Some(Box::new(From {
-        filename: filename?,
+        filename,
+        data,
         reader: None,
         fields,
         default_proto,
@@ -633,7 +650,9 @@ impl Element for From {
     fn push(&mut self, _: &mut Context<'_>, _: usize, _: Batch) {}
 
     fn initialize(&mut self, ctx: &mut InitContext<'_>) -> Result<(), String> {
-        self.reader = Some(if self.filename == "-" {
+        self.reader = Some(if let Some(data) = self.data.take() {
+            Box::new(std::io::Cursor::new(data.into_bytes()))
+        } else if self.filename == "-" {
             Box::new(BufReader::new(std::io::stdin()))
         } else {
             let f = std::fs::File::open(&self.filename)

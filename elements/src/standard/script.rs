@@ -1,24 +1,40 @@
 //! `Script(INSTRUCTIONS...)` — scripts a configuration; `DriverManager(INSTRUCTIONS...)` —
 //! a script that decides when the router stops.
 //!
-//! **Ports:** none.
+//! **Ports:** none, except for packet scripts: any number of inputs and outputs, agnostic.
 //!
-//! Each argument is one instruction; they run in order, starting when the router starts.
+//! Each argument is one instruction; they run in order. `TYPE` says when:
+//!
+//! - `ACTIVE` (the default without ports): from when the router starts.
+//! - `PASSIVE`: only when its `run` handler is called, from the first instruction, and
+//!   after a `step`. `$(s.run ARGS)` reads the result: what `return` gave, else nothing.
+//! - `PACKET` (also `PUSH`; the default with ports): from the first instruction for each
+//!   packet, with `$input` its input port. The result is the output the packet leaves by:
+//!   `return N`, `0` when the script ends (`end`, or past the last instruction); `exit`, a
+//!   `return` that is not an output's number, `stop` or `error` drop the packet.
+//! - `DRIVER`: as `DriverManager`.
+//!
 //! Text arguments undergo substitution: `$VAR` and `${VAR}` are script variables, `$?` is
-//! the status of the last `write` (0 on success, -1 on failure), and `$(HANDLER)` is the
-//! value of a read handler (`$(c.count)`) or of an arithmetic handler with arguments
-//! (`$(add $x 1)`). Substitution happens inside double quotes, not inside single quotes.
+//! the status of the last `write` (0 on success, -1 on failure), `$args` the parameters of
+//! the `run` call, `$1`, `$2`... their words, `$#` how many, `$0` the handler's name and
+//! `$write` whether the call was a write; `$(HANDLER [PARAMS])` is the value of a read
+//! handler (`$(c.count)`, `$(s.run 1 2)`) or of an arithmetic handler (`$(add $x 1)`).
+//! Substitution happens inside double quotes, not inside single quotes.
 //!
 //! ## Instructions
 //!
 //! - `set VAR TEXT`, `setq VAR TEXT` — sets `$VAR` (`setq` removes a layer of quotes).
 //! - `init VAR TEXT`, `initq VAR TEXT` — sets `$VAR` once, when the router starts.
+//!   `export VAR TEXT` (`exportq`) does the same and makes `$VAR` a read handler of the
+//!   script.
+//! - `return [TEXT]`, `returnq ...` — ends the run with TEXT as its result.
 //! - `print [>FILE | >>FILE] TEXT|HANDLER`, `printn ...` — prints a line (`printn`: the same;
 //!   the console is line-based). An argument that starts with a letter, `@` or `_` is a read
 //!   handler whose value is printed; otherwise it is text, substituted and unquoted. `>FILE`
 //!   writes (truncating) and `>>FILE` appends to a file on the host; in the VM, and without
 //!   the `std` feature, the line goes to the console.
-//! - `read HANDLER` — prints `HANDLER:`, its value, and an empty line.
+//! - `read HANDLER [PARAMS]`, `readq ...` — prints `HANDLER:`, its value, and an empty
+//!   line (`readq`, `printq` and `printnq` unquote the parameters).
 //! - `write HANDLER [VALUE]`, `writeq ...`, `call ...` — calls a write handler. A bare
 //!   name is a global handler (`write stop`).
 //! - `pause [N]` (also `wait_stop`, `wait_pause`, `wait_step`) — waits for N steps (default
@@ -39,7 +55,9 @@
 //! `random N`, `random N1 N2` (from the router's random sequence, as Click draws them: 0 to
 //! 2^31 - 1, 0 to N - 1, N1 to N2).
 //!
-//! **Handlers:** `step` (w: N steps, default 1), `goto` (w: jumps to a label and runs).
+//! **Handlers:** `step` (w: N steps, default 1), `goto` (w: jumps to a label and runs),
+//! `run` (r with parameters, w: runs from the top; the read gives the result), `get VAR`
+//! (r), `set VAR VALUE` (w), and each exported variable (r).
 //!
 //! ## DriverManager
 //!
@@ -51,9 +69,10 @@
 //! **Example:**
 //! `DriverManager(wait_stop, read c.count, print "total $(c.count)", stop)`
 //!
-//! **Differences from Click:** only `TYPE ACTIVE` scripts (Script's default) are supported;
-//! passive, packet, proxy and signal scripts are not, nor `return`, `export`, `save`,
-//! `append`, `sprintf`, `cat` and `kill`. Handler values in `$(...)` are read without
+//! **Differences from Click:** `TYPE PROXY` and `TYPE SIGNAL` are not supported, nor
+//! `save`, `append`, `sprintf`, `cat`, `kill`, `shift` and `$$`. A packet script given a
+//! batch of several packets runs for each before any goes on (Click's sources push one at
+//! a time, and so does sluice's scheduler when a script is downstream). Handler values in `$(...)` are read without
 //! arguments. Click 2.1's `random N` (one argument) fails asking for N2; here it gives 0 to
 //! N - 1, as Click's manual says.
 
@@ -75,7 +94,7 @@ use super::common::{fabs, parse_value, trunc};
 /// `Script`.
 pub static Script: ElementClass = ElementClass {
     name: "Script",
-    ports: "0/0",
+    ports: "-/-",
     processing: "a",
     make: make_script,
 };
@@ -91,6 +110,32 @@ pub static DriverManager: ElementClass = ElementClass {
 /// Jumps allowed without blocking before a script is considered looping.
 const MAX_JUMPS: u32 = 1000;
 
+/// When a script runs (`TYPE`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    /// From the router's start (the default without ports).
+    Active,
+    /// Only when its `run` handler is called (or stepped).
+    Passive,
+    /// Once per packet, from the top; the result chooses the output (the default with
+    /// ports).
+    Packet,
+    /// `DriverManager`.
+    Driver,
+}
+
+/// How the last run of instructions ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Outcome {
+    /// At a `pause` or `wait`.
+    Blocked,
+    Return,
+    End,
+    Exit,
+    Stop,
+    Error,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Insn {
     Set {
@@ -98,8 +143,13 @@ enum Insn {
         text: String,
         unquote: bool,
     },
+    /// `init` and, with `export`, also a read handler named after the variable.
     Init {
         var: String,
+        text: String,
+        unquote: bool,
+    },
+    Return {
         text: String,
         unquote: bool,
     },
@@ -109,8 +159,13 @@ enum Insn {
         /// `print`/`printq` end the output with a newline unless it has one; `printn` and
         /// `printnq` do not.
         newline: bool,
+        /// `printq`/`printnq`: a handler's parameters are unquoted.
+        unquote: bool,
     },
-    Read(String),
+    Read {
+        handler: String,
+        unquote: bool,
+    },
     Write {
         handler: String,
         value: String,
@@ -125,6 +180,7 @@ enum Insn {
     },
     Loop,
     End,
+    Exit,
     Stop,
     Error(String),
 }
@@ -141,12 +197,21 @@ enum State {
 }
 
 struct ScriptElement {
+    kind: Kind,
     driver: bool,
     insns: Vec<Insn>,
     pc: usize,
     state: State,
+    outcome: Outcome,
     vars: Vec<(String, String)>,
+    /// Variables that are also read handlers (`export`).
+    exports: Vec<String>,
     write_status: i32,
+    /// The parameters of the current `run` call (`$args`, `$1`...) and the handler's name
+    /// (`$0`), and whether it was a write (`$write`).
+    run_args: String,
+    run_name: String,
+    run_write: bool,
     name: String,
 }
 
@@ -168,9 +233,9 @@ fn parse_insn(text: &str) -> Result<Insn, String> {
         }
     };
     Ok(match name {
-        "set" | "setq" | "init" | "initq" => {
+        "set" | "setq" | "init" | "initq" | "export" | "exportq" => {
             let (var, text) = split_word(rest);
-            if var.is_empty() {
+            if var.is_empty() || (name.starts_with("set") && text.is_empty()) {
                 return Err(format!("expected '{name} VAR TEXT'"));
             }
             let (var, text, unquote) = (var.to_string(), text.to_string(), name.ends_with('q'));
@@ -180,6 +245,10 @@ fn parse_insn(text: &str) -> Result<Insn, String> {
                 Insn::Init { var, text, unquote }
             }
         }
+        "return" | "returnq" => Insn::Return {
+            text: rest.to_string(),
+            unquote: name == "returnq",
+        },
         "print" | "printn" | "printq" | "printnq" => {
             let mut file = None;
             let mut text = rest;
@@ -199,13 +268,17 @@ fn parse_insn(text: &str) -> Result<Insn, String> {
                 file,
                 text: text.to_string(),
                 newline: !name.starts_with("printn"),
+                unquote: name.ends_with('q'),
             }
         }
         "read" | "readq" => {
             if rest.is_empty() {
                 return Err(format!("expected '{name} HANDLER'"));
             }
-            Insn::Read(rest.to_string())
+            Insn::Read {
+                handler: rest.to_string(),
+                unquote: name == "readq",
+            }
         }
         "write" | "writeq" | "call" => {
             let (handler, value) = split_word(rest);
@@ -247,7 +320,8 @@ fn parse_insn(text: &str) -> Result<Insn, String> {
             }
         }
         "loop" => want_empty(Insn::Loop)?,
-        "end" | "exit" => want_empty(Insn::End)?,
+        "end" => want_empty(Insn::End)?,
+        "exit" => want_empty(Insn::Exit)?,
         "stop" | "quit" => want_empty(Insn::Stop)?,
         "error" | "errorq" => Insn::Error(rest.into()),
         "" => return Err("empty instruction".into()),
@@ -256,17 +330,53 @@ fn parse_insn(text: &str) -> Result<Insn, String> {
 }
 
 fn make(a: &mut Args<'_>, c: &ConfigContext<'_>, driver: bool) -> Option<Box<dyn Element>> {
+    let has_ports = c.ninputs > 0 || c.noutputs > 0;
+    let mut kind = if driver {
+        Kind::Driver
+    } else if has_ports {
+        Kind::Packet
+    } else {
+        Kind::Active
+    };
     if !driver {
         if let Some(t) = a.read_k::<String>("TYPE") {
-            if !t.eq_ignore_ascii_case("ACTIVE") {
-                a.error_whole(format!("TYPE {t} is not supported (only ACTIVE; use DriverManager for a driver script)"));
-                return None;
-            }
+            kind = match t.trim() {
+                "ACTIVE" => Kind::Active,
+                "PASSIVE" => Kind::Passive,
+                "PACKET" | "PUSH" => Kind::Packet,
+                "DRIVER" => Kind::Driver,
+                "PROXY" => {
+                    a.error_whole("TYPE PROXY is not supported");
+                    return None;
+                }
+                w if w.starts_with("SIGNAL") => {
+                    a.error_whole("TYPE SIGNAL is not supported");
+                    return None;
+                }
+                _ => {
+                    a.error_whole("bad TYPE");
+                    return None;
+                }
+            };
         }
     }
+    if kind == Kind::Packet && c.ninputs == 0 {
+        a.error_whole("PACKET script must have inputs");
+        return None;
+    }
+    if kind != Kind::Packet && has_ports {
+        a.error_whole("ports allowed only on PACKET scripts");
+        return None;
+    }
+    let driver = kind == Kind::Driver;
     let mut insns = Vec::new();
+    let mut exports = Vec::new();
     let mut ok = true;
     for arg in a.rest() {
+        let (word, rest) = split_word(arg.text);
+        if matches!(word, "export" | "exportq") {
+            exports.push(split_word(rest).0.to_string());
+        }
         match parse_insn(arg.text) {
             Ok(i) => insns.push(i),
             Err(e) => {
@@ -296,12 +406,18 @@ fn make(a: &mut Args<'_>, c: &ConfigContext<'_>, driver: bool) -> Option<Box<dyn
         insns.push(Insn::Pause(1));
     }
     Some(Box::new(ScriptElement {
+        kind,
         driver,
         insns,
         pc: 0,
         state: State::Run,
+        outcome: Outcome::Blocked,
         vars: Vec::new(),
+        exports,
         write_status: 0,
+        run_args: String::new(),
+        run_name: String::new(),
+        run_write: false,
         name: c.name.to_string(),
     }))
 }
@@ -499,12 +615,63 @@ fn words(s: &str) -> Vec<String> {
     out
 }
 
+/// The words of `s` at white space, quoted text kept whole with its quotes (Click's
+/// `cp_shift_spacevec`).
+fn spaced_words(s: &str) -> impl Iterator<Item = &str> {
+    let mut rest = s;
+    core::iter::from_fn(move || {
+        rest = rest.trim_start();
+        if rest.is_empty() {
+            return None;
+        }
+        let b = rest.as_bytes();
+        let mut i = 0;
+        let mut quote = None;
+        while i < b.len() {
+            match (quote, b[i]) {
+                (None, c) if c.is_ascii_whitespace() => break,
+                (None, c @ (b'"' | b'\'')) => quote = Some(c),
+                (Some(b'"'), b'\\') => i += 1,
+                (Some(q), c) if c == q => quote = None,
+                _ => {}
+            }
+            i += 1;
+        }
+        let (word, r) = rest.split_at(i.min(b.len()));
+        rest = r;
+        Some(word)
+    })
+}
+
 impl ScriptElement {
     fn var(&self, name: &str) -> Option<&str> {
         self.vars
             .iter()
             .find(|(n, _)| n == name)
             .map(|(_, v)| v.as_str())
+    }
+
+    /// `$NAME`: a variable, else what a `run` call passed: `$args` (all its parameters),
+    /// `$1`... (one word of them), `$0` (the handler's name), `$write` (whether it was a
+    /// write).
+    fn lookup(&self, name: &str) -> Option<String> {
+        if let Some(v) = self.var(name) {
+            return Some(v.to_string());
+        }
+        match name {
+            "args" => Some(self.run_args.clone()),
+            "0" => Some(self.run_name.clone()),
+            "write" => Some(self.run_write.to_string()),
+            _ => {
+                let n: usize = name.parse().ok().filter(|_| name.as_bytes()[0] != b'0')?;
+                Some(
+                    spaced_words(&self.run_args)
+                        .nth(n - 1)
+                        .unwrap_or("")
+                        .to_string(),
+                )
+            }
+        }
     }
 
     fn set_var(&mut self, name: &str, value: String) {
@@ -514,31 +681,73 @@ impl ScriptElement {
         }
     }
 
-    /// Reads a handler for `$(...)` and `print`: the script's own arithmetic, or any
-    /// element's (or global) read handler.
-    fn call_read(&self, ctx: &Context<'_>, text: &str) -> Result<String, String> {
-        let ws = words(text);
-        let Some((first, args)) = ws.split_first() else {
+    /// The handler a `$(...)`, `print` or `read` names, as Click names it in messages: one
+    /// of this script's own with the script's name in front.
+    fn handler_name(&self, text: &str) -> String {
+        let first = split_word(text).0;
+        if first.contains('.') {
+            first.to_string()
+        } else {
+            format!("{}.{first}", self.name)
+        }
+    }
+
+    /// Reads a handler for `$(...)`, `print` and `read`: the script's own (arithmetic,
+    /// `get`, exported variables), or any element's (or global) read handler, with the
+    /// text after its name as parameters (unquoted for `printq`/`readq`).
+    fn call_read(
+        &self,
+        ctx: &Context<'_>,
+        text: &str,
+        unquote_params: bool,
+    ) -> Result<String, String> {
+        let (first, params) = split_word(text);
+        if first.is_empty() {
             return Err("empty handler name".into());
-        };
+        }
         let local = match first.rsplit_once('.') {
             Some((elem, h)) if elem == self.name => h,
             Some(_) => "",
-            None => first.as_str(),
+            None => first,
         };
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        if local == "random" {
-            return random(ctx, &args);
-        }
+        let params = if unquote_params {
+            unquote(params).unwrap_or_else(|_| params.to_string())
+        } else {
+            params.to_string()
+        };
         if !local.is_empty() {
+            // These two see their parameters as one text, as Click's do.
+            match local {
+                "length" => return Ok(params.len().to_string()),
+                "unquote" => return unquote(&params),
+                _ => {}
+            }
+            let ws = words(&params);
+            let args: Vec<&str> = ws.iter().map(String::as_str).collect();
+            if local == "random" {
+                return random(ctx, &args);
+            }
             if let Some(r) = arithmetic(local, &args, ctx.now()) {
                 return r;
             }
+            if local == "get" {
+                return match args.as_slice() {
+                    [var] => self
+                        .lookup(var)
+                        .ok_or_else(|| format!("undefined variable '{var}'")),
+                    [] => Err("no variable".into()),
+                    _ => Err("too many arguments".into()),
+                };
+            }
+            if self.exports.iter().any(|e| e == local) {
+                return Ok(self.var(local).unwrap_or("").to_string());
+            }
+            if first.contains('.') {
+                return Err(format!("no read handler '{first}'"));
+            }
         }
-        if !args.is_empty() {
-            return Err(format!("'{first}' takes no arguments here"));
-        }
-        ctx.read_handler(first).map_err(|e| e.to_string())
+        ctx.read_handler_with(first, &params)
+            .map_err(|e| e.to_string())
     }
 
     /// Substitutes `$VAR`, `${VAR}`, `$?` and `$(HANDLER ...)`, except inside single quotes.
@@ -577,7 +786,7 @@ impl ScriptElement {
                         j += 1;
                     }
                     let inner = self.expand(ctx, &text[i + 2..j.min(b.len())]);
-                    match self.call_read(ctx, &inner) {
+                    match self.call_read(ctx, &inner, false) {
                         Ok(v) => out.push_str(v.strip_suffix('\n').unwrap_or(&v)),
                         Err(e) => ctx.log(&format!("{}: $({inner}): {e}", self.name)),
                     }
@@ -586,6 +795,11 @@ impl ScriptElement {
                 }
                 if b[i + 1] == b'?' {
                     out.push_str(&self.write_status.to_string());
+                    i += 2;
+                    continue;
+                }
+                if b[i + 1] == b'#' {
+                    out.push_str(&spaced_words(&self.run_args).count().to_string());
                     i += 2;
                     continue;
                 }
@@ -601,7 +815,7 @@ impl ScriptElement {
                     (&text[i + 1..e], e)
                 };
                 if !name.is_empty() {
-                    out.push_str(self.var(name).unwrap_or(""));
+                    out.push_str(&self.lookup(name).unwrap_or_default());
                     i = next;
                     continue;
                 }
@@ -646,11 +860,12 @@ impl ScriptElement {
     }
 
     /// Ends the script: the router stops when this is the driver script or on `stop`.
-    fn finish(&mut self, ctx: &mut Context<'_>, stop: bool) {
+    fn finish(&mut self, ctx: &mut Context<'_>, outcome: Outcome) {
         self.state = State::Done;
+        self.outcome = outcome;
         if self.driver {
             ctx.stop_router();
-        } else if stop {
+        } else if outcome == Outcome::Stop {
             ctx.request_stop();
         }
     }
@@ -660,7 +875,7 @@ impl ScriptElement {
         let mut jumps = 0;
         while self.state == State::Run {
             let Some(insn) = self.insns.get(self.pc).cloned() else {
-                self.finish(ctx, false);
+                self.finish(ctx, Outcome::End);
                 break;
             };
             self.pc += 1;
@@ -681,11 +896,13 @@ impl ScriptElement {
                     file,
                     text,
                     newline,
+                    unquote: uq,
                 } => {
                     let starts_handler =
                         text.starts_with(|c: char| c.is_ascii_alphabetic() || c == '@' || c == '_');
                     let line = if starts_handler {
-                        match self.call_read(ctx, &text) {
+                        let call = self.expand(ctx, &text);
+                        match self.call_read(ctx, &call, uq) {
                             Ok(v) => v.strip_suffix('\n').map(String::from).unwrap_or(v),
                             Err(e) => {
                                 ctx.log(&format!("{}: print {text}: {e}", self.name));
@@ -698,9 +915,12 @@ impl ScriptElement {
                     };
                     self.emit(ctx, &file, &line, newline);
                 }
-                Insn::Read(h) => match self.call_read(ctx, &h) {
+                Insn::Read {
+                    handler: h,
+                    unquote: uq,
+                } => match self.call_read(ctx, &self.expand(ctx, &h), uq) {
                     Ok(v) => {
-                        ctx.log(&format!("{h}:"));
+                        ctx.log(&format!("{}:", self.handler_name(&h)));
                         for l in v.strip_suffix('\n').unwrap_or(&v).split('\n') {
                             ctx.log(l);
                         }
@@ -727,10 +947,14 @@ impl ScriptElement {
                         ctx.log(&format!("{}: while calling '{h}': {e}", self.name));
                     }
                 }
-                Insn::Pause(n) => self.state = State::Pause(n.max(1)),
+                Insn::Pause(n) => {
+                    self.state = State::Pause(n.max(1));
+                    self.outcome = Outcome::Blocked;
+                }
                 Insn::Wait(ns) => {
                     // A fresh read, as Click schedules the timer from `Timestamp::now()`.
-                    self.state = State::Wait(ctx.event_time().saturating_add(ns))
+                    self.state = State::Wait(ctx.event_time().saturating_add(ns));
+                    self.outcome = Outcome::Blocked;
                 }
                 Insn::Goto { label, cond } => {
                     if let Some(c) = cond {
@@ -753,13 +977,14 @@ impl ScriptElement {
                             "{} :: Script: too many jumps, giving up",
                             self.name
                         ));
-                        self.finish(ctx, false);
+                        self.finish(ctx, Outcome::Exit);
                         break;
                     }
                     match label.as_str() {
-                        "end" | "exit" => self.finish(ctx, false),
-                        "stop" => self.finish(ctx, true),
-                        "error" => self.finish(ctx, false),
+                        "end" => self.finish(ctx, Outcome::End),
+                        "exit" => self.finish(ctx, Outcome::Exit),
+                        "stop" => self.finish(ctx, Outcome::Stop),
+                        "error" => self.finish(ctx, Outcome::Error),
                         "loop" | "begin" if self.label(&label).is_none() => self.pc = 0,
                         l => self.pc = self.label(l).map_or(self.insns.len(), |p| p + 1),
                     }
@@ -771,13 +996,24 @@ impl ScriptElement {
                             "{} :: Script: too many jumps, giving up",
                             self.name
                         ));
-                        self.finish(ctx, false);
+                        self.finish(ctx, Outcome::Exit);
                         break;
                     }
                     self.pc = 0;
                 }
-                Insn::End => self.finish(ctx, false),
-                Insn::Stop => self.finish(ctx, true),
+                Insn::End => self.finish(ctx, Outcome::End),
+                Insn::Exit => self.finish(ctx, Outcome::Exit),
+                Insn::Stop => self.finish(ctx, Outcome::Stop),
+                Insn::Return { text, unquote: uq } => {
+                    let mut v = self.expand(ctx, &text);
+                    if uq {
+                        v = unquote(&v).unwrap_or(v);
+                    }
+                    self.set_var("_", v);
+                    // The script stays at its `return`; a step or timer does not go on.
+                    self.state = State::Done;
+                    self.outcome = Outcome::Return;
+                }
                 Insn::Error(msg) => {
                     let m = self.expand(ctx, &msg);
                     if !m.is_empty() {
@@ -787,7 +1023,7 @@ impl ScriptElement {
                             unquote(&m).unwrap_or(m.clone())
                         ));
                     }
-                    self.finish(ctx, false);
+                    self.finish(ctx, Outcome::Error);
                 }
             }
         }
@@ -831,6 +1067,43 @@ impl ScriptElement {
         }
     }
 
+    /// Runs the script from its first instruction (a `run` call, or a packet) and returns
+    /// its result: what `return` gave, `0` for a packet script that ended, else nothing.
+    /// `Err` when it ended with `error`.
+    fn run(
+        &mut self,
+        ctx: &mut Context<'_>,
+        handler: &str,
+        args: &str,
+        write: bool,
+    ) -> Result<String, HandlerError> {
+        self.pc = 0;
+        self.state = State::Run;
+        self.outcome = Outcome::Blocked;
+        self.run_args = args.to_string();
+        self.run_name = handler.to_string();
+        self.run_write = write;
+        self.advance(ctx, 0);
+        match self.outcome {
+            Outcome::Return => Ok(self.var("_").unwrap_or("").to_string()),
+            Outcome::End if self.kind == Kind::Packet => Ok("0".into()),
+            Outcome::Error => Err(HandlerError::BadValue(format!(
+                "{}: the script ended with an error",
+                self.name
+            ))),
+            _ => Ok(String::new()),
+        }
+    }
+
+    /// Runs the script for one packet from input `port` and says which output it leaves
+    /// by (`None`: dropped).
+    fn route(&mut self, ctx: &mut Context<'_>, port: usize) -> Option<usize> {
+        self.set_var("input", port.to_string());
+        let out = self.run(ctx, "", "", false).ok()?;
+        let port = i64::from_arg(&out, None).ok()?;
+        usize::try_from(port).ok().filter(|&p| p < ctx.noutputs())
+    }
+
     fn write_local(
         &mut self,
         ctx: &mut Context<'_>,
@@ -838,6 +1111,16 @@ impl ScriptElement {
         value: &str,
     ) -> Result<(), HandlerError> {
         match name {
+            "run" => {
+                self.run(ctx, name, value, true)?;
+            }
+            "set" => {
+                let (var, text) = split_word(value);
+                if var.is_empty() {
+                    return Err(HandlerError::BadValue("set: no variable".into()));
+                }
+                self.set_var(var, text.to_string());
+            }
             "step" => {
                 let n: u64 = if value.trim().is_empty() {
                     1
@@ -862,7 +1145,25 @@ impl ScriptElement {
 }
 
 impl Element for ScriptElement {
-    fn push(&mut self, _: &mut Context<'_>, _: usize, _: Batch) {}
+    fn push(&mut self, ctx: &mut Context<'_>, port: usize, batch: Batch) {
+        for p in batch {
+            if let Some(out) = self.route(ctx, port) {
+                ctx.output(out, p);
+            }
+        }
+    }
+
+    fn pull(&mut self, ctx: &mut Context<'_>, _: usize, max: usize) -> Option<Batch> {
+        let mut pulled = Batch::new();
+        for p in ctx.pull(0, max)? {
+            match self.route(ctx, 0) {
+                Some(0) => pulled.push(p),
+                Some(out) => ctx.output(out, p),
+                None => {}
+            }
+        }
+        (!pulled.is_empty()).then_some(pulled)
+    }
 
     fn initialize(&mut self, ctx: &mut InitContext<'_>) -> Result<(), String> {
         // `init` runs once, before anything else; its text sees no handlers yet.
@@ -882,13 +1183,37 @@ impl Element for ScriptElement {
             };
             self.set_var(&var, v);
         }
-        let now = ctx.now();
-        ctx.set_timer(now);
+        if matches!(self.kind, Kind::Active | Kind::Driver) {
+            let now = ctx.now();
+            ctx.set_timer(now);
+        }
         Ok(())
     }
 
     fn run_timer(&mut self, ctx: &mut Context<'_>) {
         self.advance(ctx, 0);
+    }
+
+    fn read_handler(&self, name: &str) -> Option<String> {
+        self.exports
+            .iter()
+            .any(|e| e == name)
+            .then(|| self.var(name).unwrap_or("").to_string())
+    }
+
+    fn read_handler_with(
+        &mut self,
+        ctx: &mut Context<'_>,
+        name: &str,
+        params: &str,
+    ) -> Option<Result<String, HandlerError>> {
+        match name {
+            "run" => Some(self.run(ctx, name, params, false)),
+            "get" => Some(self.lookup(params.trim()).ok_or_else(|| {
+                HandlerError::BadValue(format!("undefined variable '{}'", params.trim()))
+            })),
+            _ => None,
+        }
     }
 
     fn write_handler(
@@ -901,7 +1226,13 @@ impl Element for ScriptElement {
     }
 
     fn handlers(&self) -> &'static [Handler] {
-        const H: &[Handler] = &[Handler::write("step"), Handler::write("goto")];
+        const H: &[Handler] = &[
+            Handler::write("step"),
+            Handler::write("goto"),
+            Handler::read_write("run"),
+            Handler::read("get"),
+            Handler::write("set"),
+        ];
         H
     }
 }
@@ -1070,8 +1401,106 @@ mod tests {
         assert!(e.contains("unknown instruction 'frobnicate'"), "{e}");
         assert!(e.contains("wait") || e.contains("duration"), "{e}");
         assert!(config_error(&graph(&[("s", "Script", "goto nowhere")], &[])).contains("no label"));
+        assert!(config_error(&graph(&[("s", "Script", "TYPE PROXY, end")], &[])).contains("PROXY"));
         assert!(
-            config_error(&graph(&[("s", "Script", "TYPE PASSIVE, end")], &[])).contains("PASSIVE")
+            config_error(&graph(&[("s", "Script", "TYPE SOMETIMES")], &[])).contains("bad TYPE")
+        );
+        let ports = graph(
+            &[("i", "Idle", ""), ("s", "Script", "TYPE ACTIVE, end")],
+            &[(0, 0, 1, 0)],
+        );
+        assert!(config_error(&ports).contains("ports allowed only on PACKET scripts"));
+        let no_input = graph(
+            &[("s", "Script", "TYPE PACKET"), ("d", "Discard", "")],
+            &[(0, 0, 1, 0)],
+        );
+        assert!(config_error(&no_input).contains("PACKET script must have inputs"));
+    }
+
+    #[test]
+    fn packet_script_chooses_the_output() {
+        let b = Bench::new(16);
+        let g = graph(
+            &[
+                ("src", "InfiniteSource", "LIMIT 7, STOP true"),
+                // 1, 2 (no such output: dropped), 0, 1, 2, 0, then `exit` drops the 7th.
+                (
+                    "s",
+                    "Script",
+                    "export n 0, set n $(add $n 1), goto x $(eq $n 7), return $(mod $n 3), label x, exit",
+                ),
+                ("a", "Collect", ""),
+                ("b", "Collect", ""),
+            ],
+            &[(0, 0, 1, 0), (1, 0, 2, 0), (1, 1, 3, 0)],
+        );
+        let mut r = b.router(&g).unwrap();
+        r.run_rounds(50);
+        assert_eq!(collected("a").len(), 2);
+        assert_eq!(collected("b").len(), 2);
+        assert_eq!(
+            r.read_handler("s.n").unwrap(),
+            "7",
+            "an exported variable is a handler"
+        );
+        assert!(r.read_handler("s.get").is_err(), "get needs a variable");
+    }
+
+    #[test]
+    fn packet_script_without_return_passes_packets_on_and_sees_its_input() {
+        let b = Bench::new(16);
+        let g = graph(
+            &[
+                ("src", "InfiniteSource", "LIMIT 3, STOP true"),
+                ("s", "Script", "set last $input"),
+                ("a", "Collect", ""),
+            ],
+            &[(0, 0, 1, 0), (1, 0, 2, 0)],
+        );
+        let mut r = b.router(&g).unwrap();
+        r.run_rounds(20);
+        assert_eq!(
+            collected("a").len(),
+            3,
+            "a script with ports is a PACKET script"
+        );
+        assert_eq!(r.read_handler_with("s.get", "last").unwrap(), "0");
+    }
+
+    #[test]
+    fn passive_script_runs_when_called_with_parameters() {
+        let b = Bench::new(8);
+        let g = graph(
+            &[
+                (
+                    "s",
+                    "Script",
+                    "TYPE PASSIVE, print \"ran $0 $write\", returnq \"$2-$1 $# [$args]\"",
+                ),
+                (
+                    "t",
+                    "Script",
+                    "print $(s.run x y), print $(length \"ab\"), readq length \"ab\"",
+                ),
+            ],
+            &[],
+        );
+        let mut r = b.router(&g).unwrap();
+        r.run_rounds(3);
+        assert_eq!(
+            b.lines(),
+            ["ran run false", "y-x 2 [x y]", "4", "t.length:", "2", ""],
+            "a passive script waits for its run handler"
+        );
+        assert_eq!(
+            r.read_handler_with("s.run", "'a b' c").unwrap(),
+            "c-'a b' 2 ['a b' c]"
+        );
+        r.write_handler("s.run", "").unwrap();
+        assert_eq!(b.lines(), ["ran run false", "ran run true"]);
+        assert!(
+            r.read_handler_with("s.name", "x").is_err(),
+            "name takes no parameters"
         );
     }
 
