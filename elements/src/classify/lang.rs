@@ -122,6 +122,7 @@ pub(crate) fn port_number(word: &str) -> Option<u16> {
 }
 
 /// The ICMP type a name (`echo`, `unreachable`, ...) or a number names.
+#[cfg(feature = "std")]
 pub(crate) fn icmp_type_number(word: &str) -> Option<u8> {
     word.parse()
         .ok()
@@ -129,6 +130,7 @@ pub(crate) fn icmp_type_number(word: &str) -> Option<u8> {
 }
 
 /// The name of ICMP type `t`, if it has one.
+#[cfg(feature = "std")]
 pub(crate) fn icmp_type_name(t: u8) -> Option<&'static str> {
     // Click's own names: `timeexceeded`, not the `time-exceeded` synonym.
     ICMP_TYPES
