@@ -500,11 +500,15 @@ impl Dump {
                     }
                 },
             };
-            progressed = true;
             if !self.due(&p, ctx.now()) {
+                // Idle until it is due (the scheduler may sleep or, in simulated time,
+                // jump there).
+                let due = i128::from(p.anno().timestamp_ns) + self.timing_offset;
+                ctx.wake_at(u64::try_from(due).unwrap_or(u64::MAX));
                 self.held = Some(p);
                 break;
             }
+            progressed = true;
             self.count += 1;
             sent += 1;
             emit(ctx, p);

@@ -33,15 +33,16 @@
 //! counted in the extra length annotation. One packet per task run, so two sources take
 //! turns as in Click. Keywords: `STOP` (stop the router at the end), `ACTIVE`, `CHECKSUM`,
 //! `PROTO`, `FIELDS`/`CONTENTS` (fields for lines before any `!data`), `DATA` (the text
-//! to read, instead of a `FILENAME`); `ZERO` and `TIMING`
-//! are accepted (bytes a line leaves out are always zero). Handler: `count`.
+//! to read, instead of a `FILENAME`), `TIMING` (send packets with their timestamps'
+//! spacing, the first at once); `ZERO` is accepted (bytes a line leaves out are always
+//! zero). Handler: `count`.
 //!
 //! ## `ToIPSummaryDump(FILENAME [, keywords])`
 //! **Ports** 1/0-1, agnostic in, push out. Writes a header (`!IPSummaryDump 1.3`, `!data`
 //! with the fields) and one line per packet, passing packets on when it has an output.
 //! Keywords: `FIELDS`/`CONTENTS` (required), `BANNER` (a `!creator` comment). Handler: `count`.
 //!
-//! **Differences from Click:** binary dumps, `MULTIPACKET`, `TIMING`, `SAMPLE`, `FLOWID`, IP
+//! **Differences from Click:** binary dumps, `MULTIPACKET`, `SAMPLE`, `FLOWID`, IP
 //! and TCP option fields and the other rarely used fields are not supported (an unknown field
 //! is a configuration error naming it).
 
@@ -421,6 +422,12 @@ struct From {
     stop: bool,
     active: bool,
     checksum: bool,
+    /// `TIMING`: packets leave at their timestamps' spacing, the first at once.
+    timing: bool,
+    /// Router time minus the first packet's timestamp (`TIMING`).
+    timing_offset: Option<i128>,
+    /// A packet read but not yet due (`TIMING`).
+    held: Option<Packet>,
     count: u64,
     done: bool,
 }
@@ -438,7 +445,7 @@ fn make_from(args: &mut Args<'_>, _: &ConfigContext<'_>) -> Option<Box<dyn Eleme
         .or_else(|| args.read_k("CONTENTS"))
         .or_else(|| args.read_k("DEFAULT_CONTENTS"))
         .or_else(|| args.read_k("DEFAULT_FIELDS"));
-    let _timing: Option<bool> = args.read_k("TIMING");
+    let timing = args.read_k("TIMING").unwrap_or(false);
     let default_proto = match proto.as_deref() {
         None | Some("T") | Some("tcp") => PROTO_TCP,
         Some("U") | Some("udp") => PROTO_UDP,
@@ -480,6 +487,9 @@ fn make_from(args: &mut Args<'_>, _: &ConfigContext<'_>) -> Option<Box<dyn Eleme
         stop,
         active,
         checksum,
+        timing,
+        timing_offset: None,
+        held: None,
         count: 0,
         done: false,
     }))
@@ -671,7 +681,18 @@ impl Element for From {
             return TaskStatus::Idle;
         }
         // One packet per run, as Click's does: two sources take turns.
-        match self.next_packet(ctx) {
+        let next = self.held.take().or_else(|| self.next_packet(ctx));
+        if let (Some(p), true) = (&next, self.timing) {
+            let now = i128::from(ctx.event_time());
+            let ts = i128::from(p.anno().timestamp_ns);
+            let due = ts + *self.timing_offset.get_or_insert(now - ts);
+            if now < due {
+                ctx.wake_at(u64::try_from(due).unwrap_or(u64::MAX));
+                self.held = next;
+                return TaskStatus::Idle;
+            }
+        }
+        match next {
             Some(p) => {
                 self.count += 1;
                 ctx.output(0, p);

@@ -123,6 +123,9 @@ pub struct Rewriter {
     reap_interval: u64,
     capacity: usize,
     dst_anno: bool,
+    /// `REPLY_ANNO`: the annotation a mapping remembers from its first packet and sets on
+    /// its replies.
+    reply_anno: Option<ReplyAnno>,
     /// Packets too short or malformed to carry a flow, dropped.
     bad_packets: u64,
     /// Eviction candidates (expiry, flow), earliest first, from the last scan.
@@ -131,6 +134,35 @@ pub struct Rewriter {
     seed: u64,
     /// The router time last seen (handlers report expiry relative to it).
     now_seen: u64,
+}
+
+/// A one-byte annotation `REPLY_ANNO` names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ReplyAnno {
+    Paint,
+}
+
+impl ReplyAnno {
+    fn parse(name: &str) -> Result<Self, String> {
+        match name {
+            "PAINT" => Ok(Self::Paint),
+            _ => Err(format!(
+                "REPLY_ANNO: '{name}' is not a one-byte annotation sluice has (PAINT is)"
+            )),
+        }
+    }
+
+    fn get(self, p: &Packet) -> u8 {
+        match self {
+            Self::Paint => p.anno().paint,
+        }
+    }
+
+    fn set(self, p: &mut Packet, v: u8) {
+        match self {
+            Self::Paint => p.anno_mut().paint = v,
+        }
+    }
 }
 
 fn secs(d: Option<Duration>, default_s: u64) -> u64 {
@@ -193,7 +225,7 @@ pub fn configure(
             };
             let udp = secs(timeout, 300);
             let streaming = if kind == Kind::Udp {
-                d(args, "UDP_STREAMING_TIMEOUT")
+                d(args, "UDP_STREAMING_TIMEOUT").or(d(args, "STREAMING_TIMEOUT"))
             } else {
                 None
             };
@@ -226,6 +258,20 @@ pub fn configure(
         (None, None) => usize::MAX,
     };
     dst_anno = args.read_k::<bool>("DST_ANNO").unwrap_or(true);
+    let reply_anno = match args.read_k::<String>("REPLY_ANNO") {
+        Some(name) if kind != Kind::Ping => match ReplyAnno::parse(name.trim()) {
+            Ok(a) => Some(a),
+            Err(e) => {
+                args.error_whole(e);
+                return None;
+            }
+        },
+        Some(_) => {
+            args.error_whole("ICMPPingRewriter takes no REPLY_ANNO");
+            return None;
+        }
+        None => None,
+    };
 
     let specs_text = args.rest();
     if specs_text.is_empty() {
@@ -286,6 +332,7 @@ pub fn configure(
         reap_interval: reap,
         capacity: cap,
         dst_anno,
+        reply_anno,
         bad_packets: 0,
         evict,
         evict_pos: 0,
@@ -394,6 +441,7 @@ impl Rewriter {
         hint: u32,
     ) -> Option<usize> {
         let off = p.network_offset().unwrap_or(0);
+        let anno_in = self.reply_anno.map(|a| a.get(p));
         let Some(ip) = p.data_mut().get_mut(off..) else {
             self.bad_packets += 1;
             return None;
@@ -462,7 +510,10 @@ impl Rewriter {
         let (fi, dir) = match hinted.or_else(|| tables.maps[mapi].get(&key)) {
             Some(x) => x,
             None => match self.create(tables, port, mapi, proto, key, now) {
-                Ok(fi) => (fi, 0),
+                Ok(fi) => {
+                    tables.flows.slots[fi as usize].reply_anno = anno_in.unwrap_or(0);
+                    (fi, 0)
+                }
                 Err(Unmapped::Drop) => return None,
                 Err(Unmapped::Out(o)) => return Some(o),
             },
@@ -524,6 +575,9 @@ impl Rewriter {
         let out = usize::from(flow.outputs[dir]);
         if self.dst_anno {
             p.anno_mut().dst_ip = new.daddr.to_be_bytes();
+        }
+        if let (Some(a), 1) = (self.reply_anno, dir) {
+            a.set(p, flow.reply_anno);
         }
         Some(out)
     }
@@ -643,6 +697,7 @@ impl Rewriter {
             input: port as u16,
             proto,
             state: 0,
+            reply_anno: 0,
         };
         let fi = tables.flows.add(flow);
         tables.maps[mapi].insert(key, fi, 0);

@@ -322,6 +322,8 @@ pub struct Flow {
     pub proto: u8,
     /// Connection state bits (`S_*`), [`S_LIVE`] while the slot is in use.
     pub state: u8,
+    /// The annotation byte the first packet carried, given to reply packets (`REPLY_ANNO`).
+    pub reply_anno: u8,
 }
 
 /// The slot holds a mapping.
