@@ -115,6 +115,14 @@ const IP_PROTOS: &[(&str, u16)] = &[
     ("udp", PROTO_UDP),
 ];
 
+/// The IP protocol a name (`tcp`, `udp`, `icmp`, ...) or a number 0-255 names, as Click's
+/// protocol names read.
+pub(crate) fn ip_proto_number(word: &str) -> Option<u8> {
+    word.parse()
+        .ok()
+        .or_else(|| find(IP_PROTOS, word).and_then(|p| u8::try_from(p).ok()))
+}
+
 /// The port a service name (`dns`, `www`, ...) or a number names, as Click's `IPPortArg`
 /// reads it.
 pub(crate) fn port_number(word: &str) -> Option<u16> {

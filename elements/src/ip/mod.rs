@@ -14,6 +14,7 @@
 //! | [`ipprint`] | `IPPrint` |
 //! | [`checkip6header`] | `CheckIP6Header` |
 //! | [`fastudpsource`] | `FastUDPSource` |
+//! | [`encap`] | `IPEncap`, `UDPIPEncap` |
 #![allow(non_upper_case_globals)]
 
 use sluice_dataplane::ElementClass;
@@ -24,6 +25,7 @@ pub mod checksums;
 pub mod checktransport;
 pub(crate) mod common;
 pub mod decipttl;
+pub mod encap;
 pub mod ether;
 pub mod fastudpsource;
 pub mod headers;
@@ -42,6 +44,7 @@ pub mod classes {
     pub use super::checksums::{SetIPChecksum, SetTCPChecksum, SetUDPChecksum};
     pub use super::checktransport::{CheckICMPHeader, CheckTCPHeader, CheckUDPHeader};
     pub use super::decipttl::DecIPTTL;
+    pub use super::encap::{IPEncap, UDPIPEncap};
     pub use super::ether::{
         DropBroadcasts, EtherEncap, EtherMirror, EtherRewrite, HostEtherFilter, StoreEtherAddress,
     };
@@ -55,6 +58,8 @@ pub mod classes {
 /// Every class of this family.
 pub static ALL: &[&ElementClass] = &[
     &classes::FastUDPSource,
+    &classes::IPEncap,
+    &classes::UDPIPEncap,
     &classes::CheckIPHeader,
     &classes::CheckIPHeader2,
     &classes::MarkIPHeader,
