@@ -13,6 +13,7 @@
 //! | `proto`/`ip_proto` | `T`, `U`, `I` or a protocol number |
 //! | `ip_len` (`len`, `length`) | the IP total length |
 //! | `ip_id`, `ip_ttl`, `ip_tos`, `ip_hl` | IP header fields (`ip_hl` in bytes) |
+//! | `ip_dscp`, `ip_ecn` | the TOS byte's parts (`ip_ecn`: `no`, `ect1`, `ect2`, `ce`) |
 //! | `tcp_seq`, `tcp_ack`, `tcp_win`, `tcp_urp` | TCP header fields |
 //! | `tcp_flags` | TCP flags, letters of `FSRPAUECN` (`.` none), or a number |
 //! | `icmp_type`, `icmp_type_name`, `icmp_code` | ICMP header fields (the type by name, `echo`) |
@@ -95,6 +96,8 @@ enum Field {
     IpId,
     IpTtl,
     IpTos,
+    IpDscp,
+    IpEcn,
     IpHl,
     TcpSeq,
     TcpAck,
@@ -132,6 +135,8 @@ fn field(name: &str) -> Option<Field> {
         "ip_id" => IpId,
         "ip_ttl" => IpTtl,
         "ip_tos" => IpTos,
+        "ip_dscp" => IpDscp,
+        "ip_ecn" => IpEcn,
         "ip_hl" => IpHl,
         "tcp_seq" => TcpSeq,
         "tcp_ack" => TcpAck,
@@ -172,6 +177,8 @@ fn canonical(f: Field) -> &'static str {
         IpId => "ip_id",
         IpTtl => "ip_ttl",
         IpTos => "ip_tos",
+        IpDscp => "ip_dscp",
+        IpEcn => "ip_ecn",
         IpHl => "ip_hl",
         TcpSeq => "tcp_seq",
         TcpAck => "tcp_ack",
@@ -307,6 +314,8 @@ struct Line {
     ip_id: Option<u16>,
     ip_ttl: Option<u8>,
     ip_tos: Option<u8>,
+    ip_dscp: Option<u8>,
+    ip_ecn: Option<u8>,
     ip_hl: Option<usize>,
     tcp_seq: Option<u32>,
     tcp_ack: Option<u32>,
@@ -376,6 +385,17 @@ impl Line {
             IpId => self.ip_id = Some(w.parse().ok()?),
             IpTtl => self.ip_ttl = Some(w.parse().ok()?),
             IpTos => self.ip_tos = Some(w.parse().ok()?),
+            IpDscp => self.ip_dscp = Some(w.parse::<u8>().ok().filter(|d| *d < 64)?),
+            IpEcn => {
+                self.ip_ecn = Some(match w {
+                    "0" | "1" | "2" | "3" => w.parse().ok()?,
+                    "no" | "-" => 0,
+                    "ect1" | "ECT(1)" => 2,
+                    "ect2" | "ECT(0)" => 1,
+                    "ce" | "CE" => 3,
+                    _ => return None,
+                })
+            }
             IpHl => self.ip_hl = Some(w.parse().ok()?),
             TcpSeq => self.tcp_seq = Some(w.parse().ok()?),
             TcpAck => self.tcp_ack = Some(w.parse().ok()?),
@@ -409,6 +429,16 @@ impl Line {
             Aggregate => self.aggregate = Some(w.parse().ok()?),
         }
         Some(())
+    }
+}
+
+/// A protocol as `PROTO` and `!proto` give it: `T`, `U`, `I`, a name or a number.
+fn proto_word(w: &str) -> Option<u8> {
+    match w {
+        "T" => Some(PROTO_TCP),
+        "U" => Some(PROTO_UDP),
+        "I" => Some(PROTO_ICMP),
+        _ => crate::classify::lang::ip_proto_number(w),
     }
 }
 
@@ -446,13 +476,11 @@ fn make_from(args: &mut Args<'_>, _: &ConfigContext<'_>) -> Option<Box<dyn Eleme
         .or_else(|| args.read_k("DEFAULT_CONTENTS"))
         .or_else(|| args.read_k("DEFAULT_FIELDS"));
     let timing = args.read_k("TIMING").unwrap_or(false);
-    let default_proto = match proto.as_deref() {
-        None | Some("T") | Some("tcp") => PROTO_TCP,
-        Some("U") | Some("udp") => PROTO_UDP,
-        Some("I") | Some("icmp") => PROTO_ICMP,
-        Some(n) => match n.parse() {
-            Ok(p) => p,
-            Err(_) => {
+    let default_proto = match proto.as_deref().map(str::trim) {
+        None => PROTO_TCP,
+        Some(n) => match proto_word(n) {
+            Some(p) => p,
+            None => {
                 args.error_whole(format!("PROTO: bad protocol '{n}'"));
                 return None;
             }
@@ -527,7 +555,14 @@ impl From {
         // Zeros whatever the line leaves out (Click's ZERO false leaves stale bytes there).
         d.fill(0);
         d[0] = 0x40 | (hl / 4) as u8;
-        d[1] = l.ip_tos.unwrap_or(0);
+        let mut tos = l.ip_tos.unwrap_or(0);
+        if let Some(dscp) = l.ip_dscp {
+            tos = (tos & 3) | (dscp << 2);
+        }
+        if let Some(ecn) = l.ip_ecn {
+            tos = (tos & !3) | ecn;
+        }
+        d[1] = tos;
         d[2..4].copy_from_slice(&(ip_len.min(0xffff) as u16).to_be_bytes());
         d[4..6].copy_from_slice(&l.ip_id.unwrap_or(0).to_be_bytes());
         d[8] = l.ip_ttl.unwrap_or(100);
@@ -624,7 +659,16 @@ impl From {
             if let Some(rest) = line.strip_prefix('!') {
                 let (word, fields_text) =
                     rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
-                if word == "data" || word == "contents" {
+                if word == "proto" {
+                    match proto_word(fields_text.trim()) {
+                        Some(p) => self.default_proto = p,
+                        None => ctx.log(&format!(
+                            "{}: bad !proto '{}'",
+                            self.filename,
+                            fields_text.trim()
+                        )),
+                    }
+                } else if word == "data" || word == "contents" {
                     match fields(fields_text) {
                         Ok(f) => self.fields = f,
                         Err(e) => ctx.log(&format!("{}: {e}", self.filename)),
@@ -846,6 +890,10 @@ impl To {
                 IpId => ip.map_or_else(dash, |d| u16_at(d, 4).to_string()),
                 IpTtl => ip.map_or_else(dash, |d| d[8].to_string()),
                 IpTos => ip.map_or_else(dash, |d| d[1].to_string()),
+                IpDscp => ip.map_or_else(dash, |d| (d[1] >> 2).to_string()),
+                IpEcn => ip.map_or_else(dash, |d| {
+                    ["no", "ect2", "ect1", "ce"][usize::from(d[1] & 3)].into()
+                }),
                 IpHl => ip.map_or_else(dash, |_| hl.to_string()),
                 TcpSeq => th(&[PROTO_TCP], 8).map_or_else(dash, |t| u32_at(t, 4).to_string()),
                 TcpAck => th(&[PROTO_TCP], 12).map_or_else(dash, |t| u32_at(t, 8).to_string()),

@@ -30,7 +30,7 @@ use sluice_dataplane::{
     Batch, ConfigContext, Context, Effects, Element, ElementClass, Handler, HandlerError, Packet,
 };
 
-use super::common::{push_each, Verdict};
+use super::common::{parse_value, push_each, Verdict};
 use crate::classify::lang::{ip_proto_number, port_number};
 use crate::wire::checksum;
 
@@ -133,14 +133,6 @@ fn write_ip_header(p: &mut Packet, f: Fields, id: u16, src: [u8; 4], dst: [u8; 4
     h[10..12].copy_from_slice(&sum.to_be_bytes());
     p.set_network_offset(0);
     p.set_transport_offset(20);
-}
-
-fn handler_value<T: FromArg>(
-    name: &str,
-    value: &str,
-    c_names: Option<&dyn sluice_config::args::NameLookup>,
-) -> Result<T, HandlerError> {
-    T::from_arg(value.trim(), c_names).map_err(|e| HandlerError::BadValue(format!("{name}: {e}")))
 }
 
 // ---- IPEncap ---------------------------------------------------------------------------
@@ -260,11 +252,11 @@ impl Element for IpEncap {
         value: &str,
     ) -> Result<(), HandlerError> {
         match name {
-            "src" => self.src = handler_value(name, value, None)?,
+            "src" => self.src = parse_value(name, value)?,
             "dst" => {
                 self.dst = match value.trim() {
                     "DST_ANNO" => Dst::Anno,
-                    v => Dst::Addr(handler_value(name, v, None)?),
+                    v => Dst::Addr(parse_value(name, v)?),
                 }
             }
             _ => return Err(HandlerError::NoSuchHandler(name.into())),
@@ -386,12 +378,12 @@ impl Element for UdpIpEncap {
                 .ok_or_else(|| HandlerError::BadValue(format!("{name}: bad port '{}'", v.trim())))
         };
         match name {
-            "src" => self.src = handler_value(name, value, None)?,
+            "src" => self.src = parse_value(name, value)?,
             "sport" => self.sport = port(value)?,
             "dst" => {
                 self.dst = match value.trim() {
                     "DST_ANNO" => Dst::Anno,
-                    v => Dst::Addr(handler_value(name, v, None)?),
+                    v => Dst::Addr(parse_value(name, v)?),
                 }
             }
             "dport" => self.dport = port(value)?,

@@ -15,6 +15,7 @@
 //! | [`checkip6header`] | `CheckIP6Header` |
 //! | [`fastudpsource`] | `FastUDPSource` |
 //! | [`encap`] | `IPEncap`, `UDPIPEncap` |
+//! | [`tos`] | `SetIPDSCP`, `MarkIPCE` |
 #![allow(non_upper_case_globals)]
 
 use sluice_dataplane::ElementClass;
@@ -35,6 +36,7 @@ pub mod ipprint;
 mod proptests;
 #[cfg(test)]
 pub(crate) mod testutil;
+pub mod tos;
 pub mod vlan;
 
 /// The classes of this family, each a `static` named as Click names it.
@@ -52,6 +54,7 @@ pub mod classes {
     pub use super::headers::{MarkIPHeader, Strip, StripIPHeader, Unstrip};
     pub use super::ipaddress::{GetIPAddress, SetIPAddress, SetRandIPAddress, StoreIPAddress};
     pub use super::ipprint::IPPrint;
+    pub use super::tos::{MarkIPCE, SetIPDSCP};
     pub use super::vlan::{VLANDecap, VLANEncap};
 }
 
@@ -60,6 +63,8 @@ pub static ALL: &[&ElementClass] = &[
     &classes::FastUDPSource,
     &classes::IPEncap,
     &classes::UDPIPEncap,
+    &classes::SetIPDSCP,
+    &classes::MarkIPCE,
     &classes::CheckIPHeader,
     &classes::CheckIPHeader2,
     &classes::MarkIPHeader,

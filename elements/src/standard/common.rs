@@ -12,16 +12,7 @@ use sluice_dataplane::{Context, Element, HandlerError};
 pub(crate) const DEFAULT_DATA: &[u8] =
     b"Random bullshit in a packet, at least 64 bytes long. Well, now it is.";
 
-/// Parses a value written to handler `handler`.
-pub(crate) fn parse_value<T: FromArg>(handler: &str, value: &str) -> Result<T, HandlerError> {
-    let v = value.trim();
-    T::from_arg(v, None).map_err(|e| HandlerError::BadValue(format!("{handler}: {e}")))
-}
-
-/// Click's unparsing of a boolean.
-pub(crate) fn bool_str(b: bool) -> String {
-    if b { "true" } else { "false" }.to_string()
-}
+pub(crate) use crate::ip::common::{bool_str, parse_value};
 
 /// The bytes of a source's packet: `data`, truncated or repeated to `length` bytes when a
 /// length is given (Click's `LENGTH`). Empty data with a length gives zero bytes.

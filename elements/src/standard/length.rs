@@ -1,4 +1,9 @@
-//! `Truncate` and `Pad`: a packet's length, and the extra length annotation.
+//! `Truncate`, `Pad` and `CheckLength`: a packet's length, and the extra length annotation.
+//!
+//! ## `CheckLength(LENGTH)`
+//! **Ports** 1 input, 1 or 2 outputs; agnostic in, push on output 1. Packets longer than
+//! LENGTH bytes leave on output 1 (dropped when it is not connected); the rest on output 0.
+//! **Handlers**: `length` (read/write).
 //!
 //! ## `Truncate(LENGTH [, EXTRA_LENGTH])`
 //! **Ports** 1/1, agnostic. Cuts each packet longer than LENGTH bytes down to LENGTH,
@@ -23,7 +28,12 @@ use alloc::boxed::Box;
 use alloc::string::{String, ToString};
 
 use sluice_config::args::Args;
-use sluice_dataplane::{Batch, ConfigContext, Context, Effects, Element, ElementClass, Handler};
+use sluice_dataplane::{
+    Batch, ConfigContext, Context, Effects, Element, ElementClass, Handler, HandlerError,
+};
+
+use super::common::parse_value;
+use crate::ip::common::{push_each, Verdict};
 
 /// `Truncate`.
 #[allow(non_upper_case_globals)]
@@ -42,6 +52,59 @@ pub static Pad: ElementClass = ElementClass {
     processing: "a/a",
     make: make_pad,
 };
+
+/// `CheckLength`.
+#[allow(non_upper_case_globals)]
+pub static CheckLength: ElementClass = ElementClass {
+    name: "CheckLength",
+    ports: "1/1-2",
+    processing: "a/ah",
+    make: make_check,
+};
+
+struct Checker {
+    max: u32,
+}
+
+fn make_check(args: &mut Args<'_>, _: &ConfigContext<'_>) -> Option<Box<dyn Element>> {
+    let max = args.read_mp::<u32>("LENGTH")?;
+    Some(Box::new(Checker { max }))
+}
+
+impl Element for Checker {
+    fn effects(&self) -> Effects {
+        Effects::Local
+    }
+
+    fn push(&mut self, ctx: &mut Context<'_>, _: usize, batch: Batch) {
+        let max = self.max as usize;
+        push_each(ctx, batch, |p| Verdict::Out(usize::from(p.len() > max)));
+    }
+
+    fn read_handler(&self, name: &str) -> Option<String> {
+        (name == "length").then(|| self.max.to_string())
+    }
+
+    fn write_handler(
+        &mut self,
+        _: &mut Context<'_>,
+        name: &str,
+        value: &str,
+    ) -> Result<(), HandlerError> {
+        match name {
+            "length" => {
+                self.max = parse_value(name, value)?;
+                Ok(())
+            }
+            _ => Err(HandlerError::NoSuchHandler(name.into())),
+        }
+    }
+
+    fn handlers(&self) -> &'static [Handler] {
+        const H: &[Handler] = &[Handler::read_write("length")];
+        H
+    }
+}
 
 struct Truncator {
     length: usize,
@@ -161,6 +224,28 @@ mod tests {
         let out = collected("c");
         assert_eq!(out.len(), 1, "{class}({config})");
         (out[0].data().to_vec(), out[0].anno().extra_length)
+    }
+
+    #[test]
+    fn check_length_splits_at_the_limit() {
+        let b = Bench::new(8);
+        let g = graph(
+            &[
+                ("e", "CheckLength", "10"),
+                ("short", "Collect", ""),
+                ("long", "Collect", ""),
+            ],
+            &[(0, 0, 1, 0), (0, 1, 2, 0)],
+        );
+        let mut r = b.router(&g).unwrap();
+        r.push_to("e", 0, b.batch(&[&[0; 10], &[0; 11], &[0; 3]]))
+            .unwrap();
+        assert_eq!(collected("short").len(), 2);
+        assert_eq!(collected("long").len(), 1);
+        r.write_handler("e.length", "2").unwrap();
+        assert_eq!(r.read_handler("e.length").unwrap(), "2");
+        r.push_to("e", 0, b.batch(&[&[0; 3]])).unwrap();
+        assert_eq!(collected("long").len(), 1);
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! The standard elements: sources and sinks, counters, queues, switches, `Tee`, `Print`,
-//! `Truncate`/`Pad`,
+//! `Truncate`/`Pad`/`CheckLength`,
 //! `Script`/`DriverManager`, `RandomSeed`, `AddressInfo`, and the device elements `FromDevice`/`ToDevice`.
 //! Each file's module documentation is the element's manual, in Click's style.
 
@@ -34,7 +34,7 @@ pub mod classes {
     pub use super::device::{FromDevice, ToDevice};
     pub use super::discard::{Discard, Idle};
     pub use super::infinitesource::{InfiniteSource, RandomSource};
-    pub use super::length::{Pad, Truncate};
+    pub use super::length::{CheckLength, Pad, Truncate};
     pub use super::paint::{Null, Paint, PaintSwitch};
     pub use super::print::Print;
     pub use super::queue::{Queue, SimpleQueue};
@@ -66,6 +66,7 @@ pub static ALL: &[&ElementClass] = &[
     &Null,
     &Truncate,
     &Pad,
+    &CheckLength,
     &Paint,
     &PaintSwitch,
     &Switch,
