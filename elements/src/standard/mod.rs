@@ -1,5 +1,5 @@
 //! The standard elements: sources and sinks, counters, queues, switches, `Tee`, `Print`,
-//! `Truncate`/`Pad`/`CheckLength`,
+//! `Truncate`/`Pad`/`CheckLength`, `RatedUnqueue`/`BandwidthRatedUnqueue`,
 //! `Script`/`DriverManager`, `RandomSeed`, `AddressInfo`, and the device elements `FromDevice`/`ToDevice`.
 //! Each file's module documentation is the element's manual, in Click's style.
 
@@ -17,6 +17,7 @@ pub mod paint;
 pub mod print;
 pub mod queue;
 pub mod randomseed;
+pub mod rated;
 pub mod ratedsource;
 pub mod script;
 pub mod switch;
@@ -39,6 +40,7 @@ pub mod classes {
     pub use super::print::Print;
     pub use super::queue::{Queue, SimpleQueue};
     pub use super::randomseed::RandomSeed;
+    pub use super::rated::{BandwidthRatedUnqueue, RatedUnqueue};
     pub use super::ratedsource::RatedSource;
     pub use super::script::{DriverManager, Script};
     pub use super::switch::{HashSwitch, RandomSwitch, RoundRobinSwitch, StaticSwitch, Switch};
@@ -61,6 +63,8 @@ pub static ALL: &[&ElementClass] = &[
     &Queue,
     &SimpleQueue,
     &Unqueue,
+    &RatedUnqueue,
+    &BandwidthRatedUnqueue,
     &Tee,
     &PullTee,
     &Null,

@@ -58,7 +58,7 @@ struct Rated {
 }
 
 /// Parses a bandwidth in bytes per second.
-fn parse_bandwidth(text: &str) -> Result<u64, String> {
+pub(crate) fn parse_bandwidth(text: &str) -> Result<u64, String> {
     let t = text.trim();
     let split = t
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
@@ -78,7 +78,8 @@ fn parse_bandwidth(text: &str) -> Result<u64, String> {
         "GBps" => 1_000_000_000.0,
         _ => return Err(alloc::format!("'{text}': unknown bandwidth unit")),
     };
-    Ok((v * scale) as u64)
+    // Rounded: `1.6kbps` is 200 bytes per second, not 199.
+    Ok((v * scale + 0.5) as u64)
 }
 
 fn make(a: &mut Args<'_>, _: &ConfigContext<'_>) -> Option<Box<dyn Element>> {
