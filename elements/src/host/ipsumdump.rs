@@ -390,8 +390,8 @@ impl Line {
                 self.ip_ecn = Some(match w {
                     "0" | "1" | "2" | "3" => w.parse().ok()?,
                     "no" | "-" => 0,
-                    "ect1" | "ECT(1)" => 2,
-                    "ect2" | "ECT(0)" => 1,
+                    "ect1" | "ECT(1)" => 1,
+                    "ect2" | "ECT(0)" => 2,
                     "ce" | "CE" => 3,
                     _ => return None,
                 })
@@ -892,7 +892,7 @@ impl To {
                 IpTos => ip.map_or_else(dash, |d| d[1].to_string()),
                 IpDscp => ip.map_or_else(dash, |d| (d[1] >> 2).to_string()),
                 IpEcn => ip.map_or_else(dash, |d| {
-                    ["no", "ect2", "ect1", "ce"][usize::from(d[1] & 3)].into()
+                    ["no", "ect1", "ect2", "ce"][usize::from(d[1] & 3)].into()
                 }),
                 IpHl => ip.map_or_else(dash, |_| hl.to_string()),
                 TcpSeq => th(&[PROTO_TCP], 8).map_or_else(dash, |t| u32_at(t, 4).to_string()),

@@ -58,8 +58,8 @@ const UDP_FIELDS: Fields = Fields {
     proto: PROTO_UDP,
 };
 const IP_DF: u16 = 0x4000;
-const IP_ECN_ECT1: u8 = 2;
-const IP_ECN_ECT2: u8 = 1;
+const IP_ECN_ECT1: u8 = 1;
+const IP_ECN_ECT2: u8 = 2;
 const IP_ECN_CE: u8 = 3;
 
 /// A destination: fixed, or the packet's destination annotation.

@@ -1,5 +1,5 @@
 //! The standard elements: sources and sinks, counters, queues, switches, `Tee`, `Print`,
-//! `Truncate`/`Pad`/`CheckLength`, `RatedUnqueue`/`BandwidthRatedUnqueue`,
+//! `Truncate`/`Pad`/`CheckLength`, `RatedUnqueue`/`BandwidthRatedUnqueue`, `RoundRobinSched`/`PrioSched`,
 //! `Script`/`DriverManager`, `RandomSeed`, `AddressInfo`, and the device elements `FromDevice`/`ToDevice`.
 //! Each file's module documentation is the element's manual, in Click's style.
 
@@ -19,6 +19,7 @@ pub mod queue;
 pub mod randomseed;
 pub mod rated;
 pub mod ratedsource;
+pub mod sched;
 pub mod script;
 pub mod switch;
 pub mod tee;
@@ -42,6 +43,7 @@ pub mod classes {
     pub use super::randomseed::RandomSeed;
     pub use super::rated::{BandwidthRatedUnqueue, RatedUnqueue};
     pub use super::ratedsource::RatedSource;
+    pub use super::sched::{PrioSched, RoundRobinSched};
     pub use super::script::{DriverManager, Script};
     pub use super::switch::{HashSwitch, RandomSwitch, RoundRobinSwitch, StaticSwitch, Switch};
     pub use super::tee::{PullTee, Tee};
@@ -65,6 +67,8 @@ pub static ALL: &[&ElementClass] = &[
     &Unqueue,
     &RatedUnqueue,
     &BandwidthRatedUnqueue,
+    &RoundRobinSched,
+    &PrioSched,
     &Tee,
     &PullTee,
     &Null,

@@ -1,0 +1,147 @@
+//! Packet schedulers for pull paths: `RoundRobinSched`, `PrioSched`.
+//!
+//! ## `RoundRobinSched`
+//! **Ports** any number of inputs, 1 output; pull. Each packet pulled from its output comes
+//! from the next input in turn that has one: inputs take turns, one packet each.
+//!
+//! ## `PrioSched`
+//! **Ports** any number of inputs, 1 output; pull. Each packet pulled comes from the
+//! lowest-numbered input that has one: input 0 has strict priority over input 1, and so
+//! on.
+//!
+//! A pull asking for several packets gets what the same number of Click pulls would, in the
+//! same order, when nothing arrives in between.
+//!
+//! ```text
+//! hi :: Queue -> [0] s :: PrioSched -> ToDevice(eth0);
+//! lo :: Queue -> [1] s;
+//! ```
+
+#![allow(non_upper_case_globals)]
+
+use alloc::boxed::Box;
+
+use sluice_config::args::Args;
+use sluice_dataplane::{Batch, ConfigContext, Context, Element, ElementClass};
+
+/// `RoundRobinSched`.
+pub static RoundRobinSched: ElementClass = ElementClass {
+    name: "RoundRobinSched",
+    ports: "-/1",
+    processing: "l/l",
+    make: make_rr,
+};
+/// `PrioSched`.
+pub static PrioSched: ElementClass = ElementClass {
+    name: "PrioSched",
+    ports: "-/1",
+    processing: "l/l",
+    make: make_prio,
+};
+
+struct RoundRobin {
+    next: usize,
+}
+
+fn make_rr(_: &mut Args<'_>, _: &ConfigContext<'_>) -> Option<Box<dyn Element>> {
+    Some(Box::new(RoundRobin { next: 0 }))
+}
+
+impl Element for RoundRobin {
+    fn push(&mut self, _: &mut Context<'_>, _: usize, _: Batch) {}
+
+    fn pull(&mut self, ctx: &mut Context<'_>, _: usize, max: usize) -> Option<Batch> {
+        let n = ctx.ninputs();
+        let mut out = Batch::new();
+        // Stop after a whole round of inputs without a packet.
+        let mut misses = 0;
+        while out.len() < max && !out.is_full() && misses < n {
+            let i = self.next;
+            self.next = (self.next + 1) % n;
+            match ctx.pull(i, 1).and_then(|mut b| b.pop()) {
+                Some(p) => {
+                    out.push(p);
+                    misses = 0;
+                }
+                None => misses += 1,
+            }
+        }
+        (!out.is_empty()).then_some(out)
+    }
+}
+
+struct Prio;
+
+fn make_prio(_: &mut Args<'_>, _: &ConfigContext<'_>) -> Option<Box<dyn Element>> {
+    Some(Box::new(Prio))
+}
+
+impl Element for Prio {
+    fn push(&mut self, _: &mut Context<'_>, _: usize, _: Batch) {}
+
+    fn pull(&mut self, ctx: &mut Context<'_>, _: usize, max: usize) -> Option<Batch> {
+        let mut out = Batch::new();
+        for i in 0..ctx.ninputs() {
+            let want = max.min(out.capacity()).saturating_sub(out.len());
+            if want == 0 {
+                break;
+            }
+            // An input that gives fewer than asked is empty: the rest come from the next.
+            if let Some(b) = ctx.pull(i, want) {
+                out.extend(b);
+            }
+        }
+        (!out.is_empty()).then_some(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testutil::*;
+
+    /// Pulls `n` packets through `sched` from three queues holding 3, 2 and 1 packets
+    /// painted 0, 1 and 2, and returns the paint of each.
+    fn order(sched: &str, max: &str) -> alloc::vec::Vec<u8> {
+        let b = Bench::new(32);
+        let g = graph(
+            &[
+                ("q0", "Queue", ""),
+                ("q1", "Queue", ""),
+                ("q2", "Queue", ""),
+                ("s", sched, ""),
+                ("u", "Unqueue", max),
+                ("c", "Collect", ""),
+            ],
+            &[
+                (0, 0, 3, 0),
+                (1, 0, 3, 1),
+                (2, 0, 3, 2),
+                (3, 0, 4, 0),
+                (4, 0, 5, 0),
+            ],
+        );
+        let mut r = b.router(&g).unwrap();
+        for (q, n) in [("q0", 3u8), ("q1", 2), ("q2", 1)] {
+            let paint = q.as_bytes()[1] - b'0';
+            let mut batch = b.batch(&alloc::vec![&[0u8; 20][..]; usize::from(n)]);
+            for p in &mut batch {
+                p.anno_mut().paint = paint;
+            }
+            r.push_to(q, 0, batch).unwrap();
+        }
+        r.run_rounds(20);
+        collected("c").iter().map(|p| p.anno().paint).collect()
+    }
+
+    #[test]
+    fn round_robin_takes_turns() {
+        assert_eq!(order("RoundRobinSched", "1"), [0, 1, 2, 0, 1, 0]);
+        assert_eq!(order("RoundRobinSched", "8"), [0, 1, 2, 0, 1, 0]);
+    }
+
+    #[test]
+    fn prio_empties_the_first_input_first() {
+        assert_eq!(order("PrioSched", "1"), [0, 0, 0, 1, 1, 2]);
+        assert_eq!(order("PrioSched", "8"), [0, 0, 0, 1, 1, 2]);
+    }
+}
