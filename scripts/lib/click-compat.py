@@ -53,7 +53,8 @@ out = [
     "of them. This page is written by that script (`--write-doc`).\n",
     "Matched and checked in CI without Click (`cli/tests/run.rs`, `scenarios/differential/`): `--simtime`, "
     "`-e`/`-f`/`-h` globs/`-q`/`-o`/`-x`, `Script` printing to standard output, `Truncate`, "
-    "`Pad`, `FromIPSummaryDump`/`ToIPSummaryDump`, `FastUDPSource`. The suite's tests of "
+    "`Pad`, `FromIPSummaryDump`/`ToIPSummaryDump`, `FastUDPSource`, `IPEncap`, `UDPIPEncap`, "
+    "`SetIPDSCP`, `MarkIPCE`, `CheckLength`, `RoundRobinSched`, `PrioSched`. The suite's tests of "
     "Click's C++ library (`BigintTest`, `HeapTest`, ...) are out of scope: they test Click's "
     "implementation, not a router's behaviour.\n",
     "| test | verdict | why |",
