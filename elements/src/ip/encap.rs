@@ -79,6 +79,14 @@ impl Dst {
             .map_err(|_| format!("DST: expected an IP address or 'DST_ANNO', not '{text}'"))
     }
 
+    /// A value written to a `dst` handler.
+    fn from_handler(name: &str, value: &str) -> Result<Self, HandlerError> {
+        match value.trim() {
+            "DST_ANNO" => Ok(Self::Anno),
+            v => parse_value(name, v).map(Self::Addr),
+        }
+    }
+
     fn unparse(self) -> String {
         match self {
             Self::Addr(a) => a.to_string(),
@@ -253,12 +261,7 @@ impl Element for IpEncap {
     ) -> Result<(), HandlerError> {
         match name {
             "src" => self.src = parse_value(name, value)?,
-            "dst" => {
-                self.dst = match value.trim() {
-                    "DST_ANNO" => Dst::Anno,
-                    v => Dst::Addr(parse_value(name, v)?),
-                }
-            }
+            "dst" => self.dst = Dst::from_handler(name, value)?,
             _ => return Err(HandlerError::NoSuchHandler(name.into())),
         }
         Ok(())
@@ -380,12 +383,7 @@ impl Element for UdpIpEncap {
         match name {
             "src" => self.src = parse_value(name, value)?,
             "sport" => self.sport = port(value)?,
-            "dst" => {
-                self.dst = match value.trim() {
-                    "DST_ANNO" => Dst::Anno,
-                    v => Dst::Addr(parse_value(name, v)?),
-                }
-            }
+            "dst" => self.dst = Dst::from_handler(name, value)?,
             "dport" => self.dport = port(value)?,
             _ => return Err(HandlerError::NoSuchHandler(name.into())),
         }
