@@ -45,17 +45,21 @@ pub static MarkIPCE: ElementClass = ElementClass {
 const ECN_MASK: u8 = 3;
 const ECN_CE: u8 = 3;
 
-/// Replaces the TOS byte with `f(tos)`, updating the checksum over the header's first
-/// 16-bit word as Click does. `None` when the packet has no IP header to change.
-fn change_tos(p: &mut Packet, f: impl FnOnce(u8) -> u8) -> Option<()> {
+/// Where `p`'s IP header starts and its TOS byte, if the packet has a whole header.
+fn tos_of(p: &Packet) -> Option<(usize, u8)> {
     let off = ip_bytes(p, 20)?;
+    Some((off, p.data()[off + 1]))
+}
+
+/// Sets the TOS byte of the IP header at `off` (from [`tos_of`]), updating the checksum
+/// over the header's first 16-bit word as Click does.
+fn set_tos(p: &mut Packet, off: usize, tos: u8) {
     let h = &mut p.data_mut()[off..off + 20];
     let old = u16::from_be_bytes([h[0], h[1]]);
-    h[1] = f(h[1]);
+    h[1] = tos;
     let new = u16::from_be_bytes([h[0], h[1]]);
     let sum = update16(u16::from_be_bytes([h[10], h[11]]), old, new);
     h[10..12].copy_from_slice(&sum.to_be_bytes());
-    Some(())
 }
 
 struct SetDscp {
@@ -88,13 +92,14 @@ impl Element for SetDscp {
 
     fn push(&mut self, ctx: &mut Context<'_>, _: usize, batch: Batch) {
         let (dscp, drops) = (self.dscp, &mut self.drops);
-        push_each(ctx, batch, |p| {
-            match change_tos(p, |t| (t & ECN_MASK) | (dscp << 2)) {
-                Some(()) => Verdict::Out(0),
-                None => {
-                    *drops += 1;
-                    Verdict::Drop
-                }
+        push_each(ctx, batch, |p| match tos_of(p) {
+            Some((off, tos)) => {
+                set_tos(p, off, (tos & ECN_MASK) | (dscp << 2));
+                Verdict::Out(0)
+            }
+            None => {
+                *drops += 1;
+                Verdict::Drop
             }
         });
     }
@@ -148,16 +153,15 @@ impl Element for MarkCe {
     fn push(&mut self, ctx: &mut Context<'_>, _: usize, batch: Batch) {
         let (force, drops) = (self.force, &mut self.drops);
         push_each(ctx, batch, |p| {
-            let ecn = ip_bytes(p, 20).map(|off| p.data()[off + 1] & ECN_MASK);
-            let verdict = match ecn {
-                Some(ECN_CE) => Some(()),
-                Some(0) if !force => None,
-                Some(_) => change_tos(p, |t| t | ECN_CE),
-                None => None,
-            };
-            match verdict {
-                Some(()) => Verdict::Out(0),
-                None => {
+            match tos_of(p) {
+                // Already marked: unchanged.
+                Some((_, tos)) if tos & ECN_MASK == ECN_CE => Verdict::Out(0),
+                Some((off, tos)) if tos & ECN_MASK != 0 || force => {
+                    set_tos(p, off, tos | ECN_CE);
+                    Verdict::Out(0)
+                }
+                // Not ECN-capable (and not forced), or no IP header.
+                _ => {
                     *drops += 1;
                     Verdict::Drop
                 }
