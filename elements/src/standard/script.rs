@@ -72,8 +72,7 @@
 //! **Differences from Click:** `TYPE PROXY` and `TYPE SIGNAL` are not supported, nor
 //! `save`, `append`, `sprintf`, `cat`, `kill`, `shift` and `$$`. A packet script given a
 //! batch of several packets runs for each before any goes on (Click's sources push one at
-//! a time, and so does sluice's scheduler when a script is downstream). Handler values in `$(...)` are read without
-//! arguments. Click 2.1's `random N` (one argument) fails asking for N2; here it gives 0 to
+//! a time, and so does sluice's scheduler when a script is downstream). Click 2.1's `random N` (one argument) fails asking for N2; here it gives 0 to
 //! N - 1, as Click's manual says.
 
 #![allow(non_upper_case_globals)]
@@ -198,7 +197,6 @@ enum State {
 
 struct ScriptElement {
     kind: Kind,
-    driver: bool,
     insns: Vec<Insn>,
     pc: usize,
     state: State,
@@ -407,7 +405,6 @@ fn make(a: &mut Args<'_>, c: &ConfigContext<'_>, driver: bool) -> Option<Box<dyn
     }
     Some(Box::new(ScriptElement {
         kind,
-        driver,
         insns,
         pc: 0,
         state: State::Run,
@@ -681,6 +678,25 @@ impl ScriptElement {
         }
     }
 
+    /// The `get` handler: the value of the one variable `args` names.
+    fn get(&self, args: &[&str]) -> Result<String, String> {
+        match args {
+            [var] => self
+                .lookup(var)
+                .ok_or_else(|| format!("undefined variable '{var}'")),
+            [] => Err("no variable".into()),
+            _ => Err("too many arguments".into()),
+        }
+    }
+
+    /// The value of exported variable `name` (a read handler of the script).
+    fn exported(&self, name: &str) -> Option<String> {
+        self.exports
+            .iter()
+            .any(|e| e == name)
+            .then(|| self.var(name).unwrap_or("").to_string())
+    }
+
     /// The handler a `$(...)`, `print` or `read` names, as Click names it in messages: one
     /// of this script's own with the script's name in front.
     fn handler_name(&self, text: &str) -> String {
@@ -731,16 +747,10 @@ impl ScriptElement {
                 return r;
             }
             if local == "get" {
-                return match args.as_slice() {
-                    [var] => self
-                        .lookup(var)
-                        .ok_or_else(|| format!("undefined variable '{var}'")),
-                    [] => Err("no variable".into()),
-                    _ => Err("too many arguments".into()),
-                };
+                return self.get(&args);
             }
-            if self.exports.iter().any(|e| e == local) {
-                return Ok(self.var(local).unwrap_or("").to_string());
+            if let Some(v) = self.exported(local) {
+                return Ok(v);
             }
             if first.contains('.') {
                 return Err(format!("no read handler '{first}'"));
@@ -863,7 +873,7 @@ impl ScriptElement {
     fn finish(&mut self, ctx: &mut Context<'_>, outcome: Outcome) {
         self.state = State::Done;
         self.outcome = outcome;
-        if self.driver {
+        if self.kind == Kind::Driver {
             ctx.stop_router();
         } else if outcome == Outcome::Stop {
             ctx.request_stop();
@@ -1051,7 +1061,7 @@ impl ScriptElement {
                 State::Run => self.execute(ctx),
                 State::Wait(until) if ctx.now() >= until => self.state = State::Run,
                 _ => {
-                    if self.driver {
+                    if self.kind == Kind::Driver {
                         steps += u64::from(ctx.take_stop_requests());
                     }
                     if steps == 0 || self.state == State::Done {
@@ -1195,10 +1205,7 @@ impl Element for ScriptElement {
     }
 
     fn read_handler(&self, name: &str) -> Option<String> {
-        self.exports
-            .iter()
-            .any(|e| e == name)
-            .then(|| self.var(name).unwrap_or("").to_string())
+        self.exported(name)
     }
 
     fn read_handler_with(
@@ -1209,9 +1216,11 @@ impl Element for ScriptElement {
     ) -> Option<Result<String, HandlerError>> {
         match name {
             "run" => Some(self.run(ctx, name, params, false)),
-            "get" => Some(self.lookup(params.trim()).ok_or_else(|| {
-                HandlerError::BadValue(format!("undefined variable '{}'", params.trim()))
-            })),
+            "get" => {
+                let ws = words(params);
+                let args: Vec<&str> = ws.iter().map(String::as_str).collect();
+                Some(self.get(&args).map_err(HandlerError::BadValue))
+            }
             _ => None,
         }
     }
