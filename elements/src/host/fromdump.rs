@@ -450,9 +450,12 @@ impl Dump {
         Next::Packet(p)
     }
 
-    /// Whether `p` is due under TIMING.
-    fn due(&self, p: &Packet, now: u64) -> bool {
-        !self.timing || i128::from(p.anno().timestamp_ns) + self.timing_offset <= i128::from(now)
+    /// Under TIMING, when `p` is due, if that is after `now`.
+    fn wait_until(&self, p: &Packet, now: u64) -> Option<u64> {
+        if !self.timing {
+            return None;
+        }
+        super::timing_wait(p.anno().timestamp_ns, self.timing_offset, now)
     }
 
     fn end_reached(&mut self, ctx: &mut Context<'_>) {
@@ -500,11 +503,10 @@ impl Dump {
                     }
                 },
             };
-            if !self.due(&p, ctx.now()) {
+            if let Some(due) = self.wait_until(&p, ctx.now()) {
                 // Idle until it is due (the scheduler may sleep or, in simulated time,
                 // jump there).
-                let due = i128::from(p.anno().timestamp_ns) + self.timing_offset;
-                ctx.wake_at(u64::try_from(due).unwrap_or(u64::MAX));
+                ctx.wake_at(due);
                 self.held = Some(p);
                 break;
             }

@@ -727,11 +727,13 @@ impl Element for From {
         // One packet per run, as Click's does: two sources take turns.
         let next = self.held.take().or_else(|| self.next_packet(ctx));
         if let (Some(p), true) = (&next, self.timing) {
-            let now = i128::from(ctx.event_time());
-            let ts = i128::from(p.anno().timestamp_ns);
-            let due = ts + *self.timing_offset.get_or_insert(now - ts);
-            if now < due {
-                ctx.wake_at(u64::try_from(due).unwrap_or(u64::MAX));
+            let now = ctx.event_time();
+            let ts = p.anno().timestamp_ns;
+            let offset = *self
+                .timing_offset
+                .get_or_insert(i128::from(now) - i128::from(ts));
+            if let Some(due) = super::timing_wait(ts, offset, now) {
+                ctx.wake_at(due);
                 self.held = next;
                 return TaskStatus::Idle;
             }

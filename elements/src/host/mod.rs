@@ -17,6 +17,13 @@ mod todump;
 #[cfg(test)]
 mod testutil;
 
+/// `TIMING` for trace sources: when a packet stamped `ts` is due, with `offset` the router
+/// time minus the first packet's timestamp; `None` when it is due by `now`.
+fn timing_wait(ts: u64, offset: i128, now: u64) -> Option<u64> {
+    let due = i128::from(ts) + offset;
+    (i128::from(now) < due).then(|| u64::try_from(due).unwrap_or(u64::MAX))
+}
+
 /// The classes of this family, each a `static` named as Click names it.
 #[allow(non_upper_case_globals)]
 pub mod classes {
