@@ -108,6 +108,14 @@ pub trait Element {
         false
     }
 
+    /// Whether this element is the configuration's driver script (Click's `DriverManager`,
+    /// `Script(TYPE DRIVER)`): stop requests (`STOP true` sources, `Script`'s `stop`) go to
+    /// it instead of stopping the router, and it decides when the router stops. A
+    /// configuration has at most one.
+    fn is_driver(&self) -> bool {
+        false
+    }
+
     /// How far this element's effects reach, which tells the scheduler whether it may
     /// gather the packets of several runs of a task into one batch (see [`Effects`]).
     /// Conservative by default.

@@ -11,8 +11,9 @@ use sluice_config::FlatGraph;
 
 use super::*;
 use crate::clock::ManualClock;
-use crate::element::Handler;
+use crate::element::{ConfigContext, Handler, TaskStatus};
 use crate::packet::Packet;
+use sluice_config::args::Args;
 
 /// Emits `LIMIT` 60-byte packets in bursts, then stops the router.
 struct Source {
@@ -284,6 +285,26 @@ fn configuration_errors_are_all_reported() {
     );
     assert!(msgs[1].contains("unknown element class 'Nope'"));
     assert!(msgs[2].contains("missing mandatory LIMIT argument"));
+}
+
+#[test]
+fn a_constructor_that_refuses_without_saying_why_is_still_an_error() {
+    fn refuse(_: &mut Args<'_>, _: &ConfigContext<'_>) -> Option<Box<dyn Element>> {
+        None
+    }
+    static MUTE: ElementClass = ElementClass {
+        name: "Mute",
+        ports: "0/0",
+        processing: "a",
+        make: refuse,
+    };
+    let g = graph(&[("m", "Mute", ""), ("src", "Src", "1")], &[]);
+    let pool = PacketPool::new(4);
+    let Err(d) = Router::new(&g, &[&MUTE, &SOURCE], env(&pool)) else {
+        panic!("an element that was not built must stop the router from starting")
+    };
+    let msgs: Vec<&str> = d.0.iter().map(|d| d.message.as_str()).collect();
+    assert_eq!(msgs, ["m :: Mute: could not be constructed"]);
 }
 
 #[test]

@@ -1155,6 +1155,10 @@ impl ScriptElement {
 }
 
 impl Element for ScriptElement {
+    fn is_driver(&self) -> bool {
+        self.kind == Kind::Driver
+    }
+
     fn push(&mut self, ctx: &mut Context<'_>, port: usize, batch: Batch) {
         for p in batch {
             if let Some(out) = self.route(ctx, port) {
@@ -1365,6 +1369,35 @@ mod tests {
         r.run(|_| true);
         assert!(r.is_stopped(), "the script ended, so the router stops");
         assert_eq!(b.lines(), ["late"]);
+    }
+
+    #[test]
+    fn a_driver_type_script_takes_stop_requests_and_is_the_only_driver() {
+        let b = Bench::new(16);
+        let g = graph(
+            &[
+                ("a", "InfiniteSource", "LIMIT 3, STOP true"),
+                ("d", "Discard", ""),
+                ("s", "Script", "TYPE DRIVER, wait_stop, print \"got it\", wait 1s"),
+            ],
+            &[(0, 0, 1, 0)],
+        );
+        let mut r = b.router(&g).unwrap();
+        r.run_rounds(50);
+        assert_eq!(b.lines(), ["got it"]);
+        assert!(!r.is_stopped(), "the driver script, not the request, stops the router");
+        let two = graph(
+            &[
+                ("dm", "DriverManager", ""),
+                ("s", "Script", "TYPE DRIVER, stop"),
+            ],
+            &[],
+        );
+        let err = config_error(&two);
+        assert!(
+            err.contains("s :: Script: router has more than one driver script"),
+            "{err}"
+        );
     }
 
     #[test]

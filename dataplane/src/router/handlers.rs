@@ -1,0 +1,193 @@
+//! Handler reads and writes by path: `element.handler`, and the router's own handlers.
+
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+
+use crate::element::HandlerError;
+
+use super::Core;
+
+impl Core {
+    pub(super) fn find(&self, name: &str) -> Option<usize> {
+        self.nodes.iter().position(|n| n.name == name)
+    }
+
+    pub(super) fn read_handler(&self, path: &str) -> Result<String, HandlerError> {
+        let Some((elem, h)) = path.rsplit_once('.') else {
+            return self.read_global(path);
+        };
+        let i = self
+            .find(elem)
+            .ok_or_else(|| HandlerError::NoSuchElement(elem.into()))?;
+        match self.read_plain(i, h) {
+            Err(HandlerError::NoSuchHandler(_)) => self
+                .read_acting(i, h, "")
+                .unwrap_or_else(|| Err(HandlerError::NoSuchHandler(path.into()))),
+            r => r,
+        }
+    }
+
+    /// A read handler with parameters: the element's own (`read_handler_with`); with no
+    /// parameters, any read handler.
+    pub(super) fn read_handler_with(
+        &self,
+        path: &str,
+        params: &str,
+    ) -> Result<String, HandlerError> {
+        if params.trim().is_empty() {
+            return self.read_handler(path);
+        }
+        let takes_none = || {
+            Err(HandlerError::BadValue(format!(
+                "read handler '{path}' takes no parameters"
+            )))
+        };
+        let Some((elem, h)) = path.rsplit_once('.') else {
+            return match self.read_global(path) {
+                Ok(_) => takes_none(),
+                Err(e) => Err(e),
+            };
+        };
+        let i = self
+            .find(elem)
+            .ok_or_else(|| HandlerError::NoSuchElement(elem.into()))?;
+        match self.read_acting(i, h, params) {
+            Some(r) => r,
+            None => match self.read_plain(i, h) {
+                Ok(_) => takes_none(),
+                Err(HandlerError::NoSuchHandler(_)) => {
+                    Err(HandlerError::NoSuchHandler(path.into()))
+                }
+                Err(e) => Err(e),
+            },
+        }
+    }
+
+    /// Element `i`'s read handler `h` that takes parameters or acts; `None` when it has
+    /// none of that name.
+    fn read_acting(&self, i: usize, h: &str, params: &str) -> Option<Result<String, HandlerError>> {
+        let r = match self.with_element(i, |e, ctx| e.read_handler_with(ctx, h, params)) {
+            Some(r) => r?,
+            None => Err(HandlerError::BadValue(format!(
+                "{} is busy",
+                self.nodes[i].name
+            ))),
+        };
+        // From inside another element's call, the outermost drain delivers what was sent.
+        if self.depth.get() == 0 {
+            self.drain();
+        }
+        Some(r)
+    }
+
+    /// Element `i`'s plain read handler `h`, or one the router gives every element.
+    fn read_plain(&self, i: usize, h: &str) -> Result<String, HandlerError> {
+        let node = &self.nodes[i];
+        let elem = node.name.as_str();
+        let element = node
+            .element
+            .try_borrow()
+            .map_err(|_| HandlerError::BadValue(format!("{elem} is busy")))?;
+        if let Some(v) = element.read_handler(h) {
+            return Ok(v);
+        }
+        Ok(match h {
+            "name" => node.name.clone(),
+            "class" => node.class.name.into(),
+            "config" => node.config.clone(),
+            "ports" => format!(
+                "{} input{}\n{} output{}",
+                node.in_pull.len(),
+                if node.in_pull.len() == 1 { "" } else { "s" },
+                node.out_pull.len(),
+                if node.out_pull.len() == 1 { "" } else { "s" },
+            ),
+            // Click's task handler: whether the element's task is still scheduled.
+            "scheduled" if node.task => self
+                .tasks
+                .iter()
+                .find(|t| t.element == i)
+                .map_or("false", |t| if t.done.get() { "false" } else { "true" })
+                .into(),
+            "handlers" => {
+                let mut s = String::from("name\tr\nclass\tr\nconfig\tr\nports\tr\nhandlers\tr\n");
+                if node.task {
+                    s.push_str("scheduled\tr\n");
+                }
+                for hd in element.handlers() {
+                    let mode = match (hd.read, hd.write) {
+                        (true, true) => "rw",
+                        (true, false) => "r",
+                        _ => "w",
+                    };
+                    s.push_str(&format!("{}\t{}\n", hd.name, mode));
+                }
+                s
+            }
+            _ => return Err(HandlerError::NoSuchHandler(format!("{elem}.{h}"))),
+        })
+    }
+
+    fn read_global(&self, h: &str) -> Result<String, HandlerError> {
+        Ok(match h {
+            "version" => env!("CARGO_PKG_VERSION").into(),
+            "list" => {
+                let mut s = format!("{}\n", self.nodes.len());
+                for n in &self.nodes {
+                    s.push_str(&n.name);
+                    s.push('\n');
+                }
+                s
+            }
+            "classes" => {
+                let mut names: Vec<&str> = self.nodes.iter().map(|n| n.class.name).collect();
+                names.sort_unstable();
+                names.dedup();
+                names.join("\n") + "\n"
+            }
+            "pool_free" => self.pool.stats().free.to_string(),
+            "pool_capacity" => self.pool.stats().capacity.to_string(),
+            "pool_alloc_failures" => self.pool.stats().alloc_failures.to_string(),
+            "unrouted_drops" => self.unrouted_drops.get().to_string(),
+            "tasks" => {
+                let mut s = String::new();
+                for t in &self.tasks {
+                    s.push_str(&format!(
+                        "{} runs {} busy {}{}{}\n",
+                        self.nodes[t.element].name,
+                        t.runs.get(),
+                        t.busy.get(),
+                        if self.gather { " gathered" } else { "" },
+                        if t.done.get() { " done" } else { "" }
+                    ));
+                }
+                s
+            }
+            _ => return Err(HandlerError::NoSuchHandler(h.into())),
+        })
+    }
+
+    pub(super) fn write_handler(&self, path: &str, value: &str) -> Result<(), HandlerError> {
+        let Some((elem, h)) = path.rsplit_once('.') else {
+            return match path {
+                "stop" => {
+                    self.stopped.set(true);
+                    Ok(())
+                }
+                _ => Err(HandlerError::NoSuchHandler(path.into())),
+            };
+        };
+        let i = self
+            .find(elem)
+            .ok_or_else(|| HandlerError::NoSuchElement(elem.into()))?;
+        let r = self
+            .with_element(i, |e, ctx| e.write_handler(ctx, h, value))
+            .unwrap_or_else(|| Err(HandlerError::BadValue(format!("{elem} is busy"))));
+        // From inside another element's call, the outermost drain delivers what was sent.
+        if self.depth.get() == 0 {
+            self.drain();
+        }
+        r
+    }
+}
