@@ -11,8 +11,8 @@ use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
 
-use crate::class::{ClassSpec, ClassTable, Processing};
-use crate::graph::FlatGraph;
+use crate::class::{ClassSpec, ClassTable, Processing, ProcessingCode};
+use crate::graph::{FlatConnection, FlatGraph};
 use crate::span::{Diagnostic, Span};
 
 /// Most unconnected ports reported per element side; the rest are summarised.
@@ -135,62 +135,33 @@ pub fn check_graph(graph: &FlatGraph, classes: &dyn ClassTable) -> Vec<Diagnosti
     }
 
     // Processing: union-find over elements for their agnostic ports.
-    let mut uf = UnionFind::new(n);
     let mode = |i: usize, port: usize, output: bool| -> Option<Mode> {
         let spec = specs[i]?;
-        let p = if output {
-            spec.processing.output(port)
+        Some(Mode::of(&spec.processing, i, port, output))
+    };
+    let uf = unify(n, &valid, mode, |c, a, b, (out_mode, in_mode)| {
+        let from = &graph.elements[c.from];
+        let to = &graph.elements[c.to];
+        let agnostic = matches!(a, Mode::Var(_)) || matches!(b, Mode::Var(_));
+        let note = if agnostic {
+            " (agnostic ports take the mode of the elements around them)"
         } else {
-            spec.processing.input(port)
+            ""
         };
-        Some(match p {
-            Processing::Push => Mode::Fixed(Processing::Push),
-            Processing::Pull => Mode::Fixed(Processing::Pull),
-            Processing::Agnostic => Mode::Var(i),
-        })
-    };
-    for c in &valid {
-        let (Some(a), Some(b)) = (
-            mode(c.from, c.from_port, true),
-            mode(c.to, c.to_port, false),
-        ) else {
-            continue;
+        let msg = if out_mode == Processing::Push && in_mode == Processing::Pull {
+            format!(
+                "'{}' [{}] is a push output but '{}' [{}] is a pull input{note}: put a Queue between them ({} -> Queue -> {})",
+                from.name, c.from_port, to.name, c.to_port, from.name, to.name
+            )
+        } else {
+            format!(
+                "'{}' [{}] is a pull output but '{}' [{}] is a push input{note}: nothing would pull packets out of '{}'; connect it to a pull input such as ToDevice, or put an Unqueue between them",
+                from.name, c.from_port, to.name, c.to_port, from.name
+            )
         };
-        let conflict = match (a, b) {
-            (Mode::Fixed(x), Mode::Fixed(y)) => (x != y).then_some((x, y)),
-            (Mode::Fixed(x), Mode::Var(v)) => uf.set(v, x).err().map(|y| (x, y)),
-            (Mode::Var(v), Mode::Fixed(y)) => uf.set(v, y).err().map(|x| (x, y)),
-            (Mode::Var(v), Mode::Var(w)) => uf.union(v, w).err(),
-        };
-        if let Some((out_mode, in_mode)) = conflict {
-            let from = &graph.elements[c.from];
-            let to = &graph.elements[c.to];
-            let agnostic = matches!(a, Mode::Var(_)) || matches!(b, Mode::Var(_));
-            let note = if agnostic {
-                " (agnostic ports take the mode of the elements around them)"
-            } else {
-                ""
-            };
-            let msg = if out_mode == Processing::Push && in_mode == Processing::Pull {
-                format!(
-                    "'{}' [{}] is a push output but '{}' [{}] is a pull input{note}: put a Queue between them ({} -> Queue -> {})",
-                    from.name, c.from_port, to.name, c.to_port, from.name, to.name
-                )
-            } else {
-                format!(
-                    "'{}' [{}] is a pull output but '{}' [{}] is a push input{note}: nothing would pull packets out of '{}'; connect it to a pull input such as ToDevice, or put an Unqueue between them",
-                    from.name, c.from_port, to.name, c.to_port, from.name
-                )
-            };
-            diags.push(Diagnostic::error(to.span, msg));
-        }
-    }
-    let resolved = |i: usize, port: usize, output: bool| -> Option<Processing> {
-        match mode(i, port, output)? {
-            Mode::Fixed(p) => Some(p),
-            Mode::Var(v) => Some(uf.value(v).unwrap_or(Processing::Push)),
-        }
-    };
+        diags.push(Diagnostic::error(to.span, msg));
+    });
+    let resolved = |i: usize, port: usize, output: bool| Some(uf.resolve(mode(i, port, output)?));
 
     // Reuse: a push output feeds one input; a pull input pulls from one output.
     for i in 0..n {
@@ -378,10 +349,99 @@ fn edit_distance(a: &str, b: &str) -> usize {
     d[a.len() * w + b.len()]
 }
 
+/// The processing of every port of a graph, agnostic ports resolved.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PortProcessing {
+    /// Per element, per input port it uses.
+    pub inputs: Vec<Vec<Processing>>,
+    /// Per element, per output port it uses.
+    pub outputs: Vec<Vec<Processing>>,
+}
+
+/// Resolves every port of `graph` to push or pull, as [`check_graph`] does (see the module
+/// docs); `codes[i]` is element `i`'s processing. The ports are those the connections use.
+/// A conflict, which `check_graph` reports, keeps the mode its set took first. Linear in
+/// elements and connections (up to the union-find's inverse Ackermann factor).
+pub fn resolve_processing(graph: &FlatGraph, codes: &[ProcessingCode]) -> PortProcessing {
+    let n = graph.elements.len();
+    let mode = |i: usize, port: usize, output: bool| -> Option<Mode> {
+        Some(Mode::of(codes.get(i)?, i, port, output))
+    };
+    let valid: Vec<FlatConnection> = graph
+        .connections
+        .iter()
+        .filter(|c| c.from < n && c.to < n)
+        .copied()
+        .collect();
+    let uf = unify(n, &valid, mode, |_, _, _, _| {});
+    let (nin, nout) = graph.port_counts();
+    let side = |counts: &[usize], output: bool| -> Vec<Vec<Processing>> {
+        counts
+            .iter()
+            .enumerate()
+            .map(|(i, &k)| {
+                (0..k)
+                    .map(|p| mode(i, p, output).map_or(Processing::Push, |m| uf.resolve(m)))
+                    .collect()
+            })
+            .collect()
+    };
+    PortProcessing {
+        inputs: side(&nin, false),
+        outputs: side(&nout, true),
+    }
+}
+
+/// Spreads fixed modes along `connections` over the elements' agnostic ports; calls
+/// `conflict(connection, output mode, input mode, (output's, input's))` where two meet that
+/// differ.
+fn unify(
+    n: usize,
+    connections: &[FlatConnection],
+    mode: impl Fn(usize, usize, bool) -> Option<Mode>,
+    mut conflict: impl FnMut(&FlatConnection, Mode, Mode, (Processing, Processing)),
+) -> UnionFind {
+    let mut uf = UnionFind::new(n);
+    for c in connections {
+        let (Some(a), Some(b)) = (
+            mode(c.from, c.from_port, true),
+            mode(c.to, c.to_port, false),
+        ) else {
+            continue;
+        };
+        let clash = match (a, b) {
+            (Mode::Fixed(x), Mode::Fixed(y)) => (x != y).then_some((x, y)),
+            (Mode::Fixed(x), Mode::Var(v)) => uf.set(v, x).err().map(|y| (x, y)),
+            (Mode::Var(v), Mode::Fixed(y)) => uf.set(v, y).err().map(|x| (x, y)),
+            (Mode::Var(v), Mode::Var(w)) => uf.union(v, w).err(),
+        };
+        if let Some(modes) = clash {
+            conflict(c, a, b, modes);
+        }
+    }
+    uf
+}
+
+/// A port's mode before resolution: fixed, or its element's agnostic variable.
 #[derive(Clone, Copy)]
 enum Mode {
     Fixed(Processing),
     Var(usize),
+}
+
+impl Mode {
+    fn of(code: &ProcessingCode, element: usize, port: usize, output: bool) -> Mode {
+        let p = if output {
+            code.output(port)
+        } else {
+            code.input(port)
+        };
+        match p {
+            Processing::Push => Mode::Fixed(Processing::Push),
+            Processing::Pull => Mode::Fixed(Processing::Pull),
+            Processing::Agnostic => Mode::Var(element),
+        }
+    }
 }
 
 /// Union-find over elements; each set may carry a resolved mode.
@@ -409,6 +469,14 @@ impl UnionFind {
             x = next;
         }
         root
+    }
+
+    /// A port's resolved mode: fixed, its set's, or push when nothing constrains it.
+    fn resolve(&self, m: Mode) -> Processing {
+        match m {
+            Mode::Fixed(p) => p,
+            Mode::Var(v) => self.value(v).unwrap_or(Processing::Push),
+        }
     }
 
     fn value(&self, x: usize) -> Option<Processing> {

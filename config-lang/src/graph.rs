@@ -1,6 +1,7 @@
 //! The flattened graph: what the router instantiates.
 
 use alloc::string::String;
+use alloc::vec;
 use alloc::vec::Vec;
 
 use crate::span::Span;
@@ -81,7 +82,24 @@ impl FlatGraph {
         self.elements.iter().position(|e| e.name == name)
     }
 
-    /// How many input ports element `i` uses (one more than the highest connected).
+    /// How many input and output ports each element uses (one more than the highest
+    /// connected), all in one pass over the connections.
+    pub fn port_counts(&self) -> (Vec<usize>, Vec<usize>) {
+        let n = self.elements.len();
+        let (mut ins, mut outs) = (vec![0; n], vec![0; n]);
+        for c in &self.connections {
+            if let Some(k) = ins.get_mut(c.to) {
+                *k = (*k).max(c.to_port + 1);
+            }
+            if let Some(k) = outs.get_mut(c.from) {
+                *k = (*k).max(c.from_port + 1);
+            }
+        }
+        (ins, outs)
+    }
+
+    /// How many input ports element `i` uses (one more than the highest connected). Scans
+    /// every connection: for all elements, [`port_counts`](Self::port_counts).
     pub fn ninputs(&self, i: usize) -> usize {
         self.connections
             .iter()

@@ -51,7 +51,7 @@ mod parser;
 pub mod span;
 mod unparse;
 
-pub use check::suggest;
+pub use check::{resolve_processing, suggest, PortProcessing};
 pub use class::{ClassSpec, ClassTable, PortRange, PortSpec, Processing, ProcessingCode};
 pub use flatten::MAX_ELEMENTS;
 pub use graph::{FlatConnection, FlatElement, FlatGraph};

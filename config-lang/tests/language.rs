@@ -886,7 +886,38 @@ fn error_pull_into_push_through_agnostic() {
 
 #[test]
 fn agnostic_elements_take_the_mode_of_their_neighbours() {
-    flat("FromDevice -> Counter -> Paint(1) -> Queue -> Counter -> Null -> ToDevice");
+    use sluice_config::Processing::{Pull, Push};
+    // FromDevice's push output makes the first Counter and Paint push; ToDevice's pull
+    // input makes the Counter and Null behind the Queue pull; Idle, alone, is push.
+    let g = flat("FromDevice -> Counter -> Paint(1) -> Queue -> Counter -> Null -> ToDevice; Idle");
+    let table = classes();
+    let codes: Vec<_> = g
+        .elements
+        .iter()
+        .map(|e| {
+            table
+                .iter()
+                .find(|c| c.name == e.class)
+                .unwrap()
+                .processing
+                .clone()
+        })
+        .collect();
+    let ports = sluice_config::resolve_processing(&g, &codes);
+    let modes: Vec<(Vec<_>, Vec<_>)> = ports.inputs.into_iter().zip(ports.outputs).collect();
+    assert_eq!(
+        modes,
+        [
+            (vec![], vec![Push]),
+            (vec![Push], vec![Push]),
+            (vec![Push], vec![Push]),
+            (vec![Push], vec![Pull]),
+            (vec![Pull], vec![Pull]),
+            (vec![Pull], vec![Pull]),
+            (vec![Pull], vec![]),
+            (vec![], vec![]),
+        ]
+    );
 }
 
 #[test]

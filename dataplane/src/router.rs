@@ -30,7 +30,6 @@ mod configure;
 mod console;
 mod context;
 mod handlers;
-mod ports;
 mod schedule;
 
 pub use configure::check_arguments;
@@ -39,7 +38,6 @@ use configure::configure;
 pub use console::StderrConsole;
 pub use console::{Console, MemoryConsole};
 pub use context::{Context, ElementInfo, InitContext};
-use ports::resolve_processing;
 use schedule::coalescable;
 pub use schedule::TASK_RUNS_PER_SLICE;
 
@@ -407,7 +405,24 @@ impl Router {
                     .unwrap_or_else(|_| ProcessingCode::parse("a").expect("literal"))
             })
             .collect();
-        let (ins, outs) = resolve_processing(graph, &codes);
+        let ports = sluice_config::resolve_processing(graph, &codes);
+        let (ins, outs) = (ports.inputs, ports.outputs);
+        // Each push output's downstream input and each pull input's upstream output, in one
+        // pass over the connections.
+        let mut downstream: Vec<Vec<Option<(usize, usize)>>> =
+            outs.iter().map(|o| alloc::vec![None; o.len()]).collect();
+        let mut upstream: Vec<Vec<Option<(usize, usize)>>> =
+            ins.iter().map(|i| alloc::vec![None; i.len()]).collect();
+        for c in &graph.connections {
+            if outs[c.from][c.from_port] == Processing::Push {
+                downstream[c.from][c.from_port] = Some((c.to, c.to_port));
+            }
+            if ins[c.to][c.to_port] == Processing::Pull {
+                upstream[c.to][c.to_port] = Some((c.from, c.from_port));
+            }
+        }
+        let mut downstream = downstream.into_iter();
+        let mut upstream = upstream.into_iter();
 
         // The driver script takes the router's stop requests; Click allows one.
         let mut drivers = made.iter().enumerate().filter(|(_, (_, e))| e.is_driver());
@@ -416,7 +431,10 @@ impl Router {
             let e = &graph.elements[i];
             diags.push(Diagnostic::error(
                 e.span,
-                format!("{} :: {}: router has more than one driver script", e.name, e.class),
+                format!(
+                    "{} :: {}: router has more than one driver script",
+                    e.name, e.class
+                ),
             ));
         }
         let mut devices: Vec<RefCell<Box<dyn NetDevice>>> =
@@ -425,16 +443,8 @@ impl Router {
         let mut nodes = Vec::with_capacity(n);
         for (i, (class, element)) in made.into_iter().enumerate() {
             let high_ports_first = element.high_ports_first();
-            let mut downstream = alloc::vec![None; outs[i].len()];
-            let mut upstream = alloc::vec![None; ins[i].len()];
-            for c in &graph.connections {
-                if c.from == i && outs[i][c.from_port] == Processing::Push {
-                    downstream[c.from_port] = Some((c.to, c.to_port));
-                }
-                if c.to == i && ins[i][c.to_port] == Processing::Pull {
-                    upstream[c.to_port] = Some((c.from, c.from_port));
-                }
-            }
+            let downstream = downstream.next().unwrap_or_default();
+            let upstream = upstream.next().unwrap_or_default();
             let out: Box<[Batch]> = (0..outs[i].len()).map(|_| Batch::new()).collect();
             nodes.push(Node {
                 name: graph.elements[i].name.clone(),

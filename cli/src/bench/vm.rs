@@ -21,7 +21,8 @@ pub struct Launch {
     pub ready_timeout: Duration,
 }
 
-/// A launcher still starting its VM. Dropping it before [`Pending::wait`] stops both.
+/// A launcher still starting its VM. Dropping it before [`Pending::poll`] returns the VM
+/// stops both.
 pub struct Pending {
     name: String,
     control: PathBuf,

@@ -29,6 +29,7 @@ pub(super) fn configure(
             }
         }
     }
+    let (nin, nout) = graph.port_counts();
     let mut made: Configured = Vec::with_capacity(graph.elements.len());
     for (i, e) in graph.elements.iter().enumerate() {
         let Some(class) = classes.iter().copied().find(|c| c.name == e.class) else {
@@ -40,8 +41,8 @@ pub(super) fn configure(
         };
         let cctx = ConfigContext {
             name: &e.name,
-            ninputs: graph.ninputs(i),
-            noutputs: graph.noutputs(i),
+            ninputs: nin[i],
+            noutputs: nout[i],
             span: e.span,
             names: &book,
         };

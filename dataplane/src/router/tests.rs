@@ -320,29 +320,6 @@ fn pool_exhaustion_is_counted_not_fatal() {
 }
 
 #[test]
-fn processing_resolution() {
-    let g = graph(
-        &[
-            ("src", "Src", "1"),
-            ("q", "Fifo", ""),
-            ("c", "Count", ""),
-            ("s", "PullSink", ""),
-            ("c2", "Count", ""),
-        ],
-        &[(0, 0, 4, 0), (4, 0, 1, 0), (1, 0, 2, 0), (2, 0, 3, 0)],
-    );
-    let codes: Vec<ProcessingCode> = ["h", "h/l", "a", "l", "a"]
-        .iter()
-        .map(|c| ProcessingCode::parse(c).unwrap())
-        .collect();
-    let (ins, outs) = resolve_processing(&g, &codes);
-    assert_eq!(ins[2], vec![Processing::Pull]);
-    assert_eq!(outs[2], vec![Processing::Pull]);
-    assert_eq!(ins[4], vec![Processing::Push]);
-    assert_eq!(outs[4], vec![Processing::Push]);
-}
-
-#[test]
 fn task_handlers_report_scheduling() {
     let g = graph(&[("src", "Src", "3"), ("c", "Count", "")], &[(0, 0, 1, 0)]);
     let pool = PacketPool::new(8);

@@ -360,17 +360,27 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn truncated_and_garbage_never_panic() {
+    fn truncated_and_garbage_match_nothing_they_do_not_hold() {
         let mut r = router(
             &IPFilter,
-            "allow tcp port 80 and syn, 1 ether host 00:00:00:00:00:00, 2 ip[60:4] 0",
+            "allow tcp port 80 and syn, 1 udp or icmp type echo, 2 ip[60:4] 0",
             3,
             None,
         )
         .unwrap();
+        // Protocol 0x4f is neither TCP, UDP nor ICMP, no byte is zero: every length, empty included, falls
+        // through every rule and is dropped, and counted.
         let pkts: Vec<Vec<u8>> = (0..70).map(|n| vec![0x4f; n]).collect();
-        let _ = classify(&mut r, &pkts, Some(0));
-        let _ = classify(&mut r, &[vec![]], None);
+        assert_eq!(classify(&mut r, &pkts, Some(0)), [None; 70]);
+        assert_eq!(classify(&mut r, &[vec![]], None), [None]);
+        assert_eq!(r.read_handler("c.drops").unwrap(), "71");
+        // A test of bytes beyond the packet's end fails; it never reads past the data.
+        let mut r = router(&IPFilter, "1 ip[60:4] 0, allow all", 2, None).unwrap();
+        let zeros = |n| vec![0u8; n];
+        assert_eq!(
+            classify(&mut r, &[zeros(63), zeros(64), zeros(65)], Some(0)),
+            [Some(0), Some(1), Some(1)]
+        );
     }
 
     #[test]

@@ -646,11 +646,29 @@ mod tests {
     }
 
     #[test]
-    fn hostile_inputs_never_panic() {
+    fn hostile_inputs_get_no_error_or_a_well_formed_one() {
+        /// An emitted error: a checksummed IPv4 header from 1.1.1.1 and a checksummed ICMP
+        /// unreachable quoting the start of `original`.
+        fn well_formed(o: &super::super::testutil::Out, original: &[u8]) {
+            let (ip, rest) = etherparse::Ipv4Header::from_slice(&o.data).unwrap();
+            assert_eq!(ip.header_checksum, ip.calc_header_checksum());
+            assert_eq!((ip.source, ip.protocol.0), ([1, 1, 1, 1], 1));
+            assert_eq!(rest[0], 3, "destination unreachable");
+            assert_eq!(checksum::checksum(rest), 0, "ICMP checksum");
+            let quoted = &rest[8..];
+            assert!(!quoted.is_empty() && original.starts_with(quoted));
+        }
         let mut h = harness(&ICMPError, "1.1.1.1, unreachable", 1, 1);
         let good = udp_packet([10, 0, 0, 1], [10, 0, 9, 9], 16);
         for n in 0..good.len() {
             h.push_ip(0, &good[..n], 0, |_| {});
+            let out = h.take();
+            if n < 20 {
+                assert!(out.is_empty(), "{n} bytes hold no IP header: no error");
+            }
+            for o in &out {
+                well_formed(o, &good[..n]);
+            }
         }
         for ihl in 0..16u8 {
             let mut b = good.clone();
@@ -658,9 +676,15 @@ mod tests {
             b[20] = OPT_LSRR;
             b[21] = 0xff;
             h.push_ip(0, &b, 0, |_| {});
+            // Click does not judge the header length here: it quotes what it finds.
+            for o in &h.take() {
+                well_formed(o, &b);
+            }
         }
         h.push(0, h.packet(&good)); // no IP header annotation
-        h.take();
+        for o in &h.take() {
+            well_formed(o, &good);
+        }
     }
 
     #[test]
