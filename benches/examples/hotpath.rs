@@ -35,6 +35,7 @@ static MixSource: ElementClass = ElementClass {
     ports: "0/1",
     processing: "h",
     make: make_mix,
+    names: None,
 };
 
 struct Mix {

@@ -120,6 +120,7 @@ pub static BENCH_SINK: ElementClass = ElementClass {
     ports: "-/0",
     processing: "h",
     make: make_sink,
+    names: None,
 };
 
 /// Instantiates a hand-built graph (`FlatGraph::from_parts`) with `classes` plus
@@ -177,6 +178,7 @@ pub static FlowSource: ElementClass = ElementClass {
     ports: "0/1",
     processing: "h",
     make: make_flow_source,
+    names: None,
 };
 
 /// The frame of flow `i` as [`FlowSource`] sends it.

@@ -256,6 +256,17 @@ pub struct ElementClass {
     pub processing: &'static str,
     /// The constructor.
     pub make: Constructor,
+    /// For a class whose instances declare names that every element's arguments may use
+    /// (Click's `AddressInfo`): makes the table that its instances' arguments fill, one
+    /// `declare` per argument, before any element is constructed.
+    pub names: Option<fn() -> Box<dyn NameTable>>,
+}
+
+/// Names a configuration declares for element arguments to use (`AddressInfo`'s
+/// `NAME ADDRESS...`), looked up as the argument reader's [`NameLookup`].
+pub trait NameTable: NameLookup {
+    /// Adds the names of one argument of a declaring element.
+    fn declare(&mut self, arg: &str) -> Result<(), String>;
 }
 
 impl fmt::Debug for ElementClass {

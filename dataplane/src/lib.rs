@@ -25,7 +25,7 @@ pub use batch::{Batch, BATCH_MAX};
 pub use clock::{Clock, ManualClock, SimClock, Timestamp};
 pub use device::{DeviceStats, LoopbackDevice, NetDevice};
 pub use element::{
-    ConfigContext, Effects, Element, ElementClass, Handler, HandlerError, TaskStatus,
+    ConfigContext, Effects, Element, ElementClass, Handler, HandlerError, NameTable, TaskStatus,
 };
 pub use packet::{Annotations, Packet, PacketPool, PacketType};
 pub use random::ClickRandom;

@@ -8,13 +8,12 @@
 //! sink asks upstream: [`Context::pull`] walks up the chain of pull connections.
 
 use alloc::boxed::Box;
-use alloc::collections::{BTreeMap, VecDeque};
+use alloc::collections::VecDeque;
 use alloc::format;
-use alloc::string::{String, ToString};
+use alloc::string::String;
 use alloc::vec::Vec;
 use core::cell::{Cell, RefCell};
 
-use sluice_config::args::NameLookup;
 use sluice_config::{Diagnostic, Diagnostics, FlatGraph, Processing, ProcessingCode};
 
 use crossbeam_utils::CachePadded;
@@ -61,94 +60,6 @@ pub struct Environment {
 
 /// Index of a device in the router's device table.
 pub type DeviceId = usize;
-
-/// Names declared with `AddressInfo`: `NAME ADDRESS...`.
-#[derive(Clone, Debug, Default)]
-pub struct AddressBook {
-    entries: BTreeMap<String, Vec<String>>,
-}
-
-impl AddressBook {
-    /// Adds the addresses of one `AddressInfo` argument (`NAME ADDR [ADDR...]`).
-    pub fn add(&mut self, arg: &str) -> Result<(), String> {
-        let mut words = arg.split_whitespace();
-        let name = words.next().ok_or("AddressInfo: empty argument")?;
-        let addrs: Vec<String> = words.map(String::from).collect();
-        if addrs.is_empty() {
-            return Err(format!("AddressInfo: '{name}' has no addresses"));
-        }
-        self.entries.insert(name.into(), addrs);
-        Ok(())
-    }
-}
-
-impl AddressBook {
-    /// `NAME:ipnet`'s network as (address with host bits cleared, netmask).
-    fn network(&self, name: &str) -> Option<(u32, u32)> {
-        let text = self.lookup_plain(name, "ipprefix")?;
-        let (addr, len) = text.split_once('/')?;
-        let addr = u32::from(addr.parse::<core::net::Ipv4Addr>().ok()?);
-        let mask = match len.parse::<u32>() {
-            Ok(0) => 0,
-            Ok(l) if l <= 32 => u32::MAX << (32 - l),
-            Ok(_) => return None,
-            Err(_) => u32::from(len.parse::<core::net::Ipv4Addr>().ok()?),
-        };
-        Some((addr & mask, mask))
-    }
-
-    fn lookup_plain(&self, name: &str, kind: &str) -> Option<String> {
-        let addrs = self.entries.get(name)?;
-        // Click writes Ethernet addresses with colons or dashes, one or two digits a part.
-        let is_ether = |a: &str| {
-            let parts: Vec<&str> = a.split([':', '-']).collect();
-            parts.len() == 6
-                && parts
-                    .iter()
-                    .all(|p| (1..=2).contains(&p.len()) && u8::from_str_radix(p, 16).is_ok())
-        };
-        let fits = |a: &&String| match kind {
-            "ip" => a.parse::<core::net::Ipv4Addr>().is_ok(),
-            "ip6" => a.parse::<core::net::Ipv6Addr>().is_ok(),
-            "ether" => is_ether(a),
-            "ipprefix" => a.contains('/') && !a.contains(':'),
-            _ => true,
-        };
-        if let Some(a) = addrs.iter().find(fits) {
-            return Some(a.clone());
-        }
-        // An address with a prefix also names the address itself (Click: `1.0.0.1/8`
-        // serves as `1.0.0.1` where an address is wanted).
-        if kind == "ip" {
-            return addrs
-                .iter()
-                .find_map(|a| a.split_once('/').map(|(ip, _)| ip.to_string()));
-        }
-        None
-    }
-}
-
-impl NameLookup for AddressBook {
-    fn lookup(&self, name: &str, kind: &str) -> Option<String> {
-        if let Some(v) = self.lookup_plain(name, kind) {
-            return Some(v);
-        }
-        // Click's suffixes name one kind of a name's addresses: `NAME:ip`, `NAME:ipnet`
-        // (the network, host bits cleared), `NAME:bcast` (its broadcast address), `NAME:gw`
-        // (the network's lowest host), `NAME:ip6`, `NAME:eth`.
-        let (base, suffix) = name.rsplit_once(':')?;
-        let ip = |a: u32| core::net::Ipv4Addr::from(a).to_string();
-        match (suffix, kind) {
-            ("ip", "ip") | ("ip6", "ip6") | ("eth", "ether") => self.lookup_plain(base, kind),
-            ("ipnet", "ipprefix") => self
-                .network(base)
-                .map(|(a, m)| format!("{}/{}", ip(a), m.count_ones())),
-            ("bcast", "ip") => self.network(base).map(|(a, m)| ip(a | !m)),
-            ("gw", "ip") => self.network(base).map(|(a, _)| ip(a | 1)),
-            _ => None,
-        }
-    }
-}
 
 /// A batch that had to leave its edge buffer: pushed in from outside the graph, or emitted
 /// past a full output batch within one call.

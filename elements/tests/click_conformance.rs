@@ -47,6 +47,7 @@ static COLLECT: ElementClass = ElementClass {
     ports: "1/0",
     processing: "h",
     make: make_collect,
+    names: None,
 };
 
 fn collected(name: &str) -> Vec<Packet> {

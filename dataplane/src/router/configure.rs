@@ -2,14 +2,13 @@
 
 use alloc::boxed::Box;
 use alloc::format;
+use alloc::string::String;
 use alloc::vec::Vec;
 
-use sluice_config::args::{self, Args};
+use sluice_config::args::{self, Args, NameLookup};
 use sluice_config::{Diagnostic, Diagnostics, FlatGraph};
 
-use crate::element::{ConfigContext, Element, ElementClass};
-
-use super::AddressBook;
+use crate::element::{ConfigContext, Element, ElementClass, NameTable};
 
 /// Element instances as their constructors built them, before initialization.
 pub(super) type Configured = Vec<(&'static ElementClass, Box<dyn Element>)>;
@@ -21,10 +20,15 @@ pub(super) fn configure(
     classes: &[&'static ElementClass],
 ) -> Result<Configured, Diagnostics> {
     let mut diags = Diagnostics::default();
-    let mut book = AddressBook::default();
-    for e in graph.elements.iter().filter(|e| e.class == "AddressInfo") {
+    let class_of = |name: &str| classes.iter().copied().find(|c| c.name == name);
+    let mut book = Names::default();
+    for e in &graph.elements {
+        let Some(make_table) = class_of(&e.class).and_then(|c| c.names) else {
+            continue;
+        };
+        let table = book.table(&e.class, make_table);
         for a in args::split(&e.config, e.config_span) {
-            if let Err(m) = book.add(a.text) {
+            if let Err(m) = table.declare(a.text) {
                 diags.push(Diagnostic::error(a.span, m));
             }
         }
@@ -32,7 +36,7 @@ pub(super) fn configure(
     let (nin, nout) = graph.port_counts();
     let mut made: Configured = Vec::with_capacity(graph.elements.len());
     for (i, e) in graph.elements.iter().enumerate() {
-        let Some(class) = classes.iter().copied().find(|c| c.name == e.class) else {
+        let Some(class) = class_of(&e.class) else {
             diags.push(Diagnostic::error(
                 e.span,
                 format!("unknown element class '{}' (not in this build)", e.class),
@@ -75,4 +79,30 @@ pub(super) fn configure(
 /// so a configuration that checks clean also starts.
 pub fn check_arguments(graph: &FlatGraph, classes: &[&'static ElementClass]) -> Diagnostics {
     configure(graph, classes).err().unwrap_or_default()
+}
+
+/// The name tables of a configuration, one per declaring class; a name resolves in the
+/// first table that has it.
+#[derive(Default)]
+struct Names {
+    tables: Vec<(String, Box<dyn NameTable>)>,
+}
+
+impl Names {
+    fn table(&mut self, class: &str, make: fn() -> Box<dyn NameTable>) -> &mut dyn NameTable {
+        let k = match self.tables.iter().position(|(c, _)| c == class) {
+            Some(k) => k,
+            None => {
+                self.tables.push((class.into(), make()));
+                self.tables.len() - 1
+            }
+        };
+        &mut *self.tables[k].1
+    }
+}
+
+impl NameLookup for Names {
+    fn lookup(&self, name: &str, kind: &str) -> Option<String> {
+        self.tables.iter().find_map(|(_, t)| t.lookup(name, kind))
+    }
 }

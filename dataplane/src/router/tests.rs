@@ -1,6 +1,6 @@
 //! Router tests with small purpose-built elements.
 
-use alloc::collections::VecDeque;
+use alloc::collections::{BTreeMap, VecDeque};
 use alloc::rc::Rc;
 use alloc::string::{String, ToString};
 use alloc::vec;
@@ -156,30 +156,35 @@ static SOURCE: ElementClass = ElementClass {
     ports: "0/1",
     processing: "h",
     make: mk_source,
+    names: None,
 };
 static COUNT: ElementClass = ElementClass {
     name: "Count",
     ports: "1/1-2",
     processing: "a",
     make: mk_count,
+    names: None,
 };
 static FIFO: ElementClass = ElementClass {
     name: "Fifo",
     ports: "1/1",
     processing: "h/l",
     make: mk_fifo,
+    names: None,
 };
 static PULLSINK: ElementClass = ElementClass {
     name: "PullSink",
     ports: "1/0",
     processing: "l",
     make: mk_pullsink,
+    names: None,
 };
 static DROP: ElementClass = ElementClass {
     name: "Drop",
     ports: "1/0",
     processing: "a",
     make: mk_drop,
+    names: None,
 };
 static CLASSES: &[&ElementClass] = &[&SOURCE, &COUNT, &FIFO, &PULLSINK, &DROP];
 
@@ -297,6 +302,7 @@ fn a_constructor_that_refuses_without_saying_why_is_still_an_error() {
         ports: "0/0",
         processing: "a",
         make: refuse,
+        names: None,
     };
     let g = graph(&[("m", "Mute", ""), ("src", "Src", "1")], &[]);
     let pool = PacketPool::new(4);
@@ -457,18 +463,21 @@ static SEQ: ElementClass = ElementClass {
     ports: "0/1",
     processing: "h",
     make: mk_seq,
+    names: None,
 };
 static REC: ElementClass = ElementClass {
     name: "Rec",
     ports: "1-/1",
     processing: "h",
     make: mk_rec,
+    names: None,
 };
 static SINK: ElementClass = ElementClass {
     name: "Sink",
     ports: "1-/0",
     processing: "h",
     make: mk_sink,
+    names: None,
 };
 static GATHER_CLASSES: &[&ElementClass] = &[&SEQ, &REC, &SINK];
 

@@ -47,6 +47,7 @@ pub static Classifier: ElementClass = ElementClass {
     ports: "1/-",
     processing: "h/h",
     make,
+    names: None,
 };
 
 fn make(args: &mut Args<'_>, cx: &ConfigContext<'_>) -> Option<Box<dyn Element>> {

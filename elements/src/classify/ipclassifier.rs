@@ -82,6 +82,7 @@ pub static IPClassifier: ElementClass = ElementClass {
     ports: "1/-",
     processing: "h/h",
     make,
+    names: None,
 };
 
 fn make(args: &mut Args<'_>, cx: &ConfigContext<'_>) -> Option<Box<dyn Element>> {

@@ -168,6 +168,7 @@ pub(crate) fn finish(rules: Vec<Option<(Expr, Outcome)>>) -> Option<Box<dyn Elem
 pub(crate) mod testutil {
     //! Shared by the element tests: a one-element router with every output counted.
 
+    use crate::standard::classes::AddressInfo;
     use alloc::boxed::Box;
     use alloc::string::String;
     use alloc::vec;
@@ -203,6 +204,7 @@ pub(crate) mod testutil {
         ports: "-/0",
         processing: "h",
         make: mk_sink,
+        names: None,
     };
 
     /// Builds `Class(config)` with `noutputs` outputs, each wired to input `i` of a sink,
@@ -249,16 +251,6 @@ pub(crate) mod testutil {
             connections,
             requirements: vec![],
         };
-        static AI: ElementClass = ElementClass {
-            name: "AddressInfo",
-            ports: "0/0",
-            processing: "a",
-            make: mk_ai,
-        };
-        fn mk_ai(a: &mut Args<'_>, _: &ConfigContext<'_>) -> Option<Box<dyn Element>> {
-            let _ = a.rest();
-            Some(Box::new(Sink))
-        }
         let env = Environment {
             pool: PacketPool::new(64),
             clock: Box::new(ManualClock::new(0)),
@@ -266,7 +258,7 @@ pub(crate) mod testutil {
             device_opener: None,
             console: Box::new(MemoryConsole::default()),
         };
-        Router::new(&graph, &[class, &SINK, &AI], env).map_err(|d| {
+        Router::new(&graph, &[class, &SINK, &AddressInfo], env).map_err(|d| {
             d.0.iter()
                 .map(|d| alloc::format!("{}@{}..{}", d.message, d.span.start, d.span.end))
                 .collect::<Vec<_>>()

@@ -80,6 +80,7 @@ pub static FromDump: ElementClass = ElementClass {
     ports: "0/1-2",
     processing: "a/ah",
     make,
+    names: None,
 };
 
 /// Fractional bits of the sampling probability.

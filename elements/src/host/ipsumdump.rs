@@ -67,6 +67,7 @@ pub static FromIPSummaryDump: ElementClass = ElementClass {
     ports: "0/1",
     processing: "h",
     make: make_from,
+    names: None,
 };
 
 /// `ToIPSummaryDump`.
@@ -76,6 +77,7 @@ pub static ToIPSummaryDump: ElementClass = ElementClass {
     ports: "1/0-1",
     processing: "a/h",
     make: make_to,
+    names: None,
 };
 
 const PROTO_ICMP: u8 = 1;

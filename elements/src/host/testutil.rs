@@ -82,12 +82,14 @@ pub static SINK: ElementClass = ElementClass {
     ports: "-/0",
     processing: "h",
     make: |_: &mut Args<'_>, _: &ConfigContext<'_>| Some(Box::new(Sink) as Box<dyn Element>),
+    names: None,
 };
 pub static PULL_SINK: ElementClass = ElementClass {
     name: "PullSink",
     ports: "1/0",
     processing: "l",
     make: |_: &mut Args<'_>, _: &ConfigContext<'_>| Some(Box::new(PullSink) as Box<dyn Element>),
+    names: None,
 };
 
 pub static CLASSES: &[&ElementClass] = &[

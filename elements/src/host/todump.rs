@@ -61,6 +61,7 @@ pub static ToDump: ElementClass = ElementClass {
     ports: "1/0-1",
     processing: "a/a",
     make,
+    names: None,
 };
 
 /// The snap length written in the header when every byte is kept (`SNAPLEN 0`): Click

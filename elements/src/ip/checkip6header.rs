@@ -36,6 +36,7 @@ pub static CheckIP6Header: ElementClass = ElementClass {
     ports: "1/1-2",
     processing: "a/ah",
     make,
+    names: None,
 };
 
 const HEADER_LEN: usize = 40;

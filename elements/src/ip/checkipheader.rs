@@ -85,6 +85,7 @@ pub static CheckIPHeader: ElementClass = ElementClass {
     ports: "1/1-2",
     processing: "a/ah",
     make: make_checked,
+    names: None,
 };
 
 /// `CheckIPHeader2`: `CheckIPHeader` without the checksum test.
@@ -93,6 +94,7 @@ pub static CheckIPHeader2: ElementClass = ElementClass {
     ports: "1/1-2",
     processing: "a/ah",
     make: make_unchecked,
+    names: None,
 };
 
 /// The element behind both classes.

@@ -38,6 +38,7 @@ pub static SetIPChecksum: ElementClass = ElementClass {
     ports: "1/1",
     processing: "a/a",
     make: make_ip,
+    names: None,
 };
 /// `SetTCPChecksum`.
 pub static SetTCPChecksum: ElementClass = ElementClass {
@@ -45,6 +46,7 @@ pub static SetTCPChecksum: ElementClass = ElementClass {
     ports: "1/1",
     processing: "a/a",
     make: make_tcp,
+    names: None,
 };
 /// `SetUDPChecksum`.
 pub static SetUDPChecksum: ElementClass = ElementClass {
@@ -52,6 +54,7 @@ pub static SetUDPChecksum: ElementClass = ElementClass {
     ports: "1/1",
     processing: "a/a",
     make: make_udp,
+    names: None,
 };
 
 #[derive(Clone, Copy, PartialEq, Eq)]

@@ -43,6 +43,7 @@ pub static CheckICMPHeader: ElementClass = ElementClass {
     ports: "1/1-2",
     processing: "a/ah",
     make: make_icmp,
+    names: None,
 };
 /// `CheckTCPHeader`.
 pub static CheckTCPHeader: ElementClass = ElementClass {
@@ -50,6 +51,7 @@ pub static CheckTCPHeader: ElementClass = ElementClass {
     ports: "1/1-2",
     processing: "a/ah",
     make: make_tcp,
+    names: None,
 };
 /// `CheckUDPHeader`.
 pub static CheckUDPHeader: ElementClass = ElementClass {
@@ -57,6 +59,7 @@ pub static CheckUDPHeader: ElementClass = ElementClass {
     ports: "1/1-2",
     processing: "a/ah",
     make: make_udp,
+    names: None,
 };
 
 const NOT_PROTO: usize = 0;

@@ -38,6 +38,7 @@ pub static DecIPTTL: ElementClass = ElementClass {
     ports: "1/1-2",
     processing: "a/ah",
     make,
+    names: None,
 };
 
 struct DecTtl {

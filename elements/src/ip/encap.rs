@@ -40,6 +40,7 @@ pub static IPEncap: ElementClass = ElementClass {
     ports: "1/1",
     processing: "a/a",
     make: make_ip,
+    names: None,
 };
 /// `UDPIPEncap`.
 pub static UDPIPEncap: ElementClass = ElementClass {
@@ -47,6 +48,7 @@ pub static UDPIPEncap: ElementClass = ElementClass {
     ports: "1/1",
     processing: "a/a",
     make: make_udp,
+    names: None,
 };
 
 const PROTO_UDP: u8 = 17;

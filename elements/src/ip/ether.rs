@@ -54,6 +54,7 @@ pub static EtherEncap: ElementClass = ElementClass {
     ports: "1/1",
     processing: "a/a",
     make: make_encap,
+    names: None,
 };
 /// `EtherRewrite`.
 pub static EtherRewrite: ElementClass = ElementClass {
@@ -61,6 +62,7 @@ pub static EtherRewrite: ElementClass = ElementClass {
     ports: "1/1",
     processing: "a/a",
     make: make_rewrite,
+    names: None,
 };
 /// `StoreEtherAddress`.
 pub static StoreEtherAddress: ElementClass = ElementClass {
@@ -68,6 +70,7 @@ pub static StoreEtherAddress: ElementClass = ElementClass {
     ports: "1/1-2",
     processing: "a/ah",
     make: make_store,
+    names: None,
 };
 /// `EtherMirror`.
 pub static EtherMirror: ElementClass = ElementClass {
@@ -75,6 +78,7 @@ pub static EtherMirror: ElementClass = ElementClass {
     ports: "1/1",
     processing: "a/a",
     make: make_mirror,
+    names: None,
 };
 /// `HostEtherFilter`.
 pub static HostEtherFilter: ElementClass = ElementClass {
@@ -82,6 +86,7 @@ pub static HostEtherFilter: ElementClass = ElementClass {
     ports: "1/1-2",
     processing: "a/ah",
     make: make_host_filter,
+    names: None,
 };
 /// `DropBroadcasts`.
 pub static DropBroadcasts: ElementClass = ElementClass {
@@ -89,6 +94,7 @@ pub static DropBroadcasts: ElementClass = ElementClass {
     ports: "1/1",
     processing: "a/a",
     make: make_drop_broadcasts,
+    names: None,
 };
 
 fn ether_handler(name: &str, value: &str) -> Result<[u8; 6], HandlerError> {

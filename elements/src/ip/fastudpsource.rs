@@ -45,6 +45,7 @@ pub static FastUDPSource: ElementClass = ElementClass {
     ports: "0/1",
     processing: "l",
     make,
+    names: None,
 };
 
 /// Shortest packet made.

@@ -41,6 +41,7 @@ pub static MarkIPHeader: ElementClass = ElementClass {
     ports: "1/1",
     processing: "a/a",
     make: make_mark,
+    names: None,
 };
 /// `Strip`.
 pub static Strip: ElementClass = ElementClass {
@@ -48,6 +49,7 @@ pub static Strip: ElementClass = ElementClass {
     ports: "1/1",
     processing: "a/a",
     make: make_strip,
+    names: None,
 };
 /// `StripIPHeader`.
 pub static StripIPHeader: ElementClass = ElementClass {
@@ -55,6 +57,7 @@ pub static StripIPHeader: ElementClass = ElementClass {
     ports: "1/1",
     processing: "a/a",
     make: make_strip_ip,
+    names: None,
 };
 /// `Unstrip`.
 pub static Unstrip: ElementClass = ElementClass {
@@ -62,6 +65,7 @@ pub static Unstrip: ElementClass = ElementClass {
     ports: "1/1",
     processing: "a/a",
     make: make_unstrip,
+    names: None,
 };
 
 struct MarkIp {

@@ -51,6 +51,7 @@ pub static GetIPAddress: ElementClass = ElementClass {
     ports: "1/1",
     processing: "a/a",
     make: make_get,
+    names: None,
 };
 /// `SetIPAddress`.
 pub static SetIPAddress: ElementClass = ElementClass {
@@ -58,6 +59,7 @@ pub static SetIPAddress: ElementClass = ElementClass {
     ports: "1/1",
     processing: "a/a",
     make: make_set,
+    names: None,
 };
 /// `SetRandIPAddress`.
 pub static SetRandIPAddress: ElementClass = ElementClass {
@@ -65,6 +67,7 @@ pub static SetRandIPAddress: ElementClass = ElementClass {
     ports: "1/1",
     processing: "a/a",
     make: make_set_rand,
+    names: None,
 };
 /// `StoreIPAddress`.
 pub static StoreIPAddress: ElementClass = ElementClass {
@@ -72,6 +75,7 @@ pub static StoreIPAddress: ElementClass = ElementClass {
     ports: "1/1-2",
     processing: "a/ah",
     make: make_store,
+    names: None,
 };
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

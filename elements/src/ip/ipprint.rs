@@ -59,6 +59,7 @@ pub static IPPrint: ElementClass = ElementClass {
     ports: "1/1",
     processing: "a/a",
     make,
+    names: None,
 };
 
 #[derive(Clone, Copy, PartialEq, Eq)]

@@ -48,6 +48,7 @@ static SINK: ElementClass = ElementClass {
     ports: "1/0",
     processing: "h",
     make: make_sink,
+    names: None,
 };
 
 /// One element under test (`e`), its outputs each connected to a sink.

@@ -33,6 +33,7 @@ pub static SetIPDSCP: ElementClass = ElementClass {
     ports: "1/1",
     processing: "a/a",
     make: make_dscp,
+    names: None,
 };
 /// `MarkIPCE`.
 pub static MarkIPCE: ElementClass = ElementClass {
@@ -40,6 +41,7 @@ pub static MarkIPCE: ElementClass = ElementClass {
     ports: "1/1",
     processing: "a/a",
     make: make_ce,
+    names: None,
 };
 
 const ECN_MASK: u8 = 3;

@@ -37,6 +37,7 @@ pub static VLANEncap: ElementClass = ElementClass {
     ports: "1/1",
     processing: "a/a",
     make: make_encap,
+    names: None,
 };
 /// `VLANDecap`.
 pub static VLANDecap: ElementClass = ElementClass {
@@ -44,6 +45,7 @@ pub static VLANDecap: ElementClass = ElementClass {
     ports: "1/1",
     processing: "a/a",
     make: make_decap,
+    names: None,
 };
 
 struct Encap {

@@ -57,6 +57,7 @@ pub static ICMPPingRewriter: ElementClass = ElementClass {
     ports: "1-/1-",
     processing: "h/h",
     make,
+    names: None,
 };
 
 #[cfg(test)]

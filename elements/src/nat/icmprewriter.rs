@@ -311,6 +311,7 @@ pub static ICMPRewriter: ElementClass = ElementClass {
     ports: "1/1-2",
     processing: "h/h",
     make,
+    names: None,
 };
 
 #[cfg(test)]

@@ -112,6 +112,7 @@ pub static IPRewriter: ElementClass = ElementClass {
     ports: "1-/1-",
     processing: "h/h",
     make: make_ip,
+    names: None,
 };
 
 /// Rewrites TCP flows.
@@ -120,6 +121,7 @@ pub static TCPRewriter: ElementClass = ElementClass {
     ports: "1-/1-",
     processing: "h/h",
     make: make_tcp,
+    names: None,
 };
 
 /// Rewrites UDP (and TCP) flows with UDP timeouts.
@@ -128,6 +130,7 @@ pub static UDPRewriter: ElementClass = ElementClass {
     ports: "1-/1-",
     processing: "h/h",
     make: make_udp,
+    names: None,
 };
 
 #[cfg(test)]

@@ -90,6 +90,7 @@ pub static IPRewriterPatterns: ElementClass = ElementClass {
     ports: "0/0",
     processing: "a/a",
     make: make_patterns,
+    names: None,
 };
 
 /// Hands out mappings from its patterns in turn.
@@ -98,4 +99,5 @@ pub static RoundRobinIPMapper: ElementClass = ElementClass {
     ports: "0/0",
     processing: "a/a",
     make: make_mapper,
+    names: None,
 };

@@ -46,12 +46,14 @@ static SINK: ElementClass = ElementClass {
     ports: "1/0",
     processing: "h",
     make: mk_sink,
+    names: None,
 };
 static IDLE: ElementClass = ElementClass {
     name: "TestIdle",
     ports: "0/1",
     processing: "h",
     make: mk_idle,
+    names: None,
 };
 
 /// A router around element `el` (named by the first of `elems`) with `ninputs` fed inputs

@@ -443,6 +443,7 @@ pub static ARPQuerier: ElementClass = ElementClass {
     ports: "2/1-2",
     processing: "h",
     make,
+    names: None,
 };
 
 #[cfg(test)]

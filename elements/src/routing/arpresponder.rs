@@ -254,6 +254,7 @@ pub static ARPResponder: ElementClass = ElementClass {
     ports: "1/1-2",
     processing: "a/ah",
     make,
+    names: None,
 };
 
 #[cfg(test)]

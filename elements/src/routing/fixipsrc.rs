@@ -99,6 +99,7 @@ pub static FixIPSrc: ElementClass = ElementClass {
     ports: "1/1",
     processing: "a",
     make,
+    names: None,
 };
 
 #[cfg(test)]

@@ -472,6 +472,7 @@ pub static ICMPError: ElementClass = ElementClass {
     ports: "1/1",
     processing: "a",
     make,
+    names: None,
 };
 
 #[cfg(test)]

@@ -139,6 +139,7 @@ pub static ICMPPingResponder: ElementClass = ElementClass {
     ports: "1/1-2",
     processing: "a/ah",
     make,
+    names: None,
 };
 
 #[cfg(test)]

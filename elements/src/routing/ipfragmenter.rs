@@ -306,6 +306,7 @@ pub static IPFragmenter: ElementClass = ElementClass {
     ports: "1/1-2",
     processing: "h",
     make,
+    names: None,
 };
 
 #[cfg(test)]

@@ -239,6 +239,7 @@ pub static IPGWOptions: ElementClass = ElementClass {
     ports: "1/1-2",
     processing: "a/ah",
     make,
+    names: None,
 };
 
 #[cfg(test)]

@@ -125,6 +125,7 @@ pub static LinearIPLookup: ElementClass = ElementClass {
     ports: "1/-",
     processing: "h",
     make: make_linear,
+    names: None,
 };
 
 /// `StaticIPLookup`: see the module docs.
@@ -133,6 +134,7 @@ pub static StaticIPLookup: ElementClass = ElementClass {
     ports: "1/-",
     processing: "h",
     make: make_static,
+    names: None,
 };
 
 #[cfg(test)]

@@ -147,6 +147,7 @@ pub static PaintTee: ElementClass = ElementClass {
     ports: "1/2",
     processing: "a/ah",
     make: make_tee,
+    names: None,
 };
 
 /// `CheckPaint`: see the module docs.
@@ -155,6 +156,7 @@ pub static CheckPaint: ElementClass = ElementClass {
     ports: "1/1-2",
     processing: "a/ah",
     make: make_check,
+    names: None,
 };
 
 #[cfg(test)]

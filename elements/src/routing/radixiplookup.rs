@@ -302,6 +302,7 @@ pub static RadixIPLookup: ElementClass = ElementClass {
     ports: "1/-",
     processing: "h",
     make,
+    names: None,
 };
 
 #[cfg(test)]

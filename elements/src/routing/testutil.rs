@@ -73,12 +73,14 @@ static COLLECT: ElementClass = ElementClass {
     ports: "1/0",
     processing: "h",
     make: make_collect,
+    names: None,
 };
 static IDLE: ElementClass = ElementClass {
     name: "TestIdle",
     ports: "0/1",
     processing: "h",
     make: make_idle,
+    names: None,
 };
 
 /// The element under test (`dut`) with `ninputs` inputs fed by idle sources and `noutputs`

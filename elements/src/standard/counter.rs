@@ -55,6 +55,7 @@ pub static Counter: ElementClass = ElementClass {
     ports: "1/1",
     processing: "a",
     make: make_counter,
+    names: None,
 };
 
 /// `AverageCounter`.
@@ -63,6 +64,7 @@ pub static AverageCounter: ElementClass = ElementClass {
     ports: "1/1",
     processing: "a",
     make: make_average,
+    names: None,
 };
 
 /// Length of one rate epoch.

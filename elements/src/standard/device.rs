@@ -64,6 +64,7 @@ pub static FromDevice: ElementClass = ElementClass {
     ports: "0/1",
     processing: "h",
     make: make_from,
+    names: None,
 };
 
 /// `ToDevice`.
@@ -73,6 +74,7 @@ pub static ToDevice: ElementClass = ElementClass {
     ports: "1/0",
     processing: "a",
     make: make_to,
+    names: None,
 };
 
 /// Click keywords accepted for compatibility, without effect here.

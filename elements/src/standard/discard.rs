@@ -40,6 +40,7 @@ pub static Discard: ElementClass = ElementClass {
     ports: "1/0",
     processing: "a",
     make: make_discard,
+    names: None,
 };
 
 /// `Idle`.
@@ -48,6 +49,7 @@ pub static Idle: ElementClass = ElementClass {
     ports: "-/-",
     processing: "a",
     make: make_idle,
+    names: None,
 };
 
 struct DiscardElement {

@@ -60,6 +60,7 @@ pub static InfiniteSource: ElementClass = ElementClass {
     ports: "0/1",
     processing: "a",
     make,
+    names: None,
 };
 
 /// `RandomSource`.
@@ -68,6 +69,7 @@ pub static RandomSource: ElementClass = ElementClass {
     ports: "0/1",
     processing: "a",
     make: make_random,
+    names: None,
 };
 
 pub(crate) struct SourceData {

@@ -42,6 +42,7 @@ pub static Truncate: ElementClass = ElementClass {
     ports: "1/1",
     processing: "a/a",
     make: make_truncate,
+    names: None,
 };
 
 /// `Pad`.
@@ -51,6 +52,7 @@ pub static Pad: ElementClass = ElementClass {
     ports: "1/1",
     processing: "a/a",
     make: make_pad,
+    names: None,
 };
 
 /// `CheckLength`.
@@ -60,6 +62,7 @@ pub static CheckLength: ElementClass = ElementClass {
     ports: "1/1-2",
     processing: "a/ah",
     make: make_check,
+    names: None,
 };
 
 struct Checker {

@@ -45,6 +45,7 @@ pub static Null: ElementClass = ElementClass {
     ports: "1/1",
     processing: "a",
     make: make_null,
+    names: None,
 };
 
 /// `Paint`.
@@ -53,6 +54,7 @@ pub static Paint: ElementClass = ElementClass {
     ports: "1/1",
     processing: "a",
     make: make_paint,
+    names: None,
 };
 
 /// `PaintSwitch`.
@@ -61,6 +63,7 @@ pub static PaintSwitch: ElementClass = ElementClass {
     ports: "1/-",
     processing: "h",
     make: make_paintswitch,
+    names: None,
 };
 
 struct NullElement;

@@ -53,6 +53,7 @@ pub static Print: ElementClass = ElementClass {
     ports: "1/1",
     processing: "a",
     make,
+    names: None,
 };
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -37,6 +37,7 @@ pub static Queue: ElementClass = ElementClass {
     ports: "1/1-2",
     processing: "h/lh",
     make,
+    names: None,
 };
 
 /// `SimpleQueue`.
@@ -45,6 +46,7 @@ pub static SimpleQueue: ElementClass = ElementClass {
     ports: "1/1-2",
     processing: "h/lh",
     make,
+    names: None,
 };
 
 /// Default capacity, as in Click.

@@ -35,6 +35,7 @@ pub static RandomSeed: ElementClass = ElementClass {
     ports: "0/0",
     processing: "a",
     make,
+    names: None,
 };
 
 struct Seed {

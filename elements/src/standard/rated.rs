@@ -39,6 +39,7 @@ pub static RatedUnqueue: ElementClass = ElementClass {
     ports: "1/1",
     processing: "l/h",
     make: make_packets,
+    names: None,
 };
 /// `BandwidthRatedUnqueue`.
 pub static BandwidthRatedUnqueue: ElementClass = ElementClass {
@@ -46,6 +47,7 @@ pub static BandwidthRatedUnqueue: ElementClass = ElementClass {
     ports: "1/1",
     processing: "l/h",
     make: make_bytes,
+    names: None,
 };
 
 /// A token bucket on the router clock. Levels are in token-nanoseconds (tokens × 10^9) so

@@ -42,6 +42,7 @@ pub static RatedSource: ElementClass = ElementClass {
     ports: "0/1",
     processing: "a",
     make,
+    names: None,
 };
 
 struct Rated {

@@ -30,6 +30,7 @@ pub static RoundRobinSched: ElementClass = ElementClass {
     ports: "-/1",
     processing: "l/l",
     make: make_rr,
+    names: None,
 };
 /// `PrioSched`.
 pub static PrioSched: ElementClass = ElementClass {
@@ -37,6 +38,7 @@ pub static PrioSched: ElementClass = ElementClass {
     ports: "-/1",
     processing: "l/l",
     make: make_prio,
+    names: None,
 };
 
 struct RoundRobin {

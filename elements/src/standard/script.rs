@@ -96,6 +96,7 @@ pub static Script: ElementClass = ElementClass {
     ports: "-/-",
     processing: "a",
     make: make_script,
+    names: None,
 };
 
 /// `DriverManager`.
@@ -104,6 +105,7 @@ pub static DriverManager: ElementClass = ElementClass {
     ports: "0/0",
     processing: "a",
     make: make_driver,
+    names: None,
 };
 
 /// Jumps allowed without blocking before a script is considered looping.
@@ -1378,14 +1380,21 @@ mod tests {
             &[
                 ("a", "InfiniteSource", "LIMIT 3, STOP true"),
                 ("d", "Discard", ""),
-                ("s", "Script", "TYPE DRIVER, wait_stop, print \"got it\", wait 1s"),
+                (
+                    "s",
+                    "Script",
+                    "TYPE DRIVER, wait_stop, print \"got it\", wait 1s",
+                ),
             ],
             &[(0, 0, 1, 0)],
         );
         let mut r = b.router(&g).unwrap();
         r.run_rounds(50);
         assert_eq!(b.lines(), ["got it"]);
-        assert!(!r.is_stopped(), "the driver script, not the request, stops the router");
+        assert!(
+            !r.is_stopped(),
+            "the driver script, not the request, stops the router"
+        );
         let two = graph(
             &[
                 ("dm", "DriverManager", ""),

@@ -48,6 +48,7 @@ pub static Switch: ElementClass = ElementClass {
     ports: "1/-",
     processing: "h",
     make: make_switch,
+    names: None,
 };
 /// `StaticSwitch`.
 pub static StaticSwitch: ElementClass = ElementClass {
@@ -55,6 +56,7 @@ pub static StaticSwitch: ElementClass = ElementClass {
     ports: "1/-",
     processing: "h",
     make: make_static,
+    names: None,
 };
 /// `RoundRobinSwitch`.
 pub static RoundRobinSwitch: ElementClass = ElementClass {
@@ -62,6 +64,7 @@ pub static RoundRobinSwitch: ElementClass = ElementClass {
     ports: "1/1-",
     processing: "h",
     make: make_rr,
+    names: None,
 };
 /// `HashSwitch`.
 pub static HashSwitch: ElementClass = ElementClass {
@@ -69,6 +72,7 @@ pub static HashSwitch: ElementClass = ElementClass {
     ports: "1/1-",
     processing: "h",
     make: make_hash,
+    names: None,
 };
 /// `RandomSwitch`.
 pub static RandomSwitch: ElementClass = ElementClass {
@@ -76,6 +80,7 @@ pub static RandomSwitch: ElementClass = ElementClass {
     ports: "1/1-",
     processing: "h",
     make: make_random,
+    names: None,
 };
 
 struct SwitchElement {

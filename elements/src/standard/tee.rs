@@ -38,6 +38,7 @@ pub static Tee: ElementClass = ElementClass {
     ports: "1/1-",
     processing: "h",
     make: make_tee,
+    names: None,
 };
 
 /// `PullTee`.
@@ -46,6 +47,7 @@ pub static PullTee: ElementClass = ElementClass {
     ports: "1/1-",
     processing: "l/lh",
     make: make_pulltee,
+    names: None,
 };
 
 struct TeeElement {

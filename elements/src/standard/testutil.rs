@@ -48,6 +48,7 @@ pub static COLLECT: ElementClass = ElementClass {
     ports: "1/0",
     processing: "h",
     make: make_collect,
+    names: None,
 };
 
 /// Takes the packets element `name` (a `Collect`) received.

@@ -32,6 +32,7 @@ pub static Unqueue: ElementClass = ElementClass {
     ports: "1/1",
     processing: "l/h",
     make,
+    names: None,
 };
 
 struct UnqueueElement {

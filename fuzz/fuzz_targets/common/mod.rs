@@ -242,6 +242,7 @@ static IP_SUM_CHECK: ElementClass = ElementClass {
     ports: "1/0",
     processing: "h",
     make: make_ipsum_check,
+    names: None,
 };
 
 /// Every class of the element library, plus the harness's own.
