@@ -52,6 +52,17 @@ pub trait Element {
         TaskStatus::Done
     }
 
+    /// Runs the task as the scheduler does when it gathers a solo task's runs into
+    /// batches: up to `runs` times in a row, stopping after a run that is not busy, that
+    /// stopped the router, or after which another run could overflow an output batch.
+    /// Returns the last run's status, the number of runs, and whether the batches are
+    /// full. The default calls [`run_task`](Self::run_task) that way
+    /// ([`run_task_repeatedly`]); a source whose runs are alike may override it with a
+    /// tighter loop that has the same effects, run for run.
+    fn run_task_runs(&mut self, ctx: &mut Context<'_>, runs: u32) -> (TaskStatus, u32, bool) {
+        run_task_repeatedly(self, ctx, runs)
+    }
+
     /// Runs when the element's timer fires (see [`Context::set_timer`]).
     fn run_timer(&mut self, _ctx: &mut Context<'_>) {}
 
@@ -223,6 +234,27 @@ impl fmt::Display for HandlerError {
             Self::NoSuchElement(e) => write!(f, "no element named '{e}'"),
             Self::NoSuchHandler(h) => write!(f, "no handler '{h}'"),
             Self::BadValue(m) => f.write_str(m),
+        }
+    }
+}
+
+/// The default [`Element::run_task_runs`]: `run_task` up to `runs` times while each run is
+/// busy, the router runs and another run's packets (as many as the last run's, at least one)
+/// still fit the fullest output batch.
+pub fn run_task_repeatedly<E: Element + ?Sized>(
+    e: &mut E,
+    ctx: &mut Context<'_>,
+    runs: u32,
+) -> (TaskStatus, u32, bool) {
+    let mut n = 0;
+    loop {
+        let before = ctx.fill();
+        let status = e.run_task(ctx);
+        n += 1;
+        let after = ctx.fill();
+        let overflow = after + after.saturating_sub(before).max(1) > crate::batch::BATCH_MAX;
+        if n >= runs || overflow || status != TaskStatus::Busy || ctx.stopping() {
+            return (status, n, overflow);
         }
     }
 }

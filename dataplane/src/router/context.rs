@@ -91,8 +91,14 @@ impl<'a> Context<'a> {
 
     /// Packets waiting in the fullest output batch.
     #[inline]
-    pub(super) fn fill(&self) -> usize {
+    pub fn fill(&self) -> usize {
         self.out.iter().map(|b| b.len()).max().unwrap_or(0)
+    }
+
+    /// Whether the router stops at the end of this round (a stop request went through).
+    #[inline]
+    pub fn stopping(&self) -> bool {
+        self.core.stopped.get()
     }
 
     /// Takes what was sent to output `port` so far (pull processing).

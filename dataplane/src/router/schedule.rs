@@ -134,24 +134,7 @@ impl Router {
                 }
                 let reps = if solo { rounds - round } else { 1 };
                 let (status, n, overflow) = core
-                    .with_element(task.element, |e, ctx| {
-                        let mut n = 0;
-                        loop {
-                            let before = ctx.fill();
-                            let status = e.run_task(ctx);
-                            n += 1;
-                            let after = ctx.fill();
-                            // Would another run overflow the output batches?
-                            let overflow = after + after.saturating_sub(before).max(1) > BATCH_MAX;
-                            if n == reps
-                                || overflow
-                                || status != TaskStatus::Busy
-                                || ctx.core.stopped.get()
-                            {
-                                return (status, n, overflow);
-                            }
-                        }
-                    })
+                    .with_element(task.element, |e, ctx| e.run_task_runs(ctx, reps))
                     .unwrap_or((TaskStatus::Idle, 1, false));
                 // Every run before the last was busy.
                 let busy_runs = n - 1 + u32::from(status == TaskStatus::Busy);

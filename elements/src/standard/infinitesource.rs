@@ -47,9 +47,10 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
 use sluice_config::args::{Args, Bytes};
+use sluice_dataplane::element::run_task_repeatedly;
 use sluice_dataplane::{
     Batch, ConfigContext, Context, Effects, Element, ElementClass, Handler, HandlerError,
-    InitContext, TaskStatus,
+    InitContext, TaskStatus, BATCH_MAX,
 };
 
 use super::common::{bool_str, packet_bytes, parse_value, unparse_data, HandlerCall, DEFAULT_DATA};
@@ -310,6 +311,37 @@ impl Element for Source {
         TaskStatus::Busy
     }
 
+    /// The scheduler's repeated runs as one loop: the same packets, counts and stops as
+    /// `run_task` called run after run, without a call per run.
+    fn run_task_runs(&mut self, ctx: &mut Context<'_>, runs: u32) -> (TaskStatus, u32, bool) {
+        if self.random || !self.active {
+            return run_task_repeatedly(self, ctx, runs);
+        }
+        let mut n = 0;
+        let mut before = ctx.fill();
+        loop {
+            let want = self.allowed(self.burst);
+            if want == 0 {
+                self.signal_end(ctx);
+                return (TaskStatus::Idle, n + 1, false);
+            }
+            for _ in 0..want {
+                let Some(p) = self.data.emit(ctx, self.timestamp) else {
+                    break;
+                };
+                self.count += 1;
+                ctx.output(0, p);
+            }
+            n += 1;
+            let after = ctx.fill();
+            let overflow = after + after.saturating_sub(before).max(1) > BATCH_MAX;
+            if n >= runs || overflow || ctx.stopping() {
+                return (TaskStatus::Busy, n, overflow);
+            }
+            before = after;
+        }
+    }
+
     fn read_handler(&self, name: &str) -> Option<String> {
         match name {
             "count" => Some(self.count.to_string()),
@@ -392,6 +424,38 @@ impl Element for Source {
 #[cfg(test)]
 mod tests {
     use super::super::testutil::*;
+
+    #[test]
+    fn the_repeated_run_loop_schedules_as_run_after_run_does() {
+        // InfiniteSource runs its own loop of runs; RandomSource runs the scheduler's
+        // default one. Both must give the same runs, busy runs, packets and stop.
+        for (limit, burst) in [(100, 1), (77, 3), (1000, 40), (5, 1)] {
+            let tasks = |class: &str, data: &str| {
+                let b = Bench::new(256);
+                let config = format!("{data}, LIMIT {limit}, BURST {burst}, STOP true");
+                let g = graph(
+                    &[
+                        ("s", class, config.as_str()),
+                        ("c", "Counter", ""),
+                        ("d", "Discard", ""),
+                    ],
+                    &[(0, 0, 1, 0), (1, 0, 2, 0)],
+                );
+                let mut r = b.router(&g).unwrap();
+                r.run(|_| true);
+                assert!(r.is_stopped());
+                assert_eq!(r.read_handler("c.count").unwrap(), limit.to_string());
+                r.read_handler("tasks").unwrap()
+            };
+            let own = tasks("InfiniteSource", "LENGTH 60");
+            assert!(own.contains("gathered"), "{own}");
+            assert_eq!(
+                own,
+                tasks("RandomSource", "60"),
+                "LIMIT {limit} BURST {burst}"
+            );
+        }
+    }
 
     #[test]
     fn default_packet_and_limit() {
