@@ -20,8 +20,10 @@
 //! Handlers are the router's (`c.count`, `fw/filter.drops`, globals `list`, `classes`,
 //! `config`, `pool_free`, `pool_capacity`, `stop`, ...) plus, for each interface,
 //! `eth0.rx_packets`, `eth0.tx_packets`, `eth0.rx_dropped`, `eth0.tx_ring_full`, ... (every
-//! [`DeviceStats`](sluice_dataplane::DeviceStats) counter), `eth0.buffers_held` and
-//! `eth0.mac`, and the global `buffers_held` (all interfaces): after the traffic stops,
+//! [`DeviceStats`](sluice_dataplane::DeviceStats) counter, and the driver's
+//! [`VirtioNetMetrics`](sluice_drivers::virtio::VirtioNetMetrics) such as `eth0.rx_bad_id`),
+//! `eth0.buffers_held` and `eth0.mac`, and the global `buffers_held` (all interfaces): after
+//! the traffic stops,
 //! `pool_free + buffers_held == pool_capacity` unless an element keeps packets queued.
 //! `idle_mode` (`halt` or `poll`), `idle_sleeps` and `idle_sleep_us` tell how the idle loop
 //! slept (see [`crate::idle`]).

@@ -4,8 +4,14 @@
 //!
 //! [`init`] checks the magic number and keeps the parsed [`BootInfo`] for the rest of the
 //! kernel's life; [`boot_info`] and [`cmdline`] read it from anywhere.
+//!
+//! Nothing the loader passes is dereferenced before [`table::check_table`] has placed it:
+//! not 0, a sane entry count, aligned for the slice the kernel forms over it, and inside the
+//! boot identity map ([`BOOT_IDENTITY_MAP_END`]). A table that fails is a [`PvhError`], which
+//! the kernel prints before it stops.
 
 pub mod cmdline;
+pub mod table;
 
 use core::ops::Range;
 
@@ -14,12 +20,19 @@ use spin::Once;
 use crate::arch::paging::BOOT_IDENTITY_MAP_END;
 
 pub use cmdline::{BadVirtioMmioParam, Cmdline, Param, VirtioMmioDevice};
+pub use table::TableError;
+
+use table::{check_table, string_scan_limit, EntryLayout};
 
 /// `hvm_start_info.magic`: "xEn3" with the top bit of each byte cleared.
 pub const START_INFO_MAGIC: u32 = 0x336e_c578;
 
 /// Longest command line read; the rest is ignored.
 const MAX_CMDLINE_LEN: usize = 4096;
+
+/// Most memory map entries accepted: as many as Linux's boot protocol holds
+/// (`E820_MAX_ENTRIES_ZEROPAGE`). QEMU passes fewer than ten.
+const MAX_MEMMAP_ENTRIES: u64 = 128;
 
 /// `hvm_start_info`, version 1.
 #[repr(C)]
@@ -93,6 +106,12 @@ pub enum PvhError {
     BadMagic(u32),
     /// The command line is not UTF-8.
     CmdlineNotUtf8,
+    /// A table the start info points to cannot be read safely.
+    Table {
+        /// Which one: "start info", "memory map", ...
+        table: &'static str,
+        error: TableError,
+    },
 }
 
 impl core::fmt::Display for PvhError {
@@ -108,6 +127,7 @@ impl core::fmt::Display for PvhError {
                 )
             }
             Self::CmdlineNotUtf8 => f.write_str("kernel command line is not UTF-8"),
+            Self::Table { table, error } => write!(f, "{table}: {error}"),
         }
     }
 }
@@ -147,75 +167,122 @@ unsafe fn parse(addr: u64) -> Result<BootInfo, PvhError> {
     if addr == 0 {
         return Err(PvhError::NoStartInfo);
     }
+    let table = |table| move |error| PvhError::Table { table, error };
+    let start_range = check_table(
+        addr,
+        1,
+        EntryLayout::unaligned::<StartInfo>(),
+        1,
+        BOOT_IDENTITY_MAP_END,
+    )
+    .map_err(table("start info"))?;
     let ptr = addr as *const StartInfo;
-    // SAFETY: the loader placed a `StartInfo` at `addr`, below 1 GiB and so identity mapped;
-    // the magic check below rejects anything else. `read_unaligned` makes no alignment claim.
+    // SAFETY: the loader placed a `StartInfo` at `addr`, which lies inside the identity map
+    // (checked above); the magic check below rejects anything else. `read_unaligned` makes
+    // no alignment claim.
     let start = unsafe { ptr.read_unaligned() };
     if start.magic != START_INFO_MAGIC {
         return Err(PvhError::BadMagic(start.magic));
     }
 
-    // SAFETY: the loader wrote a NUL-terminated command line at `cmdline_paddr`.
-    let cmdline_bytes = unsafe { c_string(start.cmdline_paddr) };
+    let cmdline_bytes = if start.cmdline_paddr == 0 {
+        &[][..]
+    } else {
+        let limit = string_scan_limit(
+            start.cmdline_paddr,
+            MAX_CMDLINE_LEN as u64,
+            BOOT_IDENTITY_MAP_END,
+        )
+        .map_err(table("command line"))?;
+        // SAFETY: the loader wrote a NUL-terminated command line at `cmdline_paddr`, and
+        // the `limit` bytes from there are identity mapped (checked above).
+        unsafe { c_string(start.cmdline_paddr, limit as usize) }
+    };
     let cmdline = core::str::from_utf8(cmdline_bytes).map_err(|_| PvhError::CmdlineNotUtf8)?;
 
-    let memmap: &'static [MemmapEntry] = if start.version >= 1 && start.memmap_paddr != 0 {
-        // SAFETY: a version 1 loader wrote `memmap_entries` entries at `memmap_paddr`; the
-        // structure is 8-byte aligned by the specification and never written again.
-        unsafe {
-            core::slice::from_raw_parts(
-                start.memmap_paddr as *const MemmapEntry,
-                start.memmap_entries as usize,
+    let (memmap, memmap_range): (&'static [MemmapEntry], _) =
+        if start.version >= 1 && start.memmap_paddr != 0 {
+            let range = check_table(
+                start.memmap_paddr,
+                u64::from(start.memmap_entries),
+                EntryLayout::of::<MemmapEntry>(),
+                MAX_MEMMAP_ENTRIES,
+                BOOT_IDENTITY_MAP_END,
             )
-        }
-    } else {
-        &[]
-    };
+            .map_err(table("memory map"))?;
+            // SAFETY: a version 1 loader wrote `memmap_entries` entries at `memmap_paddr`,
+            // never written again; the table is aligned for `MemmapEntry`, its count is
+            // bounded and it lies inside the identity map (all checked above).
+            let entries = unsafe {
+                core::slice::from_raw_parts(
+                    start.memmap_paddr as *const MemmapEntry,
+                    start.memmap_entries as usize,
+                )
+            };
+            (entries, range)
+        } else {
+            (&[][..], 0..0)
+        };
 
     let module: Option<&'static [u8]> = if start.nr_modules > 0 && start.modlist_paddr != 0 {
-        // SAFETY: the loader wrote `nr_modules` entries at `modlist_paddr`, 8-byte aligned.
+        check_table(
+            start.modlist_paddr,
+            1,
+            EntryLayout::unaligned::<ModlistEntry>(),
+            1,
+            BOOT_IDENTITY_MAP_END,
+        )
+        .map_err(table("module list"))?;
+        // SAFETY: the loader wrote `nr_modules` entries at `modlist_paddr`; the first lies
+        // inside the identity map (checked above) and is read without an alignment claim.
         let entry = unsafe { (start.modlist_paddr as *const ModlistEntry).read_unaligned() };
-        (entry.paddr != 0 && entry.size > 0 && entry.paddr + entry.size <= BOOT_IDENTITY_MAP_END)
-            .then(|| {
-                // SAFETY: the module's bytes were loaded at `paddr` (identity mapped, checked
-                // above) and are reserved from the heap below, so nothing writes them.
-                unsafe {
-                    core::slice::from_raw_parts(entry.paddr as *const u8, entry.size as usize)
-                }
+        if entry.paddr != 0 && entry.size > 0 {
+            check_table(
+                entry.paddr,
+                entry.size,
+                EntryLayout::BYTES,
+                BOOT_IDENTITY_MAP_END,
+                BOOT_IDENTITY_MAP_END,
+            )
+            .map_err(table("boot module"))?;
+            // SAFETY: the module's bytes were loaded at `paddr`, inside the identity map
+            // (checked above), and are reserved from the heap below, so nothing writes them.
+            Some(unsafe {
+                core::slice::from_raw_parts(entry.paddr as *const u8, entry.size as usize)
             })
+        } else {
+            None
+        }
     } else {
         None
     };
 
+    // Every range below lies inside the identity map (checked above), so none wraps.
     let span = |start: u64, len: usize| start..start + len as u64;
     Ok(BootInfo {
         start_info_addr: addr,
         cmdline: Cmdline::new(cmdline),
         memmap,
         reserved: [
-            span(addr, core::mem::size_of::<StartInfo>()),
+            start_range,
             span(start.cmdline_paddr, cmdline_bytes.len() + 1),
-            span(start.memmap_paddr, core::mem::size_of_val(memmap)),
+            memmap_range,
             module.map_or(0..0, |m| span(m.as_ptr() as u64, m.len())),
         ],
         module,
     })
 }
 
-/// The bytes of the NUL-terminated string at `addr`, at most [`MAX_CMDLINE_LEN`] of them.
+/// The bytes of the NUL-terminated string at `addr`, at most `limit` of them.
 ///
 /// # Safety
 ///
-/// `addr` is 0 or points at a NUL-terminated string that lives for the rest of the kernel.
-unsafe fn c_string(addr: u64) -> &'static [u8] {
-    if addr == 0 {
-        return &[];
-    }
+/// `addr..addr + limit` is readable memory that stays unchanged for the rest of the kernel.
+unsafe fn c_string(addr: u64, limit: usize) -> &'static [u8] {
     let ptr = addr as *const u8;
     let mut len = 0;
-    while len < MAX_CMDLINE_LEN {
-        // SAFETY: every byte up to and including the terminating NUL is readable (contract),
-        // and the loop stops at the NUL.
+    while len < limit {
+        // SAFETY: `len < limit`, and the first `limit` bytes are readable (contract).
         let byte = unsafe { ptr.wrapping_add(len).read() };
         if byte == 0 {
             break;

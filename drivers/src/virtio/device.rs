@@ -9,6 +9,8 @@ use virtio_drivers::device::net::VirtIONetRaw;
 use virtio_drivers::transport::Transport;
 use virtio_drivers::{Error, Hal};
 
+use super::VirtioNetMetrics;
+
 /// Descriptors per virtqueue. 128 keeps 64 receive buffers posted (`rx_target`) and a TX
 /// ring deeper than a few batches; 256 forwarded no faster through QEMU's dgram backend
 /// (`sluice bench e2e`, 256 frames in flight), and every descriptor costs boot time under
@@ -48,7 +50,13 @@ pub struct VirtioNet<H: Hal, T: Transport> {
     /// Notifications are on for a sleeping CPU (see `arm_wakeup`); the next poll turns them
     /// off again.
     armed: bool,
+    /// The device reported a receive buffer it was never given: the RX queue is no longer
+    /// polled (see [`VirtioNetMetrics::rx_bad_id`]).
+    rx_stopped: bool,
+    /// The same for the TX queue ([`VirtioNetMetrics::tx_bad_id`]).
+    tx_stopped: bool,
     stats: DeviceStats,
+    metrics: VirtioNetMetrics,
 }
 
 /// Why a device could not be brought up.
@@ -86,8 +94,12 @@ impl<H: Hal, T: Transport> VirtioNet<H, T> {
         let header_len = net
             .fill_buffer_header(&mut scratch)
             .map_err(InitError::Device)?;
-        let usable = pool.buffer_size() - (pool.headroom() - header_len);
-        if pool.headroom() < header_len || usable < MIN_RX_BUFFER {
+        // The device gets the buffer from the header (just before the headroom) to its end.
+        let usable = pool
+            .headroom()
+            .checked_sub(header_len)
+            .map_or(0, |unused| pool.buffer_size().saturating_sub(unused));
+        if usable < MIN_RX_BUFFER {
             return Err(InitError::PoolGeometry { usable });
         }
         let mac = net.mac_address();
@@ -104,7 +116,10 @@ impl<H: Hal, T: Transport> VirtioNet<H, T> {
             tx_posted: 0,
             rx_target,
             armed: false,
+            rx_stopped: false,
+            tx_stopped: false,
             stats: DeviceStats::default(),
+            metrics: VirtioNetMetrics::default(),
         };
         dev.refill(INITIAL_RX_POSTS);
         Ok(dev)
@@ -114,6 +129,11 @@ impl<H: Hal, T: Transport> VirtioNet<H, T> {
     /// accounting check adds to the pool's free count.
     pub fn buffers_held(&self) -> usize {
         self.rx_posted + self.tx_posted
+    }
+
+    /// Contract violations seen so far, by reason.
+    pub fn metrics(&self) -> VirtioNetMetrics {
+        self.metrics
     }
 
     /// The part of a packet's buffer handed to the device for receiving: from the virtio-net
@@ -126,6 +146,9 @@ impl<H: Hal, T: Transport> VirtioNet<H, T> {
     /// Posts up to `max` pool buffers, until `rx_target` are on the RX ring or the pool runs
     /// dry.
     fn refill(&mut self, max: usize) {
+        if self.rx_stopped {
+            return;
+        }
         let headroom = self.pool.headroom();
         let limit = self.rx_target.min(self.rx_posted + max);
         while self.rx_posted < limit {
@@ -148,13 +171,19 @@ impl<H: Hal, T: Transport> VirtioNet<H, T> {
 
     /// Reclaims completed transmissions: their packets drop, returning buffers to the pool.
     fn reclaim_tx(&mut self) {
+        if self.tx_stopped {
+            return;
+        }
         while let Some(token) = self.net.poll_transmit() {
             let Some(packet) = self
                 .tx_slots
                 .get_mut(usize::from(token))
                 .and_then(Option::take)
             else {
-                // A token we never issued: nothing to return; stop rather than spin.
+                // A token we never issued: the entry cannot be popped (`virtio-drivers` would
+                // recycle descriptors that are not in flight), so the queue stops here.
+                self.metrics.tx_bad_id += 1;
+                self.tx_stopped = true;
                 break;
             };
             // SAFETY: `packet` is the one posted with this token; its data range is unchanged
@@ -178,7 +207,12 @@ impl<H: Hal, T: Transport> NetDevice for VirtioNet<H, T> {
     }
 
     fn receive(&mut self, _pool: &PacketPool, batch: &mut Batch) -> usize {
+        if self.rx_stopped {
+            return 0;
+        }
         let headroom = self.pool.headroom();
+        // Frame bytes the device may write: from the headroom to the end of the buffer.
+        let frame_room = self.pool.buffer_size() - headroom;
         let mut n = 0;
         while !batch.is_full() {
             let Some(token) = self.net.poll_receive() else {
@@ -189,6 +223,9 @@ impl<H: Hal, T: Transport> NetDevice for VirtioNet<H, T> {
                 .get_mut(usize::from(token))
                 .and_then(Option::take)
             else {
+                // Out of the ring or not posted: see `rx_stopped`.
+                self.metrics.rx_bad_id += 1;
+                self.rx_stopped = true;
                 break;
             };
             self.rx_posted -= 1;
@@ -196,11 +233,20 @@ impl<H: Hal, T: Transport> NetDevice for VirtioNet<H, T> {
             // SAFETY: `packet` was posted with this token by `refill` and untouched since;
             // `rx_region` yields the same slice for the same packet and geometry.
             match unsafe { self.net.receive_complete(token, region) } {
+                Ok((_, len)) if len > frame_room => {
+                    self.metrics.rx_oversized += 1;
+                    self.stats.rx_dropped += 1;
+                }
                 Ok((_, len)) if packet.set_range(headroom, len).is_ok() => {
                     self.stats.rx_packets += 1;
                     self.stats.rx_bytes += len as u64;
                     batch.push(packet);
                     n += 1;
+                }
+                // `virtio-drivers` reports a length below the header as an I/O error.
+                Err(Error::IoError) => {
+                    self.metrics.rx_runt += 1;
+                    self.stats.rx_dropped += 1;
                 }
                 _ => self.stats.rx_dropped += 1,
             }
@@ -211,6 +257,13 @@ impl<H: Hal, T: Transport> NetDevice for VirtioNet<H, T> {
 
     fn transmit(&mut self, batch: &mut Batch) -> usize {
         self.reclaim_tx();
+        if self.tx_stopped {
+            // The device cannot be trusted with buffers any more: waiting would stall the graph.
+            let dropped = batch.len();
+            self.stats.tx_dropped += dropped as u64;
+            batch.clear();
+            return dropped;
+        }
         let mut taken = 0;
         let mut left = Batch::new();
         for mut packet in batch.drain(..) {
@@ -219,13 +272,13 @@ impl<H: Hal, T: Transport> NetDevice for VirtioNet<H, T> {
                 left.push(packet);
                 continue;
             }
+            let len = packet.len();
             if packet.push(self.header_len).is_err() {
                 // Elements consumed the headroom; the header has nowhere to go.
                 self.stats.tx_dropped += 1;
                 taken += 1;
                 continue;
             }
-            let len = packet.len() - self.header_len;
             if self.net.fill_buffer_header(packet.data_mut()).is_err() {
                 self.stats.tx_dropped += 1;
                 taken += 1;
@@ -276,7 +329,9 @@ impl<H: Hal, T: Transport> NetDevice for VirtioNet<H, T> {
             self.net.enable_interrupts();
             self.armed = true;
         }
-        self.net.poll_receive().is_none() && self.net.poll_transmit().is_none()
+        // A stopped queue keeps its offending entry: it is no reason to stay awake.
+        (self.rx_stopped || self.net.poll_receive().is_none())
+            && (self.tx_stopped || self.net.poll_transmit().is_none())
     }
 
     fn stats(&self) -> DeviceStats {

@@ -9,7 +9,9 @@
 //!
 //! **Counters.** Each interface shares its counters and the number of pool buffers its
 //! rings hold through a [`NicInfo`], which the control channel reads as the global handlers
-//! `eth0.rx_packets`, `eth0.buffers_held`, ... without reaching into the router.
+//! `eth0.rx_packets`, `eth0.buffers_held`, ... without reaching into the router. The driver's
+//! contract-violation counters ([`VirtioNetMetrics`]: `eth0.rx_oversized`, `eth0.rx_runt`,
+//! `eth0.rx_bad_id`, `eth0.tx_bad_id`) are read the same way.
 
 mod hal;
 
@@ -21,7 +23,7 @@ use alloc::vec::Vec;
 use core::cell::Cell;
 
 use sluice_dataplane::{Batch, DeviceStats, NetDevice, PacketPool};
-use sluice_drivers::virtio::VirtioNet;
+use sluice_drivers::virtio::{VirtioNet, VirtioNetMetrics};
 use virtio_drivers::transport::mmio::{MmioTransport, VirtIOHeader};
 use virtio_drivers::transport::{DeviceType, Transport};
 
@@ -38,6 +40,7 @@ pub struct NicInfo {
     /// The interrupt line (GSI) the device raises.
     pub irq: u32,
     stats: Cell<DeviceStats>,
+    metrics: Cell<VirtioNetMetrics>,
     buffers_held: Cell<usize>,
 }
 
@@ -47,13 +50,19 @@ impl NicInfo {
         self.stats.get()
     }
 
+    /// The driver's contract-violation counters as of its last poll.
+    pub fn metrics(&self) -> VirtioNetMetrics {
+        self.metrics.get()
+    }
+
     /// Pool buffers posted to the device's rings (RX buffers waiting for frames, TX frames
     /// not yet completed).
     pub fn buffers_held(&self) -> usize {
         self.buffers_held.get()
     }
 
-    /// A read handler of this interface: a [`DeviceStats`] counter, `buffers_held`, `mac`.
+    /// A read handler of this interface: a [`DeviceStats`] or [`VirtioNetMetrics`] counter,
+    /// `buffers_held`, `mac`.
     pub fn read_handler(&self, handler: &str) -> Option<String> {
         match handler {
             "buffers_held" => Some(format!("{}", self.buffers_held())),
@@ -64,7 +73,11 @@ impl NicInfo {
                     m[0], m[1], m[2], m[3], m[4], m[5]
                 ))
             }
-            other => self.stats().get(other).map(|v| format!("{v}")),
+            other => self
+                .stats()
+                .get(other)
+                .or_else(|| self.metrics().get(other))
+                .map(|v| format!("{v}")),
         }
     }
 }
@@ -79,6 +92,7 @@ impl<T: Transport> Nic<T> {
     #[inline]
     fn publish(&self) {
         self.info.stats.set(self.device.stats());
+        self.info.metrics.set(self.device.metrics());
         self.info.buffers_held.set(self.device.buffers_held());
     }
 }
@@ -176,6 +190,7 @@ fn open_mmio(
         mac: device.mac(),
         irq: slot.irq,
         stats: Cell::new(DeviceStats::default()),
+        metrics: Cell::new(VirtioNetMetrics::default()),
         buffers_held: Cell::new(0),
     });
     let nic = Nic { device, info };
