@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! sluice check  fw.click                 parse and validate; all errors, file:line:col
+//! sluice doc    [CLASS]                  an element class's manual, or every class
 //! sluice graph  fw.click > fw.dot        the flattened graph as Graphviz DOT (or SVG)
 //! sluice flatten fw.click                an equivalent configuration without compounds
 //! sluice run    fw.click                 host mode: pcaps, TAP and AF_PACKET devices
@@ -18,6 +19,7 @@ use clap::{Parser, Subcommand};
 mod bench;
 mod check;
 mod config;
+mod doc;
 mod replay;
 mod run;
 mod vm;
@@ -34,6 +36,8 @@ struct Cli {
 enum Command {
     /// Parse and validate configurations; print every error with its position.
     Check(check::CheckArgs),
+    /// Print an element class's manual; without a class, list every class.
+    Doc(doc::DocArgs),
     /// Print the flattened element graph as Graphviz DOT or SVG.
     Graph(check::GraphArgs),
     /// Print an equivalent configuration with every compound element expanded.
@@ -60,6 +64,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Check(args) => check::check(args),
+        Command::Doc(args) => doc::doc(args),
         Command::Graph(args) => check::graph(args),
         Command::Flatten(args) => check::flatten(args),
         Command::Run(args) => run::main(args),

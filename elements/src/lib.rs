@@ -15,6 +15,9 @@
 //! Every class is a `static` [`ElementClass`] named exactly as Click names it, reachable as
 //! `sluice_elements::classes::IPFilter`; [`all_classes`] lists them all. A unikernel image
 //! refers only to the statics its configuration uses, so the linker drops the rest.
+//!
+//! Each file's module documentation is the manual of the classes it defines, in one format
+//! modelled on Click's manual pages (see [`manual`], which `sluice doc` prints them from).
 #![cfg_attr(not(feature = "std"), no_std)]
 #![forbid(unsafe_code)]
 
@@ -28,6 +31,7 @@ pub mod classify;
 #[cfg(feature = "std")]
 pub mod host;
 pub mod ip;
+pub mod manual;
 pub mod nat;
 pub mod routing;
 pub mod standard;

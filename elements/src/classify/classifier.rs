@@ -1,6 +1,8 @@
 //! `Classifier(PATTERN_1, ..., PATTERN_N)` — classifies packets by contents.
 //!
-//! Ports: one input, N outputs (`1/-`). Processing: push.
+//! **Ports:** `1/-`: one input, N outputs, one pattern per output.
+//!
+//! **Processing:** `h/h`: push.
 //!
 //! Each output has a pattern. A pattern is a set of clauses separated by spaces; it matches
 //! when every clause does. A clause is `OFFSET/VALUE` or `OFFSET/VALUE%MASK`: OFFSET is a
@@ -16,8 +18,10 @@
 //!
 //! There must be exactly one pattern per output port.
 //!
-//! Handlers: `program` (read) lists the compiled decision program, one masked word
-//! comparison per line; `drops` (read) counts packets that matched no pattern.
+//! **Handlers:** `program` (r) lists the compiled decision program, one masked word
+//! comparison per line; `drops` (r) counts packets that matched no pattern.
+//!
+//! **Example:**
 //!
 //! ```text
 //! Classifier(12/0806 20/0001,    // ARP requests
@@ -26,7 +30,7 @@
 //!            -);                 // everything else
 //! ```
 //!
-//! Differences from Click: none in matching. The `program` listing has its own format, and
+//! **Differences from Click:** none in matching. The `program` listing has its own format, and
 //! `drops` is an addition.
 
 use alloc::format;

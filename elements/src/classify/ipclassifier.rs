@@ -1,6 +1,8 @@
 //! `IPClassifier(PATTERN_1, ..., PATTERN_N)` — classifies IP packets by contents.
 //!
-//! Ports: one input, N outputs (`1/-`), one pattern per output. Processing: push.
+//! **Ports:** `1/-`: one input, N outputs, one pattern per output.
+//!
+//! **Processing:** `h/h`: push.
 //!
 //! The IP header is read at the packet's network header annotation, which `CheckIPHeader`
 //! and `MarkIPHeader` set (at the data start when the annotation is unset); the transport
@@ -8,10 +10,8 @@
 //! Patterns are tried in order; a packet leaves on the output of the first pattern it
 //! matches and is dropped when it matches none.
 //!
-//! # Patterns
-//!
-//! Primitives (SRCORDST is `src`, `dst`, `src or dst`, or `src and dst`; without it,
-//! `src or dst`):
+//! A pattern is made of primitives (SRCORDST is `src`, `dst`, `src or dst`, or
+//! `src and dst`; without it, `src or dst`):
 //!
 //! - `ip proto PROTO`: PROTO is a number or `icmp`, `igmp`, `ipip`, `tcp`, `udp`, `tcpudp`
 //!   (TCP or UDP), `transp` (any).
@@ -49,8 +49,10 @@
 //! fragment (fragment offset zero). A packet too short for a test fails it; `not` turns
 //! that failure into a match, while `!=` and the relations keep it a failure.
 //!
-//! Handlers: `program` (read), the compiled decision program; `drops` (read), packets that
+//! **Handlers:** `program` (r), the compiled decision program; `drops` (r), packets that
 //! matched no pattern.
+//!
+//! **Example:**
 //!
 //! ```text
 //! IPClassifier(10.0.0.0/24 and syn,        // SYNs from 10.0.0.x
@@ -59,7 +61,7 @@
 //!              -);                         // the rest
 //! ```
 //!
-//! Differences from Click: extra service names (`http`, `imap`, `ldap`, ...) and ICMP type
+//! **Differences from Click:** extra service names (`http`, `imap`, `ldap`, ...) and ICMP type
 //! names (`time-exceeded`, `parameter-problem`, `source-quench`) are accepted; `port
 //! LOW-HIGH` (an inclusive range) is an extension; `net` takes a bare address as a /32; the
 //! Ethernet header is taken to be the 14 bytes before the IP header; packets with a

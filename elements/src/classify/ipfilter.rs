@@ -1,10 +1,12 @@
 //! `IPFilter(ACTION_1 PATTERN_1, ..., ACTION_N PATTERN_N)` — filters IP packets by contents.
 //!
-//! Ports: one input, any number of outputs (`1/-`). Processing: push.
+//! **Ports:** `1/-`: one input, any number of outputs.
 //!
-//! Each argument is an ACTION followed by a PATTERN in `IPClassifier`'s language (see
-//! [`super::ipclassifier`]). Packets are tested against the rules in order and handled by the
-//! ACTION of the first rule they match:
+//! **Processing:** `h/h`: push.
+//!
+//! Each argument is an ACTION followed by a PATTERN in [`IPClassifier`](super::ipclassifier)'s
+//! language. Packets are tested against the rules in order and handled by the ACTION of the
+//! first rule they match:
 //!
 //! - `allow`: out of output 0;
 //! - `drop` or `deny`: dropped;
@@ -14,9 +16,11 @@
 //! `any` or `all` matches every packet. Input packets need their IP header annotation
 //! (`CheckIPHeader`, `MarkIPHeader`); without it the IP header is read at the data start.
 //!
-//! Handlers: `program` (read), the compiled decision program, one masked 32-bit word
-//! comparison per line with its yes, no and short-packet targets; `drops` (read), packets
+//! **Handlers:** `program` (r), the compiled decision program, one masked 32-bit word
+//! comparison per line with its yes, no and short-packet targets; `drops` (r), packets
 //! dropped by a `drop`/`deny` rule or by matching no rule.
+//!
+//! **Example:**
 //!
 //! ```text
 //! AddressInfo(INTERNALNET 10.0.0.0/8, BASTION 10.1.1.1);
@@ -26,7 +30,7 @@
 //!          deny all);
 //! ```
 //!
-//! Differences from Click: those of `IPClassifier`; also, `deny` on an element with several
+//! **Differences from Click:** those of `IPClassifier`; also, `deny` on an element with several
 //! outputs does not print Click's compatibility warning (it has meant `drop` since Click 1.3).
 
 use alloc::boxed::Box;

@@ -1151,7 +1151,7 @@ impl Program {
     /// run the program without switches, which stays in the program, so every outcome stays
     /// exactly the plain program's.
     ///
-    /// Each case and the default are switched again, up to [`SWITCH_DEPTH`] levels. When
+    /// Each case and the default are switched again, up to `SWITCH_DEPTH` levels. When
     /// that tree exceeds the budget (many rules, each kind comparing its own word with many
     /// values, interleaved), shallower trees are tried, then trees that switch again below
     /// defaults only: a packet matching none of a switch's values (most traffic through a

@@ -1,6 +1,8 @@
 //! `FromDump(FILENAME [, TIMING, KEYWORDS])` — reads packets from a tcpdump file.
 //!
-//! **Ports** 0/1-2. **Processing** agnostic output 0, push output 1 (`a/ah`).
+//! **Ports:** `0/1-2`: no inputs, one or two outputs.
+//!
+//! **Processing:** `a/ah`: output 0 agnostic, output 1 push.
 //!
 //! Reads packets from a capture file written by `tcpdump -w`, Wireshark or `ToDump`, and
 //! emits them on output 0 with their capture time in the timestamp annotation. Classic pcap
@@ -10,7 +12,14 @@
 //! With a push output, FromDump runs as a task, a batch of packets per turn; with a pull
 //! output it answers pulls.
 //!
-//! Keyword arguments:
+//! A damaged file (cut short, impossible lengths) ends the dump with a message on the
+//! console naming the byte offset; packets before the damage are emitted.
+//!
+//! A record captured short of its wire length (snap length) gives a packet of the captured
+//! bytes whose extra length annotation holds the rest, as in Click: `ToDump` writes the
+//! original wire length back and `Pad` restores the missing bytes as zeros.
+//!
+//! **Keywords:**
 //!
 //! - `STOP` (boolean): ask the router to stop at the end of the file (or when `END` is
 //!   reached). Default false.
@@ -31,36 +40,30 @@
 //! - `END` (seconds since the epoch) / `END_AFTER` (duration from the first packet) /
 //!   `INTERVAL` (duration from the start time): stop at the first packet at or after that
 //!   time. At most one of the three.
-//!
 //! - `BURST` (integer ≥ 1): packets emitted per task run. Default 1, as Click emits one
 //!   packet per run: each packet then travels the whole graph before the next is read, so
 //!   packets whose paths meet in a stateful element (a rewriter fed by two inputs) reach it
 //!   in capture order. Larger bursts move batches through the graph for speed (up to 32
 //!   per batch), at the price of that ordering across different paths.
 //!
-//! Handlers: `count` (packets emitted), `reset_counts` (write), `active` (read/write),
+//! **Handlers:** `count` (packets emitted), `reset_counts` (write), `active` (read/write),
 //! `sampling_prob`, `encap` (`ETHER`, `IP`, ...), `filename`, `filesize`, `filepos`
 //! (bytes read so far), `packet_filepos` (offset of the last packet's record), `stop`
 //! (write: deactivate and stop the router), and the drop counters `drops` (all),
 //! `too_big` (longer than a packet buffer), `no_buffer` (pool empty), `non_ip` (dropped
 //! by `FORCE_IP` without output 1) and `errors` (damaged file).
 //!
-//! A damaged file (cut short, impossible lengths) ends the dump with a message on the
-//! console naming the byte offset; packets before the damage are emitted.
+//! **Example:**
 //!
 //! ```text
 //! FromDump(trace.pcap, STOP true) -> c :: Counter -> Discard;
 //! FromDump(trace.pcapng, TIMING true, FORCE_IP true) -> ToDump(out.pcap);
 //! ```
 //!
-//! Differences from Click: compressed files are not decompressed (decompress first);
+//! **Differences from Click:** compressed files are not decompressed (decompress first);
 //! `END_CALL`, `FILEPOS`, `MMAP`, `extend_interval` and `reset_timing` are not supported;
 //! reaching `END` without `STOP` ends the element's work (Click deactivates it); a packet
 //! longer than 65,407 bytes (the large buffer class) is dropped and counted in `too_big`.
-//!
-//! A record captured short of its wire length (snap length) gives a packet of the captured
-//! bytes whose extra length annotation holds the rest, as in Click: `ToDump` writes the
-//! original wire length back and `Pad` restores the missing bytes as zeros.
 
 use std::boxed::Box;
 use std::string::{String, ToString};

@@ -1,9 +1,21 @@
-//! `FromIPSummaryDump` and `ToIPSummaryDump`: IP packets as lines of text, Click's
-//! `ipsumdump` format (what Click's own regression tests use for traces).
+//! `FromIPSummaryDump(FILENAME [, keywords])` — makes IP packets from lines of text (Click's ipsumdump format).
+//!
+//! **Ports:** `0/1`: no inputs, one output.
+//!
+//! **Processing:** `h`: push.
+//!
+//! A task that reads an ipsumdump file, the format Click's own regression tests use for
+//! traces, and makes one IPv4 packet per line (no link header; IP and transport header
+//! annotations set, the destination address annotation too): TTL 100 and the `PROTO`
+//! protocol (default TCP) unless the line says otherwise, a TCP, UDP or ICMP header for a
+//! first fragment, the payload, then zeros up to `ip_len` when `CHECKSUM` is set; without
+//! `CHECKSUM` (the default) checksums stay zero and bytes beyond what the line describes are
+//! counted in the extra length annotation. One packet per task run, so two sources take
+//! turns as in Click.
 //!
 //! A file is lines of whitespace-separated fields. A line `!data FIELD...` (or
 //! `!contents FIELD...`) names the fields of the lines after it; other lines starting with
-//! `!` are comments; `-` is a field left out. The fields both elements know:
+//! `!` are comments; `-` is a field left out. The fields (`ToIPSummaryDump` knows the same):
 //!
 //! | field | value |
 //! |---|---|
@@ -25,27 +37,43 @@
 //! | `link`, `direction` | the paint annotation (`direction` writes 0 as `>`, 1 as `<`) |
 //! | `aggregate` | the aggregate annotation |
 //!
-//! ## `FromIPSummaryDump(FILENAME [, keywords])`
-//! **Ports** 0/1, a task. Makes one IPv4 packet per line (no link header; IP and transport
-//! header annotations set, the destination address annotation too): TTL 100 and the `PROTO`
-//! protocol (default TCP) unless the line says otherwise, a TCP, UDP or ICMP header for a
-//! first fragment, the payload, then zeros up to `ip_len` when `CHECKSUM` is set; without
-//! `CHECKSUM` (the default) checksums stay zero and bytes beyond what the line describes are
-//! counted in the extra length annotation. One packet per task run, so two sources take
-//! turns as in Click. Keywords: `STOP` (stop the router at the end), `ACTIVE`, `CHECKSUM`,
-//! `PROTO`, `FIELDS`/`CONTENTS` (fields for lines before any `!data`), `DATA` (the text
-//! to read, instead of a `FILENAME`), `TIMING` (send packets with their timestamps'
-//! spacing, the first at once); `ZERO` is accepted (bytes a line leaves out are always
-//! zero). Handler: `count`.
+//! **Keywords:**
 //!
-//! ## `ToIPSummaryDump(FILENAME [, keywords])`
-//! **Ports** 1/0-1, agnostic in, push out. Writes a header (`!IPSummaryDump 1.3`, `!data`
-//! with the fields) and one line per packet, passing packets on when it has an output.
-//! Keywords: `FIELDS`/`CONTENTS` (required), `BANNER` (a `!creator` comment). Handler: `count`.
+//! - `STOP` — stop the router at the end of the file.
+//! - `ACTIVE` — boolean; when false, make no packets until the `active` handler is set true.
+//! - `CHECKSUM` — boolean; fill in checksums and pad to `ip_len`. Default false.
+//! - `PROTO` — the protocol of lines without a `proto` field; default TCP.
+//! - `FIELDS`/`CONTENTS` — the fields of lines before any `!data`.
+//! - `DATA` — the text to read, instead of a `FILENAME`.
+//! - `TIMING` — send packets with their timestamps' spacing, the first at once.
+//! - `ZERO` — accepted: bytes a line leaves out are always zero.
 //!
-//! **Differences from Click:** binary dumps, `MULTIPACKET`, `SAMPLE`, `FLOWID`, IP
-//! and TCP option fields and the other rarely used fields are not supported (an unknown field
-//! is a configuration error naming it).
+//! **Handlers:** `count` (r: packets made), `active` (rw).
+//!
+//! **Differences from Click:** binary dumps, `MULTIPACKET`, `SAMPLE`, `FLOWID`, IP and TCP
+//! option fields and the other rarely used fields are not supported (an unknown field is a
+//! configuration error naming it).
+//!
+//! ## `ToIPSummaryDump(FILENAME [, keywords])` — writes IP packets as lines of text (Click's ipsumdump format).
+//!
+//! **Ports:** `1/0-1`: one input, no output or one.
+//!
+//! **Processing:** `a/h`: agnostic input, push output.
+//!
+//! Writes a header (`!IPSummaryDump 1.3`, `!data` with the fields) and one line per packet,
+//! passing packets on when it has an output. The fields are those `FromIPSummaryDump` reads
+//! (see its manual).
+//!
+//! **Keywords:**
+//!
+//! - `FIELDS`/`CONTENTS` — the fields to write; required.
+//! - `BANNER` — text for a `!creator` comment.
+//!
+//! **Handlers:** `count` (r: packets written).
+//!
+//! **Differences from Click:** binary dumps, `MULTIPACKET`, `SAMPLE`, `FLOWID`, IP and TCP
+//! option fields and the other rarely used fields are not supported (an unknown field is a
+//! configuration error naming it).
 
 use std::boxed::Box;
 use std::io::{BufRead, BufReader, Write};

@@ -9,10 +9,10 @@
 
 use sluice_dataplane::ElementClass;
 
-mod fromdump;
-mod ipsumdump;
+pub mod fromdump;
+pub mod ipsumdump;
 pub mod pcap;
-mod todump;
+pub mod todump;
 
 #[cfg(test)]
 mod testutil;

@@ -1,6 +1,8 @@
 //! `ToDump(FILENAME [, SNAPLEN, ENCAP, KEYWORDS])` — writes packets to a tcpdump file.
 //!
-//! **Ports** 1/0-1. **Processing** agnostic (`a/a`).
+//! **Ports:** `1/0-1`: one input, no output or one.
+//!
+//! **Processing:** `a/a`: agnostic.
 //!
 //! Writes every packet it sees to FILENAME in `tcpdump -w` (pcap) format, readable by
 //! tcpdump, Wireshark and `FromDump`. FILENAME `-` means standard output. Each record
@@ -10,12 +12,17 @@
 //! With an output, ToDump passes every packet on unchanged. With a pull input and no
 //! output, it runs as a task and pulls packets itself.
 //!
-//! Arguments:
+//! Records are buffered and flushed when the router stops (also on Ctrl-C in `sluice
+//! run`). A write error is reported once on the console and the element stops writing
+//! (packets still pass through).
 //!
-//! - `SNAPLEN` (integer): bytes of each packet to store. Default 2000; 0 means all.
-//! - `ENCAP` (word): the first header of every packet, stored in the file header so readers
-//!   know how to decode it: `ETHER` (default), `IP`, `FDDI`, `ATM`, `802.11`, `AIRONET`,
-//!   `LINUX_SLL`, or a pcap link-type number.
+//! **Keywords:**
+//!
+//! - `SNAPLEN` (integer, also the second positional argument): bytes of each packet to
+//!   store. Default 2000; 0 means all.
+//! - `ENCAP` (word, also the third positional argument): the first header of every packet,
+//!   stored in the file header so readers know how to decode it: `ETHER` (default), `IP`,
+//!   `FDDI`, `ATM`, `802.11`, `AIRONET`, `LINUX_SLL`, or a pcap link-type number.
 //! - `USE_ENCAP_FROM` (element names, space separated): take the encapsulation from these
 //!   elements' `encap` handlers (`FromDump` has one); they must agree. At most one of
 //!   `ENCAP` and `USE_ENCAP_FROM`.
@@ -25,18 +32,16 @@
 //!   snap length or `Truncate` removed) to the wire length of its record. Default true.
 //! - `UNBUFFERED` (boolean): accepted for compatibility; output is flushed at cleanup.
 //!
-//! Records are buffered and flushed when the router stops (also on Ctrl-C in `sluice
-//! run`). A write error is reported once on the console and the element stops writing
-//! (packets still pass through).
+//! **Handlers:** `count` (packets written), `reset_counts` (write), `filename`.
 //!
-//! Handlers: `count` (packets written), `reset_counts` (write), `filename`.
+//! **Example:**
 //!
 //! ```text
 //! FromDevice(eth0) -> ToDump(capture.pcap, SNAPLEN 96) -> Discard;
 //! src :: FromDump(in.pcap, STOP true) -> ToDump(out.pcap, USE_ENCAP_FROM src);
 //! ```
 //!
-//! Differences from Click: compressed output (`.gz`) is not produced; the file header is
+//! **Differences from Click:** compressed output (`.gz`) is not produced; the file header is
 //! written when the first packet arrives or at cleanup (so `USE_ENCAP_FROM` is resolved
 //! then, and a mismatch is reported on the console rather than at initialization).
 

@@ -1,6 +1,8 @@
-//! `CheckIP6Header([BADADDRS, OFFSET])`: checks IPv6 headers.
+//! `CheckIP6Header([BADADDRS, OFFSET])` — checks IPv6 headers.
 //!
-//! **Ports** 1 input, 1 or 2 outputs. **Processing** agnostic in, push on output 1.
+//! **Ports:** `1/1-2`: one input, one or two outputs.
+//!
+//! **Processing:** `a/ah`: agnostic input and output 0, push output 1.
 //!
 //! Input packets should have IPv6 headers starting OFFSET bytes in (default 0). A packet is
 //! bad when it has fewer than 40 bytes from OFFSET on, its version is not 6, its source
@@ -11,11 +13,11 @@
 //! packets leave on output 1 if it is connected, else are dropped; the first is reported on
 //! the console.
 //!
-//! **Handlers**: `drops` (read).
+//! **Handlers:** `drops` (r).
 //!
-//! **Example**: `Strip(14) -> CheckIP6Header -> ...`
+//! **Example:** `Strip(14) -> CheckIP6Header -> ...`
 //!
-//! **Differences from Click**: none in behaviour.
+//! **Differences from Click:** none in behaviour.
 
 use alloc::boxed::Box;
 use alloc::string::{String, ToString};

@@ -1,7 +1,8 @@
-//! `CheckIPHeader([OFFSET, keywords OFFSET, INTERFACES, BADSRC, GOODDST, CHECKSUM, VERBOSE, DETAILS])`
-//! and `CheckIPHeader2(...)`: check IP headers.
+//! `CheckIPHeader([OFFSET, keywords OFFSET, INTERFACES, BADSRC, GOODDST, CHECKSUM, VERBOSE, DETAILS])` — checks IP headers.
 //!
-//! **Ports** 1 input, 1 or 2 outputs. **Processing** agnostic in, push on output 1.
+//! **Ports:** `1/1-2`: one input, one or two outputs.
+//!
+//! **Processing:** `a/ah`: agnostic input and output 0, push output 1.
 //!
 //! Input packets should have IPv4 headers starting OFFSET bytes in (default 0). The checks
 //! run in this order, and a packet failing one is a drop for that reason:
@@ -23,7 +24,11 @@
 //! else they are dropped. The first invalid packet is reported on the console (every one
 //! with `VERBOSE true`).
 //!
-//! **Keywords**
+//! The old syntax `CheckIPHeader(BADSRC2, OFFSET)` is accepted: a positional address list
+//! acts like BADSRC plus 0.0.0.0 and 255.255.255.255. A single positional integer is OFFSET.
+//!
+//! **Keywords:**
+//!
 //! - `OFFSET`: byte position of the IP header; default 0.
 //! - `BADSRC`: space-separated IPv4 addresses; sources on it are bad. Default empty.
 //! - `GOODDST`: space-separated IPv4 addresses; packets to these are exempt from BADSRC.
@@ -36,19 +41,31 @@
 //! - `VERBOSE`: boolean, report every invalid packet; default false.
 //! - `DETAILS`: boolean, count drops per reason (the `drop_details` handler); default false.
 //!
-//! The old syntax `CheckIPHeader(BADSRC2, OFFSET)` is accepted: a positional address list
-//! acts like BADSRC plus 0.0.0.0 and 255.255.255.255. A single positional integer is OFFSET.
+//! **Handlers:**
 //!
-//! **Handlers**
-//! - `drops` (read): invalid packets seen.
-//! - `drop_details` (read, with `DETAILS true`): one `count<TAB>reason` line per reason.
+//! - `drops` (r): invalid packets seen.
+//! - `drop_details` (r, with `DETAILS true`): one `count<TAB>reason` line per reason.
 //!
-//! **Example**
+//! **Example:**
+//!
 //! ```text
 //! FromDevice(eth0) -> Strip(14) -> CheckIPHeader(INTERFACES 10.0.0.1/24) -> ...
 //! ```
 //!
-//! **Differences from Click**: none in behaviour. `CheckIPHeader2` ignores `CHECKSUM`, as
+//! **Differences from Click:** none in behaviour.
+//!
+//! ## `CheckIPHeader2([OFFSET, keywords OFFSET, INTERFACES, BADSRC, GOODDST, VERBOSE, DETAILS])` — checks IP headers, except their checksums.
+//!
+//! **Ports:** `1/1-2`: one input, one or two outputs.
+//!
+//! **Processing:** `a/ah`: agnostic input and output 0, push output 1.
+//!
+//! `CheckIPHeader` without the checksum check: the same arguments, checks (all but *bad IP
+//! checksum*), annotations, outputs and handlers. `CHECKSUM` is accepted and ignored.
+//!
+//! **Handlers:** `drops` (r), `drop_details` (r, with `DETAILS true`), as `CheckIPHeader`.
+//!
+//! **Differences from Click:** none in behaviour. `CheckIPHeader2` ignores `CHECKSUM`, as
 //! Click's does.
 
 use alloc::boxed::Box;

@@ -1,24 +1,48 @@
-//! Checksum setters: `SetIPChecksum`, `SetTCPChecksum`, `SetUDPChecksum`.
+//! `SetIPChecksum()` — sets the IP header checksum.
 //!
-//! ## `SetIPChecksum`
-//! **Ports** 1/1, agnostic. Recomputes the IPv4 header checksum of packets whose network
-//! header annotation is set. A packet without the annotation, with a header length below 20,
-//! or with a header longer than the data, is dropped ("bad input packet", reported once;
-//! `drops` handler).
+//! **Ports:** `1/1`: one input, one output.
 //!
-//! ## `SetTCPChecksum([FIXOFF])`
-//! **Ports** 1/1, agnostic. Recomputes the TCP checksum (with the IPv4 pseudo-header) over
-//! the IP payload: IP total length minus IP header length. The network and transport header
-//! annotations must be set. With `FIXOFF true`, a TCP data offset below 5 words is raised to
-//! 5, and one beyond the segment (in an unfragmented packet) is lowered to it. A packet whose
-//! segment is shorter than a TCP header or longer than the data is dropped (`drops`).
+//! **Processing:** `a/a`: agnostic.
 //!
-//! ## `SetUDPChecksum`
-//! **Ports** 1/1, agnostic. Recomputes the UDP checksum (with the IPv4 pseudo-header) over
-//! the UDP length. A computed zero is stored as 0xFFFF. Packets that are not UDP, or whose
-//! UDP length is below 8 or beyond the IP payload or the data, are dropped (`drops`).
+//! Recomputes the IPv4 header checksum of packets whose network header annotation is set. A
+//! packet without the annotation, with a header length below 20, or with a header longer
+//! than the data, is dropped ("bad input packet", reported once; `drops` handler).
 //!
-//! **Differences from Click**: none in behaviour; the drop message is printed once per
+//! **Handlers:** `drops` (r).
+//!
+//! **Differences from Click:** none in behaviour; the drop message is printed once per
+//! element rather than once per packet.
+//!
+//! ## `SetTCPChecksum([FIXOFF])` — sets the TCP checksum.
+//!
+//! **Ports:** `1/1`: one input, one output.
+//!
+//! **Processing:** `a/a`: agnostic.
+//!
+//! Recomputes the TCP checksum (with the IPv4 pseudo-header) over the IP payload: IP total
+//! length minus IP header length. The network and transport header annotations must be set.
+//! With `FIXOFF true`, a TCP data offset below 5 words is raised to 5, and one beyond the
+//! segment (in an unfragmented packet) is lowered to it. A packet whose segment is shorter
+//! than a TCP header or longer than the data is dropped (`drops`).
+//!
+//! **Handlers:** `drops` (r).
+//!
+//! **Differences from Click:** none in behaviour; the drop message is printed once per
+//! element rather than once per packet.
+//!
+//! ## `SetUDPChecksum()` — sets the UDP checksum.
+//!
+//! **Ports:** `1/1`: one input, one output.
+//!
+//! **Processing:** `a/a`: agnostic.
+//!
+//! Recomputes the UDP checksum (with the IPv4 pseudo-header) over the UDP length. A computed
+//! zero is stored as 0xFFFF. Packets that are not UDP, or whose UDP length is below 8 or
+//! beyond the IP payload or the data, are dropped (`drops`).
+//!
+//! **Handlers:** `drops` (r).
+//!
+//! **Differences from Click:** none in behaviour; the drop message is printed once per
 //! element rather than once per packet.
 
 use alloc::boxed::Box;

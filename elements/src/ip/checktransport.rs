@@ -1,29 +1,78 @@
-//! Transport header checks: `CheckICMPHeader`, `CheckTCPHeader`, `CheckUDPHeader`.
+//! `CheckICMPHeader([keywords VERBOSE, DETAILS])` — checks ICMP headers.
 //!
-//! All three take `VERBOSE` and `DETAILS` keywords, have 1 input and 1 or 2 outputs
-//! (agnostic in, push on output 1), and expect IPv4 packets with the network header
-//! annotation set (`CheckIPHeader`). Good packets leave on output 0; bad ones on output 1 if
-//! connected, else they are dropped. The first bad packet is reported on the console (every
-//! one with `VERBOSE true`). **Handlers**: `drops` (read); `drop_details` (read, with
-//! `DETAILS true`): one `count<TAB>reason` line per reason.
+//! **Ports:** `1/1-2`: one input, one or two outputs.
 //!
-//! ## `CheckICMPHeader`
-//! Reasons: *not ICMP* (no network header, or protocol not 1); *bad packet length* (fewer
-//! than 8 bytes from the transport header to the end of the packet; errors — unreachable,
-//! time exceeded, parameter problem, source quench, redirect — shorter than 8 + 28 bytes;
-//! timestamp messages not exactly 20 bytes; information messages not exactly 8 bytes);
-//! *bad ICMP checksum* (over the bytes from the transport header to the end).
+//! **Processing:** `a/ah`: agnostic input and output 0, push output 1.
 //!
-//! ## `CheckTCPHeader`
-//! Reasons: *not TCP*; *bad packet length* (data offset below 20 bytes, IP payload shorter
-//! than the TCP header, or packet shorter than the IP length says); *bad TCP checksum*
-//! (pseudo-header included, over the IP payload).
+//! Expects IPv4 packets with the network header annotation set (`CheckIPHeader`). Good
+//! packets leave on output 0; bad ones on output 1 if connected, else they are dropped. The
+//! first bad packet is reported on the console (every one with `VERBOSE true`).
 //!
-//! ## `CheckUDPHeader`
-//! Reasons: *not UDP*; *bad packet length* (UDP length below 8, beyond the bytes present,
-//! or beyond the IP payload); *bad UDP checksum* (only when the checksum is non-zero).
+//! Reasons a packet is bad: *not ICMP* (no network header, or protocol not 1); *bad packet
+//! length* (fewer than 8 bytes from the transport header to the end of the packet; errors —
+//! unreachable, time exceeded, parameter problem, source quench, redirect — shorter than
+//! 8 + 28 bytes; timestamp messages not exactly 20 bytes; information messages not exactly
+//! 8 bytes); *bad ICMP checksum* (over the bytes from the transport header to the end).
 //!
-//! **Differences from Click**: an annotated network header with fewer than 20 bytes behind
+//! **Keywords:**
+//!
+//! - `VERBOSE`: boolean, report every bad packet; default false.
+//! - `DETAILS`: boolean, count drops per reason (the `drop_details` handler); default false.
+//!
+//! **Handlers:** `drops` (r); `drop_details` (r, with `DETAILS true`): one `count<TAB>reason`
+//! line per reason.
+//!
+//! **Differences from Click:** an annotated network header with fewer than 20 bytes behind
+//! it, which Click would read past, counts as *bad packet length*.
+//!
+//! ## `CheckTCPHeader([keywords VERBOSE, DETAILS])` — checks TCP headers.
+//!
+//! **Ports:** `1/1-2`: one input, one or two outputs.
+//!
+//! **Processing:** `a/ah`: agnostic input and output 0, push output 1.
+//!
+//! Expects IPv4 packets with the network header annotation set (`CheckIPHeader`). Good
+//! packets leave on output 0; bad ones on output 1 if connected, else they are dropped. The
+//! first bad packet is reported on the console (every one with `VERBOSE true`).
+//!
+//! Reasons a packet is bad: *not TCP*; *bad packet length* (data offset below 20 bytes, IP
+//! payload shorter than the TCP header, or packet shorter than the IP length says); *bad TCP
+//! checksum* (pseudo-header included, over the IP payload).
+//!
+//! **Keywords:**
+//!
+//! - `VERBOSE`: boolean, report every bad packet; default false.
+//! - `DETAILS`: boolean, count drops per reason (the `drop_details` handler); default false.
+//!
+//! **Handlers:** `drops` (r); `drop_details` (r, with `DETAILS true`): one `count<TAB>reason`
+//! line per reason.
+//!
+//! **Differences from Click:** an annotated network header with fewer than 20 bytes behind
+//! it, which Click would read past, counts as *bad packet length*.
+//!
+//! ## `CheckUDPHeader([keywords VERBOSE, DETAILS])` — checks UDP headers.
+//!
+//! **Ports:** `1/1-2`: one input, one or two outputs.
+//!
+//! **Processing:** `a/ah`: agnostic input and output 0, push output 1.
+//!
+//! Expects IPv4 packets with the network header annotation set (`CheckIPHeader`). Good
+//! packets leave on output 0; bad ones on output 1 if connected, else they are dropped. The
+//! first bad packet is reported on the console (every one with `VERBOSE true`).
+//!
+//! Reasons a packet is bad: *not UDP*; *bad packet length* (UDP length below 8, beyond the
+//! bytes present, or beyond the IP payload); *bad UDP checksum* (only when the checksum is
+//! non-zero).
+//!
+//! **Keywords:**
+//!
+//! - `VERBOSE`: boolean, report every bad packet; default false.
+//! - `DETAILS`: boolean, count drops per reason (the `drop_details` handler); default false.
+//!
+//! **Handlers:** `drops` (r); `drop_details` (r, with `DETAILS true`): one `count<TAB>reason`
+//! line per reason.
+//!
+//! **Differences from Click:** an annotated network header with fewer than 20 bytes behind
 //! it, which Click would read past, counts as *bad packet length*.
 
 use alloc::boxed::Box;

@@ -1,6 +1,8 @@
-//! `DecIPTTL([keywords ACTIVE, MULTICAST])`: decrements the IP time-to-live.
+//! `DecIPTTL([keywords ACTIVE, MULTICAST])` — decrements the IP time-to-live.
 //!
-//! **Ports** 1 input, 1 or 2 outputs. **Processing** agnostic in, push on output 1.
+//! **Ports:** `1/1-2`: one input, one or two outputs.
+//!
+//! **Processing:** `a/ah`: agnostic input and output 0, push output 1.
 //!
 //! Expects IP packets with the network header annotation set (`CheckIPHeader`,
 //! `MarkIPHeader`). A packet whose TTL is 0 or 1 leaves on output 1 if it is connected (for
@@ -8,16 +10,18 @@
 //! other packet gets its TTL decremented and its header checksum updated incrementally, and
 //! leaves on output 0.
 //!
-//! **Keywords**
+//! **Keywords:**
+//!
 //! - `ACTIVE`: boolean; when false, packets pass untouched. Default true.
 //! - `MULTICAST`: boolean; when false, packets to multicast destinations pass untouched.
 //!   Default true.
 //!
-//! **Handlers**: `drops` (read): expired packets; `active` (read/write).
+//! **Handlers:** `drops` (r): expired packets; `bad` (r): packets dropped for want of an IP
+//! header; `active` (rw).
 //!
-//! **Example**: `... -> DecIPTTL -> [0] output; dec[1] -> ICMPError(10.0.0.1, timeexceeded)`
+//! **Example:** `... -> DecIPTTL -> [0] output; dec[1] -> ICMPError(10.0.0.1, timeexceeded)`
 //!
-//! **Differences from Click**: Click requires the network header annotation (it asserts);
+//! **Differences from Click:** Click requires the network header annotation (it asserts);
 //! here a packet without one, or too short to hold an IP header there, is dropped and counted
 //! in the `bad` handler.
 

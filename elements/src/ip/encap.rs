@@ -1,21 +1,41 @@
-//! IP encapsulation: `IPEncap`, `UDPIPEncap`.
+//! `IPEncap(PROTO, SRC, DST [, keywords TOS, DSCP, ECT, CE, TTL, DF])` — prepends an IPv4 header.
 //!
-//! ## `IPEncap(PROTO, SRC, DST [, keywords TOS, DSCP, ECT, CE, TTL, DF])`
-//! **Ports** 1/1, agnostic. Prepends a 20-byte IPv4 header: protocol PROTO (a number or
-//! `tcp`, `udp`, `icmp`...), source SRC, destination DST (or `DST_ANNO`: the packet's
-//! destination annotation), total length the new packet's, IP ID 0, 1, 2... per element,
-//! TTL 250 (`TTL`), TOS 0 (`TOS`, or `DSCP` with the ECN bits from `ECT` (true or 2) and
-//! `CE`), no fragmentation flags unless `DF`, and the header checksum. Sets the network
-//! header and, for a fixed DST, the destination annotation.
-//! **Handlers**: `src`, `dst` (read/write).
+//! **Ports:** `1/1`: one input, one output.
 //!
-//! ## `UDPIPEncap(SRC, SPORT, DST, DPORT [, CHECKSUM])`
-//! **Ports** 1/1, agnostic. Prepends IPv4 and UDP headers (28 bytes): as `IPEncap` with
-//! protocol UDP and no options, then source port SPORT, destination port DPORT (numbers or
-//! service names), the UDP length, and the UDP checksum when CHECKSUM is true. DST may be
-//! `DST_ANNO`. **Handlers**: `src`, `sport`, `dst`, `dport` (read/write).
+//! **Processing:** `a/a`: agnostic.
 //!
-//! **Differences from Click**: a packet without room for the headers in front is dropped
+//! Prepends a 20-byte IPv4 header: protocol PROTO (a number or `tcp`, `udp`, `icmp`...),
+//! source SRC, destination DST (or `DST_ANNO`: the packet's destination annotation), total
+//! length the new packet's, IP ID 0, 1, 2... per element, TTL 250, TOS 0, no fragmentation
+//! flags unless `DF`, and the header checksum. Sets the network header and, for a fixed DST,
+//! the destination annotation.
+//!
+//! **Keywords:**
+//!
+//! - `TTL`: the time-to-live; default 250.
+//! - `TOS`: the TOS byte; default 0.
+//! - `DSCP`: the differentiated services code point, instead of TOS.
+//! - `ECT` (true or 2), `CE` (boolean): the ECN bits, at most one of them; not with `TOS`.
+//! - `DF`: boolean, set Don't Fragment; default false.
+//!
+//! **Handlers:** `src`, `dst` (rw); `drops` (r).
+//!
+//! **Differences from Click:** a packet without room for the header in front is dropped and
+//! counted (`drops`); Click would copy it into a larger buffer.
+//!
+//! ## `UDPIPEncap(SRC, SPORT, DST, DPORT [, CHECKSUM])` — prepends IPv4 and UDP headers.
+//!
+//! **Ports:** `1/1`: one input, one output.
+//!
+//! **Processing:** `a/a`: agnostic.
+//!
+//! Prepends IPv4 and UDP headers (28 bytes): as `IPEncap` with protocol UDP and no options,
+//! then source port SPORT, destination port DPORT (numbers or service names), the UDP length,
+//! and the UDP checksum when CHECKSUM is true. DST may be `DST_ANNO`.
+//!
+//! **Handlers:** `src`, `sport`, `dst`, `dport` (rw); `drops` (r).
+//!
+//! **Differences from Click:** a packet without room for the headers in front is dropped
 //! and counted (`drops`); Click would copy it into a larger buffer. CHECKSUM defaults to
 //! false, as Click 2.1's userlevel driver behaves (its manual says true; the option is left
 //! unset there).

@@ -1,40 +1,83 @@
-//! Ethernet header elements: `EtherEncap`, `EtherRewrite`, `StoreEtherAddress`,
-//! `EtherMirror`, `HostEtherFilter`, `DropBroadcasts`.
+//! `EtherEncap(ETHERTYPE, SRC, DST)` — prepends an Ethernet header.
 //!
-//! ## `EtherEncap(ETHERTYPE, SRC, DST)`
-//! **Ports** 1/1, agnostic. Prepends a 14-byte Ethernet header (destination DST, source SRC,
-//! type ETHERTYPE) by moving the data start into the headroom; no bytes move.
-//! **Handlers**: `src`, `dst`, `ethertype` (read/write; the type reads as a decimal number).
-//! Example: `EtherEncap(0x0800, 00:0a:95:9d:68:16, 00:0a:95:9d:68:17)`.
+//! **Ports:** `1/1`: one input, one output.
 //!
-//! ## `EtherRewrite(SRC, DST)`
-//! **Ports** 1/1, agnostic. Overwrites the first 12 bytes (destination, source) of each
-//! packet. **Handlers**: `src`, `dst` (read/write).
+//! **Processing:** `a/a`: agnostic.
 //!
-//! ## `StoreEtherAddress(ADDR, OFFSET)`
-//! **Ports** 1 input, 1 or 2 outputs; agnostic in, push on output 1. Writes ADDR at OFFSET,
-//! which is a byte offset or `src` (6) or `dst` (0). Packets too short for the address leave
-//! on output 1 if connected, else are dropped. **Handlers**: `addr` (read/write).
+//! Prepends a 14-byte Ethernet header (destination DST, source SRC, type ETHERTYPE) by moving
+//! the data start into the headroom; no bytes move.
 //!
-//! ## `EtherMirror`
-//! **Ports** 1/1, agnostic. Swaps the Ethernet source and destination addresses.
+//! **Handlers:** `src`, `dst`, `ethertype` (rw; the type reads as a decimal number); `drops`
+//! (r).
 //!
-//! ## `HostEtherFilter(ETHER, [DROP_OWN, DROP_OTHER, keywords OFFSET])`
-//! **Ports** 1 input, 1 or 2 outputs; agnostic in, push on output 1. Classifies frames by
-//! destination, setting the packet-type annotation: to ETHER → host; all-ones → broadcast;
-//! group bit set → multicast; else other-host. Frames *from* ETHER leave on output 1 when
-//! DROP_OWN is true (default false); other-host frames leave on output 1 when DROP_OTHER is
-//! true (default true). Output 1, when unconnected, drops. OFFSET (default 0) is where the
-//! Ethernet header starts. Frames too short for a header leave on output 1.
+//! **Example:** `EtherEncap(0x0800, 00:0a:95:9d:68:16, 00:0a:95:9d:68:17)`
 //!
-//! ## `DropBroadcasts`
-//! **Ports** 1/1, agnostic. Drops packets whose packet-type annotation is broadcast or
-//! multicast (set by devices or `HostEtherFilter`). **Handlers**: `drops` (read).
+//! **Differences from Click:** Click reallocates a packet without 14 bytes of headroom; here
+//! such packets are dropped and counted (`drops` handler).
 //!
-//! **Differences from Click**: Click reallocates a packet without 14 bytes of headroom in
-//! `EtherEncap`; here such packets are dropped and counted (`drops` handler). Frames shorter
-//! than 12 (EtherRewrite) or 14 (EtherMirror) bytes, which Click would read past, are
+//! ## `EtherRewrite(SRC, DST)` — rewrites the Ethernet addresses.
+//!
+//! **Ports:** `1/1`: one input, one output.
+//!
+//! **Processing:** `a/a`: agnostic.
+//!
+//! Overwrites the first 12 bytes (destination, source) of each packet.
+//!
+//! **Handlers:** `src`, `dst` (rw); `drops` (r).
+//!
+//! **Differences from Click:** frames shorter than 12 bytes, which Click would read past, are
 //! dropped and counted (`drops`).
+//!
+//! ## `StoreEtherAddress(ADDR, OFFSET)` — writes an Ethernet address into packets.
+//!
+//! **Ports:** `1/1-2`: one input, one or two outputs.
+//!
+//! **Processing:** `a/ah`: agnostic input and output 0, push output 1.
+//!
+//! Writes ADDR at OFFSET, which is a byte offset or `src` (6) or `dst` (0). Packets too short
+//! for the address leave on output 1 if connected, else are dropped.
+//!
+//! **Handlers:** `addr` (rw).
+//!
+//! ## `EtherMirror()` — swaps the Ethernet addresses.
+//!
+//! **Ports:** `1/1`: one input, one output.
+//!
+//! **Processing:** `a/a`: agnostic.
+//!
+//! Swaps the Ethernet source and destination addresses.
+//!
+//! **Handlers:** `drops` (r).
+//!
+//! **Differences from Click:** frames shorter than 14 bytes, which Click would read past, are
+//! dropped and counted (`drops`).
+//!
+//! ## `HostEtherFilter(ETHER, [DROP_OWN, DROP_OTHER, keywords OFFSET])` — classifies frames by destination and drops others'.
+//!
+//! **Ports:** `1/1-2`: one input, one or two outputs.
+//!
+//! **Processing:** `a/ah`: agnostic input and output 0, push output 1.
+//!
+//! Classifies frames by destination, setting the packet-type annotation: to ETHER → host;
+//! all-ones → broadcast; group bit set → multicast; else other-host. Frames *from* ETHER
+//! leave on output 1 when DROP_OWN is true (default false); other-host frames leave on
+//! output 1 when DROP_OTHER is true (default true). Output 1, when unconnected, drops.
+//! Frames too short for a header leave on output 1.
+//!
+//! **Keywords:**
+//!
+//! - `OFFSET`: where the Ethernet header starts; default 0.
+//!
+//! ## `DropBroadcasts()` — drops link-level broadcasts and multicasts.
+//!
+//! **Ports:** `1/1`: one input, one output.
+//!
+//! **Processing:** `a/a`: agnostic.
+//!
+//! Drops packets whose packet-type annotation is broadcast or multicast (set by devices or
+//! `HostEtherFilter`).
+//!
+//! **Handlers:** `drops` (r).
 
 use alloc::boxed::Box;
 use alloc::string::{String, ToString};

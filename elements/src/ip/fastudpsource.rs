@@ -1,7 +1,8 @@
-//! `FastUDPSource(RATE, LIMIT, LENGTH, SRCETH, SRCIP, SPORT, DSTETH, DSTIP, DPORT [, CHECKSUM,
-//! INTERVAL, ACTIVE])` — a benchmark source of one UDP/IP/Ethernet packet, over and over.
+//! `FastUDPSource(RATE, LIMIT, LENGTH, SRCETH, SRCIP, SPORT, DSTETH, DSTIP, DPORT [, CHECKSUM, INTERVAL, ACTIVE])` — a benchmark source of one UDP/IP/Ethernet packet, over and over.
 //!
-//! **Ports:** no inputs, one output. **Processing:** pull.
+//! **Ports:** `0/1`: no inputs, one output.
+//!
+//! **Processing:** `l`: pull.
 //!
 //! At initialization builds one Ethernet/IPv4/UDP packet of LENGTH bytes (at least 60; shorter
 //! is raised to 60) from SRCETH to DSTETH, SRCIP:SPORT to DSTIP:DPORT: IP TTL
@@ -15,6 +16,8 @@
 //! **Handlers:** `count` (r), packets made; `rate` (r) the average rate between the first and
 //! the last packet once LIMIT packets are out (0 before), (w) sets RATE; `reset` (w) counts
 //! from 0 again; `active` (w), writing true also resets; `limit` (w).
+//!
+//! **Example:**
 //!
 //! ```text
 //! FastUDPSource(100000, 500000, 60, 0:0:0:0:0:0, 1.0.0.1, 1234, 1:1:1:1:1:1, 2.0.0.2, 1234)

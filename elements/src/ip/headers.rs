@@ -1,31 +1,50 @@
-//! Header offsets: `MarkIPHeader`, `Strip`, `StripIPHeader`, `Unstrip`.
+//! `MarkIPHeader([OFFSET])` — marks where the IP header starts.
 //!
-//! These move annotations or the start of the data; they never move bytes.
+//! **Ports:** `1/1`: one input, one output.
 //!
-//! ## `MarkIPHeader([OFFSET])`
-//! **Ports** 1/1, agnostic. Marks the IPv4 header as starting OFFSET bytes into the packet
-//! (default 0): sets the network header annotation there and the transport header
-//! annotation after the header length the packet declares. Nothing is checked (use
-//! `CheckIPHeader` for untrusted packets); a packet too short to hold a header byte gets its
-//! transport annotation at OFFSET.
+//! **Processing:** `a/a`: agnostic.
 //!
-//! ## `Strip(LENGTH)`
-//! **Ports** 1/1, agnostic. Removes LENGTH bytes from the front of each packet by moving
-//! the data start (Click's `pull`). A packet shorter than LENGTH loses all its bytes, as in
-//! Click. Example: `Strip(14)` removes an Ethernet header.
+//! Marks the IPv4 header as starting OFFSET bytes into the packet (default 0): sets the
+//! network header annotation there and the transport header annotation after the header
+//! length the packet declares. Nothing is checked (use `CheckIPHeader` for untrusted
+//! packets); a packet too short to hold a header byte gets its transport annotation at
+//! OFFSET. No bytes move.
 //!
-//! ## `StripIPHeader`
-//! **Ports** 1/1, agnostic. Removes everything up to the transport header annotation (the
-//! IP header, and anything before it). Packets without the annotation pass unchanged.
+//! ## `Strip(LENGTH)` — removes bytes from the front of packets.
 //!
-//! ## `Unstrip(LENGTH)`
-//! **Ports** 1/1, agnostic. Puts LENGTH bytes back in front of each packet (Click's `push`),
-//! uncovering what an earlier `Strip` removed. **Handlers**: `drops` (read), packets that had
-//! less than LENGTH bytes of headroom.
+//! **Ports:** `1/1`: one input, one output.
 //!
-//! **Differences from Click**: Click reallocates a packet whose headroom is too small for
-//! `Unstrip`; here the buffer's headroom (128 bytes by default) is the limit and such packets
-//! are dropped and counted.
+//! **Processing:** `a/a`: agnostic.
+//!
+//! Removes LENGTH bytes from the front of each packet by moving the data start (Click's
+//! `pull`); no bytes move. A packet shorter than LENGTH loses all its bytes, as in Click.
+//!
+//! **Example:** `Strip(14)` removes an Ethernet header.
+//!
+//! ## `StripIPHeader()` — removes everything up to the transport header.
+//!
+//! **Ports:** `1/1`: one input, one output.
+//!
+//! **Processing:** `a/a`: agnostic.
+//!
+//! Removes everything up to the transport header annotation (the IP header, and anything
+//! before it) by moving the data start; no bytes move. Packets without the annotation pass
+//! unchanged.
+//!
+//! ## `Unstrip(LENGTH)` — puts bytes back in front of packets.
+//!
+//! **Ports:** `1/1`: one input, one output.
+//!
+//! **Processing:** `a/a`: agnostic.
+//!
+//! Puts LENGTH bytes back in front of each packet (Click's `push`), uncovering what an
+//! earlier `Strip` removed, by moving the data start; no bytes move.
+//!
+//! **Handlers:** `drops` (r), packets that had less than LENGTH bytes of headroom.
+//!
+//! **Differences from Click:** Click reallocates a packet whose headroom is too small; here
+//! the buffer's headroom (128 bytes by default) is the limit and such packets are dropped
+//! and counted.
 
 use alloc::boxed::Box;
 use alloc::string::{String, ToString};

@@ -1,33 +1,55 @@
-//! Address elements: `GetIPAddress`, `SetIPAddress`, `StoreIPAddress`.
+//! `GetIPAddress([OFFSET, keywords IP])` — copies an address from the packet into the destination IP annotation.
 //!
-//! ## `GetIPAddress(OFFSET)` / `GetIPAddress(IP src|dst)`
-//! **Ports** 1/1, agnostic. Copies 4 bytes at OFFSET in the packet data, or the IP header's
-//! source or destination address (keyword `IP`), into the destination IP annotation.
-//! Exactly one of OFFSET and IP must be given. Packets too short (or without a network
-//! header, for `IP`) pass with the annotation unchanged.
+//! **Ports:** `1/1`: one input, one output.
 //!
-//! ## `SetIPAddress(ADDR)`
-//! **Ports** 1/1, agnostic. Sets the destination IP annotation to ADDR.
-//! **Handlers**: `addr` (read/write).
+//! **Processing:** `a/a`: agnostic.
 //!
-//! ## `SetRandIPAddress(PREFIX [, LIMIT])`
-//! **Ports** 1/1, agnostic. Sets the destination IP annotation to a random address within
-//! PREFIX (host bits from the router's random sequence, network bits from PREFIX). With
-//! LIMIT N (N > 0), N addresses are drawn once, when the router starts, and each packet
-//! takes one of those at random, so at most N distinct addresses appear — Click's way of
-//! making N flows. Addresses are drawn exactly as Click draws them, so after the same
-//! `RandomSeed` both pick the same addresses.
+//! Copies 4 bytes at OFFSET in the packet data, or the IP header's source or destination
+//! address (`IP src`, `IP dst`), into the destination IP annotation. Exactly one of OFFSET
+//! and IP must be given. Packets too short (or without a network header, for `IP`) pass with
+//! the annotation unchanged.
 //!
-//! ## `StoreIPAddress([ADDR,] OFFSET)`
-//! **Ports** 1 input, 1 or 2 outputs; agnostic in, push on output 1. Writes ADDR (or, when
-//! only OFFSET is given, the destination IP annotation) into the packet. OFFSET is a byte
-//! offset into the data, or `src`/`dst`: the IP header's source or destination, whose IP
-//! checksum and TCP/UDP checksum (first fragments; a zero UDP checksum stays zero) are then
-//! updated incrementally. Without ADDR, a zero annotation stores nothing for a byte offset.
-//! Packets that cannot take the address leave on output 1 if connected, else are dropped.
+//! **Keywords:**
 //!
-//! **Differences from Click**: Click's `GetIPAddress` reads past short packets; here they
+//! - `IP`: `src` or `dst`, the IP header field to copy, instead of OFFSET.
+//!
+//! **Differences from Click:** Click's `GetIPAddress` reads past short packets; here they
 //! pass unchanged.
+//!
+//! ## `SetIPAddress(ADDR)` — sets the destination IP annotation.
+//!
+//! **Ports:** `1/1`: one input, one output.
+//!
+//! **Processing:** `a/a`: agnostic.
+//!
+//! Sets the destination IP annotation to ADDR.
+//!
+//! **Handlers:** `addr` (rw).
+//!
+//! ## `SetRandIPAddress(PREFIX [, LIMIT])` — sets the destination IP annotation to a random address.
+//!
+//! **Ports:** `1/1`: one input, one output.
+//!
+//! **Processing:** `a/a`: agnostic.
+//!
+//! Sets the destination IP annotation to a random address within PREFIX (host bits from the
+//! router's random sequence, network bits from PREFIX). With LIMIT N (N > 0), N addresses
+//! are drawn once, when the router starts, and each packet takes one of those at random, so
+//! at most N distinct addresses appear — Click's way of making N flows. Addresses are drawn
+//! exactly as Click draws them, so after the same `RandomSeed` both pick the same addresses.
+//!
+//! ## `StoreIPAddress([ADDR,] OFFSET)` — writes an IP address into packets.
+//!
+//! **Ports:** `1/1-2`: one input, one or two outputs.
+//!
+//! **Processing:** `a/ah`: agnostic input and output 0, push output 1.
+//!
+//! Writes ADDR (or, when only OFFSET is given, the destination IP annotation) into the
+//! packet. OFFSET is a byte offset into the data, or `src`/`dst`: the IP header's source or
+//! destination, whose IP checksum and TCP/UDP checksum (first fragments; a zero UDP checksum
+//! stays zero) are then updated incrementally. Without ADDR, a zero annotation stores
+//! nothing for a byte offset. Packets that cannot take the address leave on output 1 if
+//! connected, else are dropped.
 
 use alloc::boxed::Box;
 use alloc::string::{String, ToString};

@@ -1,12 +1,15 @@
-//! `IPPrint([LABEL, keywords CONTENTS, PAYLOAD, MAXLENGTH, ID, TTL, TOS, LENGTH, TIMESTAMP, PAINT, AGGREGATE, SWAP, ACTIVE, CHANNEL])`:
-//! prints one line per IP packet, tcpdump style.
+//! `IPPrint([LABEL, keywords CONTENTS, PAYLOAD, MAXLENGTH, ID, TTL, TOS, LENGTH, TIMESTAMP, PAINT, AGGREGATE, SWAP, ACTIVE, CHANNEL])` — prints one line per IP packet, tcpdump style.
 //!
-//! **Ports** 1/1, agnostic. Packets pass unchanged. Packets without a network header
-//! annotation are not printed.
+//! **Ports:** `1/1`: one input, one output.
+//!
+//! **Processing:** `a/a`: agnostic.
+//!
+//! Packets pass unchanged. Packets without a network header annotation are not printed.
 //!
 //! A line is `LABEL: TIMESTAMP: [#AGG][paint P: ][id I ][ttl T ][tos S ][length L ]SUMMARY`
 //! followed by a fragment note `(frag ID:LEN@OFFSET[+])` for fragments, and by a hex or ASCII
 //! dump when CONTENTS or PAYLOAD ask for one. Summaries:
+//!
 //! - TCP: `1.2.3.4.5 > 5.6.7.8.80: S 0:1(1,40,40) win 65535` — flags (`S`, `F`, `R`, `P`,
 //!   or `.` when none of them), `seq:seq+seqlen(seqlen,packet length,IP length)`, ` ack N`
 //!   when ACK is set, ` win W`;
@@ -18,7 +21,8 @@
 //! Short packets print `truncated-ip`, `truncated-tcp`, `truncated-udp` or `truncated-icmp`
 //! where the header ends; non-first fragments print only `tcp`/`udp`/`icmp`.
 //!
-//! **Keywords**
+//! **Keywords:**
+//!
 //! - `CONTENTS`: `false`/`NONE` (default), `true`/`HEX`, or `ASCII`: dump the packet data.
 //! - `PAYLOAD`: `false` (default), `true`/`HEX`, or `ASCII`: dump the transport payload
 //!   instead. At most one of CONTENTS and PAYLOAD.
@@ -31,11 +35,11 @@
 //! - `ACTIVE`: print at all; default true.
 //! - `CHANNEL`: accepted for compatibility; every line goes to the router's console.
 //!
-//! **Handlers**: `active` (read/write).
+//! **Handlers:** `active` (rw).
 //!
-//! **Example**: `IPPrint(in, TTL true)`.
+//! **Example:** `IPPrint(in, TTL true)`
 //!
-//! **Differences from Click**: no `OUTFILE`; a label that is a single upper-case word must be
+//! **Differences from Click:** no `OUTFILE`; a label that is a single upper-case word must be
 //! given as `LABEL WORD`. Printing formats a line per packet: IPPrint is a debugging element
 //! and does not belong on a fast path.
 

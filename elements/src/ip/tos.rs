@@ -1,18 +1,31 @@
-//! The TOS byte: `SetIPDSCP`, `MarkIPCE`.
+//! `SetIPDSCP(DSCP)` — sets the differentiated services code point.
 //!
-//! ## `SetIPDSCP(DSCP)`
-//! **Ports** 1/1, agnostic. Sets the differentiated services code point (the TOS byte's
-//! upper six bits, 0 to 63) of each packet's IP header, keeping the ECN bits, and updates
-//! the header checksum incrementally. Needs the network header annotation (`CheckIPHeader`,
-//! `MarkIPHeader`). **Handlers**: `dscp` (read/write).
+//! **Ports:** `1/1`: one input, one output.
 //!
-//! ## `MarkIPCE([FORCE])`
-//! **Ports** 1/1, agnostic. Marks ECN-capable packets Congestion Experienced (the ECN bits
-//! to 3) and updates the checksum; packets already so marked pass unchanged. Packets that
-//! are not ECN-capable are dropped, unless FORCE (default false) is true, which marks them
-//! too. **Handlers**: `drops` (read).
+//! **Processing:** `a/a`: agnostic.
 //!
-//! **Differences from Click**: a packet without a network header annotation, or too short
+//! Sets the differentiated services code point (the TOS byte's upper six bits, 0 to 63) of
+//! each packet's IP header, keeping the ECN bits, and updates the header checksum
+//! incrementally. Needs the network header annotation (`CheckIPHeader`, `MarkIPHeader`).
+//!
+//! **Handlers:** `dscp` (rw); `drops` (r).
+//!
+//! **Differences from Click:** a packet without a network header annotation, or too short
+//! for an IP header, is dropped and counted (`drops`) instead of failing an assertion.
+//!
+//! ## `MarkIPCE([FORCE])` — marks packets Congestion Experienced.
+//!
+//! **Ports:** `1/1`: one input, one output.
+//!
+//! **Processing:** `a/a`: agnostic.
+//!
+//! Marks ECN-capable packets Congestion Experienced (the ECN bits to 3) and updates the
+//! checksum; packets already so marked pass unchanged. Packets that are not ECN-capable are
+//! dropped, unless FORCE (default false) is true, which marks them too.
+//!
+//! **Handlers:** `drops` (r).
+//!
+//! **Differences from Click:** a packet without a network header annotation, or too short
 //! for an IP header, is dropped and counted (`drops`) instead of failing an assertion.
 
 use alloc::boxed::Box;

@@ -1,24 +1,42 @@
-//! 802.1Q tags: `VLANEncap`, `VLANDecap`.
+//! `VLANEncap(VLAN_TCI [, VLAN_PCP, keywords VLAN_ID, NATIVE_VLAN, ETHERTYPE])` — inserts an 802.1Q tag.
 //!
-//! ## `VLANEncap(VLAN_TCI [, VLAN_PCP, keywords VLAN_ID, NATIVE_VLAN, ETHERTYPE])`
-//! **Ports** 1/1, agnostic. Inserts a 4-byte VLAN tag after the Ethernet addresses of each
-//! frame: the data start moves 4 bytes into the headroom and the 12 address bytes move with
-//! it. The tag is VLAN_TCI (0-0xFFFF), or VLAN_ID (0-0xFFF) with priority VLAN_PCP (0-7);
-//! `VLANEncap(ANNO)` takes it from the packet's VLAN TCI annotation instead. A frame whose
-//! VLAN ID equals NATIVE_VLAN (default 0; -1 for none) is sent untagged. ETHERTYPE is the
-//! tag's type, default 0x8100.
-//! **Handlers** (read/write): `vlan_tci` (a number, or `ANNO`), `vlan_id`, `vlan_pcp`,
-//! `native_vlan`, `ethertype`; `drops` (read).
-//! Example: `VLANEncap(VLAN_ID 10, VLAN_PCP 3)`.
+//! **Ports:** `1/1`: one input, one output.
 //!
-//! ## `VLANDecap([ANNO, keywords ETHERTYPE])`
-//! **Ports** 1/1, agnostic. Removes a VLAN tag of type ETHERTYPE (default 0x8100) from
-//! tagged frames (the addresses move 4 bytes forward, then the data start does), and, when
-//! ANNO is true (the default), stores the tag's TCI in the VLAN TCI annotation (0 for
-//! untagged frames).
+//! **Processing:** `a/a`: agnostic.
 //!
-//! **Differences from Click**: Click reallocates a packet without 4 bytes of headroom; here it
+//! Inserts a 4-byte VLAN tag after the Ethernet addresses of each frame: the data start moves
+//! 4 bytes into the headroom and the 12 address bytes move with it. The tag is VLAN_TCI
+//! (0-0xFFFF), or VLAN_ID (0-0xFFF) with priority VLAN_PCP (0-7); `VLANEncap(ANNO)` takes
+//! it from the packet's VLAN TCI annotation instead. A frame whose VLAN ID equals
+//! NATIVE_VLAN is sent untagged.
+//!
+//! **Keywords:**
+//!
+//! - `VLAN_ID`: the VLAN ID, 0-0xFFF, instead of VLAN_TCI.
+//! - `NATIVE_VLAN`: frames of this VLAN ID go untagged; default 0; -1 for none.
+//! - `ETHERTYPE`: the tag's type; default 0x8100.
+//!
+//! **Handlers:** `vlan_tci` (rw: a number, or `ANNO`), `vlan_id`, `vlan_pcp`,
+//! `native_vlan`, `ethertype` (rw); `drops` (r).
+//!
+//! **Example:** `VLANEncap(VLAN_ID 10, VLAN_PCP 3)`
+//!
+//! **Differences from Click:** Click reallocates a packet without 4 bytes of headroom; here it
 //! is dropped and counted (`drops`), as are frames shorter than the 12 address bytes.
+//!
+//! ## `VLANDecap([ANNO, keywords ETHERTYPE])` — removes an 802.1Q tag.
+//!
+//! **Ports:** `1/1`: one input, one output.
+//!
+//! **Processing:** `a/a`: agnostic.
+//!
+//! Removes a VLAN tag of type ETHERTYPE from tagged frames (the addresses move 4 bytes
+//! forward, then the data start does), and, when ANNO is true (the default), stores the
+//! tag's TCI in the VLAN TCI annotation (0 for untagged frames).
+//!
+//! **Keywords:**
+//!
+//! - `ETHERTYPE`: the tag type removed; default 0x8100.
 
 use alloc::boxed::Box;
 use alloc::string::{String, ToString};

@@ -1,9 +1,8 @@
-//! `ICMPPingRewriter(INPUTSPEC_1, ..., INPUTSPEC_N [, KEYWORDS])`: rewrites ICMP echo
-//! requests and replies, so pings pass through a NAT.
+//! `ICMPPingRewriter(INPUTSPEC_1, ..., INPUTSPEC_N [, KEYWORDS])` — rewrites ICMP echo requests and replies, so pings pass through a NAT.
 //!
-//! Ports: one or more inputs (one per INPUTSPEC), one or more outputs. Processing: push.
+//! **Ports:** `1-/1-`: one or more inputs (one per INPUTSPEC), one or more outputs.
 //!
-//! # Description
+//! **Processing:** `h/h`: push.
 //!
 //! A mapping changes echo requests `(src, dst, identifier)` into `(src2, dst2, ident2)` and
 //! replies `(dst2, src2, ident2)` back into `(dst, src, identifier)`. An echo request
@@ -16,27 +15,25 @@
 //! unchanged if the input spec is `pass OUTPUT`, and dropped otherwise. The IP and ICMP
 //! checksums are updated incrementally.
 //!
-//! # Keywords
+//! **Keywords:**
 //!
 //! - `TIMEOUT`: seconds a mapping lives after its last packet; default 5 minutes.
-//! - `GUARANTEE`: default 5 seconds. `REAP_INTERVAL`: default 15 minutes.
-//! - `MAPPING_CAPACITY`: default unlimited. `DST_ANNO`: default true.
+//! - `GUARANTEE`: default 5 seconds.
+//! - `REAP_INTERVAL`: default 15 minutes.
+//! - `MAPPING_CAPACITY`: default unlimited.
+//! - `DST_ANNO`: default true.
 //!
-//! # Handlers
+//! **Handlers:** `table` (also `mappings`), `nmappings`, `mapping_failures`, `size`,
+//! `capacity`, `patterns`, `clear`, `bad_packets`; see `IPRewriter`.
 //!
-//! `table` (also `mappings`), `nmappings`, `mapping_failures`, `size`, `capacity`,
-//! `patterns`, `clear`, `bad_packets`; see `IPRewriter`.
-//!
-//! # Example
+//! **Example:**
 //!
 //! ```text
 //! pr :: ICMPPingRewriter(pattern 21.0.0.1 1024-65535 - - 0 1, drop);
 //! ```
 //!
-//! # Differences from Click
-//!
-//! Only the INPUTSPEC form is accepted (Click's older `ICMPPingRewriter(SRC, DST)` signature
-//! is written `pattern SRC - DST - 0 1` here).
+//! **Differences from Click:** only the INPUTSPEC form is accepted (Click's older
+//! `ICMPPingRewriter(SRC, DST)` signature is written `pattern SRC - DST - 0 1` here).
 
 #![allow(non_upper_case_globals)]
 

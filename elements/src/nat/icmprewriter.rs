@@ -1,8 +1,8 @@
-//! `ICMPRewriter(MAPS [, DST_ANNO])`: translates ICMP error messages about rewritten flows.
+//! `ICMPRewriter(MAPS [, DST_ANNO])` — translates ICMP error messages about rewritten flows.
 //!
-//! Ports: one input, one or two outputs. Processing: push.
+//! **Ports:** `1/1-2`: one input, one or two outputs.
 //!
-//! # Description
+//! **Processing:** `h/h`: push.
 //!
 //! An ICMP error (destination unreachable, source quench, redirect, time exceeded,
 //! parameter problem) quotes the IP header and first 8 bytes of the packet that caused it.
@@ -20,15 +20,14 @@
 //! Other packets (not ICMP errors, errors too short to quote a flow, errors about flows no
 //! rewriter knows) go to output 1 if it exists and are dropped otherwise.
 //!
-//! # Keywords
+//! **Keywords:**
 //!
 //! - `DST_ANNO`: set the destination IP annotation to the new outer destination; default true.
 //!
-//! # Handlers
+//! **Handlers:** `rewritten`, `unmapped` (packets sent to output 1 or dropped),
+//! `bad_packets` (r).
 //!
-//! `rewritten`, `unmapped` (packets sent to output 1 or dropped), `bad_packets`.
-//!
-//! # Example
+//! **Example:**
 //!
 //! ```text
 //! rw :: IPRewriter(pattern 21.0.0.1 1024-65535 - - 0 1, drop);
@@ -36,11 +35,9 @@
 //! icmp_errors -> ICMPRewriter(rw pr) -> to_inside;
 //! ```
 //!
-//! # Differences from Click
-//!
-//! Click leaves the quoted packet's own checksums alone; sluice updates them too, so the
-//! quote is consistent. The outer source is rewritten as well as the destination, so errors
-//! generated behind the NAT about inbound flows also translate.
+//! **Differences from Click:** Click leaves the quoted packet's own checksums alone; sluice
+//! updates them too, so the quote is consistent. The outer source is rewritten as well as
+//! the destination, so errors generated behind the NAT about inbound flows also translate.
 
 #![allow(non_upper_case_globals)]
 

@@ -1,9 +1,8 @@
-//! `IPRewriter(INPUTSPEC_1, ..., INPUTSPEC_N [, KEYWORDS])`, `TCPRewriter(...)`,
-//! `UDPRewriter(...)`: rewrite TCP and UDP packets' addresses and ports (NAPT).
+//! `IPRewriter(INPUTSPEC_1, ..., INPUTSPEC_N [, KEYWORDS])` — rewrites TCP and UDP packets' addresses and ports (NAPT).
 //!
-//! Ports: one or more inputs (one per INPUTSPEC), one or more outputs. Processing: push.
+//! **Ports:** `1-/1-`: one or more inputs (one per INPUTSPEC), one or more outputs.
 //!
-//! # Description
+//! **Processing:** `h/h`: push.
 //!
 //! The rewriter keeps a table of mappings. A mapping says that packets of one flow (source
 //! address, source port, destination address, destination port, protocol) are rewritten to
@@ -19,19 +18,21 @@
 //! - `keep FOUTPUT ROUTPUT`: install a mapping that changes nothing.
 //! - `pattern SADDR SPORT DADDR DPORT FOUTPUT ROUTPUT` (or `pattern SADDR DADDR FOUTPUT
 //!   ROUTPUT`): install a mapping that rewrites by the pattern: `-` keeps a field; SADDR may
-//!   be a range (`1.0.0.1-1.0.0.254`) or prefix, SPORT a range (`1024-65535`); `#` after a
-//!   range allocates sequentially, `?` randomly. A value is never chosen if the reply flow it
+//!   be a range (`1.0.0.1-1.0.0.254`) or prefix (`1.0.0.0/24`, standing for `.1`-`.254`),
+//!   SPORT a range (`1024-65535`); `#` after a range allocates sequentially, `?` randomly,
+//!   and with neither the packet's own port is kept when it lies in the range and is free
+//!   (a random free value is chosen otherwise). A value is never chosen if the reply flow it
 //!   would create is already mapped, so a port in use towards a destination is never handed
 //!   out twice; when the range is exhausted the packet is dropped and counted as a mapping
-//!   failure. See [`super::pattern`].
+//!   failure.
 //! - `pattern NAME FOUTPUT ROUTPUT`: a pattern declared in `IPRewriterPatterns`.
 //! - `ELEMENTNAME`: ask that mapper element (`RoundRobinIPMapper`) for the mapping.
 //!
-//! Packets that are neither TCP nor UDP (`TCPRewriter`: not TCP), non-first fragments, and
-//! packets with fewer than 8 bytes of transport header go out unchanged if their input spec
-//! is `pass OUTPUT`, and are dropped otherwise. Packets whose IP header is malformed or
-//! truncated are dropped and counted (`bad_packets`). The IP header is found through the
-//! packet's network header annotation (offset 0 when unset).
+//! Packets that are neither TCP nor UDP, non-first fragments, and packets with fewer than 8
+//! bytes of transport header go out unchanged if their input spec is `pass OUTPUT`, and are
+//! dropped otherwise. Packets whose IP header is malformed or truncated are dropped and
+//! counted (`bad_packets`). The IP header is found through the packet's network header
+//! annotation (offset 0 when unset).
 //!
 //! `IPRewriter` tracks TCP connections: a connection that has carried payload both ways
 //! times out after TCP_TIMEOUT, one that has not after TCP_NODATA_TIMEOUT, and one closed
@@ -43,30 +44,26 @@
 //! mapping that expires first; if every mapping is guaranteed the new flow is dropped and
 //! counted as a mapping failure.
 //!
-//! `TCPRewriter` handles TCP only. `UDPRewriter` handles UDP, and TCP as if it were UDP (no
-//! connection tracking; UDP timeouts).
+//! **Keywords:**
 //!
-//! # Keywords
-//!
-//! - `TCP_TIMEOUT` (also `TIMEOUT` for `IPRewriter`/`TCPRewriter`): seconds, default 24 hours.
-//! - `TCP_NODATA_TIMEOUT`: default 5 minutes. `TCP_DONE_TIMEOUT`: default 4 minutes.
+//! - `TCP_TIMEOUT` (also `TIMEOUT`): seconds, default 24 hours.
+//! - `TCP_NODATA_TIMEOUT`: default 5 minutes.
+//! - `TCP_DONE_TIMEOUT`: default 4 minutes.
 //! - `TCP_GUARANTEE` (also `GUARANTEE`): default 5 seconds.
-//! - `UDP_TIMEOUT` (`UDPRewriter`: also `TIMEOUT`): default 5 minutes.
-//!   `UDP_STREAMING_TIMEOUT`: default UDP_TIMEOUT. `UDP_GUARANTEE`: default 5 seconds.
+//! - `UDP_TIMEOUT`: default 5 minutes.
+//! - `UDP_STREAMING_TIMEOUT`: default UDP_TIMEOUT.
+//! - `UDP_GUARANTEE`: default 5 seconds.
 //! - `REAP_INTERVAL` (also `REAP_TIME`): default 15 minutes.
 //! - `MAPPING_CAPACITY` (also `CAPACITY`): most mappings at once; default unlimited.
 //! - `DST_ANNO`: set the destination IP annotation to the rewritten destination; default true.
 //!
-//! # Handlers
-//!
-//! `nmappings`, `mapping_failures`, `size` (also `table_size`), `capacity` (read/write),
-//! `patterns`, `patternN`, `clear` (write), `bad_packets`; `IPRewriter`: `tcp_table`,
-//! `udp_table` (also `tcp_mappings`, `udp_mappings`); the others: `table` (also
-//! `mappings`). A table lists every entry as Click does:
+//! **Handlers:** `nmappings`, `mapping_failures`, `size` (also `table_size`), `capacity`
+//! (rw), `patterns`, `patternN`, `clear` (w), `bad_packets`, `tcp_table`, `udp_table` (also
+//! `tcp_mappings`, `udp_mappings`). A table lists every entry as Click does:
 //! `(SA, SP, DA, DP) => (SA', SP', DA', DP') [*F R] iINPUT expSECONDS`, the `*` marking the
 //! entry's own output.
 //!
-//! # Example
+//! **Example:**
 //!
 //! ```text
 //! rw :: IPRewriter(pattern 21.0.0.1 1024-65535 - - 0 1, drop);
@@ -74,16 +71,58 @@
 //! rw[0] -> to_outside; rw[1] -> to_inside;
 //! ```
 //!
-//! # Differences from Click
+//! **Differences from Click:** TCP and UDP mappings live in separate tables in every
+//! rewriter (`UDPRewriter` included). MAPPING_CAPACITY takes a number only (Click may also
+//! name another rewriter to share its capacity); a mapping's reply output is always on the
+//! same element. Eviction picks among the earliest-expiring best-effort mappings of a
+//! periodic scan rather than a heap, which is the same choice unless mappings were refreshed
+//! since the scan. Address ranges vary the address only in two-word patterns or four-word
+//! patterns with a fixed port; a pattern's "keep the packet's own value first" rule applies
+//! to port ranges.
 //!
-//! TCP and UDP mappings live in separate tables in every rewriter (`UDPRewriter` included).
-//! MAPPING_CAPACITY takes a number only (Click may also name another rewriter to share its
-//! capacity); a mapping's reply output is always on the same element. `TCPRewriter` does not
-//! offer sequence-number deltas (Click's FTPPortMapper interface). Eviction picks among the
-//! earliest-expiring best-effort mappings of a periodic scan rather than a heap, which is
-//! the same choice unless mappings were refreshed since the scan. Address ranges vary the
-//! address only in two-word patterns or four-word patterns with a fixed port; a pattern's
-//! "keep the packet's own value first" rule applies to port ranges.
+//! ## `TCPRewriter(INPUTSPEC_1, ..., INPUTSPEC_N [, KEYWORDS])` — rewrites TCP packets' addresses and ports.
+//!
+//! **Ports:** `1-/1-`: one or more inputs (one per INPUTSPEC), one or more outputs.
+//!
+//! **Processing:** `h/h`: push.
+//!
+//! `IPRewriter` for TCP only: the same input specs, mappings, connection tracking and
+//! timeouts. Packets that are not TCP are handled as `IPRewriter` handles packets that are
+//! neither TCP nor UDP: out unchanged for a `pass OUTPUT` input spec, dropped otherwise.
+//!
+//! **Keywords:** as `IPRewriter`'s, `TIMEOUT` meaning `TCP_TIMEOUT`.
+//!
+//! - `TCP_TIMEOUT` (also `TIMEOUT`), `TCP_NODATA_TIMEOUT`, `TCP_DONE_TIMEOUT`,
+//!   `TCP_GUARANTEE` (also `GUARANTEE`), `REAP_INTERVAL` (also `REAP_TIME`),
+//!   `MAPPING_CAPACITY` (also `CAPACITY`), `DST_ANNO`.
+//!
+//! **Handlers:** `nmappings`, `mapping_failures`, `size` (also `table_size`), `capacity`
+//! (rw), `patterns`, `patternN`, `clear` (w), `bad_packets`, `table` (also `mappings`), in
+//! `IPRewriter`'s format.
+//!
+//! **Differences from Click:** those of `IPRewriter`; also, sequence-number deltas (Click's
+//! FTPPortMapper interface) are not offered.
+//!
+//! ## `UDPRewriter(INPUTSPEC_1, ..., INPUTSPEC_N [, KEYWORDS])` — rewrites UDP packets' addresses and ports, and TCP as if it were UDP.
+//!
+//! **Ports:** `1-/1-`: one or more inputs (one per INPUTSPEC), one or more outputs.
+//!
+//! **Processing:** `h/h`: push.
+//!
+//! `IPRewriter` without connection tracking: UDP, and TCP as if it were UDP (UDP timeouts).
+//! The same input specs and mappings.
+//!
+//! **Keywords:** as `IPRewriter`'s, `TIMEOUT` meaning `UDP_TIMEOUT`.
+//!
+//! - `UDP_TIMEOUT` (also `TIMEOUT`), `UDP_STREAMING_TIMEOUT` (also `STREAMING_TIMEOUT`),
+//!   `UDP_GUARANTEE` (also `GUARANTEE`), `REAP_INTERVAL` (also `REAP_TIME`),
+//!   `MAPPING_CAPACITY` (also `CAPACITY`), `DST_ANNO`.
+//!
+//! **Handlers:** `nmappings`, `mapping_failures`, `size` (also `table_size`), `capacity`
+//! (rw), `patterns`, `patternN`, `clear` (w), `bad_packets`, `table` (also `mappings`), in
+//! `IPRewriter`'s format.
+//!
+//! **Differences from Click:** those of `IPRewriter`.
 
 #![allow(non_upper_case_globals)]
 

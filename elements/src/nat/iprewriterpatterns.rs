@@ -1,36 +1,46 @@
-//! `IPRewriterPatterns(NAME SADDR SPORT DADDR DPORT, ...)` and
-//! `RoundRobinIPMapper(PATTERN_1, ..., PATTERN_N)`.
+//! `IPRewriterPatterns(NAME SADDR SPORT DADDR DPORT, ...)` — declares rewrite patterns by name.
 //!
-//! # IPRewriterPatterns
+//! **Ports:** `0/0`: none.
 //!
-//! Ports: none. Declares rewrite patterns by name, for input specs of the form
-//! `pattern NAME FOUTPUT ROUTPUT` in `IPRewriter`, `TCPRewriter`, `UDPRewriter` and
-//! `ICMPPingRewriter`. Each argument is a name followed by a pattern (`SADDR SPORT DADDR
-//! DPORT` or `SADDR DADDR`, see [`super::pattern`]). Names are global to the configuration.
+//! **Processing:** `a/a` (unused: no ports).
+//!
+//! Declares rewrite patterns by name, for input specs of the form `pattern NAME FOUTPUT
+//! ROUTPUT` in `IPRewriter`, `TCPRewriter`, `UDPRewriter` and `ICMPPingRewriter`. Each
+//! argument is a name followed by a pattern (`SADDR SPORT DADDR DPORT` or `SADDR DADDR`, as
+//! in `IPRewriter`'s `pattern` input specs). Names are global to the configuration.
+//!
+//! **Example:**
 //!
 //! ```text
 //! IPRewriterPatterns(NAT 21.0.0.1 1024-65535 - -);
 //! rw :: IPRewriter(pattern NAT 0 1, drop);
 //! ```
 //!
-//! # RoundRobinIPMapper
+//! **Differences from Click:** a pattern named by several input specs is copied into each,
+//! so allocation state (sequential position) is per input spec; uniqueness of a chosen port
+//! is checked against the rewriter's own table, as Click does.
 //!
-//! Ports: none. An IPMapper: a rewriter input spec that names it (`IPRewriter(rr, ...)`)
-//! asks it for each new flow's mapping. Each argument is a pattern with its ports,
+//! ## `RoundRobinIPMapper(PATTERN_1, ..., PATTERN_N)` — maps new flows by patterns taken in turn.
+//!
+//! **Ports:** `0/0`: none.
+//!
+//! **Processing:** `a/a` (unused: no ports).
+//!
+//! An IPMapper: a rewriter input spec that names it (`IPRewriter(rr, ...)`) asks it for each
+//! new flow's mapping. Each argument is a pattern with its ports,
 //! `SADDR SPORT DADDR DPORT FOUTPUT ROUTPUT`; successive new flows take the patterns in
-//! turn, skipping a pattern whose range is exhausted. A load balancer:
+//! turn, skipping a pattern whose range is exhausted: a load balancer.
+//!
+//! **Example:**
 //!
 //! ```text
 //! rr :: RoundRobinIPMapper(- - 10.0.0.1 - 0 1, - - 10.0.0.2 - 0 1);
 //! rw :: IPRewriter(rr, drop);
 //! ```
 //!
-//! # Differences from Click
-//!
-//! A pattern named by several input specs is copied into each, so allocation state
-//! (sequential position) is per input spec; uniqueness of a chosen port is checked against
-//! the rewriter's own table, as Click does. Each rewriter that names a mapper keeps its own
-//! round-robin position.
+//! **Differences from Click:** each rewriter that names a mapper keeps its own round-robin
+//! position; uniqueness of a chosen port is checked against the rewriter's own table, as
+//! Click does.
 
 #![allow(non_upper_case_globals)]
 

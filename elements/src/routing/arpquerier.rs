@@ -1,8 +1,8 @@
-//! `ARPQuerier`: encapsulates IP packets in Ethernet headers, resolving next hops with ARP.
+//! `ARPQuerier(IP, ETH [, keywords])` — encapsulates IP packets in Ethernet headers, resolving next hops with ARP.
 //!
-//! # ARPQuerier(IP, ETH, keywords) / ARPQuerier(NAME, keywords)
+//! **Ports:** `2/1-2`: two inputs, one or two outputs.
 //!
-//! **Ports:** 2 inputs, 1 or 2 outputs. **Processing:** push.
+//! **Processing:** `h`: push.
 //!
 //! Input 0 takes IP packets whose destination IP annotation names the next hop. When that
 //! address's Ethernet address is known, the packet gets an Ethernet header (source ETH,
@@ -22,10 +22,11 @@
 //! unless `BROADCAST_POLL`). A timer removes expired entries every `TIMEOUT`.
 //!
 //! IP may be a prefix (`18.26.4.24/24`): the local broadcast address is then the prefix's
-//! broadcast address. In the one-argument form NAME is an AddressInfo name for both the IP
-//! address (or prefix) and the Ethernet address.
+//! broadcast address. The one-argument form `ARPQuerier(NAME [, keywords])` takes NAME as an
+//! AddressInfo name for both the IP address (or prefix) and the Ethernet address.
 //!
 //! **Keywords:**
+//!
 //! - `CAPACITY`: most packets held in all, default 2048 (0: no limit). On overflow the oldest
 //!   entries' packets are dropped.
 //! - `ENTRY_CAPACITY`: most entries, default 0 (no limit); the oldest go first.
@@ -43,6 +44,7 @@
 //! zeroes the counters).
 //!
 //! **Example:**
+//!
 //! ```text
 //! c :: Classifier(12/0806 20/0002, 12/0800, ...);
 //! a :: ARPQuerier(18.26.4.24, 00:00:C0:AE:67:EF);

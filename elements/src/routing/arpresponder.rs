@@ -1,8 +1,8 @@
-//! `ARPResponder`: answers ARP requests for a set of addresses.
+//! `ARPResponder(IP/MASK [IP/MASK...] ETH, IP2/MASK2 ETH2, ...)` — answers ARP requests for a set of addresses.
 //!
-//! # ARPResponder(IP/MASK [IP/MASK...] ETH, IP2/MASK2 ETH2, ...)
+//! **Ports:** `1/1-2`: one input, one or two outputs.
 //!
-//! **Ports:** 1 input, 1 or 2 outputs. **Processing:** agnostic, output 1 push.
+//! **Processing:** `a/ah`: agnostic input and output 0, push output 1.
 //!
 //! Input packets should be ARP requests with their Ethernet header. When the requested
 //! address (the target protocol address) lies in one of the configured prefixes, ARPResponder
@@ -24,6 +24,7 @@
 //! output 1), `replies` (read).
 //!
 //! **Example:**
+//!
 //! ```text
 //! c :: Classifier(12/0806 20/0001, ...);
 //! ar :: ARPResponder(18.26.4.24 18.26.7.0/24 00-00-C0-AE-67-EF);

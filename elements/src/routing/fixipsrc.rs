@@ -1,8 +1,8 @@
-//! `FixIPSrc`: rewrites the IP source address of packets that ask for it.
+//! `FixIPSrc(IPADDR)` — rewrites the IP source address of packets that ask for it.
 //!
-//! # FixIPSrc(IPADDR)
+//! **Ports:** `1/1`: one input, one output.
 //!
-//! **Ports:** 1 input, 1 output. **Processing:** agnostic.
+//! **Processing:** `a`: agnostic.
 //!
 //! Expects IP packets with their IP header annotation set. When a packet's fix-IP-source
 //! annotation is set, FixIPSrc clears it, replaces the IP source address with IPADDR and
@@ -14,6 +14,7 @@
 //! **Handlers:** `fixed`, `bad` (read).
 //!
 //! **Example:**
+//!
 //! ```text
 //! rt[1] -> FixIPSrc(18.26.4.24) -> ... -> ToDevice(eth0);
 //! ```

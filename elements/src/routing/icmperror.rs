@@ -1,8 +1,8 @@
-//! `ICMPError`: builds ICMP error messages about the packets it receives.
+//! `ICMPError(SRC, TYPE [, CODE, BADADDRS, keywords MTU, PMTU, SET_FIX_ANNO])` — builds ICMP error messages about the packets it receives.
 //!
-//! # ICMPError(SRC, TYPE [, CODE, BADADDRS, keywords MTU, PMTU, SET_FIX_ANNO])
+//! **Ports:** `1/1`: one input, one output.
 //!
-//! **Ports:** 1 input, 1 output. **Processing:** agnostic.
+//! **Processing:** `a`: agnostic.
 //!
 //! For each incoming IP packet (its IP header annotation must be set), emits a new IP packet
 //! from SRC to the packet's source carrying an ICMP error of TYPE and CODE that quotes the
@@ -10,7 +10,8 @@
 //! 576). The incoming packet is consumed. The error's destination IP annotation is its
 //! destination, its fix-IP-source annotation is set (unless `SET_FIX_ANNO false`) so that a
 //! `FixIPSrc` on the way out can put the outgoing interface's address in, and its timestamp
-//! is now. Its IP header has TTL 200, TOS 0 and an identifier counting up from 1.
+//! is now. Its IP header has TTL 200, TOS 0 and an identifier counting up from 1. All
+//! ICMPError elements of a router count one identifier sequence, as Click's do.
 //!
 //! No error is generated (RFC 1812 4.3.2.7), and the packet is dropped and counted, for:
 //! ICMP error messages; destinations that are the limited broadcast, multicast or in BADADDRS;
@@ -32,19 +33,21 @@
 //! annotation as the gateway. "Fragmentation needed" carries PMTU as the next-hop MTU. When
 //! the packet has a source route option, the error carries the reversed route.
 //!
-//! **Keywords:** `MTU` (largest error packet, default 576), `PMTU` (next-hop MTU for
-//! `needfrag`, default 0), `SET_FIX_ANNO` (also `USE_FIX_ANNO`; default true), `BADADDRS`
-//! (space-separated addresses).
+//! **Keywords:**
+//!
+//! - `MTU`: largest error packet, default 576.
+//! - `PMTU`: next-hop MTU for `needfrag`, default 0.
+//! - `SET_FIX_ANNO` (also `USE_FIX_ANNO`): set the fix-IP-source annotation; default true.
+//! - `BADADDRS`: space-separated addresses.
 //!
 //! **Handlers:** `src`, `mtu`, `pmtu` (read/write), `drops`, `errors` (read).
 //!
 //! **Example:**
+//!
 //! ```text
 //! dt :: DecIPTTL;
 //! dt[1] -> ICMPError(18.26.4.24, timeexceeded) -> rt;
 //! ```
-//!
-//! All ICMPError elements of a router count one identifier sequence, as Click's do.
 //!
 //! **Differences from Click:** packets shorter than an IP header are dropped and counted; `MTU`
 //! must leave room for the headers (at least 28); `drops` and `errors` are additions.

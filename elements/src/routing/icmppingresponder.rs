@@ -1,8 +1,8 @@
-//! `ICMPPingResponder`: turns ICMP echo requests into echo replies.
+//! `ICMPPingResponder()` — turns ICMP echo requests into echo replies.
 //!
-//! # ICMPPingResponder()
+//! **Ports:** `1/1-2`: one input, one or two outputs.
 //!
-//! **Ports:** 1 input, 1 or 2 outputs. **Processing:** agnostic, output 1 push.
+//! **Processing:** `a/ah`: agnostic input and output 0, push output 1.
 //!
 //! Input packets must have their IP header annotation set (`CheckIPHeader`, `MarkIPHeader`).
 //! An ICMP echo request becomes, in place, the matching echo reply on output 0: source and
@@ -16,6 +16,7 @@
 //! **Handlers:** `replies`, `drops` (read).
 //!
 //! **Example:**
+//!
 //! ```text
 //! ip :: IPClassifier(icmp type echo, -);
 //! ip[0] -> ICMPPingResponder -> rt;

@@ -1,8 +1,8 @@
-//! `IPFragmenter`: splits IP packets larger than an MTU.
+//! `IPFragmenter(MTU [, HONOR_DF, VERBOSE, keywords HEADROOM])` — splits IP packets larger than an MTU.
 //!
-//! # IPFragmenter(MTU [, HONOR_DF, VERBOSE, keywords HEADROOM])
+//! **Ports:** `1/1-2`: one input, one or two outputs.
 //!
-//! **Ports:** 1 input, 1 or 2 outputs. **Processing:** push.
+//! **Processing:** `h`: push.
 //!
 //! Expects IP packets with their IP header annotation set. A packet whose IP part (from the
 //! IP header to the end of the packet) is at most MTU bytes leaves on output 0 unchanged.
@@ -24,12 +24,16 @@
 //! and is counted in `pool_drops`. Packets whose header disagrees with their length are
 //! dropped and counted in `bad_drops`.
 //!
-//! **Keywords:** `HONOR_DF` (bool, default true), `VERBOSE` (bool: log every DF packet,
-//! otherwise the first five), `HEADROOM` (bytes in front of new fragments; default the pool's).
+//! **Keywords:**
+//!
+//! - `HONOR_DF`: bool, default true.
+//! - `VERBOSE`: bool: log every DF packet, otherwise the first five.
+//! - `HEADROOM`: bytes in front of new fragments; default the pool's.
 //!
 //! **Handlers:** `drops`, `fragments`, `pool_drops`, `bad_drops` (read).
 //!
 //! **Example:**
+//!
 //! ```text
 //! fr :: IPFragmenter(1500) -> Queue -> ...;
 //! fr[1] -> ICMPError(18.26.4.24, unreachable, needfrag, PMTU 1500) -> rt;

@@ -1,8 +1,8 @@
-//! `IPGWOptions`: processes the IP options every router must process.
+//! `IPGWOptions(MYADDR [, OTHERADDRS])` — processes the IP options every router must process.
 //!
-//! # IPGWOptions(MYADDR [, OTHERADDRS])
+//! **Ports:** `1/1-2`: one input, one or two outputs.
 //!
-//! **Ports:** 1 input, 1 or 2 outputs. **Processing:** agnostic, output 1 push.
+//! **Processing:** `a/ah`: agnostic input and output 0, push output 1.
 //!
 //! Processes the Record Route and Timestamp options of IP packets (their IP header
 //! annotation must be set), as every router on the path should; source routes are left to
@@ -21,6 +21,7 @@
 //! **Handlers:** `drops` (read).
 //!
 //! **Example:**
+//!
 //! ```text
 //! gio :: IPGWOptions(18.26.4.24);
 //! gio[1] -> ICMPError(18.26.4.24, parameterproblem) -> rt;

@@ -1,8 +1,8 @@
-//! `LinearIPLookup` and `StaticIPLookup`: IP routing tables searched route by route.
+//! `LinearIPLookup(ADDR1/MASK1 [GW1] OUT1, ADDR2/MASK2 [GW2] OUT2, ...)` — an IP routing table searched route by route.
 //!
-//! # LinearIPLookup(ADDR1/MASK1 [GW1] OUT1, ADDR2/MASK2 [GW2] OUT2, ...)
+//! **Ports:** `1/-`: one input, any number of outputs.
 //!
-//! **Ports:** 1 input, any number of outputs. **Processing:** push.
+//! **Processing:** `h`: push.
 //!
 //! Expects a destination IP address annotation on each packet. Looks the address up with
 //! longest-prefix match, sets the destination annotation to the route's GW (if the route has
@@ -16,23 +16,35 @@
 //!
 //! Every lookup may look at every route: use `RadixIPLookup` for large tables.
 //!
-//! **Handlers:** `table` (read), `drops` (read), `add`, `set`, `remove`, `ctrl` (write);
-//! see [`super::iproute`].
+//! **Handlers:** `table` (read: one route per line, `ADDR/LEN<tab>GW-or-dash<tab>OUT`),
+//! `drops` (read), `add` (write: a route as above; fails if the prefix has a route), `set`
+//! (write: adds or replaces a route), `remove` (write: `ADDR/MASK [GW [OUT]]`), `ctrl`
+//! (write: lines of `add ...`/`set ...`/`remove ...`, applied all or nothing).
 //!
 //! **Example:**
+//!
 //! ```text
 //! rt :: LinearIPLookup(18.26.4.24/32 0, 18.26.4.255/32 0, 18.26.4.0/32 0,
 //!                      18.26.4/24 1, 0/0 18.26.4.1 1);
 //! rt[0] -> ToHost; rt[1] -> ... -> ToDevice(eth0);
 //! ```
 //!
-//! # StaticIPLookup(ADDR1/MASK1 [GW1] OUT1, ...)
-//!
-//! Like `LinearIPLookup`, but routes cannot be added or removed after configuration: only
-//! `table` and `drops` handlers.
-//!
 //! **Differences from Click:** the `lookup` read handler (which takes a parameter) is not
 //! offered; netmasks must be contiguous; `drops` is an addition.
+//!
+//! ## `StaticIPLookup(ADDR1/MASK1 [GW1] OUT1, ...)` — an IP routing table fixed at configuration.
+//!
+//! **Ports:** `1/-`: one input, any number of outputs.
+//!
+//! **Processing:** `h`: push.
+//!
+//! Like `LinearIPLookup`, but routes cannot be added or removed after configuration.
+//!
+//! **Handlers:** `table` (read: one route per line, `ADDR/LEN<tab>GW-or-dash<tab>OUT`),
+//! `drops` (read).
+//!
+//! **Differences from Click:** those of `LinearIPLookup`: no `lookup` read handler,
+//! contiguous netmasks only, and `drops` is an addition.
 
 use alloc::boxed::Box;
 use alloc::vec::Vec;

@@ -1,13 +1,17 @@
-//! `PaintTee` and `CheckPaint`: decisions on the paint annotation.
+//! `PaintTee(COLOR [, ANNO])` — copies packets of one paint color to a second output.
 //!
-//! # PaintTee(COLOR [, ANNO])
+//! **Ports:** `1/2`: one input, two outputs.
 //!
-//! **Ports:** 1 input, 2 outputs. **Processing:** agnostic, output 1 push.
+//! **Processing:** `a/ah`: agnostic input and output 0, push output 1.
 //!
 //! Sends every packet to output 0; a packet whose paint annotation equals COLOR (0..255) is
 //! also copied to output 1. Meant for ICMP redirects: paint packets with their input
 //! interface, and a PaintTee on the way out of the same interface hands copies to an
 //! `ICMPError(..., redirect, host)`. A copy that finds no free buffer is counted in `drops`.
+//!
+//! **Handlers:** `color` (read/write), `drops` (read).
+//!
+//! **Example:**
 //!
 //! ```text
 //! FromDevice(eth7) -> Paint(7) -> ...
@@ -15,14 +19,19 @@
 //! pt[1] -> ICMPError(18.26.4.24, redirect, host) -> [0]rt;
 //! ```
 //!
-//! # CheckPaint(COLOR [, ANNO])
+//! **Differences from Click:** ANNO may only name the paint annotation (`PAINT`, or its
+//! offset `16`): sluice's annotations are typed fields, not a byte area.
 //!
-//! **Ports:** 1 input, 1 or 2 outputs. **Processing:** agnostic, output 1 push.
+//! ## `CheckPaint(COLOR [, ANNO])` — sends packets of one paint color to output 0, others to output 1.
+//!
+//! **Ports:** `1/1-2`: one input, one or two outputs.
+//!
+//! **Processing:** `a/ah`: agnostic input and output 0, push output 1.
 //!
 //! Packets whose paint annotation equals COLOR go to output 0; others go to output 1 if it
 //! exists, and are dropped (counted in `drops`) otherwise.
 //!
-//! **Handlers (both):** `color` (read/write), `drops` (read).
+//! **Handlers:** `color` (read/write), `drops` (read).
 //!
 //! **Differences from Click:** ANNO may only name the paint annotation (`PAINT`, or its
 //! offset `16`): sluice's annotations are typed fields, not a byte area.

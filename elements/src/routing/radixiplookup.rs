@@ -1,8 +1,8 @@
-//! `RadixIPLookup`: an IP routing table for large route sets.
+//! `RadixIPLookup(ADDR1/MASK1 [GW1] OUT1, ADDR2/MASK2 [GW2] OUT2, ...)` — an IP routing table for large route sets.
 //!
-//! # RadixIPLookup(ADDR1/MASK1 [GW1] OUT1, ADDR2/MASK2 [GW2] OUT2, ...)
+//! **Ports:** `1/-`: one input, any number of outputs.
 //!
-//! **Ports:** 1 input, any number of outputs. **Processing:** push.
+//! **Processing:** `h`: push.
 //!
 //! Same arguments, behaviour and handlers as `LinearIPLookup`: longest-prefix match on the
 //! destination IP annotation, the annotation replaced by the route's gateway when it has one,
@@ -14,7 +14,11 @@
 //! route that ends inside its node (prefixes expanded to the slot granularity), so a lookup
 //! walks down by address bytes and keeps the last route it saw.
 //!
+//! **Handlers:** `table` (read), `drops` (read), `add`, `set`, `remove`, `ctrl` (write), as
+//! `LinearIPLookup`'s.
+//!
 //! **Example:**
+//!
 //! ```text
 //! rt :: RadixIPLookup(10.0.0.1/32 0, 10.0.0.0/8 1, 0/0 10.0.0.254 1);
 //! ```

@@ -1,6 +1,8 @@
 //! `AddressInfo(NAME ADDRESS [ADDRESS...], ...)` — names addresses.
 //!
-//! **Ports:** none.
+//! **Ports:** `0/0`: none.
+//!
+//! **Processing:** `a` (unused: no ports).
 //!
 //! Each argument gives a NAME followed by one or more addresses (IPv4, IPv4 prefix, IPv6,
 //! Ethernet). Every element's address arguments then accept NAME in place of an address of
@@ -165,7 +167,11 @@ mod tests {
         book.declare("v6 fe80::1").unwrap();
         assert!(book.declare("lonely").is_err());
         let l = |n: &str, k: &str| book.lookup(n, k);
-        assert_eq!(l("lan", "ip").as_deref(), Some("10.1.2.3"), "address of a prefix");
+        assert_eq!(
+            l("lan", "ip").as_deref(),
+            Some("10.1.2.3"),
+            "address of a prefix"
+        );
         assert_eq!(l("lan", "ipprefix").as_deref(), Some("10.1.2.3/24"));
         assert_eq!(l("lan", "ether").as_deref(), Some("02-00-00-00-00-0a"));
         assert_eq!(l("lan:ipnet", "ipprefix").as_deref(), Some("10.1.2.0/24"));

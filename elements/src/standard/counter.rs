@@ -1,15 +1,14 @@
-//! `Counter([keywords COUNT_CALL, BYTE_COUNT_CALL])` — counts packets and measures their
-//! rate; `AverageCounter([IGNORE])` — counts packets and measures their average rate.
+//! `Counter([keywords COUNT_CALL, BYTE_COUNT_CALL])` — counts packets and measures their rate.
 //!
-//! ## Counter
+//! **Ports:** `1/1`: one input, one output.
 //!
-//! **Ports:** one input, one output. **Processing:** agnostic.
+//! **Processing:** `a`: agnostic.
 //!
 //! Passes packets unchanged, counting packets and bytes and keeping an exponentially
 //! weighted moving average of the arrival rate (1 ms epochs, weight 1/16, as Click's
 //! user-level counters).
 //!
-//! Keyword arguments:
+//! **Keywords:**
 //!
 //! - `COUNT_CALL` — `N HANDLER [VALUE]`: when the packet count becomes exactly N, call
 //!   write handler HANDLER with VALUE before the packet goes on. Fires once until `reset`;
@@ -26,9 +25,11 @@
 //! **Differences from Click:** rates are as of the last packet seen (a read does not decay
 //! them to the current time).
 //!
-//! ## AverageCounter
+//! ## `AverageCounter([IGNORE])` — counts packets and measures their average rate.
 //!
-//! **Ports:** one input, one output. **Processing:** agnostic.
+//! **Ports:** `1/1`: one input, one output.
+//!
+//! **Processing:** `a`: agnostic.
 //!
 //! Passes packets unchanged, counting them; the rate is the strict average between the first
 //! and the most recent packet. Packets in the first IGNORE seconds after the first one are

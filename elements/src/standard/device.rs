@@ -1,31 +1,45 @@
-//! `FromDevice(DEVNAME [, keywords])` — receives packets from a network device;
-//! `ToDevice(DEVNAME [, keywords])` — sends packets to one.
+//! `FromDevice(DEVNAME [, keywords])` — receives packets from a network device.
+//!
+//! **Ports:** `0/1`: no inputs, one output.
+//!
+//! **Processing:** `h`: push.
 //!
 //! DEVNAME names a device as the platform knows it: a name (`eth0`, `tap0`, `virtio0`), an
 //! index (`0`, `1`: the VM's NICs in order) or an Ethernet address. On the host, a device not
 //! open yet is opened by name (TAP, AF_PACKET). A device may be used by one FromDevice and
 //! one ToDevice at once.
 //!
-//! ## FromDevice
-//!
-//! **Ports:** no inputs, one output. **Processing:** push.
-//!
 //! A task polls the device and pushes what it received, at most BURST packets per run
 //! (default 32, one batch). Each packet's timestamp annotation is set from the router clock
 //! (unless `TIMESTAMP false`) and its device annotation to the device's index.
 //!
-//! Keyword arguments: `BURST` (integer ≥ 1), `TIMESTAMP` (boolean, default true), `ACTIVE`
-//! (boolean, default true), and Click's `PROMISC`, `SNIFFER`, `SNAPLEN`, `OUTBOUND`,
-//! `HEADROOM`, `METHOD`, `FORCE_IP`, `ENCAP` (accepted for compatibility; the platform's
-//! device is set up by the platform, so they have no effect).
+//! **Keywords:**
+//!
+//! - `BURST` — integer ≥ 1; packets per task run. Default 32.
+//! - `TIMESTAMP` — boolean; set the timestamp annotation. Default true.
+//! - `ACTIVE` — boolean; receive at all. Default true.
+//! - `PROMISC`, `SNIFFER`, `SNAPLEN`, `OUTBOUND`, `HEADROOM`, `METHOD`, `FORCE_IP`, `ENCAP` —
+//!   Click's, accepted for compatibility; the platform's device is set up by the platform, so
+//!   they have no effect.
 //!
 //! **Handlers:** `count` (r: packets pushed), `reset_counts` (w), `active` (rw), and the
 //! device's counters: `rx_packets`, `rx_bytes`, `rx_dropped`, `tx_packets`, `tx_bytes`,
 //! `tx_dropped`, `tx_ring_full` (r; as of the element's last task run).
 //!
-//! ## ToDevice
+//! **Example:** `FromDevice(0) -> Queue -> ToDevice(1)`
 //!
-//! **Ports:** one input, no outputs. **Processing:** agnostic.
+//! **Differences from Click:** BURST counts batches of up to 32: a run receives whole
+//! batches until BURST packets are reached, so it may take up to 31 more.
+//!
+//! ## `ToDevice(DEVNAME [, keywords])` — sends packets to a network device.
+//!
+//! **Ports:** `1/0`: one input, no outputs.
+//!
+//! **Processing:** `a`: agnostic.
+//!
+//! DEVNAME names the device as for `FromDevice`: a name (`eth0`, `tap0`, `virtio0`), an index
+//! (`0`, `1`: the VM's NICs in order) or an Ethernet address; on the host a device not open
+//! yet is opened by name (TAP, AF_PACKET).
 //!
 //! With a pull input (Click's usual `Queue -> ToDevice`), a task pulls up to BURST packets
 //! (default 32) and hands them to the device; packets the device cannot take yet (ring
@@ -33,17 +47,16 @@
 //! push input, packets go to the device at once; those it cannot take wait in a backlog of
 //! one batch, and beyond that they are dropped and counted in `drops`.
 //!
-//! Keyword arguments: `BURST` (integer ≥ 1), `QUIET`, `ALLOW_NONEXISTENT`, `METHOD`,
-//! `DEBUG` (accepted; no effect).
+//! **Keywords:**
+//!
+//! - `BURST` — integer ≥ 1; packets pulled per task run. Default 32.
+//! - `QUIET`, `ALLOW_NONEXISTENT`, `METHOD`, `DEBUG` — accepted; no effect.
 //!
 //! **Handlers:** `count` (r: packets the device took), `drops` (r), `pending` (r: packets
 //! waiting for the device), `reset_counts` (w), and the device's counters as for
 //! FromDevice.
 //!
 //! **Example:** `FromDevice(0) -> Queue -> ToDevice(1)`
-//!
-//! **Differences from Click:** BURST counts batches of up to 32: a run receives whole
-//! batches until BURST packets are reached, so it may take up to 31 more.
 
 use alloc::boxed::Box;
 use alloc::string::{String, ToString};

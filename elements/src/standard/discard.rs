@@ -1,25 +1,33 @@
-//! `Discard([keywords ACTIVE, BURST])` — drops all packets; and `Idle` — never does
-//! anything.
+//! `Discard([keywords ACTIVE, BURST])` — drops all packets.
 //!
-//! ## Discard
+//! **Ports:** `1/0`: one input, no outputs.
 //!
-//! **Ports:** one input, no outputs. **Processing:** agnostic.
+//! **Processing:** `a`: agnostic.
 //!
 //! Drops every packet it receives. In a pull context Discard runs a task that pulls up to
-//! BURST packets (default 1, as in Click; 0 means every packet available) each time it is
-//! scheduled, while ACTIVE (default true).
+//! BURST packets each time it is scheduled, while ACTIVE.
+//!
+//! **Keywords:**
+//!
+//! - `ACTIVE` — boolean; pull at all (pull context only). Default true.
+//! - `BURST` — integer; packets pulled per task run. Default 1, as in Click; 0 means every
+//!   packet available.
 //!
 //! **Handlers:** `count` (r: packets discarded), `reset_counts` (w), `active` (rw; pull
 //! context only has an effect).
 //!
 //! **Example:** `... -> Queue -> Discard;`
 //!
-//! ## Idle
+//! ## `Idle()` — never does anything.
 //!
-//! **Ports:** any number of inputs and outputs. **Processing:** agnostic.
+//! **Ports:** `-/-`: any number of inputs and outputs.
+//!
+//! **Processing:** `a`: agnostic.
 //!
 //! Never pushes and never answers a pull with a packet; packets pushed into it are dropped.
-//! Use it to tie off ports: `Idle -> c :: Counter -> Idle`.
+//! Use it to tie off ports.
+//!
+//! **Example:** `Idle -> c :: Counter -> Idle`
 
 #![allow(non_upper_case_globals)]
 

@@ -1,15 +1,16 @@
-//! `InfiniteSource([DATA, LIMIT, BURST, ACTIVE, keywords])` — generates packets whenever
-//! scheduled.
+//! `InfiniteSource([DATA, LIMIT, BURST, ACTIVE, keywords])` — generates packets whenever scheduled.
 //!
-//! **Ports:** no inputs, one output. **Processing:** agnostic (a task pushes when the output
-//! is push; a pull answers each pull when it is pull).
+//! **Ports:** `0/1`: no inputs, one output.
+//!
+//! **Processing:** `a`: agnostic (a task pushes when the output is push; a pull answers each
+//! pull when it is pull).
 //!
 //! Creates packets holding DATA and pushes BURST of them out of its output every time its
 //! task runs. Stops after LIMIT packets; a negative LIMIT (the default, -1) sends forever.
 //! Sends only while ACTIVE (default true). The default DATA is Click's: a 69-byte text
 //! "at least 64 bytes long".
 //!
-//! Keyword arguments:
+//! **Keywords:**
 //!
 //! - `DATA` — data; as the positional argument (Click strings: `"text"`, `\<08 00>`).
 //! - `LENGTH` — integer; the packets' length: DATA is truncated, or repeated to fill.
@@ -26,18 +27,30 @@
 //!
 //! **Example:** `InfiniteSource(\<0800>, LIMIT 1000, STOP true) -> Queue -> ...`
 //!
-//! ## RandomSource(LENGTH [, LIMIT, BURST, ACTIVE, keywords])
-//!
-//! The same source, sending packets of LENGTH bytes (0 to 65535) filled with random bytes
-//! instead of DATA: each 4 bytes are the next number of the router's random sequence, low
-//! byte first, as Click fills them, so after `RandomSeed` the packets equal Click's.
-//! Keywords `LIMIT`, `BURST`, `ACTIVE`, `STOP`, `END_CALL`, `TIMESTAMP` as above.
-//! **Handlers:** `count`, `reset`, `length`, `limit`, `burst`, `active`.
-//!
 //! **Differences from Click:** a task run emits BURST packets in batches of up to 32 (one
 //! dispatch per batch downstream). Full-queue notification does not exist: the source keeps
 //! producing and the queue drops. A packet the pool cannot supply ends the burst early and is
 //! counted in the router's `pool_alloc_failures`.
+//!
+//! ## `RandomSource(LENGTH [, LIMIT, BURST, ACTIVE, keywords])` — generates random packets whenever scheduled.
+//!
+//! **Ports:** `0/1`: no inputs, one output.
+//!
+//! **Processing:** `a`: agnostic, as `InfiniteSource`.
+//!
+//! The same source as `InfiniteSource`, sending packets of LENGTH bytes (0 to 65535) filled
+//! with random bytes instead of DATA: each 4 bytes are the next number of the router's random
+//! sequence, low byte first, as Click fills them, so after `RandomSeed` the packets equal
+//! Click's.
+//!
+//! **Keywords:**
+//!
+//! - `LIMIT`, `BURST`, `ACTIVE`, `STOP`, `END_CALL`, `TIMESTAMP` — as for `InfiniteSource`.
+//!
+//! **Handlers:** `count` (r), `reset` (w), `length`, `limit`, `burst`, `active` (rw).
+//!
+//! **Differences from Click:** those of `InfiniteSource`: batches of up to 32 per dispatch, no
+//! full-queue notification, and a burst ended early when the pool is empty.
 
 #![allow(non_upper_case_globals)]
 
@@ -325,13 +338,15 @@ impl Element for Source {
                 self.signal_end(ctx);
                 return (TaskStatus::Idle, n + 1, false);
             }
-            for _ in 0..want {
+            let mut sent = 0;
+            while sent < want {
                 let Some(p) = self.data.emit(ctx, self.timestamp) else {
                     break;
                 };
-                self.count += 1;
                 ctx.output(0, p);
+                sent += 1;
             }
+            self.count += sent as u64;
             n += 1;
             let after = ctx.fill();
             let overflow = after + after.saturating_sub(before).max(1) > BATCH_MAX;

@@ -1,28 +1,51 @@
-//! `Truncate`, `Pad` and `CheckLength`: a packet's length, and the extra length annotation.
+//! `Truncate(LENGTH [, EXTRA_LENGTH])` — limits packets to a length, recording what was cut.
 //!
-//! ## `CheckLength(LENGTH)`
-//! **Ports** 1 input, 1 or 2 outputs; agnostic in, push on output 1. Packets longer than
-//! LENGTH bytes leave on output 1 (dropped when it is not connected); the rest on output 0.
-//! **Handlers**: `length` (read/write).
+//! **Ports:** `1/1`: one input, one output.
 //!
-//! ## `Truncate(LENGTH [, EXTRA_LENGTH])`
-//! **Ports** 1/1, agnostic. Cuts each packet longer than LENGTH bytes down to LENGTH,
-//! removing bytes from the end. With `EXTRA_LENGTH true` (the default) the bytes removed are
-//! added to the packet's extra length annotation, so the packet still claims its original
-//! length on the wire (what `ToDump` writes as a record's wire length, as a snap length does).
+//! **Processing:** `a/a`: agnostic.
 //!
-//! ## `Pad([LENGTH, ZERO])`
-//! **Ports** 1/1, agnostic. With LENGTH, extends each packet shorter than LENGTH bytes to
-//! LENGTH; without it (or with 0), extends each packet by its extra length annotation, giving
-//! back what a capture's snap length or `Truncate` cut off. Either way the annotation is zero
-//! afterwards. With `ZERO true` (the default) the added bytes are zeros; with `ZERO false`
-//! they are whatever the buffer held. A packet that outgrows its buffer moves to a larger one;
-//! one that no buffer can hold (beyond 64 KiB) is dropped and counted in the `drops` handler.
+//! Cuts each packet longer than LENGTH bytes down to LENGTH, removing bytes from the end.
+//! With `EXTRA_LENGTH true` (the default) the bytes removed are added to the packet's extra
+//! length annotation, so the packet still claims its original length on the wire (what
+//! `ToDump` writes as a record's wire length, as a snap length does).
+//!
+//! **Example:**
+//!
+//! ```text
+//! ... -> Truncate(96) -> ToDump(headers.pcap, SNAPLEN 0);  // keep headers, record wire lengths
+//! ```
+//!
+//! ## `Pad([LENGTH, ZERO])` — extends packets to a length, or by their extra length annotation.
+//!
+//! **Ports:** `1/1`: one input, one output.
+//!
+//! **Processing:** `a/a`: agnostic.
+//!
+//! With LENGTH, extends each packet shorter than LENGTH bytes to LENGTH; without it (or with
+//! 0), extends each packet by its extra length annotation, giving back what a capture's snap
+//! length or `Truncate` cut off. Either way the annotation is zero afterwards. With
+//! `ZERO true` (the default) the added bytes are zeros; with `ZERO false` they are whatever
+//! the buffer held. A packet that outgrows its buffer moves to a larger one; one that no
+//! buffer can hold (beyond 64 KiB) is dropped and counted in the `drops` handler.
+//!
+//! **Handlers:** `drops` (r).
+//!
+//! **Example:**
 //!
 //! ```text
 //! FromDump(snapped.pcap) -> Pad -> ToDump(whole.pcap);     // restore snapped bytes as zeros
-//! ... -> Truncate(96) -> ToDump(headers.pcap, SNAPLEN 0);  // keep headers, record wire lengths
 //! ```
+//!
+//! ## `CheckLength(LENGTH)` — sends packets longer than a length to a second output.
+//!
+//! **Ports:** `1/1-2`: one input, one or two outputs.
+//!
+//! **Processing:** `a/ah`: agnostic input and output 0, push output 1.
+//!
+//! Packets longer than LENGTH bytes leave on output 1 (dropped when it is not connected); the
+//! rest on output 0.
+//!
+//! **Handlers:** `length` (rw).
 
 use alloc::boxed::Box;
 use alloc::string::{String, ToString};

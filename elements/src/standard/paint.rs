@@ -1,31 +1,42 @@
-//! `Null` — passes packets unchanged; `Paint(COLOR [, ANNO])` — sets the paint
-//! annotation; `PaintSwitch([ANNO])` — sends packets out of the output their paint names.
+//! `Null()` — passes packets unchanged.
 //!
-//! ## Null
+//! **Ports:** `1/1`: one input, one output.
 //!
-//! **Ports:** one input, one output. **Processing:** agnostic. Passes every packet on.
+//! **Processing:** `a`: agnostic.
 //!
-//! ## Paint
+//! Passes every packet on.
 //!
-//! **Ports:** one input, one output. **Processing:** agnostic.
+//! ## `Paint(COLOR [, ANNO])` — sets the paint annotation.
+//!
+//! **Ports:** `1/1`: one input, one output.
+//!
+//! **Processing:** `a`: agnostic.
 //!
 //! Sets each packet's paint annotation to COLOR, an integer 0..255.
+//!
 //! **Handlers:** `color` (rw).
 //!
-//! ## PaintSwitch
+//! **Example:** `FromDevice(0) -> Paint(0) -> ...; FromDevice(1) -> Paint(1) -> ...`
 //!
-//! **Ports:** one input, any number of outputs. **Processing:** push.
+//! **Differences from Click:** `ANNO` may only name the paint annotation (`PAINT`,
+//! `PAINT_ANNO`, or Click's default offset 16); sluice's annotations are named fields, not
+//! an array of bytes.
+//!
+//! ## `PaintSwitch([ANNO])` — sends packets out of the output their paint names.
+//!
+//! **Ports:** `1/-`: one input, any number of outputs.
+//!
+//! **Processing:** `h`: push.
 //!
 //! Sends each packet out of the output numbered by its paint annotation; a packet whose
 //! paint names no output is dropped (and counted in `drops`).
+//!
 //! **Handlers:** `drops` (r).
 //!
 //! **Example:** `FromDevice(0) -> Paint(0) -> ...; FromDevice(1) -> Paint(1) -> ...;
 //! ... -> ps :: PaintSwitch; ps[0] -> ToDevice(0); ps[1] -> ToDevice(1)`
 //!
-//! **Differences from Click:** `ANNO` may only name the paint annotation (`PAINT`,
-//! `PAINT_ANNO`, or Click's default offset 16); sluice's annotations are named fields, not
-//! an array of bytes.
+//! **Differences from Click:** `ANNO` may only name the paint annotation, as for `Paint`.
 
 #![allow(non_upper_case_globals)]
 

@@ -1,6 +1,8 @@
 //! `Print([LABEL, MAXLENGTH, keywords])` — prints packet contents.
 //!
-//! **Ports:** one input, one output. **Processing:** agnostic.
+//! **Ports:** `1/1`: one input, one output.
+//!
+//! **Processing:** `a`: agnostic.
 //!
 //! Prints one line per packet to the console, then passes the packet on unchanged:
 //!
@@ -12,7 +14,7 @@
 //! The label part appears when LABEL is set; the length is right-aligned in four columns;
 //! contents show at most MAXLENGTH bytes (default 24; negative prints the whole packet).
 //!
-//! Keyword arguments:
+//! **Keywords:**
 //!
 //! - `LABEL`, `MAXLENGTH` — as the positional arguments (`LENGTH` and `NBYTES` are older
 //!   names for MAXLENGTH).

@@ -1,12 +1,13 @@
-//! `Queue([CAPACITY])` and `SimpleQueue([CAPACITY])` — store packets in a FIFO queue.
+//! `Queue([CAPACITY])` — stores packets in a FIFO queue.
 //!
-//! **Ports:** one input; one or two outputs. **Processing:** push input, pull output 0,
-//! push output 1.
+//! **Ports:** `1/1-2`: one input, one or two outputs.
+//!
+//! **Processing:** `h/lh`: push input; pull output 0, push output 1.
 //!
 //! Stores pushed packets in a first-in first-out queue and hands them out when pulled. A
 //! packet that arrives when the queue already holds CAPACITY packets (default 1000) is
 //! dropped (tail drop) and counted; with a second output, dropped packets leave there
-//! instead. `Queue` and `SimpleQueue` behave the same in sluice.
+//! instead.
 //!
 //! **Handlers:** `length` (r: packets now queued), `highwater_length` (r: the most ever
 //! queued at once), `capacity` (rw), `drops` (r), `reset_counts` (w: clears `drops` and
@@ -17,6 +18,19 @@
 //! **Differences from Click:** there is no empty/full notification: pullers poll every
 //! round. A smaller `capacity` written while the queue is fuller keeps the packets already
 //! queued (new ones drop until it drains), as Click's does.
+//!
+//! ## `SimpleQueue([CAPACITY])` — stores packets in a FIFO queue.
+//!
+//! **Ports:** `1/1-2`: one input, one or two outputs.
+//!
+//! **Processing:** `h/lh`: push input; pull output 0, push output 1.
+//!
+//! The same element as `Queue`: `Queue` and `SimpleQueue` behave the same in sluice.
+//!
+//! **Handlers:** as `Queue`: `length`, `highwater_length`, `capacity`, `drops`,
+//! `reset_counts`, `reset`.
+//!
+//! **Differences from Click:** those of `Queue`.
 
 #![allow(non_upper_case_globals)]
 

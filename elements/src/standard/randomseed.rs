@@ -1,6 +1,8 @@
 //! `RandomSeed([SEED])` — fixes the router's random sequence.
 //!
-//! **Ports:** none.
+//! **Ports:** `0/0`: none.
+//!
+//! **Processing:** `a` (unused: no ports).
 //!
 //! Every element that draws random numbers (`RandomSwitch`, `SetRandIPAddress`) draws from
 //! one sequence per router, the C library's `random()` sequence as Click uses it. The router

@@ -1,21 +1,46 @@
-//! Rate limiting in pull paths: `RatedUnqueue`, `BandwidthRatedUnqueue`.
+//! `RatedUnqueue(RATE [, keywords BURST_SIZE, BURST_DURATION, ACTIVE])` — pulls packets and pushes them on at a packet rate.
 //!
-//! ## `RatedUnqueue(RATE [, keywords BURST_SIZE, BURST_DURATION, ACTIVE])`
-//! **Ports** 1/1, pull input, push output. A task that pulls packets and pushes them on at
-//! most RATE packets per second, from a token bucket that holds BURST_SIZE tokens (default:
-//! RATE × BURST_DURATION, BURST_DURATION 20 ms; at least one) and starts full: a packet
-//! leaves when a token is there. While the bucket is empty the task sleeps until the next
-//! token (the router's timers, so simulated time and the VM's idle sleep see it).
-//! **Handlers**: `rate`, `active` (read/write).
+//! **Ports:** `1/1`: one input, one output.
 //!
-//! ## `BandwidthRatedUnqueue(RATE [, keywords BURST_BYTES, BURST_DURATION, ACTIVE])`
-//! **Ports** 1/1, pull input, push output. The same with RATE a bandwidth (`200Bps`,
-//! `10Mbps`; a bare number is bytes per second) and tokens as bytes: a packet leaves while
-//! the bucket is not in debt, and takes its length from it (so a packet larger than the
-//! bucket still passes, paid for afterwards), as Click's does.
+//! **Processing:** `l/h`: pull input, push output.
 //!
-//! **Differences from Click**: Click's token counts run on its jiffy clock; here on the
+//! A task that pulls packets and pushes them on at most RATE packets per second, from a
+//! token bucket that starts full: a packet leaves when a token is there. While the bucket is
+//! empty the task sleeps until the next token (the router's timers, so simulated time and
+//! the VM's idle sleep see it).
+//!
+//! **Keywords:**
+//!
+//! - `BURST_SIZE` — tokens the bucket holds. Default RATE × BURST_DURATION, at least one.
+//! - `BURST_DURATION` — a time; default 20 ms. At most one of BURST_SIZE and BURST_DURATION.
+//! - `ACTIVE` — boolean; default true.
+//!
+//! **Handlers:** `rate`, `active` (rw).
+//!
+//! **Differences from Click:** Click's token counts run on its jiffy clock; here on the
 //! router's nanoseconds, so packets leave at their exact due times.
+//!
+//! ## `BandwidthRatedUnqueue(RATE [, keywords BURST_BYTES, BURST_DURATION, ACTIVE])` — pulls packets and pushes them on at a bandwidth.
+//!
+//! **Ports:** `1/1`: one input, one output.
+//!
+//! **Processing:** `l/h`: pull input, push output.
+//!
+//! The same as `RatedUnqueue` with RATE a bandwidth (`200Bps`, `10Mbps`; a bare number is
+//! bytes per second) and tokens as bytes: a packet leaves while the bucket is not in debt,
+//! and takes its length from it (so a packet larger than the bucket still passes, paid for
+//! afterwards), as Click's does.
+//!
+//! **Keywords:**
+//!
+//! - `BURST_BYTES` — bytes the bucket holds. Default RATE × BURST_DURATION; at most one of
+//!   BURST_BYTES and BURST_DURATION.
+//! - `BURST_DURATION`, `ACTIVE` — as for `RatedUnqueue`.
+//!
+//! **Handlers:** `rate`, `active` (rw).
+//!
+//! **Differences from Click:** as for `RatedUnqueue`, tokens run on the router's nanoseconds
+//! rather than Click's jiffy clock.
 
 #![allow(non_upper_case_globals)]
 

@@ -1,17 +1,21 @@
-//! `RatedSource([DATA, RATE, LIMIT, ACTIVE, keywords])` — generates packets at a given
-//! rate.
+//! `RatedSource([DATA, RATE, LIMIT, ACTIVE, keywords])` — generates packets at a given rate.
 //!
-//! **Ports:** no inputs, one output. **Processing:** agnostic.
+//! **Ports:** `0/1`: no inputs, one output.
+//!
+//! **Processing:** `a`: agnostic.
 //!
 //! Creates packets holding DATA and emits them at RATE packets per second (default 10), at
 //! most LIMIT of them (negative, the default -1, means no limit), while ACTIVE (default
 //! true). Time is the router's clock. In a pull context each pull returns the packets that
 //! are due.
 //!
-//! Keyword arguments: `DATA`, `RATE`, `LIMIT`, `ACTIVE` (as the positional ones); `LENGTH`
-//! (packet length, DATA truncated or repeated); `BANDWIDTH` (bytes per second, or with a unit
-//! `bps`, `kbps`, `Mbps`, `Gbps`, `Bps`, `kBps`, `MBps`: sets RATE from the packet length);
-//! `STOP` (boolean: ask the router to stop once LIMIT packets are sent; default false).
+//! **Keywords:**
+//!
+//! - `DATA`, `RATE`, `LIMIT`, `ACTIVE` — as the positional ones.
+//! - `LENGTH` — packet length, DATA truncated or repeated.
+//! - `BANDWIDTH` — bytes per second, or with a unit `bps`, `kbps`, `Mbps`, `Gbps`, `Bps`,
+//!   `kBps`, `MBps`: sets RATE from the packet length.
+//! - `STOP` — boolean: ask the router to stop once LIMIT packets are sent; default false.
 //!
 //! **Handlers:** `count` (r), `reset` (w), `data`, `length`, `rate`, `limit`, `active` (rw).
 //!

@@ -1,16 +1,24 @@
-//! Packet schedulers for pull paths: `RoundRobinSched`, `PrioSched`.
+//! `RoundRobinSched()` — pulls from its inputs in turn.
 //!
-//! ## `RoundRobinSched`
-//! **Ports** any number of inputs, 1 output; pull. Each packet pulled from its output comes
-//! from the next input in turn that has one: inputs take turns, one packet each.
+//! **Ports:** `-/1`: any number of inputs, one output.
 //!
-//! ## `PrioSched`
-//! **Ports** any number of inputs, 1 output; pull. Each packet pulled comes from the
-//! lowest-numbered input that has one: input 0 has strict priority over input 1, and so
-//! on.
+//! **Processing:** `l/l`: pull.
 //!
-//! A pull asking for several packets gets what the same number of Click pulls would, in the
-//! same order, when nothing arrives in between.
+//! Each packet pulled from its output comes from the next input in turn that has one: inputs
+//! take turns, one packet each. A pull asking for several packets gets what the same number
+//! of Click pulls would, in the same order, when nothing arrives in between.
+//!
+//! ## `PrioSched()` — pulls from the first of its inputs that has a packet.
+//!
+//! **Ports:** `-/1`: any number of inputs, one output.
+//!
+//! **Processing:** `l/l`: pull.
+//!
+//! Each packet pulled comes from the lowest-numbered input that has one: input 0 has strict
+//! priority over input 1, and so on. A pull asking for several packets gets what the same
+//! number of Click pulls would, in the same order, when nothing arrives in between.
+//!
+//! **Example:**
 //!
 //! ```text
 //! hi :: Queue -> [0] s :: PrioSched -> ToDevice(eth0);

@@ -1,18 +1,10 @@
-//! `Script(INSTRUCTIONS...)` — scripts a configuration; `DriverManager(INSTRUCTIONS...)` —
-//! a script that decides when the router stops.
+//! `Script(INSTRUCTIONS...)` — scripts a configuration.
 //!
-//! **Ports:** none, except for packet scripts: any number of inputs and outputs, agnostic.
+//! **Ports:** `-/-`: none, except for packet scripts: any number of inputs and outputs.
 //!
-//! Each argument is one instruction; they run in order. `TYPE` says when:
+//! **Processing:** `a`: agnostic.
 //!
-//! - `ACTIVE` (the default without ports): from when the router starts.
-//! - `PASSIVE`: only when its `run` handler is called, from the first instruction, and
-//!   after a `step`. `$(s.run ARGS)` reads the result: what `return` gave, else nothing.
-//! - `PACKET` (also `PUSH`; the default with ports): from the first instruction for each
-//!   packet, with `$input` its input port. The result is the output the packet leaves by:
-//!   `return N`, `0` when the script ends (`end`, or past the last instruction); `exit`, a
-//!   `return` that is not an output's number, `stop` or `error` drop the packet.
-//! - `DRIVER`: as `DriverManager`.
+//! Each argument is one instruction; they run in order, starting when `TYPE` says.
 //!
 //! Text arguments undergo substitution: `$VAR` and `${VAR}` are script variables, `$?` is
 //! the status of the last `write` (0 on success, -1 on failure), `$args` the parameters of
@@ -21,7 +13,7 @@
 //! handler (`$(c.count)`, `$(s.run 1 2)`) or of an arithmetic handler (`$(add $x 1)`).
 //! Substitution happens inside double quotes, not inside single quotes.
 //!
-//! ## Instructions
+//! The instructions:
 //!
 //! - `set VAR TEXT`, `setq VAR TEXT` — sets `$VAR` (`setq` removes a layer of quotes).
 //! - `init VAR TEXT`, `initq VAR TEXT` — sets `$VAR` once, when the router starts.
@@ -55,25 +47,50 @@
 //! `random N`, `random N1 N2` (from the router's random sequence, as Click draws them: 0 to
 //! 2^31 - 1, 0 to N - 1, N1 to N2).
 //!
+//! **Keywords:**
+//!
+//! - `TYPE` — when the script runs:
+//!   - `ACTIVE` (the default without ports): from when the router starts.
+//!   - `PASSIVE`: only when its `run` handler is called, from the first instruction, and
+//!     after a `step`. `$(s.run ARGS)` reads the result: what `return` gave, else nothing.
+//!   - `PACKET` (also `PUSH`; the default with ports): from the first instruction for each
+//!     packet, with `$input` its input port. The result is the output the packet leaves by:
+//!     `return N`, `0` when the script ends (`end`, or past the last instruction); `exit`, a
+//!     `return` that is not an output's number, `stop` or `error` drop the packet.
+//!   - `DRIVER`: as `DriverManager`.
+//!
 //! **Handlers:** `step` (w: N steps, default 1), `goto` (w: jumps to a label and runs),
 //! `run` (r with parameters, w: runs from the top; the read gives the result), `get VAR`
 //! (r), `set VAR VALUE` (w), and each exported variable (r).
 //!
-//! ## DriverManager
-//!
-//! A script of type driver. Stop requests (`STOP true` sources, `stop` instructions of other
-//! scripts, the global `stop` handler is *not* one: it stops at once) step it instead of
-//! stopping the router, and the router stops when the script ends or runs `stop`. With no
-//! instructions it is `pause` — the first stop request stops the router.
-//!
-//! **Example:**
-//! `DriverManager(wait_stop, read c.count, print "total $(c.count)", stop)`
+//! **Example:** `Script(wait 1, print "count $(c.count)", loop)`
 //!
 //! **Differences from Click:** `TYPE PROXY` and `TYPE SIGNAL` are not supported, nor
 //! `save`, `append`, `sprintf`, `cat`, `kill`, `shift` and `$$`. A packet script given a
 //! batch of several packets runs for each before any goes on (Click's sources push one at
-//! a time, and so does sluice's scheduler when a script is downstream). Click 2.1's `random N` (one argument) fails asking for N2; here it gives 0 to
-//! N - 1, as Click's manual says.
+//! a time, and so does sluice's scheduler when a script is downstream). Click 2.1's
+//! `random N` (one argument) fails asking for N2; here it gives 0 to N - 1, as Click's
+//! manual says.
+//!
+//! ## `DriverManager(INSTRUCTIONS...)` — a script that decides when the router stops.
+//!
+//! **Ports:** `0/0`: none.
+//!
+//! **Processing:** `a` (unused: no ports).
+//!
+//! A `Script` of type driver, with the same instructions, substitutions and arithmetic.
+//! Stop requests (`STOP true` sources, `stop` instructions of other scripts; the global
+//! `stop` handler is *not* one: it stops at once) step it instead of stopping the router,
+//! and the router stops when the script ends or runs `stop`. With no instructions it is
+//! `pause` — the first stop request stops the router.
+//!
+//! **Handlers:** as `Script`: `step`, `goto`, `run`, `get VAR`, `set VAR VALUE`, and each
+//! exported variable.
+//!
+//! **Example:** `DriverManager(wait_stop, read c.count, print "total $(c.count)", stop)`
+//!
+//! **Differences from Click:** those of `Script`'s instructions: no `save`, `append`,
+//! `sprintf`, `cat`, `kill`, `shift` or `$$`; `random N` gives 0 to N - 1.
 
 #![allow(non_upper_case_globals)]
 

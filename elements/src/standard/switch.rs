@@ -1,34 +1,51 @@
-//! Switches: `Switch([OUTPUT])`, `StaticSwitch(OUTPUT)`, `RoundRobinSwitch`,
-//! `HashSwitch(OFFSET, LENGTH)`, `RandomSwitch`.
+//! `Switch([OUTPUT])` — sends every packet out of one output, chosen by a handler.
 //!
-//! All have one input and push outputs.
+//! **Ports:** `1/-`: one input, any number of outputs.
 //!
-//! ## Switch
+//! **Processing:** `h`: push.
 //!
-//! **Ports:** 1/any. Sends every packet out of output OUTPUT (default 0). A negative or
-//! out-of-range OUTPUT drops packets. **Handlers:** `switch` (rw: the output; writing a
-//! value that names no output stores -1).
+//! Sends every packet out of output OUTPUT (default 0). A negative or out-of-range OUTPUT
+//! drops packets.
 //!
-//! ## StaticSwitch
+//! **Handlers:** `switch` (rw: the output; writing a value that names no output stores -1),
+//! `drops` (r: packets dropped).
 //!
-//! **Ports:** 1/any. Like `Switch`, but OUTPUT is fixed (mandatory) and there is no handler.
+//! ## `StaticSwitch(OUTPUT)` — sends every packet out of one fixed output.
 //!
-//! ## RoundRobinSwitch
+//! **Ports:** `1/-`: one input, any number of outputs.
 //!
-//! **Ports:** 1/1 or more. Sends packets to its outputs in turn: 0, 1, ..., N-1, 0, ...
+//! **Processing:** `h`: push.
 //!
-//! ## HashSwitch
+//! Like `Switch`, but OUTPUT is fixed (mandatory) and there is no `switch` handler.
 //!
-//! **Ports:** 1/1 or more. Sums the LENGTH bytes at OFFSET; with 2, 4 or 8 outputs the output
-//! is `(sum ^ (sum >> 4)) & (N - 1)`, otherwise `sum % N` — Click's function, so packets go
-//! to the same outputs as in Click. A packet too short for the bytes goes to output 0.
+//! **Handlers:** `drops` (r: packets dropped).
 //!
-//! ## RandomSwitch
+//! ## `RoundRobinSwitch()` — sends packets to its outputs in turn.
 //!
-//! **Ports:** 1/1 or more. Sends each packet to an output chosen uniformly at random from
-//! the router's random sequence, as Click chooses it (`RandomSeed` makes runs repeat).
+//! **Ports:** `1/1-`: one input, one or more outputs.
 //!
-//! **Handlers common to all:** `drops` (r: packets dropped, `Switch`/`StaticSwitch` only).
+//! **Processing:** `h`: push.
+//!
+//! Sends packets to its outputs in turn: 0, 1, ..., N-1, 0, ...
+//!
+//! ## `HashSwitch(OFFSET, LENGTH)` — chooses an output by hashing packet bytes.
+//!
+//! **Ports:** `1/1-`: one input, one or more outputs.
+//!
+//! **Processing:** `h`: push.
+//!
+//! Sums the LENGTH bytes at OFFSET; with 2, 4 or 8 outputs the output is
+//! `(sum ^ (sum >> 4)) & (N - 1)`, otherwise `sum % N` — Click's function, so packets go to
+//! the same outputs as in Click. A packet too short for the bytes goes to output 0.
+//!
+//! ## `RandomSwitch()` — sends each packet to a random output.
+//!
+//! **Ports:** `1/1-`: one input, one or more outputs.
+//!
+//! **Processing:** `h`: push.
+//!
+//! Sends each packet to an output chosen uniformly at random from the router's random
+//! sequence, as Click chooses it (`RandomSeed` makes runs repeat).
 
 #![allow(non_upper_case_globals)]
 

@@ -1,8 +1,8 @@
-//! `Tee([N])` and `PullTee([N])` — duplicate packets.
+//! `Tee([N])` — duplicates packets.
 //!
-//! ## Tee
+//! **Ports:** `1/1-`: one input, one or more outputs.
 //!
-//! **Ports:** one input, one or more outputs. **Processing:** push.
+//! **Processing:** `h`: push.
 //!
 //! Sends every packet out of each of its N outputs: the original on output 0 and a copy on
 //! each other output. N, when given, must equal the number of outputs in use.
@@ -11,18 +11,24 @@
 //!
 //! **Example:** `... -> t :: Tee(2); t[0] -> ToDevice(eth0); t[1] -> Print(copy) -> Discard;`
 //!
-//! ## PullTee
-//!
-//! **Ports:** one input, one or more outputs. **Processing:** pull input, pull output 0, push
-//! outputs 1 and up.
-//!
-//! A packet pulled on output 0 is pulled from the input, and copies of it are pushed out of
-//! the other outputs.
-//!
 //! **Differences from Click:** Click sends the copies on outputs 0..N-2 and the original on
 //! the last output; the bytes and annotations are the same either way. A copy is a new pool
 //! buffer (`Tee` is the element that may copy); when the pool is empty the copy is skipped and
 //! counted in `clone_failures`.
+//!
+//! ## `PullTee([N])` — duplicates pulled packets.
+//!
+//! **Ports:** `1/1-`: one input, one or more outputs.
+//!
+//! **Processing:** `l/lh`: pull input; pull output 0, push outputs 1 and up.
+//!
+//! A packet pulled on output 0 is pulled from the input, and copies of it are pushed out of
+//! the other outputs.
+//!
+//! **Handlers:** `clone_failures` (r: copies not made because the packet pool was empty).
+//!
+//! **Differences from Click:** those of `Tee`: the original leaves on output 0, and a copy the
+//! pool cannot supply is skipped and counted in `clone_failures`.
 
 #![allow(non_upper_case_globals)]
 

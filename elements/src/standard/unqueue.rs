@@ -1,12 +1,17 @@
 //! `Unqueue([BURST, keywords ACTIVE, LIMIT])` — pulls packets and pushes them on.
 //!
-//! **Ports:** one input, one output. **Processing:** pull input, push output.
+//! **Ports:** `1/1`: one input, one output.
+//!
+//! **Processing:** `l/h`: pull input, push output.
 //!
 //! A task that pulls up to BURST packets (default 1; negative: everything available, read
 //! back as 2147483647; zero: nothing, as in Click) from its input each time it runs and
-//! pushes them out. Runs while ACTIVE
-//! (default true) and until LIMIT packets have passed (negative, the default, means no
-//! limit).
+//! pushes them out, while ACTIVE and until LIMIT packets have passed.
+//!
+//! **Keywords:**
+//!
+//! - `ACTIVE` — boolean; default true.
+//! - `LIMIT` — integer; packets to pass in all. Negative, the default, means no limit.
 //!
 //! **Handlers:** `count` (r), `reset` and `reset_counts` (w: count to 0), `active`,
 //! `burst`, `limit` (rw).
