@@ -98,6 +98,7 @@ fn number(json: &str, key: &str, after: Option<&str>) -> f64 {
 }
 
 #[test]
+#[ignore = "needs QEMU: the VM tier, run by scripts/test (cargo test -- --include-ignored)"]
 fn bench_boot_reports_times_size_and_memory() {
     let j = bench_json(&["boot", "--runs", "2"]);
     assert!(j.contains("\"command\": \"boot\""), "{j}");
@@ -120,6 +121,7 @@ fn bench_boot_reports_times_size_and_memory() {
 }
 
 #[test]
+#[ignore = "needs QEMU: the VM tier, run by scripts/test (cargo test -- --include-ignored)"]
 fn bench_density_starts_and_stops_every_vm() {
     let j = bench_json(&["density", "--vms", "3", "--mem", "8M"]);
     assert!(j.contains("\"command\": \"density\""), "{j}");
@@ -144,6 +146,7 @@ fn bench_density_starts_and_stops_every_vm() {
 }
 
 #[test]
+#[ignore = "needs QEMU: the VM tier, run by scripts/test (cargo test -- --include-ignored)"]
 fn bench_e2e_measures_nf_and_echo() {
     let j = bench_json(&[
         "e2e",

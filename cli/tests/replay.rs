@@ -63,6 +63,7 @@ impl Drop for Vm {
 }
 
 #[test]
+#[ignore = "needs QEMU: the VM tier, run by scripts/test (cargo test -- --include-ignored)"]
 fn frames_cross_the_vm_unchanged_and_are_recorded_per_nic() {
     require_qemu("`sluice replay`'s test");
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("replay-test");

@@ -396,6 +396,7 @@ fn wait_until(what: &str, limit: Duration, mut ok: impl FnMut() -> bool) {
 }
 
 #[test]
+#[ignore = "needs root (TAP devices, network namespaces): run by scripts/test (cargo test -- --include-ignored)"]
 fn tap_device_receives_what_the_host_sends() {
     require_root();
     let d = Dir::new();

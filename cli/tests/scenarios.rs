@@ -698,21 +698,25 @@ fn vm_scenario(name: &str) {
 }
 
 #[test]
+#[ignore = "needs QEMU: the VM tier, run by scripts/test (cargo test -- --include-ignored)"]
 fn firewall_vm_gives_the_host_mode_result() {
     vm_scenario("firewall");
 }
 
 #[test]
+#[ignore = "needs QEMU: the VM tier, run by scripts/test (cargo test -- --include-ignored)"]
 fn nat_vm_gives_the_host_mode_result() {
     vm_scenario("nat");
 }
 
 #[test]
+#[ignore = "needs QEMU: the VM tier, run by scripts/test (cargo test -- --include-ignored)"]
 fn router_vm_gives_the_host_mode_result() {
     vm_scenario("router");
 }
 
 #[test]
+#[ignore = "needs QEMU: the VM tier, run by scripts/test (cargo test -- --include-ignored)"]
 fn load_balancer_vm_gives_the_host_mode_result() {
     vm_scenario("load-balancer");
 }

@@ -437,6 +437,7 @@ const CURL_TIMEOUT: i32 = 28;
 /// firewall bridges, so which MAC answers for which address does not matter to it); WAN:
 /// the upstream router 192.168.1.1.
 #[test]
+#[ignore = "needs root and QEMU: the VM tier, run by scripts/test (cargo test -- --include-ignored)"]
 fn firewall_real_tools() {
     let mut lab = Lab::new(
         "firewall",
@@ -544,6 +545,7 @@ fn firewall_real_tools() {
 /// gateway 10.0.0.1. WAN: the upstream router 203.0.113.254, which also holds an outside
 /// server's address, 198.51.100.10.
 #[test]
+#[ignore = "needs root and QEMU: the VM tier, run by scripts/test (cargo test -- --include-ignored)"]
 fn nat_real_tools() {
     let mut lab = Lab::new(
         "nat",
@@ -683,6 +685,7 @@ fn wait_for_log(log: &Path, what: &str) -> String {
 /// eth0: the host 10.1.0.10 on 10.1.0.0/24; eth1: the host 10.2.0.20 on 10.2.0.0/24, whose
 /// link has the router's eth1 MTU, 1400. Each host's default route is the router.
 #[test]
+#[ignore = "needs root and QEMU: the VM tier, run by scripts/test (cargo test -- --include-ignored)"]
 fn router_real_tools() {
     let mut lab = Lab::new(
         "router",
@@ -786,6 +789,7 @@ while True:
 /// Front: the client 192.0.2.10. Back: both backends, 10.0.0.11 and 10.0.0.12, on one
 /// host whose default route is the balancer's 10.0.0.1.
 #[test]
+#[ignore = "needs root and QEMU: the VM tier, run by scripts/test (cargo test -- --include-ignored)"]
 fn load_balancer_real_tools() {
     const CONNECTIONS: usize = 20;
     let mut lab = Lab::new(

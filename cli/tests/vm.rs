@@ -319,6 +319,7 @@ fn receive_all(socket: &UdpSocket, expect: usize, timeout: Duration) -> Vec<Vec<
 }
 
 #[test]
+#[ignore = "needs QEMU: the VM tier, run by scripts/test (cargo test -- --include-ignored)"]
 fn firewall_passes_exactly_the_allowed_frames_and_counters_match() {
     let image = firewall();
     let (nics, feed, in0, out1) = two_nics();
@@ -375,6 +376,7 @@ fn firewall_passes_exactly_the_allowed_frames_and_counters_match() {
 }
 
 #[test]
+#[ignore = "needs QEMU: the VM tier, run by scripts/test (cargo test -- --include-ignored)"]
 fn every_pool_buffer_is_accounted_for_after_a_run() {
     let image = firewall();
     let (nics, feed, in0, out1) = two_nics();
@@ -408,6 +410,7 @@ fn every_pool_buffer_is_accounted_for_after_a_run() {
 }
 
 #[test]
+#[ignore = "needs QEMU: the VM tier, run by scripts/test (cargo test -- --include-ignored)"]
 fn guest_faults_end_the_vm_with_a_report_and_a_failure_status() {
     let image = firewall();
     for (test, marker) in [("fault", "EXCEPTION"), ("panic", "PANIC")] {
@@ -430,6 +433,7 @@ fn guest_faults_end_the_vm_with_a_report_and_a_failure_status() {
 }
 
 #[test]
+#[ignore = "needs QEMU: the VM tier, run by scripts/test (cargo test -- --include-ignored)"]
 fn boot_refuses_what_it_cannot_run() {
     require_qemu("these tests");
     let dir = work_dir();
@@ -554,6 +558,7 @@ cl[2] -> Discard;
 ";
 
 #[test]
+#[ignore = "needs root and QEMU: the VM tier, run by scripts/test (cargo test -- --include-ignored)"]
 fn real_ping_from_a_namespace_gets_replies() {
     let image = image("pingresponder", PING_RESPONDER);
     let ns = Netns::new("sluicetap0", "192.0.2.1/24");
@@ -594,6 +599,7 @@ fn build_catches_element_argument_errors_before_any_boot() {
 }
 
 #[test]
+#[ignore = "needs QEMU: the VM tier, run by scripts/test (cargo test -- --include-ignored)"]
 fn a_generic_image_takes_its_configuration_at_boot() {
     static GENERIC: Mutex<Option<PathBuf>> = Mutex::new(None);
     let image = {
@@ -686,6 +692,7 @@ fn clock_ticks_per_second() -> u64 {
 }
 
 #[test]
+#[ignore = "needs QEMU: the VM tier, run by scripts/test (cargo test -- --include-ignored)"]
 fn an_idle_vm_sleeps_yet_timers_frames_and_the_control_channel_wake_it() {
     let image = image("sleeper", &format!("{FIREWALL}{SLEEPERS}"));
     let (nics, feed, in0, out1) = two_nics();
@@ -738,6 +745,7 @@ fn an_idle_vm_sleeps_yet_timers_frames_and_the_control_channel_wake_it() {
 }
 
 #[test]
+#[ignore = "needs QEMU: the VM tier, run by scripts/test (cargo test -- --include-ignored)"]
 fn idle_poll_never_sleeps_and_still_forwards() {
     let image = firewall();
     let (nics, feed, in0, out1) = two_nics();
@@ -767,6 +775,7 @@ fn wait_gone(pid: u32, timeout: Duration) -> bool {
 }
 
 #[test]
+#[ignore = "needs QEMU: the VM tier, run by scripts/test (cargo test -- --include-ignored)"]
 fn qemu_dies_with_a_killed_foreground_launcher() {
     let image = firewall();
     let (nics, ..) = two_nics();
@@ -788,6 +797,7 @@ fn qemu_dies_with_a_killed_foreground_launcher() {
 }
 
 #[test]
+#[ignore = "needs QEMU: the VM tier, run by scripts/test (cargo test -- --include-ignored)"]
 fn stop_all_stops_every_vm_and_leaves_nothing_behind() {
     require_qemu("this test");
     let image = firewall();

@@ -94,6 +94,7 @@ fn specs_parse() {
 }
 
 #[test]
+#[ignore = "needs root (TAP devices, network namespaces): run by scripts/test (cargo test -- --include-ignored)"]
 fn missing_interface_is_a_clear_error() {
     require_root();
     let e = open_host_device("slnosuch0").err().unwrap();
@@ -104,6 +105,7 @@ fn missing_interface_is_a_clear_error() {
 }
 
 #[test]
+#[ignore = "needs root (TAP devices, network namespaces): run by scripts/test (cargo test -- --include-ignored)"]
 fn tap_and_packet_socket_exchange_frames() {
     require_root();
     let name = tap_name("t");
@@ -153,6 +155,7 @@ fn tap_and_packet_socket_exchange_frames() {
 }
 
 #[test]
+#[ignore = "needs root (TAP devices, network namespaces): run by scripts/test (cargo test -- --include-ignored)"]
 fn tap_classifies_destinations() {
     let mac = [2, 0, 0, 0, 0, 9];
     assert_eq!(tap::packet_type(&[0xff; 14], &mac), PacketType::Broadcast);
