@@ -9,7 +9,8 @@
 //!    (port counts, push/pull processing, unconnected ports);
 //! 4. [`dot`] exports the flat graph for Graphviz, and [`unparse`] prints it back as Click.
 //!
-//! [`load`] runs the first three and returns every error at once.
+//! [`load`] runs the first three and returns every error at once ([`load_all`] also hands
+//! back the graph, for callers that check more).
 //!
 //! Every error is a [`Diagnostic`] that renders as `file:line:col: error: message` with the
 //! source line and a caret, and every step reports all the errors it finds, not only the first.
@@ -100,14 +101,28 @@ pub fn load(
     params: &[(String, String)],
     classes: &dyn ClassTable,
 ) -> Result<FlatGraph, Diagnostics> {
-    let config = parse(source, 0)?;
+    match load_all(source, params, classes) {
+        (Some(graph), diags) if diags.is_empty() => Ok(graph),
+        (_, diags) => Err(diags),
+    }
+}
+
+/// As [`load`], but hands back the flattened graph together with its errors, so a caller
+/// that checks more (element arguments) reports everything in one run. The graph is `None`
+/// only when the file has syntax errors; with other errors it holds every element and
+/// connection flattening could make sense of.
+pub fn load_all(
+    source: &Source,
+    params: &[(String, String)],
+    classes: &dyn ClassTable,
+) -> (Option<FlatGraph>, Diagnostics) {
+    let config = match parse(source, 0) {
+        Ok(c) => c,
+        Err(diags) => return (None, diags),
+    };
     let (graph, mut diags) = flatten::flatten_config(&config, params);
     diags.extend(check::check_graph(&graph, classes));
-    if diags.is_empty() {
-        Ok(graph)
-    } else {
-        Err(sorted(diags))
-    }
+    (Some(graph), sorted(diags))
 }
 
 fn sorted(mut diags: alloc::vec::Vec<Diagnostic>) -> Diagnostics {

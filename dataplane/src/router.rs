@@ -305,7 +305,7 @@ impl Router {
             mut device_opener,
             console,
         } = env;
-        let made = configure(graph, classes)?;
+        let made = configure(graph, classes, configure::UnknownClass::Report)?;
         let n = graph.elements.len();
         let mut diags = Diagnostics::default();
 

@@ -13,11 +13,21 @@ use crate::element::{ConfigContext, Element, ElementClass, NameTable};
 /// Element instances as their constructors built them, before initialization.
 pub(super) type Configured = Vec<(&'static ElementClass, Box<dyn Element>)>;
 
+/// What [`configure`] does with an element whose class is not in the registry.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum UnknownClass {
+    /// Reports it: the router cannot start without the class.
+    Report,
+    /// Skips it: the graph check has reported it already.
+    Skip,
+}
+
 /// Builds every element from its arguments (address names first: every element's
 /// arguments may use them), reporting every argument error of every element.
 pub(super) fn configure(
     graph: &FlatGraph,
     classes: &[&'static ElementClass],
+    unknown: UnknownClass,
 ) -> Result<Configured, Diagnostics> {
     let mut diags = Diagnostics::default();
     let class_of = |name: &str| classes.iter().copied().find(|c| c.name == name);
@@ -37,6 +47,9 @@ pub(super) fn configure(
     let mut made: Configured = Vec::with_capacity(graph.elements.len());
     for (i, e) in graph.elements.iter().enumerate() {
         let Some(class) = class_of(&e.class) else {
+            if unknown == UnknownClass::Skip {
+                continue;
+            }
             diags.push(Diagnostic::error(
                 e.span,
                 format!("unknown element class '{}' (not in this build)", e.class),
@@ -76,9 +89,13 @@ pub(super) fn configure(
 
 /// Checks every element's arguments as the router would when starting, without opening
 /// files or devices: what `sluice check` and `sluice build` report beyond the graph checks,
-/// so a configuration that checks clean also starts.
+/// so a configuration that checks clean also starts. Elements of classes not in `classes`
+/// are skipped: the graph check (`sluice_config::check`) reports those, so the two checks
+/// run side by side and report every error once.
 pub fn check_arguments(graph: &FlatGraph, classes: &[&'static ElementClass]) -> Diagnostics {
-    configure(graph, classes).err().unwrap_or_default()
+    configure(graph, classes, UnknownClass::Skip)
+        .err()
+        .unwrap_or_default()
 }
 
 /// The name tables of a configuration, one per declaring class; a name resolves in the
