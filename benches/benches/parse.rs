@@ -1,5 +1,7 @@
 //! Config-language throughput: parse, and parse + flatten, of a generated ~1 MB
-//! configuration, in bytes per second.
+//! configuration, in bytes per second; and how the whole load (parse, flatten, check) and
+//! router construction scale with the number of elements, on chains of 10k to 200k
+//! elements (linear: the elements per second stay flat as the chain grows).
 //!
 //! The configuration mixes what real files contain: compound element classes with
 //! parameters, `define`s, declarations with arguments, long connection chains, ports,
@@ -66,5 +68,35 @@ fn bench_parse(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_parse);
+/// `src -> n0 :: Null -> ... -> n{len-1} :: Null -> Discard`, as generated configurations
+/// (a rule or a port per element) grow.
+fn chain(len: usize) -> String {
+    let mut s = String::from("src :: InfiniteSource(LIMIT 1, STOP true);\nsrc");
+    for i in 0..len {
+        s.push_str(&format!(" -> n{i} :: Null"));
+    }
+    s.push_str(" -> Discard;\n");
+    s
+}
+
+fn bench_scale(c: &mut Criterion) {
+    let classes = sluice_elements::all_classes();
+    let table = sluice_dataplane::element::class_table(&classes);
+    let mut group = c.benchmark_group("scale");
+    group.sample_size(10);
+    for len in [10_000, 50_000, 200_000] {
+        let src = Source::new("chain.click", chain(len));
+        group.throughput(Throughput::Elements(len as u64));
+        group.bench_function(format!("load_{len}"), |b| {
+            b.iter(|| sluice_config::load(black_box(&src), &[], &table).expect("loads"))
+        });
+        let text = src.text.clone();
+        group.bench_function(format!("load_and_build_router_{len}"), |b| {
+            b.iter(|| sluice_benches::router(black_box(&text), &[]).expect("builds"))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench_parse, bench_scale);
 criterion_main!(benches);
