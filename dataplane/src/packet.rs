@@ -150,6 +150,15 @@ pub struct PoolStats {
     pub free: usize,
     /// Allocations refused because the pool was empty.
     pub alloc_failures: u64,
+    /// The most buffers ever in use at once (the pool's high-water mark).
+    pub high_water: usize,
+}
+
+impl PoolStats {
+    /// Buffers in use now.
+    pub fn in_use(&self) -> usize {
+        self.capacity - self.free
+    }
 }
 
 struct PoolInner {
@@ -160,6 +169,8 @@ struct PoolInner {
     /// Free-list stack of buffer indices; `top` is the number of entries in use.
     free: Box<[Cell<u32>]>,
     top: Cell<usize>,
+    /// The lowest `top` has been: `count - low` is the high-water mark of buffers in use.
+    low: Cell<usize>,
     alloc_failures: Cell<u64>,
     /// Annotations of each buffer, kept beside the region rather than in the handle so a
     /// `Packet` stays 16 bytes and batches move cheaply.
@@ -279,6 +290,7 @@ impl PacketPool {
             headroom,
             free,
             top: Cell::new(count),
+            low: Cell::new(count),
             alloc_failures: Cell::new(0),
             meta: (0..count)
                 .map(|_| UnsafeCell::new(Annotations::default()))
@@ -300,6 +312,7 @@ impl PacketPool {
             return self.refuse(len);
         }
         inner.top.set(top - 1);
+        inner.low.set(inner.low.get().min(top - 1));
         // SAFETY: the free list has `count` slots and `0 < top <= count` (`release` never
         // pushes past `count`), so `top - 1` is in bounds.
         let index = unsafe { inner.free.get_unchecked(top - 1) }.get();
@@ -378,6 +391,7 @@ impl PacketPool {
             capacity: inner.count,
             free: inner.top.get(),
             alloc_failures: inner.alloc_failures.get(),
+            high_water: inner.count - inner.low.get(),
         }
     }
 
@@ -796,6 +810,20 @@ mod tests {
         assert_eq!(pool.stats().free, 3);
         drop(b);
         assert_eq!(pool.stats().free, 4);
+    }
+
+    #[test]
+    fn the_high_water_mark_keeps_the_most_buffers_ever_in_use() {
+        let pool = PacketPool::new(8);
+        let held: Vec<Packet> = (0..5).map(|_| pool.alloc(10).unwrap()).collect();
+        let stats = pool.stats();
+        assert_eq!((stats.in_use(), stats.high_water), (5, 5));
+        drop(held);
+        let one = pool.alloc(10).unwrap();
+        let stats = pool.stats();
+        assert_eq!((stats.in_use(), stats.free, stats.high_water), (1, 7, 5));
+        drop(one);
+        assert_eq!(pool.stats().in_use(), 0);
     }
 
     #[test]

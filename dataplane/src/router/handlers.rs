@@ -148,6 +148,8 @@ impl Core {
             }
             "pool_free" => self.pool.stats().free.to_string(),
             "pool_capacity" => self.pool.stats().capacity.to_string(),
+            "pool_in_use" => self.pool.stats().in_use().to_string(),
+            "pool_high_water" => self.pool.stats().high_water.to_string(),
             "pool_alloc_failures" => self.pool.stats().alloc_failures.to_string(),
             "unrouted_drops" => self.unrouted_drops.get().to_string(),
             "tasks" => {
