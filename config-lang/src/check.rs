@@ -358,9 +358,9 @@ pub struct PortProcessing {
     pub outputs: Vec<Vec<Processing>>,
 }
 
-/// Resolves every port of `graph` to push or pull, as [`check_graph`] does (see the module
-/// docs); `codes[i]` is element `i`'s processing. The ports are those the connections use.
-/// A conflict, which `check_graph` reports, keeps the mode its set took first. Linear in
+/// Resolves every port of `graph` to push or pull, as [`check`](crate::check) does (see
+/// the module docs); `codes[i]` is element `i`'s processing. The ports are those the connections use.
+/// A conflict, which `check` reports, keeps the mode its set took first. Linear in
 /// elements and connections (up to the union-find's inverse Ackermann factor).
 pub fn resolve_processing(graph: &FlatGraph, codes: &[ProcessingCode]) -> PortProcessing {
     let n = graph.elements.len();

@@ -19,7 +19,7 @@ pub fn clock_seed(now_ns: u64) -> u32 {
 const DEGREE: usize = 31;
 const SEPARATION: usize = 3;
 
-/// glibc's `random()` generator (`TYPE_3`: x[i] = x[i-3] + x[i-31], output bits 31..1).
+/// glibc's `random()` generator (`TYPE_3`: `x[i] = x[i-3] + x[i-31]`, output bits 31..1).
 #[derive(Clone, Debug)]
 pub struct ClickRandom {
     state: [u32; DEGREE],

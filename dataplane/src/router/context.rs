@@ -214,7 +214,8 @@ impl<'a> Context<'a> {
         }
     }
 
-    /// Reads the clock afresh (Click's `Timestamp::now()`; see [`Clock::fresh_ns`]).
+    /// Reads the clock afresh (Click's `Timestamp::now()`; see
+    /// [`Clock::fresh_ns`](crate::Clock::fresh_ns)).
     pub fn now_precise(&self) -> u64 {
         let t = self.core.clock.fresh_ns();
         self.core.now.set(t);
@@ -329,7 +330,8 @@ pub struct ElementInfo<'a> {
     pub class: &'static str,
     /// Its configuration string, verbatim.
     pub config: &'a str,
-    /// What it shares with elements that name it ([`Element::shared_state`]).
+    /// What it shares with elements that name it
+    /// ([`Element::shared_state`](crate::Element::shared_state)).
     pub shared: Option<alloc::rc::Rc<dyn core::any::Any>>,
 }
 
@@ -380,7 +382,7 @@ impl InitContext<'_> {
         }
     }
 
-    /// Schedules this element's [`Element::run_task`].
+    /// Schedules this element's [`Element::run_task`](crate::Element::run_task).
     pub fn add_task(&mut self) {
         self.task = true;
     }

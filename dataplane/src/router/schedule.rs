@@ -187,7 +187,8 @@ impl Router {
     }
 
     /// When the router next has work of its own, in clock nanoseconds: its earliest armed
-    /// timer or the earliest [`Context::wake_at`] of the last slice. `None`: only packets
+    /// timer or the earliest [`Context::wake_at`](crate::Context::wake_at) of the last slice.
+    /// `None`: only packets
     /// arriving from a device (or a handler call) can give it work. A driver loop calls this
     /// after a slice that moved nothing, to sleep until then.
     pub fn next_deadline(&self) -> Option<u64> {
@@ -204,7 +205,8 @@ impl Router {
     }
 
     /// Prepares every device for the CPU to sleep until one interrupts (see
-    /// [`NetDevice::arm_wakeup`]). `false`: some device has work already or cannot wake the
+    /// [`NetDevice::arm_wakeup`](crate::NetDevice::arm_wakeup)). `false`: some device has work
+    /// already or cannot wake the
     /// CPU, so the caller must keep polling.
     pub fn arm_wakeups(&self) -> bool {
         let mut armed = true;
