@@ -35,6 +35,8 @@ pub mod manual;
 pub mod nat;
 pub mod routing;
 pub mod standard;
+#[cfg(test)]
+mod testutil;
 pub mod wire;
 
 /// Every element class, by its Click name.

@@ -130,53 +130,25 @@ pub(crate) mod tests {
     use alloc::string::String;
     use alloc::vec;
 
-    use etherparse::PacketBuilder;
-
     use super::super::lang::parse_pattern;
     use super::super::program::{Expr, View};
     use super::super::testutil::{classify, errors, router};
     use super::*;
+    use crate::testutil;
 
-    /// An IPv4/TCP packet with `flags` from "SAFRPU".
+    /// An IPv4/TCP packet with `flags` from "SAFRPU" and 6 bytes of payload.
     pub fn tcp(src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16, flags: &str) -> Vec<u8> {
-        let mut b = PacketBuilder::ipv4(src, dst, 64).tcp(sport, dport, 1, 1024);
-        for f in flags.chars() {
-            b = match f {
-                'S' => b.syn(),
-                'A' => b.ack(7),
-                'F' => b.fin(),
-                'R' => b.rst(),
-                'P' => b.psh(),
-                'U' => b.urg(1),
-                _ => b,
-            };
-        }
-        let mut out = Vec::new();
-        b.write(&mut out, &[0u8; 6]).expect("build");
-        out
+        testutil::tcp(src, sport, dst, dport, flags, &[0; 6])
     }
 
-    /// An IPv4/UDP packet.
+    /// An IPv4/UDP packet with 18 bytes of payload.
     pub fn udp(src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16) -> Vec<u8> {
-        let mut out = Vec::new();
-        PacketBuilder::ipv4(src, dst, 64)
-            .udp(sport, dport)
-            .write(&mut out, &[0u8; 18])
-            .expect("build");
-        out
+        testutil::udp(src, sport, dst, dport, &[0; 18])
     }
 
     /// An IPv4/ICMP echo request (type 8) or reply (type 0).
     pub fn icmp(src: [u8; 4], dst: [u8; 4], ty: u8) -> Vec<u8> {
-        let mut out = Vec::new();
-        let b = PacketBuilder::ipv4(src, dst, 64);
-        let b = if ty == 0 {
-            b.icmpv4_echo_reply(1, 1)
-        } else {
-            b.icmpv4_echo_request(1, 1)
-        };
-        b.write(&mut out, &[0u8; 8]).expect("build");
-        out
+        testutil::icmp_echo(src, dst, 1, ty != 0, &[0; 8])
     }
 
     const A: [u8; 4] = [10, 0, 0, 1];

@@ -166,46 +166,14 @@ pub(crate) fn finish(rules: Vec<Option<(Expr, Outcome)>>) -> Option<Box<dyn Elem
 
 #[cfg(test)]
 pub(crate) mod testutil {
-    //! Shared by the element tests: a one-element router with every output counted.
+    //! Shared by the element tests: a one-element router (`c`) with every output recorded.
 
-    use crate::standard::classes::AddressInfo;
-    use alloc::boxed::Box;
     use alloc::string::String;
-    use alloc::vec;
     use alloc::vec::Vec;
 
-    use sluice_config::args::Args;
-    use sluice_config::{FlatConnection, FlatElement, FlatGraph, Span};
-    use sluice_dataplane::router::MemoryConsole;
-    use sluice_dataplane::{
-        Batch, ConfigContext, Context, Element, ElementClass, Environment, ManualClock, PacketPool,
-        Router,
-    };
+    use sluice_dataplane::{Batch, ElementClass, Router};
 
-    /// Records the packets it gets with the input port they arrived on.
-    struct Sink;
-    impl Element for Sink {
-        fn push(&mut self, ctx: &mut Context<'_>, port: usize, batch: Batch) {
-            let _ = ctx;
-            SEEN.with(|s| {
-                s.borrow_mut()
-                    .extend(batch.iter().map(|p| (port, p.data().to_vec())))
-            });
-        }
-    }
-    std::thread_local! {
-        static SEEN: core::cell::RefCell<Vec<(usize, Vec<u8>)>> = const { core::cell::RefCell::new(Vec::new()) };
-    }
-    fn mk_sink(_: &mut Args<'_>, _: &ConfigContext<'_>) -> Option<Box<dyn Element>> {
-        Some(Box::new(Sink))
-    }
-    static SINK: ElementClass = ElementClass {
-        name: "TestSink",
-        ports: "-/0",
-        processing: "h",
-        make: mk_sink,
-        names: None,
-    };
+    use crate::testutil::{collected, Bench, Harness};
 
     /// Builds `Class(config)` with `noutputs` outputs, each wired to input `i` of a sink,
     /// plus `AddressInfo(addresses)` when given.
@@ -215,55 +183,10 @@ pub(crate) mod testutil {
         noutputs: usize,
         addresses: Option<&str>,
     ) -> Result<Router, String> {
-        let mut elements = vec![FlatElement {
-            name: "c".into(),
-            class: class.name.into(),
-            config: config.into(),
-            span: Span::default(),
-            config_span: Span::new(0, 0, config.len()),
-        }];
-        elements.push(FlatElement {
-            name: "sink".into(),
-            class: "TestSink".into(),
-            config: String::new(),
-            span: Span::default(),
-            config_span: Span::default(),
-        });
-        if let Some(a) = addresses {
-            elements.push(FlatElement {
-                name: "ai".into(),
-                class: "AddressInfo".into(),
-                config: a.into(),
-                span: Span::default(),
-                config_span: Span::default(),
-            });
-        }
-        let connections = (0..noutputs)
-            .map(|i| FlatConnection {
-                from: 0,
-                from_port: i,
-                to: 1,
-                to_port: i,
-            })
-            .collect();
-        let graph = FlatGraph {
-            elements,
-            connections,
-            requirements: vec![],
-        };
-        let env = Environment {
-            pool: PacketPool::new(64),
-            clock: Box::new(ManualClock::new(0)),
-            devices: vec![],
-            device_opener: None,
-            console: Box::new(MemoryConsole::default()),
-        };
-        Router::new(&graph, &[class, &SINK, &AddressInfo], env).map_err(|d| {
-            d.0.iter()
-                .map(|d| alloc::format!("{}@{}..{}", d.message, d.span.start, d.span.end))
-                .collect::<Vec<_>>()
-                .join("\n")
-        })
+        let mut elements = alloc::vec![("c", class.name, config, 0, noutputs)];
+        elements.extend(addresses.map(|a| ("ai", "AddressInfo", a, 0, 0)));
+        let bench = Bench::new().pool(64, 0).clock_at(0);
+        Harness::new(bench, &elements).map(|h| h.router)
     }
 
     /// Pushes packets (each with the IP header at `net_offset`) and returns the output
@@ -275,7 +198,6 @@ pub(crate) mod testutil {
     ) -> Vec<Option<usize>> {
         let mut out = Vec::new();
         for pkt in packets {
-            SEEN.with(|s| s.borrow_mut().clear());
             let mut p = r.pool().alloc_from(pkt).expect("pool");
             if let Some(o) = net_offset {
                 p.set_network_offset(o);
@@ -283,12 +205,12 @@ pub(crate) mod testutil {
             let mut b = Batch::new();
             b.push(p);
             r.push_to("c", 0, b).expect("push");
-            let seen = SEEN.with(|s| s.borrow_mut().drain(..).collect::<Vec<_>>());
+            let seen = collected("c/out");
             assert!(seen.len() <= 1);
-            if let Some((_, data)) = seen.first() {
-                assert_eq!(data, pkt, "packets leave unchanged");
+            if let Some(o) = seen.first() {
+                assert_eq!(&o.data, pkt, "packets leave unchanged");
             }
-            out.push(seen.first().map(|(port, _)| *port));
+            out.push(seen.first().map(|o| o.port));
         }
         out
     }

@@ -674,14 +674,14 @@ mod tests {
         arg(&p)
     }
 
-    fn run_one(config: &str) -> (Vec<Seen>, sluice_dataplane::Router) {
+    fn run_one(config: &str) -> (Vec<Out>, sluice_dataplane::Router) {
         let g = graph(
-            &[("fd", "FromDump", config), ("s", "Sink", "")],
+            &[("fd", "FromDump", config), ("s", "Collect", "")],
             &[(0, 0, 1, 0)],
         );
-        let (mut r, _, _) = router(&g, 0).unwrap();
+        let (mut r, _) = router(&g, 0).unwrap();
         r.run(|_| true);
-        (take_seen(), r)
+        (take_collected(), r)
     }
 
     #[test]
@@ -703,7 +703,7 @@ mod tests {
             assert_eq!(seen[0].data, a);
             assert_eq!(seen[1].data, b);
             let frac = if nano { 250 } else { 250_000 };
-            assert_eq!(seen[0].timestamp_ns, T0 * 1_000_000_000 + frac);
+            assert_eq!(seen[0].anno.timestamp_ns, T0 * 1_000_000_000 + frac);
             assert_eq!(
                 seen[0].network_offset, None,
                 "no header annotation without FORCE_IP"
@@ -743,20 +743,20 @@ mod tests {
         let g = graph(
             &[
                 ("fd", "FromDump", &format!("{path}, FORCE_IP true")),
-                ("s", "Sink", ""),
+                ("s", "Collect", ""),
             ],
             &[(0, 0, 1, 0), (0, 1, 1, 1)],
         );
-        let (mut r, _, _) = router(&g, 0).unwrap();
+        let (mut r, _) = router(&g, 0).unwrap();
         r.run(|_| true);
-        let seen = take_seen();
+        let seen = take_collected();
         // Batches leave port by port, so compare per port.
         let on = |port| seen.iter().filter(|s| s.port == port).count();
         assert_eq!((on(0), on(1)), (2, 1));
         assert_eq!(seen.iter().find(|s| s.port == 1).unwrap().data, arp_frame());
         assert_eq!(seen[0].network_offset, Some(14));
         assert_eq!(seen[0].transport_offset, Some(34));
-        assert_eq!(seen[0].dst_ip, [192, 0, 2, 7]);
+        assert_eq!(seen[0].anno.dst_ip, [192, 0, 2, 7]);
         assert_eq!(r.read_handler("fd.count").unwrap(), "2");
         // One output: ARP is dropped and counted.
         let (seen, r) = run_one(&format!("{path}, FORCE_IP true"));
@@ -780,7 +780,7 @@ mod tests {
                 "non-IP raw records are dropped (linktype {lt})"
             );
             assert_eq!(seen[0].network_offset, Some(0));
-            assert_eq!(seen[0].dst_ip, [10, 9, 8, 7]);
+            assert_eq!(seen[0].anno.dst_ip, [10, 9, 8, 7]);
             assert_eq!(r.read_handler("fd.encap").unwrap(), "IP");
         }
     }
@@ -792,7 +792,7 @@ mod tests {
         let g = graph(
             &[
                 ("fd", "FromDump", &format!("{path}, FORCE_IP true")),
-                ("s", "Sink", ""),
+                ("s", "Collect", ""),
             ],
             &[(0, 0, 1, 0)],
         );
@@ -813,16 +813,16 @@ mod tests {
         let g = graph(
             &[
                 ("fd", "FromDump", &format!("{path}, STOP true")),
-                ("s", "Sink", ""),
+                ("s", "Collect", ""),
             ],
             &[(0, 0, 1, 0)],
         );
-        let (mut r, _, console) = router(&g, 0).unwrap();
+        let (mut r, b) = router(&g, 0).unwrap();
         r.run(|_| true);
-        assert_eq!(take_seen().len(), 1);
+        assert_eq!(take_collected().len(), 1);
         assert!(r.is_stopped(), "the end of a damaged file is still the end");
         assert_eq!(r.read_handler("fd.errors").unwrap(), "1");
-        let l = lines(&console);
+        let l = b.lines();
         assert!(
             l.iter()
                 .any(|l| l.contains("truncated packet data at byte")),
@@ -835,20 +835,20 @@ mod tests {
         let dir = tempdir();
         let missing = arg(&dir.path().join("nope.pcap"));
         let g = graph(
-            &[("fd", "FromDump", &missing), ("s", "Sink", "")],
+            &[("fd", "FromDump", &missing), ("s", "Collect", "")],
             &[(0, 0, 1, 0)],
         );
         let e = router(&g, 0).err().unwrap();
         assert!(e.contains("nope.pcap: No such file or directory"), "{e}");
         let junk = write(&dir, "junk.pcap", b"this is not a capture file at all");
         let g = graph(
-            &[("fd", "FromDump", &junk), ("s", "Sink", "")],
+            &[("fd", "FromDump", &junk), ("s", "Collect", "")],
             &[(0, 0, 1, 0)],
         );
         assert!(router(&g, 0).err().unwrap().contains("bad magic number"));
         let empty = write(&dir, "empty.pcap", b"");
         let g = graph(
-            &[("fd", "FromDump", &empty), ("s", "Sink", "")],
+            &[("fd", "FromDump", &empty), ("s", "Collect", "")],
             &[(0, 0, 1, 0)],
         );
         assert!(router(&g, 0).err().unwrap().contains("empty file"));
@@ -863,7 +863,7 @@ mod tests {
                     "FromDump",
                     "x.pcap, START 1, START_AFTER 2s, SAMPLE lots",
                 ),
-                ("s", "Sink", ""),
+                ("s", "Collect", ""),
             ],
             &[(0, 0, 1, 0)],
         );
@@ -872,7 +872,7 @@ mod tests {
         let g = graph(
             &[
                 ("fd", "FromDump", "x.pcap, START 1, START_AFTER 2s"),
-                ("s", "Sink", ""),
+                ("s", "Collect", ""),
             ],
             &[(0, 0, 1, 0)],
         );
@@ -896,13 +896,13 @@ mod tests {
         let (seen, _) = run_one(&format!("{path}, START_AFTER 2s, END_AFTER 5s"));
         let secs: Vec<u64> = seen
             .iter()
-            .map(|s| s.timestamp_ns / 1_000_000_000 - T0)
+            .map(|s| s.anno.timestamp_ns / 1_000_000_000 - T0)
             .collect();
         assert_eq!(secs, [2, 3, 4]);
         let (seen, _) = run_one(&format!("{path}, START {}.5, INTERVAL 2", T0 + 6));
         let secs: Vec<u64> = seen
             .iter()
-            .map(|s| s.timestamp_ns / 1_000_000_000 - T0)
+            .map(|s| s.anno.timestamp_ns / 1_000_000_000 - T0)
             .collect();
         assert_eq!(secs, [7, 8]);
         let (seen, r) = run_one(&format!("{path}, END {}, STOP true", T0 + 1));
@@ -922,19 +922,22 @@ mod tests {
         let g = graph(
             &[
                 ("fd", "FromDump", &format!("{path}, true")),
-                ("s", "Sink", ""),
+                ("s", "Collect", ""),
             ],
             &[(0, 0, 1, 0)],
         );
-        let (mut r, clock, _) = router(&g, 5_000_000_000).unwrap();
+        let (mut r, b) = router(&g, 5_000_000_000).unwrap();
         r.run_rounds(3);
-        assert_eq!(take_seen().len(), 1, "the first packet goes at once");
-        clock.advance(1_999_999_999);
+        assert_eq!(take_collected().len(), 1, "the first packet goes at once");
+        b.clock.advance(1_999_999_999);
         r.run_rounds(3);
-        assert!(take_seen().is_empty(), "the second is two seconds later");
-        clock.advance(1);
+        assert!(
+            take_collected().is_empty(),
+            "the second is two seconds later"
+        );
+        b.clock.advance(1);
         r.run_rounds(3);
-        assert_eq!(take_seen().len(), 1);
+        assert_eq!(take_collected().len(), 1);
     }
 
     #[test]
@@ -948,17 +951,17 @@ mod tests {
         let g = graph(
             &[
                 ("fd", "FromDump", &format!("{path}, ACTIVE false")),
-                ("s", "Sink", ""),
+                ("s", "Collect", ""),
             ],
             &[(0, 0, 1, 0)],
         );
-        let (mut r, _, _) = router(&g, 0).unwrap();
+        let (mut r, _) = router(&g, 0).unwrap();
         r.run_rounds(5);
-        assert!(take_seen().is_empty());
+        assert!(take_collected().is_empty());
         assert_eq!(r.read_handler("fd.active").unwrap(), "false");
         r.write_handler("fd.active", "true").unwrap();
         r.run_rounds(5);
-        assert_eq!(take_seen().len(), 1);
+        assert_eq!(take_collected().len(), 1);
         assert!(r.write_handler("fd.active", "maybe").is_err());
     }
 
@@ -971,13 +974,13 @@ mod tests {
         let g = graph(
             &[
                 ("fd", "FromDump", &format!("{path}, STOP true")),
-                ("s", "PullSink", ""),
+                ("s", "PullCollect", ""),
             ],
             &[(0, 0, 1, 0)],
         );
-        let (mut r, _, _) = router(&g, 0).unwrap();
+        let (mut r, _) = router(&g, 0).unwrap();
         r.run_rounds(10);
-        assert_eq!(take_seen().len(), 7);
+        assert_eq!(take_collected().len(), 7);
         assert!(r.is_stopped());
     }
 
@@ -1040,7 +1043,7 @@ mod tests {
             let (seen, r) = run_one(&format!("{path}, FORCE_IP true"));
             assert_eq!(seen.len(), 1);
             assert_eq!(seen[0].data, a);
-            assert_eq!(seen[0].timestamp_ns, T0 * 1_000_000_000);
+            assert_eq!(seen[0].anno.timestamp_ns, T0 * 1_000_000_000);
             assert_eq!(seen[0].network_offset, Some(14));
             assert_eq!(r.read_handler("fd.non_ip").unwrap(), "1");
         }

@@ -1066,13 +1066,13 @@ impl Element for To {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testutil::{arg, graph, router, take_seen, tempdir};
+    use super::super::testutil::{arg, graph, router, take_collected, tempdir};
 
     fn run(
         trace: &str,
         from_config: &str,
         fields: &str,
-    ) -> (Vec<super::super::testutil::Seen>, String) {
+    ) -> (Vec<super::super::testutil::Out>, String) {
         let dir = tempdir();
         let input = dir.path().join("in.ipsum");
         let output = dir.path().join("out.ipsum");
@@ -1089,13 +1089,13 @@ mod tests {
                     "ToIPSummaryDump",
                     &format!("{}, FIELDS {fields}", arg(&output)),
                 ),
-                ("s", "Sink", ""),
+                ("s", "Collect", ""),
             ],
             &[(0, 0, 1, 0), (1, 0, 2, 0)],
         );
-        let (mut r, _, _) = router(&g, 0).unwrap();
+        let (mut r, _) = router(&g, 0).unwrap();
         r.run(|_| true);
-        (take_seen(), std::fs::read_to_string(&output).unwrap())
+        (take_collected(), std::fs::read_to_string(&output).unwrap())
     }
 
     #[test]
@@ -1116,7 +1116,7 @@ mod tests {
             (tcp.network_offset, tcp.transport_offset),
             (Some(0), Some(20))
         );
-        assert_eq!(tcp.dst_ip, [2, 0, 0, 2]);
+        assert_eq!(tcp.anno.dst_ip, [2, 0, 0, 2]);
         assert_eq!(tcp.data.len(), 42);
         assert_eq!(&tcp.data[40..], b"hi");
         assert_eq!(
@@ -1164,7 +1164,7 @@ mod tests {
         let g = graph(
             &[
                 ("t", "ToIPSummaryDump", "-, FIELDS src bogus"),
-                ("s", "Sink", ""),
+                ("s", "Collect", ""),
             ],
             &[],
         );
@@ -1173,7 +1173,7 @@ mod tests {
         let g = graph(
             &[
                 ("f", "FromIPSummaryDump", "/nonexistent/trace"),
-                ("s", "Sink", ""),
+                ("s", "Collect", ""),
             ],
             &[(0, 0, 1, 0)],
         );

@@ -379,7 +379,7 @@ mod tests {
             ],
             &[(0, 0, 1, 0)],
         );
-        let (mut r, _, _) = router(&g, 0).unwrap();
+        let (mut r, _) = router(&g, 0).unwrap();
         r.run(|_| true);
         assert_eq!(std::fs::read(&out).unwrap(), bytes);
         assert_eq!(r.read_handler("td.count").unwrap(), "3");
@@ -399,13 +399,13 @@ mod tests {
             &[
                 ("fd", "FromDump", &src),
                 ("td", "ToDump", &format!("{}, 64, NANO true", arg(&out))),
-                ("s", "Sink", ""),
+                ("s", "Collect", ""),
             ],
             &[(0, 0, 1, 0), (1, 0, 2, 0)],
         );
-        let (mut r, _, _) = router(&g, 0).unwrap();
+        let (mut r, _) = router(&g, 0).unwrap();
         r.run(|_| true);
-        assert_eq!(take_seen()[0].data, a, "the whole packet passes on");
+        assert_eq!(take_collected()[0].data, a, "the whole packet passes on");
         let bytes = std::fs::read(&out).unwrap();
         assert_eq!(
             bytes[0..4],
@@ -432,7 +432,7 @@ mod tests {
             ],
             &[(0, 0, 1, 0)],
         );
-        let (mut r, _, _) = router(&g, 0).unwrap();
+        let (mut r, _) = router(&g, 0).unwrap();
         r.run(|_| true);
         assert_eq!(records(&out).0, Some(101));
         let g = graph(
@@ -442,7 +442,7 @@ mod tests {
             ],
             &[(0, 0, 1, 0)],
         );
-        let (mut r, _, _) = router(&g, 0).unwrap();
+        let (mut r, _) = router(&g, 0).unwrap();
         r.run(|_| true);
         assert_eq!(records(&out).0, Some(101));
         let g = graph(
@@ -479,7 +479,7 @@ mod tests {
             &[("fd", "FromDump", &src), ("td", "ToDump", &arg(&out))],
             &[(0, 0, 1, 0)],
         );
-        let (mut r, _, _) = router(&g, 0).unwrap();
+        let (mut r, _) = router(&g, 0).unwrap();
         r.run(|_| true);
         assert_eq!(std::fs::read(&out).unwrap().len(), 24);
         let bad = dir.path().join("no/such/dir/x.pcap");
@@ -524,7 +524,7 @@ mod tests {
             &[("fd", "FromDump", &arg(&src)), ("td", "ToDump", &arg(&out))],
             &[(0, 0, 1, 0)],
         );
-        let (mut r, _, _) = router(&g, 42_000_000_000).unwrap();
+        let (mut r, _) = router(&g, 42_000_000_000).unwrap();
         r.run(|_| true);
         let (_, recs) = records(&out);
         assert_eq!(recs.len(), 1);
@@ -539,18 +539,18 @@ mod tests {
         let recs: Vec<(u32, u32, &[u8])> = (0..5).map(|i| (i, 0, &a[..])).collect();
         let src = input(&dir, 1, &recs);
         let out = dir.path().join("o.pcap");
-        // PullSink pulls through ToDump, which pulls from FromDump.
+        // PullCollect pulls through ToDump, which pulls from FromDump.
         let g = graph(
             &[
                 ("fd", "FromDump", &format!("{src}, STOP true")),
                 ("td", "ToDump", &arg(&out)),
-                ("s", "PullSink", ""),
+                ("s", "PullCollect", ""),
             ],
             &[(0, 0, 1, 0), (1, 0, 2, 0)],
         );
-        let (mut r, _, _) = router(&g, 0).unwrap();
+        let (mut r, _) = router(&g, 0).unwrap();
         r.run(|_| true);
-        assert_eq!(take_seen().len(), 5);
+        assert_eq!(take_collected().len(), 5);
         assert_eq!(records(&out).1.len(), 5);
     }
 }

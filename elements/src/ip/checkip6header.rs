@@ -149,8 +149,8 @@ mod tests {
         padded.extend_from_slice(&[0; 5]);
         let mut h = Harness::new("CheckIP6Header", "", 2).unwrap();
         let out = h.run_packets(alloc::vec![h.pool.alloc_from(&padded).unwrap()]);
-        assert_eq!(out[0][0].data(), &good[..]);
-        assert_eq!(out[0][0].transport_offset(), Some(40));
+        assert_eq!(out[0][0].data, &good[..]);
+        assert_eq!(out[0][0].transport_offset, Some(40));
         assert_eq!(h.one(&good[..39]).unwrap().0, 1);
         let mut v4 = good.clone();
         v4[0] = 0x45;

@@ -318,10 +318,10 @@ mod tests {
         let out = h.run_packets(alloc::vec![pool.alloc_from(&padded).unwrap()]);
         assert_eq!(out[1].len(), 0);
         let p = &out[0][0];
-        assert_eq!(p.data(), &good[..]);
-        assert_eq!(p.network_offset(), Some(0));
-        assert_eq!(p.transport_offset(), Some(20));
-        assert_eq!(p.anno().dst_ip, [10, 0, 0, 2]);
+        assert_eq!(p.data, &good[..]);
+        assert_eq!(p.network_offset, Some(0));
+        assert_eq!(p.transport_offset, Some(20));
+        assert_eq!(p.anno.dst_ip, [10, 0, 0, 2]);
         assert_eq!(h.read("drops"), "0");
     }
 

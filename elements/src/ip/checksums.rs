@@ -271,7 +271,7 @@ mod tests {
         let mut h = Harness::new("SetIPChecksum", "", 1).unwrap();
         let ps = checked(&mut h, &bad);
         let out = h.run_packets(ps);
-        assert_eq!(out[0][0].data(), &good[..]);
+        assert_eq!(out[0][0].data, &good[..]);
         // No annotation: dropped and reported once.
         assert_eq!(h.one(&good), None);
         assert_eq!(h.one(&good), None);
@@ -287,13 +287,13 @@ mod tests {
         let mut h = Harness::new("SetTCPChecksum", "", 1).unwrap();
         let ps = checked(&mut h, &bad);
         let out = h.run_packets(ps);
-        assert_eq!(out[0][0].data(), &good[..]);
+        assert_eq!(out[0][0].data, &good[..]);
         // FIXOFF repairs a data offset below 5 words.
         let mut off = good.clone();
         off[34 + 12] = 0x20;
         let mut h = Harness::new("SetTCPChecksum", "true", 1).unwrap();
         let ps = checked(&mut h, &off);
-        assert_eq!(h.run_packets(ps)[0][0].data(), &good[..]);
+        assert_eq!(h.run_packets(ps)[0][0].data, &good[..]);
     }
 
     #[test]
@@ -305,7 +305,7 @@ mod tests {
         let mut h = Harness::new("SetUDPChecksum", "", 1).unwrap();
         let ps = checked(&mut h, &bad);
         let out = h.run_packets(ps);
-        assert_eq!(out[0][0].data(), &good[..]);
+        assert_eq!(out[0][0].data, &good[..]);
         // A TCP packet is not UDP.
         let t = tcp_frame(b"");
         let ps = checked(&mut h, &t);

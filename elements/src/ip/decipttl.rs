@@ -158,7 +158,7 @@ mod tests {
         let mut h = Harness::new("DecIPTTL", "", 2).unwrap();
         let ps = marked(&frame, &mut h);
         let out = h.run_packets(ps);
-        let data = out[0][0].data();
+        let data = &out[0][0].data;
         assert_eq!(data[14 + 8], 63);
         let ip = etherparse::Ipv4HeaderSlice::from_slice(&data[14..]).unwrap();
         assert_eq!(ip.header_checksum(), ip.to_header().calc_header_checksum());
@@ -174,7 +174,7 @@ mod tests {
         let mut h = Harness::new("DecIPTTL", "", 2).unwrap();
         let ps = marked(&frame, &mut h);
         let out = h.run_packets(ps);
-        assert_eq!(out[1][0].data(), &frame[..]);
+        assert_eq!(out[1][0].data, &frame[..]);
         let mut h = Harness::new("DecIPTTL", "", 1).unwrap();
         frame[22] = 0;
         let ps = marked(&frame, &mut h);
@@ -188,12 +188,12 @@ mod tests {
         frame[30..34].copy_from_slice(&[224, 0, 0, 5]);
         let mut h = Harness::new("DecIPTTL", "MULTICAST false", 1).unwrap();
         let ps = marked(&frame, &mut h);
-        assert_eq!(h.run_packets(ps)[0][0].data(), &frame[..]);
+        assert_eq!(h.run_packets(ps)[0][0].data, &frame[..]);
         let mut h = Harness::new("DecIPTTL", "ACTIVE false", 1).unwrap();
         assert_eq!(h.read("active"), "false");
         h.write("active", "true").unwrap();
         let ps = marked(&frame, &mut h);
-        assert_eq!(h.run_packets(ps)[0][0].data()[22], 63);
+        assert_eq!(h.run_packets(ps)[0][0].data[22], 63);
     }
 
     #[test]

@@ -506,9 +506,9 @@ mod tests {
         let p = h.pool.alloc_from(ip).unwrap();
         let head = p.headroom();
         let out = h.run_packets(alloc::vec![p]);
-        assert_eq!(out[0][0].data(), &frame[..]);
-        assert_eq!(out[0][0].headroom(), head - 14);
-        let e = etherparse::Ethernet2HeaderSlice::from_slice(out[0][0].data()).unwrap();
+        assert_eq!(out[0][0].data, &frame[..]);
+        assert_eq!(out[0][0].headroom.len(), head - 14);
+        let e = etherparse::Ethernet2HeaderSlice::from_slice(&out[0][0].data).unwrap();
         assert_eq!(e.ether_type(), etherparse::EtherType::IPV4);
         assert_eq!(h.read("ethertype"), "2048");
         assert_eq!(h.read("src"), "02:00:00:00:00:01");
@@ -567,7 +567,7 @@ mod tests {
             f[6..12].copy_from_slice(&src);
             let out = h.run_packets(alloc::vec![pool.alloc_from(&f).unwrap()]);
             let port = if out[0].is_empty() { 1 } else { 0 };
-            (port, out[port][0].anno().packet_type)
+            (port, out[port][0].anno.packet_type)
         };
         assert_eq!(run(A, B), (0, PacketType::Host));
         assert_eq!(run([0xff; 6], B), (0, PacketType::Broadcast));

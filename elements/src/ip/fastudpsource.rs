@@ -325,11 +325,9 @@ impl Element for Fast {
 
 #[cfg(test)]
 mod tests {
-    use alloc::boxed::Box;
     use alloc::string::ToString;
-    use sluice_dataplane::router::MemoryConsole;
-    use sluice_dataplane::sluice_config::FlatGraph;
-    use sluice_dataplane::{Environment, ManualClock, PacketPool, Router};
+
+    use crate::testutil::{graph, Bench};
 
     const ARGS: &str = "RATE, LIMIT, 60, 0:1:2:3:4:5, 1.0.0.1, 1234, 1:1:1:1:1:1, 2.0.0.2, 1234";
 
@@ -337,7 +335,7 @@ mod tests {
         let config = ARGS
             .replace("RATE", &rate.to_string())
             .replace("LIMIT", &limit.to_string());
-        let g = FlatGraph::from_parts(
+        let g = graph(
             &[
                 ("f", "FastUDPSource", config.as_str()),
                 ("u", "Unqueue", "BURST 8"),
@@ -346,14 +344,7 @@ mod tests {
             ],
             &[(0, 0, 1, 0), (1, 0, 2, 0), (2, 0, 3, 0)],
         );
-        let env = Environment {
-            pool: PacketPool::new(64),
-            clock: Box::new(ManualClock::new(1_000_000_000)),
-            devices: alloc::vec::Vec::new(),
-            device_opener: None,
-            console: Box::new(MemoryConsole::default()),
-        };
-        Router::new(&g, &crate::all_classes(), env).unwrap()
+        Bench::new().pool(64, 0).router(&g).unwrap()
     }
 
     #[test]

@@ -202,9 +202,9 @@ mod tests {
         let mut h = Harness::new("MarkIPHeader", "14", 1).unwrap();
         let pool = h.pool.clone();
         let out = h.run_packets(alloc::vec![pool.alloc_from(&frame).unwrap()]);
-        assert_eq!(out[0][0].network_offset(), Some(14));
-        assert_eq!(out[0][0].transport_offset(), Some(34));
-        assert_eq!(out[0][0].data(), &frame[..]);
+        assert_eq!(out[0][0].network_offset, Some(14));
+        assert_eq!(out[0][0].transport_offset, Some(34));
+        assert_eq!(out[0][0].data, &frame[..]);
         // Too short to read the header length: no panic.
         let mut h = Harness::new("MarkIPHeader", "100", 1).unwrap();
         assert!(h.one(&frame[..20]).is_some());
@@ -219,14 +219,14 @@ mod tests {
         let head = p.headroom();
         let out = h.run_packets(alloc::vec![p]);
         let p = &out[0][0];
-        assert_eq!(p.data(), &frame[14..]);
-        assert_eq!(p.headroom(), head + 14);
+        assert_eq!(p.data, &frame[14..]);
+        assert_eq!(p.headroom.len(), head + 14);
         // Shorter than LENGTH: everything goes.
         assert_eq!(h.one(&frame[..5]), Some((0, alloc::vec![])));
 
         let mut u = Harness::new("Unstrip", "14", 1).unwrap();
-        let out = u.run_packets(out.into_iter().flatten().collect());
-        assert_eq!(out[0][0].data(), &frame[..]);
+        let out = u.run_packets(out.iter().flatten().map(|o| o.packet(&u.pool)).collect());
+        assert_eq!(out[0][0].data, &frame[..]);
         assert_eq!(u.read("drops"), "0");
     }
 
@@ -244,8 +244,8 @@ mod tests {
         let pool = m.pool.clone();
         let out = m.run_packets(alloc::vec![pool.alloc_from(&frame).unwrap()]);
         let mut s = Harness::new("StripIPHeader", "", 1).unwrap();
-        let out = s.run_packets(out.into_iter().flatten().collect());
-        assert_eq!(out[0][0].data(), &frame[34..]);
+        let out = s.run_packets(out.iter().flatten().map(|o| o.packet(&s.pool)).collect());
+        assert_eq!(out[0][0].data, &frame[34..]);
         // No annotation: unchanged.
         assert_eq!(s.one(&frame).unwrap().1, frame);
     }

@@ -368,17 +368,17 @@ mod tests {
         let f = udp_frame(b"");
         let mut h = Harness::new("GetIPAddress", "30", 1).unwrap();
         let ps = annotated(&h, &f);
-        assert_eq!(h.run_packets(ps)[0][0].anno().dst_ip, [10, 0, 0, 2]);
+        assert_eq!(h.run_packets(ps)[0][0].anno.dst_ip, [10, 0, 0, 2]);
         let mut h = Harness::new("GetIPAddress", "IP src", 1).unwrap();
         let ps = annotated(&h, &f);
-        assert_eq!(h.run_packets(ps)[0][0].anno().dst_ip, [10, 0, 0, 1]);
+        assert_eq!(h.run_packets(ps)[0][0].anno.dst_ip, [10, 0, 0, 1]);
         assert!(h.one(b"ab").is_some());
         assert!(config_error("GetIPAddress", "").contains("set one of"));
         assert!(config_error("GetIPAddress", "IP middle").contains("bad IP"));
 
         let mut s = Harness::new("SetIPAddress", "192.0.2.1", 1).unwrap();
         let ps = annotated(&s, &f);
-        assert_eq!(s.run_packets(ps)[0][0].anno().dst_ip, [192, 0, 2, 1]);
+        assert_eq!(s.run_packets(ps)[0][0].anno.dst_ip, [192, 0, 2, 1]);
         s.write("addr", "192.0.2.9").unwrap();
         assert_eq!(s.read("addr"), "192.0.2.9");
     }
@@ -389,7 +389,7 @@ mod tests {
             let mut h = Harness::new("StoreIPAddress", "192.0.2.77, src", 2).unwrap();
             let ps = annotated(&h, &f);
             let out = h.run_packets(ps);
-            let d = out[0][0].data();
+            let d = &out[0][0].data;
             assert_eq!(&d[26..30], &[192, 0, 2, 77]);
             let parsed = etherparse::SlicedPacket::from_ethernet(d).unwrap();
             let Some(etherparse::NetSlice::Ipv4(ip)) = parsed.net else {
@@ -423,7 +423,7 @@ mod tests {
         let mut p = h.pool.alloc_from(&[0u8; 8]).unwrap();
         p.anno_mut().dst_ip = [1, 2, 3, 4];
         let out = h.run_packets(alloc::vec![p]);
-        assert_eq!(out[0][0].data(), &[0, 0, 1, 2, 3, 4, 0, 0]);
+        assert_eq!(out[0][0].data, &[0, 0, 1, 2, 3, 4, 0, 0]);
         // Zero annotation or too short: output 1.
         assert_eq!(h.one(&[0u8; 8]).unwrap().0, 1);
         let mut h = Harness::new("StoreIPAddress", "1.1.1.1, 6", 2).unwrap();

@@ -554,7 +554,7 @@ mod tests {
         p.set_transport_offset(14 + usize::from(frame[14] & 0xf) * 4);
         p.anno_mut().timestamp_ns = 1_500_000_000;
         let out = h.run_packets(alloc::vec![p]);
-        assert_eq!(out[0][0].data(), frame);
+        assert_eq!(out[0][0].data, frame);
         h.lines()
     }
 

@@ -64,7 +64,7 @@ proptest! {
                 q
             }).collect();
             let out = h.run_packets(ps);
-            packets = out.into_iter().flatten().collect();
+            packets = out.iter().flatten().map(|o| o.packet(&h.pool)).collect();
             if packets.is_empty() {
                 break;
             }

@@ -225,7 +225,7 @@ mod tests {
         h.run_packets(packets)
             .remove(0)
             .iter()
-            .map(|p| p.data().to_vec())
+            .map(|p| p.data.clone())
             .collect()
     }
 

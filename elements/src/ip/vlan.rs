@@ -255,7 +255,7 @@ mod tests {
         let f = udp_frame(b"vlan");
         let mut e = Harness::new("VLANEncap", "VLAN_ID 10, VLAN_PCP 3", 1).unwrap();
         let out = e.run_packets(alloc::vec![e.pool.alloc_from(&f).unwrap()]);
-        let tagged = out[0][0].data().to_vec();
+        let tagged = out[0][0].data.clone();
         assert_eq!(&tagged[..12], &f[..12]);
         assert_eq!(&tagged[12..16], &[0x81, 0x00, 0x60, 0x0a]);
         assert_eq!(&tagged[16..], &f[12..]);
@@ -264,9 +264,9 @@ mod tests {
         assert_eq!(e.read("vlan_tci"), "24586");
 
         let mut d = Harness::new("VLANDecap", "", 1).unwrap();
-        let out = d.run_packets(out.into_iter().flatten().collect());
-        assert_eq!(out[0][0].data(), &f[..]);
-        assert_eq!(out[0][0].anno().vlan_tci, 0x600a);
+        let out = d.run_packets(out.iter().flatten().map(|o| o.packet(&d.pool)).collect());
+        assert_eq!(out[0][0].data, &f[..]);
+        assert_eq!(out[0][0].anno.vlan_tci, 0x600a);
         // Untagged frames pass unchanged with TCI 0.
         assert_eq!(d.one(&f).unwrap().1, f);
     }
@@ -282,7 +282,7 @@ mod tests {
         let mut p = a.pool.alloc_from(&f).unwrap();
         p.anno_mut().vlan_tci = 7;
         let out = a.run_packets(alloc::vec![p]);
-        assert_eq!(&out[0][0].data()[14..16], &[0, 7]);
+        assert_eq!(&out[0][0].data[14..16], &[0, 7]);
         // TCI annotation 0 is the native VLAN: untagged.
         assert_eq!(a.one(b"short").map(|x| x.0), Some(0));
         let mut s = Harness::new("VLANEncap", "VLAN_ID 5", 1).unwrap();

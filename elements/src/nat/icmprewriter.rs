@@ -407,7 +407,10 @@ mod tests {
             error(ROUTER, IN, unreachable(), &echo(IN, SRV, 99, true))
         );
         assert_checksums(&out);
-        assert_eq!(r.router.read_handler("icmp.rewritten").unwrap(), "3");
+        assert_eq!(
+            r.harness.router.read_handler("icmp.rewritten").unwrap(),
+            "3"
+        );
     }
 
     #[test]
@@ -440,8 +443,11 @@ mod tests {
         let short = &err[..40];
         assert_eq!(r.one_into("icmp", 0, short).map(|x| x.0), Some(1));
         assert_eq!(r.one_into("icmp", 0, &err[..5]).map(|x| x.0), Some(1));
-        assert_eq!(r.router.read_handler("icmp.unmapped").unwrap(), "2");
-        assert_eq!(r.router.read_handler("icmp.bad_packets").unwrap(), "2");
+        assert_eq!(r.harness.router.read_handler("icmp.unmapped").unwrap(), "2");
+        assert_eq!(
+            r.harness.router.read_handler("icmp.bad_packets").unwrap(),
+            "2"
+        );
         let e = Rig::multi(&[("icmp", "ICMPRewriter", "nothere", 1, 1)])
             .err()
             .unwrap();

@@ -488,7 +488,7 @@ mod tests {
         assert!(r
             .h("patterns")
             .starts_with("21.0.0.1 1024-65535 - - [1]\n<mapper> [2]"));
-        r.router.write_handler("rw.clear", "").unwrap();
+        r.harness.router.write_handler("rw.clear", "").unwrap();
         assert_eq!(r.h("nmappings"), "0");
         let err = Rig::try_new(&[("rw", "IPRewriter", "pattern NOPE 0 1")], 1, 2)
             .err()

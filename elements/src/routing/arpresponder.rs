@@ -356,7 +356,10 @@ mod tests {
             let e = try_harness(&ARPResponder, bad, 1, 1, 4)
                 .err()
                 .expect("must fail");
-            assert!(e[0].contains("argument 1"), "{bad}: {e:?}");
+            assert!(
+                e.lines().next().unwrap().contains("argument 1"),
+                "{bad}: {e}"
+            );
         }
     }
 }

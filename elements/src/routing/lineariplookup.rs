@@ -243,7 +243,10 @@ mod tests {
             "10.0.0.0/8 gw 0",
         ] {
             let e = try_harness(&LinearIPLookup, bad, 1, 2, 4).err().expect(bad);
-            assert!(e[0].contains("argument 1"), "{bad}: {e:?}");
+            assert!(
+                e.lines().next().unwrap().contains("argument 1"),
+                "{bad}: {e}"
+            );
         }
     }
 }

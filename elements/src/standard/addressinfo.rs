@@ -136,12 +136,12 @@ impl NameLookup for AddressBook {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testutil::*;
     use super::*;
+    use crate::testutil::*;
 
     #[test]
     fn names_resolve_in_other_elements() {
-        let b = Bench::new(8);
+        let b = Bench::new().pool(8, 2);
         let g = graph(
             &[
                 ("ai", "AddressInfo", "n 3, m 10.0.0.1/8 00:01:02:03:04:05"),

@@ -375,11 +375,11 @@ impl Element for Average {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testutil::*;
+    use crate::testutil::*;
 
     #[test]
     fn counts_and_rates() {
-        let b = Bench::new(64);
+        let b = Bench::new();
         let g = graph(
             &[("c", "Counter", ""), ("o", "Collect", "")],
             &[(0, 0, 1, 0)],
@@ -407,7 +407,7 @@ mod tests {
 
     #[test]
     fn count_call_fires_once_at_n() {
-        let b = Bench::new(64);
+        let b = Bench::new();
         let g = graph(
             &[
                 (
@@ -440,7 +440,7 @@ mod tests {
 
     #[test]
     fn average_counter() {
-        let b = Bench::new(64);
+        let b = Bench::new();
         let g = graph(
             &[("a", "AverageCounter", "IGNORE 1"), ("o", "Collect", "")],
             &[(0, 0, 1, 0)],

@@ -391,7 +391,7 @@ mod tests {
 
     use sluice_dataplane::{LoopbackDevice, NetDevice};
 
-    use super::super::testutil::*;
+    use crate::testutil::*;
 
     fn dev(name: &str, last: u8) -> LoopbackDevice {
         LoopbackDevice::new(name, [2, 0, 0, 0, 0, last])
@@ -399,7 +399,7 @@ mod tests {
 
     #[test]
     fn from_device_annotates_and_counts() {
-        let b = Bench::new(64);
+        let b = Bench::new();
         let d = dev("eth0", 1);
         let wire = d.wire();
         for i in 0..40u8 {
@@ -415,9 +415,9 @@ mod tests {
         r.run_once();
         let got = collected("c");
         assert_eq!(got.len(), 32, "one batch per run at BURST 1");
-        assert_eq!(got[5].data(), [5; 60]);
-        assert_eq!(got[0].anno().device, 0);
-        assert_eq!(got[0].anno().timestamp_ns, 1_000_000_000);
+        assert_eq!(got[5].data, [5; 60]);
+        assert_eq!(got[0].anno.device, 0);
+        assert_eq!(got[0].anno.timestamp_ns, 1_000_000_000);
         drop(got);
         r.run_once();
         assert_eq!(collected("c").len(), 8);
@@ -433,7 +433,7 @@ mod tests {
 
     #[test]
     fn to_device_pull_keeps_what_the_ring_refuses() {
-        let b = Bench::new(64);
+        let b = Bench::new();
         let mut d = dev("eth1", 2);
         d.tx_ring = 3;
         let wire = d.wire();
@@ -464,7 +464,7 @@ mod tests {
 
     #[test]
     fn to_device_push_backlog_then_drops() {
-        let b = Bench::new(128);
+        let b = Bench::new().pool(128, 2);
         let mut d = dev("eth0", 1);
         d.tx_ring = 0;
         let wire = d.wire();

@@ -168,11 +168,11 @@ impl Element for IdleElement {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testutil::*;
+    use crate::testutil::*;
 
     #[test]
     fn push_discard_counts() {
-        let b = Bench::new(8);
+        let b = Bench::new().pool(8, 2);
         let g = graph(&[("i", "Idle", ""), ("d", "Discard", "")], &[(0, 0, 1, 0)]);
         let mut r = b.router(&g).unwrap();
         r.push_to("d", 0, b.batch(&[b"a", b"bc"])).unwrap();
@@ -190,7 +190,7 @@ mod tests {
 
     #[test]
     fn pull_discard_is_a_task() {
-        let b = Bench::new(64);
+        let b = Bench::new();
         let g = graph(
             &[
                 ("s", "InfiniteSource", "LIMIT 20, BURST 20"),
@@ -213,7 +213,7 @@ mod tests {
 
     #[test]
     fn idle_is_a_pull_source_of_nothing() {
-        let b = Bench::new(8);
+        let b = Bench::new().pool(8, 2);
         let g = graph(
             &[("i", "Idle", ""), ("q", "Queue", ""), ("d", "Discard", "")],
             &[(0, 0, 1, 0), (1, 0, 2, 0)],

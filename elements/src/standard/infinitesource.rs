@@ -438,7 +438,7 @@ impl Element for Source {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testutil::*;
+    use crate::testutil::*;
 
     #[test]
     fn the_repeated_run_loop_schedules_as_run_after_run_does() {
@@ -446,7 +446,7 @@ mod tests {
         // default one. Both must give the same runs, busy runs, packets and stop.
         for (limit, burst) in [(100, 1), (77, 3), (1000, 40), (5, 1)] {
             let tasks = |class: &str, data: &str| {
-                let b = Bench::new(256);
+                let b = Bench::new().pool(256, 2);
                 let config = format!("{data}, LIMIT {limit}, BURST {burst}, STOP true");
                 let g = graph(
                     &[
@@ -474,7 +474,7 @@ mod tests {
 
     #[test]
     fn default_packet_and_limit() {
-        let b = Bench::new(64);
+        let b = Bench::new();
         let g = graph(
             &[
                 ("s", "InfiniteSource", "LIMIT 5, STOP true"),
@@ -487,14 +487,14 @@ mod tests {
         assert!(r.is_stopped());
         let got = collected("c");
         assert_eq!(got.len(), 5);
-        assert_eq!(got[0].data(), super::DEFAULT_DATA);
-        assert_eq!(got[0].anno().timestamp_ns, 1_000_000_000);
+        assert_eq!(got[0].data, super::DEFAULT_DATA);
+        assert_eq!(got[0].anno.timestamp_ns, 1_000_000_000);
         assert_eq!(r.read_handler("s.count").unwrap(), "5");
     }
 
     #[test]
     fn burst_data_length_and_handlers() {
-        let b = Bench::new(64);
+        let b = Bench::new();
         let g = graph(
             &[
                 (
@@ -510,8 +510,8 @@ mod tests {
         r.run_once();
         let got = collected("c");
         assert_eq!(got.len(), 3, "one run emits BURST packets");
-        assert_eq!(got[0].data(), [10, 11, 12, 10, 11]);
-        assert_eq!(got[0].anno().timestamp_ns, 0);
+        assert_eq!(got[0].data, [10, 11, 12, 10, 11]);
+        assert_eq!(got[0].anno.timestamp_ns, 0);
         drop(got);
         r.run_rounds(10);
         assert_eq!(collected("c").len(), 4, "then stops at LIMIT");
@@ -535,7 +535,7 @@ mod tests {
 
     #[test]
     fn end_call_fires_once() {
-        let b = Bench::new(64);
+        let b = Bench::new();
         let g = graph(
             &[
                 ("s", "InfiniteSource", "LIMIT 2, END_CALL t.active false"),

@@ -235,10 +235,10 @@ impl Element for Padder {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testutil::*;
+    use crate::testutil::*;
 
     fn through(class: &str, config: &str, frame: &[u8], extra: u32) -> (alloc::vec::Vec<u8>, u32) {
-        let b = Bench::new(8);
+        let b = Bench::new().pool(8, 2);
         let g = graph(
             &[("e", class, config), ("c", "Collect", "")],
             &[(0, 0, 1, 0)],
@@ -249,12 +249,12 @@ mod tests {
         r.push_to("e", 0, p).unwrap();
         let out = collected("c");
         assert_eq!(out.len(), 1, "{class}({config})");
-        (out[0].data().to_vec(), out[0].anno().extra_length)
+        (out[0].data.clone(), out[0].anno.extra_length)
     }
 
     #[test]
     fn check_length_splits_at_the_limit() {
-        let b = Bench::new(8);
+        let b = Bench::new().pool(8, 2);
         let g = graph(
             &[
                 ("e", "CheckLength", "10"),

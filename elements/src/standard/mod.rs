@@ -25,9 +25,6 @@ pub mod switch;
 pub mod tee;
 pub mod unqueue;
 
-#[cfg(test)]
-mod testutil;
-
 /// The classes of this family, each a `static` named as Click names it.
 #[allow(non_upper_case_globals)]
 pub mod classes {

@@ -192,11 +192,11 @@ impl Element for PaintSwitchElement {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testutil::*;
+    use crate::testutil::*;
 
     #[test]
     fn paint_then_switch() {
-        let b = Bench::new(16);
+        let b = Bench::new().pool(16, 2);
         let g = graph(
             &[
                 ("n", "Null", ""),

@@ -201,10 +201,10 @@ impl Element for PrintElement {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testutil::*;
+    use crate::testutil::*;
 
     fn print(config: &str, frames: &[&[u8]]) -> alloc::vec::Vec<alloc::string::String> {
-        let b = Bench::new(8);
+        let b = Bench::new().pool(8, 2);
         let g = graph(
             &[("p", "Print", config), ("c", "Collect", "")],
             &[(0, 0, 1, 0)],

@@ -158,11 +158,11 @@ impl Element for QueueElement {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testutil::*;
+    use crate::testutil::*;
 
     #[test]
     fn fifo_tail_drop_and_handlers() {
-        let b = Bench::new(64);
+        let b = Bench::new();
         let g = graph(
             &[
                 ("q", "Queue", "3"),
@@ -202,7 +202,7 @@ mod tests {
 
     #[test]
     fn drops_leave_on_output_1() {
-        let b = Bench::new(16);
+        let b = Bench::new().pool(16, 2);
         let g = graph(
             &[
                 ("q", "SimpleQueue", "CAPACITY 1"),

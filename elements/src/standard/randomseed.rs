@@ -90,11 +90,11 @@ impl Element for Seed {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testutil::*;
+    use crate::testutil::*;
 
     /// The outputs a RandomSwitch picks for 8 packets after `RandomSeed(seed)`.
     fn picks(seed: &str, reseed: Option<&str>) -> alloc::vec::Vec<usize> {
-        let b = Bench::new(64);
+        let b = Bench::new();
         let g = graph(
             &[
                 ("seed", "RandomSeed", seed),
@@ -135,7 +135,7 @@ mod tests {
     #[test]
     fn bad_seeds_are_errors() {
         assert!(config_error(&graph(&[("s", "RandomSeed", "x")], &[])).contains("SEED"));
-        let b = Bench::new(8);
+        let b = Bench::new().pool(8, 2);
         let r = b.router(&graph(&[("s", "RandomSeed", "5")], &[])).unwrap();
         assert_eq!(r.read_handler("s.seed").unwrap(), "5");
         assert!(r.write_handler("s.seed", "-3").is_err());

@@ -259,12 +259,12 @@ impl Element for Rated {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testutil::*;
+    use crate::testutil::*;
 
     /// Packets through `class(config)` from a full queue within `secs` seconds of router
     /// time.
     fn passed(class: &str, config: &str, length: usize, secs: u64) -> u64 {
-        let b = Bench::new(64);
+        let b = Bench::new();
         let g = graph(
             &[
                 ("src", "InfiniteSource", &alloc::format!("LENGTH {length}")),

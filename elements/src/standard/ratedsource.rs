@@ -287,11 +287,11 @@ impl Element for Rated {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testutil::*;
+    use crate::testutil::*;
 
     #[test]
     fn emits_at_the_rate_of_the_router_clock() {
-        let b = Bench::new(64);
+        let b = Bench::new();
         let g = graph(
             &[
                 ("s", "RatedSource", "\\<01>, 4, 6, STOP true"),
@@ -327,7 +327,7 @@ mod tests {
     #[test]
     fn tells_a_sleeping_loop_when_the_next_packet_is_due() {
         use sluice_dataplane::Clock;
-        let b = Bench::new(64);
+        let b = Bench::new();
         let g = graph(
             &[("s", "RatedSource", "\\<01>, 4, 3"), ("c", "Collect", "")],
             &[(0, 0, 1, 0)],
@@ -356,7 +356,7 @@ mod tests {
 
     #[test]
     fn bandwidth_sets_the_rate() {
-        let b = Bench::new(8);
+        let b = Bench::new().pool(8, 2);
         let g = graph(
             &[
                 (

@@ -107,12 +107,12 @@ impl Element for Prio {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testutil::*;
+    use crate::testutil::*;
 
     /// Pulls `n` packets through `sched` from three queues holding 3, 2 and 1 packets
     /// painted 0, 1 and 2, and returns the paint of each.
     fn order(sched: &str, max: &str) -> alloc::vec::Vec<u8> {
-        let b = Bench::new(32);
+        let b = Bench::new().pool(32, 2);
         let g = graph(
             &[
                 ("q0", "Queue", ""),
@@ -140,7 +140,7 @@ mod tests {
             r.push_to(q, 0, batch).unwrap();
         }
         r.run_rounds(20);
-        collected("c").iter().map(|p| p.anno().paint).collect()
+        collected("c").iter().map(|p| p.anno.paint).collect()
     }
 
     #[test]

@@ -1271,8 +1271,8 @@ impl Element for ScriptElement {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testutil::*;
     use super::*;
+    use crate::testutil::*;
 
     #[test]
     fn arithmetic_like_click() {
@@ -1296,7 +1296,7 @@ mod tests {
 
     #[test]
     fn variables_loops_and_print() {
-        let b = Bench::new(8);
+        let b = Bench::new().pool(8, 2);
         let g = graph(
             &[("s", "Script", "set x 0, label top, print $x, set x $(add $x 1), goto top $(lt $x 3), print \"done $x '$x'\", print '$x', print s.bogus, end")],
             &[],
@@ -1314,7 +1314,7 @@ mod tests {
 
     #[test]
     fn read_write_and_status() {
-        let b = Bench::new(8);
+        let b = Bench::new().pool(8, 2);
         let g = graph(
             &[
                 ("c", "Counter", ""),
@@ -1337,7 +1337,7 @@ mod tests {
 
     #[test]
     fn wait_and_step() {
-        let b = Bench::new(8);
+        let b = Bench::new().pool(8, 2);
         let g = graph(
             &[(
                 "s",
@@ -1365,7 +1365,7 @@ mod tests {
 
     #[test]
     fn driver_manager_counts_stop_requests() {
-        let b = Bench::new(64);
+        let b = Bench::new();
         let g = graph(
             &[
                 ("a", "InfiniteSource", "LIMIT 3, STOP true"),
@@ -1392,7 +1392,7 @@ mod tests {
 
     #[test]
     fn a_driver_type_script_takes_stop_requests_and_is_the_only_driver() {
-        let b = Bench::new(16);
+        let b = Bench::new().pool(16, 2);
         let g = graph(
             &[
                 ("a", "InfiniteSource", "LIMIT 3, STOP true"),
@@ -1428,7 +1428,7 @@ mod tests {
 
     #[test]
     fn default_driver_manager_stops_at_first_request() {
-        let b = Bench::new(16);
+        let b = Bench::new().pool(16, 2);
         let g = graph(
             &[
                 ("a", "InfiniteSource", "LIMIT 3, STOP true"),
@@ -1445,7 +1445,7 @@ mod tests {
 
     #[test]
     fn stop_request_ends_a_wait() {
-        let b = Bench::new(16);
+        let b = Bench::new().pool(16, 2);
         let g = graph(
             &[
                 ("a", "InfiniteSource", "LIMIT 3, STOP true"),
@@ -1487,7 +1487,7 @@ mod tests {
 
     #[test]
     fn packet_script_chooses_the_output() {
-        let b = Bench::new(16);
+        let b = Bench::new().pool(16, 2);
         let g = graph(
             &[
                 ("src", "InfiniteSource", "LIMIT 7, STOP true"),
@@ -1516,7 +1516,7 @@ mod tests {
 
     #[test]
     fn packet_script_without_return_passes_packets_on_and_sees_its_input() {
-        let b = Bench::new(16);
+        let b = Bench::new().pool(16, 2);
         let g = graph(
             &[
                 ("src", "InfiniteSource", "LIMIT 3, STOP true"),
@@ -1537,7 +1537,7 @@ mod tests {
 
     #[test]
     fn passive_script_runs_when_called_with_parameters() {
-        let b = Bench::new(8);
+        let b = Bench::new().pool(8, 2);
         let g = graph(
             &[
                 (
@@ -1574,7 +1574,7 @@ mod tests {
 
     #[test]
     fn looping_script_is_stopped() {
-        let b = Bench::new(8);
+        let b = Bench::new().pool(8, 2);
         let g = graph(&[("s", "Script", "label a, goto a")], &[]);
         let mut r = b.router(&g).unwrap();
         r.run_once();

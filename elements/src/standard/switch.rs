@@ -280,10 +280,10 @@ impl Element for Random {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testutil::*;
+    use crate::testutil::*;
 
     fn three_way(class: &str, config: &str) -> (Bench, sluice_dataplane::Router) {
-        let b = Bench::new(64);
+        let b = Bench::new();
         let g = graph(
             &[
                 ("s", class, config),
@@ -347,7 +347,7 @@ mod tests {
 
     #[test]
     fn hash_power_of_two() {
-        let b = Bench::new(16);
+        let b = Bench::new().pool(16, 2);
         let g = graph(
             &[
                 ("s", "HashSwitch", "0, 1"),

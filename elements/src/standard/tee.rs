@@ -150,11 +150,11 @@ impl Element for PullTeeElement {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testutil::*;
+    use crate::testutil::*;
 
     #[test]
     fn tee_copies_bytes_and_annotations() {
-        let b = Bench::new(16);
+        let b = Bench::new().pool(16, 2);
         let g = graph(
             &[
                 ("t", "Tee", "3"),
@@ -172,18 +172,18 @@ mod tests {
             let got = collected(name);
             assert_eq!(
                 got.iter()
-                    .map(|p| p.data().to_vec())
+                    .map(|p| p.data.clone())
                     .collect::<alloc::vec::Vec<_>>(),
                 [b"one", b"two"]
             );
-            assert_eq!(got[0].anno().paint, 9);
+            assert_eq!(got[0].anno.paint, 9);
         }
         assert_eq!(b.pool.stats().free, 16);
     }
 
     #[test]
     fn pool_exhaustion_skips_copies() {
-        let b = Bench::new(3);
+        let b = Bench::new().pool(3, 2);
         let g = graph(
             &[("t", "Tee", ""), ("a", "Collect", ""), ("b", "Collect", "")],
             &[(0, 0, 1, 0), (0, 1, 2, 0)],
@@ -202,7 +202,7 @@ mod tests {
 
     #[test]
     fn pull_tee() {
-        let b = Bench::new(16);
+        let b = Bench::new().pool(16, 2);
         let g = graph(
             &[
                 ("s", "InfiniteSource", "\\<aa>, LIMIT 2, BURST 2"),

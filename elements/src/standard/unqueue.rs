@@ -140,11 +140,11 @@ impl Element for UnqueueElement {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testutil::*;
+    use crate::testutil::*;
 
     #[test]
     fn burst_and_limit() {
-        let b = Bench::new(128);
+        let b = Bench::new().pool(128, 2);
         let g = graph(
             &[
                 ("s", "InfiniteSource", "LIMIT 100, BURST 100"),
