@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use sluice_config::{ClassSpec, Diagnostics, FlatGraph, Source};
+use sluice_config::{ClassSpec, Diagnostic, Diagnostics, FlatGraph, Source};
 
 /// A configuration that loaded cleanly.
 pub struct Loaded {
@@ -85,22 +85,176 @@ pub fn parse_params(params: &[String]) -> Result<Vec<(String, String)>, LoadErro
 /// Reads, parses, flattens and checks `path` against the registry, then checks every
 /// element's arguments.
 pub fn load(path: &Path, params: &[String]) -> Result<Loaded, LoadError> {
-    load_source(read_source(path)?, params)
+    load_with(path, params, Unused::Warn)
 }
 
-/// [`load`] for a configuration already read (`sluice run -e TEXT`).
-pub fn load_source(source: Source, params: &[String]) -> Result<Loaded, LoadError> {
+/// Whether a `NAME=value` the configuration never uses is warned about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unused {
+    /// On standard error.
+    Warn,
+    /// Not at all, as Click's driver (`sluice run` in a script, whose standard error
+    /// must read as Click's).
+    Ignore,
+}
+
+/// [`load`], choosing whether unused parameters are warned about.
+pub fn load_with(path: &Path, params: &[String], unused: Unused) -> Result<Loaded, LoadError> {
+    load_source_with(read_source(path)?, params, unused)
+}
+
+/// [`load_with`] for a configuration already read (`sluice run -e TEXT`). Reports the graph's
+/// errors, every element's argument errors and every `$NAME` left undefined together, so
+/// one run shows everything to fix. With [`Unused::Warn`], warns (standard error) about
+/// each `NAME=value` the configuration never uses.
+pub fn load_source_with(
+    source: Source,
+    params: &[String],
+    unused: Unused,
+) -> Result<Loaded, LoadError> {
     let params = parse_params(params)?;
     let classes = class_table();
     let sources = vec![source];
-    let graph = sluice_config::load(&sources[0], &params, &classes)
-        .map_err(|diags| LoadError::Config(render(&diags, &sources)))?;
-    // Element arguments too: a configuration that checks clean also starts.
-    let diags = sluice_dataplane::router::check_arguments(&graph, &sluice_elements::all_classes());
+    let (graph, mut diags) = sluice_config::load_all(&sources[0], &params, &classes);
+    let Some(graph) = graph else {
+        return Err(LoadError::Config(render(&diags, &sources)));
+    };
+    if unused == Unused::Warn {
+        for warning in unused_params(&sources[0], &params) {
+            eprintln!("{}: warning: {warning}", sources[0].name);
+        }
+    }
+    // Element arguments too: a configuration that checks clean also starts. An element
+    // with an undefined parameter reports that alone: its arguments hold the text `$NAME`,
+    // so their errors would only restate it.
+    let undefined = undefined_params(&graph, &sources[0]);
+    let elements = sluice_elements::all_classes();
+    let arguments = sluice_dataplane::router::check_arguments(&graph, &elements).0;
+    diags.0.extend(arguments.into_iter().filter(|d| {
+        !undefined
+            .iter()
+            .any(|(name, _)| d.message.starts_with(&format!("{name} :: ")))
+    }));
+    diags.0.extend(undefined.into_iter().map(|(_, d)| d));
     if !diags.is_empty() {
+        diags
+            .0
+            .sort_by_key(|d| (d.span.file, d.span.start, d.span.end));
         return Err(LoadError::Config(render(&diags, &sources)));
     }
     Ok(Loaded { sources, graph })
+}
+
+/// Classes that expand `$NAME` themselves when they run (Click's `Script` variables and
+/// arguments: `$0`, `$args`, `set x ...; print $x`): a `$NAME` the configuration leaves
+/// undefined is theirs.
+const RUNTIME_VARIABLES: &[&str] = &["Script", "DriverManager"];
+
+/// The `$NAME` and `${NAME}` references in `text` as `(offset, length, NAME)`; outside single
+/// quotes (which protect from substitution) when `quotes` is set.
+fn variable_refs(text: &str, quotes: bool) -> Vec<(usize, usize, &str)> {
+    let b = text.as_bytes();
+    let mut refs = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'\\' if quotes => i += 2,
+            b'\'' if quotes => i = text[i + 1..].find('\'').map_or(b.len(), |n| i + n + 2),
+            b'$' => {
+                let rest = &text[i + 1..];
+                let (name, len) = match rest.strip_prefix('{') {
+                    Some(inner) => match inner.find('}') {
+                        Some(n) => (inner[..n].split('-').next().unwrap_or(""), n + 2),
+                        None => ("", 0),
+                    },
+                    None => {
+                        let n = rest
+                            .bytes()
+                            .take_while(|c| c.is_ascii_alphanumeric() || *c == b'_')
+                            .count();
+                        (&rest[..n], n)
+                    }
+                };
+                if !name.is_empty() {
+                    refs.push((i, 1 + len, name));
+                }
+                i += 1 + len;
+            }
+            _ => i += 1,
+        }
+    }
+    refs
+}
+
+/// An error for every `$NAME` still in an element's arguments after substitution: nothing
+/// defines it (Click would hand the element the text `$NAME` itself, which is never what
+/// was meant), with the element's name. The caret points at the reference where the
+/// source has it.
+fn undefined_params<'g>(graph: &'g FlatGraph, source: &Source) -> Vec<(&'g str, Diagnostic)> {
+    let mut diags = Vec::new();
+    for e in &graph.elements {
+        if RUNTIME_VARIABLES.contains(&e.class.as_str()) {
+            continue;
+        }
+        for (_, _, name) in variable_refs(&e.config, true) {
+            let written = source
+                .text
+                .get(e.config_span.start as usize..e.config_span.end as usize)
+                .and_then(|cfg| {
+                    variable_refs(cfg, true)
+                        .into_iter()
+                        .find(|(_, _, n)| *n == name)
+                        .map(|(at, len, _)| (at, len))
+                });
+            let span = match written {
+                Some((at, len)) => e.config_span.sub(at, at + len),
+                None => e.span,
+            };
+            diags.push((
+                e.name.as_str(),
+                Diagnostic::error(
+                    span,
+                    format!(
+                        "{} :: {}: parameter '${name}' is not defined: define it \
+                     (`define(${name} VALUE)`) or set it on the command line ({name}=VALUE)",
+                        e.name, e.class
+                    ),
+                ),
+            ));
+        }
+    }
+    diags
+}
+
+/// A warning for every `NAME=value` whose `$NAME` the configuration never mentions, with
+/// the parameters it does use (and the closest one, for a typo). Click's driver ignores such
+/// a setting silently; a misspelt `OUTO=file` would then leave an output at its default.
+fn unused_params(source: &Source, params: &[(String, String)]) -> Vec<String> {
+    // Every mention counts, quoted or in a comment: this only catches settings that
+    // cannot have any effect.
+    let mut used: Vec<&str> = variable_refs(&source.text, false)
+        .into_iter()
+        .map(|(_, _, n)| n)
+        .collect();
+    used.sort_unstable();
+    used.dedup();
+    params
+        .iter()
+        .map(|(k, v)| (k.strip_prefix('$').unwrap_or(k), v))
+        .filter(|(k, _)| !used.contains(k))
+        .map(|(k, v)| {
+            let known = if used.is_empty() {
+                "it has no parameters".to_string()
+            } else {
+                let list: Vec<String> = used.iter().map(|n| format!("${n}")).collect();
+                format!("its parameters are {}", list.join(", "))
+            };
+            let hint = sluice_config::suggest(k, &used)
+                .map(|n| format!("; did you mean {n}=...?"))
+                .unwrap_or_default();
+            format!("{k}={v} is not used: the configuration never refers to ${k} ({known}){hint}")
+        })
+        .collect()
 }
 
 /// Renders diagnostics with a closing count, as compilers do.
@@ -112,4 +266,45 @@ pub fn render(diags: &Diagnostics, sources: &[Source]) -> String {
         if n == 1 { "" } else { "s" }
     ));
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn variable_references() {
+        let refs = |t: &str, q: bool| -> Vec<(usize, usize, String)> {
+            variable_refs(t, q)
+                .into_iter()
+                .map(|(a, l, n)| (a, l, n.to_string()))
+                .collect()
+        };
+        assert_eq!(
+            refs("$IN, ${OUT-x} $", true),
+            vec![(0, 3, "IN".into()), (5, 8, "OUT".into())]
+        );
+        assert_eq!(refs("'$a' \\$b $c", true), vec![(9, 2, "c".into())]);
+        assert_eq!(refs("'$a'", false), vec![(1, 2, "a".into())]);
+    }
+
+    #[test]
+    fn unused_parameters_are_named_with_a_suggestion() {
+        let src = Source::new(
+            "x.click",
+            "define($OUT0 a.pcap); FromDump($IN) -> ToDump($OUT0);",
+        );
+        let params = vec![
+            ("OUTO".to_string(), "b".to_string()),
+            ("IN".into(), "c".into()),
+        ];
+        let w = unused_params(&src, &params);
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(w[0].starts_with("OUTO=b is not used"), "{}", w[0]);
+        assert!(
+            w[0].contains("$IN, $OUT0") && w[0].ends_with("did you mean OUT0=...?"),
+            "{}",
+            w[0]
+        );
+    }
 }

@@ -9,6 +9,7 @@
 //! sluice build  fw.click -o fw.elf       compile the network function into a VM image
 //! sluice boot   fw.elf --nic tap:tap0    run it under QEMU microvm
 //! sluice ps | stop NAME | ctl VM read c.count   manage running VMs
+//! sluice logs  NAME [-f]               a VM's console
 //! sluice bench  boot|density|e2e fw.elf   the built-in measurements
 //! ```
 
@@ -20,6 +21,7 @@ mod bench;
 mod check;
 mod config;
 mod doc;
+mod progress;
 mod replay;
 mod run;
 mod vm;
@@ -56,6 +58,8 @@ enum Command {
     Stop(vm::StopArgs),
     /// Read or write a handler of a running VM.
     Ctl(vm::CtlArgs),
+    /// Print a VM's console log (`-f`: and follow it).
+    Logs(vm::LogsArgs),
     /// Measure an image: boot time, density, throughput and latency.
     Bench(bench::BenchArgs),
 }
@@ -74,6 +78,7 @@ fn main() -> ExitCode {
         Command::Ps(args) => vm::ps(args),
         Command::Stop(args) => vm::stop(args),
         Command::Ctl(args) => vm::ctl(args),
+        Command::Logs(args) => vm::logs(args),
         Command::Bench(args) => bench::main(args),
     }
 }

@@ -4,15 +4,27 @@
 //! Works with `dgram` NICs (QEMU's UDP backend on 127.0.0.1): one datagram is one frame.
 //! Frames are sent to the NIC's local port (where QEMU listens) and collected on each NIC's
 //! remote port (where QEMU sends what the guest transmits).
+//!
+//! With `--watch HANDLER`, frames go in one at a time and each one's fate is printed: the
+//! NICs it came out of, and the watched handlers it changed (`fw/lan_denied.count +1`), so
+//! a drop is tied to the counter, and so to the rule, that took it. Before the next frame
+//! goes in, the VM must have counted this one (`ethN.rx_packets`) and answered the handler
+//! reads, and its output must have gone quiet.
+//!
+//! On a terminal a long replay shows a progress line on standard error.
 
 use std::io::ErrorKind;
 use std::net::UdpSocket;
+use std::path::Path;
 use std::process::ExitCode;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use sluice_elements::host::pcap::{DumpReader, DumpWriter};
 
+use crate::bench::Json;
+use crate::progress::Status;
 use crate::vm::boot::Nic;
+use crate::vm::ctl::{self, Request};
 use crate::vm::state::{parse_duration, runtime_dir, VmRecord};
 
 /// Arguments of `sluice replay`.
@@ -38,10 +50,41 @@ pub struct ReplayArgs {
     /// NIC's frames independently); larger bursts replay faster.
     #[arg(long, default_value_t = 1)]
     pub burst: usize,
-    /// Print the counts as JSON.
+    /// Send the frames one at a time and print what became of each: the NICs it left by and
+    /// how HANDLER (a read handler, `fw/lan_denied.count`; repeatable) changed.
+    #[arg(long, value_name = "HANDLER")]
+    pub watch: Vec<String>,
+    /// Print the counts as JSON (with `--watch`, each frame's fate too).
     #[arg(long)]
     pub json: bool,
 }
+
+/// Where a watched replay reads handlers, and which.
+pub struct Watch<'a> {
+    /// The VM's control socket.
+    pub control: &'a Path,
+    /// The handlers to watch.
+    pub handlers: &'a [String],
+}
+
+/// What became of one frame of a watched replay.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fate {
+    /// The NIC it went into.
+    pub nic: usize,
+    /// Frames that left each NIC while it went through, in NIC order.
+    pub out: Vec<usize>,
+    /// Watched handlers whose value changed: the handler and the change (`+1`, or `a -> b`
+    /// for values that are not numbers).
+    pub changed: Vec<(String, String)>,
+    /// Whether the VM counted the frame in (`ethN.rx_packets`).
+    pub seen: bool,
+}
+
+/// How long a watched frame may take to be counted in by the VM.
+const SEEN_TIMEOUT: Duration = Duration::from_secs(2);
+/// Quiet on every NIC for this long ends a watched frame's turn.
+const FRAME_QUIET: Duration = Duration::from_millis(20);
 
 /// One NIC's listening end.
 struct Tap {
@@ -57,6 +100,8 @@ pub struct Outcome {
     /// Frames seen leaving each NIC, in NIC order, with their arrival times (ns since the
     /// Unix epoch).
     pub received: Vec<Vec<(u64, Vec<u8>)>>,
+    /// Each frame's fate, in order, when the replay was watched.
+    pub fates: Vec<Fate>,
 }
 
 fn now_ns() -> u64 {
@@ -66,12 +111,14 @@ fn now_ns() -> u64 {
 }
 
 /// Sends `frames` (each with the NIC it goes into) to a VM whose NICs are `nics` (all
-/// `dgram`), collecting every NIC's output until `wait` passes with nothing new.
+/// `dgram`), collecting every NIC's output until `wait` passes with nothing new. With
+/// `watch`, one frame at a time, recording each one's [`Fate`].
 pub fn replay(
     nics: &[Nic],
     frames: &[(usize, Vec<u8>)],
     burst: usize,
     wait: Duration,
+    watch: Option<&Watch<'_>>,
 ) -> Result<Outcome, String> {
     let mut taps = Vec::with_capacity(nics.len());
     let mut ports = Vec::with_capacity(nics.len());
@@ -118,7 +165,70 @@ pub fn replay(
         }
         n
     };
-    for chunk in frames.chunks(burst.max(1)) {
+    let mut status = Status::new();
+    let mut fates = Vec::new();
+    if let Some(watch) = watch {
+        let mut rx: Vec<u64> = (0..nics.len())
+            .map(|i| read_number(watch.control, &format!("eth{i}.rx_packets")))
+            .collect::<Result<_, _>>()?;
+        let mut values = read_all(watch.control, watch.handlers)?;
+        for (nic, f) in frames {
+            let before: Vec<usize> = taps.iter().map(|t| t.frames.len()).collect();
+            let port = ports[*nic];
+            sender.send_to(f, ("127.0.0.1", port)).map_err(|e| {
+                format!(
+                    "sending to 127.0.0.1:{port}: {}",
+                    crate::config::io_message(&e)
+                )
+            })?;
+            // Counted in, and (the control channel answers between the router's rounds) on
+            // its way through the graph.
+            let seen = wait_counted(watch.control, *nic, rx[*nic] + 1, &mut || {
+                collect(&mut taps);
+            })?;
+            if seen {
+                rx[*nic] += 1;
+            }
+            let after = read_all(watch.control, watch.handlers)?;
+            let mut quiet_since = Instant::now();
+            while quiet_since.elapsed() < FRAME_QUIET {
+                if collect(&mut taps) > 0 {
+                    quiet_since = Instant::now();
+                } else {
+                    std::thread::sleep(Duration::from_micros(200));
+                }
+            }
+            let changed = watch
+                .handlers
+                .iter()
+                .zip(values.iter().zip(&after))
+                .filter(|(_, (a, b))| a != b)
+                .map(|(h, (a, b))| (h.clone(), change(a, b)))
+                .collect();
+            fates.push(Fate {
+                nic: *nic,
+                out: taps
+                    .iter()
+                    .zip(&before)
+                    .map(|(t, &b)| t.frames.len() - b)
+                    .collect(),
+                changed,
+                seen,
+            });
+            values = after;
+        }
+    }
+    let plain = if watch.is_some() { &[][..] } else { frames };
+    let mut sent = 0;
+    for chunk in plain.chunks(burst.max(1)) {
+        sent += chunk.len();
+        status.tick(|| {
+            let out: usize = taps.iter().map(|t| t.frames.len()).sum();
+            format!(
+                "sluice replay: {sent} of {} frames sent, {out} out",
+                frames.len()
+            )
+        });
         for (nic, f) in chunk {
             let port = ports[*nic];
             sender.send_to(f, ("127.0.0.1", port)).map_err(|e| {
@@ -137,6 +247,7 @@ pub fn replay(
             }
         }
     }
+    status.clear();
     let mut quiet_since = Instant::now();
     while quiet_since.elapsed() < wait {
         if collect(&mut taps) > 0 {
@@ -148,7 +259,98 @@ pub fn replay(
     Ok(Outcome {
         sent: frames.len(),
         received: taps.into_iter().map(|t| t.frames).collect(),
+        fates,
     })
+}
+
+/// Reads `handlers` through the VM's control channel.
+fn read_all(control: &Path, handlers: &[String]) -> Result<Vec<String>, String> {
+    handlers
+        .iter()
+        .map(|h| {
+            ctl::call(control, &Request::Read(h.clone()))
+                .map(|v| v.trim().to_string())
+                .map_err(|e| format!("--watch {h}: {e}"))
+        })
+        .collect()
+}
+
+/// Reads a numeric handler.
+fn read_number(control: &Path, handler: &str) -> Result<u64, String> {
+    let v = ctl::call(control, &Request::Read(handler.into()))
+        .map_err(|e| format!("{handler}: {e}"))?;
+    v.trim()
+        .parse()
+        .map_err(|_| format!("{handler}: '{}' is not a number", v.trim()))
+}
+
+/// Waits until NIC `nic` has counted `count` frames in (calling `meanwhile` between reads);
+/// false if it did not within [`SEEN_TIMEOUT`].
+fn wait_counted(
+    control: &Path,
+    nic: usize,
+    count: u64,
+    meanwhile: &mut dyn FnMut(),
+) -> Result<bool, String> {
+    let start = Instant::now();
+    loop {
+        if read_number(control, &format!("eth{nic}.rx_packets"))? >= count {
+            return Ok(true);
+        }
+        if start.elapsed() > SEEN_TIMEOUT {
+            return Ok(false);
+        }
+        meanwhile();
+        std::thread::sleep(Duration::from_micros(500));
+    }
+}
+
+/// How a handler's value changed: `+N`/`-N` for numbers, else `OLD -> NEW`.
+fn change(before: &str, after: &str) -> String {
+    match (before.parse::<i64>(), after.parse::<i64>()) {
+        (Ok(a), Ok(b)) => format!("{:+}", b - a),
+        _ => format!("{before} -> {after}"),
+    }
+}
+
+/// One line of a watched replay: frame number (from 1), the NIC in, the NICs out, the
+/// handlers changed.
+fn fate_line(index: usize, fate: &Fate) -> String {
+    let out: Vec<String> = fate
+        .out
+        .iter()
+        .enumerate()
+        .filter(|(_, &n)| n > 0)
+        .map(|(i, &n)| {
+            if n == 1 {
+                format!("eth{i}")
+            } else {
+                format!("eth{i}x{n}")
+            }
+        })
+        .collect();
+    let out = if out.is_empty() {
+        "-".to_string()
+    } else {
+        out.join(",")
+    };
+    let mut changed: Vec<String> = fate
+        .changed
+        .iter()
+        .map(|(h, c)| format!("{h} {c}"))
+        .collect();
+    if !fate.seen {
+        changed.insert(0, format!("(not counted in by eth{})", fate.nic));
+    }
+    format!(
+        "{:>5}  eth{:<3} {:<10} {}",
+        index + 1,
+        fate.nic,
+        out,
+        changed.join(", ")
+    )
+    .trim_end()
+    .to_string()
 }
 
 /// Reads every frame of a capture file, with its timestamp.
@@ -226,7 +428,12 @@ pub fn main(args: ReplayArgs) -> ExitCode {
         Ok(f) => f,
         Err(e) => return fail(e),
     };
-    let outcome = match replay(&nics, &frames, args.burst, args.wait) {
+    let watch = Watch {
+        control: &vm.control,
+        handlers: &args.watch,
+    };
+    let watched = (!args.watch.is_empty()).then_some(&watch);
+    let outcome = match replay(&nics, &frames, args.burst, args.wait, watched) {
         Ok(o) => o,
         Err(e) => return fail(e),
     };
@@ -241,13 +448,43 @@ pub fn main(args: ReplayArgs) -> ExitCode {
     let counts: Vec<usize> = outcome.received.iter().map(Vec::len).collect();
     if args.json {
         let per_nic: Vec<String> = counts.iter().map(usize::to_string).collect();
+        let fates = if watched.is_some() {
+            let list: Vec<String> = outcome
+                .fates
+                .iter()
+                .map(|f| {
+                    let out: Vec<String> = f.out.iter().map(usize::to_string).collect();
+                    let changed: Vec<String> = f
+                        .changed
+                        .iter()
+                        .map(|(h, c)| format!("{}:{}", Json::str(h.clone()), Json::str(c.clone())))
+                        .collect();
+                    format!(
+                        "{{\"in\":{},\"out\":[{}],\"changed\":{{{}}},\"seen\":{}}}",
+                        f.nic,
+                        out.join(","),
+                        changed.join(","),
+                        f.seen
+                    )
+                })
+                .collect();
+            format!(",\"frames\":[{}]", list.join(","))
+        } else {
+            String::new()
+        };
         println!(
-            "{{\"vm\":\"{}\",\"sent\":{},\"received\":[{}]}}",
+            "{{\"vm\":\"{}\",\"sent\":{},\"received\":[{}]{fates}}}",
             vm.name,
             outcome.sent,
             per_nic.join(",")
         );
     } else {
+        if watched.is_some() {
+            println!("frame  in     out        changed");
+            for (i, fate) in outcome.fates.iter().enumerate() {
+                println!("{}", fate_line(i, fate));
+            }
+        }
         let into: Vec<String> = into.iter().map(|n| format!("eth{n}")).collect();
         println!(
             "sent {} frame(s) into {} of {}",

@@ -19,6 +19,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::config;
+use crate::progress::Status;
 use sluice_dataplane::clock::SystemClock;
 use sluice_dataplane::router::{DeviceOpener, StderrConsole};
 use sluice_dataplane::{Clock, Environment, PacketPool, Router, SimClock};
@@ -115,8 +116,6 @@ const LARGE_BUFFERS: usize = 32;
 const SPIN_ROUNDS: u32 = 256;
 /// How long an idle loop sleeps between rounds.
 const IDLE_SLEEP: Duration = Duration::from_micros(50);
-/// How often the progress line is redrawn.
-const PROGRESS_EVERY: Duration = Duration::from_millis(500);
 
 fn fail(msg: impl std::fmt::Display) -> ExitCode {
     eprintln!("sluice run: {msg}");
@@ -159,17 +158,14 @@ impl Intake {
 /// The live `packets, packets/s` line on a terminal.
 struct Progress {
     intake: Intake,
-    start: Instant,
+    status: Status,
     last: Instant,
     last_packets: u64,
-    shown: bool,
 }
 
 impl Progress {
     fn tick(&mut self, router: &Router, now: Instant) {
-        if now.duration_since(self.last) < PROGRESS_EVERY
-            || now.duration_since(self.start) < Duration::from_secs(1)
-        {
+        if !self.status.due() {
             return;
         }
         let packets = self.intake.packets(router);
@@ -177,22 +173,47 @@ impl Progress {
         let rate = (packets - self.last_packets.min(packets)) as f64 / dt;
         self.last = now;
         self.last_packets = packets;
-        self.shown = true;
-        let mut err = std::io::stderr().lock();
-        let _ = write!(
-            err,
-            "\r\x1b[K{packets} packets in, {} packets/s",
-            human(rate)
-        );
-        let _ = err.flush();
-    }
-
-    fn clear(&self) {
-        if self.shown {
-            eprint!("\r\x1b[K");
-        }
+        self.status
+            .draw(&format!("{packets} packets in, {} packets/s", human(rate)));
     }
 }
+
+/// Says where the run's capture and trace files went (`ToDump`, `ToIPSummaryDump`), with
+/// absolute paths: relative names are relative to the current directory, as in Click.
+fn report_written(router: &Router, graph: &sluice_dataplane::sluice_config::FlatGraph) {
+    for e in &graph.elements {
+        if !WRITERS.contains(&e.class.as_str()) {
+            continue;
+        }
+        use sluice_dataplane::sluice_config::args;
+        let read = |h: &str| router.read_handler(&format!("{}.{h}", e.name)).ok();
+        // The `filename` handler where the class has one, else its first argument.
+        let file = read("filename").map(|f| f.trim().to_string()).or_else(|| {
+            args::split(&e.config, e.config_span)
+                .first()
+                .filter(|a| args::keyword(a.text).is_none())
+                .map(|a| a.text.to_string())
+        });
+        let Some(file) = file else {
+            continue;
+        };
+        if file.is_empty() || file == "-" || file == "<stdout>" {
+            continue;
+        }
+        let path = std::path::absolute(&file).unwrap_or_else(|_| file.clone().into());
+        let count = read("count").map_or("?".into(), |c| c.trim().to_string());
+        let unit = if count == "1" { "packet" } else { "packets" };
+        eprintln!(
+            "sluice run: {} wrote {count} {unit} to {}",
+            e.name,
+            path.display()
+        );
+    }
+}
+
+/// Element classes that write a file named by their first argument and count what they
+/// wrote (`count`).
+const WRITERS: &[&str] = &["ToDump", "ToIPSummaryDump"];
 
 fn human(rate: f64) -> String {
     if rate >= 1e6 {
@@ -336,14 +357,22 @@ pub fn main(args: RunArgs) -> ExitCode {
         (None, None, Some(f)) => Some(f.into()),
         (None, None, None) => Some("-".into()),
     };
+    // Click's driver ignores a NAME=value the configuration never uses; a person at a
+    // terminal is told (a script's standard error stays as Click's would be).
+    let unused = if std::io::stderr().is_terminal() {
+        config::Unused::Warn
+    } else {
+        config::Unused::Ignore
+    };
     let loaded = match file {
-        Some(f) => config::load(&f, &params),
-        None => config::load_source(
+        Some(f) => config::load_with(&f, &params, unused),
+        None => config::load_source_with(
             sluice_dataplane::sluice_config::Source::new(
                 "<expr>",
                 args.expression.clone().unwrap_or_default(),
             ),
             &params,
+            unused,
         ),
     };
     let loaded = match loaded {
@@ -410,15 +439,11 @@ pub fn main(args: RunArgs) -> ExitCode {
     }
 
     let interrupted = interrupt_flag();
-    let mut progress = (!args.quiet && std::io::stderr().is_terminal()).then(|| {
-        let now = Instant::now();
-        Progress {
-            intake: Intake::new(&router),
-            start: now,
-            last: now,
-            last_packets: 0,
-            shown: false,
-        }
+    let mut progress = (!args.quiet && std::io::stderr().is_terminal()).then(|| Progress {
+        intake: Intake::new(&router),
+        status: Status::new(),
+        last: Instant::now(),
+        last_packets: 0,
     });
     let start = Instant::now();
     let mut idle_rounds = 0u32;
@@ -461,14 +486,18 @@ pub fn main(args: RunArgs) -> ExitCode {
     }
     router.cleanup();
     let elapsed = start.elapsed();
-    if let Some(p) = &progress {
-        p.clear();
+    if let Some(p) = progress.as_mut() {
+        p.status.clear();
     }
     if interrupted.load(Ordering::Relaxed) && !args.quiet {
         eprintln!("sluice run: interrupted; outputs flushed");
     }
     if args.time {
         eprintln!("sluice run: {:.3} s", elapsed.as_secs_f64());
+    }
+    // On a terminal (a person, not a script comparing output with Click's).
+    if !args.quiet && std::io::stderr().is_terminal() {
+        report_written(&router, &graph);
     }
     if !print_handlers(&router, &handlers) {
         return ExitCode::from(1);

@@ -23,18 +23,39 @@ FromDevice(0)
 cl[1] -> Discard;
 ";
 
+/// A firewall that lets only DNS (UDP to port 53) from eth0 out of eth1: the bench's
+/// default first port, 7, is dropped.
+const DNS_ONLY: &str = "\
+FromDevice(0)
+  -> cl :: Classifier(12/0800, -)
+  -> Strip(14)
+  -> CheckIPHeader
+  -> IPFilter(allow udp && dst port 53, deny all)
+  -> Unstrip(14)
+  -> ToDevice(1);
+cl[1] -> Discard;
+";
+
 /// Builds the firewall image once per test run.
 fn image() -> PathBuf {
     static BUILT: Mutex<Option<PathBuf>> = Mutex::new(None);
-    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+    build_once(&BUILT, "firewall", FIREWALL)
+}
+
+/// Builds `config` as `NAME.elf` once per test run (builds share the unikernel's target,
+/// so one at a time).
+fn build_once(slot: &Mutex<Option<PathBuf>>, name: &str, config_text: &str) -> PathBuf {
+    static ONE_BUILD: Mutex<()> = Mutex::new(());
+    let _one = ONE_BUILD.lock().unwrap_or_else(|e| e.into_inner());
+    let mut built = slot.lock().unwrap_or_else(|e| e.into_inner());
     if let Some(p) = built.as_ref() {
         return p.clone();
     }
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("bench-tests");
     std::fs::create_dir_all(&dir).unwrap();
-    let config = dir.join("firewall.click");
-    let image = dir.join("firewall.elf");
-    std::fs::write(&config, FIREWALL).unwrap();
+    let config = dir.join(format!("{name}.click"));
+    let image = dir.join(format!("{name}.elf"));
+    std::fs::write(&config, config_text).unwrap();
     let out = sluice(&[
         "build",
         config.to_str().unwrap(),
@@ -51,10 +72,15 @@ fn image() -> PathBuf {
     image
 }
 
-/// Runs `sluice bench ARGS --json` and returns the JSON line.
+/// Runs `sluice bench ARGS --json` on the firewall and returns the JSON line.
 fn bench_json(args: &[&str]) -> String {
+    bench_json_on(&image(), args).0
+}
+
+/// Runs `sluice bench ARGS --json` on `image`; returns the JSON line and the progress
+/// lines (standard error).
+fn bench_json_on(image: &Path, args: &[&str]) -> (String, String) {
     require_qemu("`sluice bench`");
-    let image = image();
     let mut all = vec!["bench", args[0], image.to_str().unwrap()];
     all.extend_from_slice(&args[1..]);
     all.push("--json");
@@ -73,7 +99,7 @@ fn bench_json(args: &[&str]) -> String {
         .unwrap_or_else(|| panic!("no JSON in:\n{stdout}"))
         .to_string();
     println!("{line}");
-    line
+    (line, text(&out.stderr))
 }
 
 /// The number after `"key": ` (the first occurrence after `after`, if given).
@@ -117,6 +143,49 @@ fn bench_boot_reports_times_size_and_memory() {
     assert!(
         (64.0..=256.0 * 1024.0).contains(&mem) && mem % 64.0 == 0.0,
         "{mem}"
+    );
+}
+
+/// A network function that drops the first port tried: the bench finds the one it
+/// forwards, says so, and the memory search measures memory, not the filter.
+#[test]
+#[ignore = "needs QEMU: the VM tier, run by scripts/test (cargo test -- --include-ignored)"]
+fn bench_boot_sends_a_flow_the_image_forwards_and_says_which() {
+    static BUILT: Mutex<Option<PathBuf>> = Mutex::new(None);
+    let image = build_once(&BUILT, "dns-only", DNS_ONLY);
+    let (j, progress) = bench_json_on(&image, &["boot", "--runs", "1"]);
+    assert_eq!(number(&j, "udp_port", None), 53.0, "{j}");
+    assert!(
+        progress.contains(
+            "flow: UDP 192.0.2.1:12345 -> 192.0.2.2:53 into eth0, out of eth1 \
+             (the first of ports 7, 53, 443, 80, 123, 5201, 9 the image forwards"
+        ),
+        "{progress}"
+    );
+    let mem = number(&j, "min_mem_kib", None);
+    assert!((64.0..=64.0 * 1024.0).contains(&mem), "{mem}");
+    // A port asked for that the image drops: said plainly, before any memory search.
+    let out = sluice(&[
+        "bench",
+        "boot",
+        image.to_str().unwrap(),
+        "--runs",
+        "1",
+        "--udp-port",
+        "7",
+    ]);
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains(
+            "the image boots but does not forward the bench's frames (UDP \
+             192.0.2.1:12345 -> 192.0.2.2:7 into eth0, out of eth1): pass --udp-port PORT"
+        ),
+        "{err}"
+    );
+    assert!(
+        !err.contains("MiB") && !err.contains("--mem 8192K"),
+        "{err}"
     );
 }
 

@@ -138,3 +138,133 @@ fn element_arguments_are_checked_too() {
     assert!(err.contains("IPFilter@2 :: IPFilter"), "{err}");
     assert!(err.ends_with("2 errors found\n"), "{err}");
 }
+
+#[test]
+fn graph_and_argument_errors_are_reported_in_one_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = write(
+        &dir,
+        "both.click",
+        "Idle -> Strip(abc) -> Nope -> Discard;\nIdle -> [3]Discard;\n",
+    );
+    let out = sluice(&["check", f.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let name = f.display().to_string();
+    // The argument error comes in source order among the graph's errors.
+    let strip = err
+        .find(&format!("{name}:1:15: error: Strip@2 :: Strip: LENGTH"))
+        .unwrap_or_else(|| panic!("{err}"));
+    let nope = err
+        .find(&format!("{name}:1:23: error: unknown element class 'Nope'"))
+        .unwrap_or_else(|| panic!("{err}"));
+    assert!(strip < nope, "{err}");
+    assert!(err.contains("has no input [3]"), "{err}");
+    // The unknown class is reported once, by the graph check.
+    assert_eq!(err.matches("'Nope'").count(), 1, "{err}");
+    assert!(err.ends_with("4 errors found\n"), "{err}");
+}
+
+#[test]
+fn an_undefined_parameter_fails_check_at_its_reference() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = write(
+        &dir,
+        "undef.click",
+        "define($OUT out.pcap);\nFromDump($IN, STOP true) -> Strip(${LEN}) -> ToDump($OUT);\n",
+    );
+    let out = sluice(&["check", f.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let name = f.display().to_string();
+    assert!(
+        err.contains(&format!(
+            "{name}:2:10: error: FromDump@1 :: FromDump: parameter '$IN' is not defined: \
+             define it (`define($IN VALUE)`) or set it on the command line (IN=VALUE)\n"
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains("    2 | FromDump($IN, STOP true)") && err.contains("      |          ^^^\n"),
+        "{err}"
+    );
+    // Strip's own complaint about the text `${LEN}` would only restate the cause.
+    assert!(err.contains("parameter '$LEN' is not defined"), "{err}");
+    assert!(!err.contains("LENGTH:"), "{err}");
+    assert!(err.ends_with("2 errors found\n"), "{err}");
+    // Set on the command line, both are fine.
+    let ok = sluice(&["check", f.to_str().unwrap(), "IN=x.pcap", "LEN=14"]);
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+}
+
+#[test]
+fn script_variables_are_left_to_the_script() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = write(
+        &dir,
+        "script.click",
+        "Script(set x 1, print $x $args);\nDriverManager(print $y, stop);\n",
+    );
+    let out = sluice(&["check", f.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn an_unused_parameter_warns_and_names_the_ones_used() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = write(
+        &dir,
+        "p.click",
+        "define($OUT0 a.pcap, $OUT1 b.pcap);\nIdle -> ToDump($OUT0); Idle -> ToDump($OUT1);\n",
+    );
+    let out = sluice(&[
+        "check",
+        f.to_str().unwrap(),
+        "OUTO=/tmp/x.pcap",
+        "OUT1=c.pcap",
+    ]);
+    // A warning, not an error: the configuration itself is fine.
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        err,
+        format!(
+            "{}: warning: OUTO=/tmp/x.pcap is not used: the configuration never refers to \
+             $OUTO (its parameters are $OUT0, $OUT1); did you mean OUT0=...?\n",
+            f.display()
+        )
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains(": ok: "));
+}
+
+/// IPFilter and IPClassifier number their patterns as Click 2.1 does, from 0: `click -e
+/// 'Idle -> IPFilter(allow tcp, allow bogus) -> Discard'` says "pattern 1: empty term near
+/// 'bogus'". The caret shows which one is meant either way.
+#[test]
+fn filter_patterns_are_numbered_as_click_numbers_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = write(
+        &dir,
+        "f.click",
+        "Idle -> IPFilter(allow tcp, allow bogus) -> Discard;\n",
+    );
+    let out = sluice(&["check", f.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("IPFilter@2 :: IPFilter: pattern 1: empty term near 'bogus'"),
+        "{err}"
+    );
+    assert!(
+        err.contains("      |                                   ^^^^^\n"),
+        "{err}"
+    );
+}

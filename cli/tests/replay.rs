@@ -54,12 +54,164 @@ fn sample_frames() -> Vec<Vec<u8>> {
         .collect()
 }
 
+/// A detached VM, stopped on drop; its console log (which `sluice stop` keeps) goes too.
 struct Vm(String);
 
 impl Drop for Vm {
     fn drop(&mut self) {
+        let ps = text(&sluice(&["ps"]).stdout);
+        let log = ps
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(self.0.as_str()))
+            .and_then(|l| l.rsplit_once(" log="))
+            .map(|(_, path)| PathBuf::from(path));
         let _ = sluice(&["stop", &self.0]);
+        if let Some(log) = log {
+            let _ = std::fs::remove_file(log);
+        }
     }
+}
+
+/// Builds `config` as `NAME.elf` and boots it detached with two dgram NICs whose ports
+/// start at `base`; the VM is stopped when the guard drops.
+fn boot(name: &str, config: &str, base: u16) -> (Vm, PathBuf) {
+    require_qemu("`sluice replay`'s tests");
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("replay-test");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join(format!("{name}.click"));
+    std::fs::write(&file, config).unwrap();
+    let image = dir.join(format!("{name}.elf"));
+    let out = sluice(&[
+        "build",
+        file.to_str().unwrap(),
+        "-o",
+        image.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "build: {}", text(&out.stderr));
+    let vm_name = format!("replay-{}-{name}", std::process::id());
+    let nic = |k: u16| format!("dgram:{}:{}", base + 2 * k, base + 2 * k + 1);
+    let out = sluice(&[
+        "boot",
+        image.to_str().unwrap(),
+        "--name",
+        &vm_name,
+        "--nic",
+        &nic(0),
+        "--nic",
+        &nic(1),
+        "--detach",
+    ]);
+    assert!(
+        out.status.success(),
+        "boot: {}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    (Vm(vm_name), dir)
+}
+
+/// One frame to port 7 passes from eth0 to eth1; anything else is dropped and counted.
+const FILTER: &str = "\
+FromDevice(0) -> cl :: Classifier(12/0800, -) -> Strip(14) -> CheckIPHeader
+  -> f :: IPFilter(allow udp && dst port 7, deny all) -> Unstrip(14) -> ToDevice(1);
+cl[1] -> other :: Counter -> Discard;
+";
+
+/// An IPv4/UDP frame to `port`, from eth0's side.
+fn udp_frame(port: u16) -> Vec<u8> {
+    let mut f = vec![0x02, 0, 0, 0, 0, 0x02, 0x02, 0, 0, 0, 0, 0x01, 0x08, 0x00];
+    let mut ip = vec![
+        0x45, 0, 0, 32, 0, 1, 0, 0, 64, 17, 0, 0, 192, 0, 2, 1, 192, 0, 2, 2,
+    ];
+    let sum = {
+        let mut s: u32 = ip
+            .chunks(2)
+            .map(|c| u32::from(c[0]) << 8 | u32::from(c[1]))
+            .sum();
+        while s > 0xffff {
+            s = (s & 0xffff) + (s >> 16);
+        }
+        !(s as u16)
+    };
+    ip[10..12].copy_from_slice(&sum.to_be_bytes());
+    f.extend(ip);
+    f.extend([0x30, 0x39]);
+    f.extend(port.to_be_bytes());
+    f.extend([0, 12, 0, 0, 1, 2, 3, 4]);
+    f
+}
+
+/// `--watch`: one line per frame with where it went and which watched handlers it moved.
+#[test]
+#[ignore = "needs QEMU: the VM tier, run by scripts/test (cargo test -- --include-ignored)"]
+fn a_watched_replay_tells_each_frames_fate() {
+    let base = 43000 + (std::process::id() % 1000) as u16 * 4;
+    let (vm, dir) = boot("filter", FILTER, base);
+    let mut arp = udp_frame(7);
+    arp[12..14].copy_from_slice(&[0x08, 0x06]);
+    let input = dir.join("watch.pcap");
+    std::fs::write(&input, pcap(&[udp_frame(7), udp_frame(9), arp])).unwrap();
+    let out = sluice(&[
+        "replay",
+        input.to_str().unwrap(),
+        "--vm",
+        &vm.0,
+        "--watch",
+        "f.drops",
+        "--watch",
+        "other.count",
+    ]);
+    assert!(out.status.success(), "replay: {}", text(&out.stderr));
+    let lines: Vec<String> = text(&out.stdout).lines().map(String::from).collect();
+    assert_eq!(lines[0], "frame  in     out        changed");
+    assert_eq!(lines[1], "    1  eth0   eth1");
+    assert_eq!(lines[2], "    2  eth0   -          f.drops +1");
+    assert_eq!(lines[3], "    3  eth0   -          other.count +1");
+    assert_eq!(lines[4], format!("sent 3 frame(s) into eth0 of {}", vm.0));
+    // A handler that does not exist is named.
+    let out = sluice(&[
+        "replay",
+        input.to_str().unwrap(),
+        "--vm",
+        &vm.0,
+        "--watch",
+        "f.nope",
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("--watch f.nope"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+/// A replay long enough to notice shows how far it got on a terminal, and nothing of it
+/// when its standard error is not one.
+#[test]
+#[ignore = "needs QEMU: the VM tier, run by scripts/test (cargo test -- --include-ignored)"]
+fn a_long_replay_shows_progress_on_a_terminal() {
+    let base = 45000 + (std::process::id() % 1000) as u16 * 4;
+    let (vm, dir) = boot("progress", FILTER, base);
+    // 1500 frames, one at a time with a 2 ms pause each: well over the one second before
+    // the progress line first shows.
+    let frames: Vec<Vec<u8>> = (0..1500).map(|_| udp_frame(7)).collect();
+    let input = dir.join("long.pcap");
+    std::fs::write(&input, pcap(&frames)).unwrap();
+    let (status, stdout, terminal) =
+        common::on_terminal(std::process::Command::new(common::SLUICE).args([
+            "replay",
+            input.to_str().unwrap(),
+            "--vm",
+            &vm.0,
+        ]));
+    assert!(status.success(), "{terminal}");
+    assert!(stdout.starts_with("sent 1500 frame(s)"), "{stdout}");
+    assert!(
+        terminal.contains("\r\x1b[Ksluice replay: ") && terminal.contains(" of 1500 frames sent, "),
+        "{terminal:?}"
+    );
+    // The line is cleared before the results.
+    assert!(terminal.ends_with("\r\x1b[K"), "{terminal:?}");
 }
 
 #[test]

@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+mod common;
+
 const SLUICE: &str = env!("CARGO_BIN_EXE_sluice");
 
 /// An Ethernet/IPv4/UDP frame with `n` payload bytes.
@@ -558,4 +560,63 @@ fn click_command_line_expression_quit_globs_and_flattened_output() {
         ],
     );
     assert_eq!(text(&out.stdout), "4\n", "stderr: {}", text(&out.stderr));
+}
+
+/// On a terminal a run says where its captures went, as absolute paths: relative names are
+/// relative to the current directory (as in Click), never to the configuration's folder.
+/// A script (standard error not a terminal) sees nothing of it, as it would from Click.
+#[test]
+fn a_run_on_a_terminal_says_where_it_wrote_its_captures() {
+    let d = Dir::new();
+    let conf_dir = d.path("conf");
+    std::fs::create_dir(&conf_dir).unwrap();
+    d.write("in.pcap", sample_pcap(5));
+    d.write(
+        "conf/p.click",
+        "define($OUT out.pcap);\nFromDump(in.pcap, STOP true) -> dump :: ToDump($OUT);\n",
+    );
+    let (status, _, terminal) = common::on_terminal(
+        Command::new(SLUICE)
+            .args(["run", "conf/p.click"])
+            .current_dir(d.0.path()),
+    );
+    assert!(status.success(), "{terminal}");
+    let written = d.0.path().canonicalize().unwrap().join("out.pcap");
+    assert!(
+        terminal.contains(&format!(
+            "sluice run: dump wrote 5 packets to {}\n",
+            written.display()
+        )),
+        "{terminal}"
+    );
+    assert!(written.exists() && !conf_dir.join("out.pcap").exists());
+    let piped = sluice(&d, &["conf/p.click"]);
+    assert!(piped.status.success());
+    assert_eq!(text(&piped.stderr), "");
+}
+
+/// A `NAME=value` the configuration never uses: Click's driver says nothing, and neither
+/// does `sluice run` in a script; at a terminal it warns, naming the parameters it has.
+#[test]
+fn an_unused_parameter_is_pointed_out_on_a_terminal_only() {
+    let d = Dir::new();
+    d.write("in.pcap", sample_pcap(2));
+    d.write(
+        "p.click",
+        "define($OUT0 out.pcap);\nFromDump(in.pcap, STOP true) -> ToDump($OUT0);\n",
+    );
+    let piped = sluice(&d, &["p.click", "OUTO=x.pcap"]);
+    assert!(piped.status.success());
+    assert_eq!(text(&piped.stderr), "");
+    let (status, _, terminal) = common::on_terminal(
+        Command::new(SLUICE)
+            .args(["run", "p.click", "OUTO=x.pcap"])
+            .current_dir(d.0.path()),
+    );
+    assert!(status.success(), "{terminal}");
+    assert!(
+        terminal.contains("p.click: warning: OUTO=x.pcap is not used")
+            && terminal.contains("did you mean OUT0=...?"),
+        "{terminal}"
+    );
 }

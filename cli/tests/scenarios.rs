@@ -720,3 +720,255 @@ fn router_vm_gives_the_host_mode_result() {
 fn load_balancer_vm_gives_the_host_mode_result() {
     vm_scenario("load-balancer");
 }
+
+// ---- the firewall's traffic and what traffic.txt says of it ---------------------------
+
+/// One line of a scenario's `traffic.txt`: the NIC a frame goes in, the NICs it must leave
+/// by (empty: dropped), and the note (for a drop: `why, ..., side_denied`).
+struct TrafficLine {
+    into: usize,
+    out: Vec<usize>,
+    note: String,
+}
+
+fn traffic(name: &str) -> Vec<TrafficLine> {
+    let text = std::fs::read_to_string(scenario_dir(name).join("traffic.txt")).unwrap();
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| {
+            let words: Vec<&str> = l.split_whitespace().collect();
+            let nic = |w: &str| w.trim_start_matches("eth").parse::<usize>().unwrap();
+            let out = if words[3] == "(dropped)" {
+                Vec::new()
+            } else {
+                words[3].split(',').map(nic).collect()
+            };
+            TrafficLine {
+                into: nic(words[1]),
+                out,
+                note: words[4..].join(" "),
+            }
+        })
+        .collect()
+}
+
+/// The firewall's drop counters traffic.txt names for a frame: none for one it passes,
+/// what follows the last `: ` of the note for a drop (`lan_no_flow, lan_denied`).
+fn drop_counters(line: &TrafficLine) -> BTreeSet<String> {
+    if !line.out.is_empty() {
+        return BTreeSet::new();
+    }
+    line.note
+        .rsplit_once(": ")
+        .map(|(_, c)| c.split(", ").map(|c| format!("fw/{c}.count")).collect())
+        .unwrap_or_default()
+}
+
+/// Every drop counter of the firewall: one per reason and side, and the two totals.
+fn firewall_counters() -> Vec<String> {
+    let mut all = Vec::new();
+    for side in ["lan", "wan"] {
+        for why in [
+            "denied",
+            "not_ip",
+            "bad_ip",
+            "no_rule",
+            "no_flow",
+            "bad_error",
+        ] {
+            all.push(format!("fw/{side}_{why}.count"));
+        }
+    }
+    all
+}
+
+/// The frames are what the protocols they name put on a wire: DNS with its question and
+/// answer, NTP, Linux ping's payload, HTTP, an IPv6 router solicitation with a valid
+/// checksum; tcpdump and Wireshark read them as such.
+#[test]
+fn firewall_traffic_speaks_the_real_protocols() {
+    let frames = read_pcap(&scenario_dir("firewall").join("in.pcap"));
+    let (mut dns, mut ntp, mut ping, mut http, mut ipv6) = (0, 0, 0, 0, 0);
+    for (_, f) in &frames {
+        let p = SlicedPacket::from_ethernet(f).unwrap();
+        match (&p.net, &p.transport) {
+            (Some(NetSlice::Ipv4(_)), Some(TransportSlice::Udp(u))) => {
+                let d = u.payload();
+                if u.source_port() == 53 || u.destination_port() == 53 {
+                    // Header: one question; a response (QR) carries one answer.
+                    let flags = u16::from_be_bytes([d[2], d[3]]);
+                    assert_eq!(u16::from_be_bytes([d[4], d[5]]), 1, "qdcount");
+                    let answers = u16::from_be_bytes([d[6], d[7]]);
+                    assert_eq!(answers, flags >> 15, "one answer in responses only");
+                    assert_eq!(&d[12..29], b"\x03www\x07example\x03com\x00");
+                    dns += 1;
+                } else if u.destination_port() == 123 {
+                    assert_eq!((d.len(), d[0]), (48, 0x23), "NTPv4 client request");
+                    ntp += 1;
+                }
+            }
+            (Some(NetSlice::Ipv4(_)), Some(TransportSlice::Icmpv4(i)))
+                if matches!(i.type_u8(), 0 | 8) =>
+            {
+                // Echo: after the 8-byte timestamp pair, bytes count up from 0x10.
+                let d = i.payload();
+                assert_eq!(d.len(), 56);
+                assert!(d[16..].iter().zip(0x10u8..).all(|(a, b)| *a == b));
+                ping += 1;
+            }
+            (Some(NetSlice::Ipv4(_)), Some(TransportSlice::Tcp(t))) if !t.payload().is_empty() => {
+                let d = t.payload();
+                assert!(
+                    d.starts_with(b"GET / HTTP/1.0\r\n") || d.starts_with(b"HTTP/1.0 200 OK\r\n")
+                );
+                http += 1;
+            }
+            (Some(NetSlice::Ipv6(v6)), Some(TransportSlice::Icmpv6(i))) => {
+                assert_eq!(i.type_u8(), 133, "router solicitation");
+                let h = v6.header();
+                let pseudo_sum = sum16(&h.source())
+                    + sum16(&h.destination())
+                    + sum16(&(i.slice().len() as u32).to_be_bytes())
+                    + 58;
+                assert_eq!(
+                    fold(pseudo_sum + sum16(i.slice())),
+                    0xffff,
+                    "ICMPv6 checksum"
+                );
+                ipv6 += 1;
+            }
+            _ => {}
+        }
+    }
+    assert_eq!((dns, ntp, ping, http, ipv6), (3, 1, 4, 2, 1));
+}
+
+/// Every drop traffic.txt attributes to a counter is counted there, and nowhere else.
+#[test]
+fn firewall_drop_counters_add_up_to_traffic_txt() {
+    let mut expected: BTreeMap<String, u64> =
+        firewall_counters().into_iter().map(|c| (c, 0)).collect();
+    for line in traffic("firewall").iter().filter(|l| l.out.is_empty()) {
+        for c in drop_counters(line) {
+            *expected
+                .get_mut(&c)
+                .unwrap_or_else(|| panic!("no counter {c}")) += 1;
+        }
+    }
+    let dir = scenario_dir("firewall");
+    let tmp = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new(SLUICE);
+    cmd.current_dir(&dir)
+        .args(["run", "--quiet", "firewall-pcap.click", "IN=in.pcap"])
+        .arg(format!("OUT0={}", tmp.path().join("0.pcap").display()))
+        .arg(format!("OUT1={}", tmp.path().join("1.pcap").display()));
+    for c in expected.keys() {
+        cmd.args(["-h", c]);
+    }
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let printed = String::from_utf8_lossy(&out.stdout);
+    let got: BTreeMap<String, u64> = printed
+        .split("\n\n")
+        .filter_map(|b| b.split_once(":\n"))
+        .map(|(h, v)| (h.trim().to_string(), v.trim().parse().unwrap()))
+        .collect();
+    assert_eq!(got, expected);
+}
+
+/// `sluice replay --watch` on the firewall VM (what scripts/demo shows): each frame leaves
+/// by the NICs traffic.txt names, and each dropped one moves exactly the counters it names.
+#[test]
+#[ignore = "needs QEMU: the VM tier, run by scripts/test (cargo test -- --include-ignored)"]
+fn firewall_vm_drops_each_frame_where_traffic_txt_says() {
+    let image = build_image("firewall");
+    let tmp = tempfile::tempdir().unwrap();
+    let (mut lan, mut wan) = (Vec::new(), Vec::new());
+    for rec in read_pcap(&scenario_dir("firewall").join("in.pcap")) {
+        if rec.1[9] == 1 {
+            lan.push(rec)
+        } else {
+            wan.push(rec)
+        }
+    }
+    let write = |name: &str, recs: &[Record]| {
+        let mut d = Vec::new();
+        for v in [0xa1b2_c3d4u32, 0x0004_0002, 0, 0, 65535, 1] {
+            d.extend_from_slice(&v.to_le_bytes());
+        }
+        for (t, f) in recs {
+            let (s, us) = ((t / 1_000_000) as u32, (t % 1_000_000) as u32);
+            for v in [s, us, f.len() as u32, f.len() as u32] {
+                d.extend_from_slice(&v.to_le_bytes());
+            }
+            d.extend_from_slice(f);
+        }
+        let p = tmp.path().join(name);
+        std::fs::write(&p, d).unwrap();
+        p
+    };
+    let (lan, wan) = (write("lan.pcap", &lan), write("wan.pcap", &wan));
+    let ports: Vec<u16> = (0..4)
+        .map(|_| {
+            UdpSocket::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port()
+        })
+        .collect();
+    let nics = [
+        format!("dgram:{}:{}", ports[0], ports[1]),
+        format!("dgram:{}:{}", ports[2], ports[3]),
+    ];
+    let vm = ScenarioVm::boot(&image, &nics, None);
+    let mut cmd = Command::new(SLUICE);
+    cmd.arg("replay")
+        .arg(format!("eth0={}", lan.display()))
+        .arg(format!("eth1={}", wan.display()))
+        .args(["--vm", &vm.name, "--json"]);
+    let counters = firewall_counters();
+    for c in &counters {
+        cmd.args(["--watch", c]);
+    }
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json = String::from_utf8_lossy(&out.stdout).into_owned();
+    let frames: Vec<&str> = json.split("{\"in\":").skip(1).collect();
+    let lines = traffic("firewall");
+    assert_eq!(frames.len(), lines.len(), "{json}");
+    for (k, (fate, line)) in frames.iter().zip(&lines).enumerate() {
+        let n = k + 1;
+        assert!(
+            fate.starts_with(&line.into.to_string()),
+            "frame {n}: {fate}"
+        );
+        let out_at = fate.find("\"out\":[").unwrap() + 7;
+        let out: Vec<usize> = fate[out_at..fate[out_at..].find(']').unwrap() + out_at]
+            .split(',')
+            .map(|c| c.parse().unwrap())
+            .collect();
+        let left: Vec<usize> = (0..2).filter(|&i| out[i] > 0).collect();
+        assert_eq!(left, line.out, "frame {n} ({}): {fate}", line.note);
+        let changed: BTreeSet<String> = counters
+            .iter()
+            .filter(|c| fate.contains(&format!("\"{c}\":\"+1\"")))
+            .cloned()
+            .collect();
+        assert_eq!(
+            changed,
+            drop_counters(line),
+            "frame {n} ({}): {fate}",
+            line.note
+        );
+        assert!(fate.contains("\"seen\":true"), "frame {n}: {fate}");
+    }
+}

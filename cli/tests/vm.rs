@@ -458,7 +458,8 @@ fn boot_refuses_what_it_cannot_run() {
     ]);
     assert!(!out.status.success());
     assert!(
-        text(&out.stderr).contains("not free"),
+        text(&out.stderr).contains("not free")
+            && text(&out.stderr).contains("pick another LOCAL port"),
         "{}",
         text(&out.stderr)
     );
@@ -578,6 +579,55 @@ fn real_ping_from_a_namespace_gets_replies() {
         "3 replies and an ARP reply"
     );
     drop(vm);
+}
+
+/// At a terminal, `sluice build` says what it is doing and how long that takes, then shows
+/// cargo's progress bar on one line; piped, it prints only its result.
+#[test]
+#[ignore = "needs QEMU: the VM tier, run by scripts/test (cargo test -- --include-ignored)"]
+fn build_shows_cargos_progress_on_a_terminal() {
+    let _guard = BUILD.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = work_dir();
+    // A configuration of its own, so the unikernel crate compiles anew and cargo has
+    // something to show.
+    let config = dir.join(format!("progress-{}.click", std::process::id()));
+    std::fs::write(
+        &config,
+        format!(
+            "FromDevice(0) -> c{} :: Counter -> ToDevice(1);\n",
+            std::process::id()
+        ),
+    )
+    .unwrap();
+    let image = dir.join("progress.elf");
+    let (status, stdout, terminal) = common::on_terminal(
+        Command::new(SLUICE)
+            .arg("build")
+            .arg(&config)
+            .arg("-o")
+            .arg(&image),
+    );
+    assert!(status.success(), "{terminal}");
+    assert!(stdout.starts_with("built "), "{stdout}");
+    assert!(
+        terminal.starts_with("sluice build: compiling the unikernel for x86_64-unknown-none")
+            && terminal.contains("about a minute the first time"),
+        "{terminal}"
+    );
+    assert!(
+        terminal.contains("\r\x1b[Ksluice build: Building ["),
+        "{terminal}"
+    );
+    // Cargo's own lines stay out of sight.
+    assert!(!terminal.contains("Compiling "), "{terminal}");
+    let piped = sluice(&[
+        "build",
+        config.to_str().unwrap(),
+        "-o",
+        image.to_str().unwrap(),
+    ]);
+    assert!(piped.status.success());
+    assert_eq!(text(&piped.stderr), "");
 }
 
 #[test]
@@ -798,19 +848,10 @@ fn qemu_dies_with_a_killed_foreground_launcher() {
 
 #[test]
 #[ignore = "needs QEMU: the VM tier, run by scripts/test (cargo test -- --include-ignored)"]
-fn stop_all_stops_every_vm_and_leaves_nothing_behind() {
+fn stop_all_stops_every_vm_and_leaves_only_their_logs() {
     require_qemu("this test");
     let image = firewall();
-    // A runtime directory of its own, so `--all` cannot reach the other tests' VMs.
-    let runtime = work_dir().join(unique_name("runtime"));
-    std::fs::create_dir_all(&runtime).unwrap();
-    let run = |args: &[&str]| {
-        Command::new(SLUICE)
-            .args(args)
-            .env("XDG_RUNTIME_DIR", &runtime)
-            .output()
-            .unwrap()
-    };
+    let runtime = PrivateRuntime::new();
     let names: Vec<String> = (0..2).map(|_| unique_name("detached")).collect();
     for name in &names {
         let (nics, ..) = two_nics();
@@ -818,10 +859,10 @@ fn stop_all_stops_every_vm_and_leaves_nothing_behind() {
         for nic in &nics {
             args.extend(["--nic", nic]);
         }
-        let out = run(&args);
+        let out = runtime.run(&args);
         assert!(out.status.success(), "{}", text(&out.stderr));
     }
-    let ps = text(&run(&["ps"]).stdout);
+    let ps = text(&runtime.run(&["ps"]).stdout);
     let pids: Vec<u32> = names
         .iter()
         .map(|name| {
@@ -830,18 +871,225 @@ fn stop_all_stops_every_vm_and_leaves_nothing_behind() {
             line.split_whitespace().nth(1).unwrap().parse().unwrap()
         })
         .collect();
-    let out = run(&["stop", "--all"]);
+    let out = runtime.run(&["stop", "--all"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     for (name, &pid) in names.iter().zip(&pids) {
         assert!(text(&out.stdout).contains(&format!("stopped {name}")));
         assert!(wait_gone(pid, Duration::from_secs(5)), "{name} still runs");
     }
-    let dir = runtime.join("sluice");
-    let left: Vec<String> = std::fs::read_dir(&dir)
+    // No record and no socket stays: only each VM's console log, for `sluice logs`.
+    let mut left = runtime.files();
+    left.sort();
+    let mut logs: Vec<String> = names.iter().map(|n| format!("{n}.log")).collect();
+    logs.sort();
+    assert_eq!(left, logs, "left in {}", runtime.dir().display());
+    assert_eq!(
+        runtime
+            .run(&["ps"])
+            .stdout
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count(),
+        1
+    );
+}
+
+/// A runtime directory of a test's own (`XDG_RUNTIME_DIR`), so `sluice stop --all` reaches
+/// only that test's VMs; every VM in it is stopped when it is dropped, also on failure.
+struct PrivateRuntime(PathBuf);
+
+impl PrivateRuntime {
+    fn new() -> Self {
+        let path = work_dir().join(unique_name("runtime"));
+        std::fs::create_dir_all(&path).unwrap();
+        PrivateRuntime(path)
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(SLUICE);
+        c.args(args)
+            .env("XDG_RUNTIME_DIR", &self.0)
+            .stdin(Stdio::null());
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.command(args).output().unwrap()
+    }
+
+    /// The runtime directory sluice uses.
+    fn dir(&self) -> PathBuf {
+        self.0.join("sluice")
+    }
+
+    /// What it holds, but the cached TSC frequency.
+    fn files(&self) -> Vec<String> {
+        std::fs::read_dir(self.dir())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|f| f != "tsc_khz")
+            .collect()
+    }
+}
+
+impl Drop for PrivateRuntime {
+    fn drop(&mut self) {
+        let _ = self.run(&["stop", "--all"]);
+    }
+}
+
+#[test]
+#[ignore = "needs QEMU: the VM tier, run by scripts/test (cargo test -- --include-ignored)"]
+fn logs_shows_a_vms_console_while_it_runs_and_after_it_stopped() {
+    require_qemu("this test");
+    let image = firewall();
+    let runtime = PrivateRuntime::new();
+    let name = unique_name("logs");
+    let boot = |runtime: &PrivateRuntime| {
+        let (nics, ..) = two_nics();
+        let mut args = vec!["boot", image.to_str().unwrap(), "--detach", "--name", &name];
+        for nic in &nics {
+            args.extend(["--nic", nic]);
+        }
+        let out = runtime.run(&args);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    };
+    boot(&runtime);
+    let log = runtime.dir().join(format!("{name}.log"));
+    let ps = text(&runtime.run(&["ps"]).stdout);
+    assert!(
+        ps.lines()
+            .any(|l| l.starts_with(&name) && l.ends_with(&format!("log={}", log.display()))),
+        "{ps}"
+    );
+    let out = runtime.run(&["logs", &name]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).starts_with("ready entry->ready="),
+        "{}",
+        text(&out.stdout)
+    );
+    // Following: what the guest writes as it stops arrives, then `logs -f` ends by itself.
+    let follow = runtime
+        .command(&["logs", "-f", &name])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let stop = runtime.run(&["stop", &name]);
+    assert!(stop.status.success(), "{}", text(&stop.stderr));
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(follow.wait_with_output());
+    });
+    let followed = rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("logs -f did not end when the VM stopped")
+        .unwrap();
+    let followed = text(&followed.stdout);
+    assert!(
+        followed.starts_with("ready ") && followed.contains("router stopped"),
+        "{followed}"
+    );
+    // Stopped: not listed, its socket gone, its log kept and still shown.
+    assert!(!text(&runtime.run(&["ps"]).stdout).contains(&name));
+    assert_eq!(runtime.files(), vec![format!("{name}.log")]);
+    let after = runtime.run(&["logs", &name]);
+    assert!(after.status.success());
+    assert_eq!(text(&after.stdout), followed);
+    // The name taken again: the log is the new VM's alone.
+    boot(&runtime);
+    let fresh = text(&runtime.run(&["logs", &name]).stdout);
+    assert!(!fresh.contains("router stopped"), "{fresh}");
+    let missing = runtime.run(&["logs", "no-such-vm"]);
+    assert!(!missing.status.success());
+    assert!(
+        text(&missing.stderr).contains("no VM named 'no-such-vm'"),
+        "{}",
+        text(&missing.stderr)
+    );
+}
+
+/// QEMU's own failures (it says so and exits 1, which is also the guest's "router stopped")
+/// come back as what QEMU said plus what to do, foreground and detached.
+#[test]
+#[ignore = "needs root and QEMU: the VM tier, run by scripts/test (cargo test -- --include-ignored)"]
+fn qemu_failures_say_what_to_do() {
+    require_qemu("this test");
+    let image = firewall();
+    let runtime = PrivateRuntime::new();
+    let is_root = std::fs::read_to_string("/proc/self/status")
         .unwrap()
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|f| !f.starts_with("tsc_khz"))
-        .collect();
-    assert!(left.is_empty(), "left in {}: {left:?}", dir.display());
+        .lines()
+        .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"));
+    assert!(
+        is_root,
+        "this test switches to an unprivileged user and needs root"
+    );
+    // An unprivileged user may not open TAP devices.
+    let scratch = work_dir().join(unique_name("nobody"));
+    std::fs::create_dir_all(&scratch).unwrap();
+    let copy = scratch.join("fw.elf");
+    std::fs::copy(&image, &copy).unwrap();
+    for path in [&scratch, &copy] {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o777)).unwrap();
+    }
+    let tap = format!("sl{}t", std::process::id() % 100_000);
+    for detach in [false, true] {
+        let mut c = Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(SLUICE)
+            .arg("boot")
+            .arg(&copy)
+            .args(["--nic", &format!("tap:{tap}")])
+            .env("XDG_RUNTIME_DIR", &scratch);
+        if detach {
+            c.arg("--detach");
+        }
+        let out = c
+            .stdin(Stdio::null())
+            .output()
+            .expect("setpriv (util-linux)");
+        assert!(!out.status.success());
+        let err = text(&out.stderr);
+        assert!(
+            err.contains("QEMU stopped before the VM started")
+                && err.contains("/dev/net/tun")
+                && err.contains("needs root (CAP_NET_ADMIN)")
+                && err.contains(&format!("ip tuntap add dev {tap} mode tap user $USER")),
+            "{err}"
+        );
+        assert!(!err.contains("router stopped"), "{err}");
+    }
+    // One TAP device for two NICs: the second finds it busy.
+    struct Tap(String);
+    impl Drop for Tap {
+        fn drop(&mut self) {
+            let _ = Command::new("ip").args(["link", "del", &self.0]).status();
+        }
+    }
+    let out = Command::new("ip")
+        .args(["tuntap", "add", "dev", &tap, "mode", "tap"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let _tap = Tap(tap.clone());
+    let nic = format!("tap:{tap}");
+    let out = runtime.run(&[
+        "boot",
+        image.to_str().unwrap(),
+        "--nic",
+        &nic,
+        "--nic",
+        &nic,
+    ]);
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains(&format!("TAP device {tap} is in use")),
+        "{err}"
+    );
+    assert!(runtime.files().is_empty(), "{:?}", runtime.files());
 }

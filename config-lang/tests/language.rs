@@ -953,6 +953,20 @@ fn errors_from_every_step_together() {
 }
 
 #[test]
+fn load_all_hands_back_the_graph_with_its_errors() {
+    let src = Source::new("x.click", "Idle -> Countr(1) -> Discard;");
+    let (graph, diags) = sluice_config::load_all(&src, &[], &classes());
+    let graph = graph.expect("a graph despite the unknown class");
+    assert_eq!(graph.elements.len(), 3);
+    assert_eq!(graph.elements[1].config, "1");
+    assert_eq!(diags.0.len(), 1, "{diags:?}");
+    // Syntax errors leave nothing to check further.
+    let (graph, diags) =
+        sluice_config::load_all(&Source::new("y.click", "a :: ;"), &[], &classes());
+    assert!(graph.is_none() && !diags.is_empty());
+}
+
+#[test]
 fn rendering_names_file_line_and_column() {
     let src = Source::new(
         "fw.click",

@@ -9,7 +9,10 @@
 //               flows, and new TCP connections to the published web server
 //               192.168.1.20:80 (and that server's replies back out).
 //   Everything else, IPv6 and broken IPv4 included, is dropped and counted in
-//   fw/lan_denied.count and fw/wan_denied.count.
+//   fw/lan_denied.count and fw/wan_denied.count, and by why in a counter of its own
+//   (fw/lan_no_flow.count, ...): not_ip (neither ARP nor IPv4), bad_ip (a broken IPv4
+//   header), no_flow (TCP, UDP or a ping no rule allows and no allowed flow it belongs to),
+//   bad_error (an ICMP error quoting no such flow), no_rule (any other IPv4).
 //
 // Click has no connection-tracking element; the flow table is an IPRewriter whose
 // mappings change nothing (`keep`). A packet is looked up in the rewriter's table before
@@ -31,12 +34,23 @@ elementclass StatefulFirewall {
 
   lan_denied :: Counter -> Discard;
   wan_denied :: Counter -> Discard;
+  // Why: one counter per reason, each feeding its side's total.
+  lan_not_ip :: Counter -> lan_denied;
+  lan_bad_ip :: Counter -> lan_denied;
+  lan_no_rule :: Counter -> lan_denied;
+  lan_no_flow :: Counter -> lan_denied;
+  lan_bad_error :: Counter -> lan_denied;
+  wan_not_ip :: Counter -> wan_denied;
+  wan_bad_ip :: Counter -> wan_denied;
+  wan_no_rule :: Counter -> wan_denied;
+  wan_no_flow :: Counter -> wan_denied;
+  wan_bad_error :: Counter -> wan_denied;
 
   // ARP is bridged, so hosts on both sides can resolve each other.
   lan_eth[0] -> [1]output;
   wan_eth[0] -> [0]output;
-  lan_eth[2] -> lan_denied;
-  wan_eth[2] -> wan_denied;
+  lan_eth[2] -> lan_not_ip;
+  wan_eth[2] -> wan_not_ip;
 
   // The flow table. Outputs: 0 towards the WAN, 1 towards the LAN, 2 and 3 denied.
   flows :: IPRewriter(keep 0 1,   // 0: a new flow the LAN may start
@@ -52,15 +66,15 @@ elementclass StatefulFirewall {
   to_lan :: Unstrip(14) -> [0]output;
   flows[0] -> to_wan;
   flows[1] -> to_lan;
-  flows[2] -> lan_denied;
-  flows[3] -> wan_denied;
+  flows[2] -> lan_no_flow;
+  flows[3] -> wan_no_flow;
   pings[0] -> to_wan;
   pings[1] -> to_lan;
-  pings[2] -> wan_denied;
+  pings[2] -> wan_no_flow;
   lan_errors[0] -> to_wan;
-  lan_errors[1] -> lan_denied;
+  lan_errors[1] -> lan_bad_error;
   wan_errors[0] -> to_lan;
-  wan_errors[1] -> wan_denied;
+  wan_errors[1] -> wan_bad_error;
 
   // From the LAN.
   lan_eth[1] -> Strip(14)
@@ -73,13 +87,13 @@ elementclass StatefulFirewall {
          icmp type unreachable or icmp type timeexceeded or icmp type parameterproblem
            or icmp type sourcequench,
          -);
-  lan_check[1] -> lan_denied;
+  lan_check[1] -> lan_bad_ip;
   lan_filter[0] -> [0]flows;
   lan_filter[1] -> [0]flows;
   lan_filter[2] -> [0]pings;
   lan_filter[3] -> [1]flows;
   lan_filter[4] -> lan_errors;
-  lan_filter[5] -> lan_denied;
+  lan_filter[5] -> lan_no_rule;
 
   // From the WAN.
   wan_eth[1] -> Strip(14)
@@ -91,12 +105,12 @@ elementclass StatefulFirewall {
          icmp type unreachable or icmp type timeexceeded or icmp type parameterproblem
            or icmp type sourcequench,
          -);
-  wan_check[1] -> wan_denied;
+  wan_check[1] -> wan_bad_ip;
   wan_filter[0] -> [2]flows;
   wan_filter[1] -> [3]flows;
   wan_filter[2] -> [1]pings;
   wan_filter[3] -> wan_errors;
-  wan_filter[4] -> wan_denied;
+  wan_filter[4] -> wan_no_rule;
 }
 
 fw :: StatefulFirewall;

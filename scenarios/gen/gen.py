@@ -14,8 +14,9 @@ import os
 import struct
 
 from packets import (BROADCAST, ETH_ARP, ETH_IP, ETH_IP6, TCP_ACK, TCP_FIN, TCP_PSH,
-                     TCP_RST, TCP_SYN, Trace, arp_reply, arp_request, echo, ether, icmp,
-                     ipv4, payload, tcp, udp)
+                     TCP_RST, TCP_SYN, Trace, arp_reply, arp_request, dns_answer, dns_query,
+                     echo, ether, icmp, ipv4, ipv6_router_solicitation, ntp_request, payload,
+                     ping_data, tcp, udp)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -71,37 +72,39 @@ def firewall():
     passes(0, lan(client_mac, ipv4(client, web, 6, tcp(client, web, 40003, 22, 8000, 0, TCP_SYN), ident=0x104, df=True)),
            "TCP SYN to 22 (allowed)")
 
-    # DNS over UDP.
-    query = payload(29, 1)
+    # DNS over UDP: www.example.com resolves to the web server above.
+    query = dns_query(0x1A2B, "www.example.com")
     q = ipv4(client, dns, 17, udp(client, dns, 50000, 53, query), ident=0x105)
-    passes(0, lan(client_mac, q), "UDP 192.168.1.10:50000 -> 198.51.100.53:53")
-    passes(1, wan(client_mac, ipv4(dns, client, 17, udp(dns, client, 53, 50000, payload(45, 2)), ident=0x9003, ttl=57)),
-           "UDP DNS reply")
+    passes(0, lan(client_mac, q), "DNS query 192.168.1.10:50000 -> 198.51.100.53:53, A www.example.com")
+    passes(1, wan(client_mac, ipv4(dns, client, 17, udp(dns, client, 53, 50000, dns_answer(0x1A2B, "www.example.com", web)), ident=0x9003, ttl=57)),
+           "DNS reply: www.example.com A 198.51.100.80")
 
     # Ping out and back.
-    passes(0, lan(client_mac, ipv4(client, web, 1, echo(True, 0x1234, 1, payload(56, 3)), ident=0x106)),
+    ping = ping_data(1_700_000_000, 11_000)
+    passes(0, lan(client_mac, ipv4(client, web, 1, echo(True, 0x1234, 1, ping), ident=0x106)),
            "ICMP echo request 192.168.1.10 -> 198.51.100.80")
-    passes(1, wan(client_mac, ipv4(web, client, 1, echo(False, 0x1234, 1, payload(56, 3)), ident=0x9004, ttl=57)),
+    passes(1, wan(client_mac, ipv4(web, client, 1, echo(False, 0x1234, 1, ping), ident=0x9004, ttl=57)),
            "ICMP echo reply")
 
-    # Not allowed out: SMTP, and UDP to a port other than 53.
+    # Not allowed out: SMTP, and UDP to a port other than 53 (NTP). No rule allows them and
+    # they belong to no flow.
     dropped(0, lan(client_mac, ipv4(client, web, 6, tcp(client, web, 40004, 25, 9000, 0, TCP_SYN), ident=0x107)),
-            "TCP SYN to 25: lan_denied")
-    dropped(0, lan(client_mac, ipv4(client, web, 17, udp(client, web, 50001, 123, payload(48, 4)), ident=0x108)),
-            "UDP to 123: lan_denied")
+            "TCP SYN to 25 (SMTP): lan_no_flow, lan_denied")
+    dropped(0, lan(client_mac, ipv4(client, web, 17, udp(client, web, 50001, 123, ntp_request(1_700_000_014)), ident=0x108)),
+            "NTP request to 123: lan_no_flow, lan_denied")
 
     # Unsolicited from the WAN.
     dropped(1, wan(client_mac, ipv4(remote, client, 6, tcp(remote, client, 51000, 22, 1, 0, TCP_SYN), ident=0x9005)),
-            "TCP SYN 203.0.113.7 -> 192.168.1.10:22: wan_denied")
-    dropped(1, wan(client_mac, ipv4(dns, client, 17, udp(dns, client, 53, 50001, payload(20, 5)), ident=0x9006)),
-            "UDP from :53 to a port with no flow: wan_denied")
-    dropped(1, wan(client_mac, ipv4(remote, client, 1, echo(True, 0x4321, 1, payload(32, 6)), ident=0x9007)),
-            "ICMP echo request from the WAN: wan_denied")
-    dropped(1, wan(client_mac, ipv4(web, client, 1, echo(False, 0x9999, 1, payload(56, 3)), ident=0x9008)),
-            "ICMP echo reply with no request: wan_denied")
+            "TCP SYN 203.0.113.7 -> 192.168.1.10:22: wan_no_flow, wan_denied")
+    dropped(1, wan(client_mac, ipv4(dns, client, 17, udp(dns, client, 53, 50001, dns_answer(0x5C5C, "www.example.com", remote)), ident=0x9006)),
+            "DNS reply to a port that asked nothing: wan_no_flow, wan_denied")
+    dropped(1, wan(client_mac, ipv4(remote, client, 1, echo(True, 0x4321, 1, ping_data(1_700_000_017, 0)), ident=0x9007)),
+            "ICMP echo request from the WAN: wan_no_rule, wan_denied")
+    dropped(1, wan(client_mac, ipv4(web, client, 1, echo(False, 0x9999, 1, ping), ident=0x9008)),
+            "ICMP echo reply with no request: wan_no_flow, wan_denied")
     # A reply to the TCP flow but with the SYN-ACK to the wrong port.
     dropped(1, wan(client_mac, ipv4(web, client, 6, tcp(web, client, 80, 40009, 1, 1, TCP_SYN | TCP_ACK), ident=0x9009)),
-            "TCP SYN-ACK to a port with no flow: wan_denied")
+            "TCP SYN-ACK to a port with no flow: wan_no_flow, wan_denied")
 
     # The published service: TCP 80 on 192.168.1.20, reachable from anywhere.
     passes(1, wan(server_mac, ipv4(remote, server, 6, tcp(remote, server, 51001, 80, 3000, 0, TCP_SYN), ident=0x900A, ttl=50)),
@@ -109,23 +112,23 @@ def firewall():
     passes(0, lan(server_mac, ipv4(server, remote, 6, tcp(server, remote, 80, 51001, 6000, 3001, TCP_SYN | TCP_ACK), ident=0x201, df=True)),
            "TCP SYN-ACK from the published server")
     dropped(0, lan(server_mac, ipv4(server, remote, 6, tcp(server, remote, 80, 51002, 6000, 3001, TCP_SYN | TCP_ACK), ident=0x202)),
-            "TCP from the server's port 80 with no flow: lan_denied")
+            "TCP from the server's port 80 with no flow: lan_no_flow, lan_denied")
     dropped(1, wan(server_mac, ipv4(remote, server, 6, tcp(remote, server, 51003, 8080, 1, 0, TCP_SYN), ident=0x900B)),
-            "TCP SYN to 192.168.1.20:8080 (not published): wan_denied")
+            "TCP SYN to 192.168.1.20:8080 (not published): wan_no_flow, wan_denied")
 
     # ICMP errors: let in when they quote a flow the LAN started, dropped otherwise.
     passes(1, wan(client_mac, ipv4(dns, client, 1, icmp(UNREACH, 3, b"\0\0\0\0", quote(q)), ident=0x900C)),
            "ICMP port unreachable quoting the DNS query")
     stray = ipv4(client, dns, 17, udp(client, dns, 50002, 53, query), ident=0x109)
     dropped(1, wan(client_mac, ipv4(dns, client, 1, icmp(UNREACH, 3, b"\0\0\0\0", quote(stray)), ident=0x900D)),
-            "ICMP port unreachable quoting an unknown flow: wan_denied")
+            "ICMP port unreachable quoting an unknown flow: wan_bad_error, wan_denied")
 
     # Not IPv4, and broken IPv4.
-    dropped(0, ether("33:33:00:00:00:01", client_mac, ETH_IP6, bytes(40)),
-            "IPv6 frame: lan_denied")
+    dropped(0, ipv6_router_solicitation(client_mac),
+            "IPv6 router solicitation: lan_not_ip, lan_denied")
     bad = bytearray(lan(client_mac, ipv4(client, web, 6, tcp(client, web, 40001, 80, 1019, 5021, TCP_ACK), ident=0x10A)))
     bad[24] ^= 0xFF  # corrupt the IP header checksum
-    dropped(0, bytes(bad), "bad IP checksum: lan_denied")
+    dropped(0, bytes(bad), "bad IP checksum: lan_bad_ip, lan_denied")
 
     # The TCP connection closes; both FINs are part of the flow.
     passes(0, lan(client_mac, ipv4(client, web, 6, tcp(client, web, 40001, 80, 1019, 5021, TCP_ACK | TCP_FIN), ident=0x10B, df=True)),

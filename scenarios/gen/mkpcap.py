@@ -11,7 +11,12 @@ import sys
 
 HEADER = """// {base}-pcap.click -- the {what} of {base}.click on capture files.
 //
-//   sluice run {base}-pcap.click [IN=in.pcap] [OUT0=out-eth0.pcap] [OUT1=out-eth1.pcap]
+//   sluice run scenarios/{folder}/{base}-pcap.click IN=scenarios/{folder}/in.pcap \\
+//       [OUT0=out-eth0.pcap] [OUT1=out-eth1.pcap]
+//
+// File names are relative to the current directory, as in Click: the default IN (in.pcap)
+// is this folder's only when run from here, and OUT0 and OUT1 are written where sluice
+// runs (at a terminal it says where), never next to this file unless run here.
 //
 // One input file holds the traffic of both links in order; a frame's sender address tells
 // which link it arrived on (02:00:00:01:xx:xx: eth0's, 02:00:00:02:xx:xx: eth1's). What
@@ -47,7 +52,9 @@ def main():
     base = os.path.basename(path)[: -len(".click")]
     out = os.path.join(os.path.dirname(path), f"{base}-pcap.click")
     with open(out, "w") as f:
-        f.write(HEADER.format(base=base, what=what) + body + FOOTER.format(inst=inst, cls=cls))
+        folder = os.path.basename(os.path.dirname(os.path.abspath(path)))
+        f.write(HEADER.format(base=base, what=what, folder=folder) + body
+                + FOOTER.format(inst=inst, cls=cls))
 
 
 if __name__ == "__main__":

@@ -96,6 +96,53 @@ def payload(n, seed=0):
     return bytes((seed + i * 7) & 0xFF for i in range(n))
 
 
+# Application payloads, as the real protocols carry them, so that captures read right in
+# tcpdump and Wireshark.
+
+def _dns_name(name):
+    return b"".join(bytes([len(label)]) + label.encode() for label in name.split(".")) + b"\0"
+
+
+def dns_query(ident, name, qtype=1):
+    """A DNS query (RFC 1035): recursion desired, one question of class IN."""
+    return struct.pack("!HHHHHH", ident, 0x0100, 1, 0, 0, 0) + _dns_name(name) \
+        + struct.pack("!HH", qtype, 1)
+
+
+def dns_answer(ident, name, address, ttl=300):
+    """The response to dns_query(ident, name): one A record pointing at address."""
+    question = _dns_name(name) + struct.pack("!HH", 1, 1)
+    # The answer's name is a pointer to the question's (offset 12).
+    answer = struct.pack("!HHHIH", 0xC00C, 1, 1, ttl, 4) + ip(address)
+    return struct.pack("!HHHHHH", ident, 0x8180, 1, 1, 0, 0) + question + answer
+
+
+def ntp_request(transmit_seconds):
+    """An NTPv4 client request (RFC 5905): 48 bytes, mode 3, the transmit timestamp set."""
+    era = transmit_seconds + 2_208_988_800  # NTP counts from 1900
+    return struct.pack("!BBbb", 0x23, 0, 6, 0x20) + bytes(36) + struct.pack("!II", era, 0)
+
+
+def ping_data(seconds, usec, size=56):
+    """What Linux ping sends after the ICMP header: a timestamp, then bytes 0x10, 0x11, ..."""
+    stamp = struct.pack("<QQ", seconds, usec)
+    return stamp + bytes((0x10 + i) & 0xFF for i in range(size - len(stamp)))
+
+
+def ipv6_router_solicitation(src_mac):
+    """An IPv6 router solicitation from the host's link-local address to all routers
+    (ICMPv6 type 133 with its source link-layer address option)."""
+    m = mac(src_mac)
+    # fe80::/64 with the modified EUI-64 interface identifier of the MAC.
+    src = bytes.fromhex("fe80000000000000") + bytes([m[0] ^ 0x02]) + m[1:3] + b"\xff\xfe" + m[3:]
+    dst = bytes.fromhex("ff020000000000000000000000000002")
+    body = struct.pack("!BBHI", 133, 0, 0, 0) + bytes([1, 1]) + m
+    pseudo = src + dst + struct.pack("!IxxxB", len(body), 58)
+    body = body[:2] + struct.pack("!H", checksum(pseudo + body)) + body[4:]
+    hdr = struct.pack("!IHBB", 0x60000000, len(body), 58, 255) + src + dst
+    return ether("33:33:00:00:00:02", src_mac, ETH_IP6, hdr + body)
+
+
 BASE_TIME = 1_700_000_000
 
 

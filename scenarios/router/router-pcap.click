@@ -1,6 +1,11 @@
 // router-pcap.click -- the router of router.click on capture files.
 //
-//   sluice run router-pcap.click [IN=in.pcap] [OUT0=out-eth0.pcap] [OUT1=out-eth1.pcap]
+//   sluice run scenarios/router/router-pcap.click IN=scenarios/router/in.pcap \
+//       [OUT0=out-eth0.pcap] [OUT1=out-eth1.pcap]
+//
+// File names are relative to the current directory, as in Click: the default IN (in.pcap)
+// is this folder's only when run from here, and OUT0 and OUT1 are written where sluice
+// runs (at a terminal it says where), never next to this file unless run here.
 //
 // One input file holds the traffic of both links in order; a frame's sender address tells
 // which link it arrived on (02:00:00:01:xx:xx: eth0's, 02:00:00:02:xx:xx: eth1's). What

@@ -7,13 +7,14 @@
 //! from spawning `sluice boot` to its return, includes the launcher's own process start.
 //!
 //! The least memory is found by bisection over `--mem`, in 64 KiB steps: a size passes when
-//! the VM boots and forwards frames from eth0 (see `traffic`).
+//! the VM boots and forwards the bench's flow from eth0, the one the warm-up boot found
+//! the image forwards (see `traffic::pick_flow`).
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use super::stats::{json_or_null, Summary};
-use super::traffic::{forwards, Nics};
+use super::traffic::{forwards, pick_flow, Nics};
 use super::vm::{unique_name, Launch};
 use super::{print_table, progress, CommonArgs, Json};
 
@@ -53,19 +54,15 @@ pub fn run(args: &BootBenchArgs) -> Result<(), String> {
     };
     let nics_n = usize::from(args.common.nics);
 
-    progress("warm-up boot (untimed)");
-    let accel = {
-        let nics = Nics::new(nics_n, args.common.udp_port)?;
-        let vm = launch.start(&unique_name("warm"), &nics)?;
-        vm.accel.clone()
-    };
+    // Untimed: the warm-up boot, and which flow the memory search sends.
+    let (udp_port, accel) = pick_flow(&launch, nics_n, args.common.udp_port)?;
 
     let (mut launcher, mut entry, mut command) = (Vec::new(), Vec::new(), Vec::new());
     // Boot checkpoints, in the guest's order: µs since kernel entry, one sample per boot.
     let mut checkpoints: Vec<(String, Vec<f64>)> = Vec::new();
     for i in 0..args.runs {
         super::check_interrupt()?;
-        let nics = Nics::new(nics_n, args.common.udp_port)?;
+        let nics = Nics::new(nics_n, udp_port)?;
         let vm = launch.start(&unique_name("boot"), &nics)?;
         launcher.push(vm.launcher_ms);
         command.push(vm.command_ms);
@@ -87,7 +84,7 @@ pub fn run(args: &BootBenchArgs) -> Result<(), String> {
     let min_mem = if args.skip_min_mem {
         None
     } else {
-        Some(least_memory(&launch, nics_n, args.common.udp_port)?)
+        Some(least_memory(&launch, nics_n, udp_port)?)
     };
 
     let (l, e, c) = (
@@ -105,6 +102,7 @@ pub fn run(args: &BootBenchArgs) -> Result<(), String> {
             ("idle", Json::str(args.common.idle.clone())),
             ("mem", Json::str(args.mem.clone())),
             ("nics", Json::num(nics_n as f64)),
+            ("udp_port", Json::num(udp_port)),
             ("launcher_to_ready_ms", json_or_null(l)),
             ("entry_to_ready_us", json_or_null(e)),
             ("command_to_ready_ms", json_or_null(c)),
@@ -207,7 +205,7 @@ pub fn least_memory(launch: &Launch, nics_n: usize, udp_port: u16) -> Result<u64
         hi *= 2;
         if hi > MEM_MAX_KIB {
             return Err(format!(
-                "the image does not boot and forward even with {} MiB",
+                "the image does not boot and forward UDP to port {udp_port} even with {} MiB",
                 MEM_MAX_KIB / 1024
             ));
         }

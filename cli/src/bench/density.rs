@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use super::stats::{json_or_null, Summary};
-use super::traffic::Nics;
+use super::traffic::{pick_flow, Nics};
 use super::vm::{cpu_ticks, unique_name, BenchVm, Launch, Pending};
 use super::{print_table, progress, CommonArgs, Json};
 
@@ -49,17 +49,18 @@ pub fn run(args: &DensityArgs) -> Result<(), String> {
     };
     launch.mem = match &args.mem {
         Some(m) => m.clone(),
-        None => format!(
-            "{}K",
-            super::boot::least_memory(&launch, nics_n, args.common.udp_port)?
-        ),
+        None => {
+            let (port, _) = pick_flow(&launch, nics_n, args.common.udp_port)?;
+            format!("{}K", super::boot::least_memory(&launch, nics_n, port)?)
+        }
     };
     let n = args.vms as usize;
     progress(format!("starting {n} VMs with --mem {}", launch.mem));
 
     let mut nics = Vec::with_capacity(n);
     for _ in 0..n {
-        nics.push(Nics::new(nics_n, args.common.udp_port)?);
+        // No traffic goes to these VMs: the port is only a field of the NIC set.
+        nics.push(Nics::new(nics_n, args.common.udp_port.unwrap_or(0))?);
     }
     // Guards first: whatever happens below, every VM started is stopped.
     let mut vms: Vec<BenchVm> = Vec::with_capacity(n);

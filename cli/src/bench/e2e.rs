@@ -10,15 +10,16 @@
 //! forwarded ones are counted (packets/s = forwarded / elapsed). Latency is then measured
 //! with one frame in flight (`--latency-packets` round trips of the smallest size), so it
 //! is the time through the VM and not queueing. The image must forward the bench's UDP
-//! frames (`192.0.2.1:12345 -> 192.0.2.2:PORT`, `--udp-port`) from eth0 to eth1 (or back out of eth0 with
-//! `--nics 1`).
+//! frames (`192.0.2.1:12345 -> 192.0.2.2:PORT`) from eth0 to eth1 (or back out of eth0 with
+//! `--nics 1`): PORT is `--udp-port`, else the first common port the image is found to
+//! forward.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use super::stats::{json_or_null, Summary};
-use super::traffic::{blast, Blast, Nics};
+use super::traffic::{blast, pick_flow, Blast, Nics};
 use super::vm::{unique_name, Launch};
 use super::{print_table, progress, CommonArgs, Json};
 
@@ -99,15 +100,20 @@ struct Measured {
     latency: Blast,
 }
 
-fn measure(args: &E2eArgs, label: &str, image: &Path) -> Result<Measured, String> {
-    let launch = Launch {
+fn launch(args: &E2eArgs, image: &Path) -> Launch {
+    Launch {
         image: image.into(),
         mem: args.mem.clone(),
         accel: args.common.accel.clone(),
         idle: args.common.idle.clone(),
         ready_timeout: Duration::from_secs(30),
-    };
-    let nics = Nics::new(usize::from(args.common.nics), args.common.udp_port)?;
+    }
+}
+
+/// Measures one VM of `image` with frames to UDP port `udp_port`.
+fn measure(args: &E2eArgs, label: &str, image: &Path, udp_port: u16) -> Result<Measured, String> {
+    let launch = launch(args, image);
+    let nics = Nics::new(usize::from(args.common.nics), udp_port)?;
     progress(format!("{label}: booting {}", image.display()));
     let vm = launch.start(&unique_name(label), &nics)?;
     let idle = Duration::from_millis(300);
@@ -116,7 +122,7 @@ fn measure(args: &E2eArgs, label: &str, image: &Path) -> Result<Measured, String
     if warm.received == 0 {
         return Err(format!(
             "{label}: the VM forwards none of the bench's frames (UDP 192.0.2.1:12345 -> \
-             192.0.2.2:7 into eth0, expected out of {})",
+             192.0.2.2:{udp_port} into eth0, expected out of {})",
             if args.common.nics >= 2 {
                 "eth1"
             } else {
@@ -199,11 +205,13 @@ pub fn run(args: &E2eArgs) -> Result<(), String> {
 
 /// Measures both VMs and prints the comparison.
 fn compare(args: &E2eArgs, echo: &Path) -> Result<(), String> {
+    let nics = usize::from(args.common.nics);
+    let (udp_port, _) = pick_flow(&launch(args, &args.image), nics, args.common.udp_port)?;
     let (mut nfs, mut bares) = (Vec::new(), Vec::new());
     for round in 1..=args.rounds {
         progress(format!("round {round} of {}", args.rounds));
-        nfs.push(measure(args, "nf", &args.image)?);
-        bares.push(measure(args, "echo", echo)?);
+        nfs.push(measure(args, "nf", &args.image, udp_port)?);
+        bares.push(measure(args, "echo", echo, udp_port)?);
     }
     let nf = merge(nfs);
     let bare = merge(bares);
@@ -243,6 +251,7 @@ fn compare(args: &E2eArgs, echo: &Path) -> Result<(), String> {
             ("idle", Json::str(args.common.idle.clone())),
             ("backend", Json::str("dgram")),
             ("nics", Json::num(args.common.nics)),
+            ("udp_port", Json::num(udp_port)),
             ("mem", Json::str(args.mem.clone())),
             ("packets", Json::num(args.packets as f64)),
             ("window", Json::num(args.window as f64)),

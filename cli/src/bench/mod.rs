@@ -12,6 +12,11 @@
 //! - `click`: Click configurations run unchanged as whole processes, `sluice run FILE` beside
 //!   `click FILE`, packets per second and the ratio.
 //!
+//! The measurements that send traffic first settle on a flow the image forwards (the
+//! `--udp-port` asked for, else the first of a few common ports that comes back out; see
+//! `traffic::pick_flow`) and say which, so a network function that filters never looks
+//! like one that fails to boot.
+//!
 //! Every VM is started by `sluice boot --detach` (this same binary), so the measurements
 //! use exactly the launcher users run, and stopped when its guard is dropped — on success,
 //! on error, on Ctrl-C and on SIGTERM or SIGHUP (so is `bench click`'s running process).
@@ -62,10 +67,11 @@ pub struct CommonArgs {
     /// of eth1 with 2, back out of eth0 with 1.
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u8).range(1..=8))]
     pub nics: u8,
-    /// UDP destination port of the bench's frames (`192.0.2.1:12345 -> 192.0.2.2:PORT`):
-    /// pick one the network function lets through.
-    #[arg(long, default_value_t = 7)]
-    pub udp_port: u16,
+    /// UDP destination port of the bench's frames (`192.0.2.1:12345 -> 192.0.2.2:PORT`
+    /// into eth0), which the network function must forward. Default: the first of 7, 53,
+    /// 443, 80, 123, 5201 and 9 that it forwards, found by trying each on a first VM.
+    #[arg(long, value_name = "PORT")]
+    pub udp_port: Option<u16>,
     /// Accelerator, as `sluice boot --accel`.
     #[arg(long, default_value = "auto")]
     pub accel: String,

@@ -1,8 +1,8 @@
 //! Traffic for VMs with dgram NICs: each NIC takes frames on a UDP port of 127.0.0.1 and
 //! sends the frames it transmits to a socket of ours, one frame per datagram.
 //!
-//! Frames are Ethernet/IPv4/UDP, `192.0.2.1:12345 -> 192.0.2.2:PORT` (`--udp-port`, default
-//! 7, the echo port), addressed
+//! Frames are Ethernet/IPv4/UDP, `192.0.2.1:12345 -> 192.0.2.2:PORT` (`--udp-port`, or
+//! the first of [`CANDIDATE_PORTS`] the image forwards), addressed
 //! to eth0's MAC, with a sequence number in the first 8 payload bytes; the UDP checksum is
 //! left 0 ("none", valid over IPv4) so a network function that rewrites addresses still
 //! forwards them. A frame counts as forwarded when a frame with its sequence number comes
@@ -12,6 +12,9 @@ use std::net::UdpSocket;
 use std::time::{Duration, Instant};
 
 use crate::vm::boot::nic_mac;
+
+use super::progress;
+use super::vm::{unique_name, Launch};
 
 /// Offset of the sequence number: after the Ethernet (14), IPv4 (20) and UDP (8) headers.
 const SEQ_AT: usize = 42;
@@ -240,6 +243,111 @@ pub fn blast(
         elapsed: start.elapsed(),
         rtt_us,
     })
+}
+
+/// UDP ports tried, in this order, when `--udp-port` is not given: echo, DNS, QUIC/HTTPS,
+/// HTTP, NTP, iperf3, discard. A firewall lets at least one of them out, as a rule.
+pub const CANDIDATE_PORTS: [u16; 7] = [7, 53, 443, 80, 123, 5201, 9];
+
+/// The flow, as progress lines and errors name it.
+fn flow(port: u16, nics: usize) -> String {
+    format!(
+        "UDP 192.0.2.1:12345 -> 192.0.2.2:{port} into eth0, out of {}",
+        if nics > 1 { "eth1" } else { "eth0" }
+    )
+}
+
+/// Which of `ports` the VM behind `nics` forwards: a few rounds of one frame per port, each
+/// port's frames told apart by their sequence numbers.
+pub fn probe(nics: &Nics, ports: &[u16]) -> Result<Vec<u16>, String> {
+    const ROUNDS: u64 = 3;
+    let first_seq = 1u64 << 44;
+    let out = nics.out();
+    out.set_read_timeout(Some(Duration::from_millis(50)))
+        .map_err(|e| e.to_string())?;
+    let mut forwarded = vec![false; ports.len()];
+    let mut buf = vec![0u8; 65536];
+    for round in 0..ROUNDS {
+        for (k, &port) in ports.iter().enumerate() {
+            let f = frame(64, port, first_seq + round * 1000 + k as u64);
+            nics.send(&f)
+                .map_err(|e| format!("sending into eth0: {e}"))?;
+        }
+        let until = Instant::now() + Duration::from_millis(400);
+        while Instant::now() < until {
+            if let Ok(n) = out.recv(&mut buf) {
+                let k = seq_of(&buf[..n])
+                    .and_then(|s| s.checked_sub(first_seq))
+                    .map(|s| (s % 1000) as usize);
+                if let Some(k) = k.filter(|&k| k < ports.len()) {
+                    forwarded[k] = true;
+                }
+            }
+        }
+        if forwarded.iter().any(|&f| f) {
+            break;
+        }
+    }
+    Ok(ports
+        .iter()
+        .zip(forwarded)
+        .filter(|(_, f)| *f)
+        .map(|(&p, _)| p)
+        .collect())
+}
+
+/// Boots one VM of `launch` and settles on the flow the bench sends: `asked` if the image
+/// forwards it, else the first of [`CANDIDATE_PORTS`] it forwards. Says which on standard
+/// error; fails, saying what to do, when the image forwards none. Returns the port and the
+/// accelerator the VM ran on.
+pub fn pick_flow(
+    launch: &Launch,
+    nics_n: usize,
+    asked: Option<u16>,
+) -> Result<(u16, String), String> {
+    let ports: Vec<u16> = match asked {
+        Some(p) => vec![p],
+        None => CANDIDATE_PORTS.to_vec(),
+    };
+    let nics = Nics::new(nics_n, ports[0])?;
+    progress(format!(
+        "finding a flow the image forwards (--mem {})",
+        launch.mem
+    ));
+    let vm = launch.start(&unique_name("flow"), &nics)?;
+    let forwarded = probe(&nics, &ports)?;
+    match (asked, forwarded.first()) {
+        (Some(p), Some(_)) => {
+            progress(format!("flow: {} (--udp-port {p})", flow(p, nics_n)));
+            Ok((p, vm.accel.clone()))
+        }
+        (None, Some(&p)) => {
+            progress(format!(
+                "flow: {} (the first of ports {} the image forwards; --udp-port PORT picks \
+                 another)",
+                flow(p, nics_n),
+                list(&CANDIDATE_PORTS)
+            ));
+            Ok((p, vm.accel.clone()))
+        }
+        (Some(p), None) => Err(format!(
+            "the image boots but does not forward the bench's frames ({}): pass --udp-port \
+             PORT for a UDP flow it lets through",
+            flow(p, nics_n)
+        )),
+        (None, None) => Err(format!(
+            "the image boots but forwards none of the bench's frames (UDP 192.0.2.1:12345 -> \
+             192.0.2.2:PORT into eth0, expected out of {}, for PORT {}): pass --udp-port PORT \
+             for a UDP flow it lets through",
+            if nics_n > 1 { "eth1" } else { "eth0" },
+            list(&CANDIDATE_PORTS)
+        )),
+    }
+}
+
+fn list(ports: &[u16]) -> String {
+    let words: Vec<String> = ports.iter().map(u16::to_string).collect();
+    words.join(", ")
 }
 
 /// Whether the VM forwards: a few frames, one at a time, at least one must come back.

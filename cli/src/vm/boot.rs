@@ -4,7 +4,8 @@
 //! itself, the NICs' UDP ports), picks the accelerator, passes the host's TSC frequency on
 //! the kernel command line (measured once, cached in the runtime directory), and connects:
 //!
-//! - the console (COM1) to its own output, or to `--log FILE`;
+//! - the console (COM1) to its own output, or to `--log FILE`; a detached VM's to
+//!   `--log FILE` or `<runtime dir>/<name>.log`, which `sluice logs NAME` prints;
 //! - the control channel (COM2) to a UNIX socket (`--control PATH`, default
 //!   `<runtime dir>/<name>.ctl`), which `sluice ctl` talks to;
 //! - each `--nic`, in order, to a virtio-net device: the first is the guest's `eth0` =
@@ -15,7 +16,9 @@
 //! until the VM stops (Ctrl-C or `sluice stop NAME` stop it) and exits with a status that
 //! says how the guest ended: 0 when the router stopped normally, 1 otherwise, with a line
 //! naming the cause (panic, CPU exception, configuration error). With `--detach` it returns
-//! once the VM is ready and leaves it running.
+//! once the VM is ready and leaves it running. When QEMU itself fails before the guest
+//! starts (a TAP device it may not open or that is in use, a port taken), the launcher shows
+//! what QEMU said and what to do about it.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::UdpSocket;
@@ -55,7 +58,8 @@ pub struct BootArgs {
     /// Return once the VM is ready and leave it running.
     #[arg(long)]
     pub detach: bool,
-    /// Write the console to FILE instead of standard output.
+    /// Write the console to FILE instead of standard output (with `--detach`, instead of
+    /// `<runtime dir>/<name>.log`).
     #[arg(long, value_name = "FILE")]
     pub log: Option<PathBuf>,
     /// The configuration for a generic image (built without a configuration), passed as a
@@ -286,7 +290,10 @@ fn check_ports(nics: &[Nic]) -> Result<(), String> {
         if let Nic::Dgram { local, .. } = nic {
             if let Err(e) = UdpSocket::bind(("127.0.0.1", *local)) {
                 return Err(format!(
-                    "UDP port 127.0.0.1:{local} for --nic dgram:{local}:... is not free ({e})"
+                    "UDP port 127.0.0.1:{local} for --nic dgram:{local}:... is not free ({}): \
+                     pick another LOCAL port, or stop what holds it (`ss -ulpn 'sport = \
+                     :{local}'` shows it; a VM of yours is listed by `sluice ps`)",
+                    crate::config::io_message(&e)
                 ));
             }
         }
@@ -373,6 +380,8 @@ fn launch(args: &BootArgs, started: Instant) -> Result<ExitCode, String> {
         .clone()
         .unwrap_or_else(|| dir.join(format!("{name}.ctl")));
     let _ = std::fs::remove_file(&control);
+    // The name is taken anew: the log an earlier VM of this name left is no longer its.
+    let _ = std::fs::remove_file(dir.join(format!("{name}.log")));
     let tsc_khz = host_tsc_khz(&dir);
 
     let console = if args.detach {
@@ -509,8 +518,12 @@ fn launch(args: &BootArgs, started: Instant) -> Result<ExitCode, String> {
                 Err(e) => {
                     let _ = child.kill();
                     let status = child.wait().ok().and_then(|s| s.code());
-                    VmRecord::remove(&dir, &name);
+                    record.forget(&dir);
                     let log = std::fs::read_to_string(&path).unwrap_or_default();
+                    if log.is_empty() {
+                        // Nothing from the guest: QEMU itself failed (or never got going).
+                        return Err(startup_failure(&stderr_lines, status));
+                    }
                     Err(format!(
                         "{e}\n{}{}",
                         log,
@@ -551,7 +564,7 @@ fn launch(args: &BootArgs, started: Instant) -> Result<ExitCode, String> {
                 if !ready && started.elapsed() > args.ready_timeout {
                     let _ = child.kill();
                     let _ = child.wait();
-                    VmRecord::remove(&dir, &name);
+                    record.forget(&dir);
                     return Err(format!(
                         "the VM was not ready after {:?}; its console:\n{}",
                         args.ready_timeout,
@@ -570,8 +583,12 @@ fn launch(args: &BootArgs, started: Instant) -> Result<ExitCode, String> {
                 }
                 last_lines.push(line);
             }
-            VmRecord::remove(&dir, &name);
-            let _ = std::fs::remove_file(&control);
+            record.forget(&dir);
+            if !ready && last_lines.is_empty() && !interrupted.load(Ordering::SeqCst) {
+                // Not a word from the guest: QEMU itself failed. Its exit status 1 reads
+                // like the guest's "router stopped", so only what it said counts.
+                return Err(startup_failure(&stderr_lines, status));
+            }
             let (what, code) = describe_exit(status);
             if interrupted.load(Ordering::SeqCst) {
                 eprintln!("sluice boot: {name} stopped (interrupted)");
@@ -612,6 +629,77 @@ fn launch(args: &BootArgs, started: Instant) -> Result<ExitCode, String> {
 fn guest_fields(line: &str) -> Option<&str> {
     line.split_whitespace()
         .find_map(|f| f.strip_prefix("entry->ready="))
+}
+
+/// Why QEMU ended before the guest got going: what it said, and what to do about it.
+fn startup_failure(lines: &Arc<std::sync::Mutex<Vec<String>>>, status: Option<i32>) -> String {
+    // The reader thread may still be copying QEMU's last words.
+    let start = Instant::now();
+    while lines.lock().map_or(true, |l| l.is_empty())
+        && start.elapsed() < Duration::from_millis(500)
+    {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let said: Vec<String> = lines
+        .lock()
+        .map(|l| l.clone())
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|l| !l.contains("terminating on signal"))
+        .collect();
+    let mut out = format!(
+        "QEMU stopped before the VM started (status {}){}",
+        status.map_or("none".into(), |s| s.to_string()),
+        if said.is_empty() { "" } else { ":" }
+    );
+    for line in &said {
+        out.push_str(&format!("\n  {line}"));
+    }
+    if let Some(hint) = qemu_hint(&said.join("\n")) {
+        out.push('\n');
+        out.push_str(&hint);
+    }
+    out
+}
+
+/// What to do about a QEMU error message, for the failures users meet: TAP devices they
+/// may not open or that another VM holds, UDP ports taken, no KVM access.
+pub fn qemu_hint(said: &str) -> Option<String> {
+    let tap = said
+        .split("ifname=")
+        .nth(1)
+        .and_then(|r| r.split([',', ':', ' ']).next())
+        .unwrap_or("IFNAME");
+    if said.contains("/dev/net/tun")
+        && (said.contains("Permission denied") || said.contains("Operation not permitted"))
+    {
+        return Some(format!(
+            "opening a TAP device needs root (CAP_NET_ADMIN): run sluice boot as root, or let \
+             root create the device for your user once: `ip tuntap add dev {tap} mode tap \
+             user $USER && ip link set {tap} up`; or use dgram NICs (--nic dgram:LPORT:RPORT), \
+             which need no privileges"
+        ));
+    }
+    if said.contains("/dev/net/tun") && said.contains("busy") {
+        return Some(format!(
+            "TAP device {tap} is in use (by another VM? see `sluice ps`): stop that one or give \
+             this VM another --nic tap:NAME"
+        ));
+    }
+    if said.contains("Address already in use") {
+        return Some(
+            "a --nic dgram port is taken (`ss -ulpn` shows by whom): pick another LOCAL port"
+                .into(),
+        );
+    }
+    if said.contains("/dev/kvm") {
+        return Some(
+            "KVM is not usable here: boot with --accel tcg (or --accel auto, which picks what \
+             works), or get access to /dev/kvm (the kvm group)"
+                .into(),
+        );
+    }
+    None
 }
 
 fn qemu_stderr(lines: &Arc<std::sync::Mutex<Vec<String>>>, status: Option<i32>) -> String {

@@ -8,10 +8,12 @@
 //! together with only the element classes the graph uses. The image is the release ELF,
 //! copied to IMAGE.
 
+use std::io::{IsTerminal, Read};
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode, Stdio};
+use std::process::{Command, ExitCode, ExitStatus, Stdio};
 
 use super::fail;
+use crate::progress::Status;
 
 /// The Rust target the unikernel is built for.
 pub const TARGET: &str = "x86_64-unknown-none";
@@ -180,6 +182,70 @@ fn missing_target_message() -> String {
     format!("the Rust target {TARGET} is not installed: run `rustup target add {TARGET}`")
 }
 
+/// How the progress line starts.
+const PREFIX: &str = "sluice build: ";
+
+/// The width of the terminal on standard error (80 when it cannot be told).
+fn terminal_columns() -> usize {
+    let mut size = libc::winsize {
+        ws_row: 0,
+        ws_col: 0,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCGWINSZ only writes a `winsize` to the pointer, which points to one.
+    let rc = unsafe { libc::ioctl(libc::STDERR_FILENO, libc::TIOCGWINSZ, &mut size) };
+    if rc == 0 && size.ws_col > 0 {
+        usize::from(size.ws_col)
+    } else {
+        80
+    }
+}
+
+/// Runs cargo with its standard error piped, drawing each of its progress-bar updates
+/// (`Building [===>  ] 12/40: crate`) on our status line. Returns its exit status and the
+/// rest of what it printed, its warnings and errors, without the progress and the
+/// `Compiling ...` lines.
+fn run_with_progress(command: &mut Command) -> std::io::Result<(ExitStatus, Vec<u8>)> {
+    let mut child = command.spawn()?;
+    let mut stderr = child.stderr.take().expect("piped stderr");
+    let mut status_line = Status::enabled_if(true);
+    let mut kept = Vec::new();
+    let mut segment = Vec::new();
+    let mut buf = [0u8; 4096];
+    let mut take = |segment: &[u8], end: u8, status_line: &mut Status| {
+        let text = String::from_utf8_lossy(segment);
+        let word = text.trim_start();
+        if word.starts_with("Building [") {
+            status_line.draw(&format!("{PREFIX}{}", text.trim()));
+        } else if !text.trim().is_empty()
+            && !["Compiling ", "Finished ", "Blocking ", "Fresh "]
+                .iter()
+                .any(|w| word.starts_with(w))
+        {
+            kept.extend_from_slice(segment);
+            kept.push(end);
+        }
+    };
+    loop {
+        let n = stderr.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        for &b in &buf[..n] {
+            if b == b'\r' || b == b'\n' {
+                take(&segment, b'\n', &mut status_line);
+                segment.clear();
+            } else {
+                segment.push(b);
+            }
+        }
+    }
+    take(&segment, b'\n', &mut status_line);
+    status_line.clear();
+    Ok((child.wait()?, kept))
+}
+
 /// Builds the image, with `config` (the file and its flattened text) built in or, without
 /// it, generic; returns the image size.
 fn compile(source: &Path, args: &BuildArgs, config: Option<(&Path, &str)>) -> Result<u64, String> {
@@ -195,8 +261,16 @@ fn compile(source: &Path, args: &BuildArgs, config: Option<(&Path, &str)>) -> Re
     let lock_path = work.join(".lock");
     let lock =
         std::fs::File::create(&lock_path).map_err(|e| format!("{}: {e}", lock_path.display()))?;
-    lock.lock()
-        .map_err(|e| format!("locking {}: {e}", lock_path.display()))?;
+    if lock.try_lock().is_err() {
+        // Shown until the lock is ours.
+        let mut waiting = Status::new();
+        waiting.draw(&format!(
+            "{PREFIX}waiting for another sluice build in {} to finish",
+            target_dir.display()
+        ));
+        lock.lock()
+            .map_err(|e| format!("locking {}: {e}", lock_path.display()))?;
+    }
     let flat_path = match config {
         Some((file, flat)) => {
             let stem = file
@@ -225,20 +299,34 @@ fn compile(source: &Path, args: &BuildArgs, config: Option<(&Path, &str)>) -> Re
         .env_remove("CARGO_BUILD_TARGET")
         .env_remove("CARGO_TARGET_DIR")
         .stdin(Stdio::null());
-    if !args.verbose {
+    // On a terminal: cargo's progress bar, redrawn on one line of our own. Elsewhere (and
+    // with --verbose) what it was before: quiet, or all of cargo's output.
+    let progress = !args.verbose && std::io::stderr().is_terminal();
+    if progress {
+        let width = terminal_columns().saturating_sub(PREFIX.len()).max(40);
+        command
+            .args(["--config", "term.progress.when=\"always\""])
+            .args(["--config", &format!("term.progress.width={width}")]);
+        eprintln!(
+            "{PREFIX}compiling the unikernel for {TARGET} with cargo (about a minute the \
+             first time, a few seconds after)"
+        );
+    } else if !args.verbose {
         command.arg("--quiet");
     }
-    let out = command
-        .stdout(Stdio::inherit())
-        .stderr(if args.verbose {
-            Stdio::inherit()
-        } else {
-            Stdio::piped()
-        })
-        .output()
-        .map_err(|e| format!("cannot run cargo: {e}"))?;
-    if !out.status.success() {
-        let stderr = String::from_utf8_lossy(&out.stderr);
+    command.stdout(Stdio::inherit()).stderr(if args.verbose {
+        Stdio::inherit()
+    } else {
+        Stdio::piped()
+    });
+    let (status, stderr) = if progress {
+        run_with_progress(&mut command)
+    } else {
+        command.output().map(|o| (o.status, o.stderr))
+    }
+    .map_err(|e| format!("cannot run cargo: {e}"))?;
+    if !status.success() {
+        let stderr = String::from_utf8_lossy(&stderr);
         if stderr.contains("target may not be installed")
             || stderr.contains("can't find crate for `core`")
         {

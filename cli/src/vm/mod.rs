@@ -1,16 +1,20 @@
 //! The VM side of the CLI: `sluice build` (compile a configuration into a bootable image),
 //! `sluice boot` (run it under QEMU microvm), `sluice ps` / `sluice stop` (the VMs this host
-//! runs) and `sluice ctl` (read and write handlers of a running VM).
+//! runs), `sluice logs` (a VM's console) and `sluice ctl` (read and write handlers of a
+//! running VM).
 //!
 //! Running VMs are recorded in the runtime directory (`$XDG_RUNTIME_DIR/sluice`, else
 //! `/run/sluice` for root, else `/tmp/sluice-<uid>`): `<name>.vm` holds the VM's name,
-//! QEMU's pid, the control socket, the image and the NICs; `<name>.ctl` is the default
-//! control socket and `tsc_khz` the host's measured TSC frequency.
+//! QEMU's pid, the control socket, the image, the NICs and where the console goes;
+//! `<name>.ctl` is the default control socket, `<name>.log` a detached VM's default console
+//! log (`sluice logs NAME`) and `tsc_khz` the host's measured TSC frequency. When a VM
+//! stops, its record and socket go; its log stays until a VM of the same name boots.
 
 pub mod boot;
 pub mod build;
 pub mod ctl;
 pub mod image;
+pub mod logs;
 pub mod state;
 
 use std::process::ExitCode;
@@ -18,6 +22,7 @@ use std::process::ExitCode;
 pub use boot::{boot, BootArgs};
 pub use build::{build, BuildArgs};
 pub use ctl::{ctl, CtlArgs};
+pub use logs::{logs, LogsArgs};
 pub use state::{ps, stop, PsArgs, StopArgs};
 
 /// QEMU's exit statuses for the guest's `isa-debug-exit` codes (`(code << 1) | 1`), as the

@@ -124,6 +124,16 @@ impl VmRecord {
         pid_alive(self.pid)
     }
 
+    /// Where the console goes: the log file, or (a foreground VM without `--log`) the
+    /// launcher's own output.
+    pub fn console(&self) -> String {
+        match (&self.log, self.launcher) {
+            (Some(log), _) => log.display().to_string(),
+            (None, Some(pid)) => format!("(output of sluice boot, pid {pid})"),
+            (None, None) => "-".into(),
+        }
+    }
+
     /// `foreground` (its launcher runs), `detached`, or `orphaned` (the foreground launcher
     /// is gone but QEMU runs on: stop it with `sluice stop`).
     pub fn state(&self) -> &'static str {
@@ -134,19 +144,16 @@ impl VmRecord {
         }
     }
 
-    /// Deletes what the VM left in the runtime directory `dir`: its record, its control
-    /// socket, and its console log when the launcher chose the log's place.
-    pub fn remove_all(&self, dir: &Path) {
+    /// Deletes what a stopped VM leaves in the runtime directory `dir`: its record and its
+    /// control socket. Its console log stays, for `sluice logs NAME` to show how it ended,
+    /// until a VM of the same name boots.
+    pub fn forget(&self, dir: &Path) {
         Self::remove(dir, &self.name);
         let _ = std::fs::remove_file(&self.control);
-        if let Some(log) = &self.log {
-            if log == &dir.join(format!("{}.log", self.name)) {
-                let _ = std::fs::remove_file(log);
-            }
-        }
     }
 
-    /// Every recorded VM whose process still runs; stale records are removed.
+    /// Every recorded VM whose process still runs; what VMs that ended left is forgotten
+    /// ([`VmRecord::forget`]).
     pub fn all(dir: &Path) -> Vec<VmRecord> {
         let mut vms: Vec<VmRecord> = std::fs::read_dir(dir)
             .into_iter()
@@ -157,7 +164,7 @@ impl VmRecord {
             .filter(|r| {
                 let alive = r.alive();
                 if !alive {
-                    Self::remove(dir, &r.name);
+                    r.forget(dir);
                 }
                 alive
             })
@@ -181,7 +188,7 @@ pub fn pid_alive(pid: u32) -> bool {
 #[derive(Debug, clap::Args)]
 pub struct PsArgs {}
 
-/// Lists running VMs.
+/// Lists running VMs (never stopped ones), with where each one's console goes.
 pub fn ps(_args: PsArgs) -> ExitCode {
     let dir = match runtime_dir() {
         Ok(d) => d,
@@ -197,14 +204,15 @@ pub fn ps(_args: PsArgs) -> ExitCode {
     for vm in vms {
         let _ = writeln!(
             out,
-            "{:<16} {:>8} {:<10} {:<5} {:<40} {}   image={}",
+            "{:<16} {:>8} {:<10} {:<5} {:<40} {}   image={} log={}",
             vm.name,
             vm.pid,
             vm.state(),
             vm.accel,
             vm.control.display(),
             vm.nics.join(" "),
-            vm.image.display()
+            vm.image.display(),
+            vm.console()
         );
     }
     ExitCode::SUCCESS
@@ -231,17 +239,20 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 }
 
 /// Stops a VM: asks its router to stop through the control channel (`WRITE stop`), then
-/// terminates QEMU if it is still running after the timeout.
+/// terminates QEMU if it is still running after the timeout. The VM's record and control
+/// socket go; its console log stays until the name is reused (see [`VmRecord::forget`]).
 pub fn stop(args: StopArgs) -> ExitCode {
     let dir = match runtime_dir() {
         Ok(d) => d,
         Err(e) => return fail("stop", format!("runtime directory: {e}")),
     };
     let vms = match &args.name {
-        Some(name) => match VmRecord::load(&dir, name).filter(VmRecord::alive) {
-            Some(vm) => vec![vm],
-            None => {
-                VmRecord::remove(&dir, name);
+        Some(name) => match VmRecord::load(&dir, name) {
+            Some(vm) if vm.alive() => vec![vm],
+            stale => {
+                if let Some(vm) = stale {
+                    vm.forget(&dir);
+                }
                 return fail(
                     "stop",
                     format!("no running VM named '{name}' (see `sluice ps`)"),
@@ -267,7 +278,7 @@ pub fn stop(args: StopArgs) -> ExitCode {
                 wait_exit(vm.pid, Duration::from_secs(2));
             }
         }
-        vm.remove_all(&dir);
+        vm.forget(&dir);
         println!("stopped {}", vm.name);
     }
     ExitCode::SUCCESS

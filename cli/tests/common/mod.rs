@@ -78,3 +78,54 @@ pub fn wait_for_ready(child: &mut Child) {
     }
     std::thread::spawn(move || for _ in rx {});
 }
+
+/// Runs `command` with its standard error on a pseudo-terminal and its standard output
+/// piped, as a person at a terminal runs it: what only a terminal is shown (progress lines,
+/// where outputs went) shows. Returns the exit status, standard output, and everything the
+/// terminal received.
+pub fn on_terminal(command: &mut Command) -> (std::process::ExitStatus, String, String) {
+    use std::io::Read;
+    use std::os::fd::{FromRawFd, OwnedFd};
+    let (mut master, mut slave) = (-1, -1);
+    // SAFETY: openpty writes two new file descriptors to the pointers; the name, termios
+    // and window-size arguments may be null.
+    let rc = unsafe {
+        libc::openpty(
+            &mut master,
+            &mut slave,
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            std::ptr::null(),
+        )
+    };
+    assert_eq!(rc, 0, "openpty: {}", std::io::Error::last_os_error());
+    // SAFETY: `master` was just opened by openpty and is owned by nothing else.
+    let master = unsafe { OwnedFd::from_raw_fd(master) };
+    // SAFETY: as `master`: `slave` is openpty's, and nothing else owns it.
+    let slave = unsafe { OwnedFd::from_raw_fd(slave) };
+    let child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::from(slave))
+        .spawn()
+        .expect("spawn on a terminal");
+    // The command holds the terminal's other end until it is dropped: replace it, so the
+    // terminal closes when the child exits.
+    command.stderr(Stdio::null());
+    let reader = std::thread::spawn(move || {
+        let mut file = std::fs::File::from(master);
+        let mut seen = Vec::new();
+        let mut buf = [0u8; 4096];
+        // Reading fails (EIO) once the child's end is closed.
+        while let Ok(n) = file.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            seen.extend_from_slice(&buf[..n]);
+        }
+        String::from_utf8_lossy(&seen).replace("\r\n", "\n")
+    });
+    let out = child.wait_with_output().expect("wait");
+    let terminal = reader.join().expect("terminal reader");
+    (out.status, text(&out.stdout), terminal)
+}
