@@ -135,8 +135,8 @@ pub struct Core {
     random: RefCell<ClickRandom>,
 }
 
-/// One task's scheduler state. Each sits on its own cache line: a task's counters are
-/// written on every run, and tasks are the unit that may move to separate cores.
+/// One task's scheduler state, the router's per-core state: each task's sits on its own
+/// cache line (`CachePadded`), since the scheduler writes its counters on every run.
 struct Task {
     element: usize,
     done: Cell<bool>,
