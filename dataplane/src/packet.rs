@@ -628,6 +628,14 @@ impl Packet {
         Self::relative(self.anno().network_header, self.head)
     }
 
+    /// Offset of the network header from the data start, negative when the header lies in
+    /// the headroom (a stripped header, which `UnstripIPHeader` puts back); `None` when unset.
+    #[inline]
+    pub fn network_header_offset(&self) -> Option<isize> {
+        let abs = self.anno().network_header;
+        (abs != NO_HEADER).then(|| abs as isize - self.head as isize)
+    }
+
     /// Marks the network header at `offset` bytes into the data (`MarkIPHeader`).
     #[inline]
     pub fn set_network_offset(&mut self, offset: usize) {

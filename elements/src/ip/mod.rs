@@ -15,6 +15,9 @@
 //! | [`checkip6header`] | `CheckIP6Header` |
 //! | [`fastudpsource`] | `FastUDPSource` |
 //! | [`encap`] | `IPEncap`, `UDPIPEncap` |
+//! | [`icmpipencap`] | `ICMPIPEncap` |
+//! | [`striptonetworkheader`] | `StripToNetworkHeader` |
+//! | [`unstripipheader`] | `UnstripIPHeader` |
 //! | [`tos`] | `SetIPDSCP`, `MarkIPCE` |
 #![allow(non_upper_case_globals)]
 
@@ -30,13 +33,16 @@ pub mod encap;
 pub mod ether;
 pub mod fastudpsource;
 pub mod headers;
+pub mod icmpipencap;
 pub mod ipaddress;
 pub mod ipprint;
 #[cfg(test)]
 mod proptests;
+pub mod striptonetworkheader;
 #[cfg(test)]
 pub(crate) mod testutil;
 pub mod tos;
+pub mod unstripipheader;
 pub mod vlan;
 
 /// The classes of this family, each a `static` named as Click names it.
@@ -52,9 +58,12 @@ pub mod classes {
     };
     pub use super::fastudpsource::FastUDPSource;
     pub use super::headers::{MarkIPHeader, Strip, StripIPHeader, Unstrip};
+    pub use super::icmpipencap::ICMPIPEncap;
     pub use super::ipaddress::{GetIPAddress, SetIPAddress, SetRandIPAddress, StoreIPAddress};
     pub use super::ipprint::IPPrint;
+    pub use super::striptonetworkheader::StripToNetworkHeader;
     pub use super::tos::{MarkIPCE, SetIPDSCP};
+    pub use super::unstripipheader::UnstripIPHeader;
     pub use super::vlan::{VLANDecap, VLANEncap};
 }
 
@@ -63,6 +72,7 @@ pub static ALL: &[&ElementClass] = &[
     &classes::FastUDPSource,
     &classes::IPEncap,
     &classes::UDPIPEncap,
+    &classes::ICMPIPEncap,
     &classes::SetIPDSCP,
     &classes::MarkIPCE,
     &classes::CheckIPHeader,
@@ -71,6 +81,8 @@ pub static ALL: &[&ElementClass] = &[
     &classes::Strip,
     &classes::StripIPHeader,
     &classes::Unstrip,
+    &classes::StripToNetworkHeader,
+    &classes::UnstripIPHeader,
     &classes::EtherEncap,
     &classes::EtherRewrite,
     &classes::StoreEtherAddress,

@@ -5,6 +5,8 @@
 //! | [`iprewriter`] `IPRewriter`, `TCPRewriter`, `UDPRewriter` | rewrite TCP/UDP flows by input spec, both directions |
 //! | [`icmppingrewriter`] `ICMPPingRewriter` | rewrite ICMP echo requests (addresses, identifier) and their replies |
 //! | [`icmprewriter`] `ICMPRewriter` | translate ICMP errors that quote a rewritten packet |
+//! | [`ipaddrrewriter`] `IPAddrRewriter` | rewrite source addresses of any protocol, one per host (Basic NAT) |
+//! | [`ipaddrpairrewriter`] `IPAddrPairRewriter` | rewrite addresses of any protocol per address pair |
 //! | [`iprewriterpatterns`] `IPRewriterPatterns`, `RoundRobinIPMapper` | named patterns, round-robin mapping |
 //!
 //! The engine (mapping table, patterns, timeouts) is shared: [`table`], [`pattern`],
@@ -14,6 +16,8 @@ use sluice_dataplane::ElementClass;
 
 pub mod icmppingrewriter;
 pub mod icmprewriter;
+pub mod ipaddrpairrewriter;
+pub mod ipaddrrewriter;
 pub mod iprewriter;
 pub mod iprewriterpatterns;
 pub mod pattern;
@@ -27,6 +31,8 @@ mod testutil;
 pub mod classes {
     pub use super::icmppingrewriter::ICMPPingRewriter;
     pub use super::icmprewriter::ICMPRewriter;
+    pub use super::ipaddrpairrewriter::IPAddrPairRewriter;
+    pub use super::ipaddrrewriter::IPAddrRewriter;
     pub use super::iprewriter::{IPRewriter, TCPRewriter, UDPRewriter};
     pub use super::iprewriterpatterns::{IPRewriterPatterns, RoundRobinIPMapper};
 }
@@ -38,6 +44,8 @@ pub static ALL: &[&ElementClass] = &[
     &classes::UDPRewriter,
     &classes::ICMPPingRewriter,
     &classes::ICMPRewriter,
+    &classes::IPAddrRewriter,
+    &classes::IPAddrPairRewriter,
     &classes::IPRewriterPatterns,
     &classes::RoundRobinIPMapper,
 ];

@@ -1,6 +1,7 @@
-//! The engine behind `IPRewriter`, `TCPRewriter`, `UDPRewriter` and `ICMPPingRewriter`:
-//! input specifications, mapping creation, packet rewriting with incremental checksums,
-//! timeouts, capacity and reaping, and the handlers they share.
+//! The engine behind `IPRewriter`, `TCPRewriter`, `UDPRewriter`, `ICMPPingRewriter`,
+//! `IPAddrRewriter` and `IPAddrPairRewriter`: input specifications, mapping creation, packet
+//! rewriting with incremental checksums, timeouts, capacity and reaping, and the handlers
+//! they share.
 
 use alloc::boxed::Box;
 use alloc::format;
@@ -41,6 +42,11 @@ pub enum Kind {
     Udp,
     /// `ICMPPingRewriter`: ICMP echo requests and replies.
     Ping,
+    /// `IPAddrRewriter`: source addresses of any IP protocol (Basic NAT); a mapping's keys
+    /// are the source address alone (forward) and the destination address alone (reply).
+    Addr,
+    /// `IPAddrPairRewriter`: addresses of any IP protocol by (source, destination) pair.
+    AddrPair,
 }
 
 impl Kind {
@@ -50,16 +56,26 @@ impl Kind {
             Kind::Tcp => "TCPRewriter",
             Kind::Udp => "UDPRewriter",
             Kind::Ping => "ICMPPingRewriter",
+            Kind::Addr => "IPAddrRewriter",
+            Kind::AddrPair => "IPAddrPairRewriter",
         }
     }
 
-    /// The map that holds flows of protocol `proto`: 0 (TCP, or ICMP echo), 1 (UDP).
+    /// Whether mappings are keyed by addresses only (ports are zero in every key).
+    #[inline]
+    fn by_address(self) -> bool {
+        matches!(self, Kind::Addr | Kind::AddrPair)
+    }
+
+    /// The map that holds flows of protocol `proto`: 0 (TCP, or ICMP echo, or every
+    /// protocol for the address rewriters), 1 (UDP).
     #[inline]
     fn map_for(self, proto: u8) -> Option<usize> {
         match (self, proto) {
             (Kind::Ip | Kind::Tcp | Kind::Udp, PROTO_TCP) => Some(0),
             (Kind::Ip | Kind::Udp, PROTO_UDP) => Some(1),
             (Kind::Ping, PROTO_ICMP) => Some(0),
+            (Kind::Addr | Kind::AddrPair, _) => Some(0),
             _ => None,
         }
     }
@@ -84,6 +100,10 @@ impl Tables {
     /// For an ICMP error quoting a packet of protocol `proto` whose flow identifier,
     /// reversed, is `key`: the identifier that packet had before this rewriter changed it.
     pub fn original_of_quoted(&self, proto: u8, key: &FlowId) -> Option<FlowId> {
+        // Address mappings have no ports to translate a quoted TCP/UDP header by.
+        if self.kind.by_address() {
+            return None;
+        }
         let (fi, d) = self.maps[self.kind.map_for(proto)?].get(key)?;
         Some(self.flows.slots[fi as usize].keys[1 - d])
     }
@@ -212,6 +232,20 @@ pub fn configure(
                 t.udp_guarantee = secs(d(args, "UDP_GUARANTEE"), 5);
             }
         }
+        Kind::Addr | Kind::AddrPair => {
+            // One timeout for every protocol; the UDP fields carry it.
+            let timeout = secs(d(args, "TIMEOUT"), 2 * 60 * 60);
+            let g = secs(d(args, "GUARANTEE"), 5);
+            t = Timeouts {
+                tcp_data: timeout,
+                tcp_nodata: timeout,
+                tcp_done: timeout,
+                tcp_guarantee: g,
+                udp: timeout,
+                udp_streaming: timeout,
+                udp_guarantee: g,
+            };
+        }
         Kind::Udp | Kind::Ping => {
             let timeout = if kind == Kind::Udp {
                 d(args, "UDP_TIMEOUT").or(d(args, "TIMEOUT"))
@@ -257,7 +291,8 @@ pub fn configure(
         },
         (None, None) => usize::MAX,
     };
-    dst_anno = args.read_k::<bool>("DST_ANNO").unwrap_or(true);
+    // The address rewriters always set the destination annotation (Click has no keyword).
+    dst_anno = kind.by_address() || args.read_k::<bool>("DST_ANNO").unwrap_or(true);
     let reply_anno = match args.read_k::<String>("REPLY_ANNO") {
         Some(name) if kind != Kind::Ping => match ReplyAnno::parse(name.trim()) {
             Ok(a) => Some(a),
@@ -582,6 +617,106 @@ impl Rewriter {
         Some(out)
     }
 
+    /// `IPAddrRewriter` and `IPAddrPairRewriter`: finds the packet's mapping by address
+    /// (IPAddrRewriter: the source address, else the destination address as a reply;
+    /// IPAddrPairRewriter: the address pair), creates one by the input spec when there is
+    /// none, and rewrites the addresses with the IP checksum and, in a first fragment, the
+    /// TCP or UDP checksum.
+    #[inline]
+    fn process_addr(
+        &mut self,
+        tables: &mut Tables,
+        port: usize,
+        p: &mut Packet,
+        now: u64,
+    ) -> Option<usize> {
+        let off = p.network_offset().unwrap_or(0);
+        let anno_in = self.reply_anno.map(|a| a.get(p));
+        let Some(ip) = p.data_mut().get_mut(off..) else {
+            self.bad_packets += 1;
+            return None;
+        };
+        if ip.len() < 20 || ip[0] >> 4 != 4 {
+            self.bad_packets += 1;
+            return None;
+        }
+        let ihl = usize::from(ip[0] & 0xf) * 4;
+        let total = usize::from(be16(ip, 2));
+        if ihl < 20 || ihl > ip.len() || total < ihl {
+            self.bad_packets += 1;
+            return None;
+        }
+        let tlen = total.min(ip.len()) - ihl;
+        let pair = self.kind == Kind::AddrPair;
+        let (saddr, daddr) = (be32(ip, 12), be32(ip, 16));
+        let key = FlowId {
+            saddr,
+            daddr: if pair { daddr } else { 0 },
+            sport: 0,
+            dport: 0,
+        };
+        let found = tables.maps[0].get(&key).or_else(|| {
+            let reply = FlowId {
+                saddr: 0,
+                daddr,
+                sport: 0,
+                dport: 0,
+            };
+            (!pair).then(|| tables.maps[0].get(&reply)).flatten()
+        });
+        let (fi, dir) = match found {
+            Some(x) => x,
+            None => match self.create(tables, port, 0, 0, key, now) {
+                Ok(fi) => {
+                    tables.flows.slots[fi as usize].reply_anno = anno_in.unwrap_or(0);
+                    (fi, 0)
+                }
+                Err(Unmapped::Drop) => return None,
+                Err(Unmapped::Out(o)) => return Some(o),
+            },
+        };
+        let flow = &mut tables.flows.slots[fi as usize];
+        let new = flow.rewritten(dir);
+        // IPAddrRewriter changes the source going out and the destination coming back;
+        // IPAddrPairRewriter both, either way.
+        if pair || dir == 0 {
+            ip[12..16].copy_from_slice(&new.saddr.to_be_bytes());
+        }
+        if pair || dir == 1 {
+            ip[16..20].copy_from_slice(&new.daddr.to_be_bytes());
+        }
+        put16(ip, 10, apply_delta(be16(ip, 10), flow.ip_delta(dir)));
+        if be16(ip, 6) & 0x1fff == 0 {
+            match ip[9] {
+                PROTO_TCP if tlen >= 18 => {
+                    let c = apply_delta(be16(ip, ihl + 16), flow.l4_delta(dir));
+                    put16(ip, ihl + 16, c);
+                }
+                PROTO_UDP if tlen >= 8 => {
+                    let c = be16(ip, ihl + 6);
+                    if c != 0 {
+                        let c = apply_delta(c, flow.l4_delta(dir));
+                        put16(ip, ihl + 6, if c == 0 { 0xffff } else { c });
+                    }
+                }
+                _ => {}
+            }
+        }
+        flow.expiry = now.saturating_add(self.t.udp);
+        flow.guarantee = if self.t.udp_guarantee > 0 {
+            now.saturating_add(self.t.udp_guarantee)
+        } else {
+            0
+        };
+        if pair || dir == 1 {
+            p.anno_mut().dst_ip = new.daddr.to_be_bytes();
+        }
+        if let (Some(a), 1) = (self.reply_anno, dir) {
+            a.set(p, flow.reply_anno);
+        }
+        Some(usize::from(flow.outputs[dir]))
+    }
+
     #[inline]
     fn tcp_timeout(&self, f: &Flow) -> u64 {
         let done = S_FORWARD_DONE | S_REPLY_DONE;
@@ -648,6 +783,17 @@ impl Rewriter {
             self.stats[port].failures += 1;
             return Err(Unmapped::Drop);
         };
+        // An address mapping cannot rewrite ports, nor (IPAddrRewriter) the destination:
+        // a pattern that would is accepted, as in Click, but maps nothing.
+        let unusable = match self.kind {
+            Kind::Addr => rewritten.sport | rewritten.dport != 0 || rewritten.daddr != 0,
+            Kind::AddrPair => rewritten.sport | rewritten.dport != 0,
+            _ => false,
+        };
+        if unusable {
+            self.stats[port].failures += 1;
+            return Err(Unmapped::Drop);
+        }
         self.add_flow(tables, port, mapi, proto, key, rewritten, (f, r), now)
             .ok_or(Unmapped::Drop)
     }
@@ -829,11 +975,27 @@ impl Rewriter {
                 .div_euclid(i128::from(NS));
             for d in 0..2 {
                 let (a, b) = if d == 0 { ('*', ' ') } else { (' ', '*') };
+                let (this, other) = (f.keys[d], f.keys[1 - d]);
+                let ip = core::net::Ipv4Addr::from;
+                // Click's text per kind: the address rewriter shows the entry's source
+                // address and the other entry's destination (so a reply entry, whose key
+                // has only a destination, shows as 0.0.0.0 => 0.0.0.0); the pair rewriter
+                // the address pair before and after.
+                let entry = match self.kind {
+                    Kind::Addr => format!("{} => {}", ip(this.saddr), ip(other.daddr)),
+                    Kind::AddrPair => format!(
+                        "({}, {}) => ({}, {})",
+                        ip(this.saddr),
+                        ip(this.daddr),
+                        ip(other.daddr),
+                        ip(other.saddr)
+                    ),
+                    _ => format!("{} => {}", this, f.rewritten(d)),
+                };
                 let _ = writeln!(
                     s,
-                    "{} => {} [{}{} {}{}] i{} exp{}",
-                    f.keys[d],
-                    f.rewritten(d),
+                    "{} [{}{} {}{}] i{} exp{}",
+                    entry,
                     if a == '*' { "*" } else { "" },
                     f.outputs[0],
                     if b == '*' { "*" } else { "" },
@@ -927,6 +1089,14 @@ impl Element for Rewriter {
         self.now_seen = now;
         let tables = Rc::clone(&self.tables);
         let mut tables = tables.borrow_mut();
+        if self.kind.by_address() {
+            for mut p in batch {
+                if let Some(out) = self.process_addr(&mut tables, port, &mut p, now) {
+                    ctx.output(out, p);
+                }
+            }
+            return;
+        }
         // Software pipelining: look every packet's flow up first, in a tight loop whose
         // iterations do not depend on each other, so the cache misses on the map and the
         // flows of a large table overlap instead of stalling the rewrite one packet at a

@@ -6,10 +6,12 @@
 //! |---|---|
 //! | [`ARPQuerier`](arpquerier) | encapsulates IP in Ethernet, resolving next hops with ARP |
 //! | [`ARPResponder`](arpresponder) | answers ARP requests for configured prefixes |
+//! | [`ARPPrint`](arpprint) | prints ARP packets, tcpdump style |
 //! | [`ICMPPingResponder`](icmppingresponder) | turns echo requests into echo replies |
 //! | [`ICMPError`](icmperror) | builds ICMP error messages quoting the offending packet |
 //! | [`LinearIPLookup`, `StaticIPLookup`](lineariplookup) | longest-prefix match, linear scan |
 //! | [`RadixIPLookup`](radixiplookup) | longest-prefix match, multibit trie |
+//! | [`DirectIPLookup`](directiplookup) | longest-prefix match, served by the multibit trie |
 //! | [`IPFragmenter`](ipfragmenter) | splits packets larger than the MTU |
 //! | [`IPGWOptions`](ipgwoptions) | Record Route and Timestamp options |
 //! | [`FixIPSrc`](fixipsrc) | sets the source address of locally generated errors |
@@ -21,9 +23,11 @@ use sluice_dataplane::ElementClass;
 
 pub mod addr;
 pub mod arpmsg;
+pub mod arpprint;
 pub mod arpquerier;
 pub mod arpresponder;
 pub mod arptable;
+pub mod directiplookup;
 pub mod fixipsrc;
 pub mod icmperror;
 pub mod icmppingresponder;
@@ -39,8 +43,10 @@ mod testutil;
 /// The classes of this family, each a `static` named as Click names it.
 #[allow(non_upper_case_globals)]
 pub mod classes {
+    pub use super::arpprint::ARPPrint;
     pub use super::arpquerier::ARPQuerier;
     pub use super::arpresponder::ARPResponder;
+    pub use super::directiplookup::DirectIPLookup;
     pub use super::fixipsrc::FixIPSrc;
     pub use super::icmperror::ICMPError;
     pub use super::icmppingresponder::ICMPPingResponder;
@@ -55,11 +61,13 @@ pub mod classes {
 pub static ALL: &[&ElementClass] = &[
     &classes::ARPQuerier,
     &classes::ARPResponder,
+    &classes::ARPPrint,
     &classes::ICMPPingResponder,
     &classes::ICMPError,
     &classes::LinearIPLookup,
     &classes::StaticIPLookup,
     &classes::RadixIPLookup,
+    &classes::DirectIPLookup,
     &classes::IPFragmenter,
     &classes::IPGWOptions,
     &classes::FixIPSrc,
@@ -76,6 +84,6 @@ mod tests {
         let n = names.len();
         names.dedup();
         assert_eq!(names.len(), n);
-        assert_eq!(n, 12);
+        assert_eq!(n, 14);
     }
 }

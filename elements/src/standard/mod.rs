@@ -1,24 +1,31 @@
 //! The standard elements: sources and sinks, counters, queues, switches, `Tee`, `Print`,
-//! `Truncate`/`Pad`/`CheckLength`, `RatedUnqueue`/`BandwidthRatedUnqueue`, `RoundRobinSched`/`PrioSched`,
+//! `Truncate`/`Pad`/`CheckLength`/`Resize`, `RatedUnqueue`/`BandwidthRatedUnqueue`,
+//! `RatedSplitter`/`BandwidthRatedSplitter`, `FrontDropQueue`/`MixedQueue`, `Hub`, `RoundRobinSched`/`PrioSched`,
 //! `Script`/`DriverManager`, `RandomSeed`, `AddressInfo`, and the device elements `FromDevice`/`ToDevice`.
 //! Each file's module documentation is the element's manual, in Click's style.
 
 use sluice_dataplane::ElementClass;
 
 pub mod addressinfo;
+pub mod bwratedsplitter;
 mod common;
 pub(crate) use common::parse_value as common_parse_value;
 pub mod counter;
 pub mod device;
 pub mod discard;
+pub mod frontdropqueue;
+pub mod hub;
 pub mod infinitesource;
 pub mod length;
+pub mod mixedqueue;
 pub mod paint;
 pub mod print;
 pub mod queue;
 pub mod randomseed;
 pub mod rated;
 pub mod ratedsource;
+pub mod ratedsplitter;
+pub mod resize;
 pub mod sched;
 pub mod script;
 pub mod switch;
@@ -29,17 +36,23 @@ pub mod unqueue;
 #[allow(non_upper_case_globals)]
 pub mod classes {
     pub use super::addressinfo::AddressInfo;
+    pub use super::bwratedsplitter::BandwidthRatedSplitter;
     pub use super::counter::{AverageCounter, Counter};
     pub use super::device::{FromDevice, ToDevice};
     pub use super::discard::{Discard, Idle};
+    pub use super::frontdropqueue::FrontDropQueue;
+    pub use super::hub::Hub;
     pub use super::infinitesource::{InfiniteSource, RandomSource};
     pub use super::length::{CheckLength, Pad, Truncate};
+    pub use super::mixedqueue::MixedQueue;
     pub use super::paint::{Null, Paint, PaintSwitch};
     pub use super::print::Print;
     pub use super::queue::{Queue, SimpleQueue};
     pub use super::randomseed::RandomSeed;
     pub use super::rated::{BandwidthRatedUnqueue, RatedUnqueue};
     pub use super::ratedsource::RatedSource;
+    pub use super::ratedsplitter::RatedSplitter;
+    pub use super::resize::Resize;
     pub use super::sched::{PrioSched, RoundRobinSched};
     pub use super::script::{DriverManager, Script};
     pub use super::switch::{HashSwitch, RandomSwitch, RoundRobinSwitch, StaticSwitch, Switch};
@@ -61,17 +74,23 @@ pub static ALL: &[&ElementClass] = &[
     &AverageCounter,
     &Queue,
     &SimpleQueue,
+    &FrontDropQueue,
+    &MixedQueue,
     &Unqueue,
     &RatedUnqueue,
     &BandwidthRatedUnqueue,
+    &RatedSplitter,
+    &BandwidthRatedSplitter,
     &RoundRobinSched,
     &PrioSched,
     &Tee,
     &PullTee,
+    &Hub,
     &Null,
     &Truncate,
     &Pad,
     &CheckLength,
+    &Resize,
     &Paint,
     &PaintSwitch,
     &Switch,

@@ -78,7 +78,7 @@ pub static BandwidthRatedUnqueue: ElementClass = ElementClass {
 /// A token bucket on the router clock. Levels are in token-nanoseconds (tokens × 10^9) so
 /// refills are exact integers; the level may go below zero (a byte debt).
 #[derive(Clone, Debug)]
-struct Bucket {
+pub(super) struct Bucket {
     /// Tokens per second.
     rate: u64,
     /// Most tokens held, × 10^9.
@@ -88,7 +88,7 @@ struct Bucket {
 }
 
 impl Bucket {
-    fn new(rate: u64, capacity: u64) -> Self {
+    pub(super) fn new(rate: u64, capacity: u64) -> Self {
         let capacity = i128::from(capacity.max(1)) * i128::from(NS_PER_SEC);
         Self {
             rate,
@@ -98,18 +98,18 @@ impl Bucket {
         }
     }
 
-    fn refill(&mut self, now: u64) {
+    pub(super) fn refill(&mut self, now: u64) {
         let last = *self.last.get_or_insert(now);
         let elapsed = i128::from(now.saturating_sub(last));
         self.level = (self.level + elapsed * i128::from(self.rate)).min(self.capacity);
         self.last = Some(now);
     }
 
-    fn holds(&self, tokens: u64) -> bool {
+    pub(super) fn holds(&self, tokens: u64) -> bool {
         self.level >= i128::from(tokens) * i128::from(NS_PER_SEC)
     }
 
-    fn take(&mut self, tokens: u64) {
+    pub(super) fn take(&mut self, tokens: u64) {
         self.level -= i128::from(tokens) * i128::from(NS_PER_SEC);
     }
 
@@ -132,7 +132,10 @@ struct Rated {
     active: bool,
 }
 
-fn make(a: &mut Args<'_>, bytes: bool) -> Option<Box<dyn Element>> {
+/// Reads RATE (packets per second, or with `bytes` a bandwidth in bytes per second) and
+/// the bucket size (`BURST_SIZE` or `BURST_BYTES`, or RATE × `BURST_DURATION`, default
+/// 20 ms): the arguments every rated element takes.
+pub(super) fn rate_and_burst(a: &mut Args<'_>, bytes: bool) -> Option<(u64, u64)> {
     let rate = if bytes {
         let text: String = a.read_mp("RATE")?;
         match parse_bandwidth(&text) {
@@ -148,7 +151,6 @@ fn make(a: &mut Args<'_>, bytes: bool) -> Option<Box<dyn Element>> {
     let burst_key = if bytes { "BURST_BYTES" } else { "BURST_SIZE" };
     let duration = a.read_k::<core::time::Duration>("BURST_DURATION");
     let size = a.read_k::<u64>(burst_key);
-    let active = a.read_k::<bool>("ACTIVE").unwrap_or(true);
     let burst = match (duration, size) {
         (Some(_), Some(_)) => {
             a.error_whole(format!(
@@ -162,6 +164,12 @@ fn make(a: &mut Args<'_>, bytes: bool) -> Option<Box<dyn Element>> {
             u64::try_from(u128::from(rate) * ms / 1000).unwrap_or(u64::MAX)
         }
     };
+    Some((rate, burst))
+}
+
+fn make(a: &mut Args<'_>, bytes: bool) -> Option<Box<dyn Element>> {
+    let active = a.read_k::<bool>("ACTIVE").unwrap_or(true);
+    let (rate, burst) = rate_and_burst(a, bytes)?;
     Some(Box::new(Rated {
         bytes,
         rate,

@@ -33,7 +33,7 @@
 //!   1). A step is a write to the `step` handler; for a `DriverManager`, a stop request from
 //!   any element (`STOP true`) is a step too.
 //! - `wait TIME` (also `wait_time`, `wait_for`) — waits TIME (`1.5`, `100ms`), or until a
-//!   step, whichever comes first.
+//!   step, whichever comes first. `wait` alone is `pause`.
 //! - `label L`, `goto L [COND]` — jumps to label L when COND (default true) is true. The
 //!   labels `end`, `exit`, `stop`, `loop` and `error` act like those instructions. A script
 //!   that jumps 1000 times without blocking is stopped.
@@ -316,6 +316,7 @@ fn parse_insn(text: &str) -> Result<Insn, String> {
             };
             Insn::Pause(n)
         }
+        "wait" if rest.is_empty() => Insn::Pause(1),
         "wait" | "wait_time" | "wait_for" => {
             let d = Duration::from_arg(rest, None)?;
             Insn::Wait(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
