@@ -205,7 +205,8 @@ impl Core {
         Some(r)
     }
 
-    /// Hands `batch` to input `port` of `element`.
+    /// Hands `batch` to input `port` of `element`: a spilled batch, or one pushed in from
+    /// outside the graph.
     #[inline]
     fn deliver(&self, element: usize, port: usize, batch: Batch) {
         let n = batch.len() as u64;
@@ -218,15 +219,98 @@ impl Core {
         }
     }
 
+    /// `with_element` for a push into element `i` along an edge of the worklist.
+    ///
+    /// The element may still have packets of an earlier call waiting on its output edges:
+    /// it is pushed again from downstream of its own outputs (`PaintTee`'s copy reaching it
+    /// again through `ICMPError` and the routing table). Click would not have pushed those
+    /// packets yet (the earlier call is still sending its first output), so what this call
+    /// sends travels on first: the waiting packets are set aside, this call's output is
+    /// delivered to the end, and the waiting packets go back on their edges after it. (A
+    /// spilled batch is older than what waits on its edge and never takes this path.)
+    #[inline(always)]
+    fn with_pushed_element(
+        &self,
+        i: usize,
+        f: impl FnOnce(&mut dyn Element, &mut Context<'_>),
+    ) -> Option<()> {
+        let waiting = self.depth.get() == 0 && self.nodes[i].queued.iter().any(Cell::get);
+        if !waiting {
+            return self.with_element(i, f);
+        }
+        let held = self.hold_back(i);
+        let r = self.with_element(i, f);
+        if let Some(held) = held {
+            self.release_held(i, held);
+        }
+        r
+    }
+
+    /// Takes the packets waiting on element `i`'s push output edges out of their edge
+    /// buffers, with the worklist's depth to drain back to before they return.
+    #[cold]
+    #[inline(never)]
+    fn hold_back(&self, i: usize) -> Option<(usize, Vec<(usize, Batch)>)> {
+        let node = &self.nodes[i];
+        let mut out = node.out.try_borrow_mut().ok()?;
+        let mark = self.pending.borrow().len();
+        let mut held = Vec::new();
+        for (port, batch) in out.iter_mut().enumerate() {
+            if node.queued[port].get() && !node.out_pull[port] && !batch.is_empty() {
+                // The edge keeps its place on the worklist; the flag lets this call's
+                // output queue the edge again, above it.
+                node.queued[port].set(false);
+                held.push((port, core::mem::take(batch)));
+            }
+        }
+        (!held.is_empty()).then_some((mark, held))
+    }
+
+    /// Delivers everything queued since [`hold_back`](Self::hold_back), then puts the
+    /// packets it took back on their edges, which are still on the worklist below.
+    #[cold]
+    #[inline(never)]
+    fn release_held(&self, i: usize, (mark, held): (usize, Vec<(usize, Batch)>)) {
+        self.drain_to(mark);
+        let node = &self.nodes[i];
+        let Ok(mut out) = node.out.try_borrow_mut() else {
+            return;
+        };
+        for (port, batch) in held {
+            // Empty: every edge queued above the mark has been delivered.
+            let edge = &mut out[port];
+            for p in batch {
+                if let Err(e) = edge.try_push(p) {
+                    drop(e);
+                    self.unrouted_drops.set(self.unrouted_drops.get() + 1);
+                }
+            }
+            node.queued[port].set(true);
+        }
+    }
+
     /// Runs the worklist until every pushed batch has reached its end.
     fn drain(&self) {
+        self.drain_to(0);
+    }
+
+    /// Runs the worklist until the spilled batches are delivered and no more than `mark`
+    /// edges remain queued.
+    fn drain_to(&self, mark: usize) {
         loop {
             let work = self.spill.borrow_mut().pop_front();
             if let Some(w) = work {
                 self.deliver(w.element, w.port, w.batch);
                 continue;
             }
-            let edge = self.pending.borrow_mut().pop();
+            let edge = {
+                let mut pending = self.pending.borrow_mut();
+                if pending.len() > mark {
+                    pending.pop()
+                } else {
+                    None
+                }
+            };
             if let Some((from, port)) = edge {
                 let (from, port) = (from as usize, port as usize);
                 let node = &self.nodes[from];
@@ -250,10 +334,16 @@ impl Core {
                         .out
                         .try_borrow_mut()
                         .map_or_else(|_| Batch::new(), |mut out| core::mem::take(&mut out[port]));
-                    self.deliver(to, to_port, batch);
+                    let n = batch.len() as u64;
+                    if self
+                        .with_pushed_element(to, |e, ctx| e.push(ctx, to_port, batch))
+                        .is_none()
+                    {
+                        self.unrouted_drops.set(self.unrouted_drops.get() + n);
+                    }
                     continue;
                 }
-                let delivered = self.with_element(to, |e, ctx| {
+                let delivered = self.with_pushed_element(to, |e, ctx| {
                     let batch = match node.out.try_borrow_mut() {
                         Ok(mut out) => core::mem::take(&mut out[port]),
                         Err(_) => Batch::new(),
@@ -401,6 +491,7 @@ impl Router {
                 driver_manager: driver_manager.is_some(),
                 nodes: &nodes,
                 random: &random,
+                clock: &*clock,
             };
             // Other elements are reachable through `ictx.element` meanwhile, so borrow this
             // one through its cell.

@@ -459,3 +459,24 @@ pub fn arp_request(sha: [u8; 6], spa: [u8; 4], tpa: [u8; 4]) -> Vec<u8> {
     f.extend_from_slice(&tpa);
     f
 }
+
+/// A router over `g` (every class plus the recording sinks) on simulated time from zero,
+/// as `--simtime` runs one, with its clock: every fresh read Click would make moves it on
+/// by a nanosecond, so a test counts an element's reads by watching it.
+pub fn simtime_router(g: &FlatGraph, pool: &PacketPool) -> (Router, sluice_dataplane::SimClock) {
+    use sluice_dataplane::Clock;
+    let clock = sluice_dataplane::SimClock::new(0);
+    let mut classes = crate::all_classes();
+    classes.extend([&COLLECT, &PULL_COLLECT]);
+    let env = Environment {
+        pool: pool.clone(),
+        clock: Box::new(clock.clone()),
+        devices: Vec::new(),
+        device_opener: None,
+        console: Box::new(MemoryConsole::default()),
+    };
+    take_collected();
+    let router = Router::new(g, &classes, env).unwrap_or_else(|_| panic!("configuration"));
+    assert!(clock.now_ns() >= sluice_dataplane::SimClock::STARTUP_READS);
+    (router, clock)
+}

@@ -10,6 +10,7 @@ use core::cell::{RefCell, RefMut};
 use sluice_config::args;
 
 use crate::batch::Batch;
+use crate::clock::Clock;
 use crate::device::NetDevice;
 use crate::element::HandlerError;
 use crate::packet::PacketPool;
@@ -222,6 +223,19 @@ impl<'a> Context<'a> {
         t
     }
 
+    /// Stands for `n` fresh reads of the clock that Click makes and sluice has no use for
+    /// (a `Counter`'s rate epochs, an ARP table's entry ages): on simulated time each moves
+    /// the clock on by a nanosecond, as Click's simulated `Timestamp::now()` does, so the
+    /// times read later are the ones Click reads; on a real clock it does nothing.
+    #[inline]
+    pub fn clock_reads(&self, n: u64) {
+        if self.core.simulated {
+            for _ in 0..n {
+                self.now_precise();
+            }
+        }
+    }
+
     /// The packet pool, to create packets.
     #[inline]
     pub fn pool(&self) -> &PacketPool {
@@ -320,6 +334,7 @@ pub struct InitContext<'a> {
     pub(super) driver_manager: bool,
     pub(super) nodes: &'a [Node],
     pub(super) random: &'a RefCell<ClickRandom>,
+    pub(super) clock: &'a dyn Clock,
 }
 
 /// Another element of the configuration, as [`InitContext::element`] finds it.
@@ -395,6 +410,16 @@ impl InitContext<'_> {
     /// The time now.
     pub fn now(&self) -> u64 {
         self.now
+    }
+
+    /// Stands for `n` fresh reads of the clock that Click makes while it configures an
+    /// element (see [`Context::clock_reads`]).
+    pub fn clock_reads(&self, n: u64) {
+        if self.clock.simulated() {
+            for _ in 0..n {
+                self.clock.fresh_ns();
+            }
+        }
     }
 
     /// The next number of the router's random sequence (see [`Context::random`]).

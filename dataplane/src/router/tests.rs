@@ -615,3 +615,64 @@ fn gathered_tasks_keep_their_share_of_runs() {
     }
     assert!(r.read_handler("tasks").unwrap().contains("gathered"));
 }
+
+/// `PaintTee`-like: a fresh packet (first byte 0) is copied, marked 1, to output 1, which
+/// is delivered first; everything also goes out of output 0.
+struct Fork;
+impl Element for Fork {
+    fn push(&mut self, ctx: &mut Context<'_>, _: usize, batch: Batch) {
+        for p in batch {
+            if p.data()[0] == 0 {
+                let mut copy = p.try_clone().unwrap();
+                copy.data_mut()[0] = 1;
+                ctx.output(1, copy);
+            }
+            ctx.output(0, p);
+        }
+    }
+    fn high_ports_first(&self) -> bool {
+        true
+    }
+}
+fn mk_fork(_: &mut Args<'_>, _: &ConfigContext<'_>) -> Option<Box<dyn Element>> {
+    Some(Box::new(Fork))
+}
+static FORK: ElementClass = ElementClass {
+    name: "Fork",
+    ports: "1-/2",
+    processing: "h",
+    make: mk_fork,
+    names: None,
+};
+
+#[test]
+fn a_push_back_into_an_element_goes_before_what_it_still_has_to_send() {
+    // fork[1] -> back -> [1]fork: the copy re-enters fork while the original still waits on
+    // fork[0]. Click sends the copy's whole path, through fork[0] too, before the original.
+    let g = graph(
+        &[
+            ("fork", "Fork", ""),
+            ("back", "Rec", ""),
+            ("after", "Rec", ""),
+            ("d", "Sink", ""),
+        ],
+        &[(0, 1, 1, 0), (1, 0, 0, 1), (0, 0, 2, 0), (2, 0, 3, 0)],
+    );
+    SEEN.with(|s| s.borrow_mut().clear());
+    let pool = PacketPool::new(16);
+    let classes: &[&ElementClass] = &[&FORK, &REC, &SINK];
+    let mut r = Router::new(&g, classes, env(&pool)).unwrap();
+    let mut p = pool.alloc(60).unwrap();
+    p.data_mut()[..4].copy_from_slice(&7u32.to_be_bytes());
+    let mut batch = Batch::new();
+    batch.push(p);
+    r.push_to("fork", 0, batch).unwrap();
+    assert_eq!(seen("back").1, [0x0100_0007]);
+    assert_eq!(seen("after").1, [0x0100_0007, 7]);
+    assert_eq!(
+        seen("after").0,
+        2,
+        "the copy is sent on before the original"
+    );
+    assert_eq!(pool.stats().free, 16, "every buffer is back");
+}

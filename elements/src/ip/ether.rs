@@ -70,12 +70,13 @@
 //!
 //! ## `DropBroadcasts()` — drops link-level broadcasts and multicasts.
 //!
-//! **Ports:** `1/1`: one input, one output.
+//! **Ports:** `1/1-2`: one input, one or two outputs.
 //!
-//! **Processing:** `a/a`: agnostic.
+//! **Processing:** `a/ah`: agnostic input and output 0, push output 1.
 //!
 //! Drops packets whose packet-type annotation is broadcast or multicast (set by devices or
-//! `HostEtherFilter`).
+//! `HostEtherFilter`), or sends them to output 1 when it is connected. The first such
+//! packet is reported on the console (`DropBroadcasts: dropped a packet`).
 //!
 //! **Handlers:** `drops` (r).
 
@@ -134,8 +135,8 @@ pub static HostEtherFilter: ElementClass = ElementClass {
 /// `DropBroadcasts`.
 pub static DropBroadcasts: ElementClass = ElementClass {
     name: "DropBroadcasts",
-    ports: "1/1",
-    processing: "a/a",
+    ports: "1/1-2",
+    processing: "a/ah",
     make: make_drop_broadcasts,
     names: None,
 };
@@ -471,14 +472,24 @@ impl Element for DropBcast {
     }
 
     fn push(&mut self, ctx: &mut Context<'_>, _: usize, batch: Batch) {
+        let before = self.drops;
         let drops = &mut self.drops;
+        let dropped = if ctx.noutputs() > 1 {
+            Verdict::Out(1)
+        } else {
+            Verdict::Drop
+        };
         push_each(ctx, batch, |p| match p.anno().packet_type {
             PacketType::Broadcast | PacketType::Multicast => {
                 *drops += 1;
-                Verdict::Drop
+                dropped
             }
             _ => Verdict::Out(0),
         });
+        if before == 0 && self.drops > 0 {
+            // Click's message names the class, not the element.
+            ctx.log("DropBroadcasts: dropped a packet");
+        }
     }
 
     fn read_handler(&self, name: &str) -> Option<String> {
@@ -588,5 +599,26 @@ mod tests {
         let out = h.run_packets(alloc::vec![b, m, u]);
         assert_eq!(out[0].len(), 1);
         assert_eq!(h.read("drops"), "2");
+    }
+
+    #[test]
+    fn drop_broadcasts_reports_the_first_drop_and_uses_output_1() {
+        let mut h = Harness::new("DropBroadcasts", "", 2).unwrap();
+        let packet = |h: &Harness, t| {
+            let mut p = h.pool.alloc_from(b"p").unwrap();
+            p.anno_mut().packet_type = t;
+            p
+        };
+        let batch = alloc::vec![
+            packet(&h, PacketType::Host),
+            packet(&h, PacketType::Broadcast),
+            packet(&h, PacketType::Multicast),
+        ];
+        let out = h.run_packets(batch);
+        assert_eq!((out[0].len(), out[1].len()), (1, 2));
+        let again = alloc::vec![packet(&h, PacketType::Broadcast)];
+        assert_eq!(h.run_packets(again)[1].len(), 1);
+        assert_eq!(h.read("drops"), "3");
+        assert_eq!(h.lines(), ["DropBroadcasts: dropped a packet"]);
     }
 }

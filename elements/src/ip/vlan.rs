@@ -16,13 +16,18 @@
 //! - `NATIVE_VLAN`: frames of this VLAN ID go untagged; default 0; -1 for none.
 //! - `ETHERTYPE`: the tag's type; default 0x8100.
 //!
-//! **Handlers:** `vlan_tci` (rw: a number, or `ANNO`), `vlan_id`, `vlan_pcp`,
-//! `native_vlan`, `ethertype` (rw); `drops` (r).
+//! **Handlers:** `config` (r: `VLAN_ID id, VLAN_PCP pcp` or `ANNO`, then `, NATIVE_VLAN n`
+//! unless it is 0, where no native VLAN, -1, shows as 65535); `vlan_tci` (rw: the whole TCI
+//! as a number, or `ANNO`); `vlan_id`, `vlan_pcp`, `native_vlan` (rw: read, the keyword's
+//! value in `config`, empty when `config` leaves it out); `ethertype` (rw: read, always
+//! empty, as `config` never shows it); `drops` (r).
 //!
 //! **Example:** `VLANEncap(VLAN_ID 10, VLAN_PCP 3)`
 //!
 //! **Differences from Click:** Click reallocates a packet without 4 bytes of headroom; here it
-//! is dropped and counted (`drops`), as are frames shorter than the 12 address bytes.
+//! is dropped and counted (`drops`), as are frames shorter than the 12 address bytes (Click
+//! reads past their end). Click's handlers cannot be written (it cannot reconfigure the
+//! element while it runs); here writing one changes the tag.
 //!
 //! ## `VLANDecap([ANNO, keywords ETHERTYPE])` — removes an 802.1Q tag.
 //!
@@ -32,11 +37,16 @@
 //!
 //! Removes a VLAN tag of type ETHERTYPE from tagged frames (the addresses move 4 bytes
 //! forward, then the data start does), and, when ANNO is true (the default), stores the
-//! tag's TCI in the VLAN TCI annotation (0 for untagged frames).
+//! tag's TCI in the VLAN TCI annotation (0 for untagged frames). A frame of 14 or 15 bytes
+//! whose type is ETHERTYPE loses its 4 bytes too: what fits of the addresses moves forward.
 //!
 //! **Keywords:**
 //!
 //! - `ETHERTYPE`: the tag type removed; default 0x8100.
+//!
+//! **Differences from Click:** the TCI of a frame cut inside its tag takes the missing bytes
+//! as zeros (Click reads whatever follows the data); Click reads past the end of frames
+//! shorter than 14 bytes, which pass unchanged here.
 
 use alloc::boxed::Box;
 use alloc::string::{String, ToString};
@@ -114,6 +124,27 @@ fn make_encap(args: &mut Args<'_>, _: &ConfigContext<'_>) -> Option<Box<dyn Elem
     }))
 }
 
+impl Encap {
+    /// Click's `config` text: the VLAN ID and priority (or `ANNO`), then NATIVE_VLAN when
+    /// it is not 0, as a 16-bit number (none, -1, shows as 65535).
+    fn config(&self) -> String {
+        let mut s = if self.use_anno {
+            "ANNO".to_string()
+        } else {
+            alloc::format!(
+                "VLAN_ID {}, VLAN_PCP {}",
+                self.tci & 0xfff,
+                (self.tci >> 13) & 7
+            )
+        };
+        let native = self.native.unwrap_or(u16::MAX);
+        if native != 0 {
+            s.push_str(&alloc::format!(", NATIVE_VLAN {native}"));
+        }
+        s
+    }
+}
+
 impl Element for Encap {
     fn effects(&self) -> Effects {
         Effects::Local
@@ -143,13 +174,24 @@ impl Element for Encap {
     }
 
     fn read_handler(&self, name: &str) -> Option<String> {
+        // As in Click, `vlan_id`, `vlan_pcp` and `native_vlan` are the keywords of the
+        // configuration `config` reports, empty when it leaves them out; it never shows
+        // ETHERTYPE.
+        let keyword = |key: &str| {
+            let config = self.config();
+            config
+                .split(", ")
+                .find_map(|arg| arg.strip_prefix(key)?.strip_prefix(' ').map(String::from))
+                .unwrap_or_default()
+        };
         Some(match name {
+            "config" => self.config(),
             "vlan_tci" if self.use_anno => "ANNO".to_string(),
             "vlan_tci" => self.tci.to_string(),
-            "vlan_id" => (self.tci & 0xfff).to_string(),
-            "vlan_pcp" => (self.tci >> 13).to_string(),
-            "native_vlan" => self.native.map_or(-1, i32::from).to_string(),
-            "ethertype" => self.ethertype.to_string(),
+            "vlan_id" => keyword("VLAN_ID"),
+            "vlan_pcp" => keyword("VLAN_PCP"),
+            "native_vlan" => keyword("NATIVE_VLAN"),
+            "ethertype" => String::new(),
             "drops" => self.drops.to_string(),
             _ => return None,
         })
@@ -198,6 +240,7 @@ impl Element for Encap {
 
     fn handlers(&self) -> &'static [Handler] {
         const H: &[Handler] = &[
+            Handler::read("config"),
             Handler::read_write("vlan_tci"),
             Handler::read_write("vlan_id"),
             Handler::read_write("vlan_pcp"),
@@ -232,10 +275,16 @@ impl Element for Decap {
         push_each(ctx, batch, |p| {
             let mut tci = 0;
             let d = p.data_mut();
-            if d.len() >= 16 && d[12..14] == et {
-                tci = u16::from_be_bytes([d[14], d[15]]);
-                d.copy_within(0..12, 4);
-                // Cannot fail: at least 16 bytes are present.
+            let len = d.len();
+            if len >= 14 && d[12..14] == et {
+                // A frame cut inside its tag loses it too: what is left of the addresses
+                // moves forward over it, as in Click.
+                tci = u16::from_be_bytes([
+                    d.get(14).copied().unwrap_or(0),
+                    d.get(15).copied().unwrap_or(0),
+                ]);
+                d.copy_within(0..(len - 4).min(12), 4);
+                // Cannot fail: at least 14 bytes are present.
                 let _ = p.pull(4);
             }
             if anno {
@@ -269,6 +318,70 @@ mod tests {
         assert_eq!(out[0][0].anno.vlan_tci, 0x600a);
         // Untagged frames pass unchanged with TCI 0.
         assert_eq!(d.one(&f).unwrap().1, f);
+    }
+
+    #[test]
+    fn handlers_read_as_clicks_config_reports_them() {
+        let read = |config: &str, handlers: &[&str]| {
+            let e = Harness::new("VLANEncap", config, 1).unwrap();
+            handlers
+                .iter()
+                .map(|h| e.read(h))
+                .collect::<alloc::vec::Vec<_>>()
+        };
+        let all = [
+            "config",
+            "vlan_tci",
+            "vlan_id",
+            "vlan_pcp",
+            "native_vlan",
+            "ethertype",
+        ];
+        assert_eq!(
+            read("100, 5", &all),
+            ["VLAN_ID 100, VLAN_PCP 5", "41060", "100", "5", "", ""]
+        );
+        assert_eq!(
+            read("VLAN_ID 0, NATIVE_VLAN -1, ETHERTYPE 0x88a8", &all),
+            [
+                "VLAN_ID 0, VLAN_PCP 0, NATIVE_VLAN 65535",
+                "0",
+                "0",
+                "0",
+                "65535",
+                ""
+            ]
+        );
+        assert_eq!(
+            read("VLAN_TCI 0x1234, NATIVE_VLAN 7", &all),
+            [
+                "VLAN_ID 564, VLAN_PCP 0, NATIVE_VLAN 7",
+                "4660",
+                "564",
+                "0",
+                "7",
+                ""
+            ]
+        );
+        assert_eq!(
+            read("ANNO, NATIVE_VLAN 12", &all),
+            ["ANNO, NATIVE_VLAN 12", "ANNO", "", "", "12", ""]
+        );
+    }
+
+    #[test]
+    fn decap_takes_the_tag_off_frames_cut_inside_it() {
+        let mut d = Harness::new("VLANDecap", "", 1).unwrap();
+        let addrs: alloc::vec::Vec<u8> = (1..=12).collect();
+        let cut = [&addrs[..], &[0x81, 0x00]].concat();
+        assert_eq!(d.one(&cut).unwrap().1, &addrs[..10]);
+        let cut = [&addrs[..], &[0x81, 0x00, 0xa0]].concat();
+        assert_eq!(d.one(&cut).unwrap().1, &addrs[..11]);
+        let bare = [&addrs[..], &[0x81, 0x00, 0xa0, 0x0a]].concat();
+        assert_eq!(d.one(&bare).unwrap().1, addrs);
+        // Not tagged: unchanged.
+        let other = [&addrs[..], &[0x08, 0x00]].concat();
+        assert_eq!(d.one(&other).unwrap().1, other);
     }
 
     #[test]

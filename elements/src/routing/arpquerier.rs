@@ -165,6 +165,11 @@ impl ArpQuerier {
         let now = ctx.now();
         let mut p = p;
         let dst_eth = loop {
+            // Click's table reads the clock for a lookup that finds an entry, and for every
+            // packet it holds and reply it records (sluice ages entries by the slice's time).
+            if self.table.has_entry(dst) {
+                ctx.clock_reads(1);
+            }
             if let Some((eth, poll)) = self.table.lookup(dst, now, self.poll_timeout_ns) {
                 if poll {
                     let q = QueryFor {
@@ -200,6 +205,7 @@ impl ArpQuerier {
                 vlan_tci: p.anno().vlan_tci,
                 unicast: None,
             };
+            ctx.clock_reads(1);
             match self.table.hold(dst, p, now) {
                 Held::Queued { query } => {
                     if query {
@@ -230,6 +236,7 @@ impl ArpQuerier {
         if m.op != OP_REPLY || is_group(m.sha) {
             return;
         }
+        ctx.clock_reads(1);
         let held = self
             .table
             .insert(u32::from_be_bytes(m.spa), m.sha, ctx.now());
@@ -258,6 +265,8 @@ impl Element for ArpQuerier {
     fn initialize(&mut self, ctx: &mut InitContext<'_>) -> Result<(), String> {
         let timeout = self.table.limits().timeout_ns;
         if timeout != 0 {
+            // Scheduling Click's expiry timer reads the clock.
+            ctx.clock_reads(1);
             ctx.set_timer(ctx.now().saturating_add(timeout));
         }
         Ok(())
@@ -268,14 +277,34 @@ impl Element for ArpQuerier {
         self.last_now = now;
         self.table.slim(now);
         let timeout = self.table.limits().timeout_ns;
+        // Click reads the clock to slim the table, and again to schedule the next expiry.
+        ctx.clock_reads(1 + u64::from(timeout != 0));
         if timeout != 0 {
             ctx.set_timer(now.saturating_add(timeout).saturating_add(1_000_000_000));
         }
     }
 
+    fn read_handler_with(
+        &mut self,
+        ctx: &mut Context<'_>,
+        name: &str,
+        params: &str,
+    ) -> Option<Result<String, HandlerError>> {
+        if name != "table" {
+            return None;
+        }
+        if !params.is_empty() {
+            return Some(Err(HandlerError::BadValue(
+                "read handler 'table' takes no parameters".into(),
+            )));
+        }
+        // Click's table reads the clock to age its entries.
+        ctx.clock_reads(1);
+        Some(Ok(self.table.unparse(self.last_now)))
+    }
+
     fn read_handler(&self, name: &str) -> Option<String> {
         Some(match name {
-            "table" => self.table.unparse(self.last_now),
             "stats" => format!(
                 "{} packets killed\n{} ARP queries sent\n",
                 self.drops + self.table.drops(),
@@ -306,6 +335,7 @@ impl Element for ArpQuerier {
             "broadcast" => self.bcast = parse_ip(value.trim(), None).map_err(bad)?.into(),
             "insert" => {
                 let (ip, eth) = parse_insert(value).map_err(bad)?;
+                ctx.clock_reads(1);
                 let held = self.table.insert(ip, eth, ctx.now());
                 for q in held {
                     self.handle_ip(ctx, q, true);
@@ -313,6 +343,7 @@ impl Element for ArpQuerier {
             }
             "delete" => {
                 let ip = parse_ip(value.trim(), None).map_err(bad)?;
+                ctx.clock_reads(1);
                 drop(self.table.insert(ip.into(), BROADCAST, ctx.now()));
             }
             "clear" => {
@@ -481,6 +512,52 @@ mod tests {
     fn send_ip(h: &mut Harness, next_hop: [u8; 4], tag: u8) {
         let bytes = ipv4([10, 0, 0, 1], [192, 168, 9, 9], 17, &[tag; 8]);
         h.push_ip(0, &bytes, 0, |a| a.dst_ip = next_hop);
+    }
+
+    #[test]
+    fn table_reads_the_simulated_clock_as_clicks_does() {
+        use crate::testutil::{graph, simtime_router};
+        use sluice_dataplane::{Batch, Clock, PacketPool, SimClock};
+        let g = graph(
+            &[
+                ("q", "ARPQuerier", "10.0.0.1/24, 02:00:00:00:00:01"),
+                ("o", "Collect", ""),
+            ],
+            &[(0, 0, 1, 0)],
+        );
+        let pool = PacketPool::new(16);
+        let (mut r, clock) = simtime_router(&g, &pool);
+        let reads = |n: u64| SimClock::STARTUP_READS + n;
+        assert_eq!(clock.now_ns(), reads(1), "scheduling the expiry timer");
+        let ip_to = |dst: [u8; 4]| {
+            let bytes = ipv4([10, 0, 0, 1], [192, 168, 9, 9], 17, &[0; 8]);
+            let mut p = pool.alloc_from(&bytes).unwrap();
+            p.set_network_offset(0);
+            p.anno_mut().dst_ip = dst;
+            Batch::from_iter([p])
+        };
+        r.push_to("q", 0, ip_to([10, 0, 0, 2])).unwrap();
+        assert_eq!(
+            clock.now_ns(),
+            reads(2),
+            "no entry to look up; holding reads"
+        );
+        let reply = pool.alloc_from(&reply_from([10, 0, 0, 2], PEER)).unwrap();
+        r.push_to("q", 1, Batch::from_iter([reply])).unwrap();
+        assert_eq!(
+            clock.now_ns(),
+            reads(4),
+            "recording, then the held packet's lookup"
+        );
+        r.push_to("q", 0, ip_to([10, 0, 0, 2])).unwrap();
+        r.push_to("q", 0, ip_to([10, 0, 0, 255])).unwrap();
+        assert_eq!(
+            clock.now_ns(),
+            reads(5),
+            "a lookup that finds no entry reads nothing"
+        );
+        r.read_handler("q.table").unwrap();
+        assert_eq!(clock.now_ns(), reads(6));
     }
 
     fn querier(outputs: usize) -> Harness {

@@ -132,6 +132,11 @@ impl ArpTable {
         self.entries.len()
     }
 
+    /// Whether the table has an entry for `ip`, known or not.
+    pub fn has_entry(&self, ip: u32) -> bool {
+        self.entries.contains_key(&ip)
+    }
+
     /// Packets held.
     pub fn length(&self) -> usize {
         self.packets

@@ -69,8 +69,9 @@ enum Verdict {
 }
 
 impl IpGwOptions {
-    /// Processes the options of `h` (the whole IP header) in place.
-    fn process(&self, h: &mut [u8], now_ns: u64) -> (Verdict, bool) {
+    /// Processes the options of `h` (the whole IP header) in place; `clock` reads the time
+    /// for a timestamp option, once per option as Click does.
+    fn process(&self, h: &mut [u8], clock: &dyn Fn() -> u64) -> (Verdict, bool) {
         let hlen = h.len();
         let mut changed = false;
         let at = |h: &[u8], i: usize| h.get(i).copied().unwrap_or(0);
@@ -106,6 +107,7 @@ impl IpGwOptions {
             } else {
                 let oflw = at(h, oi + 3) >> 4;
                 let flg = at(h, oi + 3) & 0x0f;
+                let now_ns = clock();
                 let secs = now_ns / NS_PER_SEC;
                 let ms = ((secs % 86_400) * 1000 + (now_ns % NS_PER_SEC) / 1_000_000) as u32;
                 let ms = ms.to_be_bytes();
@@ -156,7 +158,7 @@ impl IpGwOptions {
         (Verdict::Ok, changed)
     }
 
-    fn handle(&mut self, p: &mut Packet, now_ns: u64) -> Verdict {
+    fn handle(&mut self, p: &mut Packet, clock: &dyn Fn() -> u64) -> Verdict {
         let Some(ip) = p.network_data_mut() else {
             return Verdict::Malformed;
         };
@@ -170,7 +172,7 @@ impl IpGwOptions {
         let Some(h) = ip.get_mut(..hlen) else {
             return Verdict::Malformed;
         };
-        let (verdict, changed) = self.process(h, now_ns);
+        let (verdict, changed) = self.process(h, clock);
         if changed {
             h[10] = 0;
             h[11] = 0;
@@ -187,9 +189,10 @@ impl Element for IpGwOptions {
     }
 
     fn push(&mut self, ctx: &mut Context<'_>, _port: usize, batch: Batch) {
-        let now = ctx.now();
         for mut p in batch {
-            match self.handle(&mut p, now) {
+            // Click reads the clock afresh for each timestamp option.
+            let verdict = self.handle(&mut p, &|| ctx.event_time());
+            match verdict {
                 Verdict::Ok => ctx.output(0, p),
                 Verdict::Error(at) => {
                     self.drops += 1;
@@ -278,6 +281,35 @@ mod tests {
     fn valid(v: &[u8]) -> bool {
         let hl = usize::from(v[0] & 0x0f) * 4;
         checksum::checksum(&v[..hl]) == 0
+    }
+
+    #[test]
+    fn each_timestamp_option_reads_the_simulated_clock() {
+        use crate::testutil::{graph, simtime_router};
+        use sluice_dataplane::{Batch, Clock, PacketPool};
+        let g = graph(
+            &[("g", "IPGWOptions", "18.26.4.24"), ("o", "Collect", "")],
+            &[(0, 0, 1, 0), (0, 1, 1, 1)],
+        );
+        let pool = PacketPool::new(8);
+        let (mut r, clock) = simtime_router(&g, &pool);
+        let start = clock.now_ns();
+        let ts = [OPT_TS, 12, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+        let bad_ts = [OPT_TS, 8, 2, 0, 0, 0, 0, 0];
+        let rr = [OPT_RR, 7, 4, 0, 0, 0, 0, OPT_NOP];
+        let two = [ts, ts].concat();
+        let batch: Batch = [&ts[..], &bad_ts, &rr, &two]
+            .iter()
+            .map(|o| {
+                let mut p = pool.alloc_from(&with_options(o)).unwrap();
+                p.set_network_offset(0);
+                p
+            })
+            .collect();
+        r.push_to("g", 0, batch).unwrap();
+        // One for the first, one for the bad one (read before its pointer is checked),
+        // none for record route, two for the last.
+        assert_eq!(clock.now_ns() - start, 4);
     }
 
     #[test]

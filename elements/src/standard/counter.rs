@@ -46,6 +46,7 @@ use core::time::Duration;
 use sluice_config::args::{Args, FromArg, NameLookup};
 use sluice_dataplane::{
     Batch, ConfigContext, Context, Effects, Element, ElementClass, Handler, HandlerError,
+    InitContext,
 };
 
 use super::common::{parse_value, unparse_rate, HandlerCall};
@@ -196,6 +197,8 @@ impl CounterElement {
     #[cold]
     fn count_with_triggers(&mut self, ctx: &mut Context<'_>, batch: &Batch) {
         for p in batch {
+            // Click's two rates each read the clock, before a trigger's call.
+            ctx.clock_reads(2);
             self.count += 1;
             self.bytes += p.len() as u64;
             // Click compares counts for equality: the packet that makes the count N fires.
@@ -220,11 +223,19 @@ impl Element for CounterElement {
         }
     }
 
+    fn initialize(&mut self, ctx: &mut InitContext<'_>) -> Result<(), String> {
+        // Click's two rates each read the clock as they are made.
+        ctx.clock_reads(2);
+        Ok(())
+    }
+
     #[inline]
     fn push(&mut self, ctx: &mut Context<'_>, _: usize, batch: Batch) {
         let now = ctx.now();
         let bytes: u64 = batch.iter().map(|p| p.len() as u64).sum();
         if self.count_call.is_none() && self.byte_call.is_none() {
+            // Click's two rates each read the clock for every packet.
+            ctx.clock_reads(2 * batch.len() as u64);
             self.count += batch.len() as u64;
             self.bytes += bytes;
         } else {
@@ -239,9 +250,6 @@ impl Element for CounterElement {
         Some(match name {
             "count" => self.count.to_string(),
             "byte_count" => self.bytes.to_string(),
-            "rate" => unparse_rate(self.rate.per_second()),
-            "byte_rate" => unparse_rate(self.byte_rate.per_second()),
-            "bit_rate" => unparse_rate(self.byte_rate.per_second() * 8.0),
             "count_call" => self
                 .count_call
                 .as_ref()
@@ -263,6 +271,28 @@ impl Element for CounterElement {
             _ => return Err(HandlerError::NoSuchHandler(name.into())),
         }
         Ok(())
+    }
+
+    fn read_handler_with(
+        &mut self,
+        ctx: &mut Context<'_>,
+        name: &str,
+        params: &str,
+    ) -> Option<Result<String, HandlerError>> {
+        // Reading a rate brings it up to date in Click, which reads the clock.
+        let rate = match name {
+            "rate" => self.rate.per_second(),
+            "byte_rate" => self.byte_rate.per_second(),
+            "bit_rate" => self.byte_rate.per_second() * 8.0,
+            _ => return None,
+        };
+        if !params.is_empty() {
+            return Some(Err(HandlerError::BadValue(alloc::format!(
+                "read handler '{name}' takes no parameters"
+            ))));
+        }
+        ctx.clock_reads(1);
+        Some(Ok(unparse_rate(rate)))
     }
 
     fn handlers(&self) -> &'static [Handler] {
@@ -376,6 +406,33 @@ impl Element for Average {
 #[cfg(test)]
 mod tests {
     use crate::testutil::*;
+
+    #[test]
+    fn counts_and_rates_read_the_simulated_clock_as_clicks_do() {
+        use sluice_dataplane::{Clock, PacketPool, SimClock};
+        let g = graph(
+            &[("c", "Counter", ""), ("o", "Collect", "")],
+            &[(0, 0, 1, 0)],
+        );
+        let pool = PacketPool::new(8);
+        let (mut r, clock) = simtime_router(&g, &pool);
+        let start = SimClock::STARTUP_READS;
+        assert_eq!(clock.now_ns(), start + 2, "each rate reads as it is made");
+        let frames = [0u8; 180];
+        let batch = frames
+            .chunks(60)
+            .map(|f| pool.alloc_from(f).unwrap())
+            .collect();
+        r.push_to("c", 0, batch).unwrap();
+        assert_eq!(
+            clock.now_ns(),
+            start + 2 + 6,
+            "both rates read for every packet"
+        );
+        r.read_handler("c.count").unwrap();
+        r.read_handler("c.rate").unwrap();
+        assert_eq!(clock.now_ns(), start + 9, "reading a rate reads the clock");
+    }
 
     #[test]
     fn counts_and_rates() {
