@@ -1,9 +1,10 @@
-//! Smoke runs of `sluice bench boot|density|e2e|click` with tiny counts: the commands work end to
+//! Smoke runs of `sluice bench boot|density|e2e|click|tcp` with tiny counts: the commands work end to
 //! end under QEMU, print JSON of the documented shape, and their numbers are sane. Timing
 //! targets live in BENCHMARKS.md, never here.
 //!
-//! These tests need `qemu-system-x86_64` and the `x86_64-unknown-none` Rust target. Without
-//! them they fail, loudly: CI installs both.
+//! These tests need `qemu-system-x86_64` and the `x86_64-unknown-none` Rust target; the
+//! `bench tcp` ones also root and iperf3. Without them they fail, loudly: CI installs them
+//! (`scripts/setup`) and runs as root.
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -289,4 +290,217 @@ fn bench_click_runs_both_side_by_side() {
         "{}",
         text(&missing.stderr)
     );
+}
+
+// ---- bench tcp ---------------------------------------------------------------------------
+
+/// The 3-rule firewall `sluice bench tcp` is measured with: TCP (except to SSH) and ICMP
+/// both ways.
+const FIREWALL3_TCP: &str = include_str!("../../benches/vm/firewall3-tcp.click");
+
+/// Lets pings and TCP to port 80 (and the replies) through, nothing else: iperf3's own
+/// port, 5201, is dropped.
+const WEB_ONLY: &str = "\
+FromDevice(0) -> c0 :: Classifier(12/0800, -) -> Strip(14) -> CheckIPHeader
+  -> IPFilter(allow tcp && dst port 80, allow icmp type echo) -> Unstrip(14) -> ToDevice(1);
+FromDevice(1) -> c1 :: Classifier(12/0800, -) -> Strip(14) -> CheckIPHeader
+  -> IPFilter(allow tcp && src port 80, allow icmp type echo-reply) -> Unstrip(14) -> ToDevice(0);
+c0[1] -> Discard;
+c1[1] -> Discard;
+";
+
+/// Lets pings through and no TCP at all.
+const PING_ONLY: &str = "\
+FromDevice(0) -> c0 :: Classifier(12/0800, -) -> Strip(14) -> CheckIPHeader
+  -> IPFilter(allow icmp type echo) -> Unstrip(14) -> ToDevice(1);
+FromDevice(1) -> c1 :: Classifier(12/0800, -) -> Strip(14) -> CheckIPHeader
+  -> IPFilter(allow icmp type echo-reply) -> Unstrip(14) -> ToDevice(0);
+c0[1] -> Discard;
+c1[1] -> Discard;
+";
+
+/// One `bench tcp` at a time: each keeps two TCG VMs, iperf3 and the hosts' TCP stacks busy.
+static TCP_ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+/// Fails, saying what to do, unless this runs as root with iperf3 installed.
+fn require_root_and_iperf3() {
+    require_qemu("`sluice bench tcp`");
+    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
+    let is_root = status
+        .lines()
+        .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"));
+    assert!(
+        is_root,
+        "`sluice bench tcp` creates network namespaces and TAP devices: run this test as root \
+         (CI does)"
+    );
+    let found = std::process::Command::new("iperf3")
+        .arg("--version")
+        .stdout(std::process::Stdio::null())
+        .status()
+        .is_ok();
+    assert!(
+        found,
+        "iperf3 is not installed: apt-get install iperf3 (or run scripts/setup)"
+    );
+}
+
+/// What the `sluice bench tcp` process `pid` left behind: its namespaces
+/// (`sluice-tcp-PID-N-ROLE`) and live QEMUs of its VMs (their command lines carry the VM
+/// names, `benchPID-tcp-nf-N` and `benchPID-tcp-baseline-N`). A QEMU it killed may linger
+/// as a zombie for a moment until init reaps it; that one is gone (its command line is
+/// empty), so this only waits a few seconds for a live one to go.
+fn tcp_leftovers(pid: u32) -> Vec<String> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let mut left = Vec::new();
+        let netns = std::process::Command::new("ip")
+            .args(["netns", "list"])
+            .output()
+            .expect("ip netns list");
+        left.extend(
+            text(&netns.stdout)
+                .lines()
+                .filter(|l| l.starts_with(&format!("sluice-tcp-{pid}-")))
+                .map(|l| format!("namespace {l}")),
+        );
+        for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+            let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+            let cmdline = text(&cmdline).replace('\0', " ");
+            if cmdline.contains("qemu-system") && cmdline.contains(&format!("bench{pid}-tcp-")) {
+                left.push(format!("QEMU {cmdline}"));
+            }
+        }
+        if left.is_empty() || std::time::Instant::now() > deadline {
+            return left;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
+
+/// What one `sluice bench tcp ... --json` did.
+struct TcpRun {
+    ok: bool,
+    /// The JSON line, if any.
+    json: String,
+    /// Progress and errors (standard error).
+    stderr: String,
+    /// Its process id, which names its namespaces and VMs.
+    pid: u32,
+}
+
+/// Runs `sluice bench tcp IMAGE ARGS --json`.
+fn bench_tcp(image: &Path, args: &[&str]) -> TcpRun {
+    require_root_and_iperf3();
+    let child = std::process::Command::new(common::SLUICE)
+        .args(["bench", "tcp", image.to_str().unwrap()])
+        .args(args)
+        .arg("--json")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run sluice bench tcp");
+    let pid = child.id();
+    let out = child.wait_with_output().expect("wait for sluice bench tcp");
+    let json = text(&out.stdout)
+        .lines()
+        .find(|l| l.starts_with('{'))
+        .unwrap_or_default()
+        .to_string();
+    println!("{json}");
+    TcpRun {
+        ok: out.status.success(),
+        json,
+        stderr: text(&out.stderr),
+        pid,
+    }
+}
+
+#[test]
+#[ignore = "needs root and QEMU: the VM tier, run by scripts/test (cargo test -- --include-ignored)"]
+fn bench_tcp_measures_nf_and_bridge_between_namespaces() {
+    let _one = TCP_ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    static BUILT: Mutex<Option<PathBuf>> = Mutex::new(None);
+    let image = build_once(&BUILT, "firewall3-tcp", FIREWALL3_TCP);
+    let run = bench_tcp(&image, &["--seconds", "1", "--pings", "5"]);
+    let j = &run.json;
+    assert!(run.ok, "sluice bench tcp failed:\n{}", run.stderr);
+    assert!(j.contains("\"command\": \"tcp\""), "{j}");
+    assert!(j.contains("\"baseline_built\": true"), "{j}");
+    assert_eq!(number(j, "port", None), 5201.0, "iperf3's own port: {j}");
+    for vm in ["nf", "baseline"] {
+        let mbit = number(j, "mbit_s", Some(vm));
+        assert!(mbit > 0.0 && mbit < 1e6, "{vm} throughput {mbit}: {j}");
+        assert!(number(j, "received_bytes", Some(vm)) > 0.0, "{vm}: {j}");
+        assert_eq!(number(j, "pings_sent", Some(vm)), 5.0, "{vm}: {j}");
+        assert!(number(j, "pings_received", Some(vm)) >= 1.0, "{vm}: {j}");
+        let p50 = number(j, "median", Some(vm));
+        let p99 = number(j, "p99", Some(vm));
+        assert!(p50 > 0.0 && p50 <= p99 && p99 < 1e7, "{vm} RTT: {j}");
+    }
+    assert!(number(j, "ratio", None) > 0.0, "{j}");
+    let left = tcp_leftovers(run.pid);
+    assert!(left.is_empty(), "left behind:\n{}", left.join("\n"));
+}
+
+/// A firewall that drops iperf3's own port: the bench finds the one it lets through, says
+/// so, and measures the baseline over the same port.
+#[test]
+#[ignore = "needs root and QEMU: the VM tier, run by scripts/test (cargo test -- --include-ignored)"]
+fn bench_tcp_uses_a_port_the_nf_lets_through_and_says_which() {
+    let _one = TCP_ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    static WEB: Mutex<Option<PathBuf>> = Mutex::new(None);
+    static FW3: Mutex<Option<PathBuf>> = Mutex::new(None);
+    let image = build_once(&WEB, "web-only", WEB_ONLY);
+    let baseline = build_once(&FW3, "firewall3-tcp", FIREWALL3_TCP);
+    let run = bench_tcp(
+        &image,
+        &[
+            "--seconds",
+            "1",
+            "--pings",
+            "3",
+            "--baseline",
+            baseline.to_str().unwrap(),
+        ],
+    );
+    let (j, progress) = (&run.json, &run.stderr);
+    assert!(run.ok, "sluice bench tcp failed:\n{progress}");
+    assert_eq!(number(j, "port", None), 80.0, "{j}");
+    assert!(j.contains("\"ports_dropped\": [5201]"), "{j}");
+    assert!(j.contains("\"baseline_built\": false"), "{j}");
+    assert!(number(j, "mbit_s", Some("baseline")) > 0.0, "{j}");
+    assert!(
+        progress.contains("nf: TCP port 80 (iperf3 -p 80): the network function drops TCP to 5201"),
+        "{progress}"
+    );
+    let left = tcp_leftovers(run.pid);
+    assert!(left.is_empty(), "left behind:\n{}", left.join("\n"));
+}
+
+/// A network function that passes no TCP: the bench says which flow it tried and what to
+/// allow, and cleans up.
+#[test]
+#[ignore = "needs root and QEMU: the VM tier, run by scripts/test (cargo test -- --include-ignored)"]
+fn bench_tcp_says_which_flow_the_nf_drops() {
+    let _one = TCP_ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    static BUILT: Mutex<Option<PathBuf>> = Mutex::new(None);
+    let image = build_once(&BUILT, "ping-only", PING_ONLY);
+    let run = bench_tcp(&image, &["--seconds", "1", "--pings", "3"]);
+    let err = &run.stderr;
+    assert!(
+        !run.ok,
+        "a network function without TCP must fail the bench:\n{err}"
+    );
+    assert!(
+        err.contains(
+            "nf: the network function drops TCP 192.0.2.1 -> 192.0.2.2 on each of ports \
+             5201, 80, 443, 22, 8080"
+        ) && err.contains("allow TCP from eth0 to that port")
+            && err.contains("or pass --port PORT"),
+        "{err}"
+    );
+    let left = tcp_leftovers(run.pid);
+    assert!(left.is_empty(), "left behind:\n{}", left.join("\n"));
 }

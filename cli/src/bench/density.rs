@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use super::stats::{json_or_null, Summary};
 use super::traffic::{pick_flow, Nics};
-use super::vm::{cpu_ticks, unique_name, BenchVm, Launch, Pending};
+use super::vm::{cpu_ticks, unique_name, BenchVm, Launch, Pending, CLOCK_TICKS};
 use super::{print_table, progress, CommonArgs, Json};
 
 /// Arguments of `sluice bench density`.
@@ -34,9 +34,6 @@ pub struct DensityArgs {
 
 /// The handler every VM is asked for: short, so the answer is quick even on a busy host.
 const HANDLER: &str = "buffers_held";
-
-/// Linux clock ticks per second (`USER_HZ`), the unit of `/proc/PID/stat` times.
-const CLOCK_TICKS: u64 = 100;
 
 pub fn run(args: &DensityArgs) -> Result<(), String> {
     let nics_n = usize::from(args.common.nics);

@@ -67,12 +67,29 @@ pub fn echo_config(nics: u8) -> &'static str {
 
 /// Builds the echo image into a temporary folder with `sluice build`.
 fn build_echo(nics: u8) -> Result<PathBuf, String> {
+    build_scratch_image(&format!("echo{nics}"), echo_config(nics), "the echo image")
+}
+
+/// The scratch folder of this process's bench (built images, tools' output); the caller
+/// removes it when done.
+pub(super) fn scratch_dir() -> Result<PathBuf, String> {
     let dir = std::env::temp_dir().join(format!("sluice-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let config = dir.join(format!("echo{nics}.click"));
-    let image = dir.join(format!("echo{nics}.elf"));
-    std::fs::write(&config, echo_config(nics)).map_err(|e| e.to_string())?;
-    progress(format!("building the echo image {}", image.display()));
+    Ok(dir)
+}
+
+/// Builds `config_text` into `STEM.elf` in the scratch folder with `sluice build`; `what`
+/// names the image in progress and errors.
+pub(super) fn build_scratch_image(
+    stem: &str,
+    config_text: &str,
+    what: &str,
+) -> Result<PathBuf, String> {
+    let dir = scratch_dir()?;
+    let config = dir.join(format!("{stem}.click"));
+    let image = dir.join(format!("{stem}.elf"));
+    std::fs::write(&config, config_text).map_err(|e| e.to_string())?;
+    progress(format!("building {what} {}", image.display()));
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let out = Command::new(exe)
         .arg("build")
@@ -84,7 +101,7 @@ fn build_echo(nics: u8) -> Result<PathBuf, String> {
         .map_err(|e| format!("sluice build: {e}"))?;
     if !out.status.success() {
         return Err(format!(
-            "building the echo image failed:\n{}{}",
+            "building {what} failed:\n{}{}",
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         ));

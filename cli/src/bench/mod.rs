@@ -1,4 +1,4 @@
-//! `sluice bench boot|density|e2e IMAGE` and `sluice bench click DIR`: the built-in
+//! `sluice bench boot|density|e2e|tcp IMAGE` and `sluice bench click DIR`: the built-in
 //! measurements of network function VMs and of the host runtime.
 //!
 //! - `boot`: boots an image N times and reports launcher start → ready and kernel entry →
@@ -9,6 +9,8 @@
 //!   ready and the host memory they take (the sum of QEMU's resident set sizes).
 //! - `e2e`: packets per second at several frame sizes and round-trip latency through the
 //!   network function VM over dgram NICs, next to a bare echo VM on the same backend.
+//! - `tcp`: real TCP (iperf3) and ping through the VM between two network namespaces over
+//!   TAP NICs, next to a bare bridge VM (root).
 //! - `click`: Click configurations run unchanged as whole processes, `sluice run FILE` beside
 //!   `click FILE`, packets per second and the ratio.
 //!
@@ -32,6 +34,7 @@ mod density;
 mod e2e;
 mod json;
 mod stats;
+mod tcp;
 mod traffic;
 mod vm;
 
@@ -55,6 +58,9 @@ pub enum What {
     E2e(e2e::E2eArgs),
     /// Click configurations as whole processes: `sluice run` beside `click`, packets per second.
     Click(click::ClickBenchArgs),
+    /// TCP throughput (iperf3) and ping through the VM between two network namespaces,
+    /// next to a bare bridge VM (as root).
+    Tcp(tcp::TcpArgs),
 }
 
 /// Options every measurement takes.
@@ -88,6 +94,7 @@ pub fn main(args: BenchArgs) -> ExitCode {
         What::Density(a) => density::run(&a),
         What::E2e(a) => e2e::run(&a),
         What::Click(a) => click::run(&a),
+        What::Tcp(a) => tcp::run(&a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

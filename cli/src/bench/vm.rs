@@ -61,10 +61,29 @@ pub fn unique_name(what: &str) -> String {
 impl Launch {
     /// Starts `sluice boot --detach` for a VM called `name` with `nics`.
     pub fn spawn(&self, name: &str, nics: &Nics) -> Result<Pending, String> {
+        self.spawn_in(None, name, &nics.specs())
+    }
+
+    /// Starts `sluice boot --detach` for a VM called `name` with the `--nic` specifications
+    /// `nics`, inside network namespace `netns` when given (`ip netns exec NETNS sluice
+    /// boot ...`: QEMU then opens `tap:` NICs there).
+    pub fn spawn_in(
+        &self,
+        netns: Option<&str>,
+        name: &str,
+        nics: &[String],
+    ) -> Result<Pending, String> {
         let exe = std::env::current_exe().map_err(|e| format!("cannot find sluice itself: {e}"))?;
         let dir = runtime_dir().map_err(|e| format!("runtime directory: {e}"))?;
         let control = dir.join(format!("{name}.ctl"));
-        let mut command = Command::new(exe);
+        let mut command = match netns {
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns]).arg(exe);
+                c
+            }
+            None => Command::new(exe),
+        };
         command
             .arg("boot")
             .arg(&self.image)
@@ -75,8 +94,8 @@ impl Launch {
             .arg(&control)
             .arg("--ready-timeout")
             .arg(format!("{}ms", self.ready_timeout.as_millis()));
-        for spec in nics.specs() {
-            command.args(["--nic", &spec]);
+        for spec in nics {
+            command.args(["--nic", spec]);
         }
         let spawned = Instant::now();
         let child = command
@@ -95,7 +114,17 @@ impl Launch {
 
     /// Starts a VM and waits until it is ready.
     pub fn start(&self, name: &str, nics: &Nics) -> Result<BenchVm, String> {
-        let mut pending = self.spawn(name, nics)?;
+        self.start_in(None, name, &nics.specs())
+    }
+
+    /// [`Launch::spawn_in`], then waits until the VM is ready.
+    pub fn start_in(
+        &self,
+        netns: Option<&str>,
+        name: &str,
+        nics: &[String],
+    ) -> Result<BenchVm, String> {
+        let mut pending = self.spawn_in(netns, name, nics)?;
         loop {
             super::check_interrupt()?;
             if let Some(vm) = pending.poll()? {
@@ -244,7 +273,10 @@ pub fn rss_kib(pid: u32) -> Option<u64> {
         .and_then(|v| v.parse().ok())
 }
 
-/// CPU time (user + system) process `pid` used so far, in clock ticks.
+/// Linux clock ticks per second (`USER_HZ`), the unit of `/proc/PID/stat` times.
+pub const CLOCK_TICKS: u64 = 100;
+
+/// CPU time (user + system) process `pid` used so far, in clock ticks ([`CLOCK_TICKS`]).
 pub fn cpu_ticks(pid: u32) -> Option<u64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let rest = stat.rsplit_once(')')?.1;
