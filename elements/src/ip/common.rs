@@ -7,7 +7,7 @@ use alloc::vec::Vec;
 use core::net::Ipv4Addr;
 
 use sluice_config::args::{FromArg, Ipv4Prefix, NameLookup};
-use sluice_dataplane::{Batch, Context, HandlerError, Packet, BATCH_MAX};
+use sluice_dataplane::{Batch, Context, Element, Handler, HandlerError, Packet, BATCH_MAX};
 
 /// Where one packet goes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -189,4 +189,53 @@ pub(crate) fn bool_str(b: bool) -> String {
 pub(crate) fn ip_bytes(p: &Packet, min: usize) -> Option<usize> {
     let off = p.network_offset()?;
     (p.len() >= off && p.len() - off >= min).then_some(off)
+}
+
+/// What a printing element (`IPPrint`, `ARPPrint`) says about one packet: its line, or
+/// nothing for a packet it does not describe.
+pub(crate) trait PacketLine {
+    /// The line for `p`.
+    fn line(&self, p: &Packet) -> Option<String>;
+}
+
+/// A printing element: logs `format`'s line for every packet while `active`, and passes
+/// every packet on unchanged. Handlers: `active` (rw).
+pub(crate) struct LinePrinter<F> {
+    pub format: F,
+    pub active: bool,
+}
+
+impl<F: PacketLine + 'static> Element for LinePrinter<F> {
+    fn push(&mut self, ctx: &mut Context<'_>, _: usize, batch: Batch) {
+        if self.active {
+            for p in &batch {
+                if let Some(line) = self.format.line(p) {
+                    ctx.log(&line);
+                }
+            }
+        }
+        ctx.output_batch(0, batch);
+    }
+
+    fn read_handler(&self, name: &str) -> Option<String> {
+        (name == "active").then(|| bool_str(self.active))
+    }
+
+    fn write_handler(
+        &mut self,
+        _: &mut Context<'_>,
+        name: &str,
+        value: &str,
+    ) -> Result<(), HandlerError> {
+        if name != "active" {
+            return Err(HandlerError::NoSuchHandler(name.into()));
+        }
+        self.active = parse_value(name, value)?;
+        Ok(())
+    }
+
+    fn handlers(&self) -> &'static [Handler] {
+        const H: &[Handler] = &[Handler::read_write("active")];
+        H
+    }
 }

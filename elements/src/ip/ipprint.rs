@@ -50,11 +50,9 @@ use core::net::Ipv4Addr;
 
 use etherparse::UdpHeaderSlice;
 use sluice_config::args::Args;
-use sluice_dataplane::{
-    Batch, ConfigContext, Context, Element, ElementClass, Handler, HandlerError, Packet,
-};
+use sluice_dataplane::{ConfigContext, Element, ElementClass, Packet};
 
-use super::common::{bool_str, parse_value};
+use super::common::{LinePrinter, PacketLine};
 use crate::wire::{icmpv4, ipv4, Ipv4Packet};
 
 /// `IPPrint`.
@@ -86,7 +84,6 @@ struct Printer {
     paint: bool,
     aggregate: bool,
     swap: bool,
-    active: bool,
 }
 
 fn make(args: &mut Args<'_>, _: &ConfigContext<'_>) -> Option<Box<dyn Element>> {
@@ -114,8 +111,8 @@ fn make(args: &mut Args<'_>, _: &ConfigContext<'_>) -> Option<Box<dyn Element>> 
         swap: args.read_k("SWAP").unwrap_or(true),
         len: args.read_k("LENGTH").unwrap_or(false),
         aggregate: args.read_k("AGGREGATE").unwrap_or(false),
-        active: args.read_k("ACTIVE").unwrap_or(true),
     };
+    let active = args.read_k("ACTIVE").unwrap_or(true);
     let _ = args.read_k::<String>("CHANNEL");
     p.dump = match contents.to_ascii_uppercase().as_str() {
         "FALSE" | "NO" | "0" | "F" | "N" | "NONE" => Dump::None,
@@ -146,7 +143,7 @@ fn make(args: &mut Args<'_>, _: &ConfigContext<'_>) -> Option<Box<dyn Element>> 
         p.dump = pd;
         p.payload = true;
     }
-    Some(Box::new(p))
+    Some(Box::new(LinePrinter { format: p, active }))
 }
 
 fn be16(b: &[u8], at: usize) -> u16 {
@@ -212,6 +209,12 @@ fn proto_name(p: u8, prepend: bool) -> String {
         17 => "udp".into(),
         _ if prepend => alloc::format!("protocol {p}"),
         _ => alloc::format!("{p}"),
+    }
+}
+
+impl PacketLine for Printer {
+    fn line(&self, p: &Packet) -> Option<String> {
+        Printer::line(self, p)
     }
 }
 
@@ -503,41 +506,6 @@ fn udp_line(s: &mut String, src: Ipv4Addr, dst: Ipv4Addr, tp: &[u8], tlen: isize
             let _ = write!(s, "udp {}", udp.length());
         }
         Err(_) => s.push_str("truncated-udp"),
-    }
-}
-
-impl Element for Printer {
-    fn push(&mut self, ctx: &mut Context<'_>, _: usize, batch: Batch) {
-        if self.active {
-            for p in &batch {
-                if let Some(line) = self.line(p) {
-                    ctx.log(&line);
-                }
-            }
-        }
-        ctx.output_batch(0, batch);
-    }
-
-    fn read_handler(&self, name: &str) -> Option<String> {
-        (name == "active").then(|| bool_str(self.active))
-    }
-
-    fn write_handler(
-        &mut self,
-        _: &mut Context<'_>,
-        name: &str,
-        value: &str,
-    ) -> Result<(), HandlerError> {
-        if name != "active" {
-            return Err(HandlerError::NoSuchHandler(name.into()));
-        }
-        self.active = parse_value(name, value)?;
-        Ok(())
-    }
-
-    fn handlers(&self) -> &'static [Handler] {
-        const H: &[Handler] = &[Handler::read_write("active")];
-        H
     }
 }
 

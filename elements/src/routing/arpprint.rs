@@ -47,12 +47,10 @@ use core::fmt::Write as _;
 use core::net::Ipv4Addr;
 
 use sluice_config::args::Args;
-use sluice_dataplane::{
-    Batch, ConfigContext, Context, Element, ElementClass, Handler, HandlerError, Packet, Timestamp,
-};
+use sluice_dataplane::{ConfigContext, Element, ElementClass, Packet, Timestamp};
 
 use super::addr::unparse_ether;
-use crate::ip::common::{bool_str, parse_value};
+use crate::ip::common::{LinePrinter, PacketLine};
 use crate::wire::arp::{ETHERNET_IPV4_LEN, FIXED_LEN, HTYPE_ETHERNET, OP_REPLY, OP_REQUEST};
 
 /// `ARPPrint`.
@@ -75,16 +73,16 @@ struct ArpPrinter {
     label: String,
     timestamp: bool,
     ether: bool,
-    active: bool,
 }
 
 fn make(args: &mut Args<'_>, _: &ConfigContext<'_>) -> Option<Box<dyn Element>> {
-    Some(Box::new(ArpPrinter {
+    let format = ArpPrinter {
         label: args.read_p::<String>("LABEL").unwrap_or_default(),
         timestamp: args.read_k("TIMESTAMP").unwrap_or(true),
         ether: args.read_k("ETHER").unwrap_or(false),
-        active: args.read_k("ACTIVE").unwrap_or(true),
-    }))
+    };
+    let active = args.read_k("ACTIVE").unwrap_or(true);
+    Some(Box::new(LinePrinter { format, active }))
 }
 
 fn ether(b: &[u8; ETHERNET_IPV4_LEN], at: usize) -> String {
@@ -97,7 +95,7 @@ fn ip(b: &[u8; ETHERNET_IPV4_LEN], at: usize) -> Ipv4Addr {
     Ipv4Addr::new(b[at], b[at + 1], b[at + 2], b[at + 3])
 }
 
-impl ArpPrinter {
+impl PacketLine for ArpPrinter {
     /// The line for `p`, or `None` when Click prints nothing for it.
     fn line(&self, p: &Packet) -> Option<String> {
         let off = p.network_offset()?;
@@ -156,41 +154,6 @@ impl ArpPrinter {
             let _ = write!(s, "hardware #{htype}");
         }
         Some(s)
-    }
-}
-
-impl Element for ArpPrinter {
-    fn push(&mut self, ctx: &mut Context<'_>, _: usize, batch: Batch) {
-        if self.active {
-            for p in &batch {
-                if let Some(line) = self.line(p) {
-                    ctx.log(&line);
-                }
-            }
-        }
-        ctx.output_batch(0, batch);
-    }
-
-    fn read_handler(&self, name: &str) -> Option<String> {
-        (name == "active").then(|| bool_str(self.active))
-    }
-
-    fn write_handler(
-        &mut self,
-        _: &mut Context<'_>,
-        name: &str,
-        value: &str,
-    ) -> Result<(), HandlerError> {
-        if name != "active" {
-            return Err(HandlerError::NoSuchHandler(name.into()));
-        }
-        self.active = parse_value(name, value)?;
-        Ok(())
-    }
-
-    fn handlers(&self) -> &'static [Handler] {
-        const H: &[Handler] = &[Handler::read_write("active")];
-        H
     }
 }
 
