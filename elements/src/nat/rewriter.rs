@@ -411,6 +411,19 @@ pub fn find_named_pattern(config: &str, name: &str) -> Option<Result<Pattern, St
     None
 }
 
+/// The header length and total length of the IPv4 header at the start of `ip`, or `None`
+/// when there is none: fewer than 20 bytes, not version 4, or a header length or total
+/// length that does not fit.
+#[inline]
+fn ipv4_lengths(ip: &[u8]) -> Option<(usize, usize)> {
+    if ip.len() < 20 || ip[0] >> 4 != 4 {
+        return None;
+    }
+    let ihl = usize::from(ip[0] & 0xf) * 4;
+    let total = usize::from(be16(ip, 2));
+    (ihl >= 20 && ihl <= ip.len() && total >= ihl).then_some((ihl, total))
+}
+
 #[inline]
 fn be16(b: &[u8], at: usize) -> u16 {
     u16::from_be_bytes([b[at], b[at + 1]])
@@ -481,16 +494,10 @@ impl Rewriter {
             self.bad_packets += 1;
             return None;
         };
-        if ip.len() < 20 || ip[0] >> 4 != 4 {
+        let Some((ihl, total)) = ipv4_lengths(ip) else {
             self.bad_packets += 1;
             return None;
-        }
-        let ihl = usize::from(ip[0] & 0xf) * 4;
-        let total = usize::from(be16(ip, 2));
-        if ihl < 20 || ihl > ip.len() || total < ihl {
-            self.bad_packets += 1;
-            return None;
-        }
+        };
         let end = total.min(ip.len());
         let tlen = end - ihl;
         let proto = ip[9];
@@ -636,16 +643,10 @@ impl Rewriter {
             self.bad_packets += 1;
             return None;
         };
-        if ip.len() < 20 || ip[0] >> 4 != 4 {
+        let Some((ihl, total)) = ipv4_lengths(ip) else {
             self.bad_packets += 1;
             return None;
-        }
-        let ihl = usize::from(ip[0] & 0xf) * 4;
-        let total = usize::from(be16(ip, 2));
-        if ihl < 20 || ihl > ip.len() || total < ihl {
-            self.bad_packets += 1;
-            return None;
-        }
+        };
         let tlen = total.min(ip.len()) - ihl;
         let pair = self.kind == Kind::AddrPair;
         let (saddr, daddr) = (be32(ip, 12), be32(ip, 16));
