@@ -217,41 +217,13 @@ fn a_long_replay_shows_progress_on_a_terminal() {
 #[test]
 #[ignore = "needs QEMU: the VM tier, run by scripts/test (cargo test -- --include-ignored)"]
 fn frames_cross_the_vm_unchanged_and_are_recorded_per_nic() {
-    require_qemu("`sluice replay`'s test");
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("replay-test");
-    std::fs::create_dir_all(&dir).unwrap();
-    let config = dir.join("wire.click");
-    std::fs::write(&config, "FromDevice(0) -> c :: Counter -> ToDevice(1);\n").unwrap();
-    let image = dir.join("wire.elf");
-    let out = sluice(&[
-        "build",
-        config.to_str().unwrap(),
-        "-o",
-        image.to_str().unwrap(),
-    ]);
-    assert!(out.status.success(), "build: {}", text(&out.stderr));
-
-    let name = format!("replay-{}", std::process::id());
     let base = 41000 + (std::process::id() % 1000) as u16 * 4;
-    let nic = |k: u16| format!("dgram:{}:{}", base + 2 * k, base + 2 * k + 1);
-    let out = sluice(&[
-        "boot",
-        image.to_str().unwrap(),
-        "--name",
-        &name,
-        "--nic",
-        &nic(0),
-        "--nic",
-        &nic(1),
-        "--detach",
-    ]);
-    assert!(
-        out.status.success(),
-        "boot: {}{}",
-        text(&out.stdout),
-        text(&out.stderr)
+    let (vm, dir) = boot(
+        "wire",
+        "FromDevice(0) -> c :: Counter -> ToDevice(1);\n",
+        base,
     );
-    let _vm = Vm(name.clone());
+    let name = vm.0.clone();
 
     let frames = sample_frames();
     let input = dir.join("in.pcap");
