@@ -1,6 +1,7 @@
 //! Building elements from their arguments.
 
 use alloc::boxed::Box;
+use alloc::collections::BTreeMap;
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -30,10 +31,20 @@ pub(super) fn configure(
     unknown: UnknownClass,
 ) -> Result<Configured, Diagnostics> {
     let mut diags = Diagnostics::default();
-    let class_of = |name: &str| classes.iter().copied().find(|c| c.name == name);
+    // Each element's class, looked up once for both passes.
+    // The first class of a name wins, as in a search of the list.
+    let mut by_name: BTreeMap<&str, &'static ElementClass> = BTreeMap::new();
+    for c in classes {
+        by_name.entry(c.name).or_insert(*c);
+    }
+    let class_of: Vec<Option<&'static ElementClass>> = graph
+        .elements
+        .iter()
+        .map(|e| by_name.get(e.class.as_str()).copied())
+        .collect();
     let mut book = Names::default();
-    for e in &graph.elements {
-        let Some(make_table) = class_of(&e.class).and_then(|c| c.names) else {
+    for (e, class) in graph.elements.iter().zip(&class_of) {
+        let Some(make_table) = class.and_then(|c| c.names) else {
             continue;
         };
         let table = book.table(&e.class, make_table);
@@ -46,7 +57,7 @@ pub(super) fn configure(
     let (nin, nout) = graph.port_counts();
     let mut made: Configured = Vec::with_capacity(graph.elements.len());
     for (i, e) in graph.elements.iter().enumerate() {
-        let Some(class) = class_of(&e.class) else {
+        let Some(class) = class_of[i] else {
             if unknown == UnknownClass::Skip {
                 continue;
             }
