@@ -238,6 +238,14 @@ impl fmt::Display for HandlerError {
     }
 }
 
+/// Whether another task run could overflow an output batch, judged by the fullest batch
+/// before (`before`) and after (`after`) the last run: it may add as many packets as the
+/// last one did, at least one.
+#[inline]
+pub fn next_run_overflows(before: usize, after: usize) -> bool {
+    after + after.saturating_sub(before).max(1) > crate::batch::BATCH_MAX
+}
+
 /// The default [`Element::run_task_runs`]: `run_task` up to `runs` times while each run is
 /// busy, the router runs and another run's packets (as many as the last run's, at least one)
 /// still fit the fullest output batch.
@@ -252,7 +260,7 @@ pub fn run_task_repeatedly<E: Element + ?Sized>(
         let status = e.run_task(ctx);
         n += 1;
         let after = ctx.fill();
-        let overflow = after + after.saturating_sub(before).max(1) > crate::batch::BATCH_MAX;
+        let overflow = next_run_overflows(before, after);
         if n >= runs || overflow || status != TaskStatus::Busy || ctx.stopping() {
             return (status, n, overflow);
         }

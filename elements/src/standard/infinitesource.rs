@@ -60,10 +60,10 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
 use sluice_config::args::{Args, Bytes};
-use sluice_dataplane::element::run_task_repeatedly;
+use sluice_dataplane::element::{next_run_overflows, run_task_repeatedly};
 use sluice_dataplane::{
     Batch, ConfigContext, Context, Effects, Element, ElementClass, Handler, HandlerError,
-    InitContext, TaskStatus, BATCH_MAX,
+    InitContext, TaskStatus,
 };
 
 use super::common::{bool_str, packet_bytes, parse_value, unparse_data, HandlerCall, DEFAULT_DATA};
@@ -349,7 +349,7 @@ impl Element for Source {
             self.count += sent as u64;
             n += 1;
             let after = ctx.fill();
-            let overflow = after + after.saturating_sub(before).max(1) > BATCH_MAX;
+            let overflow = next_run_overflows(before, after);
             if n >= runs || overflow || ctx.stopping() {
                 return (TaskStatus::Busy, n, overflow);
             }
