@@ -17,7 +17,7 @@ use std::fmt::Write as _;
 use sluice_config::args::Args;
 use sluice_config::Source;
 use sluice_dataplane::clock::SystemClock;
-use sluice_dataplane::router::MemoryConsole;
+use sluice_dataplane::console::MemoryConsole;
 use sluice_dataplane::{
     Batch, ConfigContext, Context, Element, ElementClass, Environment, Handler, HandlerError,
     InitContext, PacketPool, Router, TaskStatus,

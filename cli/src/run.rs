@@ -21,7 +21,8 @@ use std::time::{Duration, Instant};
 use crate::config;
 use crate::progress::Status;
 use sluice_dataplane::clock::SystemClock;
-use sluice_dataplane::router::{DeviceOpener, StderrConsole};
+use sluice_dataplane::console::StderrConsole;
+use sluice_dataplane::device::DeviceOpener;
 use sluice_dataplane::{Clock, Environment, PacketPool, Router, SimClock};
 
 /// Arguments of `sluice run`.

@@ -2,6 +2,7 @@
 //! driver, the host's TAP and AF_PACKET sockets, and the in-memory loopback all implement
 //! [`NetDevice`].
 
+use alloc::boxed::Box;
 use alloc::collections::VecDeque;
 use alloc::rc::Rc;
 use alloc::string::String;
@@ -56,6 +57,13 @@ impl DeviceStats {
         "tx_ring_full",
     ];
 }
+
+/// Index of a device in the router's device table.
+pub type DeviceId = usize;
+
+/// Opens a device by name when an element asks for one that is not open yet (host mode:
+/// TAP and AF_PACKET devices).
+pub type DeviceOpener = Box<dyn FnMut(&str) -> Result<Box<dyn NetDevice>, String>>;
 
 /// A network device polled by the router.
 pub trait NetDevice {

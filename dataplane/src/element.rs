@@ -9,7 +9,15 @@ use sluice_config::args::{Args, NameLookup};
 use sluice_config::{ClassSpec, Span};
 
 use crate::batch::Batch;
-use crate::router::{Context, InitContext};
+use crate::context::{Ctx, InitCtx};
+
+/// What an element sees during `push`, `pull`, `run_task` and `run_timer`: it sends
+/// packets on, pulls from upstream, reads the time and the random sequence, arms its
+/// timer, reaches devices, the console and other elements' handlers.
+pub type Context<'a> = Ctx<'a, dyn Element>;
+
+/// What an element sees while initializing: its ports, devices, the pool, other elements.
+pub type InitContext<'a> = InitCtx<'a, dyn Element>;
 
 /// An element instance. The router owns every element and drives batches between them; an
 /// element never calls its neighbours directly (except through [`Context::pull`] on a pull

@@ -3,7 +3,9 @@
 //! - [`packet`]: the buffer pool and the owned [`Packet`] handle;
 //! - [`batch`]: fixed-capacity batches ([`Batch`]);
 //! - [`element`]: the [`Element`] trait and class descriptions;
+//! - [`context`]: what an element sees of the router ([`Context`], [`InitContext`]);
 //! - [`router`]: instantiates a flattened graph and schedules it;
+//! - [`console`]: where elements' messages go;
 //! - [`device`]: the [`NetDevice`] boundary and an in-memory loopback device;
 //! - [`clock`]: time sources;
 //! - [`random`]: the router's random number sequence (Click's `random()`).
@@ -15,19 +17,24 @@ extern crate alloc;
 
 pub mod batch;
 pub mod clock;
+pub mod console;
+pub mod context;
 pub mod device;
 pub mod element;
+mod graph;
 pub mod packet;
 pub mod random;
 pub mod router;
 
 pub use batch::{Batch, BATCH_MAX};
 pub use clock::{Clock, ManualClock, SimClock, Timestamp};
+pub use context::ElementInfo;
 pub use device::{DeviceStats, LoopbackDevice, NetDevice};
 pub use element::{
-    ConfigContext, Effects, Element, ElementClass, Handler, HandlerError, NameTable, TaskStatus,
+    ConfigContext, Context, Effects, Element, ElementClass, Handler, HandlerError, InitContext,
+    NameTable, TaskStatus,
 };
 pub use packet::{Annotations, Packet, PacketPool, PacketType};
 pub use random::ClickRandom;
-pub use router::{Context, ElementInfo, Environment, InitContext, Round, Router};
+pub use router::{Environment, Round, Router};
 pub use sluice_config;

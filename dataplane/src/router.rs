@@ -20,29 +20,28 @@ use crossbeam_utils::CachePadded;
 
 use crate::batch::Batch;
 use crate::clock::Clock;
-use crate::device::NetDevice;
-use crate::element::{Effects, Element, ElementClass, HandlerError};
+use crate::console::Console;
+use crate::context::InitCtx;
+use crate::device::{DeviceOpener, NetDevice};
+use crate::element::{Context, Effects, Element, ElementClass, HandlerError};
+use crate::graph::{Task, Work};
 use crate::packet::PacketPool;
 use crate::random::ClickRandom;
 
+/// The running graph of boxed elements.
+type Core = crate::graph::Core<dyn Element>;
+/// One element of the running graph.
+type Node = crate::graph::Node<dyn Element>;
+
 mod configure;
-mod console;
 mod context;
 mod handlers;
 mod schedule;
 
 pub use configure::check_arguments;
 use configure::configure;
-#[cfg(feature = "std")]
-pub use console::StderrConsole;
-pub use console::{Console, MemoryConsole};
-pub use context::{Context, ElementInfo, InitContext};
 use schedule::coalescable;
 pub use schedule::TASK_RUNS_PER_SLICE;
-
-/// Opens a device by name when an element asks for one that is not open yet (host mode:
-/// TAP and AF_PACKET devices).
-pub type DeviceOpener = Box<dyn FnMut(&str) -> Result<Box<dyn NetDevice>, String>>;
 
 /// What the router runs on: buffers, time, devices, a console.
 pub struct Environment {
@@ -58,113 +57,7 @@ pub struct Environment {
     pub console: Box<dyn Console>,
 }
 
-/// Index of a device in the router's device table.
-pub type DeviceId = usize;
-
-/// A batch that had to leave its edge buffer: pushed in from outside the graph, or emitted
-/// past a full output batch within one call.
-struct Work {
-    element: usize,
-    port: usize,
-    batch: Batch,
-}
-
-struct Node {
-    name: String,
-    class: &'static ElementClass,
-    config: String,
-    element: RefCell<Box<dyn Element>>,
-    /// Per output port, the packets on their way downstream: the edge buffer. A push output's
-    /// batch stays here until the router hands it to the downstream element, so batches move
-    /// once per hop instead of through the worklist.
-    out: RefCell<Box<[Batch]>>,
-    /// Per output port: whether the edge is on the worklist already.
-    queued: Box<[Cell<bool>]>,
-    /// Per output port: the downstream (element, input port) for push connections.
-    downstream: Box<[Option<(usize, usize)>]>,
-    /// Per input port: the upstream (element, output port) for pull connections.
-    upstream: Box<[Option<(usize, usize)>]>,
-    out_pull: Box<[bool]>,
-    in_pull: Box<[bool]>,
-    timer: Cell<Option<u64>>,
-    has_timer: Cell<bool>,
-    task: bool,
-    /// Another element kept this one's shared state after initializing (`ICMPRewriter`
-    /// reading a rewriter's table): the two are coupled, whatever each declares.
-    referenced: bool,
-    /// See [`Element::high_ports_first`].
-    high_ports_first: bool,
-}
-
-/// The parts of the router that element calls reach through their context.
-pub struct Core {
-    nodes: Vec<Node>,
-    /// Edges `(element, output port)` whose buffered batch awaits delivery; LIFO, so a batch
-    /// runs to completion depth-first.
-    pending: RefCell<Vec<(u32, u32)>>,
-    /// Batches not held in an edge buffer (see [`Work`]), oldest first. They are delivered
-    /// before any edge buffer: a batch spills only when its producer kept emitting, so on
-    /// its edge it is older than what the edge buffer holds, and first-in first-out keeps
-    /// every edge in order.
-    spill: RefCell<VecDeque<Work>>,
-    /// Element calls in progress (handler writes from inside an element do not drain).
-    depth: Cell<u32>,
-    pool: PacketPool,
-    clock: Box<dyn Clock>,
-    /// The clock is simulated (see [`Context::event_time`]).
-    simulated: bool,
-    now: Cell<u64>,
-    devices: Vec<RefCell<Box<dyn NetDevice>>>,
-    console: RefCell<Box<dyn Console>>,
-    stopped: Cell<bool>,
-    stop_requests: Cell<u32>,
-    driver_manager: Option<usize>,
-    timer_nodes: RefCell<Vec<usize>>,
-    /// The earliest time an element asked, during the current slice, to be looked at again
-    /// without a timer (see [`Context::wake_at`]).
-    wake: Cell<Option<u64>>,
-    /// Packets dropped because they were sent to an unconnected port or re-entered a busy
-    /// element.
-    unrouted_drops: Cell<u64>,
-    /// The scheduler's tasks, in scheduling order.
-    tasks: Vec<CachePadded<Task>>,
-    /// Whether each pass may run the tasks several times before their packets travel on,
-    /// gathering single-packet runs into batches (see [`coalescable`]).
-    gather: bool,
-    /// The random sequence every element draws from.
-    random: RefCell<ClickRandom>,
-}
-
-/// One task's scheduler state, the router's per-core state: each task's sits on its own
-/// cache line (`CachePadded`), since the scheduler writes its counters on every run.
-struct Task {
-    element: usize,
-    done: Cell<bool>,
-    /// Times the task ran.
-    runs: Cell<u64>,
-    /// Runs that moved packets.
-    busy: Cell<u64>,
-}
-
 impl Core {
-    fn set_timer(&self, me: usize, at: Option<u64>) {
-        let node = &self.nodes[me];
-        node.timer.set(at);
-        if at.is_some() && !node.has_timer.replace(true) {
-            self.timer_nodes.borrow_mut().push(me);
-        }
-    }
-
-    fn request_stop(&self) {
-        match self.driver_manager {
-            None => self.stopped.set(true),
-            Some(dm) => {
-                self.stop_requests.set(self.stop_requests.get() + 1);
-                self.set_timer(dm, Some(self.now.get()));
-            }
-        }
-    }
-
     fn pull(&self, me: usize, port: usize, max: usize) -> Option<Batch> {
         let (up, up_port) = self.nodes[me].upstream.get(port).copied().flatten()?;
         let node = &self.nodes[up];
@@ -449,7 +342,7 @@ impl Router {
             let out: Box<[Batch]> = (0..outs[i].len()).map(|_| Batch::new()).collect();
             nodes.push(Node {
                 name: graph.elements[i].name.clone(),
-                class,
+                class: class.name,
                 config: graph.elements[i].config.clone(),
                 element: RefCell::new(element),
                 queued: (0..outs[i].len()).map(|_| Cell::new(false)).collect(),
@@ -476,7 +369,7 @@ impl Router {
         let mut timers = Vec::new();
         for i in order {
             let node = &nodes[i];
-            let mut ictx = InitContext {
+            let mut ictx = InitCtx {
                 name: &node.name,
                 ninputs: node.in_pull.len(),
                 noutputs: node.out_pull.len(),
@@ -499,7 +392,7 @@ impl Router {
             if let Err(m) = result {
                 diags.push(Diagnostic::error(
                     graph.elements[i].span,
-                    format!("{} :: {}: {}", node.name, node.class.name, m),
+                    format!("{} :: {}: {}", node.name, node.class, m),
                 ));
                 continue;
             }

@@ -12,7 +12,7 @@ use core::cell::RefCell;
 use etherparse::PacketBuilder;
 use sluice_config::args::Args;
 use sluice_config::{FlatConnection, FlatElement, FlatGraph, Span};
-use sluice_dataplane::router::MemoryConsole;
+use sluice_dataplane::console::MemoryConsole;
 use sluice_dataplane::{
     Annotations, Batch, ConfigContext, Context, Element, ElementClass, Environment, HandlerError,
     InitContext, ManualClock, NetDevice, Packet, PacketPool, Router, TaskStatus,

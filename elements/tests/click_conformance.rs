@@ -9,8 +9,8 @@ use std::rc::Rc;
 
 use sluice_config::args::Args;
 use sluice_config::{load, Source};
+use sluice_dataplane::console::MemoryConsole;
 use sluice_dataplane::element::class_table;
-use sluice_dataplane::router::MemoryConsole;
 use sluice_dataplane::{
     Batch, ConfigContext, Context, Element, ElementClass, Environment, ManualClock, Packet,
     PacketPool, Router,

@@ -5,8 +5,8 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use sluice_config::{load, Source};
+use sluice_dataplane::console::MemoryConsole;
 use sluice_dataplane::element::class_table;
-use sluice_dataplane::router::MemoryConsole;
 use sluice_dataplane::{
     ElementClass, Environment, LoopbackDevice, ManualClock, NetDevice, PacketPool, Router,
 };

@@ -5,8 +5,8 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
 use sluice_config::{load, Source};
+use sluice_dataplane::console::MemoryConsole;
 use sluice_dataplane::element::class_table;
-use sluice_dataplane::router::MemoryConsole;
 use sluice_dataplane::{ElementClass, Environment, ManualClock, PacketPool, Router};
 
 /// Counts allocations per thread, while the thread has armed it: tests run in parallel

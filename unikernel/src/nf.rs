@@ -12,7 +12,7 @@ use alloc::vec::Vec;
 use core::alloc::Layout;
 use core::ptr::NonNull;
 
-use sluice_dataplane::router::Console;
+use sluice_dataplane::console::Console;
 #[allow(unused_imports)]
 use sluice_dataplane::sluice_config::{FlatConnection, FlatElement, FlatGraph, Source, Span};
 use sluice_dataplane::{Clock, ElementClass, Environment, NetDevice, PacketPool, Router};

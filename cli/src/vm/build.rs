@@ -123,7 +123,7 @@ const TRIAL_NICS: usize = 8;
 /// (`eth0`..`eth7`, MACs 52:54:00:12:34:5X), so element argument and initialization errors
 /// are reported here, rendered like every configuration error, instead of at boot.
 fn instantiate(loaded: &crate::config::Loaded) -> Result<(), String> {
-    use sluice_dataplane::router::MemoryConsole;
+    use sluice_dataplane::console::MemoryConsole;
     use sluice_dataplane::{Environment, LoopbackDevice, ManualClock, NetDevice, PacketPool};
 
     let devices: Vec<Box<dyn NetDevice>> = (0..TRIAL_NICS)

@@ -94,7 +94,7 @@ impl Core {
         }
         Ok(match h {
             "name" => node.name.clone(),
-            "class" => node.class.name.into(),
+            "class" => node.class.into(),
             "config" => node.config.clone(),
             "ports" => format!(
                 "{} input{}\n{} output{}",
@@ -141,7 +141,7 @@ impl Core {
                 s
             }
             "classes" => {
-                let mut names: Vec<&str> = self.nodes.iter().map(|n| n.class.name).collect();
+                let mut names: Vec<&str> = self.nodes.iter().map(|n| n.class).collect();
                 names.sort_unstable();
                 names.dedup();
                 names.join("\n") + "\n"

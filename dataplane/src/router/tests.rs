@@ -11,7 +11,8 @@ use sluice_config::FlatGraph;
 
 use super::*;
 use crate::clock::ManualClock;
-use crate::element::{ConfigContext, Handler, TaskStatus};
+use crate::console::MemoryConsole;
+use crate::element::{ConfigContext, Handler, InitContext, TaskStatus};
 use crate::packet::Packet;
 use sluice_config::args::Args;
 

@@ -62,7 +62,7 @@ use alloc::boxed::Box;
 use alloc::string::{String, ToString};
 
 use sluice_config::args::Args;
-use sluice_dataplane::router::DeviceId;
+use sluice_dataplane::device::DeviceId;
 use sluice_dataplane::{
     Batch, ConfigContext, Context, DeviceStats, Element, ElementClass, Handler, HandlerError,
     InitContext, TaskStatus, BATCH_MAX,

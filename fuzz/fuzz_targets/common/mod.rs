@@ -27,7 +27,7 @@ use std::vec::Vec;
 
 use sluice_config::args::Args;
 use sluice_config::{FlatConnection, FlatElement, FlatGraph, PortSpec, Source, Span};
-use sluice_dataplane::router::MemoryConsole;
+use sluice_dataplane::console::MemoryConsole;
 use sluice_dataplane::{
     Batch, ConfigContext, Context, Element, ElementClass, Environment, ManualClock, Packet,
     PacketPool, Router, BATCH_MAX,
