@@ -17,7 +17,7 @@
 //! routes, so a small unikernel image can hold it.
 //!
 //! **Handlers:** `table` (read: one route per line, `ADDR/LEN<tab>GW-or-dash<tab>OUT`),
-//! `drops` (read), `add`, `set`, `remove`, `ctrl` (write).
+//! `lookup ADDR` (read), `drops` (read), `add`, `set`, `remove`, `ctrl` (write).
 //!
 //! **Example:**
 //!
@@ -28,7 +28,7 @@
 //! **Differences from Click:** the lookup structure is `RadixIPLookup`'s (see above), so
 //! there is no limit on the /24 networks holding longer prefixes; `table` lists routes in
 //! the order they were added, where Click lists them in its hash table's order. No
-//! `lookup` read handler (it takes a parameter) and no `flush`; `drops` is an addition.
+//! `flush`; `drops` is an addition.
 
 #![allow(non_upper_case_globals)]
 

@@ -6,7 +6,9 @@
 //! output. Packets without a route are dropped and counted (`drops`).
 //!
 //! Handlers of every table element: `table` (read: one route per line, Click's format
-//! `ADDR/LEN<tab>GW-or-dash<tab>OUT`), `drops` (read). Tables that change at run time add
+//! `ADDR/LEN<tab>GW-or-dash<tab>OUT`), `lookup ADDR` (read with a parameter: the output
+//! port for `ADDR`, then its gateway if the route has one; `-1` without a route), `drops`
+//! (read). Tables that change at run time add
 //! `add` (fails if the prefix has a route), `set` (adds or replaces), `remove`
 //! (`ADDR/MASK [GW [OUT]]`) and `ctrl` (lines of `add ...`/`set ...`/`remove ...`, applied
 //! all or nothing).
@@ -113,7 +115,7 @@ pub fn parse_route(
     let Some(first) = words.first() else {
         return Err(bad());
     };
-    let prefix = parse_prefix(first, names, false).map_err(|_| bad())?;
+    let prefix = parse_prefix(first, names, true).map_err(|_| bad())?;
     let len = prefix.len;
     let addr = u32::from(prefix.addr) & mask_of(len);
     let parse_port = |w: &str| w.parse::<usize>().map_err(|_| bad());
@@ -190,13 +192,18 @@ pub struct RouteElement<T: RouteTable> {
 
 const DYNAMIC_HANDLERS: &[Handler] = &[
     Handler::read("table"),
+    Handler::read("lookup"),
     Handler::read("drops"),
     Handler::write("add"),
     Handler::write("set"),
     Handler::write("remove"),
     Handler::write("ctrl"),
 ];
-const STATIC_HANDLERS: &[Handler] = &[Handler::read("table"), Handler::read("drops")];
+const STATIC_HANDLERS: &[Handler] = &[
+    Handler::read("table"),
+    Handler::read("lookup"),
+    Handler::read("drops"),
+];
 
 /// Reads every argument as a route and builds the element. The first route for a prefix
 /// wins, as in Click (later duplicates are ignored).
@@ -368,6 +375,27 @@ impl<T: RouteTable> Element for RouteElement<T> {
             "drops" => Some(self.drops.to_string()),
             _ => None,
         }
+    }
+
+    /// `lookup ADDR`: the output port the table sends `ADDR` to, and the gateway after it
+    /// when the route has one (`-1` without a route), as Click answers.
+    fn read_handler_with(
+        &mut self,
+        _ctx: &mut Context<'_>,
+        name: &str,
+        params: &str,
+    ) -> Option<Result<String, HandlerError>> {
+        if name != "lookup" {
+            return None;
+        }
+        let Ok(addr) = params.trim().parse::<Ipv4Addr>() else {
+            return Some(Err(HandlerError::BadValue("expected IP address".into())));
+        };
+        Some(Ok(match self.table.lookup(u32::from(addr)) {
+            Some((port, 0)) => port.to_string(),
+            Some((port, gw)) => format!("{port} {}", Ipv4Addr::from(gw)),
+            None => "-1".into(),
+        }))
     }
 
     fn write_handler(

@@ -17,7 +17,8 @@
 //! Every lookup may look at every route: use `RadixIPLookup` for large tables.
 //!
 //! **Handlers:** `table` (read: one route per line, `ADDR/LEN<tab>GW-or-dash<tab>OUT`),
-//! `drops` (read), `add` (write: a route as above; fails if the prefix has a route), `set`
+//! `lookup ADDR` (read: the output for `ADDR`, then the gateway if the route has one; `-1`
+//! without a route), `drops` (read), `add` (write: a route as above; fails if the prefix has a route), `set`
 //! (write: adds or replaces a route), `remove` (write: `ADDR/MASK [GW [OUT]]`), `ctrl`
 //! (write: lines of `add ...`/`set ...`/`remove ...`, applied all or nothing).
 //!
@@ -29,8 +30,7 @@
 //! rt[0] -> ToHost; rt[1] -> ... -> ToDevice(eth0);
 //! ```
 //!
-//! **Differences from Click:** the `lookup` read handler (which takes a parameter) is not
-//! offered; netmasks must be contiguous; `drops` is an addition.
+//! **Differences from Click:** netmasks must be contiguous; `drops` is an addition.
 //!
 //! ## `StaticIPLookup(ADDR1/MASK1 [GW1] OUT1, ...)` — an IP routing table fixed at configuration.
 //!
@@ -41,10 +41,10 @@
 //! Like `LinearIPLookup`, but routes cannot be added or removed after configuration.
 //!
 //! **Handlers:** `table` (read: one route per line, `ADDR/LEN<tab>GW-or-dash<tab>OUT`),
-//! `drops` (read).
+//! `lookup ADDR` (read), `drops` (read).
 //!
-//! **Differences from Click:** those of `LinearIPLookup`: no `lookup` read handler,
-//! contiguous netmasks only, and `drops` is an addition.
+//! **Differences from Click:** those of `LinearIPLookup`: contiguous netmasks only, and
+//! `drops` is an addition.
 
 use alloc::boxed::Box;
 use alloc::vec::Vec;
@@ -231,6 +231,66 @@ mod tests {
         }
         let h = harness(&StaticIPLookup, "10.0.0.0/8 0", 1, 1);
         assert!(h.write("add", "11.0.0.0/8 0").is_err());
+    }
+
+    #[test]
+    fn a_name_is_its_address_before_its_network_and_lookup_answers_port_and_gateway() {
+        use crate::testutil::{Bench, Harness};
+        for class in [
+            "LinearIPLookup",
+            "RadixIPLookup",
+            "StaticIPLookup",
+            "DirectIPLookup",
+        ] {
+            let h = Harness::new(
+                Bench::new(),
+                &[
+                    (
+                        "dut",
+                        class,
+                        "foo 0, foo:ipnet 1, foo:bcast 2, net 2, intern 10.0.0.9 1",
+                        1,
+                        3,
+                    ),
+                    (
+                        "ai",
+                        "AddressInfo",
+                        "foo 1.2.3.4/20, net 10.9.0.0/16, intern 10.0.0.1 10.0.0.0/24",
+                        0,
+                        0,
+                    ),
+                ],
+            )
+            .unwrap();
+            let mut table: Vec<String> = h
+                .read("table")
+                .lines()
+                .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+                .collect();
+            table.sort();
+            // A name with an address is that address (/32), as Click's route syntax reads
+            // it; a name for a network alone is the network.
+            assert_eq!(
+                table,
+                [
+                    "1.2.0.0/20 - 1",
+                    "1.2.15.255/32 - 2",
+                    "1.2.3.4/32 - 0",
+                    "10.0.0.1/32 10.0.0.9 1",
+                    "10.9.0.0/16 - 2",
+                ],
+                "{class}"
+            );
+            let lookup = |a: &str| h.router.read_handler_with("dut.lookup", a).unwrap();
+            assert_eq!(lookup("1.2.3.4"), "0", "{class}");
+            assert_eq!(lookup("1.2.3.5"), "1", "{class}");
+            assert_eq!(lookup("10.0.0.1"), "1 10.0.0.9", "{class}");
+            assert_eq!(lookup("11.0.0.1"), "-1", "{class}");
+            assert!(h
+                .router
+                .read_handler_with("dut.lookup", "nonsense")
+                .is_err());
+        }
     }
 
     #[test]

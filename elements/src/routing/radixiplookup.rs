@@ -14,7 +14,7 @@
 //! route that ends inside its node (prefixes expanded to the slot granularity), so a lookup
 //! walks down by address bytes and keeps the last route it saw.
 //!
-//! **Handlers:** `table` (read), `drops` (read), `add`, `set`, `remove`, `ctrl` (write), as
+//! **Handlers:** `table` (read), `lookup ADDR` (read), `drops` (read), `add`, `set`, `remove`, `ctrl` (write), as
 //! `LinearIPLookup`'s.
 //!
 //! **Example:**
@@ -23,8 +23,7 @@
 //! rt :: RadixIPLookup(10.0.0.1/32 0, 10.0.0.0/8 1, 0/0 10.0.0.254 1);
 //! ```
 //!
-//! **Differences from Click:** no `lookup` read handler (it takes a parameter); netmasks must
-//! be contiguous; `drops` is an addition.
+//! **Differences from Click:** netmasks must be contiguous; `drops` is an addition.
 
 use alloc::boxed::Box;
 use alloc::collections::BTreeMap;

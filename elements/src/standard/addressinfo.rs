@@ -21,7 +21,7 @@ use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
-use sluice_config::args::{Args, NameLookup};
+use sluice_config::args::{Args, FromArg, Ipv4Prefix, NameLookup};
 use sluice_dataplane::{Batch, ConfigContext, Context, Element, ElementClass, NameTable};
 
 /// The element class.
@@ -101,12 +101,15 @@ impl AddressBook {
         if let Some(a) = addrs.iter().find(fits) {
             return Some(a.clone());
         }
-        // An address with a prefix also names the address itself (Click: `1.0.0.1/8`
-        // serves as `1.0.0.1` where an address is wanted).
+        // An address with a prefix also names the address itself when it has host bits
+        // set (Click: `1.0.0.1/8` serves as `1.0.0.1` where an address is wanted; a bare
+        // network, `10.0.0.0/8`, is no address).
         if kind == "ip" {
-            return addrs
-                .iter()
-                .find_map(|a| a.split_once('/').map(|(ip, _)| ip.to_string()));
+            return addrs.iter().find_map(|a| {
+                let p = <Ipv4Prefix as FromArg>::from_arg(a, None).ok()?;
+                let host = u32::from(p.addr) & !u32::from(p.mask());
+                (host != 0).then(|| p.addr.to_string())
+            });
         }
         None
     }
