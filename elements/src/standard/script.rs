@@ -66,7 +66,8 @@
 //! **Example:** `Script(wait 1, print "count $(c.count)", loop)`
 //!
 //! **Differences from Click:** `TYPE PROXY` and `TYPE SIGNAL` are not supported, nor
-//! `save`, `append`, `sprintf`, `cat`, `kill`, `shift` and `$$`. A packet script given a
+//! `save`, `append`, `sprintf`, `catq`, `kill`, `readable`, `writable` and `$$`; `cat FILE`
+//! reads files in host builds only (the VM has none). A packet script given a
 //! batch of several packets runs for each before any goes on (Click's sources push one at
 //! a time, and so does sluice's scheduler when a script is downstream). Click 2.1's
 //! `random N` (one argument) fails asking for N2; here it gives 0 to N - 1, as Click's
@@ -90,7 +91,7 @@
 //! **Example:** `DriverManager(wait_stop, read c.count, print "total $(c.count)", stop)`
 //!
 //! **Differences from Click:** those of `Script`'s instructions: no `save`, `append`,
-//! `sprintf`, `cat`, `kill`, `shift` or `$$`; `random N` gives 0 to N - 1.
+//! `sprintf`, `catq`, `kill`, `readable`, `writable` or `$$`; `random N` gives 0 to N - 1.
 
 #![allow(non_upper_case_globals)]
 
@@ -98,6 +99,7 @@ use alloc::boxed::Box;
 use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
+use core::cell::{Cell, RefCell};
 use core::time::Duration;
 
 use sluice_config::args::{unquote, Args, FromArg};
@@ -220,13 +222,18 @@ struct ScriptElement {
     pc: usize,
     state: State,
     outcome: Outcome,
-    vars: Vec<(String, String)>,
+    /// Variables by name; a cell, since `$(shift VAR)` changes one while the script only
+    /// reads itself.
+    vars: RefCell<Vec<(String, String)>>,
     /// Variables that are also read handlers (`export`).
     exports: Vec<String>,
     write_status: i32,
     /// The parameters of the current `run` call (`$args`, `$1`...) and the handler's name
     /// (`$0`), and whether it was a write (`$write`).
-    run_args: String,
+    run_args: RefCell<String>,
+    /// Handler calls inside text that failed so far (a `print` whose text had one ends
+    /// without a newline, as in Click).
+    expand_errors: Cell<u64>,
     run_name: String,
     run_write: bool,
     name: String,
@@ -429,10 +436,11 @@ fn make(a: &mut Args<'_>, c: &ConfigContext<'_>, driver: bool) -> Option<Box<dyn
         pc: 0,
         state: State::Run,
         outcome: Outcome::Blocked,
-        vars: Vec::new(),
+        vars: RefCell::new(Vec::new()),
         exports,
         write_status: 0,
-        run_args: String::new(),
+        run_args: RefCell::new(String::new()),
+        expand_errors: Cell::new(0),
         run_name: String::new(),
         run_write: false,
         name: c.name.to_string(),
@@ -518,9 +526,9 @@ fn arithmetic(name: &str, args: &[&str], now_ns: u64) -> Option<Result<String, S
     let fold =
         |int: fn(i64, i64) -> Option<i64>, float: fn(f64, f64) -> f64| -> Result<String, String> {
             let ns = nums()?;
-            let (first, rest) = ns
-                .split_first()
-                .ok_or_else(|| format!("{name}: expected numbers"))?;
+            // With no numbers, Click answers its starting value: 0 for sums, 1 otherwise.
+            let empty = Num::Int(if matches!(name, "add" | "sub") { 0 } else { 1 });
+            let (first, rest) = ns.split_first().unwrap_or((&empty, &[]));
             let mut acc = *first;
             for &n in rest {
                 acc = match (acc, n) {
@@ -553,6 +561,8 @@ fn arithmetic(name: &str, args: &[&str], now_ns: u64) -> Option<Result<String, S
     Some(match name {
         "add" => fold(i64::checked_add, |a, b| a + b),
         "sub" => fold(i64::checked_sub, |a, b| a - b),
+        "min" => fold(|a, b| Some(a.min(b)), |a, b| if b < a { b } else { a }),
+        "max" => fold(|a, b| Some(a.max(b)), |a, b| if b > a { b } else { a }),
         "mul" => fold(i64::checked_mul, |a, b| a * b),
         "div" => fold(|_, _| None, |a, b| a / b),
         "idiv" => fold(i64::checked_div, |a, b| trunc(a / b)),
@@ -581,6 +591,24 @@ fn arithmetic(name: &str, args: &[&str], now_ns: u64) -> Option<Result<String, S
         }),
         "and" => bools().map(|b| b.iter().all(|x| *x).to_string()),
         "or" => bools().map(|b| b.iter().any(|x| *x).to_string()),
+        // Click's `nand` folds its arguments with `or` from `true`, so it answers false
+        // whatever they are (once they all parse); sluice answers as Click does.
+        "nand" => bools().map(|_| false.to_string()),
+        "nor" => bools().map(|b| (!b.iter().any(|x| *x)).to_string()),
+        "first" => Ok(args.first().copied().unwrap_or("").to_string()),
+        // Byte order on a little-endian host, as Click's userlevel driver computes them:
+        // the number as a 32-bit integer, swapped as 16 or 32 bits, printed unsigned.
+        "htons" | "ntohs" | "htonl" | "ntohl" => match args {
+            [x] => match num(x).and_then(|n| match n {
+                Num::Int(v) => i32::try_from(v).ok(),
+                Num::Float(_) => None,
+            }) {
+                Some(v) if name.ends_with('s') => Ok((v as u16).swap_bytes().to_string()),
+                Some(v) => Ok((v as u32).swap_bytes().to_string()),
+                None => Err(format!("{name}: syntax error")),
+            },
+            _ => Err(format!("{name}: syntax error")),
+        },
         "if" => match args {
             [c, t, f] => parse_bool(c)
                 .map(|c| if c { t } else { f }.to_string())
@@ -600,6 +628,35 @@ fn arithmetic(name: &str, args: &[&str], now_ns: u64) -> Option<Result<String, S
         )),
         _ => return None,
     })
+}
+
+/// `value` escaped for the inside of double quotes: backslashes and quotes get a
+/// backslash, so that [`unquote`] gives `value` back.
+fn quote_text(value: &str) -> String {
+    let mut out = String::with_capacity(value.len() + 2);
+    for c in value.chars() {
+        if c == '\\' || c == '"' {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The `cat FILE` handler: the file's contents (host builds only; the VM has no files).
+fn cat(params: &str) -> Result<String, String> {
+    let file = unquote(params.trim()).unwrap_or_else(|_| params.trim().to_string());
+    if file.is_empty() {
+        return Err("cat: bad FILE".into());
+    }
+    #[cfg(feature = "std")]
+    {
+        std::fs::read_to_string(&file).map_err(|e| format!("{file}: {e}"))
+    }
+    #[cfg(not(feature = "std"))]
+    {
+        Err(format!("{file}: this build has no files"))
+    }
 }
 
 /// Splits handler arguments at white space, keeping quoted words together and unquoting
@@ -661,11 +718,12 @@ fn spaced_words(s: &str) -> impl Iterator<Item = &str> {
 }
 
 impl ScriptElement {
-    fn var(&self, name: &str) -> Option<&str> {
+    fn var(&self, name: &str) -> Option<String> {
         self.vars
+            .borrow()
             .iter()
             .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
+            .map(|(_, v)| v.clone())
     }
 
     /// `$NAME`: a variable, else what a `run` call passed: `$args` (all its parameters),
@@ -673,16 +731,16 @@ impl ScriptElement {
     /// write).
     fn lookup(&self, name: &str) -> Option<String> {
         if let Some(v) = self.var(name) {
-            return Some(v.to_string());
+            return Some(v);
         }
         match name {
-            "args" => Some(self.run_args.clone()),
+            "args" => Some(self.run_args.borrow().clone()),
             "0" => Some(self.run_name.clone()),
             "write" => Some(self.run_write.to_string()),
             _ => {
                 let n: usize = name.parse().ok().filter(|_| name.as_bytes()[0] != b'0')?;
                 Some(
-                    spaced_words(&self.run_args)
+                    spaced_words(&self.run_args.borrow())
                         .nth(n - 1)
                         .unwrap_or("")
                         .to_string(),
@@ -691,10 +749,35 @@ impl ScriptElement {
         }
     }
 
-    fn set_var(&mut self, name: &str, value: String) {
-        match self.vars.iter_mut().find(|(n, _)| n == name) {
+    fn set_var(&self, name: &str, value: String) {
+        let mut vars = self.vars.borrow_mut();
+        match vars.iter_mut().find(|(n, _)| n == name) {
             Some(slot) => slot.1 = value,
-            None => self.vars.push((name.into(), value)),
+            None => vars.push((name.into(), value)),
+        }
+    }
+
+    /// The `shift` handler: takes the first word off variable `args` names (`$args` when
+    /// it names none) and returns it, quotes kept.
+    fn shift(&self, args: &[&str]) -> Result<String, String> {
+        let var = match args {
+            [] => "args",
+            [var] => var,
+            _ => return Err("too many arguments".into()),
+        };
+        let shift_from = |value: &mut String| {
+            let first = spaced_words(value).next().unwrap_or("").to_string();
+            let rest = value.trim_start()[first.len()..].trim_start().to_string();
+            *value = rest;
+            first
+        };
+        if var == "args" {
+            return Ok(shift_from(&mut self.run_args.borrow_mut()));
+        }
+        let mut vars = self.vars.borrow_mut();
+        match vars.iter_mut().find(|(n, _)| n == var) {
+            Some((_, value)) => Ok(shift_from(value)),
+            None => Err(format!("undefined variable '{var}'")),
         }
     }
 
@@ -714,7 +797,7 @@ impl ScriptElement {
         self.exports
             .iter()
             .any(|e| e == name)
-            .then(|| self.var(name).unwrap_or("").to_string())
+            .then(|| self.var(name).unwrap_or_default())
     }
 
     /// The handler a `$(...)`, `print` or `read` names, as Click names it in messages: one
@@ -769,6 +852,12 @@ impl ScriptElement {
             if local == "get" {
                 return self.get(&args);
             }
+            if local == "shift" {
+                return self.shift(&args);
+            }
+            if local == "cat" {
+                return cat(&params);
+            }
             if let Some(v) = self.exported(local) {
                 return Ok(v);
             }
@@ -780,81 +869,136 @@ impl ScriptElement {
             .map_err(|e| e.to_string())
     }
 
-    /// Substitutes `$VAR`, `${VAR}`, `$?` and `$(HANDLER ...)`, except inside single quotes.
+    /// Substitutes `$VAR`, `${VAR}`, `$?`, `$#` and `$(HANDLER ...)` outside single quotes
+    /// and comments, as Click's `cp_expand` does. A variable that is not defined, or a
+    /// handler that does not exist, stays as written; a handler call that fails gives
+    /// nothing (and the error is logged). With `quote_values` (a `print`'s text, which is
+    /// unquoted afterwards) each value is quoted where it lands, so that unquoting gives
+    /// it back verbatim.
     fn expand(&self, ctx: &Context<'_>, text: &str) -> String {
+        self.expand_as(ctx, text, false)
+    }
+
+    fn expand_as(&self, ctx: &Context<'_>, text: &str, quote_values: bool) -> String {
         let b = text.as_bytes();
         let mut out = String::with_capacity(text.len());
         let mut i = 0;
-        let mut in_single = false;
-        let mut in_double = false;
+        let mut quote = 0u8;
         while i < b.len() {
             let c = b[i];
-            if c == b'\'' && !in_double {
-                in_single = !in_single;
-            } else if c == b'"' && !in_single {
-                in_double = !in_double;
-            } else if c == b'\\' && in_double && i + 1 < b.len() {
-                out.push_str(&text[i..i + 2]);
-                i += 2;
-                continue;
-            } else if c == b'$' && !in_single && i + 1 < b.len() {
-                if b[i + 1] == b'(' {
-                    // Find the matching parenthesis.
-                    let mut depth = 0;
-                    let mut j = i + 1;
-                    while j < b.len() {
-                        match b[j] {
-                            b'(' => depth += 1,
-                            b')' => {
-                                depth -= 1;
-                                if depth == 0 {
-                                    break;
-                                }
-                            }
-                            _ => {}
+            match c {
+                b'\\' if quote == b'"' && i + 1 < b.len() => {
+                    out.push_str(&text[i..i + 2]);
+                    i += 2;
+                    continue;
+                }
+                b'\'' | b'"' => {
+                    if quote == 0 {
+                        quote = c;
+                    } else if quote == c {
+                        quote = 0;
+                    }
+                }
+                b'/' if quote == 0 && matches!(b.get(i + 1), Some(b'/' | b'*')) => {
+                    // A comment: copied as it is, nothing in it expanded.
+                    let end = if b[i + 1] == b'/' {
+                        text[i..].find('\n').map_or(b.len(), |e| i + e)
+                    } else {
+                        text[i + 2..].find("*/").map_or(b.len(), |e| i + 2 + e + 2)
+                    };
+                    out.push_str(&text[i..end]);
+                    i = end;
+                    continue;
+                }
+                b'$' if quote != b'\'' && i + 1 < b.len() => {
+                    if let Some((value, next)) = self.dollar(ctx, text, i) {
+                        if quote == b'"' {
+                            out.push_str(&quote_text(&value));
+                        } else if quote_values && quote == 0 {
+                            out.push('"');
+                            out.push_str(&quote_text(&value));
+                            out.push('"');
+                        } else {
+                            out.push_str(&value);
                         }
-                        j += 1;
+                        i = next;
+                        continue;
                     }
-                    let inner = self.expand(ctx, &text[i + 2..j.min(b.len())]);
-                    match self.call_read(ctx, &inner, false) {
-                        Ok(v) => out.push_str(v.strip_suffix('\n').unwrap_or(&v)),
-                        Err(e) => ctx.log(&format!("{}: $({inner}): {e}", self.name)),
-                    }
-                    i = j + 1;
-                    continue;
                 }
-                if b[i + 1] == b'?' {
-                    out.push_str(&self.write_status.to_string());
-                    i += 2;
-                    continue;
-                }
-                if b[i + 1] == b'#' {
-                    out.push_str(&spaced_words(&self.run_args).count().to_string());
-                    i += 2;
-                    continue;
-                }
-                let (name, next) = if b[i + 1] == b'{' {
-                    match text[i + 2..].find('}') {
-                        Some(e) => (&text[i + 2..i + 2 + e], i + 3 + e),
-                        None => (&text[i + 2..], b.len()),
-                    }
-                } else {
-                    let e = text[i + 1..]
-                        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-                        .map_or(b.len(), |e| i + 1 + e);
-                    (&text[i + 1..e], e)
-                };
-                if !name.is_empty() {
-                    out.push_str(&self.lookup(name).unwrap_or_default());
-                    i = next;
-                    continue;
-                }
+                _ => {}
             }
             let ch = text[i..].chars().next().unwrap_or('?');
             out.push(ch);
             i += ch.len_utf8();
         }
         out
+    }
+
+    /// The `$` form at `text[at]` and the index after it, or `None` when it expands to
+    /// nothing Click knows (then it stays as written).
+    fn dollar(&self, ctx: &Context<'_>, text: &str, at: usize) -> Option<(String, usize)> {
+        let b = text.as_bytes();
+        match b[at + 1] {
+            b'(' => {
+                // The matching parenthesis, quotes and backslashes respected.
+                let (mut depth, mut q, mut j) = (1, 0u8, at + 2);
+                while j < b.len() && depth > 0 {
+                    match b[j] {
+                        b'(' if q == 0 => depth += 1,
+                        b')' if q == 0 => depth -= 1,
+                        c @ (b'"' | b'\'') => {
+                            if q == 0 {
+                                q = c;
+                            } else if q == c {
+                                q = 0;
+                            }
+                        }
+                        b'\\' if q != b'\'' => j += 1,
+                        _ => {}
+                    }
+                    j += 1;
+                }
+                if depth > 0 || j == at + 2 {
+                    return None;
+                }
+                let inner = self.expand(ctx, &text[at + 2..j - 1]);
+                Some((self.call_in_text(ctx, &inner)?, j))
+            }
+            b'{' => {
+                let e = text[at + 2..].find('}')?;
+                let name = self.expand(ctx, &text[at + 2..at + 2 + e]);
+                Some((self.lookup(&name)?, at + 3 + e))
+            }
+            b'?' => Some((self.write_status.to_string(), at + 2)),
+            b'#' => Some((
+                spaced_words(&self.run_args.borrow()).count().to_string(),
+                at + 2,
+            )),
+            c if c.is_ascii_alphanumeric() || c == b'_' => {
+                let e = text[at + 1..]
+                    .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                    .map_or(b.len(), |e| at + 1 + e);
+                Some((self.lookup(&text[at + 1..e])?, e))
+            }
+            _ => None,
+        }
+    }
+
+    /// A `$(HANDLER ...)` inside text: its value; empty (with the error logged) when the
+    /// call fails; `None` when there is no such handler, so the text stays as written.
+    fn call_in_text(&self, ctx: &Context<'_>, call: &str) -> Option<String> {
+        match self.call_read(ctx, call, false) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.expand_errors.set(self.expand_errors.get() + 1);
+                ctx.log(&format!("{}: $({call}): {e}", self.name));
+                let (first, _) = split_word(call);
+                let missing = e.starts_with("no read handler")
+                    || e.starts_with("no handler")
+                    || e.starts_with("no element");
+                (!missing || first.is_empty()).then(String::new)
+            }
+        }
     }
 
     /// Writes a `print`'s result, with Click's newline rule, to its file or to standard
@@ -930,19 +1074,22 @@ impl ScriptElement {
                 } => {
                     let starts_handler =
                         text.starts_with(|c: char| c.is_ascii_alphabetic() || c == '@' || c == '_');
+                    let errors = self.expand_errors.get();
                     let line = if starts_handler {
                         let call = self.expand(ctx, &text);
                         match self.call_read(ctx, &call, uq) {
-                            Ok(v) => v.strip_suffix('\n').map(String::from).unwrap_or(v),
+                            Ok(v) => v,
                             Err(e) => {
                                 ctx.log(&format!("{}: print {text}: {e}", self.name));
                                 continue;
                             }
                         }
                     } else {
-                        let e = self.expand(ctx, &text);
+                        let e = self.expand_as(ctx, &text, true);
                         unquote(&e).unwrap_or(e)
                     };
+                    // Click adds no newline to a line whose expansion failed.
+                    let newline = newline && self.expand_errors.get() == errors;
                     self.emit(ctx, &file, &line, newline);
                 }
                 Insn::Read {
@@ -968,8 +1115,13 @@ impl ScriptElement {
                     if uq {
                         v = unquote(&v).unwrap_or(v);
                     }
+                    // A name without an element is the script's own handler if it has
+                    // one, else a global handler, as Click resolves handler names.
+                    let own =
+                        |name: &str| self.handlers().iter().any(|d| d.write && d.name == name);
                     let r = match h.rsplit_once('.') {
                         Some((e, local)) if e == self.name => self.write_local(ctx, local, &v),
+                        None if own(&h) => self.write_local(ctx, &h, &v),
                         _ => ctx.write_handler(&h, &v),
                     };
                     self.write_status = if r.is_ok() { 0 } else { -1 };
@@ -1110,12 +1262,12 @@ impl ScriptElement {
         self.pc = 0;
         self.state = State::Run;
         self.outcome = Outcome::Blocked;
-        self.run_args = args.to_string();
+        *self.run_args.get_mut() = args.to_string();
         self.run_name = handler.to_string();
         self.run_write = write;
         self.advance(ctx, 0);
         match self.outcome {
-            Outcome::Return => Ok(self.var("_").unwrap_or("").to_string()),
+            Outcome::Return => Ok(self.var("_").unwrap_or_default()),
             Outcome::End if self.kind == Kind::Packet => Ok("0".into()),
             Outcome::Error => Err(HandlerError::BadValue(format!(
                 "{}: the script ended with an error",
@@ -1293,6 +1445,91 @@ mod tests {
         assert_eq!(a("now", &[]), "1.500000000");
         assert!(arithmetic("add", &["x"], 0).unwrap().is_err());
         assert!(arithmetic("bogus", &[], 0).is_none());
+        // Click's starting values, for no numbers at all.
+        assert_eq!(a("add", &[]), "0");
+        assert_eq!(a("mul", &[]), "1");
+        assert_eq!(a("min", &["10", "6", "20"]), "6");
+        assert_eq!(a("max", &["-1", "6", "3"]), "6");
+        assert_eq!(a("min", &["3", "2.5"]), "2.5");
+        assert_eq!(a("max", &["1.5", "2"]), "2");
+        assert_eq!(a("htons", &["6"]), "1536");
+        assert_eq!(a("htonl", &["6"]), "100663296");
+        assert_eq!(a("ntohl", &["0x10"]), "268435456");
+        assert_eq!(a("htonl", &["100663296"]), "6");
+        assert!(arithmetic("htons", &["1.5"], 0).unwrap().is_err());
+        assert_eq!(a("first", &["a", "b"]), "a");
+        assert_eq!(a("nor", &["false", "false"]), "true");
+        assert_eq!(a("nor", &["false", "true"]), "false");
+        // As Click computes it.
+        assert_eq!(a("nand", &["false", "false"]), "false");
+    }
+
+    #[test]
+    fn shift_takes_words_off_a_variable_and_set_is_the_scripts_own() {
+        let b = Bench::new().pool(8, 2);
+        let g = graph(
+            &[("s", "Script", "write set v foo 'b c' baz, print $(shift v), print $(shift v), print [$(get v)], print $(shift v), print [$(shift v)], print $(shift nosuch), stop")],
+            &[],
+        );
+        let mut r = b.router(&g).unwrap();
+        r.run_rounds(2);
+        let lines = b.lines();
+        assert_eq!(
+            lines[..5],
+            ["foo", "'b c'", "[baz]", "baz", "[]"],
+            "{lines:?}"
+        );
+        assert!(
+            lines[5].contains("undefined variable 'nosuch'"),
+            "{lines:?}"
+        );
+    }
+
+    #[test]
+    fn print_shows_values_verbatim_and_leaves_unknown_names_as_written() {
+        let file = std::env::temp_dir().join(format!("sluice-print-{}", std::process::id()));
+        let b = Bench::new().pool(8, 2);
+        let config = format!(
+            r#"set a "x y", set b 'p\q', print $a, print "[$a]", print '$a', print $b, print $nosuch "${{nosuch}}", print >{f} "[$(s.nosuch)]", print >>{f} "n=$(add 1 2)", stop"#,
+            f = file.display()
+        );
+        let g = graph(&[("s", "Script", config.as_str())], &[]);
+        let mut r = b.router(&g).unwrap();
+        r.run_rounds(2);
+        // A failed expansion ends the line without a newline: the next print's text
+        // follows on the same line.
+        let printed = std::fs::read_to_string(&file).unwrap();
+        std::fs::remove_file(&file).unwrap();
+        assert_eq!(printed, "[$(s.nosuch)]n=3\n");
+        let lines = b.lines();
+        let (out, errors): (Vec<&String>, Vec<&String>) =
+            lines.iter().partition(|l| !l.starts_with("s: "));
+        assert_eq!(
+            out,
+            ["\"x y\"", "[\"x y\"]", "$a", "'p\\q'", "$nosuch ${nosuch}",],
+            "{lines:?}"
+        );
+        assert_eq!(errors.len(), 1, "{lines:?}");
+    }
+
+    #[test]
+    fn cat_reads_a_file() {
+        let dir = std::env::temp_dir().join(format!("sluice-cat-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("routes");
+        std::fs::write(&f, "add 10.0.0.0/8 1\n").unwrap();
+        let b = Bench::new().pool(8, 2);
+        let config = format!(
+            "print \"[$(cat {})]\", print $(cat /nonexistent/x), stop",
+            f.display()
+        );
+        let g = graph(&[("s", "Script", config.as_str())], &[]);
+        let mut r = b.router(&g).unwrap();
+        r.run_rounds(2);
+        let out = b.lines().join("\n");
+        assert!(out.starts_with("[add 10.0.0.0/8 1\n]"), "{out}");
+        assert!(out.contains("/nonexistent/x: "), "{out}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
