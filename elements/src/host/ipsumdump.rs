@@ -15,7 +15,7 @@
 //!
 //! A file is lines of whitespace-separated fields. A line `!data FIELD...` (or
 //! `!contents FIELD...`) names the fields of the lines after it; other lines starting with
-//! `!` are comments; `-` is a field left out. The fields (`ToIPSummaryDump` knows the same):
+//! `!`, and lines starting with `#`, are comments; `-` is a field left out. The fields (`ToIPSummaryDump` knows the same):
 //!
 //! | field | value |
 //! |---|---|
@@ -706,7 +706,8 @@ impl From {
                 }
                 continue;
             }
-            if line.trim().is_empty() {
+            // `#` starts a comment line, as in Click's reader.
+            if line.trim().is_empty() || line.starts_with('#') {
                 continue;
             }
             let mut l = Line::default();
@@ -1104,6 +1105,7 @@ mod tests {
                      1.0.0.1 10 2.0.0.2 20 T SA \"hi\" <\n\
                      \n\
                      !comment lines and blank lines are skipped\n\
+                     # 9 so are lines that start with a hash\n\
                      1.0.0.1 11 2.0.0.2 21 U - - >\n";
         let (seen, out) = run(
             trace,
