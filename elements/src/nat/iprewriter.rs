@@ -37,7 +37,8 @@
 //! `IPRewriter` tracks TCP connections: a connection that has carried payload both ways
 //! times out after TCP_TIMEOUT, one that has not after TCP_NODATA_TIMEOUT, and one closed
 //! with FIN both ways (or RST) after TCP_DONE_TIMEOUT. A UDP flow times out after
-//! UDP_TIMEOUT, or UDP_STREAMING_TIMEOUT once a reply was seen. After each packet a mapping
+//! UDP_TIMEOUT, or UDP_STREAMING_TIMEOUT once it streams: a reply was seen and at least three
+//! packets went through. After each packet a mapping
 //! is guaranteed for TCP_GUARANTEE/UDP_GUARANTEE: it is not evicted to make room for new
 //! ones. Expired mappings are removed every REAP_INTERVAL (until then they still apply, as
 //! in Click). When MAPPING_CAPACITY mappings exist, a new mapping evicts the best-effort
@@ -74,9 +75,9 @@
 //! **Differences from Click:** TCP and UDP mappings live in separate tables in every
 //! rewriter (`UDPRewriter` included). MAPPING_CAPACITY takes a number only (Click may also
 //! name another rewriter to share its capacity); a mapping's reply output is always on the
-//! same element. Eviction picks among the earliest-expiring best-effort mappings of a
-//! periodic scan rather than a heap, which is the same choice unless mappings were refreshed
-//! since the scan. Address ranges vary the address only in two-word patterns or four-word
+//! same element. Eviction finds the earliest-expiring best-effort mapping through batches of
+//! candidates from a scan rather than a heap; it makes the same choice (a batch is scanned
+//! again when a mapping made or refreshed since could expire first). Address ranges vary the address only in two-word patterns or four-word
 //! patterns with a fixed port; a pattern's "keep the packet's own value first" rule applies
 //! to port ranges.
 //!
@@ -413,6 +414,72 @@ mod tests {
         assert!(r.one(0, &udp(IN, 5002, SRV, 53, b"")).is_some());
         assert_eq!(r.h("size"), "2");
         assert_eq!(r.h("capacity"), "2");
+    }
+
+    #[test]
+    fn eviction_sees_mappings_made_after_the_last_scan() {
+        // Click evicts the best-effort mapping that expires first, whenever it was made.
+        let cfg = "pattern 21.0.0.1 1024-65535# - - 0 1, drop, MAPPING_CAPACITY 2, GUARANTEE 0";
+        let mut r = Rig::new("TCPRewriter", cfg, 2, 2);
+        // Flow 1 carries data both ways (24-hour timeout); flow 2 none (5 minutes).
+        assert!(r.one(0, &tcp(IN, 10, SRV, 20, "A", b"x")).is_some());
+        assert!(r.one(1, &tcp(SRV, 20, NAT, 1024, "A", b"x")).is_some());
+        assert!(r.one(0, &tcp(IN, 11, SRV, 21, "A", b"")).is_some());
+        r.advance(1);
+        // Flow 3 evicts flow 2, the earliest to expire.
+        assert!(r.one(0, &tcp(IN, 12, SRV, 22, "A", b"")).is_some());
+        assert!(r.one(1, &tcp(SRV, 21, NAT, 1025, "A", b"")).is_none());
+        r.advance(1);
+        // Flow 4 evicts flow 3, made after the scan that found flow 2, not flow 1.
+        assert!(r.one(0, &tcp(IN, 13, SRV, 23, "A", b"")).is_some());
+        assert!(r.one(1, &tcp(SRV, 22, NAT, 1026, "A", b"")).is_none());
+        assert!(r.one(1, &tcp(SRV, 20, NAT, 1024, "A", b"")).is_some());
+        assert!(r.one(1, &tcp(SRV, 23, NAT, 1027, "A", b"")).is_some());
+        assert_eq!(r.h("mapping_failures"), "0");
+    }
+
+    #[test]
+    fn udp_streams_after_a_reply_and_three_packets() {
+        // TIMEOUT 4, STREAMING_TIMEOUT 10: a flow with one packet each way still times
+        // out after 4 seconds; a third packet makes it stream.
+        let cfg = "pattern 21.0.0.1 1024-65535# - - 0 1, drop, TIMEOUT 4, STREAMING_TIMEOUT 10, \
+                   GUARANTEE 0, REAP_INTERVAL 1";
+        let mut r = Rig::new("UDPRewriter", cfg, 2, 2);
+        assert!(r.one(0, &udp(IN, 10, SRV, 20, b"")).is_some());
+        assert!(r.one(1, &udp(SRV, 20, NAT, 1024, b"")).is_some());
+        assert!(r.one(0, &udp(IN2, 10, SRV, 20, b"")).is_some());
+        assert!(r.one(1, &udp(SRV, 20, NAT, 1025, b"")).is_some());
+        assert!(r.one(1, &udp(SRV, 20, NAT, 1025, b"")).is_some());
+        assert!(r.h("table").contains(
+            "(10.0.0.3, 10, 8.8.8.8, 20) => (21.0.0.1, 1025, 8.8.8.8, 20) [*0 1] i0 exp10"
+        ));
+        assert!(r.h("table").contains(
+            "(10.0.0.2, 10, 8.8.8.8, 20) => (21.0.0.1, 1024, 8.8.8.8, 20) [*0 1] i0 exp4"
+        ));
+        r.advance(6);
+        assert!(
+            r.one(1, &udp(SRV, 20, NAT, 1024, b"")).is_none(),
+            "not streaming"
+        );
+        assert!(
+            r.one(1, &udp(SRV, 20, NAT, 1025, b"")).is_some(),
+            "streaming"
+        );
+    }
+
+    #[test]
+    fn a_flow_to_its_own_rewritten_address_travels_as_a_reply() {
+        // The rewritten flow reversed is the flow itself: Click's reply entry replaces the
+        // forward one, so later packets either way leave by the reply output.
+        let cfg = "pattern 21.0.0.1 1024-65535# - - 0 1, drop, GUARANTEE 0";
+        let mut r = Rig::new("IPRewriter", cfg, 2, 2);
+        assert!(r.one(0, &tcp(IN, 10, SRV, 20, "A", b"")).is_some());
+        let selfie = tcp(NAT, 1025, NAT, 1025, "A", b"");
+        assert_eq!(r.one(0, &selfie).map(|x| x.0), Some(0));
+        assert_eq!(r.one(1, &selfie).map(|x| x.0), Some(1));
+        assert_eq!(r.one(0, &selfie).map(|x| x.0), Some(1));
+        assert_eq!(r.h("mapping_failures"), "0");
+        assert_eq!(r.h("nmappings"), "2");
     }
 
     #[test]

@@ -22,7 +22,7 @@ use sluice_dataplane::{
 use super::pattern::{parse_input_spec, parse_pattern_with_ports, InputSpec, Pattern};
 use super::table::{
     apply_delta, Flow, FlowId, FlowMap, Flows, S_FORWARD_DATA, S_FORWARD_DONE, S_REPLY_DATA,
-    S_REPLY_DONE,
+    S_REPLY_DONE, S_UDP_PACKET, S_UDP_REPLY, S_UDP_STREAMING,
 };
 use crate::wire::checksum::update16;
 
@@ -151,6 +151,10 @@ pub struct Rewriter {
     /// Eviction candidates (expiry, flow), earliest first, from the last scan.
     evict: Vec<(u64, u32)>,
     evict_pos: usize,
+    /// No best-effort mapping outside `evict[evict_pos..]` expires before this.
+    evict_floor: u64,
+    /// The earliest end of a guarantee outside the candidates.
+    evict_guarantees_end: u64,
     seed: u64,
     /// The router time last seen (handlers report expiry relative to it).
     now_seen: u64,
@@ -371,6 +375,8 @@ pub fn configure(
         bad_packets: 0,
         evict,
         evict_pos: 0,
+        evict_floor: u64::MAX,
+        evict_guarantees_end: u64::MAX,
         seed,
         now_seen: 0,
     }))
@@ -731,12 +737,17 @@ impl Rewriter {
         }
     }
 
+    /// Counts a UDP packet of `f` travelling in `dir` and returns the flow's timeout: a
+    /// flow streams, as in Click, once a reply was seen and three packets went through.
     #[inline]
     fn udp_timeout(&self, f: &mut Flow, dir: usize) -> u64 {
         if dir == 1 {
-            f.state |= S_REPLY_DATA;
+            f.state |= S_UDP_REPLY;
         }
-        if f.state & S_REPLY_DATA != 0 {
+        if f.state & S_UDP_STREAMING < S_UDP_PACKET * 3 {
+            f.state += S_UDP_PACKET;
+        }
+        if f.state & S_UDP_STREAMING == S_UDP_STREAMING {
             self.t.udp_streaming
         } else {
             self.t.udp
@@ -846,15 +857,16 @@ impl Rewriter {
             state: 0,
             reply_anno: 0,
         };
+        self.note_new_expiry(flow.expiry, flow.guarantee);
         let fi = tables.flows.add(flow);
         tables.maps[mapi].insert(key, fi, 0);
-        if reply != key {
-            // A reply key already in use belongs to an older mapping, which gives way
-            // (as in Click).
-            if let Some((old, _)) = tables.maps[mapi].insert(reply, fi, 1) {
-                if old != fi {
-                    self.destroy(tables, old);
-                }
+        // A reply key already in use belongs to an older mapping, which gives way (as in
+        // Click). A flow whose reply key is its own forward key (a host talking to itself
+        // through the rewriter) keeps the reply entry: later packets either way travel as
+        // replies.
+        if let Some((old, _)) = tables.maps[mapi].insert(reply, fi, 1) {
+            if old != fi {
+                self.destroy(tables, old);
             }
         }
         self.stats[port].count += 1;
@@ -901,9 +913,21 @@ impl Rewriter {
             }
             let (exp, fi) = self.evict[self.evict_pos];
             let f = &tables.flows.slots[fi as usize];
-            // Skip candidates that died or were refreshed since the scan.
+            // A candidate that died is passed over; one refreshed since the scan is too,
+            // but it may still expire before the candidates after it, so its expiry
+            // lowers the floor the next candidate is held to.
             if !f.live() || f.expiry != exp || f.guarantee > now {
+                if f.live() {
+                    self.evict_floor = self.evict_floor.min(f.expiry);
+                }
                 self.evict_pos += 1;
+                continue;
+            }
+            // The candidate is the earliest best-effort mapping only if nothing outside
+            // the batch could expire before it: no mapping made or refreshed since expires
+            // earlier, and no guarantee the scan saw has ended. Otherwise scan again.
+            if !rescanned && (exp > self.evict_floor || now >= self.evict_guarantees_end) {
+                self.evict_pos = self.evict.len();
                 continue;
             }
             if !new_guaranteed && new_expiry < exp {
@@ -916,21 +940,42 @@ impl Rewriter {
     }
 
     /// Collects the best-effort mappings that expire first: a batch of candidates, so a
-    /// full table is scanned once per many evictions.
+    /// full table is scanned once per many evictions. Also notes what bounds the batch's
+    /// validity: the earliest expiry among the best-effort mappings left out of it, and
+    /// the earliest end of a guarantee (when a guaranteed mapping turns best-effort).
     fn rescan(&mut self, tables: &Tables, now: u64) {
         self.evict.clear();
         self.evict_pos = 0;
+        self.evict_floor = u64::MAX;
+        self.evict_guarantees_end = u64::MAX;
         for (i, f) in tables.flows.slots.iter().enumerate() {
-            if f.live() && f.guarantee <= now {
+            if !f.live() {
+                continue;
+            }
+            if f.guarantee <= now {
                 self.evict.push((f.expiry, i as u32));
+            } else {
+                self.evict_guarantees_end = self.evict_guarantees_end.min(f.guarantee);
             }
         }
         let keep = (tables.flows.live() / 16).max(64);
         if self.evict.len() > keep {
             self.evict.select_nth_unstable(keep);
+            self.evict_floor = self.evict[keep].0;
             self.evict.truncate(keep);
         }
         self.evict.sort_unstable();
+    }
+
+    /// Notes a mapping made or refreshed after the last scan: it may expire before the
+    /// scan's candidates (see [`make_room`](Self::make_room)).
+    #[inline]
+    fn note_new_expiry(&mut self, expiry: u64, guarantee: u64) {
+        if guarantee == 0 {
+            self.evict_floor = self.evict_floor.min(expiry);
+        } else {
+            self.evict_guarantees_end = self.evict_guarantees_end.min(guarantee);
+        }
     }
 
     /// Removes expired mappings, then evicts down to the capacity.

@@ -334,8 +334,15 @@ pub const S_FORWARD_DONE: u8 = 1;
 pub const S_REPLY_DONE: u8 = 2;
 /// TCP: payload seen from the forward side.
 pub const S_FORWARD_DATA: u8 = 4;
-/// TCP: payload seen from the reply side; UDP: a reply was seen (streaming).
+/// TCP: payload seen from the reply side.
 pub const S_REPLY_DATA: u8 = 8;
+/// UDP: a packet was seen from the reply side.
+pub const S_UDP_REPLY: u8 = 1;
+/// UDP: one packet more in the packet count (bits 1 and 2, stopping at three).
+pub const S_UDP_PACKET: u8 = 2;
+/// UDP: the flow streams (a reply was seen and at least three packets went through): both
+/// UDP bits and the count at three.
+pub const S_UDP_STREAMING: u8 = 7;
 
 impl Flow {
     /// Whether the flow is live.
