@@ -21,7 +21,9 @@
 //!   be a range (`1.0.0.1-1.0.0.254`) or prefix (`1.0.0.0/24`, standing for `.1`-`.254`),
 //!   SPORT a range (`1024-65535`); `#` after a range allocates sequentially, `?` randomly,
 //!   and with neither the packet's own port is kept when it lies in the range and is free
-//!   (a random free value is chosen otherwise). A value is never chosen if the reply flow it
+//!   (a random free value is chosen otherwise). A random search starts at a value drawn
+//!   from the router's random sequence, as Click's does, so `RandomSeed` fixes the choices.
+//!   A value is never chosen if the reply flow it
 //!   would create is already mapped, so a port in use towards a destination is never handed
 //!   out twice; when the range is exhausted the packet is dropped and counted as a mapping
 //!   failure.
@@ -480,6 +482,30 @@ mod tests {
         assert_eq!(r.one(0, &selfie).map(|x| x.0), Some(1));
         assert_eq!(r.h("mapping_failures"), "0");
         assert_eq!(r.h("nmappings"), "2");
+    }
+
+    #[test]
+    fn random_ports_come_from_the_router_sequence() {
+        // Click's UDPRewriter-11: with RandomSeed(1), the first port drawn from
+        // 1024-65534 is 55226 (the source port is taken, so the pattern draws).
+        let mut r = Rig::try_new(
+            &[
+                (
+                    "rw",
+                    "UDPRewriter",
+                    "pattern 1.0.0.2 1024-65534 - - 0 1, drop",
+                ),
+                ("seed", "RandomSeed", "1"),
+            ],
+            2,
+            2,
+        )
+        .unwrap();
+        let dst = [1, 0, 0, 2];
+        let (_, out) = r.one(0, &udp(IN, 1024, dst, 20, b"")).unwrap();
+        assert_eq!(flow_of(&out).1, 1024, "the packet's own port first");
+        let (_, out) = r.one(0, &udp(IN2, 1024, dst, 20, b"")).unwrap();
+        assert_eq!(flow_of(&out), (dst, 55226, dst, 20));
     }
 
     #[test]

@@ -42,7 +42,6 @@ pub struct Pattern {
     sequential: bool,
     same_first: bool,
     next: u32,
-    rng: u64,
 }
 
 fn strip_suffix(word: &str) -> (&str, bool, bool) {
@@ -120,7 +119,6 @@ impl Pattern {
             sequential: false,
             same_first: true,
             next: 0,
-            rng: 0x2545_f491_4f6c_dd1d,
         };
         let (sa, sp, da, dp) = match words.len() {
             2 => (words[0], None, words[1], None),
@@ -156,26 +154,18 @@ impl Pattern {
         Ok(p)
     }
 
-    /// Seeds the random allocator (per element, so two rewriters do not walk in step).
-    pub fn seed(&mut self, seed: u64) {
-        self.rng = seed | 1;
-    }
-
-    fn random(&mut self) -> u64 {
-        // xorshift64*
-        let mut x = self.rng;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.rng = x;
-        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
     /// The rewritten identifier for a new flow `flow`, or `None` when every value in the
     /// pattern's range is in use (`reply_map` holds the reply keys in use). With `echo`,
     /// the source "port" is an ICMP identifier, which stands for both ports of the
-    /// identifier (`ICMPPingRewriter`).
-    pub fn rewrite(&mut self, flow: &FlowId, reply_map: &FlowMap, echo: bool) -> Option<FlowId> {
+    /// identifier (`ICMPPingRewriter`). A random range starts its search at `draw(top)`, a
+    /// number from 0 to `top` inclusive (the router's random sequence, as Click draws it).
+    pub fn rewrite(
+        &mut self,
+        flow: &FlowId,
+        reply_map: &FlowMap,
+        echo: bool,
+        draw: &mut dyn FnMut(u32) -> u32,
+    ) -> Option<FlowId> {
         let mut out = *flow;
         if let Some(a) = self.saddr {
             out.saddr = a;
@@ -228,7 +218,7 @@ impl Pattern {
                 self.next
             }
         } else {
-            (self.random() % (u64::from(top) + 1)) as u32
+            draw(top).min(top)
         };
         for _ in 0..=top {
             set(&mut lookup, self.vary_port, v);
@@ -398,10 +388,10 @@ mod tests {
     fn keeps_source_port_when_free_then_moves() {
         let mut p = Pattern::parse(&["1.0.0.1", "1024-65535", "-", "-"], None).unwrap();
         let mut map = FlowMap::with_capacity(16, 3);
-        let out = p.rewrite(&flow(), &map, false).unwrap();
+        let out = p.rewrite(&flow(), &map, false, &mut |_| 0).unwrap();
         assert_eq!((out.saddr, out.sport), (0x0100_0001, 5555));
         map.insert(out.reverse(), 0, 1);
-        let out2 = p.rewrite(&flow(), &map, false).unwrap();
+        let out2 = p.rewrite(&flow(), &map, false, &mut |_| 0).unwrap();
         assert_ne!(out2.sport, 5555);
         assert!(out2.sport >= 1024);
     }
@@ -412,16 +402,16 @@ mod tests {
         let mut map = FlowMap::with_capacity(16, 3);
         let mut got = Vec::new();
         for _ in 0..3 {
-            let out = p.rewrite(&flow(), &map, false).unwrap();
+            let out = p.rewrite(&flow(), &map, false, &mut |_| 0).unwrap();
             map.insert(out.reverse(), 0, 1);
             got.push(out.sport);
         }
         assert_eq!(got, [100, 101, 102]);
-        assert!(p.rewrite(&flow(), &map, false).is_none());
+        assert!(p.rewrite(&flow(), &map, false, &mut |_| 0).is_none());
         // Another destination may reuse the ports.
         let mut f = flow();
         f.daddr += 1;
-        assert!(p.rewrite(&f, &map, false).is_some());
+        assert!(p.rewrite(&f, &map, false, &mut |_| 0).is_some());
     }
 
     #[test]

@@ -155,7 +155,6 @@ pub struct Rewriter {
     evict_floor: u64,
     /// The earliest end of a guarantee outside the candidates.
     evict_guarantees_end: u64,
-    seed: u64,
     /// The router time last seen (handlers report expiry relative to it).
     now_seen: u64,
 }
@@ -328,10 +327,7 @@ pub fn configure(
     let seed = name_seed(cctx.name);
     for (i, a) in specs_text.iter().enumerate() {
         match parse_input_spec(a.text, cctx.noutputs, Some(names)) {
-            Ok(mut s) => {
-                if let InputSpec::Pattern(p, ..) = &mut s {
-                    p.seed(seed ^ (i as u64).wrapping_mul(0x9e37_79b9));
-                }
+            Ok(s) => {
                 specs.push(s);
             }
             Err(m) => args.error(a.span, format!("input spec {i}: {m}")),
@@ -377,7 +373,6 @@ pub fn configure(
         evict_pos: 0,
         evict_floor: u64::MAX,
         evict_guarantees_end: u64::MAX,
-        seed,
         now_seen: 0,
     }))
 }
@@ -488,6 +483,7 @@ impl Rewriter {
     #[inline]
     fn process(
         &mut self,
+        ctx: &Context<'_>,
         tables: &mut Tables,
         port: usize,
         p: &mut Packet,
@@ -557,7 +553,7 @@ impl Rewriter {
             });
         let (fi, dir) = match hinted.or_else(|| tables.maps[mapi].get(&key)) {
             Some(x) => x,
-            None => match self.create(tables, port, mapi, proto, key, now) {
+            None => match self.create(ctx, tables, port, mapi, proto, key, now) {
                 Ok(fi) => {
                     tables.flows.slots[fi as usize].reply_anno = anno_in.unwrap_or(0);
                     (fi, 0)
@@ -638,6 +634,7 @@ impl Rewriter {
     #[inline]
     fn process_addr(
         &mut self,
+        ctx: &Context<'_>,
         tables: &mut Tables,
         port: usize,
         p: &mut Packet,
@@ -673,7 +670,7 @@ impl Rewriter {
         });
         let (fi, dir) = match found {
             Some(x) => x,
-            None => match self.create(tables, port, 0, 0, key, now) {
+            None => match self.create(ctx, tables, port, 0, 0, key, now) {
                 Ok(fi) => {
                     tables.flows.slots[fi as usize].reply_anno = anno_in.unwrap_or(0);
                     (fi, 0)
@@ -756,8 +753,10 @@ impl Rewriter {
 
     /// Creates a mapping for a packet of a new flow, as input `port`'s spec says.
     #[cold]
+    #[allow(clippy::too_many_arguments)]
     fn create(
         &mut self,
+        ctx: &Context<'_>,
         tables: &mut Tables,
         port: usize,
         mapi: usize,
@@ -766,6 +765,7 @@ impl Rewriter {
         now: u64,
     ) -> Result<u32, Unmapped> {
         let echo = self.kind == Kind::Ping;
+        let mut draw = |top: u32| ctx.random_range(0, top);
         let (rewritten, f, r) = match self.specs.get_mut(port) {
             None
             | Some(InputSpec::Drop | InputSpec::NamedPattern(..) | InputSpec::MapperName(_)) => {
@@ -774,7 +774,7 @@ impl Rewriter {
             Some(InputSpec::Pass(o)) => return Err(Unmapped::Out(*o)),
             Some(InputSpec::Keep(f, r)) => (Some(key), *f, *r),
             Some(InputSpec::Pattern(p, f, r)) => {
-                (p.rewrite(&key, &tables.maps[mapi], echo), *f, *r)
+                (p.rewrite(&key, &tables.maps[mapi], echo, &mut draw), *f, *r)
             }
             Some(InputSpec::Mapper(list, next)) => {
                 let n = list.len();
@@ -782,7 +782,7 @@ impl Rewriter {
                 for k in 0..n {
                     let i = (*next + k) % n;
                     let (p, f, r) = &mut list[i];
-                    if let Some(rw) = p.rewrite(&key, &tables.maps[mapi], echo) {
+                    if let Some(rw) = p.rewrite(&key, &tables.maps[mapi], echo, &mut draw) {
                         found = (Some(rw), *f, *r);
                         *next = (i + 1) % n;
                         break;
@@ -1137,7 +1137,7 @@ impl Element for Rewriter {
         let mut tables = tables.borrow_mut();
         if self.kind.by_address() {
             for mut p in batch {
-                if let Some(out) = self.process_addr(&mut tables, port, &mut p, now) {
+                if let Some(out) = self.process_addr(ctx, &mut tables, port, &mut p, now) {
                     ctx.output(out, p);
                 }
             }
@@ -1170,7 +1170,7 @@ impl Element for Rewriter {
             core::hint::black_box(touched);
         }
         for (mut p, hint) in batch.into_iter().zip(hints) {
-            if let Some(out) = self.process(&mut tables, port, &mut p, now, hint) {
+            if let Some(out) = self.process(ctx, &mut tables, port, &mut p, now, hint) {
                 ctx.output(out, p);
             }
         }
@@ -1189,10 +1189,7 @@ impl Element for Rewriter {
                         .filter(|e| e.class == "IPRewriterPatterns")
                         .find_map(|e| find_named_pattern(e.config, name));
                     match found {
-                        Some(Ok(mut p)) => {
-                            p.seed(self.seed ^ (i as u64 + 1).wrapping_mul(0x85eb_ca6b));
-                            InputSpec::Pattern(p, f, r)
-                        }
+                        Some(Ok(p)) => InputSpec::Pattern(p, f, r),
                         Some(Err(m)) => {
                             return Err(format!("input spec {i}: pattern '{name}': {m}"))
                         }
@@ -1208,11 +1205,8 @@ impl Element for Rewriter {
                             "input spec {i}: element '{name}' is not an IPMapper"
                         ));
                     }
-                    let mut list = parse_mapper(e.config, noutputs)
+                    let list = parse_mapper(e.config, noutputs)
                         .map_err(|m| format!("input spec {i}: {m}"))?;
-                    for (k, (p, ..)) in list.iter_mut().enumerate() {
-                        p.seed(self.seed ^ ((i * 64 + k) as u64 + 7).wrapping_mul(0x85eb_ca6b));
-                    }
                     InputSpec::Mapper(list, 0)
                 }
                 _ => continue,
