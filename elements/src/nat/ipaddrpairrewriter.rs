@@ -46,8 +46,9 @@
 //!   packet and sets on the packets of its reply direction.
 //!
 //! **Handlers:** `table` (also `mappings`), `table_size` (also `nmappings`),
-//! `mapping_failures`, `size`, `capacity` (rw), `patterns`, `patternN`, `clear` (w),
-//! `bad_packets`. The table lists each mapping's two entries as Click does:
+//! `mapping_failures`, `size`, `capacity` (rw), `patterns`,
+//! `patternN` (rw, as in `IPRewriter`), `clear` (w), `bad_packets`. The table lists each
+//! mapping's two entries as Click does:
 //! `(SA, DA) => (SA', DA') [*F R] iINPUT expSECONDS` and `(DA', SA') => (DA, SA) [F *R]
 //! ...`.
 //!
@@ -59,8 +60,8 @@
 //! rw[0] -> to_outside; rw[1] -> to_inside;
 //! ```
 //!
-//! **Differences from Click:** MAPPING_CAPACITY takes a number only; the `patternN`
-//! handlers are read-only (Click's may be written to replace an input spec); a pattern that
+//! **Differences from Click:** MAPPING_CAPACITY takes a number only; a `patternN` write
+//! takes no named pattern or mapper; a pattern that
 //! cannot map counts mapping failures (Click drops silently). `ICMPRewriter` does not
 //! consult this element's table.
 

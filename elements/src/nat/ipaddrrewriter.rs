@@ -47,8 +47,9 @@
 //!   packet and sets on the packets of its reply direction.
 //!
 //! **Handlers:** `table` (also `mappings`), `table_size` (also `nmappings`),
-//! `mapping_failures`, `size`, `capacity` (rw), `patterns`, `patternN`, `clear` (w),
-//! `bad_packets`. The table lists each mapping's two entries as Click does:
+//! `mapping_failures`, `size`, `capacity` (rw), `patterns`,
+//! `patternN` (rw, as in `IPRewriter`), `clear` (w), `bad_packets`. The table lists each
+//! mapping's two entries as Click does:
 //! `SA => SA' [*F R] iINPUT expSECONDS` for the forward entry and, since a reply entry's key
 //! holds only the new address as destination, `0.0.0.0 => 0.0.0.0 [F *R] ...` for the
 //! reply entry.
@@ -61,8 +62,8 @@
 //! rw[0] -> to_outside; rw[1] -> to_inside;
 //! ```
 //!
-//! **Differences from Click:** MAPPING_CAPACITY takes a number only; the `patternN`
-//! handlers are read-only (Click's may be written to replace an input spec); a pattern that
+//! **Differences from Click:** MAPPING_CAPACITY takes a number only; a `patternN` write
+//! takes no named pattern or mapper; a pattern that
 //! cannot map counts mapping failures (Click drops silently). `ICMPRewriter` does not
 //! consult this element's table.
 

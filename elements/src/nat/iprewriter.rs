@@ -61,8 +61,11 @@
 //! - `DST_ANNO`: set the destination IP annotation to the rewritten destination; default true.
 //!
 //! **Handlers:** `nmappings`, `mapping_failures`, `size` (also `table_size`), `capacity`
-//! (rw), `patterns`, `patternN`, `clear` (w), `bad_packets`, `tcp_table`, `udp_table` (also
-//! `tcp_mappings`, `udp_mappings`). A table lists every entry as Click does:
+//! (rw), `patterns`, `patternN` (rw: writing an input spec replaces input N's and removes
+//! the mappings it made; a named pattern or mapper can only be configured), `clear` (w),
+//! `bad_packets`, `tcp_table`, `udp_table` (also `tcp_mappings`, `udp_mappings`),
+//! `tcp_lookup SADDR SPORT DADDR DPORT` (r: the identifier that TCP flow is rewritten to,
+//! empty when unmapped). A table lists every entry as Click does:
 //! `(SA, SP, DA, DP) => (SA', SP', DA', DP') [*F R] iINPUT expSECONDS`, the `*` marking the
 //! entry's own output.
 //!
@@ -100,8 +103,9 @@
 //!   `MAPPING_CAPACITY` (also `CAPACITY`), `DST_ANNO`.
 //!
 //! **Handlers:** `nmappings`, `mapping_failures`, `size` (also `table_size`), `capacity`
-//! (rw), `patterns`, `patternN`, `clear` (w), `bad_packets`, `table` (also `mappings`), in
-//! `IPRewriter`'s format.
+//! (rw), `patterns`, `patternN` (rw), `clear` (w), `bad_packets`, `table` (also `mappings`),
+//! in `IPRewriter`'s format, `lookup SADDR SPORT DADDR DPORT` (as `IPRewriter`'s
+//! `tcp_lookup`).
 //!
 //! **Differences from Click:** those of `IPRewriter`; also, sequence-number deltas (Click's
 //! FTPPortMapper interface) are not offered.
@@ -122,8 +126,8 @@
 //!   `MAPPING_CAPACITY` (also `CAPACITY`), `DST_ANNO`.
 //!
 //! **Handlers:** `nmappings`, `mapping_failures`, `size` (also `table_size`), `capacity`
-//! (rw), `patterns`, `patternN`, `clear` (w), `bad_packets`, `table` (also `mappings`), in
-//! `IPRewriter`'s format.
+//! (rw), `patterns`, `patternN` (rw), `clear` (w), `bad_packets`, `table` (also
+//! `mappings`), in `IPRewriter`'s format.
 //!
 //! **Differences from Click:** those of `IPRewriter`.
 
@@ -506,6 +510,45 @@ mod tests {
         assert_eq!(flow_of(&out).1, 1024, "the packet's own port first");
         let (_, out) = r.one(0, &udp(IN2, 1024, dst, 20, b"")).unwrap();
         assert_eq!(flow_of(&out), (dst, 55226, dst, 20));
+    }
+
+    #[test]
+    fn writing_a_pattern_replaces_it_and_drops_its_mappings() {
+        let cfg = "pattern 21.0.0.1 1024-65535# - - 0 1, pattern 21.0.0.2 1024-65535# - - 0 1";
+        let mut r = Rig::new("IPRewriter", cfg, 2, 2);
+        assert!(r.one(0, &tcp(IN, 10, SRV, 20, "S", b"")).is_some());
+        assert!(r.one(1, &tcp(IN2, 10, SRV, 20, "S", b"")).is_some());
+        let h = &r.harness;
+        let lookup = |params: &str| h.router.read_handler_with("rw.tcp_lookup", params);
+        assert_eq!(
+            lookup("10.0.0.2 10 8.8.8.8 20").unwrap(),
+            "21.0.0.1 1024 8.8.8.8 20"
+        );
+        assert_eq!(
+            lookup("8.8.8.8 20 21.0.0.2 1024").unwrap(),
+            "8.8.8.8 20 10.0.0.3 10"
+        );
+        assert_eq!(lookup("8.8.8.8 20 21.0.0.9 1024").unwrap(), "");
+        assert!(lookup("8.8.8.8 20").is_err());
+        h.write("pattern0", "pattern 21.0.0.4 1024-65535# - - 0 1")
+            .unwrap();
+        assert!(h.write("pattern0", "pattern 21.0.0.4 x - - 0 1").is_err());
+        assert!(h
+            .write("pattern0", "pattern 21.0.0.4 1024 - - 0 7")
+            .is_err());
+        assert_eq!(
+            r.h("patterns"),
+            "21.0.0.4 1024-65535 - -\n21.0.0.2 1024-65535 - - [1]\n"
+        );
+        // Input 0's mapping went; input 1's stays.
+        assert_eq!(lookup("10.0.0.2 10 8.8.8.8 20").unwrap(), "");
+        assert_eq!(
+            lookup("10.0.0.3 10 8.8.8.8 20").unwrap(),
+            "21.0.0.2 1024 8.8.8.8 20"
+        );
+        let (_, out) = r.one(0, &tcp(IN, 10, SRV, 20, "S", b"")).unwrap();
+        assert_eq!(flow_of(&out), ([21, 0, 0, 4], 1024, SRV, 20));
+        assert_eq!(r.h("nmappings"), "2");
     }
 
     #[test]

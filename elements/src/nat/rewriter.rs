@@ -155,6 +155,8 @@ pub struct Rewriter {
     evict_floor: u64,
     /// The earliest end of a guarantee outside the candidates.
     evict_guarantees_end: u64,
+    /// Output ports (a spec written through a `patternN` handler is checked against them).
+    noutputs: usize,
     /// The router time last seen (handlers report expiry relative to it).
     now_seen: u64,
 }
@@ -373,6 +375,7 @@ pub fn configure(
         evict_pos: 0,
         evict_floor: u64::MAX,
         evict_guarantees_end: u64::MAX,
+        noutputs: cctx.noutputs,
         now_seen: 0,
     }))
 }
@@ -1256,13 +1259,7 @@ impl Element for Rewriter {
                 self.table_text(Some(PROTO_UDP), clock)
             }
             "table" | "mappings" if self.kind != Kind::Ip => self.table_text(None, clock),
-            n => {
-                let i: usize = n.strip_prefix("pattern")?.parse().ok()?;
-                if i >= self.specs.len() {
-                    return None;
-                }
-                self.patterns_text(Some(i))
-            }
+            n => self.patterns_text(Some(pattern_index(n, self.specs.len())?)),
         })
     }
 
@@ -1292,7 +1289,22 @@ impl Element for Rewriter {
                 self.reap(&mut tables, now);
                 Ok(())
             }
-            _ => Err(HandlerError::NoSuchHandler(name.into())),
+            n => match pattern_index(n, self.specs.len()) {
+                Some(i) => self.replace_spec(&mut tables, i, value),
+                None => Err(HandlerError::NoSuchHandler(name.into())),
+            },
+        }
+    }
+
+    fn read_handler_with(
+        &mut self,
+        _ctx: &mut Context<'_>,
+        name: &str,
+        params: &str,
+    ) -> Option<Result<String, HandlerError>> {
+        match (self.kind, name) {
+            (Kind::Ip, "tcp_lookup") | (Kind::Tcp, "lookup") => Some(self.tcp_lookup(params)),
+            _ => None,
         }
     }
 
@@ -1315,6 +1327,73 @@ impl Rewriter {
     pub fn kind(&self) -> Kind {
         self.kind
     }
+
+    /// A `patternN` write: input `i` takes the spec `text`; the mappings it made go, as in
+    /// Click, and its counts start over.
+    fn replace_spec(
+        &mut self,
+        tables: &mut Tables,
+        i: usize,
+        text: &str,
+    ) -> Result<(), HandlerError> {
+        let spec = parse_input_spec(text, self.noutputs, None)
+            .map_err(|m| HandlerError::BadValue(format!("input spec {i}: {m}")))?;
+        if matches!(spec, InputSpec::NamedPattern(..) | InputSpec::MapperName(_)) {
+            return Err(HandlerError::BadValue(format!(
+                "input spec {i}: a named pattern or mapper can only be configured, not written"
+            )));
+        }
+        for fi in 0..tables.flows.slots.len() {
+            let f = &tables.flows.slots[fi];
+            if f.live() && usize::from(f.input) == i {
+                self.destroy(tables, fi as u32);
+            }
+        }
+        self.specs[i] = spec;
+        self.stats[i] = InputStats::default();
+        Ok(())
+    }
+
+    /// `tcp_lookup SADDR SPORT DADDR DPORT` (`lookup` in `TCPRewriter`): the identifier a
+    /// TCP packet of that flow is rewritten to, `SADDR SPORT DADDR DPORT`, or nothing when
+    /// no mapping holds it.
+    fn tcp_lookup(&self, params: &str) -> Result<String, HandlerError> {
+        let bad = || {
+            HandlerError::BadValue(format!(
+                "expected SADDR SPORT DADDR DPORT, not '{}'",
+                params.trim()
+            ))
+        };
+        let w: Vec<&str> = params.split_whitespace().collect();
+        let [sa, sp, da, dp] = w[..] else {
+            return Err(bad());
+        };
+        let addr = |t: &str| t.parse::<core::net::Ipv4Addr>().map(u32::from);
+        let key = FlowId {
+            saddr: addr(sa).map_err(|_| bad())?,
+            sport: sp.parse().map_err(|_| bad())?,
+            daddr: addr(da).map_err(|_| bad())?,
+            dport: dp.parse().map_err(|_| bad())?,
+        };
+        let tables = self.tables.borrow();
+        let Some((fi, dir)) = tables.maps[0].get(&key) else {
+            return Ok(String::new());
+        };
+        let new = tables.flows.slots[fi as usize].rewritten(dir);
+        Ok(format!(
+            "{} {} {} {}",
+            core::net::Ipv4Addr::from(new.saddr),
+            new.sport,
+            core::net::Ipv4Addr::from(new.daddr),
+            new.dport
+        ))
+    }
+}
+
+/// The input a `patternN` handler names, if there is such an input.
+fn pattern_index(name: &str, ninputs: usize) -> Option<usize> {
+    let i: usize = name.strip_prefix("pattern")?.parse().ok()?;
+    (i < ninputs).then_some(i)
 }
 
 /// The class name of a kind (for messages).
