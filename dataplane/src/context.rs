@@ -305,6 +305,7 @@ impl<E: ?Sized> Ctx<'_, E> {
 /// What an element sees while initializing (elements name it
 /// [`InitContext`](crate::InitContext)).
 pub struct InitCtx<'a, E: ?Sized> {
+    pub(crate) me: usize,
     pub(crate) name: &'a str,
     pub(crate) ninputs: usize,
     pub(crate) noutputs: usize,

@@ -10,6 +10,7 @@ use sluice_config::{ClassSpec, Span};
 
 use crate::batch::Batch;
 use crate::context::{Ctx, InitCtx};
+use crate::notifier::{Notifier, NotifierKind};
 
 /// What an element sees during `push`, `pull`, `run_task` and `run_timer`: it sends
 /// packets on, pulls from upstream, reads the time and the random sequence, arms its
@@ -115,6 +116,14 @@ pub trait Element {
         None
     }
 
+    /// The notifier of `kind` this element keeps for `port` (an input for
+    /// [`NotifierKind::Full`], an output for [`NotifierKind::Empty`]): a queue reports
+    /// whether it has room and whether it has packets, so that the tasks around it can wait
+    /// (see [`crate::notifier`]). `None` by default: the element reports nothing, and a
+    /// search for notifiers passes through it.
+    fn notifier(&self, _kind: NotifierKind, _port: usize) -> Option<Notifier> {
+        None
+    }
     /// Runs when the router stops: flush files, print summaries.
     fn cleanup(&mut self, _ctx: &mut Context<'_>) {}
 

@@ -8,6 +8,7 @@
 //! - [`console`]: where elements' messages go;
 //! - [`device`]: the [`NetDevice`] boundary and an in-memory loopback device;
 //! - [`clock`]: time sources;
+//! - [`notifier`]: queues telling the tasks around them whether there is work;
 //! - [`random`]: the router's random number sequence (Click's `random()`).
 //!
 //! `no_std` + `alloc`: the same code runs in the unikernel and in `sluice run` on the host.
@@ -22,6 +23,7 @@ pub mod context;
 pub mod device;
 pub mod element;
 mod graph;
+pub mod notifier;
 pub mod packet;
 pub mod random;
 pub mod router;
@@ -34,6 +36,7 @@ pub use element::{
     ConfigContext, Context, Effects, Element, ElementClass, Handler, HandlerError, InitContext,
     NameTable, TaskStatus,
 };
+pub use notifier::{Notifier, NotifierKind, Signal};
 pub use packet::{Annotations, Packet, PacketPool, PacketType};
 pub use random::ClickRandom;
 pub use router::{Environment, Round, Router};

@@ -370,6 +370,7 @@ impl Router {
         for i in order {
             let node = &nodes[i];
             let mut ictx = InitCtx {
+                me: i,
                 name: &node.name,
                 ninputs: node.in_pull.len(),
                 noutputs: node.out_pull.len(),

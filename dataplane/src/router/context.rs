@@ -2,10 +2,12 @@
 //! reads and writes by path, and finding elements by name while initializing.
 
 use alloc::string::String;
+use alloc::vec::Vec;
 
 use crate::batch::Batch;
 use crate::context::ElementInfo;
 use crate::element::{Context, HandlerError, InitContext};
+use crate::notifier::{Notifier, NotifierKind, Signal};
 
 impl Context<'_> {
     /// Pulls up to `max` packets from the element connected to input `port`.
@@ -30,6 +32,65 @@ impl Context<'_> {
 }
 
 impl InitContext<'_> {
+    /// The signal of the full notifiers downstream of output `port` (Click's
+    /// `Notifier::downstream_full_signal`): active while any queue its pushed packets reach
+    /// has room. The search follows push connections through elements without a full
+    /// notifier; a path that ends elsewhere (a sink such as `Discard`, a pull input) makes
+    /// the signal always active.
+    pub fn downstream_full_signal(&self, port: usize) -> Signal {
+        self.search_notifiers(NotifierKind::Full, port)
+    }
+
+    /// The signal of the empty notifiers upstream of input `port` (Click's
+    /// `Notifier::upstream_empty_signal`): active while any queue it pulls from has
+    /// packets. The search follows pull connections through elements without an empty
+    /// notifier; a path that ends elsewhere (a push output, a pull source) makes the
+    /// signal always active.
+    pub fn upstream_empty_signal(&self, port: usize) -> Signal {
+        self.search_notifiers(NotifierKind::Empty, port)
+    }
+
+    fn search_notifiers(&self, kind: NotifierKind, port: usize) -> Signal {
+        let downstream = kind == NotifierKind::Full;
+        let mut found: Vec<Notifier> = Vec::new();
+        let mut seen = alloc::vec![false; self.nodes.len()];
+        seen[self.me] = true;
+        // (element, port) pairs to look at: the far end of each connection.
+        let first = if downstream {
+            self.nodes[self.me].downstream.get(port).copied().flatten()
+        } else {
+            self.nodes[self.me].upstream.get(port).copied().flatten()
+        };
+        let mut stack: Vec<(usize, usize)> = first.into_iter().collect();
+        while let Some((i, p)) = stack.pop() {
+            let node = &self.nodes[i];
+            let Ok(element) = node.element.try_borrow() else {
+                continue;
+            };
+            if let Some(n) = element.notifier(kind, p) {
+                found.push(n);
+                continue;
+            }
+            // Crossing from push to pull (or back), or a path that ends: anything may happen.
+            let (crossed, next) = if downstream {
+                (node.in_pull[p], &node.downstream)
+            } else {
+                (!node.out_pull[p], &node.upstream)
+            };
+            if crossed || next.is_empty() {
+                return Signal::Busy;
+            }
+            if seen[i] {
+                continue;
+            }
+            seen[i] = true;
+            for &far in next.iter().flatten() {
+                stack.push(far);
+            }
+        }
+        Signal::any(found)
+    }
+
     /// Every element of the configuration except this one, in declaration order (an
     /// element looks up names that other elements declare, as `IPRewriterPatterns` does).
     pub fn elements(&self) -> impl Iterator<Item = ElementInfo<'_>> {

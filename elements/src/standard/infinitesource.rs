@@ -63,7 +63,7 @@ use sluice_config::args::{Args, Bytes};
 use sluice_dataplane::element::{next_run_overflows, run_task_repeatedly};
 use sluice_dataplane::{
     Batch, ConfigContext, Context, Effects, Element, ElementClass, Handler, HandlerError,
-    InitContext, TaskStatus,
+    InitContext, Signal, TaskStatus,
 };
 
 use super::common::{bool_str, packet_bytes, parse_value, unparse_data, HandlerCall, DEFAULT_DATA};
@@ -168,6 +168,9 @@ struct Source {
     count: u64,
     /// The end of LIMIT was already signalled (STOP or END_CALL), until `reset`.
     ended: bool,
+    /// Whether the queues downstream have room (Click's full notifiers): the task skips
+    /// its runs while they have none.
+    nonfull: Signal,
 }
 
 fn make(a: &mut Args<'_>, _: &ConfigContext<'_>) -> Option<Box<dyn Element>> {
@@ -216,6 +219,7 @@ fn make_source(a: &mut Args<'_>, data: SourceData, random: bool) -> Option<Box<d
         timestamp,
         count: 0,
         ended: false,
+        nonfull: Signal::Busy,
     }))
 }
 
@@ -300,12 +304,13 @@ impl Element for Source {
         self.data.check(ctx)?;
         if !ctx.output_is_pull(0) {
             ctx.add_task();
+            self.nonfull = ctx.downstream_full_signal(0);
         }
         Ok(())
     }
 
     fn run_task(&mut self, ctx: &mut Context<'_>) -> TaskStatus {
-        if !self.active {
+        if !self.active || !self.nonfull.active() {
             return TaskStatus::Idle;
         }
         let n = self.allowed(self.burst);
@@ -333,6 +338,9 @@ impl Element for Source {
         let mut n = 0;
         let mut before = ctx.fill();
         loop {
+            if !self.nonfull.active() {
+                return (TaskStatus::Idle, n + 1, false);
+            }
             let want = self.allowed(self.burst);
             if want == 0 {
                 self.signal_end(ctx);
@@ -363,6 +371,10 @@ impl Element for Source {
             "limit" => Some(self.limit.to_string()),
             "burst" => Some(self.burst.to_string()),
             "active" => Some(bool_str(self.active)),
+            // Click's task handler: a source asleep on full queues is not scheduled.
+            "scheduled" => Some(bool_str(
+                self.active && self.nonfull.active() && !self.at_limit(),
+            )),
             "data" if self.random => None,
             _ => self.data.read(name),
         }

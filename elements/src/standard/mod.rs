@@ -47,7 +47,7 @@ pub mod classes {
     pub use super::mixedqueue::MixedQueue;
     pub use super::paint::{Null, Paint, PaintSwitch};
     pub use super::print::Print;
-    pub use super::queue::{Queue, SimpleQueue};
+    pub use super::queue::{FullNoteQueue, NotifierQueue, Queue, SimpleQueue};
     pub use super::randomseed::RandomSeed;
     pub use super::rated::{BandwidthRatedUnqueue, RatedUnqueue};
     pub use super::ratedsource::RatedSource;
@@ -74,6 +74,8 @@ pub static ALL: &[&ElementClass] = &[
     &AverageCounter,
     &Queue,
     &SimpleQueue,
+    &NotifierQueue,
+    &FullNoteQueue,
     &FrontDropQueue,
     &MixedQueue,
     &Unqueue,

@@ -15,9 +15,10 @@
 //!
 //! **Example:** `FromDevice(eth0) -> Queue(200) -> ToDevice(eth1)`
 //!
-//! **Differences from Click:** there is no empty/full notification: pullers poll every
-//! round. A smaller `capacity` written while the queue is fuller keeps the packets already
-//! queued (new ones drop until it drains), as Click's does.
+//! The queue reports to the tasks around it (Click's notifiers): while it is empty, pullers
+//! that wait on it (`Unqueue`, `RatedUnqueue`) skip their runs; while it is full, sources
+//! that wait on it (`InfiniteSource`) do. A `capacity` written below the current length
+//! drops the packets beyond it, as Click's live reconfiguration does.
 //!
 //! ## `SimpleQueue([CAPACITY])` — stores packets in a FIFO queue.
 //!
@@ -25,22 +26,46 @@
 //!
 //! **Processing:** `h/lh`: push input; pull output 0, push output 1.
 //!
-//! The same element as `Queue`: `Queue` and `SimpleQueue` behave the same in sluice.
+//! `Queue` without its reports: the tasks around a `SimpleQueue` run whether it is empty or
+//! full.
 //!
 //! **Handlers:** as `Queue`: `length`, `highwater_length`, `capacity`, `drops`,
 //! `reset_counts`, `reset`.
 //!
-//! **Differences from Click:** those of `Queue`.
+//! ## `NotifierQueue([CAPACITY])` — stores packets in a FIFO queue.
+//!
+//! **Ports:** `1/1-2`: one input, one or two outputs.
+//!
+//! **Processing:** `h/lh`: push input; pull output 0, push output 1.
+//!
+//! `Queue` that reports only whether it is empty: pullers downstream wait while it is, but
+//! sources upstream run on while it is full (their packets drop).
+//!
+//! **Handlers:** as `Queue`: `length`, `highwater_length`, `capacity`, `drops`,
+//! `reset_counts`, `reset`.
+//!
+//! ## `FullNoteQueue([CAPACITY])` — stores packets in a FIFO queue.
+//!
+//! **Ports:** `1/1-2`: one input, one or two outputs.
+//!
+//! **Processing:** `h/lh`: push input; pull output 0, push output 1.
+//!
+//! Another name for `Queue`: it reports both whether it is empty and whether it is full.
+//!
+//! **Handlers:** as `Queue`: `length`, `highwater_length`, `capacity`, `drops`,
+//! `reset_counts`, `reset`.
 
 #![allow(non_upper_case_globals)]
 
 use alloc::boxed::Box;
 use alloc::collections::VecDeque;
+use alloc::format;
 use alloc::string::{String, ToString};
 
 use sluice_config::args::Args;
 use sluice_dataplane::{
-    Batch, ConfigContext, Context, Element, ElementClass, Handler, HandlerError, Packet,
+    Batch, ConfigContext, Context, Element, ElementClass, Handler, HandlerError, Notifier,
+    NotifierKind, Packet,
 };
 
 use super::common::parse_value;
@@ -59,6 +84,24 @@ pub static SimpleQueue: ElementClass = ElementClass {
     name: "SimpleQueue",
     ports: "1/1-2",
     processing: "h/lh",
+    make: make_simple,
+    names: None,
+};
+
+/// `NotifierQueue`.
+pub static NotifierQueue: ElementClass = ElementClass {
+    name: "NotifierQueue",
+    ports: "1/1-2",
+    processing: "h/lh",
+    make: make_notifier,
+    names: None,
+};
+
+/// `FullNoteQueue`.
+pub static FullNoteQueue: ElementClass = ElementClass {
+    name: "FullNoteQueue",
+    ports: "1/1-2",
+    processing: "h/lh",
     make,
     names: None,
 };
@@ -71,9 +114,17 @@ struct QueueElement {
     capacity: usize,
     drops: u64,
     highwater: usize,
+    /// Active while packets are queued, when the class reports it.
+    nonempty: Option<Notifier>,
+    /// Active while there is room, when the class reports it.
+    nonfull: Option<Notifier>,
+    /// A `capacity` was written: the configuration now reads `CAPACITY n`, as Click's
+    /// reconfiguration writes it.
+    reconfigured: bool,
 }
 
-fn make(a: &mut Args<'_>, _: &ConfigContext<'_>) -> Option<Box<dyn Element>> {
+/// Which of the empty and full states the class reports.
+fn make_with(a: &mut Args<'_>, empty: bool, full: bool) -> Option<Box<dyn Element>> {
     let capacity = a
         .read_p::<u32>("CAPACITY")
         .map_or(DEFAULT_CAPACITY, |c| c as usize);
@@ -83,7 +134,35 @@ fn make(a: &mut Args<'_>, _: &ConfigContext<'_>) -> Option<Box<dyn Element>> {
         capacity,
         drops: 0,
         highwater: 0,
+        nonempty: empty.then(|| Notifier::new(false)),
+        nonfull: full.then(|| Notifier::new(capacity > 0)),
+        reconfigured: false,
     }))
+}
+
+fn make(a: &mut Args<'_>, _: &ConfigContext<'_>) -> Option<Box<dyn Element>> {
+    make_with(a, true, true)
+}
+
+fn make_simple(a: &mut Args<'_>, _: &ConfigContext<'_>) -> Option<Box<dyn Element>> {
+    make_with(a, false, false)
+}
+
+fn make_notifier(a: &mut Args<'_>, _: &ConfigContext<'_>) -> Option<Box<dyn Element>> {
+    make_with(a, true, false)
+}
+
+impl QueueElement {
+    /// Brings the notifiers up to date with the queue's length.
+    #[inline]
+    fn report(&self) {
+        if let Some(n) = &self.nonempty {
+            n.set_active(!self.q.is_empty());
+        }
+        if let Some(n) = &self.nonfull {
+            n.set_active(self.q.len() < self.capacity);
+        }
+    }
 }
 
 impl Element for QueueElement {
@@ -100,6 +179,7 @@ impl Element for QueueElement {
             }
         }
         self.highwater = self.highwater.max(self.q.len());
+        self.report();
     }
 
     #[inline]
@@ -108,7 +188,17 @@ impl Element for QueueElement {
             return None;
         }
         let n = max.min(self.q.len()).min(sluice_dataplane::BATCH_MAX);
-        Some(self.q.drain(..n).collect())
+        let batch = self.q.drain(..n).collect();
+        self.report();
+        Some(batch)
+    }
+
+    fn notifier(&self, kind: NotifierKind, port: usize) -> Option<Notifier> {
+        match kind {
+            NotifierKind::Empty if port == 0 => self.nonempty.clone(),
+            NotifierKind::Full => self.nonfull.clone(),
+            NotifierKind::Empty => None,
+        }
     }
 
     fn read_handler(&self, name: &str) -> Option<String> {
@@ -117,6 +207,7 @@ impl Element for QueueElement {
             "highwater_length" => self.highwater.to_string(),
             "capacity" => self.capacity.to_string(),
             "drops" => self.drops.to_string(),
+            "config" if self.reconfigured => format!("CAPACITY {}", self.capacity),
             _ => return None,
         })
     }
@@ -131,6 +222,8 @@ impl Element for QueueElement {
             "capacity" => {
                 let c: u32 = parse_value(name, value)?;
                 self.capacity = c as usize;
+                self.reconfigured = true;
+                self.q.truncate(self.capacity);
                 self.q.reserve(self.capacity.saturating_sub(self.q.len()));
             }
             "reset_counts" => {
@@ -140,6 +233,7 @@ impl Element for QueueElement {
             "reset" => self.q.clear(),
             _ => return Err(HandlerError::NoSuchHandler(name.into())),
         }
+        self.report();
         Ok(())
     }
 
@@ -198,6 +292,82 @@ mod tests {
         r.write_handler("q.reset", "").unwrap();
         assert_eq!(r.read_handler("q.length").unwrap(), "0");
         assert_eq!(b.pool.stats().free, 64);
+    }
+
+    /// A source before `class` with nothing pulling: how many packets it made in a while.
+    fn made_before(class: &str) -> u64 {
+        let b = Bench::new().pool(64, 2);
+        let g = graph(
+            &[
+                ("s", "InfiniteSource", ""),
+                ("q", class, "5"),
+                ("i", "Idle", ""),
+            ],
+            &[(0, 0, 1, 0), (1, 0, 2, 0)],
+        );
+        let mut r = b.router(&g).unwrap();
+        r.run_rounds(20);
+        r.read_handler("s.count").unwrap().parse().unwrap()
+    }
+
+    #[test]
+    fn a_full_queue_puts_the_source_before_it_to_sleep() {
+        assert_eq!(
+            made_before("Queue"),
+            5,
+            "the source waits on the full queue"
+        );
+        assert_eq!(made_before("FullNoteQueue"), 5);
+        assert!(
+            made_before("SimpleQueue") > 5,
+            "no report: the source runs on"
+        );
+        assert!(made_before("NotifierQueue") > 5, "reports only emptiness");
+    }
+
+    #[test]
+    fn room_made_by_pulls_or_capacity_wakes_the_source() {
+        let b = Bench::new().pool(64, 2);
+        let g = graph(
+            &[
+                ("s", "InfiniteSource", ""),
+                ("q", "Queue", "4"),
+                ("u", "Unqueue", "ACTIVE false"),
+                ("o", "Collect", ""),
+            ],
+            &[(0, 0, 1, 0), (1, 0, 2, 0), (2, 0, 3, 0)],
+        );
+        let mut r = b.router(&g).unwrap();
+        r.run_rounds(10);
+        assert_eq!(r.read_handler("s.scheduled").unwrap(), "false");
+        r.write_handler("q.capacity", "2").unwrap();
+        assert_eq!(
+            r.read_handler("q.length").unwrap(),
+            "2",
+            "cut to the capacity"
+        );
+        assert_eq!(r.read_handler("q.config").unwrap(), "CAPACITY 2");
+        r.write_handler("q.capacity", "6").unwrap();
+        r.run_rounds(10);
+        assert_eq!(
+            r.read_handler("s.count").unwrap(),
+            "8",
+            "4, then 4 more to fill 6"
+        );
+        r.write_handler("u.active", "true").unwrap();
+        r.run_once();
+        assert_eq!(collected("o").len(), 1);
+        assert_eq!(
+            r.read_handler("s.count").unwrap(),
+            "8",
+            "the source ran first"
+        );
+        r.run_once();
+        assert_eq!(
+            r.read_handler("s.count").unwrap(),
+            "9",
+            "the pull made room"
+        );
     }
 
     #[test]
