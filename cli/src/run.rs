@@ -467,6 +467,7 @@ pub fn main(args: RunArgs) -> ExitCode {
                     sim.advance_to(at);
                     // Click's driver reads the time again to see the timer is due.
                     sim.fresh_ns();
+                    router.fire_due_timers();
                     idle_rounds = 0;
                 }
                 Some(_) => {}

@@ -164,6 +164,17 @@ impl Router {
         (busy, runs)
     }
 
+    /// Reads the clock and fires the timers due, without running tasks: what a driver does
+    /// right after it moved simulated time on to the next deadline, so that every timer due
+    /// then fires before any task runs at that instant, as in Click (where a task that
+    /// waits for a time sleeps on a timer, and that timer fires among the others before the
+    /// task runs again).
+    pub fn fire_due_timers(&mut self) {
+        let core = &self.core;
+        core.now.set(core.clock.now_ns());
+        self.fire_timers();
+    }
+
     /// Fires due timers; returns whether any timer is still armed.
     fn fire_timers(&self) -> bool {
         let core = &self.core;

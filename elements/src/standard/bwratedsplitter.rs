@@ -21,8 +21,7 @@
 //!
 //! **Example:** `in -> bs :: BandwidthRatedSplitter(1Mbps) -> fast; bs[1] -> slow;`
 //!
-//! **Differences from Click:** tokens run on the router's nanoseconds rather than Click's
-//! jiffy clock; `rate` reads in bytes per second (`125000Bps`, where Click writes `1Mbps`).
+//! **Differences from Click:** `rate` reads in bytes per second (`125000Bps`, where Click writes `1Mbps`).
 
 #![allow(non_upper_case_globals)]
 
@@ -66,9 +65,9 @@ mod tests {
             )
             .0
         };
-        // Click counts 20 here: its bucket refills on the jiffy clock, so the packet that
-        // arrives just as the debt is paid off (at 0.48 s, and so on) goes to output 1.
-        assert_eq!(run("RATE 2000Bps", "RATE 200Bps"), 21);
+        // 20, not 21: the bucket refills by whole milliseconds in Click's fixed point, so
+        // the packet that arrives just as the debt is paid off goes to output 1.
+        assert_eq!(run("RATE 2000Bps", "RATE 200Bps"), 20);
         assert_eq!(run("RATE 2000Bps", "RATE 200Bps, BURST_BYTES 5000"), 70);
         assert_eq!(run("RATE 2000Bps", "RATE 200Bps, BURST_DURATION 25"), 70);
         assert_eq!(run("RATE 20000Bps", "RATE 10000Bps, BURST_BYTES 100"), 1001);

@@ -17,8 +17,8 @@
 //!
 //! **Handlers:** `rate`, `active` (rw).
 //!
-//! **Differences from Click:** Click's token counts run on its jiffy clock; here on the
-//! router's nanoseconds, so packets leave at their exact due times.
+//! Tokens are counted as Click counts them: in 32-bit fixed point, refilled by whole
+//! milliseconds, so a token can take a millisecond longer than 1/RATE to come back.
 //!
 //! ## `BandwidthRatedUnqueue(RATE [, keywords BURST_BYTES, BURST_DURATION, ACTIVE])` — pulls packets and pushes them on at a bandwidth.
 //!
@@ -39,8 +39,7 @@
 //!
 //! **Handlers:** `rate`, `active` (rw).
 //!
-//! **Differences from Click:** as for `RatedUnqueue`, tokens run on the router's nanoseconds
-//! rather than Click's jiffy clock.
+//! Tokens are counted as for `RatedUnqueue`.
 
 #![allow(non_upper_case_globals)]
 
@@ -75,52 +74,121 @@ pub static BandwidthRatedUnqueue: ElementClass = ElementClass {
     names: None,
 };
 
-/// A token bucket on the router clock. Levels are in token-nanoseconds (tokens × 10^9) so
-/// refills are exact integers; the level may go below zero (a byte debt).
+/// Click's token bucket, in its arithmetic: a 32-bit fill level where a full bucket is
+/// `u32::MAX`, each token worth `scale` of it, refilled by whole milliseconds (Click's
+/// jiffies) at `per_ms` a millisecond. The rounding matters: with RATE 2 a token takes
+/// 501 ms to come back rather than 500, and Click's counts (its `RatedUnqueue-01` test)
+/// depend on that.
+///
+/// A bandwidth bucket (bytes) holds `THRESHOLD` bytes beyond its burst: a packet may leave
+/// while the level is at or above the threshold, that is while the bucket is not in debt,
+/// and the debt is bounded by the threshold.
 #[derive(Clone, Debug)]
 pub(super) struct Bucket {
-    /// Tokens per second.
-    rate: u64,
-    /// Most tokens held, × 10^9.
-    capacity: i128,
-    level: i128,
-    last: Option<u64>,
+    /// Bytes rather than packets.
+    bytes: bool,
+    /// How much of the level one token is.
+    scale: u32,
+    /// Level gained per millisecond (0: the bucket never refills).
+    per_ms: u32,
+    /// Milliseconds from empty to full.
+    full_after: u64,
+    level: u32,
+    /// The millisecond of the last refill; `None` before the first, which fills.
+    last_ms: Option<u64>,
 }
 
+/// Bytes a bandwidth bucket holds beyond its burst (Click's `tb_bandwidth_thresh`).
+const THRESHOLD: u64 = 131_072;
+
+/// Nanoseconds per millisecond, the refill tick.
+const NS_PER_MS: u64 = NS_PER_SEC / 1000;
+
 impl Bucket {
-    pub(super) fn new(rate: u64, capacity: u64) -> Self {
-        let capacity = i128::from(capacity.max(1)) * i128::from(NS_PER_SEC);
+    /// A bucket of `burst` tokens (packets or bytes) refilled at `rate` a second.
+    pub(super) fn new(rate: u64, burst: u64, bytes: bool) -> Self {
+        let rate = u32::try_from(rate).unwrap_or(u32::MAX);
+        let mut capacity = u32::try_from(burst).unwrap_or(u32::MAX);
+        if bytes {
+            capacity = capacity.saturating_add(THRESHOLD as u32);
+        }
+        let mut capacity = capacity.max(1);
+        if rate > 0 {
+            // Enough tokens that a millisecond's refill fits the level.
+            capacity = capacity.max((rate - 1) / 1000 + 1);
+        }
+        let scale = u32::MAX / capacity;
+        let per_ms = if rate == 0 {
+            0
+        } else {
+            u32::try_from(u64::from(rate) * u64::from(scale) / 1000)
+                .unwrap_or(u32::MAX)
+                .max(1)
+        };
+        let full_after = (u32::MAX - 1)
+            .checked_div(per_ms)
+            .map_or(u64::MAX, |t| u64::from(t) + 1);
         Self {
-            rate,
-            capacity,
-            level: capacity,
-            last: None,
+            bytes,
+            scale,
+            per_ms,
+            full_after,
+            level: u32::MAX,
+            last_ms: None,
         }
     }
 
+    /// Adds the tokens of the whole milliseconds since the last refill.
     pub(super) fn refill(&mut self, now: u64) {
-        let last = *self.last.get_or_insert(now);
-        let elapsed = i128::from(now.saturating_sub(last));
-        self.level = (self.level + elapsed * i128::from(self.rate)).min(self.capacity);
-        self.last = Some(now);
+        let ms = now / NS_PER_MS;
+        let elapsed = self.last_ms.map_or(u64::MAX, |l| ms.saturating_sub(l));
+        if elapsed >= self.full_after {
+            self.level = u32::MAX;
+        } else if elapsed > 0 {
+            let gained = elapsed.saturating_mul(u64::from(self.per_ms));
+            self.level =
+                u32::try_from(u64::from(self.level).saturating_add(gained)).unwrap_or(u32::MAX);
+        }
+        self.last_ms = Some(ms);
     }
 
-    pub(super) fn holds(&self, tokens: u64) -> bool {
-        self.level >= i128::from(tokens) * i128::from(NS_PER_SEC)
+    /// The level `tokens` are worth, `None` past a full bucket.
+    fn worth(&self, tokens: u64) -> Option<u32> {
+        u32::try_from(tokens.checked_mul(u64::from(self.scale))?).ok()
     }
 
+    /// What a packet needs before it may leave: one token, or the threshold (no debt).
+    fn need(&self) -> u64 {
+        if self.bytes {
+            THRESHOLD
+        } else {
+            1
+        }
+    }
+
+    /// Whether a packet may leave now.
+    pub(super) fn ready(&self) -> bool {
+        self.worth(self.need()).is_some_and(|f| self.level >= f)
+    }
+
+    /// Pays for a packet: one token, or (bytes) its length; the level stops at empty.
     pub(super) fn take(&mut self, tokens: u64) {
-        self.level -= i128::from(tokens) * i128::from(NS_PER_SEC);
+        let f = self.worth(tokens).unwrap_or(u32::MAX);
+        self.level = self.level.saturating_sub(f);
     }
 
-    /// When the bucket will hold `tokens`, `None` when it never refills.
-    fn due(&self, now: u64, tokens: u64) -> Option<u64> {
-        if self.rate == 0 {
+    /// When a packet may leave, on the millisecond tick after `now`; `None` when it never
+    /// may.
+    fn due(&self, now: u64) -> Option<u64> {
+        let f = self.worth(self.need())?;
+        if f <= self.level {
+            return Some(now);
+        }
+        if self.per_ms == 0 {
             return None;
         }
-        let missing = i128::from(tokens) * i128::from(NS_PER_SEC) - self.level;
-        let wait = (missing.max(0) + i128::from(self.rate) - 1) / i128::from(self.rate);
-        Some(now.saturating_add(u64::try_from(wait).unwrap_or(u64::MAX)))
+        let ms = u64::from((f - self.level - 1) / self.per_ms) + 1;
+        Some(now.saturating_add(ms.saturating_mul(NS_PER_MS)))
     }
 }
 
@@ -174,7 +242,7 @@ fn make(a: &mut Args<'_>, bytes: bool) -> Option<Box<dyn Element>> {
         bytes,
         rate,
         burst,
-        bucket: Bucket::new(rate, burst),
+        bucket: Bucket::new(rate, burst, bytes),
         active,
     }))
 }
@@ -185,13 +253,6 @@ fn make_packets(a: &mut Args<'_>, _: &ConfigContext<'_>) -> Option<Box<dyn Eleme
 
 fn make_bytes(a: &mut Args<'_>, _: &ConfigContext<'_>) -> Option<Box<dyn Element>> {
     make(a, true)
-}
-
-impl Rated {
-    /// Tokens a packet needs before it may leave: one, or (bytes) none of debt.
-    fn need(&self) -> u64 {
-        u64::from(!self.bytes)
-    }
 }
 
 impl Element for Rated {
@@ -208,9 +269,8 @@ impl Element for Rated {
         }
         let now = ctx.now();
         self.bucket.refill(now);
-        let need = self.need();
-        if !self.bucket.holds(need) {
-            if let Some(at) = self.bucket.due(now, need) {
+        if !self.bucket.ready() {
+            if let Some(at) = self.bucket.due(now) {
                 ctx.wake_at(at);
             }
             return TaskStatus::Idle;
@@ -251,7 +311,7 @@ impl Element for Rated {
                 } else {
                     parse_value(name, value)?
                 };
-                self.bucket = Bucket::new(self.rate, self.burst);
+                self.bucket = Bucket::new(self.rate, self.burst, self.bytes);
             }
             "active" => self.active = parse_value(name, value)?,
             _ => return Err(HandlerError::NoSuchHandler(name.into())),

@@ -25,8 +25,8 @@
 //! in -> rs -> sampled; rs[1] -> rest;
 //! ```
 //!
-//! **Differences from Click:** tokens run on the router's nanoseconds rather than Click's
-//! jiffy clock.
+//! Tokens are counted as `RatedUnqueue` counts them (Click's fixed point, refilled by whole
+//! milliseconds).
 
 #![allow(non_upper_case_globals)]
 
@@ -70,26 +70,20 @@ impl Splitter {
             bytes,
             rate,
             burst,
-            bucket: Bucket::new(rate, burst),
+            bucket: Bucket::new(rate, burst, bytes),
         }))
     }
 
     /// Whether `len` bytes (or one packet) may take output 0; if so they are paid for.
     #[inline]
     fn admit(&mut self, len: usize) -> bool {
-        if self.bytes {
-            // A packet passes while the bucket is not in debt and takes its length from it,
-            // so one larger than the bucket still passes, paid for afterwards.
-            if !self.bucket.holds(0) {
-                return false;
-            }
-            self.bucket.take(len as u64);
-        } else {
-            if !self.bucket.holds(1) {
-                return false;
-            }
-            self.bucket.take(1);
+        // A packet passes while the bucket holds a token or (bytes) is not in debt, and
+        // takes its length from a bandwidth bucket, so one larger than the bucket still
+        // passes, paid for afterwards.
+        if !self.bucket.ready() {
+            return false;
         }
+        self.bucket.take(if self.bytes { len as u64 } else { 1 });
         true
     }
 }
@@ -144,7 +138,7 @@ impl Element for Splitter {
         } else {
             parse_value(name, value)?
         };
-        self.bucket = Bucket::new(self.rate, self.burst);
+        self.bucket = Bucket::new(self.rate, self.burst, self.bytes);
         Ok(())
     }
 
