@@ -127,6 +127,14 @@ fn cases() -> Vec<Case> {
         c("CheckUDPHeader", "", &udp, Some(14)),
         c("VLANEncap", "VLAN_ID 5", &udp, None),
         c("VLANDecap", "", &udp, None),
+        c(
+            "EtherVLANEncap",
+            "0x0800, 2:0:0:0:0:1, 2:0:0:0:0:2, VLAN_ID 5",
+            &udp,
+            None,
+        ),
+        c("StripEtherVLANHeader", "", &udp, None),
+        c("SetVLANAnno", "VLAN_ID 5", &udp, None),
         c("IPPrint", "ACTIVE false", &udp, Some(14)),
         Case {
             class: "CheckIP6Header",

@@ -65,7 +65,8 @@ pub struct Annotations {
     pub device: u8,
     /// Set by `FixIPSrc`'s users (`ICMPError`): rewrite the source address on the way out.
     pub fix_ip_src: bool,
-    /// VLAN tag control information (`VLANDecap` stores it, `VLANEncap` may read it).
+    /// VLAN tag control information, host order (`VLANDecap`, `StripEtherVLANHeader` and
+    /// `SetVLANAnno` set it; `VLANEncap(ANNO)` and `EtherVLANEncap(…, ANNO)` read it).
     pub vlan_tci: u16,
     /// Offset of the offending byte in the IP header, for an ICMP parameter problem
     /// (`IPGWOptions` sets it, `ICMPError` reads it; Click's `ICMP_PARAMPROB_ANNO`).

@@ -71,6 +71,7 @@ const SOURCES: &[&str] = &[
     include_str!("ip/decipttl.rs"),
     include_str!("ip/encap.rs"),
     include_str!("ip/ether.rs"),
+    include_str!("ip/ethervlan.rs"),
     include_str!("ip/fastudpsource.rs"),
     include_str!("ip/headers.rs"),
     include_str!("ip/icmpipencap.rs"),

@@ -6,7 +6,8 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use core::net::Ipv4Addr;
 
-use sluice_config::args::{FromArg, Ipv4Prefix, NameLookup};
+use sluice_config::args::{self, keyword, Args, FromArg, Ipv4Prefix, NameLookup};
+use sluice_config::Span;
 use sluice_dataplane::{Batch, Context, Element, Handler, HandlerError, Packet, BATCH_MAX};
 
 /// Where one packet goes.
@@ -176,6 +177,75 @@ pub(crate) fn ether_str(a: [u8; 6]) -> String {
         "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
         a[0], a[1], a[2], a[3], a[4], a[5]
     )
+}
+
+/// Click's `EtherAddress::unparse`, which its `config` texts and address handlers print:
+/// upper-case hex, dash-separated (`00-0A-95-9D-68-16`).
+pub(crate) fn ether_unparse(a: [u8; 6]) -> String {
+    format!(
+        "{:02X}-{:02X}-{:02X}-{:02X}-{:02X}-{:02X}",
+        a[0], a[1], a[2], a[3], a[4], a[5]
+    )
+}
+
+/// Click's `read_keyword_handler`: the value of keyword argument `key` in the configuration
+/// text `config` (the last one, if it is given twice), or empty when it is not there.
+pub(crate) fn config_keyword(config: &str, key: &str) -> String {
+    args::split(config, Span::default())
+        .iter()
+        .rev()
+        .find_map(|a| keyword(a.text).filter(|(k, _)| *k == key))
+        .map_or_else(String::new, |(_, v)| v.to_string())
+}
+
+/// Click's `reconfigure_keyword_handler` for an element whose configuration text is
+/// `config`: the text with `key` set to `value`. Arguments that give `key` as a keyword are
+/// replaced by `KEY value` at the end; when there are none and argument `position` exists
+/// and is not a keyword argument, it becomes `value`; otherwise `KEY value` is added at the
+/// end. The element then reconfigures from the new text (see [`reconfigure`]).
+pub(crate) fn set_config_keyword(
+    config: &str,
+    position: Option<usize>,
+    key: &str,
+    value: &str,
+) -> String {
+    let mut conf: Vec<String> = args::split(config, Span::default())
+        .iter()
+        .map(|a| a.text.to_string())
+        .collect();
+    let is_key = |a: &String| keyword(a).is_some_and(|(k, _)| k == key);
+    let given = conf.iter().any(is_key);
+    let plain = position.filter(|&i| i < conf.len() && keyword(&conf[i]).is_none());
+    match plain {
+        Some(i) if !given => conf[i] = value.to_string(),
+        _ => {
+            conf.retain(|a| !is_key(a));
+            conf.push(format!("{key} {value}"));
+        }
+    }
+    conf.join(", ")
+}
+
+/// Click's live reconfiguration: parses the configuration text `config` with `parse`, as
+/// the element's constructor parses its arguments. Every error the text has, joined, when
+/// it does not parse; the element then keeps its state, as in Click.
+pub(crate) fn reconfigure<T>(
+    config: &str,
+    parse: impl FnOnce(&mut Args<'_>) -> Option<T>,
+) -> Result<T, HandlerError> {
+    let mut args = Args::new(config, Span::default());
+    let made = parse(&mut args);
+    let errors = match (args.finish(), made) {
+        (Ok(()), Some(v)) => return Ok(v),
+        (Ok(()), None) => Vec::new(),
+        (Err(e), _) => e,
+    };
+    let messages: Vec<String> = errors.into_iter().map(|d| d.message).collect();
+    Err(HandlerError::BadValue(if messages.is_empty() {
+        "bad configuration".to_string()
+    } else {
+        messages.join("; ")
+    }))
 }
 
 /// Click's unparsing of a boolean.

@@ -11,6 +11,7 @@
 //! | [`ipaddress`] | `GetIPAddress`, `SetIPAddress`, `SetRandIPAddress`, `StoreIPAddress` |
 //! | [`checktransport`] | `CheckICMPHeader`, `CheckTCPHeader`, `CheckUDPHeader` |
 //! | [`vlan`] | `VLANEncap`, `VLANDecap` |
+//! | [`ethervlan`] | `EtherVLANEncap`, `StripEtherVLANHeader`, `SetVLANAnno` |
 //! | [`ipprint`] | `IPPrint` |
 //! | [`checkip6header`] | `CheckIP6Header` |
 //! | [`fastudpsource`] | `FastUDPSource` |
@@ -31,6 +32,7 @@ pub(crate) mod common;
 pub mod decipttl;
 pub mod encap;
 pub mod ether;
+pub mod ethervlan;
 pub mod fastudpsource;
 pub mod headers;
 pub mod icmpipencap;
@@ -56,6 +58,7 @@ pub mod classes {
     pub use super::ether::{
         DropBroadcasts, EtherEncap, EtherMirror, EtherRewrite, HostEtherFilter, StoreEtherAddress,
     };
+    pub use super::ethervlan::{EtherVLANEncap, SetVLANAnno, StripEtherVLANHeader};
     pub use super::fastudpsource::FastUDPSource;
     pub use super::headers::{MarkIPHeader, Strip, StripIPHeader, Unstrip};
     pub use super::icmpipencap::ICMPIPEncap;
@@ -102,6 +105,9 @@ pub static ALL: &[&ElementClass] = &[
     &classes::CheckUDPHeader,
     &classes::VLANEncap,
     &classes::VLANDecap,
+    &classes::EtherVLANEncap,
+    &classes::StripEtherVLANHeader,
+    &classes::SetVLANAnno,
     &classes::IPPrint,
     &classes::CheckIP6Header,
 ];

@@ -51,12 +51,12 @@
 use alloc::boxed::Box;
 use alloc::string::{String, ToString};
 
-use sluice_config::args::Args;
+use sluice_config::args::{Args, FromArg};
 use sluice_dataplane::{
-    Batch, ConfigContext, Context, Effects, Element, ElementClass, Handler, HandlerError,
+    Batch, ConfigContext, Context, Effects, Element, ElementClass, Handler, HandlerError, Packet,
 };
 
-use super::common::{parse_value, push_each, Verdict};
+use super::common::{config_keyword, parse_value, push_each, Verdict};
 use crate::wire::ethernet;
 
 /// `VLANEncap`.
@@ -76,73 +76,198 @@ pub static VLANDecap: ElementClass = ElementClass {
     names: None,
 };
 
+// ---- What the VLAN family shares ----------------------------------------------------------
+//
+// `VLANEncap`, `VLANDecap` here, `EtherVLANEncap`, `StripEtherVLANHeader` and `SetVLANAnno`
+// in `ethervlan`: the TCI arguments, the `config` text and keyword handlers they make, and
+// the tag's bytes.
+
+/// A tag's TCI as Click's VLAN elements configure it: VLAN_TCI, or VLAN_ID with VLAN_PCP, or
+/// (where allowed) `ANNO`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Tci {
+    /// VLAN_TCI, or VLAN_ID; VLAN_PCP is ORed into the top three bits of either, as Click
+    /// does.
+    pub value: u16,
+    /// VLAN_TCI was `ANNO`: each packet's VLAN TCI annotation is the TCI instead.
+    pub anno: bool,
+}
+
+impl Tci {
+    /// Reads VLAN_TCI and VLAN_PCP (positional, or keywords) and the keyword VLAN_ID, in
+    /// Click's order; VLAN_TCI may be `ANNO` when `anno_ok`. `None` once an error is
+    /// recorded.
+    pub(super) fn read(args: &mut Args<'_>, anno_ok: bool) -> Option<Self> {
+        let word = args.read_p::<String>("VLAN_TCI");
+        let pcp = args.read_p::<u8>("VLAN_PCP").unwrap_or(0);
+        let id = args.read_k::<u16>("VLAN_ID").unwrap_or(0);
+        let mut ok = true;
+        if pcp > 7 {
+            args.error_whole("VLAN_PCP must be between 0 and 7");
+            ok = false;
+        }
+        if id > 0xfff {
+            args.error_whole("VLAN_ID must be between 0 and 4095");
+            ok = false;
+        }
+        let anno = anno_ok && word.as_deref() == Some("ANNO");
+        let tci = match word.as_deref() {
+            Some(w) if !anno => match u16::from_arg(w, None) {
+                Ok(t) => Some(t),
+                Err(_) => {
+                    args.error_whole(if anno_ok {
+                        "VLAN_TCI: expected an integer 0-65535 or ANNO"
+                    } else {
+                        "VLAN_TCI: expected an integer 0-65535"
+                    });
+                    ok = false;
+                    None
+                }
+            },
+            _ => None,
+        };
+        ok.then_some(Tci {
+            value: tci.unwrap_or(id) | (u16::from(pcp) << 13),
+            anno,
+        })
+    }
+
+    /// The TCI for packet `p`.
+    #[inline]
+    pub(super) fn of(&self, p: &Packet) -> u16 {
+        if self.anno {
+            p.anno().vlan_tci
+        } else {
+            self.value
+        }
+    }
+
+    /// Click's text for it in `config`: `ANNO`, or `VLAN_ID id, VLAN_PCP pcp` (the DEI bit,
+    /// 12, shows in neither).
+    pub(super) fn config(&self) -> String {
+        if self.anno {
+            "ANNO".to_string()
+        } else {
+            alloc::format!(
+                "VLAN_ID {}, VLAN_PCP {}",
+                self.value & 0xfff,
+                (self.value >> 13) & 7
+            )
+        }
+    }
+
+    /// Click's `vlan_tci` handler: `ANNO`, or the TCI as a number.
+    pub(super) fn handler_text(&self) -> String {
+        if self.anno {
+            "ANNO".to_string()
+        } else {
+            self.value.to_string()
+        }
+    }
+}
+
+/// The tag an encapsulating VLAN element adds: its TCI and NATIVE_VLAN, the VLAN whose frames
+/// go untagged.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Tag {
+    pub tci: Tci,
+    /// NATIVE_VLAN; `None` for -1 (none).
+    pub native: Option<u16>,
+}
+
+impl Tag {
+    /// Reads the TCI (`ANNO` allowed) and the keyword NATIVE_VLAN (-1 to 0xFFF, default 0).
+    /// `None` once an error is recorded.
+    pub(super) fn read(args: &mut Args<'_>) -> Option<Self> {
+        let tci = Tci::read(args, true);
+        let native = args.read_k::<i32>("NATIVE_VLAN").unwrap_or(0);
+        if !(-1..=0xfff).contains(&native) {
+            args.error_whole("NATIVE_VLAN must be between -1 and 4095");
+            return None;
+        }
+        Some(Tag {
+            tci: tci?,
+            native: u16::try_from(native).ok(),
+        })
+    }
+
+    /// The TCI to tag packet `p` with, or `None` when its VLAN is the native one (untagged).
+    #[inline]
+    pub(super) fn tci_for(&self, p: &Packet) -> Option<u16> {
+        let tci = self.tci.of(p);
+        (Some(tci & 0xfff) != self.native).then_some(tci)
+    }
+
+    /// Click's `config` text of the tag: the TCI's, then `, NATIVE_VLAN n` unless it is 0, as
+    /// a 16-bit number (none, -1, shows as 65535).
+    pub(super) fn config(&self) -> String {
+        self.text(self.native.unwrap_or(u16::MAX).to_string())
+    }
+
+    /// The tag as arguments that read back as it: [`config`](Self::config), but with no
+    /// native VLAN as -1.
+    pub(super) fn args_text(&self) -> String {
+        self.text(self.native.map_or("-1".to_string(), |n| n.to_string()))
+    }
+
+    fn text(&self, native: String) -> String {
+        let mut s = self.tci.config();
+        if self.native != Some(0) {
+            s.push_str(", NATIVE_VLAN ");
+            s.push_str(&native);
+        }
+        s
+    }
+
+    /// The read handlers the tag gives, as Click's: `vlan_tci`, and `vlan_id`, `vlan_pcp` and
+    /// `native_vlan`, the keywords of `config` (empty when it leaves one out).
+    pub(super) fn read_handler(&self, name: &str) -> Option<String> {
+        let key = match name {
+            "vlan_tci" => return Some(self.tci.handler_text()),
+            "vlan_id" => "VLAN_ID",
+            "vlan_pcp" => "VLAN_PCP",
+            "native_vlan" => "NATIVE_VLAN",
+            _ => return None,
+        };
+        Some(config_keyword(&self.config(), key))
+    }
+}
+
+/// Writes an 802.1Q tag, type `tpid` then `tci`, into the first four bytes of `d`.
+#[inline]
+pub(super) fn write_tag(d: &mut [u8], tpid: u16, tci: u16) {
+    d[0..2].copy_from_slice(&tpid.to_be_bytes());
+    d[2..4].copy_from_slice(&tci.to_be_bytes());
+}
+
+/// The TCI of a tagged frame `d` (bytes 14 and 15), the bytes missing from a frame cut
+/// inside its tag taken as zeros (Click reads whatever follows the data).
+#[inline]
+pub(super) fn tag_tci(d: &[u8]) -> u16 {
+    u16::from_be_bytes([
+        d.get(14).copied().unwrap_or(0),
+        d.get(15).copied().unwrap_or(0),
+    ])
+}
+
+// ---- VLANEncap ------------------------------------------------------------------------
+
 struct Encap {
-    tci: u16,
-    use_anno: bool,
-    native: Option<u16>,
+    tag: Tag,
     ethertype: u16,
     drops: u64,
 }
 
 fn make_encap(args: &mut Args<'_>, _: &ConfigContext<'_>) -> Option<Box<dyn Element>> {
-    let tci_word = args.read_p::<String>("VLAN_TCI");
-    let pcp = args.read_p::<u8>("VLAN_PCP").unwrap_or(0);
-    let id = args.read_k::<u16>("VLAN_ID").unwrap_or(0);
-    let native = args.read_k::<i32>("NATIVE_VLAN").unwrap_or(0);
+    let tag = Tag::read(args);
     let ethertype = args
         .read_k::<u16>("ETHERTYPE")
         .unwrap_or(ethernet::ETHERTYPE_VLAN);
-    if pcp > 7 {
-        args.error_whole("VLAN_PCP must be between 0 and 7");
-    }
-    if id > 0xfff {
-        args.error_whole("VLAN_ID must be between 0 and 4095");
-    }
-    if !(-1..=0xfff).contains(&native) {
-        args.error_whole("NATIVE_VLAN must be between -1 and 4095");
-    }
-    let use_anno = tci_word.as_deref() == Some("ANNO");
-    let tci = match tci_word.as_deref() {
-        Some(w) if !use_anno => match <u16 as sluice_config::args::FromArg>::from_arg(w, None) {
-            Ok(t) => Some(t),
-            Err(_) => {
-                args.error_whole("VLAN_TCI: expected an integer 0-65535 or ANNO");
-                return None;
-            }
-        },
-        _ => None,
-    };
-    if pcp > 7 || id > 0xfff || !(-1..=0xfff).contains(&native) {
-        return None;
-    }
     Some(Box::new(Encap {
-        tci: tci.unwrap_or(id) | (u16::from(pcp) << 13),
-        use_anno,
-        native: u16::try_from(native).ok(),
+        tag: tag?,
         ethertype,
         drops: 0,
     }))
-}
-
-impl Encap {
-    /// Click's `config` text: the VLAN ID and priority (or `ANNO`), then NATIVE_VLAN when
-    /// it is not 0, as a 16-bit number (none, -1, shows as 65535).
-    fn config(&self) -> String {
-        let mut s = if self.use_anno {
-            "ANNO".to_string()
-        } else {
-            alloc::format!(
-                "VLAN_ID {}, VLAN_PCP {}",
-                self.tci & 0xfff,
-                (self.tci >> 13) & 7
-            )
-        };
-        let native = self.native.unwrap_or(u16::MAX);
-        if native != 0 {
-            s.push_str(&alloc::format!(", NATIVE_VLAN {native}"));
-        }
-        s
-    }
 }
 
 impl Element for Encap {
@@ -153,47 +278,28 @@ impl Element for Encap {
     fn push(&mut self, ctx: &mut Context<'_>, _: usize, batch: Batch) {
         let this = &mut *self;
         push_each(ctx, batch, |p| {
-            let tci = if this.use_anno {
-                p.anno().vlan_tci
-            } else {
-                this.tci
-            };
-            if Some(tci & 0xfff) == this.native {
+            let Some(tci) = this.tag.tci_for(p) else {
                 return Verdict::Out(0);
-            }
+            };
             if p.len() < 12 || p.push(4).is_err() {
                 this.drops += 1;
                 return Verdict::Drop;
             }
             let d = p.data_mut();
             d.copy_within(4..16, 0);
-            d[12..14].copy_from_slice(&this.ethertype.to_be_bytes());
-            d[14..16].copy_from_slice(&tci.to_be_bytes());
+            write_tag(&mut d[12..16], this.ethertype, tci);
             Verdict::Out(0)
         });
     }
 
     fn read_handler(&self, name: &str) -> Option<String> {
-        // As in Click, `vlan_id`, `vlan_pcp` and `native_vlan` are the keywords of the
-        // configuration `config` reports, empty when it leaves them out; it never shows
-        // ETHERTYPE.
-        let keyword = |key: &str| {
-            let config = self.config();
-            config
-                .split(", ")
-                .find_map(|arg| arg.strip_prefix(key)?.strip_prefix(' ').map(String::from))
-                .unwrap_or_default()
-        };
+        // As in Click, `config` never shows ETHERTYPE, so `ethertype`, the keyword of
+        // `config`, reads empty.
         Some(match name {
-            "config" => self.config(),
-            "vlan_tci" if self.use_anno => "ANNO".to_string(),
-            "vlan_tci" => self.tci.to_string(),
-            "vlan_id" => keyword("VLAN_ID"),
-            "vlan_pcp" => keyword("VLAN_PCP"),
-            "native_vlan" => keyword("NATIVE_VLAN"),
+            "config" => self.tag.config(),
             "ethertype" => String::new(),
             "drops" => self.drops.to_string(),
-            _ => return None,
+            _ => return self.tag.read_handler(name),
         })
     }
 
@@ -204,33 +310,34 @@ impl Element for Encap {
         value: &str,
     ) -> Result<(), HandlerError> {
         let bad = |m: &str| HandlerError::BadValue(alloc::format!("{name}: {m}"));
+        let tci = &mut self.tag.tci;
         match name {
-            "vlan_tci" if value.trim() == "ANNO" => self.use_anno = true,
+            "vlan_tci" if value.trim() == "ANNO" => tci.anno = true,
             "vlan_tci" => {
-                self.tci = parse_value(name, value)?;
-                self.use_anno = false;
+                tci.value = parse_value(name, value)?;
+                tci.anno = false;
             }
             "vlan_id" => {
                 let id: u16 = parse_value(name, value)?;
                 if id > 0xfff {
                     return Err(bad("must be between 0 and 4095"));
                 }
-                self.tci = (self.tci & !0xfff) | id;
-                self.use_anno = false;
+                tci.value = (tci.value & !0xfff) | id;
+                tci.anno = false;
             }
             "vlan_pcp" => {
                 let pcp: u16 = parse_value(name, value)?;
                 if pcp > 7 {
                     return Err(bad("must be between 0 and 7"));
                 }
-                self.tci = (self.tci & 0x1fff) | (pcp << 13);
+                tci.value = (tci.value & 0x1fff) | (pcp << 13);
             }
             "native_vlan" => {
                 let n: i32 = parse_value(name, value)?;
                 if !(-1..=0xfff).contains(&n) {
                     return Err(bad("must be between -1 and 4095"));
                 }
-                self.native = u16::try_from(n).ok();
+                self.tag.native = u16::try_from(n).ok();
             }
             "ethertype" => self.ethertype = parse_value(name, value)?,
             _ => return Err(HandlerError::NoSuchHandler(name.into())),
@@ -240,7 +347,6 @@ impl Element for Encap {
 
     fn handlers(&self) -> &'static [Handler] {
         const H: &[Handler] = &[
-            Handler::read("config"),
             Handler::read_write("vlan_tci"),
             Handler::read_write("vlan_id"),
             Handler::read_write("vlan_pcp"),
@@ -251,6 +357,8 @@ impl Element for Encap {
         H
     }
 }
+
+// ---- VLANDecap ------------------------------------------------------------------------
 
 struct Decap {
     anno: bool,
@@ -279,10 +387,7 @@ impl Element for Decap {
             if len >= 14 && d[12..14] == et {
                 // A frame cut inside its tag loses it too: what is left of the addresses
                 // moves forward over it, as in Click.
-                tci = u16::from_be_bytes([
-                    d.get(14).copied().unwrap_or(0),
-                    d.get(15).copied().unwrap_or(0),
-                ]);
+                tci = tag_tci(d);
                 d.copy_within(0..(len - 4).min(12), 4);
                 // Cannot fail: at least 14 bytes are present.
                 let _ = p.pull(4);

@@ -590,8 +590,11 @@ errr :: ICMPError(10.0.0.1, redirect, host);
 ctcp :: CheckTCPHeader; cudp :: CheckUDPHeader; cicmp :: CheckICMPHeader;
 cicmp2 :: CheckICMPHeader;
 encap :: EtherEncap(0x0800, 02:00:00:00:00:01, 02:00:00:00:00:02);
+sev :: StripEtherVLANHeader(-1);
+eve :: EtherVLANEncap(0x0800, 02:00:00:00:00:01, 02:00:00:00:00:02, ANNO, NATIVE_VLAN 5);
 
 vlan -> cls;
+sev[0] -> eve -> Discard; sev[1] -> Discard;
 cls[0] -> arpr -> mir -> Discard;
 cls[1] -> [1]arpq;
 cls[2] -> ipin -> chk -> gw -> rt;
@@ -637,6 +640,7 @@ const ROUTER_ENTRIES: &[(&str, usize)] = &[
     ("cudp", 0),
     ("cicmp", 0),
     ("encap", 0),
+    ("sev", 0),
 ];
 
 /// Frames through the routing elements, directly and along a Click IP router's paths.
