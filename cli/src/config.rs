@@ -27,9 +27,20 @@ pub enum LoadError {
     /// A parameter was not `NAME=value`.
     #[error("bad parameter '{0}': expected NAME=value")]
     Parameter(String),
-    /// The configuration has errors; the text is every diagnostic, rendered.
-    #[error("{0}")]
-    Config(String),
+    /// The configuration has errors; `Display` renders every diagnostic.
+    #[error("{}", render(&.0.diags, &.0.sources))]
+    Config(Box<Rejected>),
+}
+
+/// A configuration with errors, kept for rendering them in either layout.
+#[derive(Debug)]
+pub struct Rejected {
+    /// Every error, in source order.
+    pub diags: Diagnostics,
+    /// The source text the errors point into.
+    pub sources: Vec<Source>,
+    /// The flattened graph, when the configuration parsed.
+    pub graph: Option<FlatGraph>,
 }
 
 /// Every element class this build of sluice knows, as the checker sees them.
@@ -117,7 +128,7 @@ pub fn load_source_with(
     let sources = vec![source];
     let (graph, mut diags) = sluice_config::load_all(&sources[0], &params, &classes);
     let Some(graph) = graph else {
-        return Err(LoadError::Config(render(&diags, &sources)));
+        return Err(rejected(diags, sources, None));
     };
     if unused == Unused::Warn {
         for warning in unused_params(&sources[0], &params) {
@@ -140,9 +151,17 @@ pub fn load_source_with(
         diags
             .0
             .sort_by_key(|d| (d.span.file, d.span.start, d.span.end));
-        return Err(LoadError::Config(render(&diags, &sources)));
+        return Err(rejected(diags, sources, Some(graph)));
     }
     Ok(Loaded { sources, graph })
+}
+
+fn rejected(diags: Diagnostics, sources: Vec<Source>, graph: Option<FlatGraph>) -> LoadError {
+    LoadError::Config(Box::new(Rejected {
+        diags,
+        sources,
+        graph,
+    }))
 }
 
 /// Classes that expand `$NAME` themselves when they run (Click's `Script` variables and

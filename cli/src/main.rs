@@ -19,6 +19,7 @@ use clap::{Parser, Subcommand};
 
 mod bench;
 mod check;
+mod click_layout;
 mod config;
 mod doc;
 mod progress;

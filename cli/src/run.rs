@@ -18,6 +18,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::click_layout::{self, ErrorFormat, Phase};
 use crate::config;
 use crate::progress::Status;
 use sluice_dataplane::clock::SystemClock;
@@ -102,6 +103,18 @@ pub struct RunArgs {
         default_missing_value = "1000000000"
     )]
     pub simtime: Option<f64>,
+
+    /// How configuration errors are printed: `sluice` (file:line:col, the source line and a
+    /// caret) or `click` (Click's userlevel driver's layout: `config:3: While configuring
+    /// 'x :: Counter':`, indented messages, `Router could not be initialized!`).
+    #[arg(
+        long,
+        value_name = "FORMAT",
+        value_enum,
+        env = "SLUICE_ERROR_FORMAT",
+        default_value = "sluice"
+    )]
+    pub error_format: ErrorFormat,
 
     /// Print help.
     #[arg(long, action = clap::ArgAction::Help)]
@@ -369,7 +382,7 @@ pub fn main(args: RunArgs) -> ExitCode {
         Some(f) => config::load_with(&f, &params, unused),
         None => config::load_source_with(
             sluice_dataplane::sluice_config::Source::new(
-                "<expr>",
+                click_layout::EXPRESSION_NAME,
                 args.expression.clone().unwrap_or_default(),
             ),
             &params,
@@ -378,8 +391,14 @@ pub fn main(args: RunArgs) -> ExitCode {
     };
     let loaded = match loaded {
         Ok(l) => l,
-        Err(e @ config::LoadError::Config(_)) => {
-            eprint!("{e}");
+        Err(config::LoadError::Config(r)) => {
+            match args.error_format {
+                ErrorFormat::Sluice => eprint!("{}", config::render(&r.diags, &r.sources)),
+                ErrorFormat::Click => eprint!(
+                    "{}",
+                    click_layout::render(&r.diags, &r.sources, r.graph.as_ref(), Phase::Load)
+                ),
+            }
             return ExitCode::from(1);
         }
         Err(e) => return fail(e),
@@ -420,7 +439,13 @@ pub fn main(args: RunArgs) -> ExitCode {
     let mut router = match Router::new(&graph, &classes, env) {
         Ok(r) => r,
         Err(d) => {
-            eprint!("{}", config::render(&d, &sources));
+            match args.error_format {
+                ErrorFormat::Sluice => eprint!("{}", config::render(&d, &sources)),
+                ErrorFormat::Click => eprint!(
+                    "{}",
+                    click_layout::render(&d, &sources, Some(&graph), Phase::Initialize)
+                ),
+            }
             return ExitCode::from(1);
         }
     };
