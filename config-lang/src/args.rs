@@ -597,6 +597,11 @@ impl<'a> Args<'a> {
         self.errors.push(Diagnostic::error(span, message));
     }
 
+    /// Whether an error has been recorded so far.
+    pub fn has_errors(&self) -> bool {
+        !self.errors.is_empty()
+    }
+
     /// Records an error about the whole configuration string.
     pub fn error_whole(&mut self, message: impl Into<String>) {
         let span = self.whole;

@@ -11,7 +11,7 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use core::cell::{RefCell, RefMut};
 
-use sluice_config::args;
+use sluice_config::args::{self, NameLookup};
 
 use crate::batch::Batch;
 use crate::clock::Clock;
@@ -239,6 +239,12 @@ impl<E: ?Sized> Ctx<'_, E> {
     #[inline]
     pub fn pool(&self) -> &PacketPool {
         &self.core.pool
+    }
+
+    /// The configuration's address names (`AddressInfo`), for values written to
+    /// handlers.
+    pub fn names(&self) -> &dyn NameLookup {
+        &*self.core.names
     }
 
     /// Arms this element's timer to fire at `at_ns` (replacing any earlier setting).

@@ -103,6 +103,20 @@ pub trait Element {
         Err(HandlerError::NoSuchHandler(name.into()))
     }
 
+    /// Takes a new configuration while the router runs: a write to the element's `config`
+    /// handler (Click's `live_reconfigure`). `args` holds the new arguments, to be read as
+    /// the constructor reads them (address names included); errors go into `args`, and an
+    /// element with errors keeps its configuration unchanged. Returns the warnings to
+    /// report, or `None` when the element cannot be reconfigured live (the default, as in
+    /// Click).
+    fn reconfigure(
+        &mut self,
+        _ctx: &mut Context<'_>,
+        _args: &mut Args<'_>,
+    ) -> Option<alloc::vec::Vec<String>> {
+        None
+    }
+
     /// The element's own handlers (the router adds `name`, `class`, `config`, `ports`,
     /// `handlers`).
     fn handlers(&self) -> &'static [Handler] {

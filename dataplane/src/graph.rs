@@ -11,6 +11,7 @@ use alloc::vec::Vec;
 use core::cell::{Cell, RefCell};
 
 use crossbeam_utils::CachePadded;
+use sluice_config::args::NameLookup;
 
 use crate::batch::Batch;
 use crate::clock::Clock;
@@ -32,6 +33,8 @@ pub(crate) struct Node<E: ?Sized> {
     /// Its class name.
     pub(crate) class: &'static str,
     pub(crate) config: String,
+    /// The configuration last written to the element's `config` handler, if any.
+    pub(crate) reconfigured: RefCell<Option<String>>,
     pub(crate) element: RefCell<Box<E>>,
     /// Per output port, the packets on their way downstream: the edge buffer. A push output's
     /// batch stays here until the router hands it to the downstream element, so batches move
@@ -69,6 +72,8 @@ pub(crate) struct Core<E: ?Sized> {
     /// Element calls in progress (handler writes from inside an element do not drain).
     pub(crate) depth: Cell<u32>,
     pub(crate) pool: PacketPool,
+    /// The configuration's address names (`AddressInfo`), for handler writes.
+    pub(crate) names: Box<dyn NameLookup>,
     pub(crate) clock: Box<dyn Clock>,
     /// The clock is simulated (see [`Context::event_time`](crate::Context::event_time)).
     pub(crate) simulated: bool,

@@ -288,7 +288,7 @@ impl Router {
             mut device_opener,
             console,
         } = env;
-        let made = configure(graph, classes, configure::UnknownClass::Report)?;
+        let (made, names) = configure(graph, classes, configure::UnknownClass::Report)?;
         let n = graph.elements.len();
         let mut diags = Diagnostics::default();
 
@@ -344,6 +344,7 @@ impl Router {
                 name: graph.elements[i].name.clone(),
                 class: class.name,
                 config: graph.elements[i].config.clone(),
+                reconfigured: RefCell::new(None),
                 element: RefCell::new(element),
                 queued: (0..outs[i].len()).map(|_| Cell::new(false)).collect(),
                 out: RefCell::new(out),
@@ -435,6 +436,7 @@ impl Router {
                 spill: RefCell::new(VecDeque::with_capacity(8)),
                 depth: Cell::new(0),
                 pool,
+                names: Box::new(names),
                 simulated: clock.simulated(),
                 clock,
                 now: Cell::new(now),

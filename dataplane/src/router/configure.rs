@@ -29,7 +29,7 @@ pub(super) fn configure(
     graph: &FlatGraph,
     classes: &[&'static ElementClass],
     unknown: UnknownClass,
-) -> Result<Configured, Diagnostics> {
+) -> Result<(Configured, Names), Diagnostics> {
     let mut diags = Diagnostics::default();
     // Each element's class, looked up once for both passes.
     // The first class of a name wins, as in a search of the list.
@@ -92,7 +92,7 @@ pub(super) fn configure(
         made.extend(el.map(|el| (class, el)));
     }
     if diags.is_empty() {
-        Ok(made)
+        Ok((made, book))
     } else {
         Err(diags)
     }
@@ -112,7 +112,7 @@ pub fn check_arguments(graph: &FlatGraph, classes: &[&'static ElementClass]) -> 
 /// The name tables of a configuration, one per declaring class; a name resolves in the
 /// first table that has it.
 #[derive(Default)]
-struct Names {
+pub(super) struct Names {
     tables: Vec<(String, Box<dyn NameTable>)>,
 }
 

@@ -4,6 +4,9 @@ use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
+use sluice_config::args::Args;
+use sluice_config::Span;
+
 use crate::element::HandlerError;
 
 use super::Core;
@@ -95,7 +98,11 @@ impl Core {
         Ok(match h {
             "name" => node.name.clone(),
             "class" => node.class.into(),
-            "config" => node.config.clone(),
+            "config" => node
+                .reconfigured
+                .borrow()
+                .clone()
+                .unwrap_or_else(|| node.config.clone()),
             "ports" => format!(
                 "{} input{}\n{} output{}",
                 node.in_pull.len(),
@@ -183,13 +190,52 @@ impl Core {
         let i = self
             .find(elem)
             .ok_or_else(|| HandlerError::NoSuchElement(elem.into()))?;
-        let r = self
-            .with_element(i, |e, ctx| e.write_handler(ctx, h, value))
-            .unwrap_or_else(|| Err(HandlerError::BadValue(format!("{elem} is busy"))));
+        let r = if h == "config" {
+            self.reconfigure(i, path, value)
+        } else {
+            self.with_element(i, |e, ctx| e.write_handler(ctx, h, value))
+                .unwrap_or_else(|| Err(HandlerError::BadValue(format!("{elem} is busy"))))
+        };
         // From inside another element's call, the outermost drain delivers what was sent.
         if self.depth.get() == 0 {
             self.drain();
         }
         r
+    }
+
+    /// A write to element `i`'s `config` handler: the element takes the new arguments
+    /// (see [`Element::reconfigure`](crate::Element::reconfigure)), and `config` reads
+    /// them back from then on. Warnings go to the console under the call, as Click
+    /// reports them.
+    fn reconfigure(&self, i: usize, path: &str, value: &str) -> Result<(), HandlerError> {
+        let node = &self.nodes[i];
+        let names = &*self.names;
+        let outcome = self.with_element(i, |e, ctx| {
+            let mut args = Args::new(value, Span::default()).with_names(names);
+            let warnings = e.reconfigure(ctx, &mut args);
+            (warnings, args.finish())
+        });
+        match outcome {
+            None => Err(HandlerError::BadValue(format!("{} is busy", node.name))),
+            Some((None, _)) => Err(HandlerError::NoSuchHandler(path.into())),
+            Some((Some(_), Err(errors))) => Err(HandlerError::BadValue(
+                errors
+                    .iter()
+                    .map(|d| d.message.as_str())
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            )),
+            Some((Some(warnings), Ok(()))) => {
+                *node.reconfigured.borrow_mut() = Some(value.to_string());
+                if !warnings.is_empty() {
+                    let mut console = self.console.borrow_mut();
+                    console.write_line(&format!("While calling '{path} {value}':"));
+                    for w in warnings {
+                        console.write_line(&format!("  warning: {w}"));
+                    }
+                }
+                Ok(())
+            }
+        }
     }
 }
