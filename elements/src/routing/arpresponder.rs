@@ -19,9 +19,11 @@
 //! The reply is a 42-byte frame from the entry's Ethernet address to the requester, with the
 //! device and VLAN annotations of the request.
 //!
-//! **Handlers:** `table` (read: `IP/LEN ETH` per line), `add` (write: an argument as above),
-//! `remove` (write: `IP/MASK`), `drops` (read: requests not answered and dropped for want of
-//! output 1), `replies` (read).
+//! **Handlers:** `table` (read: `IP/LEN ETH` per line), `lookup ADDR` (read: the Ethernet
+//! address answered for `ADDR`, empty if none), `config` (write: a new set of arguments,
+//! replacing the table; a prefix given twice draws a warning), `add` (write: an argument as
+//! above), `remove` (write: `IP/MASK`), `drops` (read: requests not answered and dropped for
+//! want of output 1), `replies` (read). Written values may use AddressInfo names.
 //!
 //! **Example:**
 //!
@@ -31,8 +33,9 @@
 //! c[0] -> ar -> ToDevice(eth0);
 //! ```
 //!
-//! **Differences from Click:** no `lookup` read handler (it takes a parameter); netmasks must
-//! be contiguous; `drops` and `replies` are additions.
+//! **Differences from Click:** netmasks must be contiguous; a prefix given twice in the
+//! configuration draws no warning at start-up (only on a `config` write); `drops` and
+//! `replies` are additions.
 
 use alloc::boxed::Box;
 use alloc::format;
@@ -44,7 +47,7 @@ use sluice_dataplane::{
     Batch, ConfigContext, Context, Effects, Element, ElementClass, Handler, HandlerError,
 };
 
-use super::addr::{mask_of, parse_ether, parse_prefix, unparse_ether, unparse_prefix};
+use super::addr::{mask_of, parse_ether, parse_ip, parse_prefix, unparse_ether, unparse_prefix};
 use super::arpmsg::ArpMsg;
 use crate::wire::arp::{OP_REPLY, OP_REQUEST};
 
@@ -66,12 +69,13 @@ impl Entry {
 struct Table(Vec<Entry>);
 
 impl Table {
-    /// Adds `e`, replacing an entry for the same prefix, and otherwise placing it before the
-    /// first entry whose prefix contains it (so a scan finds the longest match first).
-    fn add(&mut self, e: Entry) {
+    /// Adds `e`, replacing an entry for the same prefix (and returning `true` then), and
+    /// otherwise placing it before the first entry whose prefix contains it (so a scan
+    /// finds the longest match first).
+    fn add(&mut self, e: Entry) -> bool {
         if let Some(old) = self.0.iter_mut().find(|o| o.net == e.net && o.len == e.len) {
             old.eth = e.eth;
-            return;
+            return true;
         }
         let at = self
             .0
@@ -81,6 +85,31 @@ impl Table {
             Some(i) => self.0.insert(i, e),
             None => self.0.push(e),
         }
+        false
+    }
+
+    /// The table of a whole configuration (every argument one `IP/MASK... ETH` entry),
+    /// with a warning for each prefix given more than once (the later entry wins). Errors
+    /// go into `args`, numbered from 0 as Click numbers them.
+    fn configure(args: &mut Args<'_>, names: &dyn NameLookup) -> (Table, Vec<String>) {
+        let mut table = Table::default();
+        let mut warnings = Vec::new();
+        for (i, a) in args.rest().into_iter().enumerate() {
+            match parse_entry(a.text, Some(names)) {
+                Ok(entries) => {
+                    for e in entries {
+                        if table.add(e) {
+                            warnings.push(format!(
+                                "multiple entries for {}",
+                                unparse_prefix(e.net, e.len)
+                            ));
+                        }
+                    }
+                }
+                Err(e) => args.error(a.span, format!("argument {i}: {e}")),
+            }
+        }
+        (table, warnings)
     }
 
     #[inline]
@@ -103,7 +132,7 @@ fn parse_entry(text: &str, names: Option<&dyn NameLookup>) -> Result<Vec<Entry>,
             }
             eth = Some(e);
         } else {
-            return Err(format!("expected 'IP/MASK ETH', not '{w}'"));
+            return Err("expected IP/MASK ETH".into());
         }
     }
     // A word that names both an address and an Ethernet address supplies both.
@@ -129,6 +158,7 @@ pub struct ArpResponder {
 
 const HANDLERS: &[Handler] = &[
     Handler::read("table"),
+    Handler::read("lookup"),
     Handler::read("replies"),
     Handler::read("drops"),
     Handler::write("add"),
@@ -191,22 +221,50 @@ impl Element for ArpResponder {
         }
     }
 
+    /// `lookup ADDR`: the Ethernet address answered for `ADDR`, empty when none is.
+    fn read_handler_with(
+        &mut self,
+        ctx: &mut Context<'_>,
+        name: &str,
+        params: &str,
+    ) -> Option<Result<String, HandlerError>> {
+        if name != "lookup" {
+            return None;
+        }
+        Some(match parse_ip(params.trim(), Some(ctx.names())) {
+            Ok(a) => Ok(self
+                .table
+                .lookup(u32::from(a))
+                .map_or_else(String::new, |e| unparse_ether(&e))),
+            Err(_) => Err(HandlerError::BadValue("expected IP address".into())),
+        })
+    }
+
+    fn reconfigure(&mut self, ctx: &mut Context<'_>, args: &mut Args<'_>) -> Option<Vec<String>> {
+        let (table, warnings) = Table::configure(args, ctx.names());
+        if !args.has_errors() {
+            self.table = table;
+        }
+        Some(warnings)
+    }
+
     fn write_handler(
         &mut self,
-        _ctx: &mut Context<'_>,
+        ctx: &mut Context<'_>,
         name: &str,
         value: &str,
     ) -> Result<(), HandlerError> {
         match name {
             "add" => {
-                let entries = parse_entry(value, None).map_err(HandlerError::BadValue)?;
+                let entries =
+                    parse_entry(value, Some(ctx.names())).map_err(HandlerError::BadValue)?;
                 for e in entries {
                     self.table.add(e);
                 }
                 Ok(())
             }
             "remove" => {
-                let p = parse_prefix(value.trim(), None, true)
+                let p = parse_prefix(value.trim(), Some(ctx.names()), true)
                     .map_err(|_| HandlerError::BadValue("expected IP/MASK".into()))?;
                 let net = u32::from(p.addr) & mask_of(p.len);
                 let before = self.table.0.len();
@@ -229,18 +287,8 @@ impl Element for ArpResponder {
 }
 
 fn make(args: &mut Args<'_>, cctx: &ConfigContext<'_>) -> Option<Box<dyn Element>> {
-    let mut table = Table::default();
-    let mut ok = true;
-    for (i, a) in args.rest().into_iter().enumerate() {
-        match parse_entry(a.text, Some(cctx.names)) {
-            Ok(entries) => entries.into_iter().for_each(|e| table.add(e)),
-            Err(e) => {
-                args.error(a.span, format!("argument {}: {e}", i + 1));
-                ok = false;
-            }
-        }
-    }
-    ok.then(|| {
+    let (table, _warnings) = Table::configure(args, cctx.names);
+    (!args.has_errors()).then(|| {
         Box::new(ArpResponder {
             table,
             replies: 0,
@@ -357,9 +405,58 @@ mod tests {
                 .err()
                 .expect("must fail");
             assert!(
-                e.lines().next().unwrap().contains("argument 1"),
+                e.lines().next().unwrap().contains("argument 0: "),
                 "{bad}: {e}"
             );
         }
+    }
+
+    #[test]
+    fn config_writes_replace_the_table_and_lookup_answers() {
+        use crate::testutil::{Bench, Harness};
+        let h = Harness::new(
+            Bench::new(),
+            &[
+                ("dut", "ARPResponder", "10.0.0.1 02:00:00:00:00:01", 1, 1),
+                (
+                    "ai",
+                    "AddressInfo",
+                    "a 1.0.0.2/24 00:01:02:03:04:05, b 00:01:02:03:04:06",
+                    0,
+                    0,
+                ),
+            ],
+        )
+        .unwrap();
+        let lookup = |a: &str| h.router.read_handler_with("dut.lookup", a).unwrap();
+        assert_eq!(lookup("10.0.0.1"), "02-00-00-00-00-01");
+        assert_eq!(lookup("10.0.0.2"), "");
+        // A later entry for the same prefix wins; the more specific entry comes first.
+        h.write("config", "a, a:ipnet b:eth, a").unwrap();
+        assert_eq!(
+            h.read("table"),
+            "1.0.0.2/32 00-01-02-03-04-05\n1.0.0.0/24 00-01-02-03-04-06\n"
+        );
+        assert_eq!(h.read("config"), "a, a:ipnet b:eth, a");
+        assert_eq!(lookup("1.0.0.9"), "00-01-02-03-04-06");
+        assert_eq!(lookup("10.0.0.1"), "", "the old table is gone");
+        // The one warning, under the call, as Click reports it.
+        let lines = h.bench.lines();
+        assert_eq!(
+            lines[lines.len() - 2..],
+            [
+                "While calling 'dut.config a, a:ipnet b:eth, a':",
+                "  warning: multiple entries for 1.0.0.2/32"
+            ]
+        );
+        // A bad configuration changes nothing.
+        let e = h.write("config", "a, zz").unwrap_err();
+        assert_eq!(e.to_string(), "argument 1: expected IP/MASK ETH");
+        assert_eq!(h.read("config"), "a, a:ipnet b:eth, a");
+        assert_eq!(lookup("1.0.0.2"), "00-01-02-03-04-05");
+        // Handler writes take AddressInfo names too.
+        h.write("remove", "a").unwrap();
+        h.write("add", "a:ipnet a:eth").unwrap();
+        assert_eq!(h.read("table"), "1.0.0.0/24 00-01-02-03-04-05\n");
     }
 }

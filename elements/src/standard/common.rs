@@ -93,13 +93,29 @@ impl HandlerCall {
             _ => ctx.write_handler(&self.path, &self.value),
         };
         if let Err(e) = &r {
-            ctx.log(&format!(
-                "{}: while calling '{}': {e}",
-                ctx.name(),
-                self.path
-            ));
+            log_write_error(ctx, &self.path, &self.value, e);
         }
         r
+    }
+}
+
+/// Reports a failed handler write as Click does: a missing element or handler in one line
+/// (`no 'c.nope' write handler`), a rejected value under the call as written
+/// (`While calling 'ar.config zz':` and the messages, indented).
+pub(crate) fn log_write_error(ctx: &Context<'_>, path: &str, value: &str, e: &HandlerError) {
+    match e {
+        HandlerError::NoSuchHandler(_) => ctx.log(&format!("no '{path}' write handler")),
+        HandlerError::NoSuchElement(elem) => ctx.log(&format!("no element named '{elem}'")),
+        HandlerError::BadValue(message) => {
+            if value.is_empty() {
+                ctx.log(&format!("While calling '{path}':"));
+            } else {
+                ctx.log(&format!("While calling '{path} {value}':"));
+            }
+            for line in message.lines() {
+                ctx.log(&format!("  {line}"));
+            }
+        }
     }
 }
 

@@ -1126,7 +1126,7 @@ impl ScriptElement {
                     };
                     self.write_status = if r.is_ok() { 0 } else { -1 };
                     if let Err(e) = r {
-                        ctx.log(&format!("{}: while calling '{h}': {e}", self.name));
+                        super::common::log_write_error(ctx, &h, &v, &e);
                     }
                 }
                 Insn::Pause(n) => {
@@ -1569,7 +1569,7 @@ mod tests {
         r.run_once();
         let lines = b.lines();
         assert_eq!(lines[0], "0");
-        assert!(lines[1].contains("while calling 'c.nope'"));
+        assert_eq!(lines[1], "no 'c.nope' write handler");
         assert_eq!(lines[2..], ["-1", "c.count:", "0", "", "0"]);
     }
 
