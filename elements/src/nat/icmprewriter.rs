@@ -55,7 +55,7 @@ use sluice_dataplane::{
 
 use super::rewriter::Tables;
 use super::table::{fold, FlowId};
-use crate::wire::checksum::{update16, update32};
+use crate::wire::checksum::{fix_zero, update16, update32};
 
 const PROTO_ICMP: u8 = 1;
 const PROTO_TCP: u8 = 6;
@@ -204,12 +204,13 @@ impl IcmpRewriter {
                 put16(ip, l4 + 2, original.dport);
             }
             _ => {
-                put16(
-                    ip,
-                    l4 + 2,
-                    update16(be16(ip, l4 + 2), quoted.sport, original.sport),
-                );
+                // The quoted echo's checksum covers the rest of the packet; an all-zero
+                // message needs 0xFFFF where the update gives 0x0000.
+                let c = update16(be16(ip, l4 + 2), quoted.sport, original.sport);
                 put16(ip, l4 + 4, original.sport);
+                put16(ip, l4 + 2, c);
+                let c = fix_zero(c, &ip[l4..]);
+                put16(ip, l4 + 2, c);
             }
         }
         // ICMP checksum: RFC 1624 over every changed word of the window.

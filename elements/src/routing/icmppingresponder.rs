@@ -83,10 +83,9 @@ fn answer(p: &mut Packet, now: impl FnOnce() -> u64) -> bool {
     icmp.set_msg_type(TYPE_ECHO_REPLY);
     icmp.set_msg_code(0);
     icmp.update_checksum16(old, u16::from_be_bytes([TYPE_ECHO_REPLY, 0]));
-    // The incremental update can yield 0xFFFF where a full sum gives 0: recompute then.
-    if icmp.checksum() == 0xffff {
-        icmp.fill_checksum();
-    }
+    // A reply of all zero bytes (identifier and sequence 0, no data) needs 0xFFFF.
+    let c = checksum::fix_zero(icmp.checksum(), transport);
+    IcmpPacket::new_unchecked(&mut *transport).set_checksum(c);
 
     let a = p.anno_mut();
     a.dst_ip = src.octets();
@@ -182,6 +181,21 @@ mod tests {
         assert_eq!(out[0].anno.dst_ip, [10, 0, 0, 1]);
         assert_eq!(out[0].anno.paint, 0);
         assert_eq!(out[0].anno.timestamp_ns, 1_000_000_000);
+    }
+
+    #[test]
+    fn an_all_zero_reply_gets_checksum_ffff() {
+        // Identifier 0, sequence 0, no data: the reply is eight zero bytes plus its checksum,
+        // which must be 0xFFFF for the message to verify (Click fixes the incremental 0x0000).
+        let mut h = harness(&ICMPPingResponder, "", 1, 1);
+        let mut icmp = alloc::vec![8, 0, 0, 0, 0, 0, 0, 0];
+        let c = checksum::checksum(&icmp);
+        icmp[2..4].copy_from_slice(&c.to_be_bytes());
+        h.push_ip(0, &ipv4([10, 0, 0, 1], [10, 0, 0, 2], 1, &icmp), 0, |_| {});
+        let out = h.take();
+        assert_eq!(out.len(), 1);
+        assert_eq!(&out[0].data[20..], &[0, 0, 0xff, 0xff, 0, 0, 0, 0]);
+        assert_eq!(checksum::checksum(&out[0].data[20..]), 0);
     }
 
     #[test]

@@ -77,6 +77,22 @@ pub fn update32(old_check: u16, old: [u8; 4], new: [u8; 4]) -> u16 {
     )
 }
 
+/// The checksum to store after an incremental update left `check` in the message `data` (the
+/// whole checksummed message, `check` already stored in it).
+///
+/// An incremental update writes `0x0000` when the sum is one's-complement zero. That is a
+/// valid checksum unless every byte of the message is zero: then the message's sum is +0 and
+/// only `0xFFFF` makes it verify. This returns `0xFFFF` in that one case and `check` otherwise;
+/// the scan runs only when `check` is zero.
+#[inline]
+pub fn fix_zero(check: u16, data: &[u8]) -> u16 {
+    if check == 0 && data.iter().all(|&b| b == 0) {
+        0xffff
+    } else {
+        check
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -151,6 +167,25 @@ mod tests {
             );
         }
         assert_eq!(checksum(&[0xff; 1500]), reference(&[0xff; 1500]));
+    }
+
+    #[test]
+    fn a_zero_update_over_all_zero_data_becomes_all_ones() {
+        // An echo request (8, 0) with identifier and sequence 0 turned into a reply (0, 0):
+        // the incremental update gives 0x0000, which does not verify over all-zero bytes.
+        let request = [8, 0, 0, 0, 0, 0, 0, 0];
+        let c = update16(checksum(&request), 0x0800, 0);
+        assert_eq!(c, 0);
+        let reply = [0u8; 8];
+        assert_eq!(fix_zero(c, &reply), 0xffff);
+        let mut fixed = reply;
+        fixed[2..4].copy_from_slice(&0xffffu16.to_be_bytes());
+        assert_eq!(checksum(&fixed), 0);
+        // Zero over non-zero data is a valid checksum and stays.
+        let other = [0, 0, 0, 0, 0xff, 0xff, 0, 0];
+        assert_eq!(checksum(&other), 0);
+        assert_eq!(fix_zero(0, &other), 0);
+        assert_eq!(fix_zero(0x1234, &reply), 0x1234);
     }
 
     #[test]
