@@ -379,7 +379,12 @@ fn parse_tcp_flags(w: &str) -> Option<u16> {
 
 fn parse_time(w: &str) -> Option<u64> {
     let (s, frac) = w.split_once('.').unwrap_or((w, ""));
-    let sec: u64 = s.parse().ok()?;
+    // `.5` is half a second, as Click reads it.
+    let sec: u64 = if s.is_empty() && !frac.is_empty() {
+        0
+    } else {
+        s.parse().ok()?
+    };
     if frac.len() > 9 || !frac.bytes().all(|c| c.is_ascii_digit()) {
         return None;
     }
@@ -1068,6 +1073,15 @@ impl Element for To {
 #[cfg(test)]
 mod tests {
     use super::super::testutil::{arg, graph, router, take_collected, tempdir};
+
+    #[test]
+    fn timestamps_may_omit_the_seconds() {
+        assert_eq!(super::parse_time(".1"), Some(100_000_000));
+        assert_eq!(super::parse_time("5.65"), Some(5_650_000_000));
+        assert_eq!(super::parse_time("7"), Some(7_000_000_000));
+        assert_eq!(super::parse_time("."), None);
+        assert_eq!(super::parse_time(".x"), None);
+    }
 
     fn run(
         trace: &str,

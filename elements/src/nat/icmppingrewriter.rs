@@ -20,7 +20,8 @@
 //! - `TIMEOUT`: seconds a mapping lives after its last packet; default 5 minutes.
 //! - `GUARANTEE`: default 5 seconds.
 //! - `REAP_INTERVAL`: default 15 minutes.
-//! - `MAPPING_CAPACITY`: default unlimited.
+//! - `MAPPING_CAPACITY`: a number, or a rewriter whose capacity to share; default
+//!   unlimited.
 //! - `DST_ANNO`: default true.
 //!
 //! **Handlers:** `table` (also `mappings`), `nmappings`, `mapping_failures`, `size`,

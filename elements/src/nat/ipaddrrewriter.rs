@@ -42,7 +42,8 @@
 //! - `TIMEOUT`: seconds; default 2 hours.
 //! - `GUARANTEE`: default 5 seconds.
 //! - `REAP_INTERVAL` (also `REAP_TIME`): default 15 minutes.
-//! - `MAPPING_CAPACITY` (also `CAPACITY`): most mappings at once; default unlimited.
+//! - `MAPPING_CAPACITY` (also `CAPACITY`): most mappings at once, or the name of another
+//!   rewriter whose capacity this one's mappings share; default unlimited.
 //! - `REPLY_ANNO`: a one-byte annotation (`PAINT`) that a mapping remembers from its first
 //!   packet and sets on the packets of its reply direction.
 //!
@@ -62,8 +63,7 @@
 //! rw[0] -> to_outside; rw[1] -> to_inside;
 //! ```
 //!
-//! **Differences from Click:** MAPPING_CAPACITY takes a number only; a `patternN` write
-//! takes no named pattern or mapper; a pattern that
+//! **Differences from Click:** a `patternN` write takes no named pattern or mapper; a pattern that
 //! cannot map counts mapping failures (Click drops silently). `ICMPRewriter` does not
 //! consult this element's table.
 

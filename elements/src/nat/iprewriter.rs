@@ -57,7 +57,10 @@
 //! - `UDP_STREAMING_TIMEOUT`: default UDP_TIMEOUT.
 //! - `UDP_GUARANTEE`: default 5 seconds.
 //! - `REAP_INTERVAL` (also `REAP_TIME`): default 15 minutes.
-//! - `MAPPING_CAPACITY` (also `CAPACITY`): most mappings at once; default unlimited.
+//! - `MAPPING_CAPACITY` (also `CAPACITY`): most mappings at once; default unlimited. The
+//!   name of another rewriter instead shares that rewriter's capacity: the mappings of
+//!   both count against it, a new one evicts the earliest-expiring best-effort mapping of
+//!   either, and the `capacity` handler of either sets it.
 //! - `DST_ANNO`: set the destination IP annotation to the rewritten destination; default true.
 //!
 //! **Handlers:** `nmappings`, `mapping_failures`, `size` (also `table_size`), `capacity`
@@ -78,9 +81,9 @@
 //! ```
 //!
 //! **Differences from Click:** TCP and UDP mappings live in separate tables in every
-//! rewriter (`UDPRewriter` included). MAPPING_CAPACITY takes a number only (Click may also
-//! name another rewriter to share its capacity); a mapping's reply output is always on the
-//! same element. Eviction finds the earliest-expiring best-effort mapping through batches of
+//! rewriter (`UDPRewriter` included). A mapping's reply output is always on the same
+//! element. When rewriters share a capacity, evicting for a new mapping scans every
+//! member's mappings. Eviction finds the earliest-expiring best-effort mapping through batches of
 //! candidates from a scan rather than a heap; it makes the same choice (a batch is scanned
 //! again when a mapping made or refreshed since could expire first). Address ranges vary the address only in two-word patterns or four-word
 //! patterns with a fixed port; a pattern's "keep the packet's own value first" rule applies
@@ -190,6 +193,77 @@ mod tests {
     const NAT: [u8; 4] = [21, 0, 0, 1];
     const SRV: [u8; 4] = [8, 8, 8, 8];
     const NAPT: &str = "pattern 21.0.0.1 1024-65535 - - 0 1, drop";
+
+    #[test]
+    fn mapping_capacity_naming_a_rewriter_shares_its_capacity() {
+        // rw1 counts against rw2's capacity of 2: one mapping in each fills it, so a
+        // third in either is refused while both are guaranteed, and evicts the earliest
+        // best-effort mapping of either rewriter once the guarantees end.
+        let mut r = Rig::multi(&[
+            (
+                "rw1",
+                "IPRewriter",
+                "pattern 21.0.0.1 1024-65534# - - 0 1, MAPPING_CAPACITY rw2",
+                1,
+                2,
+            ),
+            (
+                "rw2",
+                "IPRewriter",
+                "pattern 21.0.0.2 1024-65534# - - 0 1, MAPPING_CAPACITY 2",
+                1,
+                2,
+            ),
+        ])
+        .unwrap();
+        let read = |r: &Rig, h: &str| r.harness.router.read_handler(h).unwrap();
+        assert!(r.one_into("rw2", 0, &udp(IN, 1, SRV, 53, b"a")).is_some());
+        r.advance(1);
+        assert!(r.one_into("rw1", 0, &udp(IN, 2, SRV, 53, b"b")).is_some());
+        assert!(r.one_into("rw1", 0, &udp(IN, 3, SRV, 53, b"c")).is_none());
+        assert!(r.one_into("rw2", 0, &udp(IN, 4, SRV, 53, b"d")).is_none());
+        assert_eq!(read(&r, "rw1.mapping_failures"), "1");
+        assert_eq!(read(&r, "rw2.mapping_failures"), "1");
+        assert_eq!(read(&r, "rw1.capacity"), "2");
+        // Past the guarantees (5 s), rw2's older mapping expires first and gives way to
+        // rw1's new one.
+        r.advance(5);
+        assert!(r.one_into("rw1", 0, &udp(IN, 5, SRV, 53, b"e")).is_some());
+        assert_eq!(read(&r, "rw2.nmappings"), "0");
+        assert_eq!(read(&r, "rw1.nmappings"), "2");
+        // The capacity handler of either sets the shared capacity.
+        r.harness.router.write_handler("rw1.capacity", "1").unwrap();
+        assert_eq!(read(&r, "rw2.capacity"), "1");
+    }
+
+    #[test]
+    fn mapping_capacity_rejects_what_is_not_a_rewriter() {
+        let err = Rig::multi(&[
+            (
+                "rw1",
+                "IPRewriter",
+                "pattern 21.0.0.1 - - - 0 1, MAPPING_CAPACITY q",
+                1,
+                2,
+            ),
+            ("q", "Queue", "", 1, 1),
+        ])
+        .err()
+        .unwrap();
+        assert!(err.contains("not a rewriter"), "{err}");
+        let err = Rig::try_new(
+            &[(
+                "rw",
+                "IPRewriter",
+                "pattern 21.0.0.1 - - - 0 1, MAPPING_CAPACITY 1x",
+            )],
+            1,
+            2,
+        )
+        .err()
+        .unwrap();
+        assert!(err.contains("bad MAPPING_CAPACITY"), "{err}");
+    }
 
     #[test]
     fn tcp_both_directions_golden() {

@@ -5,7 +5,7 @@
 
 use alloc::boxed::Box;
 use alloc::format;
-use alloc::rc::Rc;
+use alloc::rc::{Rc, Weak};
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use core::any::Any;
@@ -24,7 +24,7 @@ use super::table::{
     apply_delta, Flow, FlowId, FlowMap, Flows, S_FORWARD_DATA, S_FORWARD_DONE, S_REPLY_DATA,
     S_REPLY_DONE, S_UDP_PACKET, S_UDP_REPLY, S_UDP_STREAMING,
 };
-use crate::wire::checksum::update16;
+use crate::wire::checksum::{fix_zero, update16};
 
 const NS: u64 = 1_000_000_000;
 const PROTO_ICMP: u8 = 1;
@@ -94,6 +94,60 @@ pub struct Tables {
     /// Map 0: TCP flows (ICMP echo flows in `ICMPPingRewriter`); map 1: UDP flows.
     maps: [FlowMap; 2],
     flows: Flows,
+    /// Per input port: its live mappings.
+    counts: Vec<u64>,
+    /// The capacity these mappings count against, perhaps with other rewriters'.
+    heap: Rc<RefCell<Heap>>,
+}
+
+/// A mapping capacity and the rewriters whose mappings count against it: one rewriter's
+/// own, or several when `MAPPING_CAPACITY` names another rewriter (as Click's rewriters
+/// share one flow heap). A new mapping beyond the capacity evicts the best-effort mapping
+/// of any member that expires first.
+pub struct Heap {
+    capacity: usize,
+    /// Every member's tables when the capacity is shared; empty when it is not.
+    members: Vec<Weak<RefCell<Tables>>>,
+}
+
+impl Heap {
+    /// The members' tables other than `me` (which the caller has borrowed).
+    fn others<'a>(&'a self, me: &'a Tables) -> impl Iterator<Item = Rc<RefCell<Tables>>> + 'a {
+        self.members
+            .iter()
+            .filter_map(Weak::upgrade)
+            .filter(move |t| !core::ptr::eq(t.as_ptr(), me))
+    }
+}
+
+impl Tables {
+    /// Removes mapping `fi` and its keys.
+    fn destroy(&mut self, fi: u32) {
+        let f = self.flows.slots[fi as usize];
+        if !f.live() {
+            return;
+        }
+        if let Some(mapi) = self.kind.map_for(f.proto) {
+            self.maps[mapi].remove_if(&f.keys[0], fi);
+            self.maps[mapi].remove_if(&f.keys[1], fi);
+        }
+        self.flows.remove(fi);
+        if let Some(c) = self.counts.get_mut(usize::from(f.input)) {
+            *c = c.saturating_sub(1);
+        }
+    }
+
+    /// The best-effort mapping (guarantee over at `now`) that expires first, as
+    /// (expiry, flow).
+    fn first_best_effort(&self, now: u64) -> Option<(u64, u32)> {
+        self.flows
+            .slots
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| f.live() && f.guarantee <= now)
+            .map(|(i, f)| (f.expiry, i as u32))
+            .min()
+    }
 }
 
 impl Tables {
@@ -126,10 +180,9 @@ struct Timeouts {
     udp_guarantee: u64,
 }
 
-/// Per input port: mappings it created that are still live, and mapping failures.
+/// Per input port: mapping failures (its live mappings are counted in [`Tables`]).
 #[derive(Clone, Copy, Debug, Default)]
 struct InputStats {
-    count: u64,
     failures: u64,
 }
 
@@ -141,7 +194,8 @@ pub struct Rewriter {
     tables: Rc<RefCell<Tables>>,
     t: Timeouts,
     reap_interval: u64,
-    capacity: usize,
+    /// `MAPPING_CAPACITY` named this rewriter, whose capacity `initialize` joins.
+    capacity_of: Option<String>,
     dst_anno: bool,
     /// `REPLY_ANNO`: the annotation a mapping remembers from its first packet and sets on
     /// its replies.
@@ -209,7 +263,7 @@ pub fn configure(
     cctx: &ConfigContext<'_>,
 ) -> Option<Box<dyn Element>> {
     let d = |args: &mut Args<'_>, k: &str| args.read_k::<Duration>(k);
-    let (mut t, reap, cap, dst_anno);
+    let (mut t, reap, dst_anno);
     match kind {
         Kind::Ip | Kind::Tcp => {
             let nodata = d(args, "TCP_NODATA_TIMEOUT");
@@ -280,16 +334,21 @@ pub fn configure(
         }
     }
     reap = secs(d(args, "REAP_INTERVAL").or(d(args, "REAP_TIME")), 15 * 60);
-    cap = match (
+    // A number of mappings, or the name of a rewriter whose capacity this one shares.
+    let mut capacity_of = None;
+    let cap = match (
         args.read_k::<String>("MAPPING_CAPACITY"),
         args.read_k::<String>("CAPACITY"),
     ) {
-        (Some(s), _) | (None, Some(s)) => match s.parse::<usize>() {
+        (Some(s), _) | (None, Some(s)) => match s.trim().parse::<usize>() {
             Ok(n) => n,
+            Err(_) if is_element_name(s.trim()) => {
+                capacity_of = Some(s.trim().to_string());
+                usize::MAX
+            }
             Err(_) => {
                 args.error_whole(format!(
-                    "bad MAPPING_CAPACITY '{s}' (expected a number of mappings; sharing another \
-                     rewriter's capacity is not supported)"
+                    "bad MAPPING_CAPACITY '{s}' (expected a number of mappings or a rewriter's name)"
                 ));
                 return None;
             }
@@ -339,6 +398,7 @@ pub fn configure(
         return None;
     }
     let stats = alloc::vec![InputStats::default(); specs.len()];
+    let counts = alloc::vec![0; specs.len()];
     // Size the maps for the capacity when one is set (two keys per flow), within reason;
     // beyond that they grow by doubling.
     // Unlimited tables start small: a VM may have only a few MB of heap.
@@ -364,10 +424,15 @@ pub fn configure(
             kind,
             maps,
             flows: Flows::with_capacity(prealloc),
+            counts,
+            heap: Rc::new(RefCell::new(Heap {
+                capacity: cap,
+                members: Vec::new(),
+            })),
         })),
         t,
         reap_interval: reap,
-        capacity: cap,
+        capacity_of,
         dst_anno,
         reply_anno,
         bad_packets: 0,
@@ -378,6 +443,30 @@ pub fn configure(
         noutputs: cctx.noutputs,
         now_seen: 0,
     }))
+}
+
+/// The mappings counted against the capacity of `tables`: its own and, when the capacity
+/// is shared, the other members'.
+fn live_mappings(tables: &Tables) -> usize {
+    let heap = tables.heap.borrow();
+    let mut live = tables.flows.live();
+    for t in heap.others(tables) {
+        if let Ok(t) = t.try_borrow() {
+            live += t.flows.live();
+        }
+    }
+    live
+}
+
+/// Whether `word` can name an element (letters, digits, `_`, `/`, `@`, not starting with a
+/// digit).
+fn is_element_name(word: &str) -> bool {
+    word.chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || c == '@')
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '/' | '@'))
 }
 
 /// Reads the patterns of a `RoundRobinIPMapper` configuration.
@@ -607,9 +696,15 @@ impl Rewriter {
             }
             _ => {
                 // ICMP echo: the identifier changes; the ICMP checksum has no pseudo-header.
+                // An unchanged identifier leaves the checksum as it is; an all-zero message
+                // needs 0xFFFF where the update gives 0x0000.
                 let old = be16(ip, ihl + 4);
-                put16(ip, ihl + 4, new.sport);
-                put16(ip, ihl + 2, update16(be16(ip, ihl + 2), old, new.sport));
+                if old != new.sport {
+                    put16(ip, ihl + 4, new.sport);
+                    put16(ip, ihl + 2, update16(be16(ip, ihl + 2), old, new.sport));
+                }
+                let c = fix_zero(be16(ip, ihl + 2), &ip[ihl..]);
+                put16(ip, ihl + 2, c);
                 (self.t.udp, self.t.udp_guarantee)
             }
         };
@@ -830,9 +925,7 @@ impl Rewriter {
             _ => (self.t.udp, self.t.udp_guarantee),
         };
         let expiry = now.saturating_add(timeout);
-        if tables.flows.live() >= self.capacity
-            && !self.make_room(tables, now, expiry, guarantee > 0)
-        {
+        if self.is_full(tables) && !self.make_room(tables, now, expiry, guarantee > 0) {
             self.stats[port].failures += 1;
             return None;
         }
@@ -872,23 +965,56 @@ impl Rewriter {
                 self.destroy(tables, old);
             }
         }
-        self.stats[port].count += 1;
+        tables.counts[port] += 1;
         Some(fi)
     }
 
     fn destroy(&mut self, tables: &mut Tables, fi: u32) {
-        let f = tables.flows.slots[fi as usize];
-        if !f.live() {
-            return;
+        tables.destroy(fi);
+    }
+
+    /// Whether the mappings counted against this rewriter's capacity fill it.
+    #[inline]
+    fn is_full(&self, tables: &Tables) -> bool {
+        live_mappings(tables) >= tables.heap.borrow().capacity
+    }
+
+    /// [`make_room`](Self::make_room) for a capacity shared with other rewriters: evicts
+    /// the best-effort mapping of any member that expires first, found by a scan.
+    #[cold]
+    fn make_room_shared(
+        &mut self,
+        tables: &mut Tables,
+        now: u64,
+        new_expiry: u64,
+        new_guaranteed: bool,
+    ) -> bool {
+        let others: Vec<Rc<RefCell<Tables>>> = tables.heap.borrow().others(tables).collect();
+        // The member (None: this rewriter) and flow of the earliest best-effort mapping.
+        let mut first = tables.first_best_effort(now).map(|(e, fi)| (e, None, fi));
+        for (k, t) in others.iter().enumerate() {
+            let Ok(t) = t.try_borrow() else { continue };
+            if let Some((e, fi)) = t.first_best_effort(now) {
+                if first.is_none_or(|(fe, _, _)| e < fe) {
+                    first = Some((e, Some(k), fi));
+                }
+            }
         }
-        if let Some(mapi) = self.kind.map_for(f.proto) {
-            tables.maps[mapi].remove_if(&f.keys[0], fi);
-            tables.maps[mapi].remove_if(&f.keys[1], fi);
+        let Some((exp, member, fi)) = first else {
+            return false;
+        };
+        if !new_guaranteed && new_expiry < exp {
+            return false;
         }
-        tables.flows.remove(fi);
-        if let Some(s) = self.stats.get_mut(usize::from(f.input)) {
-            s.count = s.count.saturating_sub(1);
+        match member {
+            None => self.destroy(tables, fi),
+            Some(k) => {
+                if let Ok(mut t) = others[k].try_borrow_mut() {
+                    t.destroy(fi);
+                }
+            }
         }
+        true
     }
 
     /// Evicts the best-effort mapping that expires first to make room for a new one, as
@@ -902,6 +1028,9 @@ impl Rewriter {
         new_expiry: u64,
         new_guaranteed: bool,
     ) -> bool {
+        if !tables.heap.borrow().members.is_empty() {
+            return self.make_room_shared(tables, now, new_expiry, new_guaranteed);
+        }
         let mut rescanned = false;
         loop {
             if self.evict_pos >= self.evict.len() {
@@ -989,7 +1118,7 @@ impl Rewriter {
                 self.destroy(tables, i as u32);
             }
         }
-        while tables.flows.live() > self.capacity {
+        while live_mappings(tables) > tables.heap.borrow().capacity {
             if !self.make_room(tables, now, u64::MAX, true) {
                 break;
             }
@@ -1002,8 +1131,8 @@ impl Rewriter {
         tables.flows.clear();
         self.evict.clear();
         self.evict_pos = 0;
-        for s in &mut self.stats {
-            s.count = 0;
+        for c in &mut tables.counts {
+            *c = 0;
         }
     }
 
@@ -1058,6 +1187,7 @@ impl Rewriter {
     }
 
     fn patterns_text(&self, only: Option<usize>) -> String {
+        let counts = self.tables.borrow().counts.clone();
         let mut s = String::new();
         for (i, spec) in self.specs.iter().enumerate() {
             if only.is_some_and(|o| o != i) {
@@ -1071,8 +1201,8 @@ impl Rewriter {
                 InputSpec::NamedPattern(n, ..) => s.push_str(n),
                 InputSpec::MapperName(_) | InputSpec::Mapper(..) => s.push_str("<mapper>"),
             }
-            if self.stats[i].count > 0 {
-                let _ = write!(s, " [{}]", self.stats[i].count);
+            if counts[i] > 0 {
+                let _ = write!(s, " [{}]", counts[i]);
             }
             s.push('\n');
         }
@@ -1216,6 +1346,9 @@ impl Element for Rewriter {
             };
             self.specs[i] = resolved;
         }
+        if let Some(name) = self.capacity_of.clone() {
+            self.share_capacity(ctx, &name)?;
+        }
         if self.reap_interval > 0 {
             ctx.set_timer(ctx.now().saturating_add(self.reap_interval));
         }
@@ -1235,7 +1368,7 @@ impl Element for Rewriter {
     fn read_handler(&self, name: &str) -> Option<String> {
         let clock = self.now_seen;
         Some(match name {
-            "nmappings" => self.stats.iter().map(|s| s.count).sum::<u64>().to_string(),
+            "nmappings" => self.tables.borrow().counts.iter().sum::<u64>().to_string(),
             "mapping_failures" => self
                 .stats
                 .iter()
@@ -1244,10 +1377,11 @@ impl Element for Rewriter {
                 .to_string(),
             "size" | "table_size" => self.tables.borrow().flows.live().to_string(),
             "capacity" => {
-                if self.capacity == usize::MAX {
+                let capacity = self.tables.borrow().heap.borrow().capacity;
+                if capacity == usize::MAX {
                     i32::MAX.to_string()
                 } else {
-                    self.capacity.to_string()
+                    capacity.to_string()
                 }
             }
             "patterns" => self.patterns_text(None),
@@ -1282,7 +1416,7 @@ impl Element for Rewriter {
                 let n: usize = value.trim().parse().map_err(|_| {
                     HandlerError::BadValue(format!("capacity: '{value}' is not a number"))
                 })?;
-                self.capacity = n;
+                tables.heap.borrow_mut().capacity = n;
                 if self.evict.capacity() == 0 {
                     self.evict.reserve(n.min(1 << 20));
                 }
@@ -1323,6 +1457,51 @@ impl Element for Rewriter {
 }
 
 impl Rewriter {
+    /// `MAPPING_CAPACITY name`: this rewriter's mappings count against the capacity of
+    /// rewriter `name` (which may itself share another's), as do those of every rewriter
+    /// sharing it.
+    fn share_capacity(&self, ctx: &InitContext<'_>, name: &str) -> Result<(), String> {
+        let e = ctx
+            .element(name)
+            .ok_or_else(|| format!("bad MAPPING_CAPACITY: no element named '{name}'"))?;
+        let other = e
+            .shared
+            .and_then(|s| s.downcast::<RefCell<Tables>>().ok())
+            .ok_or_else(|| {
+                format!(
+                    "bad MAPPING_CAPACITY: '{name}' is not a rewriter (it is a {})",
+                    e.class
+                )
+            })?;
+        if Rc::ptr_eq(&other, &self.tables) {
+            return Ok(());
+        }
+        let heap = Rc::clone(&other.borrow().heap);
+        let old = Rc::clone(&self.tables.borrow().heap);
+        if Rc::ptr_eq(&heap, &old) {
+            return Ok(());
+        }
+        // Rewriters that already share this one's capacity move along with it.
+        let mut moving: Vec<Rc<RefCell<Tables>>> = old
+            .borrow()
+            .members
+            .iter()
+            .filter_map(Weak::upgrade)
+            .collect();
+        if moving.is_empty() {
+            moving.push(Rc::clone(&self.tables));
+        }
+        let mut h = heap.borrow_mut();
+        if h.members.is_empty() {
+            h.members.push(Rc::downgrade(&other));
+        }
+        for t in moving {
+            h.members.push(Rc::downgrade(&t));
+            t.borrow_mut().heap = Rc::clone(&heap);
+        }
+        Ok(())
+    }
+
     /// The kind of rewriter.
     pub fn kind(&self) -> Kind {
         self.kind
@@ -1351,6 +1530,7 @@ impl Rewriter {
         }
         self.specs[i] = spec;
         self.stats[i] = InputStats::default();
+        tables.counts[i] = 0;
         Ok(())
     }
 
