@@ -259,6 +259,34 @@ impl FromArg for String {
     }
 }
 
+/// The words of `s` at white space, quoted text kept whole with its quotes (Click's
+/// `cp_shift_spacevec`).
+pub fn split_words(s: &str) -> impl Iterator<Item = &str> {
+    let mut rest = s;
+    core::iter::from_fn(move || {
+        rest = rest.trim_start();
+        if rest.is_empty() {
+            return None;
+        }
+        let b = rest.as_bytes();
+        let mut i = 0;
+        let mut quote = None;
+        while i < b.len() {
+            match (quote, b[i]) {
+                (None, c) if c.is_ascii_whitespace() => break,
+                (None, c @ (b'"' | b'\'')) => quote = Some(c),
+                (Some(b'"'), b'\\') => i += 1,
+                (Some(q), c) if c == q => quote = None,
+                _ => {}
+            }
+            i += 1;
+        }
+        let (word, r) = rest.split_at(i.min(b.len()));
+        rest = r;
+        Some(word)
+    })
+}
+
 /// Removes Click quoting: `"a b"` → `a b` with `\n`, `\t`, `\\`, `\"` and `\<hex>` escapes
 /// understood; `'a b'` verbatim; unquoted text as is. Quoted and unquoted parts may be
 /// juxtaposed (`"a"b`).

@@ -322,32 +322,27 @@ impl<'c> Flattener<'c> {
                 }
                 b'\\' => i += 2,
                 b'$' => {
-                    let (name, default, end) = if b.get(i + 1) == Some(&b'{') {
-                        match text[i..].find('}') {
-                            Some(n) => {
-                                let inner = &text[i + 2..i + n];
-                                match inner.split_once('-') {
-                                    Some((v, d)) => (v, Some(d), i + n + 1),
-                                    None => (inner, None, i + n + 1),
-                                }
-                            }
-                            None => ("", None, i + 1),
-                        }
+                    let value = if b.get(i + 1) == Some(&b'{') {
+                        text[i..].find('}').map(|n| {
+                            // `${a[$n]}`: the inside is expanded first.
+                            let inner = self.substitute(&text[i + 2..i + n], env);
+                            (self.braced(&inner, env), i + n + 1)
+                        })
                     } else {
                         let n = b[i + 1..]
                             .iter()
                             .take_while(|c| c.is_ascii_alphanumeric() || **c == b'_')
                             .count();
-                        (&text[i + 1..i + 1 + n], None, i + 1 + n)
+                        let name = &text[i + 1..i + 1 + n];
+                        let v = (!name.is_empty())
+                            .then(|| self.lookup_var(Some(env), name).map(String::from))
+                            .flatten();
+                        Some((v, i + 1 + n))
                     };
-                    let value = if name.is_empty() {
-                        None
-                    } else {
-                        self.lookup_var(Some(env), name).or(default)
-                    };
-                    if let Some(v) = value {
+                    let end = value.as_ref().map_or(i + 1, |(_, e)| *e);
+                    if let Some((Some(v), _)) = value {
                         out.push_str(&text[copied..i]);
-                        out.push_str(v);
+                        out.push_str(&v);
                         copied = end;
                     }
                     i = end.max(i + 1);
@@ -357,6 +352,40 @@ impl<'c> Flattener<'c> {
         }
         out.push_str(&text[copied.min(text.len())..]);
         out
+    }
+
+    /// The value of `${NAME}`, `${NAME[INDEX]}` (the INDEXth space-separated word of the
+    /// value, from 0; empty past the last) or `${NAME-DEFAULT}` (DEFAULT when NAME is not
+    /// defined), given what is between the braces, already expanded. `None` when NAME is
+    /// not defined and there is no default.
+    fn braced(&self, inner: &str, env: u32) -> Option<String> {
+        let t = inner.trim_start();
+        let name_len = t
+            .bytes()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == b'_')
+            .count();
+        let (name, mut rest) = t.split_at(name_len);
+        rest = rest.trim_start();
+        let mut index = None;
+        if let Some(r) = rest.strip_prefix('[') {
+            if let Some((n, after)) = r.split_once(']') {
+                if let Ok(n) = n.trim().parse::<usize>() {
+                    index = Some(n);
+                    rest = after.trim_start();
+                }
+            }
+        }
+        let default = rest.strip_prefix('-');
+        match self
+            .lookup_var(Some(env), name)
+            .filter(|_| !name.is_empty())
+        {
+            Some(v) => Some(match index {
+                Some(n) => crate::args::split_words(v).nth(n).unwrap_or("").to_string(),
+                None => v.to_string(),
+            }),
+            None => default.map(String::from),
+        }
     }
 
     fn run(&mut self, params: &[(String, String)]) {

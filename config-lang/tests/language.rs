@@ -228,6 +228,15 @@ fn default_values_and_unknown_parameters() {
     assert_eq!(g.elements[1].config, "fallback $undefined '$quoted'");
 }
 
+#[test]
+fn indexed_parameters_give_one_word() {
+    let g = flat(
+        "elementclass W { $a, $n | input -> Print(${a[0]}|${a[2]}|${a[3]}|${a[$n]}|${ a [ 1 ] }|${b[0]-none}|${a[1]-x}) -> output }\n\
+         Idle -> W(\"p q\" r 's t', 1) -> Discard",
+    );
+    assert_eq!(g.elements[1].config, "\"p q\"|'s t'||r|r|none|r");
+}
+
 // ---------------------------------------------------------------- compound elements
 
 #[test]

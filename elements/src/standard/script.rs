@@ -102,7 +102,7 @@ use alloc::vec::Vec;
 use core::cell::{Cell, RefCell};
 use core::time::Duration;
 
-use sluice_config::args::{unquote, Args, FromArg};
+use sluice_config::args::{split_words, unquote, Args, FromArg};
 use sluice_dataplane::{
     Batch, ConfigContext, Context, Element, ElementClass, Handler, HandlerError, InitContext,
 };
@@ -689,34 +689,6 @@ fn words(s: &str) -> Vec<String> {
     out
 }
 
-/// The words of `s` at white space, quoted text kept whole with its quotes (Click's
-/// `cp_shift_spacevec`).
-fn spaced_words(s: &str) -> impl Iterator<Item = &str> {
-    let mut rest = s;
-    core::iter::from_fn(move || {
-        rest = rest.trim_start();
-        if rest.is_empty() {
-            return None;
-        }
-        let b = rest.as_bytes();
-        let mut i = 0;
-        let mut quote = None;
-        while i < b.len() {
-            match (quote, b[i]) {
-                (None, c) if c.is_ascii_whitespace() => break,
-                (None, c @ (b'"' | b'\'')) => quote = Some(c),
-                (Some(b'"'), b'\\') => i += 1,
-                (Some(q), c) if c == q => quote = None,
-                _ => {}
-            }
-            i += 1;
-        }
-        let (word, r) = rest.split_at(i.min(b.len()));
-        rest = r;
-        Some(word)
-    })
-}
-
 impl ScriptElement {
     fn var(&self, name: &str) -> Option<String> {
         self.vars
@@ -740,7 +712,7 @@ impl ScriptElement {
             _ => {
                 let n: usize = name.parse().ok().filter(|_| name.as_bytes()[0] != b'0')?;
                 Some(
-                    spaced_words(&self.run_args.borrow())
+                    split_words(&self.run_args.borrow())
                         .nth(n - 1)
                         .unwrap_or("")
                         .to_string(),
@@ -766,7 +738,7 @@ impl ScriptElement {
             _ => return Err("too many arguments".into()),
         };
         let shift_from = |value: &mut String| {
-            let first = spaced_words(value).next().unwrap_or("").to_string();
+            let first = split_words(value).next().unwrap_or("").to_string();
             let rest = value.trim_start()[first.len()..].trim_start().to_string();
             *value = rest;
             first
@@ -971,7 +943,7 @@ impl ScriptElement {
             }
             b'?' => Some((self.write_status.to_string(), at + 2)),
             b'#' => Some((
-                spaced_words(&self.run_args.borrow()).count().to_string(),
+                split_words(&self.run_args.borrow()).count().to_string(),
                 at + 2,
             )),
             c if c.is_ascii_alphanumeric() || c == b'_' => {
