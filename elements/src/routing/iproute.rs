@@ -11,7 +11,7 @@
 //! (read). Tables that change at run time add
 //! `add` (fails if the prefix has a route), `set` (adds or replaces), `remove`
 //! (`ADDR/MASK [GW [OUT]]`) and `ctrl` (lines of `add ...`/`set ...`/`remove ...`, applied
-//! all or nothing).
+//! all or nothing). Addresses in written and looked-up values may be AddressInfo names.
 
 use alloc::boxed::Box;
 use alloc::format;
@@ -261,8 +261,13 @@ impl<T: RouteTable> RouteElement<T> {
         &self.table
     }
 
-    fn run(&mut self, cmd: Command, text: &str) -> Result<Option<IpRoute>, String> {
-        let r = parse_route(text, cmd == Command::Remove, None)?;
+    fn run(
+        &mut self,
+        cmd: Command,
+        text: &str,
+        names: &dyn NameLookup,
+    ) -> Result<Option<IpRoute>, String> {
+        let r = parse_route(text, cmd == Command::Remove, Some(names))?;
         if let Some(p) = r.port {
             if p >= self.noutputs {
                 return Err(format!("bad OUTPUT {p}"));
@@ -282,7 +287,7 @@ impl<T: RouteTable> RouteElement<T> {
 
     /// Applies `add`/`set`/`remove` lines as one transaction: on the first failure every
     /// earlier change is undone.
-    fn ctrl(&mut self, text: &str) -> Result<(), String> {
+    fn ctrl(&mut self, text: &str, names: &dyn NameLookup) -> Result<(), String> {
         // (what to undo, route): Add undoes by removal; Set/Remove restore the old route.
         let mut undo: Vec<(Command, IpRoute, Option<IpRoute>)> = Vec::new();
         let mut failure = None;
@@ -304,9 +309,9 @@ impl<T: RouteTable> RouteElement<T> {
                     break;
                 }
             };
-            match self.run(cmd, rest) {
+            match self.run(cmd, rest, names) {
                 Ok(old) => {
-                    let new = parse_route(rest, cmd == Command::Remove, None).ok();
+                    let new = parse_route(rest, cmd == Command::Remove, Some(names)).ok();
                     if let Some(new) = new {
                         undo.push((cmd, new, old));
                     }
@@ -381,14 +386,14 @@ impl<T: RouteTable> Element for RouteElement<T> {
     /// when the route has one (`-1` without a route), as Click answers.
     fn read_handler_with(
         &mut self,
-        _ctx: &mut Context<'_>,
+        ctx: &mut Context<'_>,
         name: &str,
         params: &str,
     ) -> Option<Result<String, HandlerError>> {
         if name != "lookup" {
             return None;
         }
-        let Ok(addr) = params.trim().parse::<Ipv4Addr>() else {
+        let Ok(addr) = parse_ip(params.trim(), Some(ctx.names())) else {
             return Some(Err(HandlerError::BadValue("expected IP address".into())));
         };
         Some(Ok(match self.table.lookup(u32::from(addr)) {
@@ -400,7 +405,7 @@ impl<T: RouteTable> Element for RouteElement<T> {
 
     fn write_handler(
         &mut self,
-        _ctx: &mut Context<'_>,
+        ctx: &mut Context<'_>,
         name: &str,
         value: &str,
     ) -> Result<(), HandlerError> {
@@ -409,14 +414,16 @@ impl<T: RouteTable> Element for RouteElement<T> {
             "set" => Command::Set,
             "remove" => Command::Remove,
             "ctrl" if self.mutability == Mutability::Dynamic => {
-                return self.ctrl(value).map_err(HandlerError::BadValue);
+                return self
+                    .ctrl(value, ctx.names())
+                    .map_err(HandlerError::BadValue);
             }
             _ => return Err(HandlerError::NoSuchHandler(name.into())),
         };
         if self.mutability == Mutability::Static {
             return Err(HandlerError::NoSuchHandler(name.into()));
         }
-        self.run(cmd, value.trim())
+        self.run(cmd, value.trim(), ctx.names())
             .map(|_| ())
             .map_err(HandlerError::BadValue)
     }

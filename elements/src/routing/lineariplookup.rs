@@ -290,6 +290,15 @@ mod tests {
                 .router
                 .read_handler_with("dut.lookup", "nonsense")
                 .is_err());
+            assert_eq!(lookup("foo:bcast"), "2", "{class}: names in lookups");
+            if class != "StaticIPLookup" {
+                // Handler writes read the configuration's names too.
+                h.write("remove", "foo").unwrap();
+                assert_eq!(lookup("1.2.3.4"), "1", "{class}");
+                h.write("ctrl", "add foo 2\nset net:bcast 0").unwrap();
+                assert_eq!(lookup("1.2.3.4"), "2", "{class}");
+                assert_eq!(lookup("10.9.255.255"), "0", "{class}");
+            }
         }
     }
 
