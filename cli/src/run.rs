@@ -437,7 +437,12 @@ pub fn main(args: RunArgs) -> ExitCode {
         console: Box::new(StderrConsole),
     };
     let mut router = match Router::new(&graph, &classes, env) {
-        Ok(r) => r,
+        Ok(mut r) => {
+            if let Some(main) = sources.first() {
+                r.set_configuration(main.text.clone());
+            }
+            r
+        }
         Err(d) => {
             match args.error_format {
                 ErrorFormat::Sluice => eprint!("{}", config::render(&d, &sources)),

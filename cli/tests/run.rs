@@ -535,6 +535,9 @@ fn click_command_line_expression_quit_globs_and_flattened_output() {
         text(&out.stdout),
         "i.count:\n3\n\nc.count:\n3\n\nDiscard@3.count:\n3\n\n"
     );
+    // The global config handler is the configuration as written (Click's `config`).
+    let out = sluice(&d, &["-q", "-h", "config", "-e", config]);
+    assert_eq!(text(&out.stdout), format!("{config}\n"));
     let out = sluice(&d, &["-e", config, "-h", "nosuch*.count"]);
     assert!(!out.status.success());
     assert!(

@@ -437,6 +437,7 @@ impl Router {
                 depth: Cell::new(0),
                 pool,
                 names: Box::new(names),
+                configuration: String::new(),
                 simulated: clock.simulated(),
                 clock,
                 now: Cell::new(now),
@@ -477,6 +478,12 @@ impl Router {
     /// Whether a stop was requested and honoured.
     pub fn is_stopped(&self) -> bool {
         self.core.stopped.get()
+    }
+
+    /// Sets the text the global `config` handler answers: the configuration as the user
+    /// wrote it (Click's `config`).
+    pub fn set_configuration(&mut self, text: String) {
+        self.core.configuration = text;
     }
 
     /// Stops the router at the end of the current round.

@@ -153,10 +153,12 @@ pub fn router(
         device_opener: None,
         console: Box::new(SerialConsole),
     };
-    Router::new(&config.graph, &classes, env).map_err(|diags| {
+    let mut router = Router::new(&config.graph, &classes, env).map_err(|diags| {
         let source = Source::new(config.name.clone(), config.text.clone());
         diags.render(core::slice::from_ref(&source))
-    })
+    })?;
+    router.set_configuration(config.text.clone());
+    Ok(router)
 }
 
 /// The router's clock: nanoseconds since kernel entry, from the TSC.

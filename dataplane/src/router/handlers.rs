@@ -139,6 +139,7 @@ impl Core {
     fn read_global(&self, h: &str) -> Result<String, HandlerError> {
         Ok(match h {
             "version" => env!("CARGO_PKG_VERSION").into(),
+            "config" => self.configuration.clone(),
             "list" => {
                 let mut s = format!("{}\n", self.nodes.len());
                 for n in &self.nodes {
