@@ -45,7 +45,7 @@ pub mod classes {
     pub use super::infinitesource::{InfiniteSource, RandomSource};
     pub use super::length::{CheckLength, Pad, Truncate};
     pub use super::mixedqueue::MixedQueue;
-    pub use super::paint::{Null, Paint, PaintSwitch};
+    pub use super::paint::{Null, Paint, PaintSwitch, PullNull, PushNull};
     pub use super::print::Print;
     pub use super::queue::{FullNoteQueue, NotifierQueue, Queue, SimpleQueue};
     pub use super::randomseed::RandomSeed;
@@ -89,6 +89,8 @@ pub static ALL: &[&ElementClass] = &[
     &PullTee,
     &Hub,
     &Null,
+    &PushNull,
+    &PullNull,
     &Truncate,
     &Pad,
     &CheckLength,

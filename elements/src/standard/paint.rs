@@ -6,6 +6,22 @@
 //!
 //! Passes every packet on.
 //!
+//! ## `PushNull()` — passes packets unchanged, push only.
+//!
+//! **Ports:** `1/1`: one input, one output.
+//!
+//! **Processing:** `h`: push.
+//!
+//! `Null` with push ports: a configuration that connects it to a pull port is an error.
+//!
+//! ## `PullNull()` — passes packets unchanged, pull only.
+//!
+//! **Ports:** `1/1`: one input, one output.
+//!
+//! **Processing:** `l`: pull.
+//!
+//! `Null` with pull ports: each pull on its output pulls from its input.
+//!
 //! ## `Paint(COLOR [, ANNO])` — sets the paint annotation.
 //!
 //! **Ports:** `1/1`: one input, one output.
@@ -55,6 +71,24 @@ pub static Null: ElementClass = ElementClass {
     name: "Null",
     ports: "1/1",
     processing: "a",
+    make: make_null,
+    names: None,
+};
+
+/// `PushNull`.
+pub static PushNull: ElementClass = ElementClass {
+    name: "PushNull",
+    ports: "1/1",
+    processing: "h",
+    make: make_null,
+    names: None,
+};
+
+/// `PullNull`.
+pub static PullNull: ElementClass = ElementClass {
+    name: "PullNull",
+    ports: "1/1",
+    processing: "l",
     make: make_null,
     names: None,
 };
@@ -219,6 +253,39 @@ mod tests {
         assert_eq!(r.read_handler("p.color").unwrap(), "7");
         assert!(r.write_handler("p.color", "256").is_err());
         assert_eq!(b.pool.stats().free, 16);
+    }
+
+    #[test]
+    fn push_and_pull_nulls_keep_their_processing() {
+        let b = Bench::new().pool(16, 2);
+        let g = graph(
+            &[
+                ("q", "Queue", ""),
+                ("n", "PullNull", ""),
+                ("c", "PullCollect", ""),
+            ],
+            &[(0, 0, 1, 0), (1, 0, 2, 0)],
+        );
+        let mut r = b.router(&g).unwrap();
+        r.push_to("q", 0, b.batch(&[b"a", b"b"])).unwrap();
+        r.run_rounds(2);
+        assert_eq!(collected_bytes("c"), [b"a", b"b"]);
+        drop(r);
+        // The graph check refuses a push element on a queue's pull output, and a pull one
+        // after a push output.
+        let specs = sluice_dataplane::element::class_table(&crate::all_classes());
+        for (first, second) in [("Queue", "PushNull"), ("Tee", "PullNull")] {
+            let g = graph(
+                &[("a", first, ""), ("n", second, ""), ("d", "Discard", "")],
+                &[(0, 0, 1, 0), (1, 0, 2, 0)],
+            );
+            let diags = sluice_config::check(&g, &specs);
+            assert!(
+                diags.0.iter().any(|d| d.message.contains("pull")),
+                "{first} -> {second}: {:?}",
+                diags.0
+            );
+        }
     }
 
     #[test]
