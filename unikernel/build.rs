@@ -19,6 +19,9 @@ fn main() {
     let dir = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
     println!("cargo:rustc-link-arg-bins=-T{dir}/linker.ld");
     println!("cargo:rustc-link-arg-bins=-znoexecstack");
+    // Segments packed in the file (not padded to page offsets): their load addresses stay
+    // page-aligned (the linker script), and the loader copies each by its file offset.
+    println!("cargo:rustc-link-arg-bins=--nmagic");
     println!("cargo:rerun-if-changed=linker.ld");
     println!("cargo:rerun-if-changed=src/arch/boot.S");
     println!("cargo:rerun-if-env-changed=SLUICE_CONFIG");
