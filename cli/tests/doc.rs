@@ -104,3 +104,44 @@ fn an_unknown_class_fails_with_a_suggestion() {
     );
     assert!(!err.contains("did you mean"), "{err}");
 }
+
+#[test]
+fn the_committed_element_reference_is_what_sluice_doc_writes() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = sluice(&["doc", "--markdown", dir.path().to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let committed = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/elements");
+    let names = |d: &std::path::Path| {
+        let mut v: Vec<String> = std::fs::read_dir(d)
+            .unwrap_or_else(|e| panic!("{}: {e}", d.display()))
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    };
+    let written = names(dir.path());
+    assert!(written.contains(&"IPFilter.md".to_string()) && written.len() > 100);
+    assert_eq!(
+        names(&committed),
+        written,
+        "docs/elements is stale: run `sluice doc --markdown docs/elements`"
+    );
+    for n in &written {
+        let a = std::fs::read_to_string(dir.path().join(n)).unwrap();
+        let b = std::fs::read_to_string(committed.join(n)).unwrap();
+        assert_eq!(
+            a, b,
+            "docs/elements/{n} is stale: run `sluice doc --markdown docs/elements`"
+        );
+    }
+    let page = std::fs::read_to_string(dir.path().join("IPFilter.md")).unwrap();
+    assert!(page.starts_with("# `IPFilter(ACTION_1 PATTERN_1, ..., ACTION_N PATTERN_N)`\n"));
+    assert!(
+        !page.contains("](crate::") && !page.contains("](super::"),
+        "{page}"
+    );
+}
