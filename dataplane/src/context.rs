@@ -94,6 +94,19 @@ impl<E: ?Sized> Ctx<'_, E> {
         }
     }
 
+    /// Sends the packets emitted so far, on every push output from port 0 up, on their way
+    /// ahead of anything this call emits later. Click pushes each packet as it is emitted;
+    /// an element whose packets on different outputs must keep their interleaving (a query
+    /// sent between two data packets) calls this where the order matters. Cold: each call
+    /// hands its batches to the router one by one.
+    pub fn send_ahead(&mut self) {
+        for port in 0..self.out.len() {
+            if !self.out[port].is_empty() {
+                self.flush(port, true);
+            }
+        }
+    }
+
     /// Packets waiting in the fullest output batch.
     #[inline]
     pub fn fill(&self) -> usize {

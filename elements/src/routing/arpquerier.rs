@@ -143,7 +143,11 @@ impl ArpQuerier {
         p.anno_mut().vlan_tci = q.vlan_tci;
         self.queries += 1;
         let port = ctx.noutputs().saturating_sub(1);
+        // Click sends a query the moment it decides to: after the packets sent before it,
+        // and (a renewal query) before the packet that prompted it.
+        ctx.send_ahead();
         ctx.output(port, p);
+        ctx.send_ahead();
     }
 
     /// Sends `p` (whose Ethernet header is in place when `encapsulated`) or holds it.
@@ -653,8 +657,12 @@ mod tests {
         send_ip(&mut h, [10, 0, 0, 2], 1);
         let out = h.take();
         assert_eq!(out.len(), 2, "packet sent and renewal query");
-        let query = out.iter().find(|o| o.data[12..14] == [0x08, 0x06]).unwrap();
-        assert_eq!(&query.data[..6], &PEER, "renewal is unicast");
+        assert_eq!(
+            out[0].data[12..14],
+            [0x08, 0x06],
+            "the query goes first, as in Click"
+        );
+        assert_eq!(&out[0].data[..6], &PEER, "renewal is unicast");
         h.advance(240 * S);
         assert_eq!(h.read("count"), "0", "expired and removed by the timer");
         send_ip(&mut h, [10, 0, 0, 2], 2);
