@@ -31,7 +31,8 @@
 //! | `icmp_type`, `icmp_type_name`, `icmp_code` | ICMP header fields (the type by name, `echo`) |
 //! | `icmp_flowid`, `icmp_seq` | an echo's identifier and sequence number |
 //! | `ip_opt`, `tcp_opt` | options: only `.` (none) is read and written |
-//! | `tcp_off`, `ip_capture_len` | the TCP header length; the bytes the packet holds (written only) |
+//! | `tcp_off` | the TCP header length in bytes (read: rounded up to 4, options bytes 0) |
+//! | `ip_capture_len` | the bytes the packet holds (written only) |
 //! | `payload` | the bytes after the TCP or UDP header (for other protocols, after the IP header), a double-quoted string |
 //! | `payload_len` | the payload's length |
 //! | `link`, `direction` | the paint annotation (`direction` writes 0 as `>`, 1 as `<`) |
@@ -347,6 +348,7 @@ struct Line {
     ip_dscp: Option<u8>,
     ip_ecn: Option<u8>,
     ip_hl: Option<usize>,
+    tcp_off: Option<usize>,
     tcp_seq: Option<u32>,
     tcp_ack: Option<u32>,
     tcp_flags: Option<u16>,
@@ -440,8 +442,9 @@ impl Line {
             IcmpType | IcmpTypeName => {
                 self.icmp_type = Some(crate::classify::lang::icmp_type_number(w)?)
             }
+            TcpOff => self.tcp_off = Some(w.parse().ok()?),
+            CaptureLen => {}
             // Options are read only as `.`, none.
-            TcpOff | CaptureLen => {}
             IpOpt | TcpOpt if w == "." => {}
             IpOpt | TcpOpt => return None,
             IcmpFlowid => self.icmp_id = Some(w.parse().ok()?),
@@ -566,8 +569,11 @@ impl From {
         let frag_first = true;
         // An ICMP payload is the whole message (as Click reads it): the header is made only
         // when the line gives none.
+        // A TCP header longer than 20 bytes holds end-of-option-list bytes; a data offset
+        // below 20 is written as given over a 20-byte header, as Click does.
+        let tcp_off = l.tcp_off.map_or(20, |o| (o.min(60) + 3) & !3);
         let th_len = match proto {
-            PROTO_TCP => 20,
+            PROTO_TCP => tcp_off.max(20),
             PROTO_UDP => 8,
             PROTO_ICMP if l.payload.is_none() => 8,
             _ => 0,
@@ -612,7 +618,7 @@ impl From {
                 t[4..8].copy_from_slice(&l.tcp_seq.unwrap_or(0).to_be_bytes());
                 t[8..12].copy_from_slice(&l.tcp_ack.unwrap_or(0).to_be_bytes());
                 let flags = l.tcp_flags.unwrap_or(0);
-                t[12] = 0x50 | ((flags >> 8) & 1) as u8;
+                t[12] = ((tcp_off / 4) as u8) << 4 | ((flags >> 8) & 1) as u8;
                 t[13] = flags as u8;
                 t[14..16].copy_from_slice(&l.tcp_win.unwrap_or(0).to_be_bytes());
                 t[18..20].copy_from_slice(&l.tcp_urp.unwrap_or(0).to_be_bytes());
@@ -1158,6 +1164,25 @@ mod tests {
         assert_eq!(seen[0].data.len(), 28, "headers only");
         assert_eq!(&seen[0].data[10..12], &[0, 0], "no checksum");
         assert!(out.ends_with("100 28 72\n"), "{out}");
+    }
+
+    #[test]
+    fn tcp_off_sizes_the_tcp_header() {
+        let (seen, out) = run(
+            "!data src dst proto tcp_off\n1.0.0.1 2.0.0.2 T 38\n1.0.0.1 2.0.0.2 T 6\n1.0.0.1 2.0.0.2 T 9999\n",
+            "",
+            "tcp_off ip_capture_len",
+        );
+        assert_eq!(seen[0].data.len(), 60, "20 IP + 40 TCP bytes");
+        assert_eq!(seen[0].data[32] >> 4, 10);
+        assert!(
+            seen[0].data[40..].iter().all(|&b| b == 0),
+            "end-of-options bytes"
+        );
+        assert_eq!(seen[1].data.len(), 40, "never less than a full header");
+        assert_eq!(seen[1].data[32] >> 4, 2);
+        assert_eq!(seen[2].data[32] >> 4, 15, "at most 60 bytes");
+        assert_eq!(out.lines().last(), Some("60 80"), "{out}");
     }
 
     #[test]
