@@ -171,14 +171,6 @@ pub(crate) fn parse_value<T: FromArg>(handler: &str, value: &str) -> Result<T, H
     T::from_arg(value.trim(), None).map_err(|e| HandlerError::BadValue(format!("{handler}: {e}")))
 }
 
-/// Click's unparsing of an Ethernet address: lower-case hex, colon-separated.
-pub(crate) fn ether_str(a: [u8; 6]) -> String {
-    format!(
-        "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
-        a[0], a[1], a[2], a[3], a[4], a[5]
-    )
-}
-
 /// Click's `EtherAddress::unparse`, which its `config` texts and address handlers print:
 /// upper-case hex, dash-separated (`00-0A-95-9D-68-16`).
 pub(crate) fn ether_unparse(a: [u8; 6]) -> String {

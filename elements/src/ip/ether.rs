@@ -89,7 +89,7 @@ use sluice_dataplane::{
     PacketType,
 };
 
-use super::common::{ether_str, parse_value, push_each, Verdict};
+use super::common::{ether_unparse, parse_value, push_each, Verdict};
 use crate::wire::ethernet;
 
 /// `EtherEncap`.
@@ -185,8 +185,8 @@ impl Element for Encap {
     fn read_handler(&self, name: &str) -> Option<String> {
         let f = ethernet::EthernetFrame::new_unchecked(&self.header[..]);
         match name {
-            "src" => Some(ether_str(f.src_addr())),
-            "dst" => Some(ether_str(f.dst_addr())),
+            "src" => Some(ether_unparse(f.src_addr())),
+            "dst" => Some(ether_unparse(f.dst_addr())),
             "ethertype" => Some(f.ethertype().to_string()),
             "drops" => Some(self.drops.to_string()),
             _ => None,
@@ -263,7 +263,7 @@ impl Element for Rewrite {
             "drops" => return Some(self.drops.to_string()),
             _ => return None,
         }
-        Some(ether_str(a))
+        Some(ether_unparse(a))
     }
 
     fn write_handler(
@@ -336,7 +336,7 @@ impl Element for StoreEther {
     }
 
     fn read_handler(&self, name: &str) -> Option<String> {
-        (name == "addr").then(|| ether_str(self.addr))
+        (name == "addr").then(|| ether_unparse(self.addr))
     }
 
     fn write_handler(
@@ -522,7 +522,11 @@ mod tests {
         let e = etherparse::Ethernet2HeaderSlice::from_slice(&out[0][0].data).unwrap();
         assert_eq!(e.ether_type(), etherparse::EtherType::IPV4);
         assert_eq!(h.read("ethertype"), "2048");
-        assert_eq!(h.read("src"), "02:00:00:00:00:01");
+        assert_eq!(
+            h.read("src"),
+            "02-00-00-00-00-01",
+            "Click unparses with dashes, upper case"
+        );
         h.write("dst", "00:0a:95:9d:68:16").unwrap();
         h.write("ethertype", "0x86dd").unwrap();
         let (_, b) = h.one(ip).unwrap();

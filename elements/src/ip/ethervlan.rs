@@ -89,7 +89,7 @@ use sluice_dataplane::{
 };
 
 use super::common::{
-    config_keyword, ether_str, ether_unparse, forward_each, parse_value, push_each, reconfigure,
+    config_keyword, ether_unparse, forward_each, parse_value, push_each, reconfigure,
     set_config_keyword, Verdict,
 };
 use super::vlan::{tag_tci, write_tag, Tag, Tci};
@@ -194,8 +194,8 @@ impl EtherVlanEncap {
         alloc::format!(
             "{}, {}, {}, {}",
             self.ethertype,
-            ether_str(self.src()),
-            ether_str(self.dst()),
+            ether_unparse(self.src()),
+            ether_unparse(self.dst()),
             self.tag.args_text()
         )
     }
