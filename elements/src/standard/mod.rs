@@ -1,5 +1,5 @@
 //! The standard elements: sources and sinks, counters, queues, switches, `Tee`, `Print`,
-//! `Truncate`/`Pad`/`CheckLength`/`Resize`, `RatedUnqueue`/`BandwidthRatedUnqueue`,
+//! `Truncate`/`Pad`/`CheckLength`/`Resize`, `RatedUnqueue`/`BandwidthRatedUnqueue`, `DelayUnqueue`, `SetTimestamp`,
 //! `RatedSplitter`/`BandwidthRatedSplitter`, `FrontDropQueue`/`MixedQueue`, `Hub`, `RoundRobinSched`/`PrioSched`,
 //! `Script`/`DriverManager`, `RandomSeed`, `AddressInfo`, and the device elements `FromDevice`/`ToDevice`.
 //! Each file's module documentation is the element's manual, in Click's style.
@@ -11,6 +11,7 @@ pub mod bwratedsplitter;
 mod common;
 pub(crate) use common::parse_value as common_parse_value;
 pub mod counter;
+pub mod delayunqueue;
 pub mod device;
 pub mod discard;
 pub mod frontdropqueue;
@@ -28,6 +29,7 @@ pub mod ratedsplitter;
 pub mod resize;
 pub mod sched;
 pub mod script;
+pub mod settimestamp;
 pub mod switch;
 pub mod tee;
 pub mod unqueue;
@@ -38,6 +40,7 @@ pub mod classes {
     pub use super::addressinfo::AddressInfo;
     pub use super::bwratedsplitter::BandwidthRatedSplitter;
     pub use super::counter::{AverageCounter, Counter};
+    pub use super::delayunqueue::DelayUnqueue;
     pub use super::device::{FromDevice, ToDevice};
     pub use super::discard::{Discard, Idle};
     pub use super::frontdropqueue::FrontDropQueue;
@@ -55,6 +58,7 @@ pub mod classes {
     pub use super::resize::Resize;
     pub use super::sched::{PrioSched, RoundRobinSched};
     pub use super::script::{DriverManager, Script};
+    pub use super::settimestamp::SetTimestamp;
     pub use super::switch::{HashSwitch, RandomSwitch, RoundRobinSwitch, StaticSwitch, Switch};
     pub use super::tee::{PullTee, Tee};
     pub use super::unqueue::Unqueue;
@@ -79,6 +83,7 @@ pub static ALL: &[&ElementClass] = &[
     &FrontDropQueue,
     &MixedQueue,
     &Unqueue,
+    &DelayUnqueue,
     &RatedUnqueue,
     &BandwidthRatedUnqueue,
     &RatedSplitter,
@@ -96,6 +101,7 @@ pub static ALL: &[&ElementClass] = &[
     &CheckLength,
     &Resize,
     &Paint,
+    &SetTimestamp,
     &PaintSwitch,
     &Switch,
     &StaticSwitch,
