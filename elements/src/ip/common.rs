@@ -174,10 +174,7 @@ pub(crate) fn parse_value<T: FromArg>(handler: &str, value: &str) -> Result<T, H
 /// Click's `EtherAddress::unparse`, which its `config` texts and address handlers print:
 /// upper-case hex, dash-separated (`00-0A-95-9D-68-16`).
 pub(crate) fn ether_unparse(a: [u8; 6]) -> String {
-    format!(
-        "{:02X}-{:02X}-{:02X}-{:02X}-{:02X}-{:02X}",
-        a[0], a[1], a[2], a[3], a[4], a[5]
-    )
+    crate::routing::addr::unparse_ether(&a)
 }
 
 /// Click's `read_keyword_handler`: the value of keyword argument `key` in the configuration
