@@ -8,6 +8,10 @@
 //!      that rebuilds the `FlatGraph` at boot, and the registry names only the classes that
 //!      graph uses (`&sluice_elements::classes::<Class>`), so the linker drops every other
 //!      element (a firewall image carries no NAT) and the parser is not in the image at all;
+//!      what elements compute from their arguments is computed here too
+//!      (`sluice_dataplane::router::prepare`: the classifiers' programs) and embedded as
+//!      `PREPARED`, and those classes are registered in their *prepared* form, which only
+//!      decodes it — the pattern compilers are not in the image and nothing compiles at boot;
 //!    - without it, a *generic* image with every `no_std` class, which reads its
 //!      configuration at boot (a PVH module, `-initrd fw.click`).
 
@@ -48,6 +52,9 @@ pub const EMBEDDED: Option<Embedded> = None;
 pub fn classes() -> alloc::vec::Vec<&'static ElementClass> {
     sluice_elements::all_classes()
 }
+
+/// Nothing prepared on the host: elements compute at boot.
+pub static PREPARED: &[Option<&[u8]>] = &[];
 ";
 
 fn specialized(path: &std::path::Path) -> String {
@@ -68,6 +75,14 @@ fn specialized(path: &std::path::Path) -> String {
         });
 
     let classes: BTreeSet<&str> = graph.elements.iter().map(|e| e.class.as_str()).collect();
+    let prepared = sluice_dataplane::router::prepare(&graph, &sluice_elements::all_classes())
+        .unwrap_or_else(|diags| {
+            panic!(
+                "SLUICE_CONFIG {}: elements do not configure (run `sluice check` on it):\n{}",
+                path.display(),
+                diags.render(std::slice::from_ref(&source))
+            )
+        });
     let mut s = String::new();
     s.push_str("/// The configuration built into this image.\n");
     s.push_str("pub const EMBEDDED: Option<Embedded> = Some(Embedded {\n");
@@ -82,9 +97,31 @@ fn specialized(path: &std::path::Path) -> String {
             class.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
             "class name {class:?} is not an identifier"
         );
-        let _ = writeln!(s, "        &sluice_elements::classes::{class},");
+        match sluice_elements::classify::prepared::class_path(class) {
+            Some(path) => {
+                let _ = writeln!(s, "        &{path},");
+            }
+            None => {
+                let _ = writeln!(s, "        &sluice_elements::classes::{class},");
+            }
+        }
     }
     s.push_str("    ]\n}\n\n");
+    s.push_str("/// What the host computed for each element (`Element::prepared`), by index.\n");
+    s.push_str("pub static PREPARED: &[Option<&[u8]>] = &[\n");
+    for p in &prepared {
+        match p {
+            None => s.push_str("    None,\n"),
+            Some(bytes) => {
+                s.push_str("    Some(b\"");
+                for b in bytes {
+                    let _ = write!(s, "\\x{b:02x}");
+                }
+                s.push_str("\"),\n");
+            }
+        }
+    }
+    s.push_str("];\n\n");
     s.push_str("fn graph() -> FlatGraph {\n");
     s.push_str("    let span = |start: u32, end: u32| Span { file: 0, start, end };\n");
     s.push_str("    let element = |name: &str, class: &str, config: &str, at: (u32, u32), config_at: (u32, u32)| FlatElement {\n");

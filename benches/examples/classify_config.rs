@@ -79,6 +79,7 @@ fn configure(class: &ElementClass, config: &str, noutputs: usize) {
         noutputs,
         span: Span::default(),
         names: &names,
+        prepared: None,
     };
     let mut args = Args::new(config, Span::default()).with_names(&names);
     let e = (class.make)(&mut args, &cx).expect("configures");

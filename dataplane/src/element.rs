@@ -141,6 +141,14 @@ pub trait Element {
     /// Runs when the router stops: flush files, print summaries.
     fn cleanup(&mut self, _ctx: &mut Context<'_>) {}
 
+    /// What this element computed from its arguments, as bytes its class's *prepared*
+    /// form rebuilds it from without computing it again (a classifier's compiled
+    /// program). `sluice build` embeds them in an image (see [`crate::router::prepare`]);
+    /// `None` (the default) when there is nothing worth carrying.
+    fn prepared(&self) -> Option<alloc::vec::Vec<u8>> {
+        None
+    }
+
     /// Whether the packets this element emits in one call travel on from its highest
     /// output port down to port 0, rather than from port 0 up (the default). Click pushes
     /// each packet as it emits it; an element that emits a copy on output 1 before the
@@ -310,6 +318,9 @@ pub struct ConfigContext<'a> {
     pub span: Span,
     /// Address names (`AddressInfo`).
     pub names: &'a dyn NameLookup,
+    /// What the host computed for this element ([`Element::prepared`]), when the router
+    /// was built with it ([`crate::Router::new_prepared`]).
+    pub prepared: Option<&'a [u8]>,
 }
 
 /// Builds an element from its arguments. Problems are recorded in `args` (with spans);

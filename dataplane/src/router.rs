@@ -38,8 +38,8 @@ mod context;
 mod handlers;
 mod schedule;
 
-pub use configure::check_arguments;
 use configure::configure;
+pub use configure::{check_arguments, prepare};
 use schedule::coalescable;
 pub use schedule::TASK_RUNS_PER_SLICE;
 
@@ -281,6 +281,19 @@ impl Router {
         classes: &[&'static ElementClass],
         env: Environment,
     ) -> Result<Router, Diagnostics> {
+        Self::new_prepared(graph, classes, env, &[])
+    }
+
+    /// As [`Router::new`], handing element `i`'s constructor `prepared[i]` (what
+    /// [`prepare`] collected on the host) in [`ConfigContext::prepared`].
+    ///
+    /// [`ConfigContext::prepared`]: crate::ConfigContext::prepared
+    pub fn new_prepared(
+        graph: &FlatGraph,
+        classes: &[&'static ElementClass],
+        env: Environment,
+        prepared: &[Option<&[u8]>],
+    ) -> Result<Router, Diagnostics> {
         let Environment {
             pool,
             clock,
@@ -288,7 +301,7 @@ impl Router {
             mut device_opener,
             console,
         } = env;
-        let (made, names) = configure(graph, classes, configure::UnknownClass::Report)?;
+        let (made, names) = configure(graph, classes, configure::UnknownClass::Report, prepared)?;
         let n = graph.elements.len();
         let mut diags = Diagnostics::default();
 

@@ -153,10 +153,11 @@ pub fn router(
         device_opener: None,
         console: Box::new(SerialConsole),
     };
-    let mut router = Router::new(&config.graph, &classes, env).map_err(|diags| {
-        let source = Source::new(config.name.clone(), config.text.clone());
-        diags.render(core::slice::from_ref(&source))
-    })?;
+    let mut router = Router::new_prepared(&config.graph, &classes, env, registry::PREPARED)
+        .map_err(|diags| {
+            let source = Source::new(config.name.clone(), config.text.clone());
+            diags.render(core::slice::from_ref(&source))
+        })?;
     router.set_configuration(config.text.clone());
     Ok(router)
 }

@@ -29,6 +29,7 @@ pub(super) fn configure(
     graph: &FlatGraph,
     classes: &[&'static ElementClass],
     unknown: UnknownClass,
+    prepared: &[Option<&[u8]>],
 ) -> Result<(Configured, Names), Diagnostics> {
     let mut diags = Diagnostics::default();
     // Each element's class, looked up once for both passes.
@@ -73,6 +74,7 @@ pub(super) fn configure(
             noutputs: nout[i],
             span: e.span,
             names: &book,
+            prepared: prepared.get(i).copied().flatten(),
         };
         let mut args = Args::new(&e.config, e.config_span).with_names(&book);
         let el = (class.make)(&mut args, &cctx);
@@ -104,9 +106,23 @@ pub(super) fn configure(
 /// are skipped: the graph check (`sluice_config::check`) reports those, so the two checks
 /// run side by side and report every error once.
 pub fn check_arguments(graph: &FlatGraph, classes: &[&'static ElementClass]) -> Diagnostics {
-    configure(graph, classes, UnknownClass::Skip)
+    configure(graph, classes, UnknownClass::Skip, &[])
         .err()
         .unwrap_or_default()
+}
+
+/// Builds every element as the router would and collects what each computed from its
+/// arguments ([`Element::prepared`]), one entry per element of `graph`: what `sluice build`
+/// embeds in an image so that the guest, given it through [`Router::new_prepared`]
+/// (with the classes' prepared forms), does not compute it again at boot.
+///
+/// [`Router::new_prepared`]: crate::Router::new_prepared
+pub fn prepare(
+    graph: &FlatGraph,
+    classes: &[&'static ElementClass],
+) -> Result<Vec<Option<Vec<u8>>>, Diagnostics> {
+    let (made, _) = configure(graph, classes, UnknownClass::Report, &[])?;
+    Ok(made.iter().map(|(_, e)| e.prepared()).collect())
 }
 
 /// The name tables of a configuration, one per declaring class; a name resolves in the

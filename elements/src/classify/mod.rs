@@ -19,6 +19,7 @@ pub mod classifier;
 pub mod ipclassifier;
 pub mod ipfilter;
 pub mod lang;
+pub mod prepared;
 pub mod program;
 
 use program::{Expr, Outcome, Program};
@@ -46,10 +47,11 @@ pub(crate) struct Classify {
 
 impl Classify {
     pub(crate) fn new(rules: &[(Expr, Outcome)]) -> Self {
-        Self {
-            program: Program::compile_with_switches(rules, SWITCH_MIN_VALUES),
-            drops: 0,
-        }
+        Self::of_program(Program::compile_with_switches(rules, SWITCH_MIN_VALUES))
+    }
+
+    pub(crate) fn of_program(program: Program) -> Self {
+        Self { program, drops: 0 }
     }
 }
 
@@ -98,6 +100,10 @@ impl Element for Classify {
 
     fn handlers(&self) -> &'static [Handler] {
         HANDLERS
+    }
+
+    fn prepared(&self) -> Option<Vec<u8>> {
+        Some(self.program.encode())
     }
 }
 

@@ -26,6 +26,8 @@ use alloc::vec::Vec;
 
 use sluice_dataplane::Packet;
 
+mod encoding;
+
 /// Where a test's offset counts from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Base {
