@@ -147,14 +147,42 @@ pub(crate) fn fabs(x: f64) -> f64 {
     }
 }
 
-/// A rate as Click prints it: an integer when whole, else up to three decimals.
+/// A rate as Click prints it: an integer when whole, else up to three decimals (rounded).
+///
+/// Integer arithmetic only: float formatting would add ~10 KiB of code to an image for
+/// this one handler.
 pub(crate) fn unparse_rate(r: f64) -> String {
-    if r == trunc(r) || fabs(r) >= 1e15 {
-        format!("{r:.0}")
-    } else {
-        let s = format!("{r:.3}");
-        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    if r.is_nan() {
+        return "NaN".into();
     }
+    let sign = if r < 0.0 { "-" } else { "" };
+    let a = fabs(r);
+    if a == f64::INFINITY {
+        return format!("{sign}inf");
+    }
+    if a == trunc(a) {
+        // Every f64 from 2^53 on is whole.
+        return format!("{sign}{}", a as u128);
+    }
+    // The fraction alone (exact), in thousandths rounded to nearest, ties to even, as
+    // float formatting rounds.
+    let int = a as u64;
+    let scaled = (a - int as f64) * 1000.0;
+    let floor = scaled as u64;
+    let rest = scaled - floor as f64;
+    let thousandths = floor + u64::from(rest > 0.5 || (rest == 0.5 && floor % 2 == 1));
+    let (whole, frac) = (int + thousandths / 1000, thousandths % 1000);
+    if a >= 1e15 {
+        // Too large for decimals: the nearest integer, ties to even.
+        let half = a - int as f64;
+        let up = half > 0.5 || (half == 0.5 && int % 2 == 1);
+        return format!("{sign}{}", int + u64::from(up));
+    }
+    if frac == 0 {
+        return format!("{sign}{whole}");
+    }
+    let digits = format!("{frac:03}");
+    format!("{sign}{whole}.{}", digits.trim_end_matches('0'))
 }
 
 #[cfg(test)]
@@ -184,5 +212,25 @@ mod tests {
         assert_eq!(unparse_data(&[8, 0, 1, 2, 3]), "\\<08000102 03>");
         assert_eq!(unparse_rate(2.0), "2");
         assert_eq!(unparse_rate(2.5), "2.5");
+    }
+
+    #[test]
+    fn rates_print_as_rounded_float_formatting_would() {
+        for r in [
+            0.0, 1.0, 2.5, 0.1, 0.0004, 0.0006, 1.25, 99.999, 99.9996, 1234.5678, 16.0625,
+            1e14 + 0.25, 1e15 + 0.5, 1e15 + 1.5, 3e15, 1e20, -2.5, -0.125,
+        ] {
+            let reference = {
+                let s = format!("{r:.3}");
+                if r == trunc(r) || fabs(r) >= 1e15 {
+                    format!("{r:.0}")
+                } else {
+                    s.trim_end_matches('0').trim_end_matches('.').to_string()
+                }
+            };
+            assert_eq!(unparse_rate(r), reference, "{r}");
+        }
+        assert_eq!(unparse_rate(f64::NAN), "NaN");
+        assert_eq!(unparse_rate(f64::INFINITY), "inf");
     }
 }
