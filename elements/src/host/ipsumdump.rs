@@ -30,7 +30,8 @@
 //! | `tcp_flags` | TCP flags, letters of `FSRPAUECN` (`.` none), or a number |
 //! | `icmp_type`, `icmp_type_name`, `icmp_code` | ICMP header fields (the type by name, `echo`) |
 //! | `icmp_flowid`, `icmp_seq` | an echo's identifier and sequence number |
-//! | `ip_opt`, `tcp_opt` | options: only `.` (none) is read and written |
+//! | `ip_opt` | IP options: `rr{A,...}`, `ssrr{A,...}`, `lsrr{A,...}` (`^` marks the pointer; `+N` adds N free slots), `nop`, `eol`, others as `KIND=B:B...`; `.` is none |
+//! | `tcp_opt` | TCP options: `mssN`, `wscaleN`, `sackok`, `sackL-R` (blocks joined by `,sack` share an option), `tsA:B`, `nop`, `eol`, others as `KIND=B:B...`, separated by `;`; `.` is none |
 //! | `tcp_off` | the TCP header length in bytes (read: rounded up to 4, options bytes 0) |
 //! | `ip_capture_len` | the bytes the packet holds (written only) |
 //! | `payload` | the bytes after the TCP or UDP header (for other protocols, after the IP header), a double-quoted string |
@@ -51,9 +52,10 @@
 //!
 //! **Handlers:** `count` (r: packets made), `active` (rw).
 //!
-//! **Differences from Click:** binary dumps, `MULTIPACKET`, `SAMPLE`, `FLOWID`, IP and TCP
-//! option fields and the other rarely used fields are not supported (an unknown field is a
-//! configuration error naming it).
+//! **Differences from Click:** binary dumps, `MULTIPACKET`, `SAMPLE`, `FLOWID` and the other
+//! rarely used fields are not supported (an unknown field is a configuration error naming
+//! it); an IP timestamp option is written in the generic `68=B:B...` form and read only in
+//! it.
 //!
 //! ## `ToIPSummaryDump(FILENAME [, keywords])` — writes IP packets as lines of text (Click's ipsumdump format).
 //!
@@ -72,9 +74,10 @@
 //!
 //! **Handlers:** `count` (r: packets written).
 //!
-//! **Differences from Click:** binary dumps, `MULTIPACKET`, `SAMPLE`, `FLOWID`, IP and TCP
-//! option fields and the other rarely used fields are not supported (an unknown field is a
-//! configuration error naming it).
+//! **Differences from Click:** binary dumps, `MULTIPACKET`, `SAMPLE`, `FLOWID` and the other
+//! rarely used fields are not supported (an unknown field is a configuration error naming
+//! it); an IP timestamp option is written in the generic `68=B:B...` form and read only in
+//! it.
 
 use std::boxed::Box;
 use std::io::{BufRead, BufReader, Write};
@@ -349,6 +352,8 @@ struct Line {
     ip_ecn: Option<u8>,
     ip_hl: Option<usize>,
     tcp_off: Option<usize>,
+    ip_opt: Option<Vec<u8>>,
+    tcp_opt: Option<Vec<u8>>,
     tcp_seq: Option<u32>,
     tcp_ack: Option<u32>,
     tcp_flags: Option<u16>,
@@ -444,9 +449,8 @@ impl Line {
             }
             TcpOff => self.tcp_off = Some(w.parse().ok()?),
             CaptureLen => {}
-            // Options are read only as `.`, none.
-            IpOpt | TcpOpt if w == "." => {}
-            IpOpt | TcpOpt => return None,
+            IpOpt => self.ip_opt = Some(super::sumdump_opts::parse_ip(w)?),
+            TcpOpt => self.tcp_opt = Some(super::sumdump_opts::parse_tcp(w)?),
             IcmpFlowid => self.icmp_id = Some(w.parse().ok()?),
             IcmpSeq => self.icmp_seq = Some(w.parse().ok()?),
             IcmpCode => self.icmp_code = Some(w.parse().ok()?),
@@ -565,13 +569,21 @@ impl From {
     /// The packet a line describes.
     fn build(&self, ctx: &Context<'_>, l: &Line) -> Option<Packet> {
         let proto = l.proto.unwrap_or(self.default_proto);
-        let hl = l.ip_hl.map_or(20, |h| (h.min(60) + 3) & !3).max(20);
+        // Options lengthen a header to hold them (padded with end-of-list bytes).
+        let padded = |o: &Option<Vec<u8>>| o.as_ref().map_or(0, |o| (20 + o.len() + 3) & !3);
+        let hl = l
+            .ip_hl
+            .map_or(20, |h| (h.min(60) + 3) & !3)
+            .max(padded(&l.ip_opt));
         let frag_first = true;
         // An ICMP payload is the whole message (as Click reads it): the header is made only
         // when the line gives none.
         // A TCP header longer than 20 bytes holds end-of-option-list bytes; a data offset
         // below 20 is written as given over a 20-byte header, as Click does.
-        let tcp_off = l.tcp_off.map_or(20, |o| (o.min(60) + 3) & !3);
+        let tcp_off = l
+            .tcp_off
+            .map_or(20, |o| (o.min(60) + 3) & !3)
+            .max(padded(&l.tcp_opt));
         let th_len = match proto {
             PROTO_TCP => tcp_off.max(20),
             PROTO_UDP => 8,
@@ -610,6 +622,9 @@ impl From {
         d[9] = proto;
         d[12..16].copy_from_slice(&l.src.unwrap_or([0; 4]));
         d[16..20].copy_from_slice(&l.dst.unwrap_or([0; 4]));
+        if let Some(o) = &l.ip_opt {
+            d[20..20 + o.len()].copy_from_slice(o);
+        }
         let t = &mut d[hl..];
         match proto {
             PROTO_TCP => {
@@ -622,6 +637,9 @@ impl From {
                 t[13] = flags as u8;
                 t[14..16].copy_from_slice(&l.tcp_win.unwrap_or(0).to_be_bytes());
                 t[18..20].copy_from_slice(&l.tcp_urp.unwrap_or(0).to_be_bytes());
+                if let Some(o) = &l.tcp_opt {
+                    t[20..20 + o.len()].copy_from_slice(o);
+                }
             }
             PROTO_UDP => {
                 t[0..2].copy_from_slice(&l.sport.unwrap_or(0).to_be_bytes());
@@ -963,15 +981,12 @@ impl To {
                 TcpOff => th(&[PROTO_TCP], 13)
                     .map_or_else(dash, |t| (usize::from(t[12] >> 4) * 4).to_string()),
                 CaptureLen => p.len().to_string(),
-                // Only "no options" is written as Click writes it.
-                IpOpt => ip.map_or_else(dash, |_| if hl == 20 { ".".into() } else { dash() }),
-                TcpOpt => th(&[PROTO_TCP], 13).map_or_else(dash, |t| {
-                    if t[12] >> 4 == 5 {
-                        ".".into()
-                    } else {
-                        dash()
-                    }
-                }),
+                IpOpt => ip
+                    .and_then(|d| d.get(20..hl))
+                    .map_or_else(dash, super::sumdump_opts::unparse_ip),
+                TcpOpt => th(&[PROTO_TCP], 13)
+                    .and_then(|t| t.get(20..usize::from(t[12] >> 4) * 4))
+                    .map_or_else(dash, super::sumdump_opts::unparse_tcp),
                 IcmpFlowid => th(&[PROTO_ICMP], 6).map_or_else(dash, |t| u16_at(t, 4).to_string()),
                 IcmpSeq => th(&[PROTO_ICMP], 8).map_or_else(dash, |t| u16_at(t, 6).to_string()),
                 IcmpCode => th(&[PROTO_ICMP], 2).map_or_else(dash, |t| t[1].to_string()),
@@ -1079,6 +1094,32 @@ impl Element for To {
 #[cfg(test)]
 mod tests {
     use super::super::testutil::{arg, graph, router, take_collected, tempdir};
+
+    #[test]
+    fn options_lengthen_headers_and_are_written_back() {
+        let (seen, out) = run(
+            "!data src dst proto ip_opt tcp_opt\n1.0.0.1 2.0.0.2 T lsrr{^3.3.3.3,4.4.4.4} sack1-9;mss536\n1.0.0.1 2.0.0.2 T . .\n1.0.0.1 2.0.0.2 T ssrr{1.2.3} .\n",
+            ", CHECKSUM true",
+            "ip_hl tcp_off ip_opt tcp_opt",
+        );
+        assert_eq!(seen.len(), 3);
+        // 11 bytes of IP options pad to 12; 14 bytes of TCP options to 16.
+        assert_eq!(seen[0].data[0] & 15, 8);
+        assert_eq!(&seen[0].data[20..24], &[131, 11, 4, 3]);
+        assert_eq!(seen[0].data[31], 0, "end-of-list padding");
+        assert_eq!(seen[0].data[32 + 12] >> 4, 9);
+        let lines: Vec<&str> = out.lines().filter(|l| !l.starts_with('!')).collect();
+        assert_eq!(
+            lines,
+            // A malformed option field is left out, as a field that does not parse is.
+            [
+                "32 36 lsrr{^3.3.3.3,4.4.4.4} sack1-9;mss536",
+                "20 20 . .",
+                "20 20 . ."
+            ],
+            "{out}"
+        );
+    }
 
     #[test]
     fn timestamps_may_omit_the_seconds() {

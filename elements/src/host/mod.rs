@@ -12,6 +12,7 @@ use sluice_dataplane::ElementClass;
 pub mod fromdump;
 pub mod ipsumdump;
 pub mod pcap;
+mod sumdump_opts;
 pub mod todump;
 
 #[cfg(test)]
