@@ -20,7 +20,6 @@ KNOWN = [
     (r"\$\{a\[0\]\}", "`${a[0]}` variable expansion"),
     (r"redeclaration", "Click's \"redeclaration of element\" message and landmarks"),
     (r"yes->|all->\[|entry ", "classifier `.program` text: sluice's compiler and its listing differ on purpose"),
-    (r"REPLY_ANNO|STREAMING_TIMEOUT|MAPPING_CAPACITY", "`ICMPRewriter` does not take `REPLY_ANNO` (it reads the keyword as an element name)"),
     (r"click-install", "needs the Linux kernel module"),
 ]
 

@@ -1,4 +1,4 @@
-//! `ICMPRewriter(MAPS [, DST_ANNO])` — translates ICMP error messages about rewritten flows.
+//! `ICMPRewriter(MAPS [, DST_ANNO, REPLY_ANNO])` — translates ICMP error messages about rewritten flows.
 //!
 //! **Ports:** `1/1-2`: one input, one or two outputs.
 //!
@@ -23,6 +23,10 @@
 //! **Keywords:**
 //!
 //! - `DST_ANNO`: set the destination IP annotation to the new outer destination; default true.
+//! - `REPLY_ANNO`: a one-byte annotation (`PAINT`). When the quoted packet travelled its
+//!   mapping's forward way (the error answers it, so it comes back as a reply), the error
+//!   gets the annotation value that mapping gives its replies (the rewriter's own
+//!   `REPLY_ANNO`, which remembers it from the mapping's first packet). Not set by default.
 //!
 //! **Handlers:** `rewritten`, `unmapped` (packets sent to output 1 or dropped),
 //! `bad_packets` (r).
@@ -53,7 +57,7 @@ use sluice_dataplane::{
     Batch, ConfigContext, Context, Element, ElementClass, Handler, InitContext, Packet,
 };
 
-use super::rewriter::Tables;
+use super::rewriter::{ReplyAnno, Tables};
 use super::table::{fold, FlowId};
 use crate::wire::checksum::{fix_zero, update16, update32};
 
@@ -65,6 +69,7 @@ struct IcmpRewriter {
     names: Vec<String>,
     maps: Vec<Rc<RefCell<Tables>>>,
     dst_anno: bool,
+    reply_anno: Option<ReplyAnno>,
     has_unmapped_output: bool,
     rewritten: u64,
     unmapped: u64,
@@ -73,6 +78,16 @@ struct IcmpRewriter {
 
 fn make(args: &mut Args<'_>, cctx: &ConfigContext<'_>) -> Option<Box<dyn Element>> {
     let dst_anno = args.read_k::<bool>("DST_ANNO").unwrap_or(true);
+    let reply_anno = match args.read_k::<String>("REPLY_ANNO") {
+        Some(name) => match ReplyAnno::parse(name.trim()) {
+            Ok(a) => Some(a),
+            Err(e) => {
+                args.error_whole(e);
+                return None;
+            }
+        },
+        None => None,
+    };
     let names: Vec<String> = args
         .rest()
         .iter()
@@ -87,6 +102,7 @@ fn make(args: &mut Args<'_>, cctx: &ConfigContext<'_>) -> Option<Box<dyn Element
         names,
         maps: Vec::new(),
         dst_anno,
+        reply_anno,
         has_unmapped_output: cctx.noutputs > 1,
         rewritten: 0,
         unmapped: 0,
@@ -166,7 +182,7 @@ impl IcmpRewriter {
             _ => return Err(Skip::Unmapped),
         };
         let key = quoted.reverse();
-        let original = self
+        let (original, reply, anno) = self
             .maps
             .iter()
             .find_map(|t| t.try_borrow().ok()?.original_of_quoted(proto, &key))
@@ -241,6 +257,9 @@ impl IcmpRewriter {
         put16(ip, 10, sum);
         if self.dst_anno {
             p.anno_mut().dst_ip = new_dst.to_be_bytes();
+        }
+        if let (Some(a), true) = (self.reply_anno, reply) {
+            a.set(p, anno);
         }
         Ok(())
     }
@@ -431,6 +450,45 @@ mod tests {
             error(NAT, SRV, unreachable(), &udp(SRV, 53, NAT, 1024, b"a"))
         );
         assert_checksums(&out);
+    }
+
+    #[test]
+    fn reply_anno_gives_errors_about_forward_packets_the_mappings_reply_value() {
+        let mut r = Rig::multi(&[
+            ("icmp", "ICMPRewriter", "rw, REPLY_ANNO PAINT", 1, 2),
+            (
+                "rw",
+                "IPRewriter",
+                "pattern 21.0.0.1 1024-65535# - - 0 1, keep 1 0, REPLY_ANNO PAINT",
+                2,
+                2,
+            ),
+        ])
+        .unwrap();
+        // The mapping remembers paint 5 from its first packet.
+        let (_, sent, _) = r
+            .painted_into("rw", 0, &udp(IN, 5353, SRV, 53, b"q"), 5)
+            .unwrap();
+        let err = error(ROUTER, NAT, unreachable(), &sent[..28]);
+        let (o, out, paint) = r.painted_into("icmp", 0, &err, 0).unwrap();
+        assert_eq!((o, paint), (0, 5));
+        assert_eq!(flow_of(&out).2, IN);
+        // An error about a packet that travelled its mapping's reply way (a `keep`
+        // mapping made by input 1, answered from inside) keeps its own paint.
+        r.painted_into("rw", 1, &udp(SRV, 99, IN, 7, b"in"), 9)
+            .unwrap();
+        let (_, delivered, _) = r
+            .painted_into("rw", 0, &udp(IN, 7, SRV, 99, b"back"), 4)
+            .unwrap();
+        assert_eq!(flow_of(&delivered), flow_of(&udp(IN, 7, SRV, 99, b"")));
+        let err = error(ROUTER, IN, unreachable(), &delivered[..28]);
+        let (o, _, paint) = r.painted_into("icmp", 0, &err, 3).unwrap();
+        assert_eq!((o, paint), (0, 3));
+        // Without REPLY_ANNO the paint is left alone; a bad annotation name is an error.
+        let e = Rig::multi(&[("icmp", "ICMPRewriter", "rw, REPLY_ANNO NOPE", 1, 1)])
+            .err()
+            .unwrap();
+        assert!(e.contains("REPLY_ANNO"), "{e}");
     }
 
     #[test]

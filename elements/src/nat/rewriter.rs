@@ -152,14 +152,17 @@ impl Tables {
 
 impl Tables {
     /// For an ICMP error quoting a packet of protocol `proto` whose flow identifier,
-    /// reversed, is `key`: the identifier that packet had before this rewriter changed it.
-    pub fn original_of_quoted(&self, proto: u8, key: &FlowId) -> Option<FlowId> {
+    /// reversed, is `key`: the identifier that packet had before this rewriter changed it,
+    /// whether `key` is the mapping's reply entry, and the annotation byte the mapping
+    /// gives its replies (`REPLY_ANNO`).
+    pub fn original_of_quoted(&self, proto: u8, key: &FlowId) -> Option<(FlowId, bool, u8)> {
         // Address mappings have no ports to translate a quoted TCP/UDP header by.
         if self.kind.by_address() {
             return None;
         }
         let (fi, d) = self.maps[self.kind.map_for(proto)?].get(key)?;
-        Some(self.flows.slots[fi as usize].keys[1 - d])
+        let f = &self.flows.slots[fi as usize];
+        Some((f.keys[1 - d], d == 1, f.reply_anno))
     }
 
     /// The kind of rewriter these tables belong to.
@@ -217,12 +220,12 @@ pub struct Rewriter {
 
 /// A one-byte annotation `REPLY_ANNO` names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum ReplyAnno {
+pub(super) enum ReplyAnno {
     Paint,
 }
 
 impl ReplyAnno {
-    fn parse(name: &str) -> Result<Self, String> {
+    pub(super) fn parse(name: &str) -> Result<Self, String> {
         match name {
             "PAINT" => Ok(Self::Paint),
             _ => Err(format!(
@@ -231,13 +234,13 @@ impl ReplyAnno {
         }
     }
 
-    fn get(self, p: &Packet) -> u8 {
+    pub(super) fn get(self, p: &Packet) -> u8 {
         match self {
             Self::Paint => p.anno().paint,
         }
     }
 
-    fn set(self, p: &mut Packet, v: u8) {
+    pub(super) fn set(self, p: &mut Packet, v: u8) {
         match self {
             Self::Paint => p.anno_mut().paint = v,
         }

@@ -75,6 +75,30 @@ impl Rig {
             .find_map(|(o, v)| v.into_iter().next().map(|b| (o, b)))
     }
 
+    /// Pushes one frame painted `paint` into element `name`; returns (output, bytes, paint)
+    /// of what came out first.
+    pub fn painted_into(
+        &mut self,
+        name: &str,
+        port: usize,
+        frame: &[u8],
+        paint: u8,
+    ) -> Option<(usize, Vec<u8>, u8)> {
+        let h = &mut self.harness;
+        let mut p = h.packet(frame);
+        p.set_network_offset(0);
+        p.anno_mut().paint = paint;
+        let mut batch = sluice_dataplane::Batch::new();
+        batch.push(p);
+        h.router.run_rounds(1);
+        h.router.push_to(name, port, batch).expect("element exists");
+        h.outputs(name)
+            .into_iter()
+            .flatten()
+            .next()
+            .map(|o| (o.port, o.data, o.anno.paint))
+    }
+
     /// Pushes one frame; returns (output, bytes) if it came out.
     pub fn one(&mut self, port: usize, frame: &[u8]) -> Option<(usize, Vec<u8>)> {
         let name = self.harness.dut().to_string();
