@@ -57,7 +57,7 @@ use sluice_dataplane::{
     Batch, ConfigContext, Context, Element, ElementClass, Handler, InitContext, Packet,
 };
 
-use super::rewriter::{ReplyAnno, Tables};
+use super::rewriter::{ReplyAnno, Shared, Tables};
 use super::table::{fold, FlowId};
 use crate::wire::checksum::{fix_zero, update16, update32};
 
@@ -296,7 +296,8 @@ impl Element for IcmpRewriter {
                 .ok_or_else(|| format!("no element named '{name}'"))?;
             let tables = e
                 .shared
-                .and_then(|s| s.downcast::<RefCell<Tables>>().ok())
+                .and_then(|s| s.downcast::<Shared>().ok())
+                .map(|s| Rc::clone(&s.tables))
                 .ok_or_else(|| format!("'{name}' is not a rewriter (it is a {})", e.class))?;
             self.maps.push(tables);
         }

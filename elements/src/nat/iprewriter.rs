@@ -47,6 +47,15 @@
 //! mapping that expires first; if every mapping is guaranteed the new flow is dropped and
 //! counted as a mapping failure.
 //!
+//! A TCP mapping may carry sequence-number deltas, which `FTPPortMapper` adds when it
+//! changes a payload's length: per direction, from a trigger sequence number on, sequence
+//! numbers move by the sum of the changes so far. A packet's sequence number moves by its
+//! own direction's delta; its acknowledgement number and the edges of its SACK blocks
+//! move back by the other direction's (the TCP checksum is updated to match). A trigger
+//! is forgotten once sequence numbers are 2^30 past it (its delta then applies to all);
+//! a change at the same trigger as the newest replaces it. Mappings without deltas pay
+//! nothing for this.
+//!
 //! **Keywords:**
 //!
 //! - `TCP_TIMEOUT` (also `TIMEOUT`): seconds, default 24 hours.
@@ -70,7 +79,8 @@
 //! `tcp_lookup SADDR SPORT DADDR DPORT` (r: the identifier that TCP flow is rewritten to,
 //! empty when unmapped). A table lists every entry as Click does:
 //! `(SA, SP, DA, DP) => (SA', SP', DA', DP') [*F R] iINPUT expSECONDS`, the `*` marking the
-//! entry's own output.
+//! entry's own output; a TCP entry whose direction has a sequence-number delta shows it
+//! after the rewritten identifier (`seq -12`).
 //!
 //! **Example:**
 //!
@@ -95,8 +105,8 @@
 //!
 //! **Processing:** `h/h`: push.
 //!
-//! `IPRewriter` for TCP only: the same input specs, mappings, connection tracking and
-//! timeouts. Packets that are not TCP are handled as `IPRewriter` handles packets that are
+//! `IPRewriter` for TCP only: the same input specs, mappings, connection tracking,
+//! sequence-number deltas (for `FTPPortMapper`) and timeouts. Packets that are not TCP are handled as `IPRewriter` handles packets that are
 //! neither TCP nor UDP: out unchanged for a `pass OUTPUT` input spec, dropped otherwise.
 //!
 //! **Keywords:** as `IPRewriter`'s, `TIMEOUT` meaning `TCP_TIMEOUT`.
@@ -110,8 +120,7 @@
 //! in `IPRewriter`'s format, `lookup SADDR SPORT DADDR DPORT` (as `IPRewriter`'s
 //! `tcp_lookup`).
 //!
-//! **Differences from Click:** those of `IPRewriter`; also, sequence-number deltas (Click's
-//! FTPPortMapper interface) are not offered.
+//! **Differences from Click:** those of `IPRewriter`.
 //!
 //! ## `UDPRewriter(INPUTSPEC_1, ..., INPUTSPEC_N [, KEYWORDS])` — rewrites UDP packets' addresses and ports, and TCP as if it were UDP.
 //!

@@ -4,6 +4,7 @@
 //! they share.
 
 use alloc::boxed::Box;
+use alloc::collections::BTreeMap;
 use alloc::format;
 use alloc::rc::{Rc, Weak};
 use alloc::string::{String, ToString};
@@ -21,10 +22,10 @@ use sluice_dataplane::{
 
 use super::pattern::{parse_input_spec, parse_pattern_with_ports, InputSpec, Pattern};
 use super::table::{
-    apply_delta, Flow, FlowId, FlowMap, Flows, S_FORWARD_DATA, S_FORWARD_DONE, S_REPLY_DATA,
-    S_REPLY_DONE, S_UDP_PACKET, S_UDP_REPLY, S_UDP_STREAMING,
+    apply_delta, fold, Flow, FlowId, FlowMap, Flows, SeqDeltas, S_FORWARD_DATA, S_FORWARD_DONE,
+    S_REPLY_DATA, S_REPLY_DONE, S_SEQ, S_UDP_PACKET, S_UDP_REPLY, S_UDP_STREAMING,
 };
-use crate::wire::checksum::{fix_zero, update16};
+use crate::wire::checksum::{fix_zero, update16, update32};
 
 const NS: u64 = 1_000_000_000;
 const PROTO_ICMP: u8 = 1;
@@ -98,6 +99,8 @@ pub struct Tables {
     counts: Vec<u64>,
     /// The capacity these mappings count against, perhaps with other rewriters'.
     heap: Rc<RefCell<Heap>>,
+    /// The sequence-number deltas of the TCP flows marked [`S_SEQ`], by flow.
+    seq: BTreeMap<u32, SeqDeltas>,
 }
 
 /// A mapping capacity and the rewriters whose mappings count against it: one rewriter's
@@ -130,6 +133,9 @@ impl Tables {
         if let Some(mapi) = self.kind.map_for(f.proto) {
             self.maps[mapi].remove_if(&f.keys[0], fi);
             self.maps[mapi].remove_if(&f.keys[1], fi);
+        }
+        if f.state & S_SEQ != 0 {
+            self.seq.remove(&fi);
         }
         self.flows.remove(fi);
         if let Some(c) = self.counts.get_mut(usize::from(f.input)) {
@@ -419,7 +425,7 @@ pub fn configure(
     } else {
         Vec::with_capacity(cap.min(1 << 20))
     };
-    Some(Box::new(Rewriter {
+    let engine = Rewriter {
         kind,
         specs,
         stats,
@@ -432,6 +438,7 @@ pub fn configure(
                 capacity: cap,
                 members: Vec::new(),
             })),
+            seq: BTreeMap::new(),
         })),
         t,
         reap_interval: reap,
@@ -445,6 +452,12 @@ pub fn configure(
         evict_guarantees_end: u64::MAX,
         noutputs: cctx.noutputs,
         now_seen: 0,
+    };
+    let tables = Rc::clone(&engine.tables);
+    Some(Box::new(RewriterElement {
+        kind,
+        engine: Rc::new(RefCell::new(engine)),
+        tables,
     }))
 }
 
@@ -681,6 +694,15 @@ impl Rewriter {
                 } else {
                     if tlen >= 18 {
                         track_tcp(flow, dir, ip, ihl, total);
+                        // Only flows FTPPortMapper changed carry deltas.
+                        if flow.state & S_SEQ != 0 {
+                            let th_off = usize::from(ip[ihl + 12] >> 4) * 4;
+                            if let (true, Some(sd)) =
+                                (ip.len() - ihl >= th_off, tables.seq.get_mut(&fi))
+                            {
+                                apply_seq(sd, dir, &mut ip[ihl..], th_off);
+                            }
+                        }
                     }
                     (self.tcp_timeout(flow), self.t.tcp_guarantee)
                 }
@@ -1132,6 +1154,7 @@ impl Rewriter {
         tables.maps[0].clear();
         tables.maps[1].clear();
         tables.flows.clear();
+        tables.seq.clear();
         self.evict.clear();
         self.evict_pos = 0;
         for c in &mut tables.counts {
@@ -1143,7 +1166,13 @@ impl Rewriter {
     fn table_text(&self, proto: Option<u8>, now: u64) -> String {
         let tables = self.tables.borrow();
         let mut s = String::new();
-        for f in tables.flows.slots.iter().filter(|f| f.live()) {
+        for (fi, f) in tables
+            .flows
+            .slots
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| f.live())
+        {
             let same = match proto {
                 Some(PROTO_TCP) => f.proto == PROTO_TCP && self.kind != Kind::Udp,
                 Some(_) => f.proto != PROTO_TCP || self.kind == Kind::Udp,
@@ -1173,10 +1202,17 @@ impl Rewriter {
                     ),
                     _ => format!("{} => {}", this, f.rewritten(d)),
                 };
+                // A TCP flow with sequence-number deltas shows its direction's newest.
+                let seq = match tables.seq.get(&(fi as u32)).map(|sd| sd.newest(d)) {
+                    Some(n) if n > 0 => format!(" seq +{n}"),
+                    Some(n) if n < 0 => format!(" seq {n}"),
+                    _ => String::new(),
+                };
                 let _ = writeln!(
                     s,
-                    "{} [{}{} {}{}] i{} exp{}",
+                    "{}{} [{}{} {}{}] i{} exp{}",
                     entry,
+                    seq,
                     if a == '*' { "*" } else { "" },
                     f.outputs[0],
                     if b == '*' { "*" } else { "" },
@@ -1231,6 +1267,75 @@ fn track_tcp(flow: &mut Flow, dir: usize, ip: &[u8], ihl: usize, total: usize) {
     if payload {
         flow.state |= data;
     }
+}
+
+/// Moves the sequence number of TCP segment `tcp` (header length `th_off`, all present),
+/// travelling in direction `dir`, by that direction's deltas, and its acknowledgement
+/// number and SACK blocks back by the other direction's, keeping the checksum right.
+fn apply_seq(sd: &mut SeqDeltas, dir: usize, tcp: &mut [u8], th_off: usize) {
+    let seq = be32(tcp, 4);
+    sd.saw(dir, seq);
+    let mut check = be16(tcp, 16);
+    if sd.active(dir) {
+        let new = sd.new_seq(dir, seq);
+        check = update32(check, seq.to_be_bytes(), new.to_be_bytes());
+        tcp[4..8].copy_from_slice(&new.to_be_bytes());
+    }
+    if sd.active(1 - dir) {
+        let ack = be32(tcp, 8);
+        let new = sd.new_ack(dir, ack);
+        check = update32(check, ack.to_be_bytes(), new.to_be_bytes());
+        tcp[8..12].copy_from_slice(&new.to_be_bytes());
+        // Options that are just the usual aligned timestamp hold no SACK blocks.
+        if th_off > 32 || (th_off == 32 && tcp[20..24] != [1, 1, 8, 10]) {
+            check = apply_sack(sd, dir, &mut tcp[..th_off], check);
+        }
+    }
+    put16(tcp, 16, check);
+}
+
+/// Moves the edges of every SACK block in the options of TCP header `tcp` back by the
+/// other direction's deltas; returns checksum `check` updated for the change. Stops at the
+/// end of the option list or at an option that does not fit.
+fn apply_sack(sd: &SeqDeltas, dir: usize, tcp: &mut [u8], mut check: u16) -> u16 {
+    let end = tcp.len();
+    let mut i = 20;
+    while i < end {
+        match tcp[i] {
+            0 => break,
+            1 => i += 1,
+            kind => {
+                let Some(&len) = tcp.get(i + 1) else { break };
+                let len = usize::from(len);
+                if kind == 5 {
+                    if i + len > end || len % 8 != 2 {
+                        break;
+                    }
+                    // The blocks may sit at any alignment: update the checksum over the
+                    // 16-bit words (counted from the header's start) that cover them.
+                    let (lo, hi) = ((i + 2) & !1, (i + len + 1) & !1);
+                    let mut old = [0u8; 42];
+                    old[..hi - lo].copy_from_slice(&tcp[lo..hi]);
+                    for b in (i + 2..i + len).step_by(8) {
+                        for at in [b, b + 4] {
+                            let v = sd.new_ack(dir, be32(tcp, at));
+                            tcp[at..at + 4].copy_from_slice(&v.to_be_bytes());
+                        }
+                    }
+                    let mut acc = u32::from(!check);
+                    for k in (0..hi - lo).step_by(2) {
+                        acc += u32::from(!u16::from_be_bytes([old[k], old[k + 1]]));
+                        acc += u32::from(be16(tcp, lo + k));
+                    }
+                    check = !fold(acc);
+                } else if len < 2 {
+                    break;
+                }
+                i += len;
+            }
+        }
+    }
+    check
 }
 
 const IP_HANDLERS: &[Handler] = &[
@@ -1452,10 +1557,165 @@ impl Element for Rewriter {
             ONE_TABLE_HANDLERS
         }
     }
+}
+
+/// A rewriter as the router holds it: the engine behind a shared cell, so that
+/// `FTPPortMapper` can make mappings in it, and its tables.
+struct RewriterElement {
+    kind: Kind,
+    engine: Rc<RefCell<Rewriter>>,
+    tables: Rc<RefCell<Tables>>,
+}
+
+impl Element for RewriterElement {
+    fn effects(&self) -> Effects {
+        Effects::Local
+    }
+
+    fn push(&mut self, ctx: &mut Context<'_>, port: usize, batch: Batch) {
+        self.engine.borrow_mut().push(ctx, port, batch);
+    }
+
+    fn initialize(&mut self, ctx: &mut InitContext<'_>) -> Result<(), String> {
+        self.engine.borrow_mut().initialize(ctx)
+    }
+
+    fn run_timer(&mut self, ctx: &mut Context<'_>) {
+        self.engine.borrow_mut().run_timer(ctx);
+    }
+
+    fn read_handler(&self, name: &str) -> Option<String> {
+        self.engine.try_borrow().ok()?.read_handler(name)
+    }
+
+    fn write_handler(
+        &mut self,
+        ctx: &mut Context<'_>,
+        name: &str,
+        value: &str,
+    ) -> Result<(), HandlerError> {
+        self.engine.borrow_mut().write_handler(ctx, name, value)
+    }
+
+    fn read_handler_with(
+        &mut self,
+        ctx: &mut Context<'_>,
+        name: &str,
+        params: &str,
+    ) -> Option<Result<String, HandlerError>> {
+        self.engine
+            .borrow_mut()
+            .read_handler_with(ctx, name, params)
+    }
+
+    fn handlers(&self) -> &'static [Handler] {
+        if self.kind == Kind::Ip {
+            IP_HANDLERS
+        } else {
+            ONE_TABLE_HANDLERS
+        }
+    }
 
     fn shared_state(&self) -> Option<Rc<dyn Any>> {
-        let t: Rc<RefCell<Tables>> = Rc::clone(&self.tables);
-        Some(t)
+        let s: Rc<Shared> = Rc::new(Shared {
+            kind: self.kind,
+            tables: Rc::clone(&self.tables),
+            engine: Rc::clone(&self.engine),
+        });
+        Some(s)
+    }
+}
+
+/// What a rewriter shares with the elements that name it: its tables (read by
+/// `ICMPRewriter`, joined by rewriters sharing its capacity) and its engine (which
+/// `FTPPortMapper` asks for mappings). Each call borrows only for its own duration and
+/// answers `None` when the rewriter is busy (a packet of its own is being processed).
+pub struct Shared {
+    /// The rewriter's mapping tables.
+    pub tables: Rc<RefCell<Tables>>,
+    engine: Rc<RefCell<Rewriter>>,
+    kind: Kind,
+}
+
+impl Shared {
+    /// The rewriter's kind.
+    pub fn kind(&self) -> Kind {
+        self.kind
+    }
+
+    /// The rewriter's number of input specifications.
+    pub fn ninputs(&self) -> usize {
+        self.engine.try_borrow().map_or(0, |e| e.specs.len())
+    }
+
+    /// Whether a mapping holds TCP flow `key` (either way).
+    pub fn has_tcp(&self, key: &FlowId) -> bool {
+        let Ok(t) = self.tables.try_borrow() else {
+            return false;
+        };
+        t.kind
+            .map_for(PROTO_TCP)
+            .is_some_and(|m| t.maps[m].contains(key))
+    }
+
+    /// The mapping of TCP flow `key`, made by input `input`'s spec as if a packet of the
+    /// flow had arrived there when there is none: its flow index and the identifier the
+    /// flow is rewritten to. `None` when the spec makes no mapping (`drop`, `pass`, a
+    /// pattern with no free port, a full table).
+    pub fn tcp_mapping(
+        &self,
+        ctx: &Context<'_>,
+        key: &FlowId,
+        input: usize,
+    ) -> Option<(u32, FlowId)> {
+        let mut engine = self.engine.try_borrow_mut().ok()?;
+        let mut tables = self.tables.try_borrow_mut().ok()?;
+        if engine.kind.by_address() {
+            return None;
+        }
+        let mapi = engine.kind.map_for(PROTO_TCP)?;
+        if let Some((fi, d)) = tables.maps[mapi].get(key) {
+            return Some((fi, tables.flows.slots[fi as usize].rewritten(d)));
+        }
+        if input >= engine.specs.len() {
+            return None;
+        }
+        let now = ctx.now();
+        engine.now_seen = now;
+        let fi = engine
+            .create(ctx, &mut tables, input, mapi, PROTO_TCP, *key, now)
+            .ok()?;
+        Some((fi, tables.flows.slots[fi as usize].rewritten(0)))
+    }
+
+    /// Adds a sequence-number delta to the mapping of TCP flow `key`, in the direction
+    /// `key` travels: from `trigger` on, its sequence numbers move by `delta` (see
+    /// [`SeqDeltas::add`]). Returns the annotation the mapping gives its replies, or
+    /// `None` when no TCP mapping holds `key`.
+    pub fn add_seq_delta(&self, key: &FlowId, trigger: u32, delta: i32) -> Option<u8> {
+        let mut guard = self.tables.try_borrow_mut().ok()?;
+        let t = &mut *guard;
+        if !matches!(t.kind, Kind::Ip | Kind::Tcp) {
+            return None;
+        }
+        let (fi, dir) = t.maps[0].get(key)?;
+        let f = &mut t.flows.slots[fi as usize];
+        if f.proto != PROTO_TCP {
+            return None;
+        }
+        f.state |= S_SEQ;
+        // A trigger behind the newest (a retransmitted command) changes nothing.
+        t.seq.entry(fi).or_default().add(dir, trigger, delta);
+        Some(f.reply_anno)
+    }
+
+    /// Sets the annotation mapping `fi` gives its replies.
+    pub fn set_reply_anno(&self, fi: u32, value: u8) {
+        if let Ok(mut t) = self.tables.try_borrow_mut() {
+            if let Some(f) = t.flows.slots.get_mut(fi as usize).filter(|f| f.live()) {
+                f.reply_anno = value;
+            }
+        }
     }
 }
 
@@ -1469,7 +1729,8 @@ impl Rewriter {
             .ok_or_else(|| format!("bad MAPPING_CAPACITY: no element named '{name}'"))?;
         let other = e
             .shared
-            .and_then(|s| s.downcast::<RefCell<Tables>>().ok())
+            .and_then(|s| s.downcast::<Shared>().ok())
+            .map(|s| Rc::clone(&s.tables))
             .ok_or_else(|| {
                 format!(
                     "bad MAPPING_CAPACITY: '{name}' is not a rewriter (it is a {})",

@@ -338,6 +338,8 @@ pub const S_FORWARD_DATA: u8 = 4;
 pub const S_REPLY_DATA: u8 = 8;
 /// UDP: a packet was seen from the reply side.
 pub const S_UDP_REPLY: u8 = 1;
+/// TCP: the flow has sequence-number deltas (kept beside the table, see [`SeqDeltas`]).
+pub const S_SEQ: u8 = 0x40;
 /// UDP: one packet more in the packet count (bits 1 and 2, stopping at three).
 pub const S_UDP_PACKET: u8 = 2;
 /// UDP: the flow streams (a reply was seen and at least three packets went through): both
@@ -444,9 +446,188 @@ impl Flows {
     }
 }
 
+/// `a >= b` in sequence-number space (RFC 793: within 2^31 ahead).
+#[inline]
+fn seq_geq(a: u32, b: u32) -> bool {
+    (a.wrapping_sub(b) as i32) >= 0
+}
+
+/// Sequence numbers more than this far past a delta's trigger no longer need the trigger:
+/// the delta then applies to every sequence number.
+const SEQ_FORGET: u32 = 1 << 30;
+
+/// One direction's sequence-number deltas: changes of payload length (by `FTPPortMapper`)
+/// from a trigger sequence number on.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct SeqDirection {
+    /// `(trigger, delta)`: sequence numbers at or past `trigger` move by `delta`, the sum of
+    /// every change up to it. Oldest first; triggers increase.
+    steps: Vec<(u32, i32)>,
+    /// The delta of sequence numbers before every trigger (nonzero once old triggers have
+    /// been forgotten).
+    base: i32,
+}
+
+impl SeqDirection {
+    /// The delta that applies to sequence number `seq`.
+    fn delta_at(&self, seq: u32) -> i32 {
+        self.steps
+            .iter()
+            .rev()
+            .find(|&&(t, _)| seq_geq(seq, t))
+            .map_or(self.base, |&(_, d)| d)
+    }
+
+    /// The newest delta.
+    fn newest(&self) -> i32 {
+        self.steps.last().map_or(self.base, |&(_, d)| d)
+    }
+
+    /// Whether sequence numbers of this direction may change.
+    fn active(&self) -> bool {
+        !self.steps.is_empty() || self.base != 0
+    }
+
+    /// Forgets every trigger once `seq` is far past the newest: its delta applies to all.
+    fn forget_behind(&mut self, seq: u32) {
+        if let Some(&(t, d)) = self.steps.last() {
+            if seq_geq(seq, t.wrapping_add(SEQ_FORGET)) {
+                self.base = d;
+                self.steps.clear();
+            }
+        }
+    }
+}
+
+/// A TCP flow's sequence-number deltas, per direction (0: forward, 1: reply). A packet's
+/// sequence number moves by its own direction's delta, its acknowledgement number (and
+/// SACK blocks) back by the other direction's.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SeqDeltas {
+    dirs: [SeqDirection; 2],
+}
+
+impl SeqDeltas {
+    /// From sequence number `trigger` on, direction `dir`'s payload is `delta` bytes
+    /// longer than the sender made it. Triggers must not go backwards (`false`, nothing
+    /// changed, when one does: a retransmission of an already adjusted packet); a second
+    /// change at the same trigger replaces the first. Triggers more than 2^30 behind the
+    /// new one are forgotten.
+    pub fn add(&mut self, dir: usize, trigger: u32, delta: i32) -> bool {
+        let d = &mut self.dirs[dir];
+        if let Some(&(t, _)) = d.steps.last() {
+            if !seq_geq(trigger, t) {
+                return false;
+            }
+            if t == trigger {
+                d.steps.pop();
+            }
+        }
+        let total = d.newest().wrapping_add(delta);
+        // The newest trigger far enough behind this one becomes the base, with every
+        // older one.
+        if let Some(k) = d
+            .steps
+            .iter()
+            .rposition(|&(t, _)| seq_geq(trigger, t.wrapping_add(SEQ_FORGET)))
+        {
+            d.base = d.steps[k].1;
+            d.steps.drain(..=k);
+        }
+        d.steps.push((trigger, total));
+        true
+    }
+
+    /// The sequence number a packet of direction `dir` carries after rewriting.
+    pub fn new_seq(&self, dir: usize, seq: u32) -> u32 {
+        seq.wrapping_add(self.dirs[dir].delta_at(seq) as u32)
+    }
+
+    /// The acknowledgement number (or SACK edge) a packet of direction `dir` carries after
+    /// rewriting: the other direction's delta taken back, judged on the sender's numbers.
+    pub fn new_ack(&self, dir: usize, ack: u32) -> u32 {
+        let other = &self.dirs[1 - dir];
+        let d = other
+            .steps
+            .iter()
+            .rev()
+            .find(|&&(t, d)| seq_geq(ack.wrapping_sub(d as u32), t))
+            .map_or(other.base, |&(_, d)| d);
+        ack.wrapping_sub(d as u32)
+    }
+
+    /// Whether sequence numbers of direction `dir` may change.
+    pub fn active(&self, dir: usize) -> bool {
+        self.dirs[dir].active()
+    }
+
+    /// The newest delta of direction `dir` (the table text shows it).
+    pub fn newest(&self, dir: usize) -> i32 {
+        self.dirs[dir].newest()
+    }
+
+    /// Notes a packet of direction `dir` with sequence number `seq`.
+    pub fn saw(&mut self, dir: usize, seq: u32) {
+        self.dirs[dir].forget_behind(seq);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn seq_deltas_move_seq_and_ack_from_their_triggers() {
+        let mut s = SeqDeltas::default();
+        assert!(!s.active(0) && !s.active(1));
+        // A PORT command of 29 bytes at 1 became 12 bytes shorter.
+        assert!(s.add(0, 30, -12));
+        assert_eq!(s.new_seq(0, 1), 1);
+        assert_eq!(s.new_seq(0, 30), 18);
+        assert_eq!(s.new_ack(1, 18), 30);
+        // An acknowledgement is judged on the sender's numbers: 17 acknowledges what was
+        // 29 there, before the trigger, so it stays.
+        assert_eq!(s.new_ack(1, 17), 17);
+        assert_eq!(s.new_ack(1, 1), 1);
+        assert_eq!(s.new_seq(1, 5), 5, "the other direction is unchanged");
+        // A second change adds to the first.
+        assert!(s.add(0, 65, -12));
+        assert_eq!(s.new_seq(0, 65), 41);
+        assert_eq!(s.new_seq(0, 64), 64 - 12);
+        assert_eq!(s.new_ack(1, 45), 69);
+        assert_eq!(s.newest(0), -24);
+        // Triggers may not go backwards; the same trigger replaces its change.
+        assert!(!s.add(0, 40, 3));
+        assert!(s.add(0, 65, -10));
+        assert_eq!(s.newest(0), -22);
+        assert_eq!(s.new_seq(0, 70), 48);
+    }
+
+    #[test]
+    fn seq_deltas_forget_old_triggers() {
+        let mut s = SeqDeltas::default();
+        assert!(s.add(0, 30, -12));
+        assert!(s.add(0, 65, -12));
+        s.saw(0, 1000);
+        assert_eq!(s.new_seq(0, 0), 0, "still before every trigger");
+        // 2^30 past the newest trigger: its delta applies to everything.
+        s.saw(0, 65 + (1 << 30));
+        assert_eq!(s.new_seq(0, 0), 0u32.wrapping_sub(24));
+        assert_eq!(s.new_ack(1, 0), 24);
+        assert!(s.active(0));
+        // A new trigger far past old ones folds them into the base.
+        let mut s = SeqDeltas::default();
+        assert!(s.add(1, 10, 5));
+        assert!(s.add(1, 20, 5));
+        assert!(s.add(1, 20 + (1 << 30), 1));
+        assert_eq!(s.new_seq(1, 0), 10);
+        assert_eq!(s.new_seq(1, 20 + (1 << 30)), 20 + (1 << 30) + 11);
+        // Sequence space wraps.
+        let mut s = SeqDeltas::default();
+        assert!(s.add(0, u32::MAX - 1, 4));
+        assert_eq!(s.new_seq(0, 2), 6);
+        assert_eq!(s.new_seq(0, u32::MAX - 2), u32::MAX - 2);
+    }
 
     fn id(n: u32) -> FlowId {
         FlowId {
