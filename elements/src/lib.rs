@@ -9,7 +9,7 @@
 //! | [`classify`] | `Classifier`, `IPClassifier`, `IPFilter` |
 //! | [`ip`] | IP and Ethernet header elements: `CheckIPHeader`, `Strip`, `EtherEncap`, `DecIPTTL`, checksums, ... |
 //! | [`routing`] | `ARPResponder`, `ARPQuerier`, `ICMPPingResponder`, `ICMPError`, lookups, `IPFragmenter`, ... |
-//! | [`nat`] | `IPRewriter`, `TCPRewriter`, `UDPRewriter`, `ICMPPingRewriter`, `ICMPRewriter`, `IPAddrRewriter`, `IPAddrPairRewriter`, mappers |
+//! | [`nat`] | `IPRewriter`, `TCPRewriter`, `UDPRewriter`, `ICMPPingRewriter`, `ICMPRewriter`, `IPAddrRewriter`, `IPAddrPairRewriter`, `FTPPortMapper`, mappers |
 //! | [`host`] | host-only elements (`std` feature): `FromDump`, `ToDump` |
 //!
 //! Every class is a `static` [`ElementClass`] named exactly as Click names it, reachable as

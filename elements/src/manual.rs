@@ -97,6 +97,7 @@ const SOURCES: &[&str] = &[
     include_str!("routing/radixiplookup.rs"),
     include_str!("nat/icmppingrewriter.rs"),
     include_str!("nat/icmprewriter.rs"),
+    include_str!("nat/ftpportmapper.rs"),
     include_str!("nat/ipaddrpairrewriter.rs"),
     include_str!("nat/ipaddrrewriter.rs"),
     include_str!("nat/iprewriter.rs"),

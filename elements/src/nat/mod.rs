@@ -5,6 +5,7 @@
 //! | [`iprewriter`] `IPRewriter`, `TCPRewriter`, `UDPRewriter` | rewrite TCP/UDP flows by input spec, both directions |
 //! | [`icmppingrewriter`] `ICMPPingRewriter` | rewrite ICMP echo requests (addresses, identifier) and their replies |
 //! | [`icmprewriter`] `ICMPRewriter` | translate ICMP errors that quote a rewritten packet |
+//! | [`ftpportmapper`] `FTPPortMapper` | map the data connections FTP `PORT` commands announce |
 //! | [`ipaddrrewriter`] `IPAddrRewriter` | rewrite source addresses of any protocol, one per host (Basic NAT) |
 //! | [`ipaddrpairrewriter`] `IPAddrPairRewriter` | rewrite addresses of any protocol per address pair |
 //! | [`iprewriterpatterns`] `IPRewriterPatterns`, `RoundRobinIPMapper` | named patterns, round-robin mapping |
@@ -14,6 +15,7 @@
 
 use sluice_dataplane::ElementClass;
 
+pub mod ftpportmapper;
 pub mod icmppingrewriter;
 pub mod icmprewriter;
 pub mod ipaddrpairrewriter;
@@ -29,6 +31,7 @@ mod testutil;
 /// The classes of this family, each a `static` named as Click names it.
 #[allow(non_upper_case_globals)]
 pub mod classes {
+    pub use super::ftpportmapper::FTPPortMapper;
     pub use super::icmppingrewriter::ICMPPingRewriter;
     pub use super::icmprewriter::ICMPRewriter;
     pub use super::ipaddrpairrewriter::IPAddrPairRewriter;
@@ -44,6 +47,7 @@ pub static ALL: &[&ElementClass] = &[
     &classes::UDPRewriter,
     &classes::ICMPPingRewriter,
     &classes::ICMPRewriter,
+    &classes::FTPPortMapper,
     &classes::IPAddrRewriter,
     &classes::IPAddrPairRewriter,
     &classes::IPRewriterPatterns,
