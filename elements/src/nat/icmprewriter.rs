@@ -50,14 +50,13 @@ use alloc::format;
 use alloc::rc::Rc;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
-use core::cell::RefCell;
 
 use sluice_config::args::Args;
 use sluice_dataplane::{
     Batch, ConfigContext, Context, Element, ElementClass, Handler, InitContext, Packet,
 };
 
-use super::rewriter::{ReplyAnno, Shared, Tables};
+use super::rewriter::{ReplyAnno, Shared};
 use super::table::{fold, FlowId};
 use crate::wire::checksum::{fix_zero, update16, update32};
 
@@ -67,7 +66,7 @@ const PROTO_UDP: u8 = 17;
 
 struct IcmpRewriter {
     names: Vec<String>,
-    maps: Vec<Rc<RefCell<Tables>>>,
+    maps: Vec<Rc<Shared>>,
     dst_anno: bool,
     reply_anno: Option<ReplyAnno>,
     has_unmapped_output: bool,
@@ -185,7 +184,7 @@ impl IcmpRewriter {
         let (original, reply, anno) = self
             .maps
             .iter()
-            .find_map(|t| t.try_borrow().ok()?.original_of_quoted(proto, &key))
+            .find_map(|s| s.tables.try_borrow().ok()?.original_of_quoted(proto, &key))
             .ok_or(Skip::Unmapped)?;
 
         // Rewrite the quote, remembering the bytes the ICMP checksum covers so it can be
@@ -297,7 +296,6 @@ impl Element for IcmpRewriter {
             let tables = e
                 .shared
                 .and_then(|s| s.downcast::<Shared>().ok())
-                .map(|s| Rc::clone(&s.tables))
                 .ok_or_else(|| format!("'{name}' is not a rewriter (it is a {})", e.class))?;
             self.maps.push(tables);
         }

@@ -456,8 +456,11 @@ pub fn configure(
     let tables = Rc::clone(&engine.tables);
     Some(Box::new(RewriterElement {
         kind,
-        engine: Rc::new(RefCell::new(engine)),
-        tables,
+        shared: Rc::new(Shared {
+            tables,
+            engine: Rc::new(RefCell::new(engine)),
+            kind,
+        }),
     }))
 }
 
@@ -1560,11 +1563,11 @@ impl Element for Rewriter {
 }
 
 /// A rewriter as the router holds it: the engine behind a shared cell, so that
-/// `FTPPortMapper` can make mappings in it, and its tables.
+/// `FTPPortMapper` can make mappings in it. Every element that names the rewriter keeps a
+/// clone of the one handle, so the router sees the coupling.
 struct RewriterElement {
     kind: Kind,
-    engine: Rc<RefCell<Rewriter>>,
-    tables: Rc<RefCell<Tables>>,
+    shared: Rc<Shared>,
 }
 
 impl Element for RewriterElement {
@@ -1573,19 +1576,19 @@ impl Element for RewriterElement {
     }
 
     fn push(&mut self, ctx: &mut Context<'_>, port: usize, batch: Batch) {
-        self.engine.borrow_mut().push(ctx, port, batch);
+        self.shared.engine.borrow_mut().push(ctx, port, batch);
     }
 
     fn initialize(&mut self, ctx: &mut InitContext<'_>) -> Result<(), String> {
-        self.engine.borrow_mut().initialize(ctx)
+        self.shared.engine.borrow_mut().initialize(ctx)
     }
 
     fn run_timer(&mut self, ctx: &mut Context<'_>) {
-        self.engine.borrow_mut().run_timer(ctx);
+        self.shared.engine.borrow_mut().run_timer(ctx);
     }
 
     fn read_handler(&self, name: &str) -> Option<String> {
-        self.engine.try_borrow().ok()?.read_handler(name)
+        self.shared.engine.try_borrow().ok()?.read_handler(name)
     }
 
     fn write_handler(
@@ -1594,7 +1597,10 @@ impl Element for RewriterElement {
         name: &str,
         value: &str,
     ) -> Result<(), HandlerError> {
-        self.engine.borrow_mut().write_handler(ctx, name, value)
+        self.shared
+            .engine
+            .borrow_mut()
+            .write_handler(ctx, name, value)
     }
 
     fn read_handler_with(
@@ -1603,7 +1609,8 @@ impl Element for RewriterElement {
         name: &str,
         params: &str,
     ) -> Option<Result<String, HandlerError>> {
-        self.engine
+        self.shared
+            .engine
             .borrow_mut()
             .read_handler_with(ctx, name, params)
     }
@@ -1617,11 +1624,7 @@ impl Element for RewriterElement {
     }
 
     fn shared_state(&self) -> Option<Rc<dyn Any>> {
-        let s: Rc<Shared> = Rc::new(Shared {
-            kind: self.kind,
-            tables: Rc::clone(&self.tables),
-            engine: Rc::clone(&self.engine),
-        });
+        let s: Rc<Shared> = Rc::clone(&self.shared);
         Some(s)
     }
 }
