@@ -447,6 +447,41 @@ mod tests {
     }
 
     #[test]
+    fn deltas_go_with_their_mapping() {
+        let mut r = rig("pattern 1.0.0.1 1024-65535# - - 0 1, drop, TCP_GUARANTEE 0, REAP_INTERVAL 1, TCP_NODATA_TIMEOUT 2");
+        let port = seg(
+            CLIENT,
+            30,
+            SERVER,
+            21,
+            1,
+            0,
+            &[],
+            b"PORT 200,200,200,200,200,200\n",
+        );
+        for reset in ["clear", "reap"] {
+            through(&mut r, 0, &seg(CLIENT, 30, SERVER, 21, 0, 0, &[], b"x"));
+            through(&mut r, 0, &port);
+            let later = seg(CLIENT, 30, SERVER, 21, 30, 0, &[], b"z");
+            assert_eq!(seq_ack(&through(&mut r, 0, &later)), (18, 0));
+            match reset {
+                "clear" => r.harness.router.write_handler("rw.clear", "").unwrap(),
+                _ => {
+                    r.advance(3);
+                    r.advance(1);
+                }
+            }
+            assert_eq!(r.harness.router.read_handler("rw.nmappings").unwrap(), "0");
+            // A new mapping of the same flow (in a reused slot) starts without deltas.
+            let out = through(&mut r, 0, &later);
+            assert_eq!(seq_ack(&out), (30, 0), "after {reset}");
+            let table = r.harness.router.read_handler("rw.table").unwrap();
+            assert!(!table.contains("seq"), "{table}");
+            r.harness.router.write_handler("rw.clear", "").unwrap();
+        }
+    }
+
+    #[test]
     fn a_longer_command_grows_the_packet() {
         let mut r = rig("pattern 100.100.100.100 40000-40010# - - 0 1, drop");
         through(&mut r, 0, &seg(CLIENT, 30, SERVER, 21, 0, 0, &[], b"x"));
