@@ -87,8 +87,8 @@ fn specialized(path: &std::path::Path) -> String {
     s.push_str("/// The configuration built into this image.\n");
     s.push_str("pub const EMBEDDED: Option<Embedded> = Some(Embedded {\n");
     let _ = writeln!(s, "    name: {name:?},");
-    let _ = writeln!(s, "    text: {text:?},");
-    s.push_str("    graph,\n});\n\n");
+    s.push_str("    text: TEXT,\n    graph,\n});\n\n");
+    let _ = writeln!(s, "const TEXT: &str = {text:?};\n");
     s.push_str("/// The classes the built-in configuration uses, and only those.\n");
     s.push_str("pub fn classes() -> alloc::vec::Vec<&'static ElementClass> {\n");
     s.push_str("    alloc::vec![\n");
@@ -130,16 +130,18 @@ fn specialized(path: &std::path::Path) -> String {
     s.push_str("    let connection = |from, from_port, to, to_port| FlatConnection { from, from_port, to, to_port };\n");
     s.push_str("    FlatGraph {\n        elements: alloc::vec![\n");
     for e in &graph.elements {
+        // A configuration string that is a stretch of the text (as written, without
+        // substitutions) is that stretch, not a second copy of it.
+        let (a, b) = (e.config_span.start as usize, e.config_span.end as usize);
+        let config = if text.get(a..b) == Some(e.config.as_str()) {
+            format!("&TEXT[{a}..{b}]")
+        } else {
+            format!("{:?}", e.config)
+        };
         let _ = writeln!(
             s,
-            "            element({:?}, {:?}, {:?}, ({}, {}), ({}, {})),",
-            e.name,
-            e.class,
-            e.config,
-            e.span.start,
-            e.span.end,
-            e.config_span.start,
-            e.config_span.end
+            "            element({:?}, {:?}, {config}, ({}, {}), ({}, {})),",
+            e.name, e.class, e.span.start, e.span.end, e.config_span.start, e.config_span.end
         );
     }
     s.push_str("        ],\n        connections: alloc::vec![\n");

@@ -166,15 +166,35 @@ impl Diagnostics {
         self.0.is_empty()
     }
 
-    /// Renders each in turn (sorted by file and position), as [`Diagnostic::render`] does.
+    /// Renders each in turn (sorted by file and start; ties in report order), as
+    /// [`Diagnostic::render`] does.
     pub fn render(&self, sources: &[Source]) -> String {
-        let mut sorted: Vec<&Diagnostic> = self.0.iter().collect();
-        sorted.sort_by_key(|d| (d.span.file, d.span.start));
         let mut out = String::new();
-        for d in sorted {
-            out.push_str(&d.render(sources));
+        let by_start = self.0.iter().map(|d| Some(Span { end: 0, ..d.span }));
+        for k in Self::order_of(by_start) {
+            out.push_str(&self.0[k].render(sources));
         }
         out
+    }
+
+    /// Sorts by file and position (start, then end); diagnostics at the same place keep
+    /// the order they were reported in.
+    pub fn sort(&mut self) {
+        let mut taken: Vec<Option<Diagnostic>> = self.0.drain(..).map(Some).collect();
+        let order = Self::order_of(taken.iter().map(|d| d.as_ref().map(|d| d.span)));
+        self.0 = order.into_iter().filter_map(|k| taken[k].take()).collect();
+    }
+
+    /// Indices by file, start and end; ties in report order.
+    fn order_of(spans: impl Iterator<Item = Option<Span>>) -> Vec<usize> {
+        let keys: Vec<(u32, u32, u32, usize)> = spans
+            .enumerate()
+            .map(|(k, s)| {
+                let s = s.unwrap_or_default();
+                (u32::from(s.file), s.start, s.end, k)
+            })
+            .collect();
+        crate::heap_sorted(keys).into_iter().map(|k| k.3).collect()
     }
 }
 

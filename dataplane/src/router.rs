@@ -377,8 +377,9 @@ impl Router {
         // rest. The random sequence starts from the clock, as Click seeds it afresh for every
         // router; `RandomSeed` (initialized first) fixes it.
         let random = RefCell::new(ClickRandom::new(crate::random::clock_seed(now)));
-        let mut order: Vec<usize> = (0..nodes.len()).collect();
-        order.sort_by_key(|&i| !nodes[i].element.borrow().initialize_first());
+        let (mut order, rest): (Vec<usize>, Vec<usize>) =
+            (0..nodes.len()).partition(|&i| nodes[i].element.borrow().initialize_first());
+        order.extend(rest);
         let mut tasks = Vec::new();
         let mut timers = Vec::new();
         for i in order {
@@ -433,8 +434,8 @@ impl Router {
             let shared = n.element.get_mut().shared_state();
             n.referenced = shared.is_some_and(|s| alloc::rc::Rc::strong_count(&s) > 2);
         }
-        tasks.sort_unstable();
-        timers.sort_unstable();
+        let tasks = sluice_config::heap_sorted(tasks);
+        let timers = sluice_config::heap_sorted(timers);
         let drawers = nodes
             .iter()
             .filter(|n| n.element.borrow().effects() == Effects::Random)

@@ -149,8 +149,8 @@ impl Core {
                 s
             }
             "classes" => {
-                let mut names: Vec<&str> = self.nodes.iter().map(|n| n.class).collect();
-                names.sort_unstable();
+                let mut names =
+                    sluice_config::heap_sorted(self.nodes.iter().map(|n| n.class).collect());
                 names.dedup();
                 names.join("\n") + "\n"
             }

@@ -779,9 +779,14 @@ impl Program {
             if i.switch {
                 s.push_str(&format!("{k:3} {base}{} & {:08x} switch", i.offset, i.mask));
                 if let Some(table) = self.tables.get(i.lo as usize) {
-                    let mut cases: Vec<&(u32, Target)> =
-                        table.slots.iter().filter(|e| e.1 != Table::FREE).collect();
-                    cases.sort_by_key(|e| e.0);
+                    let cases: Vec<(u32, Target)> = sluice_config::heap_sorted(
+                        table
+                            .slots
+                            .iter()
+                            .filter(|e| e.1 != Table::FREE)
+                            .copied()
+                            .collect(),
+                    );
                     for (v, t) in cases {
                         s.push_str(&format!(" {v:08x}->{}", t.unparse()));
                     }

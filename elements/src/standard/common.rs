@@ -2,7 +2,7 @@
 //! sources, and handler calls (`END_CALL`, `COUNT_CALL`).
 
 use alloc::format;
-use alloc::string::{String, ToString};
+use alloc::string::String;
 use alloc::vec::Vec;
 
 use sluice_config::args::FromArg;
@@ -217,8 +217,24 @@ mod tests {
     #[test]
     fn rates_print_as_rounded_float_formatting_would() {
         for r in [
-            0.0, 1.0, 2.5, 0.1, 0.0004, 0.0006, 1.25, 99.999, 99.9996, 1234.5678, 16.0625,
-            1e14 + 0.25, 1e15 + 0.5, 1e15 + 1.5, 3e15, 1e20, -2.5, -0.125,
+            0.0,
+            1.0,
+            2.5,
+            0.1,
+            0.0004,
+            0.0006,
+            1.25,
+            99.999,
+            99.9996,
+            1234.5678,
+            16.0625,
+            1e14 + 0.25,
+            1e15 + 0.5,
+            1e15 + 1.5,
+            3e15,
+            1e20,
+            -2.5,
+            -0.125,
         ] {
             let reference = {
                 let s = format!("{r:.3}");

@@ -148,7 +148,7 @@ pub fn discover(cmdline: &Cmdline<'_>, pool: &PacketPool) -> Nics {
         .virtio_mmio_devices()
         .filter_map(|d| d.map_err(|e| log::warn!("{e}")).ok())
         .collect();
-    slots.sort_by_key(|s| core::cmp::Reverse(s.base));
+    slots.sort_unstable_by_key(|s| core::cmp::Reverse(s.base));
     let mut nics = Nics::default();
     for slot in slots {
         let name = format!("eth{}", nics.devices.len());
