@@ -138,6 +138,22 @@ pub trait Element {
     fn notifier(&self, _kind: NotifierKind, _port: usize) -> Option<Notifier> {
         None
     }
+    /// Whether this element answers pulls by handing them to one of its inputs untouched
+    /// (Click's `Bypass`), as [`pull_route`](Self::pull_route) says. The router asks once,
+    /// when it builds the graph. False by default.
+    fn routes_pulls(&self) -> bool {
+        false
+    }
+
+    /// For an element that [routes pulls](Self::routes_pulls): the input that answers a
+    /// pull on output `port`. The router then pulls that input's upstream element itself,
+    /// without calling [`pull`](Self::pull) and without holding this element, so a pull may
+    /// come back through another of its outputs (a detour that rejoins the main path).
+    /// `None`: call `pull` as usual.
+    fn pull_route(&self, _port: usize) -> Option<usize> {
+        None
+    }
+
     /// Runs when the router stops: flush files, print summaries.
     fn cleanup(&mut self, _ctx: &mut Context<'_>) {}
 

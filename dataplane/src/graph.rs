@@ -56,6 +56,8 @@ pub(crate) struct Node<E: ?Sized> {
     pub(crate) referenced: bool,
     /// See [`Element::high_ports_first`](crate::Element::high_ports_first).
     pub(crate) high_ports_first: bool,
+    /// See [`Element::routes_pulls`](crate::Element::routes_pulls).
+    pub(crate) routes_pulls: bool,
 }
 
 /// The parts of the router that element calls reach through their context.

@@ -59,7 +59,21 @@ pub struct Environment {
 
 impl Core {
     fn pull(&self, me: usize, port: usize, max: usize) -> Option<Batch> {
-        let (up, up_port) = self.nodes[me].upstream.get(port).copied().flatten()?;
+        let (mut up, mut up_port) = self.nodes[me].upstream.get(port).copied().flatten()?;
+        // Pulls that elements hand on untouched go straight to the element that answers
+        // them; a ring of such elements answers nothing.
+        let mut hops = 0;
+        while self.nodes[up].routes_pulls {
+            let node = &self.nodes[up];
+            let Some(input) = node.element.try_borrow().ok()?.pull_route(up_port) else {
+                break;
+            };
+            hops += 1;
+            if hops > self.nodes.len() {
+                return None;
+            }
+            (up, up_port) = node.upstream.get(input).copied().flatten()?;
+        }
         let node = &self.nodes[up];
         let mut element = node.element.try_borrow_mut().ok()?;
         let mut out = node.out.try_borrow_mut().ok()?;
@@ -350,6 +364,7 @@ impl Router {
         let mut nodes = Vec::with_capacity(n);
         for (i, (class, element)) in made.into_iter().enumerate() {
             let high_ports_first = element.high_ports_first();
+            let routes_pulls = element.routes_pulls();
             let downstream = downstream.next().unwrap_or_default();
             let upstream = upstream.next().unwrap_or_default();
             let out: Box<[Batch]> = (0..outs[i].len()).map(|_| Batch::new()).collect();
@@ -370,6 +385,7 @@ impl Router {
                 task: false,
                 referenced: false,
                 high_ports_first,
+                routes_pulls,
             });
         }
 

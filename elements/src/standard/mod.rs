@@ -8,6 +8,7 @@ use sluice_dataplane::ElementClass;
 
 pub mod addressinfo;
 pub mod bwratedsplitter;
+pub mod bypass;
 mod common;
 pub(crate) use common::parse_value as common_parse_value;
 pub mod counter;
@@ -30,6 +31,7 @@ pub mod resize;
 pub mod sched;
 pub mod script;
 pub mod settimestamp;
+pub mod stridesched;
 pub mod switch;
 pub mod tee;
 pub mod unqueue;
@@ -39,6 +41,7 @@ pub mod unqueue;
 pub mod classes {
     pub use super::addressinfo::AddressInfo;
     pub use super::bwratedsplitter::BandwidthRatedSplitter;
+    pub use super::bypass::Bypass;
     pub use super::counter::{AverageCounter, Counter};
     pub use super::delayunqueue::DelayUnqueue;
     pub use super::device::{FromDevice, ToDevice};
@@ -59,6 +62,7 @@ pub mod classes {
     pub use super::sched::{PrioSched, RoundRobinSched};
     pub use super::script::{DriverManager, Script};
     pub use super::settimestamp::SetTimestamp;
+    pub use super::stridesched::StrideSched;
     pub use super::switch::{HashSwitch, RandomSwitch, RoundRobinSwitch, StaticSwitch, Switch};
     pub use super::tee::{PullTee, Tee};
     pub use super::unqueue::Unqueue;
@@ -90,6 +94,7 @@ pub static ALL: &[&ElementClass] = &[
     &BandwidthRatedSplitter,
     &RoundRobinSched,
     &PrioSched,
+    &StrideSched,
     &Tee,
     &PullTee,
     &Hub,
@@ -108,6 +113,7 @@ pub static ALL: &[&ElementClass] = &[
     &RoundRobinSwitch,
     &HashSwitch,
     &RandomSwitch,
+    &Bypass,
     &RandomSeed,
     &Script,
     &DriverManager,
