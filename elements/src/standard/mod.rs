@@ -29,6 +29,7 @@ pub mod ratedsource;
 pub mod ratedsplitter;
 pub mod resize;
 pub mod sched;
+pub mod scheduleinfo;
 pub mod script;
 pub mod settimestamp;
 pub mod stridesched;
@@ -60,6 +61,7 @@ pub mod classes {
     pub use super::ratedsplitter::RatedSplitter;
     pub use super::resize::Resize;
     pub use super::sched::{PrioSched, RoundRobinSched};
+    pub use super::scheduleinfo::ScheduleInfo;
     pub use super::script::{DriverManager, Script};
     pub use super::settimestamp::SetTimestamp;
     pub use super::stridesched::StrideSched;
@@ -95,6 +97,7 @@ pub static ALL: &[&ElementClass] = &[
     &RoundRobinSched,
     &PrioSched,
     &StrideSched,
+    &ScheduleInfo,
     &Tee,
     &PullTee,
     &Hub,
