@@ -60,7 +60,7 @@ fn make(a: &mut Args<'_>, _: &ConfigContext<'_>) -> Option<Box<dyn Element>> {
 
 /// Click's unparsing of a time interval: `500ms`, `100us`, `1234ns` below one second,
 /// `1.500000s` from one second up.
-fn unparse_interval(ns: u64) -> String {
+pub(super) fn unparse_interval(ns: u64) -> String {
     if ns >= SECOND_NS {
         alloc::format!("{}s", Timestamp(ns))
     } else if ns.is_multiple_of(1_000_000) {

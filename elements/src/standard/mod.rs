@@ -16,6 +16,7 @@ pub mod delayunqueue;
 pub mod device;
 pub mod discard;
 pub mod frontdropqueue;
+mod gaprate;
 pub mod hub;
 pub mod infinitesource;
 pub mod length;
@@ -32,9 +33,11 @@ pub mod sched;
 pub mod scheduleinfo;
 pub mod script;
 pub mod settimestamp;
+pub mod shaper;
 pub mod stridesched;
 pub mod switch;
 pub mod tee;
+pub mod timedsink;
 pub mod unqueue;
 
 /// The classes of this family, each a `static` named as Click names it.
@@ -64,9 +67,11 @@ pub mod classes {
     pub use super::scheduleinfo::ScheduleInfo;
     pub use super::script::{DriverManager, Script};
     pub use super::settimestamp::SetTimestamp;
+    pub use super::shaper::Shaper;
     pub use super::stridesched::StrideSched;
     pub use super::switch::{HashSwitch, RandomSwitch, RoundRobinSwitch, StaticSwitch, Switch};
     pub use super::tee::{PullTee, Tee};
+    pub use super::timedsink::TimedSink;
     pub use super::unqueue::Unqueue;
 }
 
@@ -78,6 +83,7 @@ pub static ALL: &[&ElementClass] = &[
     &RandomSource,
     &RatedSource,
     &Discard,
+    &TimedSink,
     &Idle,
     &Print,
     &Counter,
@@ -90,6 +96,7 @@ pub static ALL: &[&ElementClass] = &[
     &MixedQueue,
     &Unqueue,
     &DelayUnqueue,
+    &Shaper,
     &RatedUnqueue,
     &BandwidthRatedUnqueue,
     &RatedSplitter,
