@@ -36,11 +36,7 @@ impl GapRate {
 
     fn init_rate(&mut self, rate: u32) {
         self.rate = rate;
-        self.ugap = if rate == 0 {
-            MAX_RATE + 1
-        } else {
-            MAX_RATE / rate
-        };
+        self.ugap = MAX_RATE.checked_div(rate).unwrap_or(MAX_RATE + 1);
     }
 
     /// The rate, in events per second.

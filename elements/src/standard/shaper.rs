@@ -206,7 +206,7 @@ mod tests {
             ],
             &[(0, 0, 1, 0), (1, 0, 2, 0)],
         );
-        let mut r = b.router(&g).unwrap();
+        let r = b.router(&g).unwrap();
         assert_eq!(r.read_handler("s.rate").unwrap(), "1000");
         r.write_handler("s.rate", "500").unwrap();
         assert_eq!(r.read_handler("s.config").unwrap(), "500");
