@@ -13,7 +13,7 @@
 use alloc::boxed::Box;
 use alloc::rc::Rc;
 use alloc::vec::Vec;
-use core::cell::Cell;
+use core::cell::{Cell, RefCell};
 
 /// Which of a queue's states a notifier reports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -26,25 +26,75 @@ pub enum NotifierKind {
 
 /// One activity flag, raised and lowered by the element that owns it and read by the tasks
 /// that wait on it. Clones share the flag.
+///
+/// A notifier may also *follow* a signal (see [`follow`](Self::follow)): it is then active
+/// while its own flag is raised or while that signal is. An element that hands pulls on
+/// to one of its inputs (`PullSwitch`) reports its chosen input's queues this way.
 #[derive(Clone, Debug)]
-pub struct Notifier(Rc<Cell<bool>>);
+pub struct Notifier(Rc<State>);
+
+#[derive(Debug)]
+struct State {
+    flag: Cell<bool>,
+    follows: RefCell<Option<Signal>>,
+    /// Set while `active` reads the followed signal, so a ring of notifiers that follow
+    /// each other ends.
+    reading: Cell<bool>,
+}
 
 impl Notifier {
     /// A notifier that starts `active`.
     pub fn new(active: bool) -> Self {
-        Self(Rc::new(Cell::new(active)))
+        Self(Rc::new(State {
+            flag: Cell::new(active),
+            follows: RefCell::new(None),
+            reading: Cell::new(false),
+        }))
     }
 
     /// Raises (`true`) or lowers the flag.
     #[inline]
     pub fn set_active(&self, active: bool) {
-        self.0.set(active);
+        self.0.flag.set(active);
     }
 
-    /// Whether the flag is raised.
+    /// Whether the flag is raised, or the signal it follows is active.
     #[inline]
     pub fn active(&self) -> bool {
-        self.0.get()
+        self.0.flag.get() || self.follows_active()
+    }
+
+    /// Whether the flag itself is raised.
+    #[inline]
+    pub fn flag(&self) -> bool {
+        self.0.flag.get()
+    }
+
+    fn follows_active(&self) -> bool {
+        let Ok(follows) = self.0.follows.try_borrow() else {
+            return false;
+        };
+        let Some(signal) = follows.as_ref() else {
+            return false;
+        };
+        if self.0.reading.replace(true) {
+            return false;
+        }
+        let active = signal.active();
+        self.0.reading.set(false);
+        active
+    }
+
+    /// Makes the notifier follow `signal` (replacing what it followed), or nothing.
+    pub fn follow(&self, signal: Option<Signal>) {
+        if let Ok(mut f) = self.0.follows.try_borrow_mut() {
+            *f = signal;
+        }
+    }
+
+    /// Whether `other` is this notifier (a clone of it).
+    pub fn same(&self, other: &Notifier) -> bool {
+        Rc::ptr_eq(&self.0, &other.0)
     }
 }
 
@@ -93,5 +143,29 @@ mod tests {
         b.set_active(true);
         assert!(s.active());
         assert!(Signal::any(alloc::vec![]).active(), "nothing reports: busy");
+    }
+
+    #[test]
+    fn a_following_notifier_is_active_with_its_signal() {
+        let (a, up) = (Notifier::new(false), Notifier::new(false));
+        a.follow(Some(Signal::any(alloc::vec![up.clone()])));
+        assert!(!a.active());
+        up.set_active(true);
+        assert!(a.active() && !a.flag());
+        up.set_active(false);
+        a.set_active(true);
+        assert!(a.active());
+        a.set_active(false);
+        a.follow(None);
+        up.set_active(true);
+        assert!(!a.active(), "follows nothing now");
+        // Two that follow each other: active only through a raised flag.
+        let b = Notifier::new(false);
+        a.follow(Some(Signal::any(alloc::vec![b.clone()])));
+        b.follow(Some(Signal::any(alloc::vec![a.clone()])));
+        assert!(!a.active() && !b.active());
+        b.set_active(true);
+        assert!(a.active() && b.active());
+        assert!(a.same(&a.clone()) && !a.same(&b));
     }
 }

@@ -13,8 +13,11 @@
 //! - `BURST` — integer; packets pulled per task run. Default 1, as in Click; 0 means every
 //!   packet available.
 //!
+//! In a pull context the task sleeps while the queues upstream are empty (Click's
+//! notifiers), and `scheduled` (r) tells whether it is awake.
+//!
 //! **Handlers:** `count` (r: packets discarded), `reset_counts` (w), `active` (rw; pull
-//! context only has an effect).
+//! context only has an effect), `scheduled` (r).
 //!
 //! **Example:** `... -> Queue -> Discard;`
 //!
@@ -25,7 +28,8 @@
 //! **Processing:** `a`: agnostic.
 //!
 //! Never pushes and never answers a pull with a packet; packets pushed into it are dropped.
-//! Use it to tie off ports.
+//! Use it to tie off ports. Tasks that pull from it know it is always empty (Click's
+//! notifier) and sleep.
 //!
 //! **Example:** `Idle -> c :: Counter -> Idle`
 
@@ -37,7 +41,7 @@ use alloc::string::{String, ToString};
 use sluice_config::args::Args;
 use sluice_dataplane::{
     Batch, ConfigContext, Context, Effects, Element, ElementClass, Handler, HandlerError,
-    InitContext, TaskStatus,
+    InitContext, Notifier, NotifierKind, Signal, TaskStatus,
 };
 
 use super::common::{bool_str, parse_value};
@@ -64,6 +68,13 @@ struct DiscardElement {
     count: u64,
     active: bool,
     burst: usize,
+    /// Pull context: whether the queues upstream may have packets (Click's empty
+    /// notifiers).
+    signal: Signal,
+    /// Pull context: asleep until `signal` is active (the last run found nothing while
+    /// the signal was inactive).
+    asleep: bool,
+    pull: bool,
 }
 
 fn make_discard(a: &mut Args<'_>, _: &ConfigContext<'_>) -> Option<Box<dyn Element>> {
@@ -77,6 +88,9 @@ fn make_discard(a: &mut Args<'_>, _: &ConfigContext<'_>) -> Option<Box<dyn Eleme
         count: 0,
         active,
         burst,
+        signal: Signal::Busy,
+        asleep: false,
+        pull: false,
     }))
 }
 
@@ -93,12 +107,14 @@ impl Element for DiscardElement {
     fn initialize(&mut self, ctx: &mut InitContext<'_>) -> Result<(), String> {
         if ctx.input_is_pull(0) {
             ctx.add_task();
+            self.signal = ctx.upstream_empty_signal(0);
+            self.pull = true;
         }
         Ok(())
     }
 
     fn run_task(&mut self, ctx: &mut Context<'_>) -> TaskStatus {
-        if !self.active {
+        if !self.active || (self.asleep && !self.signal.active()) {
             return TaskStatus::Idle;
         }
         let mut left = self.burst;
@@ -109,6 +125,7 @@ impl Element for DiscardElement {
             self.count += b.len() as u64;
             any = true;
         }
+        self.asleep = !any && !self.signal.active();
         if any {
             TaskStatus::Busy
         } else {
@@ -120,6 +137,10 @@ impl Element for DiscardElement {
         match name {
             "count" => Some(self.count.to_string()),
             "active" => Some(bool_str(self.active)),
+            // Click's task handler: asleep on empty queues upstream is not scheduled.
+            "scheduled" if self.pull => Some(bool_str(
+                self.active && (!self.asleep || self.signal.active()),
+            )),
             _ => None,
         }
     }
@@ -163,6 +184,11 @@ impl Element for IdleElement {
 
     fn pull(&mut self, _: &mut Context<'_>, _: usize, _: usize) -> Option<Batch> {
         None
+    }
+
+    fn notifier(&self, kind: NotifierKind, _: usize) -> Option<Notifier> {
+        // Never has packets: the tasks pulling from it may sleep for good.
+        (kind == NotifierKind::Empty).then(|| Notifier::new(false))
     }
 }
 

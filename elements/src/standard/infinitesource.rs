@@ -63,7 +63,7 @@ use sluice_config::args::{Args, Bytes};
 use sluice_dataplane::element::{next_run_overflows, run_task_repeatedly};
 use sluice_dataplane::{
     Batch, ConfigContext, Context, Effects, Element, ElementClass, Handler, HandlerError,
-    InitContext, Signal, TaskStatus,
+    InitContext, Notifier, NotifierKind, Signal, TaskStatus,
 };
 
 use super::common::{bool_str, packet_bytes, parse_value, unparse_data, HandlerCall, DEFAULT_DATA};
@@ -171,6 +171,9 @@ struct Source {
     /// Whether the queues downstream have room (Click's full notifiers): the task skips
     /// its runs while they have none.
     nonfull: Signal,
+    /// Pull context: whether a pull may get a packet (Click's empty notifier), lowered at
+    /// LIMIT or while inactive.
+    nonempty: Notifier,
 }
 
 fn make(a: &mut Args<'_>, _: &ConfigContext<'_>) -> Option<Box<dyn Element>> {
@@ -220,6 +223,7 @@ fn make_source(a: &mut Args<'_>, data: SourceData, random: bool) -> Option<Box<d
         count: 0,
         ended: false,
         nonfull: Signal::Busy,
+        nonempty: Notifier::new(true),
     }))
 }
 
@@ -281,7 +285,9 @@ impl Element for Source {
     fn push(&mut self, _: &mut Context<'_>, _: usize, _: Batch) {}
 
     fn pull(&mut self, ctx: &mut Context<'_>, _: usize, max: usize) -> Option<Batch> {
-        if !self.active {
+        if !self.active || self.at_limit() {
+            self.nonempty.set_active(false);
+            self.signal_end(ctx);
             return None;
         }
         let n = self.allowed(max);
@@ -420,7 +426,15 @@ impl Element for Source {
                 }
             }
         }
+        if self.active && !self.at_limit() {
+            self.nonempty.set_active(true);
+        }
         Ok(())
+    }
+
+    fn notifier(&self, kind: NotifierKind, _: usize) -> Option<Notifier> {
+        // An upstream search reaches a source only through a pull output.
+        (kind == NotifierKind::Empty).then(|| self.nonempty.clone())
     }
 
     fn handlers(&self) -> &'static [Handler] {

@@ -23,6 +23,7 @@ pub mod length;
 pub mod mixedqueue;
 pub mod paint;
 pub mod print;
+pub mod pullswitch;
 pub mod queue;
 pub mod randomseed;
 pub mod rated;
@@ -57,6 +58,7 @@ pub mod classes {
     pub use super::mixedqueue::MixedQueue;
     pub use super::paint::{Null, Paint, PaintSwitch, PullNull, PushNull};
     pub use super::print::Print;
+    pub use super::pullswitch::{PullSwitch, SimplePullSwitch};
     pub use super::queue::{FullNoteQueue, NotifierQueue, Queue, SimpleQueue};
     pub use super::randomseed::RandomSeed;
     pub use super::rated::{BandwidthRatedUnqueue, RatedUnqueue};
@@ -104,6 +106,8 @@ pub static ALL: &[&ElementClass] = &[
     &RoundRobinSched,
     &PrioSched,
     &StrideSched,
+    &PullSwitch,
+    &SimplePullSwitch,
     &ScheduleInfo,
     &Tee,
     &PullTee,
