@@ -48,6 +48,8 @@ const SOURCES: &[&str] = &[
     include_str!("standard/shaper.rs"),
     include_str!("standard/timedsink.rs"),
     include_str!("standard/pullswitch.rs"),
+    include_str!("standard/linkunqueue.rs"),
+    include_str!("standard/settimestampdelta.rs"),
     include_str!("standard/device.rs"),
     include_str!("standard/discard.rs"),
     include_str!("standard/frontdropqueue.rs"),

@@ -20,6 +20,7 @@ mod gaprate;
 pub mod hub;
 pub mod infinitesource;
 pub mod length;
+pub mod linkunqueue;
 pub mod mixedqueue;
 pub mod paint;
 pub mod print;
@@ -34,6 +35,7 @@ pub mod sched;
 pub mod scheduleinfo;
 pub mod script;
 pub mod settimestamp;
+pub mod settimestampdelta;
 pub mod shaper;
 pub mod stridesched;
 pub mod switch;
@@ -55,6 +57,7 @@ pub mod classes {
     pub use super::hub::Hub;
     pub use super::infinitesource::{InfiniteSource, RandomSource};
     pub use super::length::{CheckLength, Pad, Truncate};
+    pub use super::linkunqueue::LinkUnqueue;
     pub use super::mixedqueue::MixedQueue;
     pub use super::paint::{Null, Paint, PaintSwitch, PullNull, PushNull};
     pub use super::print::Print;
@@ -69,6 +72,7 @@ pub mod classes {
     pub use super::scheduleinfo::ScheduleInfo;
     pub use super::script::{DriverManager, Script};
     pub use super::settimestamp::SetTimestamp;
+    pub use super::settimestampdelta::SetTimestampDelta;
     pub use super::shaper::Shaper;
     pub use super::stridesched::StrideSched;
     pub use super::switch::{HashSwitch, RandomSwitch, RoundRobinSwitch, StaticSwitch, Switch};
@@ -98,6 +102,7 @@ pub static ALL: &[&ElementClass] = &[
     &MixedQueue,
     &Unqueue,
     &DelayUnqueue,
+    &LinkUnqueue,
     &Shaper,
     &RatedUnqueue,
     &BandwidthRatedUnqueue,
@@ -121,6 +126,7 @@ pub static ALL: &[&ElementClass] = &[
     &Resize,
     &Paint,
     &SetTimestamp,
+    &SetTimestampDelta,
     &PaintSwitch,
     &Switch,
     &StaticSwitch,

@@ -75,12 +75,12 @@ pub(crate) fn parse_bandwidth(text: &str) -> Result<u64, String> {
     let scale = match unit.trim() {
         "" | "Bps" | "B/s" => 1.0,
         "bps" | "b/s" => 0.125,
-        "kbps" | "Kbps" => 125.0,
-        "Mbps" => 125_000.0,
-        "Gbps" => 125_000_000.0,
-        "kBps" | "KBps" => 1_000.0,
-        "MBps" => 1_000_000.0,
-        "GBps" => 1_000_000_000.0,
+        "kbps" | "Kbps" | "kb/s" | "Kb/s" => 125.0,
+        "Mbps" | "Mb/s" => 125_000.0,
+        "Gbps" | "Gb/s" => 125_000_000.0,
+        "kBps" | "KBps" | "kB/s" | "KB/s" => 1_000.0,
+        "MBps" | "MB/s" => 1_000_000.0,
+        "GBps" | "GB/s" => 1_000_000_000.0,
         _ => return Err(alloc::format!("'{text}': unknown bandwidth unit")),
     };
     // Rounded: `1.6kbps` is 200 bytes per second, not 199.
