@@ -1,6 +1,8 @@
 //! The standard elements: sources and sinks, counters, queues, switches, `Tee`, `Print`,
 //! `Truncate`/`Pad`/`CheckLength`/`Resize`, `RatedUnqueue`/`BandwidthRatedUnqueue`, `DelayUnqueue`, `SetTimestamp`,
 //! `RatedSplitter`/`BandwidthRatedSplitter`, `FrontDropQueue`/`MixedQueue`, `Hub`, `RoundRobinSched`/`PrioSched`,
+//! `StrideSched`, `PullSwitch`/`SimplePullSwitch`, `Bypass`, `Shaper`, `TimedSink`, `LinkUnqueue`,
+//! `SetTimestampDelta`, `ScheduleInfo`,
 //! `Script`/`DriverManager`, `RandomSeed`, `AddressInfo`, and the device elements `FromDevice`/`ToDevice`.
 //! Each file's module documentation is the element's manual, in Click's style.
 
