@@ -21,7 +21,6 @@ KNOWN = [
     (r"redeclaration", "Click's \"redeclaration of element\" message and landmarks"),
     (r"yes->|all->\[|entry ", "classifier `.program` text: sluice's compiler and its listing differ on purpose"),
     (r"click-install", "needs the Linux kernel module"),
-    (r"expected '0\.001600 1\.0\.0\.2'", "`FromIPSummaryDump` makes a 40-byte TCP packet for `ip_len 20` without `ip_proto`, so `LinkUnqueue` times 40 bytes"),
 ]
 
 

@@ -584,12 +584,39 @@ impl From {
             .tcp_off
             .map_or(20, |o| (o.min(60) + 3) & !3)
             .max(padded(&l.tcp_opt));
-        let th_len = match proto {
+        let mut th_len = match proto {
             PROTO_TCP => tcp_off.max(20),
             PROTO_UDP => 8,
             PROTO_ICMP if l.payload.is_none() => 8,
             _ => 0,
         };
+        // A transport header the line says nothing about is cut to the IP length, as Click
+        // cuts the one it makes: none at all when `ip_len` ends with the IP header, at least
+        // 4 bytes (the ports) when it ends inside it.
+        let transport_given = l.sport.is_some()
+            || l.dport.is_some()
+            || l.tcp_seq.is_some()
+            || l.tcp_ack.is_some()
+            || l.tcp_flags.is_some()
+            || l.tcp_win.is_some()
+            || l.tcp_urp.is_some()
+            || l.tcp_off.is_some()
+            || l.tcp_opt.is_some()
+            || l.icmp_type.is_some()
+            || l.icmp_code.is_some()
+            || l.icmp_id.is_some()
+            || l.icmp_seq.is_some()
+            || l.payload.is_some()
+            || l.payload_len.is_some();
+        let full_th = th_len;
+        if let Some(want) = l.ip_len.map(usize::from).filter(|&w| w > 0) {
+            if !transport_given && want < hl + th_len {
+                th_len = match want.saturating_sub(hl) {
+                    0 => 0,
+                    n => n.max(4),
+                };
+            }
+        }
         let payload = l
             .payload
             .clone()
@@ -627,6 +654,19 @@ impl From {
         }
         let t = &mut d[hl..];
         match proto {
+            // A cut header holds zeros, and the fields that fit: TCP's data offset, UDP's
+            // length.
+            PROTO_TCP if th_len < full_th => {
+                if let Some(b) = t.get_mut(12) {
+                    *b = ((tcp_off / 4) as u8) << 4;
+                }
+            }
+            PROTO_UDP if th_len < full_th => {
+                let ulen = (ip_len.saturating_sub(hl)).min(0xffff) as u16;
+                if let Some(b) = t.get_mut(4..6) {
+                    b.copy_from_slice(&ulen.to_be_bytes());
+                }
+            }
             PROTO_TCP => {
                 t[0..2].copy_from_slice(&l.sport.unwrap_or(0).to_be_bytes());
                 t[2..4].copy_from_slice(&l.dport.unwrap_or(0).to_be_bytes());
@@ -673,7 +713,7 @@ impl From {
             let seg = &mut d[hl..];
             let slen = seg.len() as u16;
             match proto {
-                PROTO_TCP | PROTO_UDP => {
+                PROTO_TCP | PROTO_UDP if seg.len() >= if proto == PROTO_TCP { 18 } else { 8 } => {
                     let at = if proto == PROTO_TCP { 16 } else { 6 };
                     let acc = checksum::sum(checksum::pseudo_header_v4(src, dst, proto, slen), seg);
                     let mut c = checksum::finish(acc);
@@ -980,7 +1020,11 @@ impl To {
                 }),
                 TcpOff => th(&[PROTO_TCP], 13)
                     .map_or_else(dash, |t| (usize::from(t[12] >> 4) * 4).to_string()),
-                CaptureLen => p.len().to_string(),
+                // What the packet holds of its IP length (Click's rule: bytes past the
+                // IP length, link padding for one, are not counted).
+                CaptureLen => ip
+                    .map_or(p.len(), |d| d.len().min(usize::from(u16_at(d, 2))))
+                    .to_string(),
                 IpOpt => ip
                     .and_then(|d| d.get(20..hl))
                     .map_or_else(dash, super::sumdump_opts::unparse_ip),
@@ -1205,6 +1249,30 @@ mod tests {
         assert_eq!(seen[0].data.len(), 28, "headers only");
         assert_eq!(&seen[0].data[10..12], &[0, 0], "no checksum");
         assert!(out.ends_with("100 28 72\n"), "{out}");
+    }
+
+    #[test]
+    fn an_ip_length_inside_the_transport_header_cuts_the_header_click_makes() {
+        // Click 2.1: `ip_len 20` is a bare IP header, 22 holds 4 bytes of TCP (the ports),
+        // 30 holds 10; a line with transport fields keeps its whole header.
+        let (seen, out) = run(
+            "!data src ip_len\n1.0.0.1 20\n1.0.0.2 22\n1.0.0.3 30\n1.0.0.4 1600\n",
+            "",
+            "ip_len ip_capture_len",
+        );
+        let lens: Vec<usize> = seen.iter().map(|o| o.data.len()).collect();
+        assert_eq!(lens, [20, 24, 30, 40]);
+        assert_eq!(seen[0].transport_offset, None);
+        assert_eq!(
+            out.lines().skip(2).collect::<Vec<_>>(),
+            ["20 20", "22 22", "30 30", "1600 40"],
+            "capture lengths stop at the IP length, as Click's do"
+        );
+        let (seen, _) = run("!data src sport ip_len\n1.0.0.1 7 22\n", "", "ip_len");
+        assert_eq!(seen[0].data.len(), 40, "the line's own TCP header is whole");
+        let (seen, _) = run("!data src proto ip_len\n1.0.0.1 U 24\n", "", "ip_len");
+        assert_eq!(seen[0].data.len(), 24, "UDP cut to its ports");
+        assert_eq!(&seen[0].data[20..24], &[0; 4]);
     }
 
     #[test]
