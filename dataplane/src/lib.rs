@@ -6,6 +6,7 @@
 //! - [`context`]: what an element sees of the router ([`Context`], [`InitContext`]);
 //! - [`router`]: instantiates a flattened graph and schedules it;
 //! - [`console`]: where elements' messages go;
+//! - [`control`]: Click's ControlSocket protocol, for every control server and client;
 //! - [`device`]: the [`NetDevice`] boundary and an in-memory loopback device;
 //! - [`clock`]: time sources;
 //! - [`notifier`]: queues telling the tasks around them whether there is work;
@@ -20,6 +21,7 @@ pub mod batch;
 pub mod clock;
 pub mod console;
 pub mod context;
+pub mod control;
 pub mod device;
 pub mod element;
 mod graph;

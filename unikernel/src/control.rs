@@ -2,20 +2,10 @@
 //! port (COM2), which the launcher connects to a UNIX socket on the host
 //! (`-serial unix:<path>,server=on,wait=off`).
 //!
-//! Commands are lines ending in CR, LF or CRLF; replies are lines `<code> <message>` ending in
-//! CRLF, and a read's result follows as `DATA <n>` CRLF and `n` bytes:
-//!
-//! | command | reply |
-//! |---|---|
-//! | `READ handler` | `200 Read handler 'h' OK`, `DATA n`, the value |
-//! | `READDATA handler n` + `n` bytes | the same (the bytes are ignored: no handler takes parameters) |
-//! | `WRITE handler value...` | `200 Write handler 'h' OK` |
-//! | `WRITEDATA handler n` + `n` bytes | the same, with the bytes as the value |
-//! | `CHECKREAD handler`, `CHECKWRITE handler` | `200 ... OK` or an error |
-//! | `QUIT` | `200 Goodbye!`; the next byte starts a new session |
-//!
-//! Errors: `500` syntax, `501` unimplemented command, `510` no such element, `511` no such
-//! handler, `520` the handler failed (its message follows).
+//! The protocol itself (commands, replies, codes) is
+//! [`sluice_dataplane::control`], shared with `sluice run --ctl` and the `ControlSocket`
+//! element on the host; this module carries it over the serial line and adds the
+//! platform's handlers.
 //!
 //! Handlers are the router's (`c.count`, `fw/filter.drops`, globals `list`, `classes`,
 //! `config`, `pool_free`, `pool_capacity`, `stop`, ...) plus, for each interface,
@@ -44,6 +34,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::time::Duration;
 
+use sluice_dataplane::control::{self, Mode, Session};
 use sluice_dataplane::{HandlerError, Router};
 
 use crate::arch::rdtsc;
@@ -53,13 +44,6 @@ use crate::serial::{Uart, COM2};
 
 /// How often the UART is looked at when no session is active.
 pub const POLL_INTERVAL: Duration = Duration::from_millis(1);
-
-/// Longest command line kept; longer ones are answered with a syntax error.
-const MAX_LINE: usize = 4096;
-/// Largest `WRITEDATA`/`READDATA` payload accepted.
-const MAX_DATA: usize = 1 << 20;
-
-const GREETING: &[u8] = b"Click::ControlSocket/1.3\r\n";
 
 /// What [`ControlChannel::poll`] reads handlers from.
 pub struct Handlers<'a> {
@@ -71,25 +55,12 @@ pub struct Handlers<'a> {
     pub idle: &'a Idle,
 }
 
-enum Input {
-    /// Collecting a command line.
-    Line,
-    /// Collecting `remaining` bytes of data for a `WRITEDATA` (write) or `READDATA` (read).
-    Data {
-        handler: String,
-        write: bool,
-        remaining: usize,
-    },
-}
-
 /// The server side of the protocol on COM2.
 pub struct ControlChannel {
     uart: Uart,
-    line: Vec<u8>,
-    data: Vec<u8>,
-    input: Input,
-    in_session: bool,
-    /// The previous byte was a CR: an LF right after it ends nothing.
+    /// The session in progress, if one is.
+    session: Option<Session>,
+    /// The last byte before the session ended was a CR: an LF right after it ends nothing.
     after_cr: bool,
     next_poll: u64,
     interval_ticks: u64,
@@ -105,10 +76,7 @@ impl ControlChannel {
         let interval_ticks = tsc_khz.max(1) * POLL_INTERVAL.as_micros() as u64 / 1000;
         Self {
             uart,
-            line: Vec::with_capacity(128),
-            data: Vec::new(),
-            input: Input::Line,
-            in_session: false,
+            session: None,
             after_cr: false,
             next_poll: 0,
             interval_ticks,
@@ -135,183 +103,84 @@ impl ControlChannel {
             return false;
         }
         self.next_poll = now + self.interval_ticks;
-        let mut served = false;
+        let Some(first) = self.uart.try_read_byte() else {
+            return false;
+        };
+        let mut bytes = Vec::with_capacity(64);
+        bytes.push(first);
         while let Some(byte) = self.uart.try_read_byte() {
-            self.byte(byte, handlers);
-            served = true;
+            bytes.push(byte);
         }
-        served
+        self.serve(bytes, handlers);
+        true
     }
 
-    fn byte(&mut self, byte: u8, handlers: &Handlers<'_>) {
-        if !self.in_session {
-            if byte == b'\n' && core::mem::take(&mut self.after_cr) {
-                // The LF of the CRLF that ended `QUIT`.
+    /// Runs `bytes` through the sessions they belong to: a session starts (with the
+    /// greeting) at its first byte and ends at `QUIT`; what follows starts the next one.
+    fn serve(&mut self, mut bytes: Vec<u8>, handlers: &Handlers<'_>) {
+        while !bytes.is_empty() {
+            let session = match &mut self.session {
+                Some(s) => s,
+                None => {
+                    if core::mem::take(&mut self.after_cr) && bytes[0] == b'\n' {
+                        // The LF of the CRLF that ended `QUIT`.
+                        bytes.remove(0);
+                        continue;
+                    }
+                    let mut s = Session::new(false);
+                    s.greet();
+                    self.session.insert(s)
+                }
+            };
+            let last = bytes.last().copied();
+            session.feed(&bytes);
+            session.process(handlers, false);
+            self.uart.write_bytes(session.output());
+            session.output().clear();
+            if !session.is_closed() {
                 return;
             }
-            self.in_session = true;
-            self.after_cr = false;
-            self.uart.write_bytes(GREETING);
+            bytes = session.take_unread();
+            self.after_cr = bytes.is_empty() && last == Some(b'\r');
+            self.session = None;
         }
-        match &mut self.input {
-            Input::Data { remaining, .. } => {
-                self.data.push(byte);
-                *remaining -= 1;
-                if *remaining == 0 {
-                    let Input::Data { handler, write, .. } =
-                        core::mem::replace(&mut self.input, Input::Line)
-                    else {
-                        unreachable!("matched above")
-                    };
-                    let data = core::mem::take(&mut self.data);
-                    let value = String::from_utf8_lossy(&data);
-                    if write {
-                        self.write(&handler, &value, handlers);
-                    } else {
-                        self.read(&handler, handlers);
-                    }
-                }
-            }
-            Input::Line => {
-                let after_cr = core::mem::replace(&mut self.after_cr, byte == b'\r');
-                match byte {
-                    b'\n' if after_cr => {}
-                    b'\r' | b'\n' => {
-                        let line = core::mem::take(&mut self.line);
-                        let text = String::from_utf8_lossy(&line);
-                        self.command(text.trim(), handlers);
-                        self.line = line;
-                        self.line.clear();
-                    }
-                    _ if self.line.len() < MAX_LINE => self.line.push(byte),
-                    _ => {}
-                }
-            }
+    }
+}
+
+impl control::Handlers for Handlers<'_> {
+    fn read(&self, name: &str, params: &str) -> Result<String, HandlerError> {
+        if params.trim().is_empty() {
+            read_handler(name, self)
+        } else {
+            self.router.read_handler_with(name, params)
         }
     }
 
-    fn reply(&self, code: u16, message: &str) {
-        self.uart
-            .write_bytes(format!("{code} {message}\r\n").as_bytes());
-    }
-
-    fn command(&mut self, line: &str, handlers: &Handlers<'_>) {
-        if line.is_empty() {
-            return;
-        }
-        let (word, rest) = line.split_once(' ').unwrap_or((line, ""));
-        let rest = rest.trim_start();
-        let (handler, args) = rest.split_once(' ').unwrap_or((rest, ""));
-        let needs_handler = !matches!(word.to_ascii_uppercase().as_str(), "QUIT");
-        if needs_handler && handler.is_empty() {
-            return self.reply(500, &format!("Syntax error: {word} needs a handler name"));
-        }
-        match word.to_ascii_uppercase().as_str() {
-            "READ" => self.read(handler, handlers),
-            "WRITE" => self.write(handler, args.trim(), handlers),
-            "READDATA" | "WRITEDATA" => {
-                let write = word.eq_ignore_ascii_case("WRITEDATA");
-                match args.trim().parse::<usize>() {
-                    Ok(0) if write => self.write(handler, "", handlers),
-                    Ok(0) => self.read(handler, handlers),
-                    Ok(n) if n <= MAX_DATA => {
-                        self.data.clear();
-                        self.input = Input::Data {
-                            handler: handler.into(),
-                            write,
-                            remaining: n,
-                        };
-                    }
-                    Ok(_) => self.reply(521, "Data too big"),
-                    Err(_) => self.reply(500, &format!("Syntax error: {word} handler LENGTH")),
-                }
+    fn write(&self, name: &str, value: &str) -> Result<(), HandlerError> {
+        match self.router.write_handler(name, value) {
+            // The interfaces' handlers are all read-only.
+            Err(HandlerError::NoSuchElement(element)) if nic(&element, self.nics).is_some() => {
+                Err(HandlerError::NoSuchHandler(name.into()))
             }
-            "CHECKREAD" => self.check(handler, false, handlers),
-            "CHECKWRITE" => self.check(handler, true, handlers),
-            "QUIT" => {
-                self.reply(200, "Goodbye!");
-                self.in_session = false;
-            }
-            "LLRPC" | "READUNTIL" | "WRITEUNTIL" => {
-                self.reply(501, &format!("Unimplemented command '{word}'"))
-            }
-            _ => self.reply(500, &format!("Syntax error: unknown command '{word}'")),
+            r => r,
         }
     }
 
-    fn read(&self, handler: &str, handlers: &Handlers<'_>) {
-        match read_handler(handler, handlers) {
-            Ok(value) => {
-                self.reply(200, &format!("Read handler '{handler}' OK"));
-                self.uart
-                    .write_bytes(format!("DATA {}\r\n", value.len()).as_bytes());
-                self.uart.write_bytes(value.as_bytes());
+    fn mode(&self, name: &str) -> Result<Option<Mode>, HandlerError> {
+        match control::router_mode(self.router, name) {
+            Err(HandlerError::NoSuchElement(element)) => {
+                let info = nic(&element, self.nics).ok_or(HandlerError::NoSuchElement(element))?;
+                let handler = name.rsplit_once('.').map_or(name, |(_, h)| h);
+                Ok(info.read_handler(handler).map(|_| Mode {
+                    read: true,
+                    write: false,
+                }))
             }
-            Err(e) => self.error(handler, false, &e),
-        }
-    }
-
-    fn write(&self, handler: &str, value: &str, handlers: &Handlers<'_>) {
-        match handlers.router.write_handler(handler, value) {
-            Ok(()) => self.reply(200, &format!("Write handler '{handler}' OK")),
-            Err(HandlerError::NoSuchElement(element)) if nic(&element, handlers.nics).is_some() => {
-                self.reply(511, &format!("No write handler named '{handler}'"))
-            }
-            Err(e) => self.error(handler, true, &e),
-        }
-    }
-
-    fn check(&self, handler: &str, write: bool, handlers: &Handlers<'_>) {
-        let kind = if write { "Write" } else { "Read" };
-        let found = match handler.rsplit_once('.') {
-            // Element handlers: the element's `handlers` list says which exist and how.
-            Some((element, name)) => {
-                match handlers.router.read_handler(&format!("{element}.handlers")) {
-                    Ok(list) => {
-                        let builtin = ["name", "class", "config", "ports", "handlers"];
-                        let mode = list
-                            .lines()
-                            .find_map(|l| l.split_once('\t').filter(|(n, _)| *n == name))
-                            .map(|(_, mode)| mode)
-                            .or_else(|| builtin.contains(&name).then_some("r"));
-                        match mode {
-                            Some(mode) if mode.contains(if write { 'w' } else { 'r' }) => Ok(()),
-                            _ => Err(HandlerError::NoSuchHandler(handler.into())),
-                        }
-                    }
-                    Err(HandlerError::NoSuchElement(e)) => match nic(&e, handlers.nics) {
-                        Some(info) if !write && info.read_handler(name).is_some() => Ok(()),
-                        Some(_) => Err(HandlerError::NoSuchHandler(handler.into())),
-                        None => Err(HandlerError::NoSuchElement(e)),
-                    },
-                    Err(e) => Err(e),
-                }
-            }
-            None if write => match handler {
-                "stop" => Ok(()),
-                _ => Err(HandlerError::NoSuchHandler(handler.into())),
-            },
-            None => read_handler(handler, handlers).map(|_| ()),
-        };
-        match found {
-            Ok(()) => self.reply(200, &format!("{kind} handler '{handler}' OK")),
-            Err(e) => self.error(handler, write, &e),
-        }
-    }
-
-    fn error(&self, handler: &str, write: bool, error: &HandlerError) {
-        let kind = if write { "write" } else { "read" };
-        match error {
-            HandlerError::NoSuchElement(element) => {
-                self.reply(510, &format!("No element named '{element}'"))
-            }
-            HandlerError::NoSuchHandler(_) => {
-                self.reply(511, &format!("No {kind} handler named '{handler}'"))
-            }
-            HandlerError::BadValue(message) => {
-                let message = message.replace(['\r', '\n'], " ");
-                self.reply(520, &message)
-            }
+            Ok(None) if !name.contains('.') => Ok(read_handler(name, self).ok().map(|_| Mode {
+                read: true,
+                write: false,
+            })),
+            other => other,
         }
     }
 }
