@@ -57,7 +57,7 @@ enum Command {
     Ps(vm::PsArgs),
     /// Stop a running VM.
     Stop(vm::StopArgs),
-    /// Read or write a handler of a running VM.
+    /// Read or write a handler of a running VM or `sluice run` (Click's ControlSocket protocol).
     Ctl(vm::CtlArgs),
     /// Print a VM's console log (`-f`: and follow it).
     Logs(vm::LogsArgs),

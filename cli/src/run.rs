@@ -23,6 +23,7 @@ use crate::config;
 use crate::progress::Status;
 use sluice_dataplane::clock::SystemClock;
 use sluice_dataplane::console::StderrConsole;
+use sluice_dataplane::control::server::{self, Server};
 use sluice_dataplane::device::DeviceOpener;
 use sluice_dataplane::{Clock, Environment, PacketPool, Router, SimClock};
 
@@ -78,6 +79,27 @@ pub struct RunArgs {
     #[arg(short = 'j', long = "threads", value_name = "N", hide = true)]
     pub threads: Option<u32>,
 
+    /// Serve Click's ControlSocket protocol on the UNIX socket PATH while the router runs
+    /// (`sluice ctl PATH read c.count`); the socket file is removed at exit. While it
+    /// listens, the router keeps running when it runs out of work, until a `stop` handler
+    /// call, a stopping element, or Ctrl-C.
+    #[arg(long = "ctl", value_name = "PATH")]
+    pub ctl: Option<PathBuf>,
+
+    /// As `--ctl`, Click's `-u`: serve the control protocol on the UNIX socket PATH.
+    #[arg(short = 'u', long = "unix-socket", value_name = "PATH")]
+    pub unix_socket: Vec<PathBuf>,
+
+    /// Serve the control protocol on TCP port PORT (`sluice ctl --port PORT`), as Click's
+    /// `-p`, but on 127.0.0.1 only (Click listens on every address; a `ControlSocket(tcp,
+    /// PORT)` element does too unless `LOCALHOST true`).
+    #[arg(short = 'p', long = "port", value_name = "PORT")]
+    pub port: Vec<u16>,
+
+    /// Refuse every write through `--ctl`, `-u` and `-p` sockets (530 Permission denied).
+    #[arg(long = "ctl-read-only")]
+    pub ctl_read_only: bool,
+
     /// Packet buffers in the pool (2 KiB each; besides them, 32 buffers of 64 KiB take
     /// frames that do not fit).
     #[arg(long, value_name = "N", default_value_t = 4096)]
@@ -130,6 +152,31 @@ const LARGE_BUFFERS: usize = 32;
 const SPIN_ROUNDS: u32 = 256;
 /// How long an idle loop sleeps between rounds.
 const IDLE_SLEEP: Duration = Duration::from_micros(50);
+
+/// How often the control sockets are looked at while the router is busy.
+const CTL_POLL: Duration = Duration::from_millis(1);
+
+/// The control servers `--ctl`, `-u` and `-p` ask for.
+fn control_servers(args: &RunArgs) -> Result<Vec<Server>, String> {
+    let mut servers = Vec::new();
+    for path in args.ctl.iter().chain(&args.unix_socket) {
+        let s = Server::bind_unix(path, args.ctl_read_only).map_err(|e| {
+            format!(
+                "control socket {}: {}",
+                path.display(),
+                server::describe(&e)
+            )
+        })?;
+        servers.push(s);
+    }
+    for &port in &args.port {
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+        let s = Server::bind_tcp(addr, args.ctl_read_only)
+            .map_err(|e| format!("control port {port}: {}", server::describe(&e)))?;
+        servers.push(s);
+    }
+    Ok(servers)
+}
 
 fn fail(msg: impl std::fmt::Display) -> ExitCode {
     eprintln!("sluice run: {msg}");
@@ -469,6 +516,15 @@ pub fn main(args: RunArgs) -> ExitCode {
         };
     }
 
+    let mut servers = match control_servers(&args) {
+        Ok(s) => s,
+        Err(e) => {
+            router.cleanup();
+            return fail(e);
+        }
+    };
+    let mut next_ctl_poll = Instant::now();
+
     let interrupted = interrupt_flag();
     let mut progress = (!args.quiet && std::io::stderr().is_terminal()).then(|| Progress {
         intake: Intake::new(&router),
@@ -480,8 +536,25 @@ pub fn main(args: RunArgs) -> ExitCode {
     let mut idle_rounds = 0u32;
     let mut rounds = 0u64;
     loop {
-        let round = router.run_slice();
-        if !round.active || interrupted.load(Ordering::Relaxed) {
+        let mut round = router.run_slice();
+        if interrupted.load(Ordering::Relaxed) || router.is_stopped() {
+            break;
+        }
+        if !servers.is_empty() {
+            // Between slices, at most every CTL_POLL (and at once when the router idles):
+            // a client's handler calls run here, outside any element.
+            let now = Instant::now();
+            if now >= next_ctl_poll || !round.busy {
+                next_ctl_poll = now + CTL_POLL;
+                for s in &mut servers {
+                    round.busy |= s.poll(&router);
+                }
+            }
+            // A router with a control socket waits for its clients when out of work.
+            if router.is_stopped() {
+                break;
+            }
+        } else if !round.active {
             break;
         }
         rounds += 1;
@@ -516,6 +589,7 @@ pub fn main(args: RunArgs) -> ExitCode {
             }
         }
     }
+    drop(servers);
     router.cleanup();
     let elapsed = start.elapsed();
     if let Some(p) = progress.as_mut() {

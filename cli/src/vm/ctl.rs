@@ -1,24 +1,43 @@
-//! `sluice ctl VM read ELEMENT.HANDLER` / `write ELEMENT.HANDLER VALUE`: a client of the
-//! VM's control channel, which speaks Click's ControlSocket protocol (the unikernel's
-//! `control` module documents the server; it greets when a session's first byte arrives).
+//! `sluice ctl TARGET read ELEMENT.HANDLER` / `write ELEMENT.HANDLER VALUE`: a client of
+//! Click's ControlSocket protocol ([`sluice_dataplane::control`]), for a VM's control channel
+//! (the unikernel's `control` module; it greets when a session's first byte arrives) and for
+//! a host router's control socket (`sluice run --ctl PATH` or `-p PORT`, a `ControlSocket`
+//! element, or Click itself; these greet when the client connects).
 
 use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
+
+use sluice_dataplane::control;
 
 use super::fail;
 use super::state::{runtime_dir, VmRecord};
 
 /// Arguments of `sluice ctl`.
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:\n  \
+    sluice ctl fw read c.count             a VM, by name (see `sluice ps`)\n  \
+    sluice ctl ./run.sock read c.count     a `sluice run --ctl ./run.sock` process\n  \
+    sluice ctl --port 7777 write src.active false")]
 pub struct CtlArgs {
-    /// The VM: its name (see `sluice ps`) or the path of its control socket.
-    pub vm: String,
+    /// A VM's name (see `sluice ps`), or the path of a control socket: a VM's, or one that
+    /// `sluice run --ctl` or a `ControlSocket` element listens on.
+    #[arg(value_name = "VM|SOCKET", required_unless_present_any = ["socket", "port"])]
+    pub vm: Option<String>,
+    /// The UNIX control socket of a host process (`sluice run --ctl PATH`,
+    /// `ControlSocket(unix, PATH)`, `click -u PATH`).
+    #[arg(long, value_name = "PATH", conflicts_with_all = ["vm", "port"])]
+    pub socket: Option<PathBuf>,
+    /// A TCP control socket: PORT (on 127.0.0.1) or HOST:PORT (`sluice run -p PORT`,
+    /// `ControlSocket(tcp, PORT)`).
+    #[arg(long, value_name = "[HOST:]PORT", conflicts_with = "vm")]
+    pub port: Option<String>,
     #[command(subcommand)]
     pub op: CtlOp,
-    /// How long to wait for the VM's answer.
+    /// How long to wait for each answer.
     #[arg(long, default_value = "5s", value_parser = super::state::parse_duration)]
     pub timeout: Duration,
 }
@@ -63,30 +82,69 @@ pub enum CtlError {
     /// The connection broke or timed out.
     #[error("control channel: {0}")]
     Io(#[from] std::io::Error),
-    /// The VM answered with an error code.
+    /// The server answered with an error code.
     #[error("{code} {message}")]
     Refused {
         /// ControlSocket status code (510 no such element, 511 no such handler, ...).
         code: u16,
-        /// The VM's message.
+        /// The message.
         message: String,
     },
     /// Not the ControlSocket protocol.
-    #[error("unexpected answer from the VM: {0:?}")]
+    #[error("unexpected answer from the control socket: {0:?}")]
     Protocol(String),
 }
 
-/// Finds the control socket of `vm`: a path to a socket, or a VM name.
-pub fn resolve(vm: &str) -> Result<PathBuf, String> {
+/// Where a control server listens, and how it greets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// A VM's control channel: greets when a session's first byte arrives.
+    Vm(PathBuf),
+    /// A host process's UNIX socket: greets on connect.
+    Unix(PathBuf),
+    /// A host process's TCP socket: greets on connect.
+    Tcp(SocketAddr),
+}
+
+/// Finds the control socket of `vm`: a VM name, or a path to a socket (a VM's when a
+/// running VM records it as its control socket, otherwise a host process's).
+pub fn resolve_target(vm: &str) -> Result<Target, String> {
     let path = Path::new(vm);
     if vm.contains('/') || path.exists() {
-        return Ok(path.into());
+        let is_vm = runtime_dir().is_ok_and(|dir| {
+            let me = path.canonicalize().unwrap_or_else(|_| path.into());
+            VmRecord::all(&dir).iter().any(|r| {
+                r.control
+                    .canonicalize()
+                    .unwrap_or_else(|_| r.control.clone())
+                    == me
+            })
+        });
+        return Ok(if is_vm {
+            Target::Vm(path.into())
+        } else {
+            Target::Unix(path.into())
+        });
     }
     let dir = runtime_dir().map_err(|e| format!("runtime directory: {e}"))?;
     VmRecord::load(&dir, vm)
         .filter(VmRecord::alive)
-        .map(|r| r.control)
+        .map(|r| Target::Vm(r.control))
         .ok_or_else(|| format!("no running VM named '{vm}' (see `sluice ps`)"))
+}
+
+/// Parses `--port`: PORT (on 127.0.0.1) or HOST:PORT.
+pub fn tcp_target(spec: &str) -> Result<Target, String> {
+    let spec = if spec.bytes().all(|b| b.is_ascii_digit()) {
+        format!("127.0.0.1:{spec}")
+    } else {
+        spec.into()
+    };
+    spec.to_socket_addrs()
+        .map_err(|e| format!("--port {spec}: {e}"))?
+        .next()
+        .map(Target::Tcp)
+        .ok_or_else(|| format!("--port {spec}: no address"))
 }
 
 /// Sends one request and returns the read value (empty for writes).
@@ -108,18 +166,13 @@ pub fn call_with_timeout(
     let mut writer = stream.try_clone()?;
     // A leading QUIT ends a session an earlier client may have left open, so the command
     // below always opens a fresh one and its answer follows a greeting.
-    let command = match request {
-        Request::Read(h) => format!("QUIT\r\nREAD {h}\r\nQUIT\r\n"),
-        Request::Write(h, v) if v.contains(['\r', '\n']) => {
-            format!("QUIT\r\nWRITEDATA {h} {}\r\n{v}QUIT\r\n", v.len())
-        }
-        Request::Write(h, v) => format!("QUIT\r\nWRITE {h} {v}\r\nQUIT\r\n"),
-    };
+    let command = format!("{}{}{}", control::QUIT, request.text(), control::QUIT);
     writer.write_all(command.as_bytes())?;
     let mut reader = BufReader::new(stream);
     // Skip what is not ours (output left from an earlier session, the leading QUIT's
     // goodbye): the answer is the first status line after a greeting that is not a goodbye.
     let mut greeted = false;
+    let mut lines = Vec::new();
     let (code, message) = loop {
         let mut line = String::new();
         if reader.read_line(&mut line)? == 0 {
@@ -127,39 +180,123 @@ pub fn call_with_timeout(
                 "connection closed before an answer".into(),
             ));
         }
-        let line = line.trim_end();
         if line.starts_with("Click::ControlSocket/") {
             greeted = true;
             continue;
         }
-        let Some(code) = line.get(..3).and_then(|c| c.parse::<u16>().ok()) else {
+        let Some(reply) = control::parse_reply(&line) else {
             continue;
         };
-        // "200-..." continuation lines come before the last one.
-        if !greeted || line.as_bytes().get(3) == Some(&b'-') || line.ends_with("Goodbye!") {
+        if !greeted || reply.message == "Goodbye!" {
             continue;
         }
-        break (code, line.get(4..).unwrap_or("").to_string());
+        lines.push(reply.message.to_string());
+        if !reply.more {
+            break (reply.code, lines.join(" "));
+        }
     };
+    let result = answer(&mut reader, request, code, message);
+    drain_goodbye(&mut reader);
+    result
+}
+
+/// After a reply's last status line: the error, or the read's value.
+fn answer(
+    reader: &mut impl BufRead,
+    request: &Request,
+    code: u16,
+    message: String,
+) -> Result<String, CtlError> {
     if !(200..300).contains(&code) {
-        drain_goodbye(&mut reader);
         return Err(CtlError::Refused { code, message });
     }
     if let Request::Write(..) = request {
-        drain_goodbye(&mut reader);
         return Ok(String::new());
     }
     let mut line = String::new();
     reader.read_line(&mut line)?;
-    let n: usize = line
-        .trim_end()
-        .strip_prefix("DATA ")
-        .and_then(|n| n.parse().ok())
-        .ok_or_else(|| CtlError::Protocol(line.trim_end().into()))?;
+    let n = control::parse_data(&line).ok_or_else(|| CtlError::Protocol(line.trim_end().into()))?;
     let mut data = vec![0u8; n];
     reader.read_exact(&mut data)?;
-    drain_goodbye(&mut reader);
     Ok(String::from_utf8_lossy(&data).into_owned())
+}
+
+impl Request {
+    /// The command line(s) that make the request.
+    fn text(&self) -> String {
+        match self {
+            Request::Read(h) => control::read_request(h),
+            Request::Write(h, v) => control::write_request(h, v),
+        }
+    }
+}
+
+/// Sends one request to `target` and returns the read value (empty for writes).
+pub fn call_target(
+    target: &Target,
+    request: &Request,
+    timeout: Duration,
+) -> Result<String, CtlError> {
+    match target {
+        Target::Vm(path) => call_with_timeout(path, request, timeout),
+        Target::Unix(path) => {
+            let stream = UnixStream::connect(path).map_err(|source| CtlError::Connect {
+                path: path.clone(),
+                source,
+            })?;
+            stream.set_read_timeout(Some(timeout))?;
+            stream.set_write_timeout(Some(timeout))?;
+            let writer = stream.try_clone()?;
+            call_greeting_first(stream, writer, request)
+        }
+        Target::Tcp(addr) => {
+            let stream =
+                TcpStream::connect_timeout(addr, timeout).map_err(|source| CtlError::Connect {
+                    path: addr.to_string().into(),
+                    source,
+                })?;
+            stream.set_read_timeout(Some(timeout))?;
+            stream.set_write_timeout(Some(timeout))?;
+            let writer = stream.try_clone()?;
+            call_greeting_first(stream, writer, request)
+        }
+    }
+}
+
+/// A server that greets on connect: read the greeting, send the request and `QUIT`, read
+/// the answer.
+fn call_greeting_first(
+    stream: impl Read,
+    mut writer: impl Write,
+    request: &Request,
+) -> Result<String, CtlError> {
+    let mut reader = BufReader::new(stream);
+    let mut greeting = String::new();
+    reader.read_line(&mut greeting)?;
+    if !greeting.starts_with("Click::ControlSocket/") {
+        return Err(CtlError::Protocol(if greeting.is_empty() {
+            "no greeting (closed)".into()
+        } else {
+            greeting.trim_end().into()
+        }));
+    }
+    writer.write_all(format!("{}{}", request.text(), control::QUIT).as_bytes())?;
+    let mut lines = Vec::new();
+    let (code, message) = loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line)? == 0 {
+            return Err(CtlError::Protocol(
+                "connection closed before an answer".into(),
+            ));
+        }
+        let reply = control::parse_reply(&line)
+            .ok_or_else(|| CtlError::Protocol(line.trim_end().into()))?;
+        lines.push(reply.message.to_string());
+        if !reply.more {
+            break (reply.code, lines.join(" "));
+        }
+    };
+    answer(&mut reader, request, code, message)
 }
 
 /// Reads up to the answer to the closing QUIT, so no output of this session is left for
@@ -176,15 +313,21 @@ fn drain_goodbye(reader: &mut impl BufRead) {
 
 /// `sluice ctl`.
 pub fn ctl(args: CtlArgs) -> ExitCode {
-    let socket = match resolve(&args.vm) {
-        Ok(s) => s,
+    let target = match (&args.socket, &args.port, &args.vm) {
+        (Some(path), _, _) => Ok(Target::Unix(path.clone())),
+        (None, Some(port), _) => tcp_target(port),
+        (None, None, Some(vm)) => resolve_target(vm),
+        (None, None, None) => Err("give a VM, a socket path, --socket or --port".into()),
+    };
+    let target = match target {
+        Ok(t) => t,
         Err(e) => return fail("ctl", e),
     };
     let request = match args.op {
         CtlOp::Read { handler } => Request::Read(handler),
         CtlOp::Write { handler, value } => Request::Write(handler, value.join(" ")),
     };
-    match call_with_timeout(&socket, &request, args.timeout) {
+    match call_target(&target, &request, args.timeout) {
         Ok(value) => {
             print!("{value}");
             if !value.is_empty() && !value.ends_with('\n') {
