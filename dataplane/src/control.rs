@@ -111,17 +111,24 @@ pub fn listed_mode(listing: &str, handler: &str) -> Option<Mode> {
 /// global by trying to read it (globals have no side effects) and `stop` as the one
 /// writable global.
 pub fn router_mode(router: &Router, name: &str) -> Result<Option<Mode>, HandlerError> {
+    mode_by(name, &|path| router.read_handler(path))
+}
+
+/// As [`router_mode`], reading handlers with `read` (from inside an element, its context's
+/// `read_handler`).
+pub fn mode_by(
+    name: &str,
+    read: &dyn Fn(&str) -> Result<String, HandlerError>,
+) -> Result<Option<Mode>, HandlerError> {
     match name.rsplit_once('.') {
-        Some((element, handler)) => {
-            match router.read_handler(&format!("{element}.handlers")) {
-                Ok(listing) => Ok(listed_mode(&listing, handler)),
-                Err(HandlerError::NoSuchElement(e)) => Err(HandlerError::NoSuchElement(e)),
-                // A busy element: its handlers cannot be listed now.
-                Err(_) => Ok(None),
-            }
-        }
+        Some((element, handler)) => match read(&format!("{element}.handlers")) {
+            Ok(listing) => Ok(listed_mode(&listing, handler)),
+            Err(HandlerError::NoSuchElement(e)) => Err(HandlerError::NoSuchElement(e)),
+            // A busy element: its handlers cannot be listed now.
+            Err(_) => Ok(None),
+        },
         None => {
-            let read = router.read_handler(name).is_ok();
+            let read = read(name).is_ok();
             let write = name == "stop";
             Ok((read || write).then_some(Mode { read, write }))
         }

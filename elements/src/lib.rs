@@ -10,7 +10,7 @@
 //! | [`ip`] | IP and Ethernet header elements: `CheckIPHeader`, `Strip`, `EtherEncap`, `DecIPTTL`, checksums, ... |
 //! | [`routing`] | `ARPResponder`, `ARPQuerier`, `ICMPPingResponder`, `ICMPError`, lookups, `IPFragmenter`, ... |
 //! | [`nat`] | `IPRewriter`, `TCPRewriter`, `UDPRewriter`, `ICMPPingRewriter`, `ICMPRewriter`, `IPAddrRewriter`, `IPAddrPairRewriter`, `FTPPortMapper`, mappers |
-//! | [`host`] | host-only elements (`std` feature): `FromDump`, `ToDump` |
+//! | [`host`] | host-only elements (`std` feature): `FromDump`, `ToDump`, `ControlSocket` |
 //!
 //! Every class is a `static` [`ElementClass`] named exactly as Click names it, reachable as
 //! `sluice_elements::classes::IPFilter`; [`all_classes`] lists them all. A unikernel image

@@ -115,6 +115,7 @@ const SOURCES: &[&str] = &[
 /// The host-only classes' files (`std` feature), as [`SOURCES`].
 #[cfg(feature = "std")]
 const HOST_SOURCES: &[&str] = &[
+    include_str!("host/controlsocket.rs"),
     include_str!("host/fromdump.rs"),
     include_str!("host/ipsumdump.rs"),
     include_str!("host/todump.rs"),

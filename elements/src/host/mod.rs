@@ -1,4 +1,4 @@
-//! Host-only elements (`std` feature): packet capture files.
+//! Host-only elements (`std` feature): packet capture files, the control socket.
 //!
 //! | element | what it does |
 //! |---|---|
@@ -6,9 +6,11 @@
 //! | [`ToDump`](classes::ToDump) | writes a pcap file |
 //! | [`FromIPSummaryDump`](classes::FromIPSummaryDump) | makes IP packets from text lines (Click's ipsumdump) |
 //! | [`ToIPSummaryDump`](classes::ToIPSummaryDump) | writes IP packets as text lines |
+//! | [`ControlSocket`](classes::ControlSocket) | serves the router's handlers on a UNIX or TCP socket |
 
 use sluice_dataplane::ElementClass;
 
+pub mod controlsocket;
 pub mod fromdump;
 pub mod ipsumdump;
 pub mod pcap;
@@ -28,6 +30,7 @@ fn timing_wait(ts: u64, offset: i128, now: u64) -> Option<u64> {
 /// The classes of this family, each a `static` named as Click names it.
 #[allow(non_upper_case_globals)]
 pub mod classes {
+    pub use super::controlsocket::ControlSocket;
     pub use super::fromdump::FromDump;
     pub use super::ipsumdump::{FromIPSummaryDump, ToIPSummaryDump};
     pub use super::todump::ToDump;
@@ -39,4 +42,5 @@ pub static ALL: &[&ElementClass] = &[
     &classes::ToDump,
     &classes::FromIPSummaryDump,
     &classes::ToIPSummaryDump,
+    &classes::ControlSocket,
 ];
