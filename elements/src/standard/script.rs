@@ -61,7 +61,9 @@
 //!
 //! **Handlers:** `step` (w: N steps, default 1), `goto` (w: jumps to a label and runs),
 //! `run` (r with parameters, w: runs from the top; the read gives the result), `get VAR`
-//! (r), `set VAR VALUE` (w), and each exported variable (r).
+//! (r), `set VAR VALUE` (w), each exported variable (r), and the functions as read handlers
+//! with parameters (`s.add 1 2`, `s.lt 1 2`, `s.length TEXT`, `s.random 10`, ...; not `cat`,
+//! which only the script itself calls).
 //!
 //! **Example:** `Script(wait 1, print "count $(c.count)", loop)`
 //!
@@ -1369,7 +1371,18 @@ impl Element for ScriptElement {
                 let args: Vec<&str> = ws.iter().map(String::as_str).collect();
                 Some(self.get(&args).map_err(HandlerError::BadValue))
             }
-            _ => None,
+            // The arithmetic and text functions are read handlers with parameters for
+            // everyone, as in Click (`cat` stays the script's own).
+            "length" => Some(Ok(params.len().to_string())),
+            "unquote" => Some(unquote(params).map_err(HandlerError::BadValue)),
+            _ => {
+                let ws = words(params);
+                let args: Vec<&str> = ws.iter().map(String::as_str).collect();
+                if name == "random" {
+                    return Some(random(ctx, &args).map_err(HandlerError::BadValue));
+                }
+                arithmetic(name, &args, ctx.now()).map(|r| r.map_err(HandlerError::BadValue))
+            }
         }
     }
 
