@@ -24,6 +24,13 @@ pub const READ_CHUNK: usize = 4096;
 pub const MAX_CLIENTS: usize = 64;
 /// Unsent answer bytes after which a client's further commands wait.
 pub const MAX_OUTPUT: usize = 4 << 20;
+/// After a session ends (`QUIT`, an overlong line) with the client still sending, the server
+/// closes its side for writing and reads and discards what still comes for at most this
+/// many polls or [`LINGER_BYTES`] bytes, so the client gets the last answer (closing a socket
+/// with unread input would reset the connection instead).
+pub const LINGER_POLLS: u32 = 1000;
+/// See [`LINGER_POLLS`].
+pub const LINGER_BYTES: usize = 1 << 20;
 
 enum Listener {
     Unix(UnixListener, PathBuf),
@@ -56,11 +63,22 @@ impl Write for Stream {
     }
 }
 
+impl Stream {
+    fn shutdown_write(&self) {
+        let _ = match self {
+            Stream::Unix(s) => s.shutdown(std::net::Shutdown::Write),
+            Stream::Tcp(s) => s.shutdown(std::net::Shutdown::Write),
+        };
+    }
+}
+
 struct Client {
     stream: Stream,
     session: Session,
     /// The client sent all it will.
     eof: bool,
+    /// The session is over and the answers sent: `(polls, bytes)` spent discarding input.
+    linger: Option<(u32, usize)>,
     id: u64,
 }
 
@@ -161,6 +179,32 @@ impl Server {
         let mut i = 0;
         while i < self.clients.len() {
             let c = &mut self.clients[i];
+            if let Some((polls, bytes)) = &mut c.linger {
+                let mut gone = *polls >= LINGER_POLLS || *bytes >= LINGER_BYTES;
+                *polls += 1;
+                while !gone {
+                    match c.stream.read(&mut buf) {
+                        Ok(0) => gone = true,
+                        Ok(n) => {
+                            *bytes += n;
+                            gone = *bytes >= LINGER_BYTES;
+                        }
+                        Err(e) if would_block(&e) => break,
+                        Err(_) => gone = true,
+                    }
+                }
+                if gone {
+                    let id = c.id;
+                    self.clients.swap_remove(i);
+                    if let Some(ev) = &mut self.events {
+                        ev.push(Event::Closed { id });
+                    }
+                    busy = true;
+                } else {
+                    i += 1;
+                }
+                continue;
+            }
             if !c.eof && !c.session.is_closed() && c.session.output().len() < MAX_OUTPUT {
                 match c.stream.read(&mut buf) {
                     Ok(0) => {
@@ -197,7 +241,13 @@ impl Server {
                 busy = true;
             }
             let done = (c.eof || c.session.is_closed()) && c.session.output().is_empty();
-            if broken || done {
+            if done && !broken && !c.eof {
+                // Ended by the server: the client sees the end of the answers, and what it
+                // still sends is read away for a while.
+                c.stream.shutdown_write();
+                c.linger = Some((0, 0));
+                i += 1;
+            } else if broken || done {
                 let id = c.id;
                 self.clients.swap_remove(i);
                 if let Some(ev) = &mut self.events {
@@ -237,6 +287,7 @@ impl Server {
                 stream,
                 session,
                 eof: false,
+                linger: None,
                 id,
             });
             if let Some(ev) = &mut self.events {
@@ -332,7 +383,9 @@ mod tests {
             "Click::ControlSocket/1.3\r\n200 Read handler 'x.v' OK\r\nDATA 1\r\n7\
              511 No handler named 'y'\r\n200 Goodbye!\r\n"
         );
-        assert_eq!(server.clients(), 0);
+        // The server lingers until the client closes its side.
+        assert_eq!(server.clients(), 1);
+        drop(client);
         // A client that leaves mid-command is dropped without an answer.
         let mut c2 = UnixStream::connect(&path).unwrap();
         c2.write_all(b"WRITEDATA x.v 100\r\nab").unwrap();
