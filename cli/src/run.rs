@@ -541,10 +541,10 @@ pub fn main(args: RunArgs) -> ExitCode {
             break;
         }
         if !servers.is_empty() {
-            // Between slices, at most every CTL_POLL (and at once when the router idles):
+            // Between slices, every CTL_POLL:
             // a client's handler calls run here, outside any element.
             let now = Instant::now();
-            if now >= next_ctl_poll || !round.busy {
+            if now >= next_ctl_poll {
                 next_ctl_poll = now + CTL_POLL;
                 for s in &mut servers {
                     round.busy |= s.poll(&router);
