@@ -186,7 +186,7 @@ fn run_ctl_serves_the_control_protocol() {
         &sock,
         b"READ c.class\r\nread nope.count\nREAD c.nope\r\nWRITE c.count 1\r\n\
           READ c.reset\r\nCHECKREAD c.count\r\nCHECKWRITE c.count\r\nFROB x\r\nREAD\r\n\
-          LLRPC c#1\r\nREAD 2.class\r\nQUIT\r\n",
+          LLRPC c#1\r\nREAD 2.class\r\nREAD c.class x\r\nQUIT\r\n",
     );
     assert_eq!(greeting, "Click::ControlSocket/1.3\r\n");
     assert_eq!(
@@ -202,6 +202,8 @@ fn run_ctl_serves_the_control_protocol() {
          500 Wrong number of arguments\r\n\
          501 Cannot call LLRPC 'c#1' remotely\r\n\
          200 Read handler '2.class' OK\r\nDATA 7\r\nCounter\
+         590-Read handler 'c.class' error:\r\n\
+         590 read handler 'c.class' does not take parameters\r\n\
          200 Goodbye!\r\n"
     );
 
@@ -337,12 +339,17 @@ fn control_socket_elements_serve_unix_and_tcp() {
     stream.set_read_timeout(Some(PATIENCE)).unwrap();
     let (greeting, replies) = converse(
         stream,
-        b"READ s.add 1 1\r\nREAD s.cat /etc/passwd\r\nQUIT\r\n",
+        b"READ s.add 1 1\r\nREAD s.cat /etc/passwd\r\nCHECKREAD s.add\r\n\
+          READ tcp.class\r\nQUIT\r\n",
     );
     assert_eq!(greeting, "Click::ControlSocket/1.3\r\n");
     assert_eq!(
         replies,
-        "200 Read handler 's.add' OK\r\nDATA 1\r\n2511 No handler named 's.cat'\r\n200 Goodbye!\r\n"
+        "200 Read handler 's.add' OK\r\nDATA 1\r\n2\
+         511 No handler named 's.cat'\r\n\
+         200 Read handler 's.add' OK\r\n\
+         200 Read handler 'tcp.class' OK\r\nDATA 13\r\nControlSocket\
+         200 Goodbye!\r\n"
     );
 
     // The read-only one refuses writes; the other takes them.

@@ -43,7 +43,7 @@ impl Core {
         }
         let takes_none = || {
             Err(HandlerError::BadValue(format!(
-                "read handler '{path}' takes no parameters"
+                "read handler '{path}' does not take parameters"
             )))
         };
         let Some((elem, h)) = path.rsplit_once('.') else {

@@ -46,9 +46,9 @@
 //!
 //! **Differences from Click:** `PROXY` and the `socket` type (an inherited file descriptor)
 //! are not supported, nor are LLRPCs (answered with 501). A write handler's warnings are
-//! printed on the console rather than answered with code 220. The element's own handlers
-//! other than `port` and `filename` cannot be read through its own socket (the element is
-//! busy serving it).
+//! printed on the console rather than answered with code 220. Of the element's own
+//! handlers, only `port`, `filename`, `name` and `class` can be read through its own socket
+//! (the element is busy serving it).
 
 use std::boxed::Box;
 use std::format;
@@ -235,6 +235,8 @@ impl Via<'_, '_> {
         match handler {
             "port" => self.port.as_deref(),
             "filename" => self.filename.as_deref(),
+            "name" => Some(self.me),
+            "class" => Some("ControlSocket"),
             _ => None,
         }
     }
@@ -247,7 +249,7 @@ impl control::Handlers for Via<'_, '_> {
                 Ok(v.into())
             } else {
                 Err(HandlerError::BadValue(format!(
-                    "read handler '{name}' takes no parameters"
+                    "read handler '{name}' does not take parameters"
                 )))
             };
         }
