@@ -963,6 +963,64 @@ mod tests {
     }
 
     #[test]
+    fn random_input_in_random_pieces_never_panics_and_replies_are_lines() {
+        let pieces: [&[u8]; 14] = [
+            b"READ ",
+            b"WRITE ",
+            b"READDATA ",
+            b"WRITEUNTIL ",
+            b"c.count",
+            b"src.active",
+            b" 3",
+            b" 99999999999999999999",
+            b"\r",
+            b"\n",
+            b"\xff",
+            b"QUIT",
+            b"LLRPC c#",
+            b" ",
+        ];
+        let mut seed = 0x2545_f491_u32;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 17;
+            seed ^= seed << 5;
+            seed
+        };
+        let h = fake();
+        for _ in 0..300 {
+            let mut s = Session::new(next() % 2 == 0);
+            s.greet();
+            let mut out = Vec::new();
+            for _ in 0..(next() % 40) {
+                let mut chunk = Vec::new();
+                for _ in 0..(next() % 6) {
+                    chunk.extend_from_slice(pieces[next() as usize % pieces.len()]);
+                }
+                s.feed(&chunk);
+                s.process(&h, false);
+                out.append(s.output());
+            }
+            s.process(&h, true);
+            out.append(s.output());
+            // Every line that is not data is a greeting, a reply or a DATA header.
+            let text = String::from_utf8_lossy(&out).into_owned();
+            let mut rest = text.as_str();
+            while let Some((line, after)) = rest.split_once("\r\n") {
+                if let Some(n) = parse_data(line) {
+                    rest = after.get(n..).unwrap_or("");
+                    continue;
+                }
+                assert!(
+                    line.starts_with("Click::") || parse_reply(line).is_some(),
+                    "{line:?} in {text:?}"
+                );
+                rest = after;
+            }
+        }
+    }
+
+    #[test]
     fn lone_cr_then_lf_is_one_line_end() {
         let h = fake();
         let mut s = Session::new(false);
