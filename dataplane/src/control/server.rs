@@ -3,10 +3,10 @@
 //! without waiting (accept clients, read what they sent, run their commands, send the
 //! answers) and returns.
 //!
-//! Each poll reads at most [`READ_CHUNK`] bytes from each client and accepts at most
-//! [`MAX_CLIENTS`] clients, so a flood of input delays the router by a bounded amount; a
-//! client that does not read its answers is not read from until it does (after
-//! [`MAX_OUTPUT`] bytes wait).
+//! Each poll reads at most [`READ_CHUNK`] bytes from each client, and at most
+//! [`MAX_CLIENTS`] clients are served at once (more wait in the listen queue), so a flood of
+//! input delays the router by a bounded amount; a client that does not read its answers is
+//! not read from until it does (after [`MAX_OUTPUT`] bytes wait).
 
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
