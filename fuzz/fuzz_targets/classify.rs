@@ -18,6 +18,7 @@
 use sluice_elements::classify::lang::{parse_pattern, tokenize};
 use sluice_elements::classify::program::{reference_classify, Expr, Outcome, Program, View};
 
+#[rustfmt::skip]
 const WORDS: &[&str] = &[
     ",", "tcp", "udp", "icmp", "ip", "src", "dst", "host", "net", "port", "and", "or", "not",
     "(", ")", "&&", "||", "!", "80", "22", "53", "1023", "65535", "0", "10.0.0.0/8",
