@@ -134,27 +134,13 @@ pub fn parse_tcp(text: &str) -> Option<Vec<u8>> {
 
 /// Writes TCP option bytes as a `tcp_opt` field (padding left out).
 pub fn unparse_tcp(opts: &[u8]) -> String {
+    let Some(list) = split_options(opts) else {
+        return "?".into();
+    };
     let mut s = String::new();
     let mut sep = "";
-    let mut i = 0;
-    while i < opts.len() {
-        let kind = opts[i];
-        match kind {
-            OPT_EOL => break,
-            OPT_NOP => {
-                i += 1;
-                continue;
-            }
-            _ => {}
-        }
-        let Some(&len) = opts.get(i + 1) else {
-            return "?".into();
-        };
-        let len = usize::from(len);
-        if len < 2 || i + len > opts.len() {
-            return "?".into();
-        }
-        let o = &opts[i..i + len];
+    for o in list {
+        let (kind, len) = (o[0], o.len());
         let be32 = |at: usize| u32::from_be_bytes([o[at], o[at + 1], o[at + 2], o[at + 3]]);
         match (kind, len) {
             (TCP_MSS, 4) => {
@@ -179,12 +165,33 @@ pub fn unparse_tcp(opts: &[u8]) -> String {
             _ => s.push_str(&format!("{sep}{}", raw_text(o))),
         }
         sep = ";";
-        i += len;
     }
     if s.is_empty() {
         s.push('.');
     }
     s
+}
+
+/// The options in `opts`, each its kind, length and data, up to an end-of-list; no-ops
+/// left out. `None` when one's length runs past the bytes or is below 2.
+fn split_options(opts: &[u8]) -> Option<Vec<&[u8]>> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while let Some(&kind) = opts.get(i) {
+        match kind {
+            OPT_EOL => break,
+            OPT_NOP => i += 1,
+            _ => {
+                let len = usize::from(*opts.get(i + 1)?);
+                if len < 2 {
+                    return None;
+                }
+                out.push(opts.get(i..i + len)?);
+                i += len;
+            }
+        }
+    }
+    Some(out)
 }
 
 /// An option in the generic form: its kind, then `=` and its bytes after the length.
@@ -262,27 +269,13 @@ pub fn parse_ip(text: &str) -> Option<Vec<u8>> {
 
 /// Writes IP option bytes as an `ip_opt` field (padding left out).
 pub fn unparse_ip(opts: &[u8]) -> String {
+    let Some(list) = split_options(opts) else {
+        return "?".into();
+    };
     let mut s = String::new();
     let mut sep = "";
-    let mut i = 0;
-    while i < opts.len() {
-        let kind = opts[i];
-        match kind {
-            OPT_EOL => break,
-            OPT_NOP => {
-                i += 1;
-                continue;
-            }
-            _ => {}
-        }
-        let Some(&len) = opts.get(i + 1) else {
-            return "?".into();
-        };
-        let len = usize::from(len);
-        if len < 2 || i + len > opts.len() {
-            return "?".into();
-        }
-        let o = &opts[i..i + len];
+    for o in list {
+        let (kind, len) = (o[0], o.len());
         match kind {
             IP_RR | IP_LSRR | IP_SSRR => {
                 if len < 3 || o[2] < 4 {
@@ -323,7 +316,6 @@ pub fn unparse_ip(opts: &[u8]) -> String {
             _ => s.push_str(&format!("{sep}{}", raw_text(o))),
         }
         sep = ";";
-        i += len;
     }
     if s.is_empty() {
         s.push('.');
