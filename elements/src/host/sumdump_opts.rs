@@ -60,28 +60,56 @@ fn parse_raw<'a>(s: &'a str, out: &mut Vec<u8>) -> Option<&'a str> {
     Some(rest)
 }
 
-/// Reads a `tcp_opt` field: the option bytes (unpadded), or `None` when it is malformed
-/// or longer than a TCP header holds.
-pub fn parse_tcp(text: &str) -> Option<Vec<u8>> {
+/// Reads a list of options (`,` or `;` between them; `.` for none): each is one that
+/// `named` reads (it gives back the rest of the text, `None` when the text does not start
+/// with one of its names, and fails on a malformed one), `nop`, `eol`, or the generic
+/// `KIND=BYTES` form.
+fn parse_list<'a>(
+    text: &'a str,
+    named: impl Fn(&'a str, &mut Vec<u8>) -> Option<Option<&'a str>>,
+) -> Option<Vec<u8>> {
     let mut out = Vec::new();
     if text == "." {
         return Some(out);
     }
     let mut s = text;
     loop {
-        if let Some(r) = s.strip_prefix("mss") {
+        s = if let Some(r) = named(s, &mut out)? {
+            r
+        } else if let Some(r) = s.strip_prefix("nop") {
+            out.push(OPT_NOP);
+            r
+        } else if let Some(r) = s.strip_prefix("eol") {
+            out.push(OPT_EOL);
+            r
+        } else {
+            parse_raw(s, &mut out)?
+        };
+        if s.is_empty() {
+            break;
+        }
+        s = s.strip_prefix([',', ';'])?;
+    }
+    Some(out)
+}
+
+/// Reads a `tcp_opt` field: the option bytes (unpadded), or `None` when it is malformed
+/// or longer than a TCP header holds.
+pub fn parse_tcp(text: &str) -> Option<Vec<u8>> {
+    let mut out = parse_list(text, |s, out| {
+        let rest = if let Some(r) = s.strip_prefix("mss") {
             let (v, r) = number(r)?;
             let v = u16::try_from(v).ok()?;
             out.extend_from_slice(&[TCP_MSS, 4]);
             out.extend_from_slice(&v.to_be_bytes());
-            s = r;
+            r
         } else if let Some(r) = s.strip_prefix("wscale") {
             let (v, r) = number(r)?;
             out.extend_from_slice(&[TCP_WSCALE, 3, u8::try_from(v).ok()?]);
-            s = r;
+            r
         } else if let Some(r) = s.strip_prefix("sackok") {
             out.extend_from_slice(&[TCP_SACKOK, 2]);
-            s = r;
+            r
         } else if let Some(mut r) = s.strip_prefix("sack") {
             let at = out.len();
             out.extend_from_slice(&[TCP_SACK, 0]);
@@ -99,7 +127,7 @@ pub fn parse_tcp(text: &str) -> Option<Vec<u8>> {
             }
             let len = out.len() - at;
             out[at + 1] = u8::try_from(len).ok()?;
-            s = r;
+            r
         } else if let Some(r) = s.strip_prefix("ts") {
             let (a, r) = number(r)?;
             let (b, r) = number(r.strip_prefix(':')?)?;
@@ -110,21 +138,12 @@ pub fn parse_tcp(text: &str) -> Option<Vec<u8>> {
             out.extend_from_slice(&[TCP_TS, 10]);
             out.extend_from_slice(&u32::try_from(a).ok()?.to_be_bytes());
             out.extend_from_slice(&u32::try_from(b).ok()?.to_be_bytes());
-            s = r;
-        } else if let Some(r) = s.strip_prefix("nop") {
-            out.push(OPT_NOP);
-            s = r;
-        } else if let Some(r) = s.strip_prefix("eol") {
-            out.push(OPT_EOL);
-            s = r;
+            r
         } else {
-            s = parse_raw(s, &mut out)?;
-        }
-        if s.is_empty() {
-            break;
-        }
-        s = s.strip_prefix([',', ';'])?;
-    }
+            return Some(None);
+        };
+        Some(Some(rest))
+    })?;
     // Leading NOPs give way when the options would not fit otherwise.
     while out.len() > 40 && out[0] == OPT_NOP {
         out.remove(0);
@@ -206,16 +225,11 @@ fn raw_text(o: &[u8]) -> String {
 /// Reads an `ip_opt` field: the option bytes (unpadded), or `None` when it is malformed or
 /// longer than an IP header holds.
 pub fn parse_ip(text: &str) -> Option<Vec<u8>> {
-    let mut out = Vec::new();
-    if text == "." {
-        return Some(out);
-    }
-    let mut s = text;
-    loop {
+    let out = parse_list(text, |s, out| {
         let route = [("rr{", IP_RR), ("ssrr{", IP_SSRR), ("lsrr{", IP_LSRR)]
             .into_iter()
             .find_map(|(p, k)| s.strip_prefix(p).map(|r| (r, k)));
-        if let Some((mut r, kind)) = route {
+        let rest = if let Some((mut r, kind)) = route {
             let at = out.len();
             out.extend_from_slice(&[kind, 0, 0]);
             let mut pointer = None;
@@ -249,21 +263,12 @@ pub fn parse_ip(text: &str) -> Option<Vec<u8>> {
             }
             let len = out.len() - at;
             out[at + 1] = u8::try_from(len).ok()?;
-            s = r;
-        } else if let Some(r) = s.strip_prefix("nop") {
-            out.push(OPT_NOP);
-            s = r;
-        } else if let Some(r) = s.strip_prefix("eol") {
-            out.push(OPT_EOL);
-            s = r;
+            r
         } else {
-            s = parse_raw(s, &mut out)?;
-        }
-        if s.is_empty() {
-            break;
-        }
-        s = s.strip_prefix([',', ';'])?;
-    }
+            return Some(None);
+        };
+        Some(Some(rest))
+    })?;
     (out.len() <= 40).then_some(out)
 }
 
