@@ -1,7 +1,6 @@
 //! Building elements from their arguments.
 
 use alloc::boxed::Box;
-use alloc::collections::BTreeMap;
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -34,14 +33,26 @@ pub(super) fn configure(
     let mut diags = Diagnostics::default();
     // Each element's class, looked up once for both passes.
     // The first class of a name wins, as in a search of the list.
-    let mut by_name: BTreeMap<&str, &'static ElementClass> = BTreeMap::new();
-    for c in classes {
-        by_name.entry(c.name).or_insert(*c);
-    }
+    // (Names sorted with their positions, searched by bisection: a map type would add
+    // kilobytes of code to VM images.)
+    let by_name = sluice_config::heap_sorted(
+        classes
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.name, i))
+            .collect(),
+    );
     let class_of: Vec<Option<&'static ElementClass>> = graph
         .elements
         .iter()
-        .map(|e| by_name.get(e.class.as_str()).copied())
+        .map(|e| {
+            let name = e.class.as_str();
+            let first = by_name.partition_point(|&(n, _)| n < name);
+            by_name
+                .get(first)
+                .filter(|&&(n, _)| n == name)
+                .map(|&(_, i)| classes[i])
+        })
         .collect();
     let mut book = Names::default();
     for (e, class) in graph.elements.iter().zip(&class_of) {

@@ -506,6 +506,33 @@ mod tests {
     }
 
     #[test]
+    fn eviction_takes_mappings_in_expiry_order_across_scans() {
+        // 200 mappings whose expiries follow a permutation of their slots; 150 new flows
+        // evict exactly the 150 that expire first. A scan keeps 64 candidates, so this
+        // takes several scans, each picking the earliest of the mappings left.
+        let cfg = "pattern 21.0.0.1 1024-65535# - - 0 1, drop, MAPPING_CAPACITY 200, \
+                   UDP_TIMEOUT 100000, UDP_GUARANTEE 0, REAP_INTERVAL 100000";
+        let mut r = Rig::new("IPRewriter", cfg, 2, 2);
+        for i in 0..200u16 {
+            assert!(r.one(0, &udp(IN, 1000 + i, SRV, 53, b"")).is_some());
+        }
+        let order: Vec<u16> = (0..200u16).map(|i| (i * 73) % 200).collect();
+        for &i in &order {
+            r.advance(1);
+            assert!(r.one(0, &udp(IN, 1000 + i, SRV, 53, b"")).is_some());
+        }
+        for i in 0..150u16 {
+            assert!(r.one(0, &udp(IN2, 5000 + i, SRV, 53, b"")).is_some());
+        }
+        assert_eq!(r.h("size"), "200");
+        assert_eq!(r.h("mapping_failures"), "0");
+        for (rank, &i) in order.iter().enumerate() {
+            let reply = r.one(1, &udp(SRV, 53, NAT, 1024 + i, b""));
+            assert_eq!(reply.is_some(), rank >= 150, "flow {i}, expiring {rank}th");
+        }
+    }
+
+    #[test]
     fn eviction_sees_mappings_made_after_the_last_scan() {
         // Click evicts the best-effort mapping that expires first, whenever it was made.
         let cfg = "pattern 21.0.0.1 1024-65535# - - 0 1, drop, MAPPING_CAPACITY 2, GUARANTEE 0";

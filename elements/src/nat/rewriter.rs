@@ -4,7 +4,7 @@
 //! they share.
 
 use alloc::boxed::Box;
-use alloc::collections::BTreeMap;
+use alloc::collections::BinaryHeap;
 use alloc::format;
 use alloc::rc::{Rc, Weak};
 use alloc::string::{String, ToString};
@@ -22,8 +22,8 @@ use sluice_dataplane::{
 
 use super::pattern::{parse_input_spec, parse_pattern_with_ports, InputSpec, Pattern};
 use super::table::{
-    apply_delta, fold, Flow, FlowId, FlowMap, Flows, SeqDeltas, S_FORWARD_DATA, S_FORWARD_DONE,
-    S_REPLY_DATA, S_REPLY_DONE, S_SEQ, S_UDP_PACKET, S_UDP_REPLY, S_UDP_STREAMING,
+    apply_delta, fold, Flow, FlowId, FlowMap, Flows, SeqDeltas, SeqTable, S_FORWARD_DATA,
+    S_FORWARD_DONE, S_REPLY_DATA, S_REPLY_DONE, S_SEQ, S_UDP_PACKET, S_UDP_REPLY, S_UDP_STREAMING,
 };
 use crate::wire::checksum::{fix_zero, update16, update32};
 
@@ -100,7 +100,7 @@ pub struct Tables {
     /// The capacity these mappings count against, perhaps with other rewriters'.
     heap: Rc<RefCell<Heap>>,
     /// The sequence-number deltas of the TCP flows marked [`S_SEQ`], by flow.
-    seq: BTreeMap<u32, SeqDeltas>,
+    seq: SeqTable,
 }
 
 /// A mapping capacity and the rewriters whose mappings count against it: one rewriter's
@@ -438,7 +438,7 @@ pub fn configure(
                 capacity: cap,
                 members: Vec::new(),
             })),
-            seq: BTreeMap::new(),
+            seq: SeqTable::default(),
         })),
         t,
         reap_interval: reap,
@@ -1108,23 +1108,33 @@ impl Rewriter {
         self.evict_pos = 0;
         self.evict_floor = u64::MAX;
         self.evict_guarantees_end = u64::MAX;
+        // The `keep` earliest candidates, in a max-heap whose top is the latest of them
+        // (a bounded heap: O(n log keep) and a few hundred bytes of code, where a
+        // selection and a slice sort would be kilobytes in the VM image); a candidate
+        // left out lowers the floor.
+        let keep = (tables.flows.live() / 16).max(64);
+        let mut heap = BinaryHeap::from(core::mem::take(&mut self.evict));
         for (i, f) in tables.flows.slots.iter().enumerate() {
             if !f.live() {
                 continue;
             }
-            if f.guarantee <= now {
-                self.evict.push((f.expiry, i as u32));
-            } else {
+            if f.guarantee > now {
                 self.evict_guarantees_end = self.evict_guarantees_end.min(f.guarantee);
+                continue;
+            }
+            let candidate = (f.expiry, i as u32);
+            if heap.len() < keep {
+                heap.push(candidate);
+            } else if let Some(mut latest) = heap.peek_mut() {
+                let left_out = if candidate < *latest {
+                    core::mem::replace(&mut *latest, candidate)
+                } else {
+                    candidate
+                };
+                self.evict_floor = self.evict_floor.min(left_out.0);
             }
         }
-        let keep = (tables.flows.live() / 16).max(64);
-        if self.evict.len() > keep {
-            self.evict.select_nth_unstable(keep);
-            self.evict_floor = self.evict[keep].0;
-            self.evict.truncate(keep);
-        }
-        self.evict.sort_unstable();
+        self.evict = heap.into_sorted_vec();
     }
 
     /// Notes a mapping made or refreshed after the last scan: it may expire before the
@@ -1708,7 +1718,7 @@ impl Shared {
         }
         f.state |= S_SEQ;
         // A trigger behind the newest (a retransmitted command) changes nothing.
-        t.seq.entry(fi).or_default().add(dir, trigger, delta);
+        t.seq.get_or_default(fi).add(dir, trigger, delta);
         Some(f.reply_anno)
     }
 

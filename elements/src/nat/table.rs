@@ -499,6 +499,47 @@ impl SeqDirection {
     }
 }
 
+/// The sequence-number deltas of the flows that have them, by flow: a sorted list
+/// (few flows have deltas; a map type would add kilobytes of code to VM images).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SeqTable {
+    entries: Vec<(u32, SeqDeltas)>,
+}
+
+impl SeqTable {
+    fn find(&self, fi: u32) -> Result<usize, usize> {
+        self.entries.binary_search_by_key(&fi, |e| e.0)
+    }
+
+    pub fn get(&self, fi: &u32) -> Option<&SeqDeltas> {
+        self.find(*fi).ok().map(|i| &self.entries[i].1)
+    }
+
+    pub fn get_mut(&mut self, fi: &u32) -> Option<&mut SeqDeltas> {
+        self.find(*fi).ok().map(|i| &mut self.entries[i].1)
+    }
+
+    /// Flow `fi`'s deltas, new (none) if it had none.
+    pub fn get_or_default(&mut self, fi: u32) -> &mut SeqDeltas {
+        let i = match self.find(fi) {
+            Ok(i) => i,
+            Err(i) => {
+                self.entries.insert(i, (fi, SeqDeltas::default()));
+                i
+            }
+        };
+        &mut self.entries[i].1
+    }
+
+    pub fn remove(&mut self, fi: &u32) -> Option<SeqDeltas> {
+        self.find(*fi).ok().map(|i| self.entries.remove(i).1)
+    }
+
+    pub fn clear(&mut self) {
+        self.entries.clear();
+    }
+}
+
 /// A TCP flow's sequence-number deltas, per direction (0: forward, 1: reply). A packet's
 /// sequence number moves by its own direction's delta, its acknowledgement number (and
 /// SACK blocks) back by the other direction's.
@@ -575,6 +616,25 @@ impl SeqDeltas {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn seq_table_finds_each_flow_whatever_the_insertion_order() {
+        let mut t = SeqTable::default();
+        for (n, fi) in [7u32, 2, 9, 4].into_iter().enumerate() {
+            assert!(t.get(&fi).is_none());
+            assert!(t.get_or_default(fi).add(0, 100, n as i32 + 1));
+        }
+        // A second change to one flow keeps the same entry.
+        assert!(t.get_or_default(9).add(0, 200, 10));
+        assert_eq!(t.get(&9).map(|s| s.newest(0)), Some(3 + 10));
+        assert_eq!(t.get(&7).map(|s| s.newest(0)), Some(1));
+        assert_eq!(t.get(&4).map(|s| s.newest(0)), Some(4));
+        assert_eq!(t.remove(&2).map(|s| s.newest(0)), Some(2));
+        assert!(t.get(&2).is_none() && t.remove(&2).is_none());
+        assert!(t.get_mut(&4).is_some());
+        t.clear();
+        assert!(t.get(&7).is_none());
+    }
 
     #[test]
     fn seq_deltas_move_seq_and_ack_from_their_triggers() {

@@ -144,13 +144,15 @@ pub struct Nics {
 /// Brings up every virtio-net device on the command line, in launcher order, with receive
 /// buffers from `pool`. A device that fails is reported and skipped.
 pub fn discover(cmdline: &Cmdline<'_>, pool: &PacketPool) -> Nics {
-    let mut slots: Vec<VirtioMmioDevice> = cmdline
+    let slots: Vec<core::cmp::Reverse<VirtioMmioDevice>> = cmdline
         .virtio_mmio_devices()
         .filter_map(|d| d.map_err(|e| log::warn!("{e}")).ok())
+        .map(core::cmp::Reverse)
         .collect();
-    slots.sort_unstable_by_key(|s| core::cmp::Reverse(s.base));
     let mut nics = Nics::default();
-    for slot in slots {
+    // QEMU's microvm puts the first device of its command line in the highest slot, so
+    // launcher order is address order from the top (a heapsort, for its small code).
+    for core::cmp::Reverse(slot) in sluice_dataplane::sluice_config::heap_sorted(slots) {
         let name = format!("eth{}", nics.devices.len());
         match open_mmio(&slot, &name, pool) {
             Ok(Some(nic)) => {

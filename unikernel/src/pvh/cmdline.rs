@@ -20,8 +20,8 @@ pub struct Param<'a> {
     pub value: Option<&'a str>,
 }
 
-/// A virtio-mmio device announced on the command line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A virtio-mmio device announced on the command line. Ordered by address first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct VirtioMmioDevice {
     /// Physical address of the register window.
     pub base: u64,
