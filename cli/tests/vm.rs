@@ -1093,3 +1093,122 @@ fn qemu_failures_say_what_to_do() {
     );
     assert!(runtime.files().is_empty(), "{:?}", runtime.files());
 }
+
+/// A QEMU process started by hand (not through `sluice boot`), killed when dropped.
+struct HandStartedQemu {
+    child: Child,
+    console: mpsc::Receiver<String>,
+}
+
+impl Drop for HandStartedQemu {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+#[ignore = "needs QEMU: the VM tier, run by scripts/test (cargo test -- --include-ignored)"]
+fn an_image_finds_its_nics_without_virtio_mmio_entries_on_the_command_line() {
+    // What a libvirt `microvm` domain or a hand-written QEMU line gives the guest: ACPI on
+    // (so QEMU appends no `virtio_mmio.device=` entries, and microvm has 24 slots on a
+    // second I/O APIC), no `tsc_khz=`, idle halting as by default. The guest probes the
+    // slots; eth0 is the first -device, as under `sluice boot`, and the NICs' interrupts
+    // wake it (after 1 ms without frames it halts).
+    require_qemu("this test");
+    let image = firewall();
+    let (nics, feed, in0, out1) = two_nics();
+    let netdev = |i: usize, spec: &str| {
+        let ports: Vec<&str> = spec.trim_start_matches("dgram:").split(':').collect();
+        format!(
+            "dgram,id=n{i},local.type=inet,local.host=127.0.0.1,local.port={},\
+             remote.type=inet,remote.host=127.0.0.1,remote.port={}",
+            ports[0], ports[1]
+        )
+    };
+    let mut command = Command::new("qemu-system-x86_64");
+    command
+        .args(["-accel", "tcg"])
+        .args(["-M", "microvm,x-option-roms=off,pit=off,pic=off,rtc=off"])
+        .args([
+            "-nodefaults",
+            "-no-user-config",
+            "-no-reboot",
+            "-display",
+            "none",
+        ])
+        .args(["-m", "64M", "-global", "virtio-mmio.force-legacy=false"])
+        .args(["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"])
+        .arg("-kernel")
+        .arg(&image)
+        .args(["-append", "loglevel=debug", "-serial", "stdio"]);
+    for (i, spec) in nics.iter().enumerate() {
+        command.args(["-netdev", &netdev(i, spec)]).args([
+            "-device",
+            &format!("virtio-net-device,netdev=n{i},mac=52:54:00:12:34:5{i}"),
+        ]);
+    }
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start qemu-system-x86_64");
+    let stdout = child.stdout.take().unwrap();
+    let (tx, console) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut vm = HandStartedQemu { child, console };
+    let mut seen = Vec::new();
+    let start = Instant::now();
+    while !seen.iter().any(|l: &String| l.starts_with("ready ")) {
+        if let Ok(Some(status)) = vm.child.try_wait() {
+            seen.extend(vm.console.try_iter());
+            panic!("QEMU ended ({status}) before ready:\n{}", seen.join("\n"));
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "no ready line after 60 s:\n{}",
+            seen.join("\n")
+        );
+        if let Ok(line) = vm.console.recv_timeout(Duration::from_millis(100)) {
+            seen.push(line);
+        }
+    }
+    let log = seen.join("\n");
+    // The guest's command line is only what -append gave it.
+    assert!(log.contains("command line: \"loglevel=debug\"\n"), "{log}");
+    assert!(
+        log.contains("no virtio_mmio.device= on the command line: 2 device(s)"),
+        "{log}"
+    );
+    // microvm's 24-slot layout: the first -device sits in the top slot, on GSI 24 + 23.
+    assert!(
+        log.contains("eth0: virtio-mmio 0xfeb02e00, GSI 47"),
+        "{log}"
+    );
+    assert!(
+        log.contains("eth1: virtio-mmio 0xfeb02c00, GSI 46"),
+        "{log}"
+    );
+    assert!(log.contains(" nics=2 "), "{log}");
+
+    // Frames sent after the guest has had time to halt: the NIC's interrupt wakes it.
+    std::thread::sleep(Duration::from_millis(200));
+    let allowed: Vec<Vec<u8>> = (0..3u8).map(|i| udp_frame(7, &[i; 32])).collect();
+    for (i, a) in allowed.iter().enumerate() {
+        feed.send_to(a, ("127.0.0.1", in0)).unwrap();
+        feed.send_to(&udp_frame(9, b"denied"), ("127.0.0.1", in0))
+            .unwrap();
+        if i == 0 {
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+    let got = receive_all(&out1, allowed.len(), Duration::from_secs(10));
+    assert_eq!(got, allowed, "the allowed frames, eth0 -> eth1, in order");
+}

@@ -62,7 +62,7 @@ fn main_loop(boot: &'static BootInfo) -> ! {
     }
     let pool = nf::packet_pool(&boot.cmdline).unwrap_or_else(|e| fail("packet pool", e));
     checkpoint::record("pool");
-    let nics = net::discover(&boot.cmdline, &pool);
+    let nics = net::discover(&boot.cmdline, boot.acpi, &pool);
     checkpoint::record("nics");
     let config = nf::configuration(boot).unwrap_or_else(|e| fail("configuration", e));
     let Some(config) = config else {

@@ -92,6 +92,9 @@ pub struct BootInfo {
     pub memmap: &'static [MemmapEntry],
     /// The first boot module (`-initrd FILE` under QEMU), if the loader passed one.
     pub module: Option<&'static [u8]>,
+    /// The loader passed an ACPI RSDP: the machine has ACPI (which decides microvm's
+    /// interrupt lines, see `net::microvm`).
+    pub acpi: bool,
     /// Physical ranges the boot information itself occupies (start info, command line, memory
     /// map, first module), which the heap must not overlap.
     pub reserved: [Range<u64>; 4],
@@ -270,6 +273,7 @@ unsafe fn parse(addr: u64) -> Result<BootInfo, PvhError> {
             module.map_or(0..0, |m| span(m.as_ptr() as u64, m.len())),
         ],
         module,
+        acpi: start.rsdp_paddr != 0,
     })
 }
 

@@ -1,11 +1,15 @@
 //! The VM's network interfaces: virtio-net devices on virtio-mmio transports, found on the
-//! kernel command line and driven by `sluice_drivers::virtio::VirtioNet`.
+//! kernel command line (or, when it names none, in the slots of QEMU's microvm machine:
+//! [`microvm`]) and driven by `sluice_drivers::virtio::VirtioNet`.
 //!
 //! **Order and names.** QEMU's microvm gives the first `-device virtio-net-device` the
 //! highest virtio-mmio slot (0xfeb00e00, IRQ 12), the next one the slot below, and so on,
 //! and appends one `virtio_mmio.device=512@<base>:<irq>` entry per device to the kernel
 //! command line. Interfaces are therefore numbered from the highest base address down, so the
 //! launcher's first `--nic` is `eth0` = `FromDevice(0)`, the second `eth1` = `FromDevice(1)`.
+//! Devices found by probing the slots are numbered the same way, so an image names its
+//! interfaces alike whether the command line lists them or not. Entries on the command line
+//! are authoritative: when there is any, the slots are not probed.
 //!
 //! **Counters.** Each interface shares its counters and the number of pool buffers its
 //! rings hold through a [`NicInfo`], which the control channel reads as the global handlers
@@ -14,6 +18,7 @@
 //! `eth0.rx_bad_id`, `eth0.tx_bad_id`) are read the same way.
 
 mod hal;
+pub mod microvm;
 
 use alloc::boxed::Box;
 use alloc::format;
@@ -141,14 +146,26 @@ pub struct Nics {
     pub info: Vec<Rc<NicInfo>>,
 }
 
-/// Brings up every virtio-net device on the command line, in launcher order, with receive
-/// buffers from `pool`. A device that fails is reported and skipped.
-pub fn discover(cmdline: &Cmdline<'_>, pool: &PacketPool) -> Nics {
-    let slots: Vec<core::cmp::Reverse<VirtioMmioDevice>> = cmdline
-        .virtio_mmio_devices()
-        .filter_map(|d| d.map_err(|e| log::warn!("{e}")).ok())
-        .map(core::cmp::Reverse)
-        .collect();
+/// Brings up every virtio-net device on the command line (without entries there, every one
+/// in microvm's slots; `acpi`: the machine has ACPI, see [`microvm`]), in launcher order,
+/// with receive buffers from `pool`. A device that fails is reported and skipped.
+pub fn discover(cmdline: &Cmdline<'_>, acpi: bool, pool: &PacketPool) -> Nics {
+    let listed = cmdline.virtio_mmio_devices().next().is_some();
+    let found: Vec<VirtioMmioDevice> = if listed {
+        cmdline
+            .virtio_mmio_devices()
+            .filter_map(|d| d.map_err(|e| log::warn!("{e}")).ok())
+            .collect()
+    } else {
+        let found = microvm::probe(acpi);
+        log::info!(
+            "no virtio_mmio.device= on the command line: {} device(s) in microvm's virtio-mmio slots",
+            found.len()
+        );
+        found
+    };
+    let slots: Vec<core::cmp::Reverse<VirtioMmioDevice>> =
+        found.into_iter().map(core::cmp::Reverse).collect();
     let mut nics = Nics::default();
     // QEMU's microvm puts the first device of its command line in the highest slot, so
     // launcher order is address order from the top (a heapsort, for its small code).
@@ -156,6 +173,7 @@ pub fn discover(cmdline: &Cmdline<'_>, pool: &PacketPool) -> Nics {
         let name = format!("eth{}", nics.devices.len());
         match open_mmio(&slot, &name, pool) {
             Ok(Some(nic)) => {
+                log::debug!("{name}: virtio-mmio {:#x}, GSI {}", slot.base, slot.irq);
                 nics.info.push(nic.info.clone());
                 nics.devices.push(Box::new(nic));
             }
