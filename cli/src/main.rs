@@ -53,6 +53,8 @@ enum Command {
     Build(vm::BuildArgs),
     /// Boot an image under QEMU microvm.
     Boot(vm::BootArgs),
+    /// Deploy an image on a VM engine: as a libvirt domain.
+    Deploy(vm::DeployArgs),
     /// List running VMs.
     Ps(vm::PsArgs),
     /// Stop a running VM.
@@ -76,6 +78,7 @@ fn main() -> ExitCode {
         Command::Replay(args) => replay::main(args),
         Command::Build(args) => vm::build(args),
         Command::Boot(args) => vm::boot(args),
+        Command::Deploy(args) => vm::deploy(args),
         Command::Ps(args) => vm::ps(args),
         Command::Stop(args) => vm::stop(args),
         Command::Ctl(args) => vm::ctl(args),

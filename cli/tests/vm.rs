@@ -507,12 +507,8 @@ struct Netns {
 
 impl Netns {
     fn new(tap: &str, addr: &str) -> Netns {
-        let is_root = std::fs::read_to_string("/proc/self/status")
-            .unwrap()
-            .lines()
-            .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"));
         assert!(
-            is_root,
+            common::is_root(),
             "this test creates a network namespace and needs root"
         );
         let name = unique_name("ns");

@@ -301,7 +301,7 @@ fn check_ports(nics: &[Nic]) -> Result<(), String> {
     Ok(())
 }
 
-fn valid_name(name: &str) -> bool {
+pub(super) fn valid_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 64
         && name
@@ -488,6 +488,7 @@ fn launch(args: &BootArgs, started: Instant) -> Result<ExitCode, String> {
             Console::Pipe(_) => args.log.clone(),
         },
         launcher: (!args.detach).then(std::process::id),
+        libvirt: None,
     };
     record
         .save(&dir)
@@ -509,7 +510,11 @@ fn launch(args: &BootArgs, started: Instant) -> Result<ExitCode, String> {
 
     match console {
         Console::File(path) => {
-            let outcome = wait_ready_in_file(&mut child, &path, args.ready_timeout, started);
+            let ended = || match child.try_wait() {
+                Ok(Some(status)) => Some(describe_exit(status.code()).0),
+                _ => None,
+            };
+            let outcome = wait_ready_in_file(ended, &path, args.ready_timeout, started);
             match outcome {
                 Ok((line, arrived)) => {
                     ready_line(&line, arrived);
@@ -626,7 +631,7 @@ fn launch(args: &BootArgs, started: Instant) -> Result<ExitCode, String> {
 }
 
 /// The guest's `entry->ready` value and the rest of its ready line.
-fn guest_fields(line: &str) -> Option<&str> {
+pub(super) fn guest_fields(line: &str) -> Option<&str> {
     line.split_whitespace()
         .find_map(|f| f.strip_prefix("entry->ready="))
 }
@@ -751,8 +756,10 @@ fn stream_lines(out: impl std::io::Read + Send + 'static) -> mpsc::Receiver<Stri
     rx
 }
 
-fn wait_ready_in_file(
-    child: &mut Child,
+/// Waits for the guest's `ready` line in the console log `path`; `ended` says why the VM
+/// is gone when it ended first.
+pub(super) fn wait_ready_in_file(
+    mut ended: impl FnMut() -> Option<String>,
     path: &Path,
     timeout: Duration,
     started: Instant,
@@ -767,8 +774,7 @@ fn wait_ready_in_file(
                 return Ok((line.trim_end().into(), started.elapsed()));
             }
         }
-        if let Ok(Some(status)) = child.try_wait() {
-            let (what, _) = describe_exit(status.code());
+        if let Some(what) = ended() {
             return Err(format!("the VM ended before it was ready: {what}"));
         }
         if started.elapsed() > timeout {

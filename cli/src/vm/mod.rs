@@ -1,7 +1,7 @@
 //! The VM side of the CLI: `sluice build` (compile a configuration into a bootable image),
-//! `sluice boot` (run it under QEMU microvm), `sluice ps` / `sluice stop` (the VMs this host
-//! runs), `sluice logs` (a VM's console) and `sluice ctl` (read and write handlers of a
-//! running VM).
+//! `sluice boot` (run it under QEMU microvm), `sluice deploy libvirt` (run it as a libvirt
+//! domain), `sluice ps` / `sluice stop` (the VMs this host runs), `sluice logs` (a VM's
+//! console) and `sluice ctl` (read and write handlers of a running VM).
 //!
 //! Running VMs are recorded in the runtime directory (`$XDG_RUNTIME_DIR/sluice`, else
 //! `/run/sluice` for root, else `/tmp/sluice-<uid>`): `<name>.vm` holds the VM's name,
@@ -13,6 +13,7 @@
 pub mod boot;
 pub mod build;
 pub mod ctl;
+pub mod deploy;
 pub mod image;
 pub mod logs;
 pub mod state;
@@ -22,6 +23,7 @@ use std::process::ExitCode;
 pub use boot::{boot, BootArgs};
 pub use build::{build, BuildArgs};
 pub use ctl::{ctl, CtlArgs};
+pub use deploy::{deploy, DeployArgs};
 pub use logs::{logs, LogsArgs};
 pub use state::{ps, stop, PsArgs, StopArgs};
 

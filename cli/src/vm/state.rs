@@ -50,6 +50,9 @@ pub struct VmRecord {
     pub log: Option<PathBuf>,
     /// The `sluice boot` process that runs the VM in the foreground; `None` when detached.
     pub launcher: Option<u32>,
+    /// The libvirt connection URI (`default` for virsh's own) of a VM that `sluice deploy
+    /// libvirt --start` started as a domain of the same name.
+    pub libvirt: Option<String>,
 }
 
 impl VmRecord {
@@ -76,6 +79,9 @@ impl VmRecord {
         if let Some(pid) = self.launcher {
             text.push_str(&format!("launcher={pid}\n"));
         }
+        if let Some(uri) = &self.libvirt {
+            text.push_str(&format!("libvirt={uri}\n"));
+        }
         let tmp = dir.join(format!(".{}.vm.tmp", self.name));
         std::fs::write(&tmp, text)?;
         std::fs::rename(tmp, Self::path(dir, &self.name))
@@ -96,6 +102,7 @@ impl VmRecord {
             accel: String::new(),
             log: None,
             launcher: None,
+            libvirt: None,
         };
         for line in text.lines() {
             let (k, v) = line.split_once('=')?;
@@ -108,6 +115,7 @@ impl VmRecord {
                 "nic" => r.nics.push(v.into()),
                 "log" => r.log = Some(v.into()),
                 "launcher" => r.launcher = v.parse().ok(),
+                "libvirt" => r.libvirt = Some(v.into()),
                 _ => {}
             }
         }
@@ -134,9 +142,12 @@ impl VmRecord {
         }
     }
 
-    /// `foreground` (its launcher runs), `detached`, or `orphaned` (the foreground launcher
-    /// is gone but QEMU runs on: stop it with `sluice stop`).
+    /// `foreground` (its launcher runs), `detached`, `orphaned` (the foreground launcher
+    /// is gone but QEMU runs on: stop it with `sluice stop`), or `libvirt` (a domain).
     pub fn state(&self) -> &'static str {
+        if self.libvirt.is_some() {
+            return "libvirt";
+        }
         match self.launcher {
             None => "detached",
             Some(pid) if pid_alive(pid) => "foreground",
@@ -239,8 +250,9 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 }
 
 /// Stops a VM: asks its router to stop through the control channel (`WRITE stop`), then
-/// terminates QEMU if it is still running after the timeout. The VM's record and control
-/// socket go; its console log stays until the name is reused (see [`VmRecord::forget`]).
+/// terminates QEMU if it is still running after the timeout (a libvirt domain: destroys it
+/// through libvirt, which leaves it defined). The VM's record and control socket go; its
+/// console log stays until the name is reused (see [`VmRecord::forget`]).
 pub fn stop(args: StopArgs) -> ExitCode {
     let dir = match runtime_dir() {
         Ok(d) => d,
@@ -272,6 +284,17 @@ pub fn stop(args: StopArgs) -> ExitCode {
     for vm in &vms {
         let left = args.timeout.saturating_sub(start.elapsed());
         if !wait_exit(vm.pid, left) {
+            if let Some(uri) = &vm.libvirt {
+                let virsh = super::deploy::Virsh::new(Some(uri.clone()));
+                if let Err(e) = virsh.run(&["destroy", &vm.name]) {
+                    eprintln!("sluice stop: {}: {e}", vm.name);
+                }
+                if wait_exit(vm.pid, Duration::from_secs(5)) {
+                    vm.forget(&dir);
+                    println!("stopped {}", vm.name);
+                    continue;
+                }
+            }
             signal(vm.pid, "TERM");
             if !wait_exit(vm.pid, Duration::from_secs(2)) {
                 signal(vm.pid, "KILL");
@@ -320,6 +343,7 @@ mod tests {
             accel: "tcg".into(),
             log: None,
             launcher: Some(std::process::id()),
+            libvirt: None,
         };
         r.save(dir.path()).unwrap();
         assert_eq!(VmRecord::load(dir.path(), "fw"), Some(r.clone()));
@@ -335,6 +359,13 @@ mod tests {
             ..r
         };
         assert_eq!(detached.state(), "detached");
+        let domain = VmRecord {
+            libvirt: Some("qemu:///system".into()),
+            ..detached
+        };
+        domain.save(dir.path()).unwrap();
+        assert_eq!(VmRecord::load(dir.path(), "fw"), Some(domain.clone()));
+        assert_eq!(domain.state(), "libvirt");
     }
 
     #[test]

@@ -129,3 +129,11 @@ pub fn on_terminal(command: &mut Command) -> (std::process::ExitStatus, String, 
     let terminal = reader.join().expect("terminal reader");
     (out.status, text(&out.stdout), terminal)
 }
+
+/// Whether the tests run as root.
+pub fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
+}
