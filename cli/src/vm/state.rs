@@ -283,18 +283,10 @@ pub fn stop(args: StopArgs) -> ExitCode {
     let start = Instant::now();
     for vm in &vms {
         let left = args.timeout.saturating_sub(start.elapsed());
-        if !wait_exit(vm.pid, left) {
-            if let Some(uri) = &vm.libvirt {
-                let virsh = super::deploy::Virsh::new(Some(uri.clone()));
-                if let Err(e) = virsh.run(&["destroy", &vm.name]) {
-                    eprintln!("sluice stop: {}: {e}", vm.name);
-                }
-                if wait_exit(vm.pid, Duration::from_secs(5)) {
-                    vm.forget(&dir);
-                    println!("stopped {}", vm.name);
-                    continue;
-                }
-            }
+        let exited = wait_exit(vm.pid, left);
+        if let Some(uri) = &vm.libvirt {
+            stop_domain(vm, &super::deploy::Virsh::new(Some(uri.clone())), exited);
+        } else if !exited {
             signal(vm.pid, "TERM");
             if !wait_exit(vm.pid, Duration::from_secs(2)) {
                 signal(vm.pid, "KILL");
@@ -305,6 +297,33 @@ pub fn stop(args: StopArgs) -> ExitCode {
         println!("stopped {}", vm.name);
     }
     ExitCode::SUCCESS
+}
+
+/// Finishes stopping a libvirt domain: destroys it when QEMU did not exit by itself, and
+/// waits until libvirt, too, sees it shut off (it notices QEMU's exit a moment later), so
+/// that a `virsh start` right after finds it stopped.
+fn stop_domain(vm: &VmRecord, virsh: &super::deploy::Virsh, exited: bool) {
+    if !exited {
+        if let Err(e) = virsh.run(&["destroy", &vm.name]) {
+            eprintln!("sluice stop: {}: {e}", vm.name);
+        }
+        if !wait_exit(vm.pid, Duration::from_secs(5)) {
+            signal(vm.pid, "KILL");
+            wait_exit(vm.pid, Duration::from_secs(2));
+        }
+    }
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(10) {
+        match virsh.run(&["domstate", &vm.name]) {
+            Ok(state) if state.trim() == "running" || state.trim() == "paused" => {}
+            _ => return,
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    eprintln!(
+        "sluice stop: {}: QEMU ended, but libvirt still reports the domain running",
+        vm.name
+    );
 }
 
 /// Sends signal `sig` (`TERM`, `KILL`) to `pid`.
