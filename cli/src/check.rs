@@ -13,6 +13,11 @@ pub struct CheckArgs {
     /// applied to every file.
     #[arg(required = true, value_name = "FILE|NAME=value")]
     pub args: Vec<String>,
+    /// Print one JSON document on standard output instead: per file, its counts or every
+    /// error with its position (`file`, `line`, `column`, `end_line`, `end_column`,
+    /// `message`, and `rendered`: the text `sluice check` prints).
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Checks each file; prints a one-line summary of each good one (standard output) and every
@@ -23,6 +28,9 @@ pub fn check(args: CheckArgs) -> ExitCode {
     if files.is_empty() {
         eprintln!("sluice check: no configuration file given");
         return ExitCode::FAILURE;
+    }
+    if args.json {
+        return check_json(&files, &params);
     }
     let mut failed = false;
     for file in &files {
@@ -53,6 +61,82 @@ pub fn check(args: CheckArgs) -> ExitCode {
     } else {
         ExitCode::SUCCESS
     }
+}
+
+/// `sluice check --json`.
+fn check_json(files: &[String], params: &[String]) -> ExitCode {
+    use crate::json::Json;
+    let mut failed = false;
+    let mut out = Vec::new();
+    for file in files {
+        let entry = match config::load(std::path::Path::new(file), params) {
+            Ok(loaded) => {
+                let g = &loaded.graph;
+                let mut classes: Vec<&str> = g.elements.iter().map(|e| e.class.as_str()).collect();
+                classes.sort_unstable();
+                classes.dedup();
+                Json::obj([
+                    ("file", Json::str(file.as_str())),
+                    ("ok", Json::Bool(true)),
+                    ("elements", Json::num(g.elements.len() as f64)),
+                    ("connections", Json::num(g.connections.len() as f64)),
+                    ("classes", Json::num(classes.len() as f64)),
+                ])
+            }
+            Err(e) => {
+                failed = true;
+                Json::obj([
+                    ("file", Json::str(file.as_str())),
+                    ("ok", Json::Bool(false)),
+                    ("errors", Json::Arr(error_json(&e))),
+                ])
+            }
+        };
+        out.push(entry);
+    }
+    println!("{}", Json::obj([("files", Json::Arr(out))]));
+    if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// Each error of a failed load as a JSON object, in source order.
+fn error_json(e: &config::LoadError) -> Vec<crate::json::Json> {
+    use crate::json::Json;
+    let config::LoadError::Config(rejected) = e else {
+        return vec![Json::obj([
+            ("message", Json::str(e.to_string())),
+            ("rendered", Json::str(with_newline(e.to_string()))),
+        ])];
+    };
+    let mut diags = rejected.diags.clone();
+    diags.sort();
+    diags
+        .0
+        .iter()
+        .map(|d| {
+            let rendered = Json::str(d.render(&rejected.sources));
+            let Some(src) = rejected.sources.get(usize::from(d.span.file)) else {
+                return Json::obj([
+                    ("message", Json::str(d.message.as_str())),
+                    ("rendered", rendered),
+                ]);
+            };
+            let (line, column) = src.line_col(d.span.start as usize);
+            let (end_line, end_column) = src.line_col(d.span.end as usize);
+            Json::obj([
+                ("file", Json::str(src.name.as_str())),
+                ("line", Json::num(line as f64)),
+                ("column", Json::num(column as f64)),
+                ("end_line", Json::num(end_line as f64)),
+                ("end_column", Json::num(end_column as f64)),
+                ("message", Json::str(d.message.as_str())),
+                ("rendered", rendered),
+            ])
+        })
+        .collect()
 }
 
 /// Output formats of `sluice graph`.

@@ -22,6 +22,7 @@ mod check;
 mod click_layout;
 mod config;
 mod doc;
+mod json;
 mod progress;
 mod replay;
 mod run;
@@ -29,7 +30,17 @@ mod vm;
 
 /// Click-style network functions, on the host and as tiny VMs.
 #[derive(Debug, Parser)]
-#[command(name = "sluice", version, about, long_about = None)]
+#[command(
+    name = "sluice",
+    version,
+    about,
+    long_about = None,
+    after_help = "Exit status:\n  \
+        0  success (`sluice boot`: the VM's router stopped normally)\n  \
+        1  failure: a configuration with errors (check, run, build), a VM or router that \
+        ended on an error, a refused control request, a missing file or tool\n  \
+        2  a bad command line (an unknown option, a missing argument)"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -65,6 +76,11 @@ enum Command {
     Logs(vm::LogsArgs),
     /// Measure an image: boot time, density, throughput and latency.
     Bench(bench::BenchArgs),
+    /// Print a shell completion script (`sluice completions bash > /etc/bash_completion.d/sluice`).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
 }
 
 fn main() -> ExitCode {
@@ -84,5 +100,20 @@ fn main() -> ExitCode {
         Command::Ctl(args) => vm::ctl(args),
         Command::Logs(args) => vm::logs(args),
         Command::Bench(args) => bench::main(args),
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            use std::io::Write;
+            // Generated into memory first: the generator panics on a failed write (a
+            // closed pipe), and a broken pipe is no error worth reporting.
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "sluice", &mut script);
+            match std::io::stdout().write_all(&script) {
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+                    eprintln!("sluice completions: {e}");
+                    ExitCode::FAILURE
+                }
+                _ => ExitCode::SUCCESS,
+            }
+        }
     }
 }

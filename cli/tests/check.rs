@@ -268,3 +268,73 @@ fn filter_patterns_are_numbered_as_click_numbers_them() {
         "{err}"
     );
 }
+
+#[test]
+fn json_reports_each_file_and_every_error_with_its_position() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = write(&dir, "fw.click", GOOD);
+    let bad = write(
+        &dir,
+        "bad.click",
+        "src :: InfiniteSource -> Nonesuch -> Discard;\n",
+    );
+    let out = sluice(&[
+        "check",
+        "--json",
+        good.to_str().unwrap(),
+        bad.to_str().unwrap(),
+        "/nonexistent/x.click",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "a file has errors");
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(json.lines().count(), 1, "one document: {json}");
+    let good_entry = format!(
+        "{{\"file\": \"{}\", \"ok\": true, \"elements\": 6,",
+        good.display()
+    );
+    assert!(
+        json.starts_with("{\"files\": [") && json.contains(&good_entry),
+        "{json}"
+    );
+    let bad_entry = format!(
+        "{{\"file\": \"{0}\", \"ok\": false, \"errors\": [{{\"file\": \"{0}\", \"line\": 1, \"column\": 26, \"end_line\": 1, \"end_column\": 34, \"message\": \"unknown element class 'Nonesuch'",
+        bad.display()
+    );
+    assert!(json.contains(&bad_entry), "{bad_entry} in {json}");
+    // The rendered text is what `sluice check` prints, caret line included.
+    let plain = sluice(&["check", bad.to_str().unwrap()]);
+    let plain = String::from_utf8(plain.stderr).unwrap();
+    let (rendered, summary) = plain.trim_end().rsplit_once('\n').unwrap();
+    assert_eq!(summary, "1 error found");
+    let rendered = format!("{rendered}\n")
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n");
+    assert!(json.contains(&rendered), "{rendered} in {json}");
+    assert!(
+        json.contains("{\"message\": \"/nonexistent/x.click: No such file or directory\""),
+        "{json}"
+    );
+}
+
+#[test]
+fn completions_cover_every_command() {
+    for shell in ["bash", "zsh", "fish"] {
+        let out = sluice(&["completions", shell]);
+        assert!(out.status.success(), "{shell}");
+        let script = String::from_utf8(out.stdout).unwrap();
+        for cmd in [
+            "check", "doc", "run", "build", "boot", "deploy", "ps", "stop", "ctl", "logs", "bench",
+            "replay",
+        ] {
+            assert!(script.contains(cmd), "{shell} completion lacks {cmd}");
+        }
+    }
+    let bad = sluice(&["completions", "tcsh"]);
+    assert_eq!(bad.status.code(), Some(2), "a bad command line");
+}

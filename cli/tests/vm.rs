@@ -366,6 +366,17 @@ fn firewall_passes_exactly_the_allowed_frames_and_counters_match() {
     // `sluice ps` lists it by name; `sluice ctl NAME` works as well as the socket path.
     let ps = text(&sluice(&["ps"]).stdout);
     assert!(ps.contains(&vm.name), "{ps}");
+    let json = text(&sluice(&["ps", "--json"]).stdout);
+    let entry = format!(
+        "{{\"name\": \"{}\", \"pid\": {}, \"state\": \"foreground\", \"accel\": \"tcg\", \"control\": \"{}\"",
+        vm.name,
+        vm.child.as_ref().unwrap().id(),
+        vm.control.display()
+    );
+    assert!(
+        json.starts_with('[') && json.trim_end().ends_with(']') && json.contains(&entry),
+        "{entry} in {json}"
+    );
     let by_name = sluice(&["ctl", &vm.name, "read", "c_out.count"]);
     assert_eq!(text(&by_name.stdout).trim(), allowed.len().to_string());
 

@@ -32,13 +32,12 @@ mod boot;
 mod click;
 mod density;
 mod e2e;
-mod json;
 mod stats;
 mod tcp;
 mod traffic;
 mod vm;
 
-pub use json::Json;
+pub use crate::json::Json;
 
 /// Arguments of `sluice bench`.
 #[derive(Debug, clap::Args)]

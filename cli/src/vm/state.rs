@@ -197,15 +197,48 @@ pub fn pid_alive(pid: u32) -> bool {
 
 /// Arguments of `sluice ps`.
 #[derive(Debug, clap::Args)]
-pub struct PsArgs {}
+pub struct PsArgs {
+    /// Print a JSON array instead of the table: per VM, `name`, `pid`, `state`, `accel`,
+    /// `control`, `nics`, `image`, `log` and `libvirt` (its connection URI, or null).
+    #[arg(long)]
+    pub json: bool,
+}
 
 /// Lists running VMs (never stopped ones), with where each one's console goes.
-pub fn ps(_args: PsArgs) -> ExitCode {
+pub fn ps(args: PsArgs) -> ExitCode {
     let dir = match runtime_dir() {
         Ok(d) => d,
         Err(e) => return fail("ps", format!("runtime directory: {e}")),
     };
     let vms = VmRecord::all(&dir);
+    if args.json {
+        use crate::json::Json;
+        let path = |p: &Path| Json::str(p.display().to_string());
+        let list = vms
+            .iter()
+            .map(|vm| {
+                Json::obj([
+                    ("name", Json::str(vm.name.as_str())),
+                    ("pid", Json::num(vm.pid)),
+                    ("state", Json::str(vm.state())),
+                    ("accel", Json::str(vm.accel.as_str())),
+                    ("control", path(&vm.control)),
+                    (
+                        "nics",
+                        Json::Arr(vm.nics.iter().map(|n| Json::str(n.as_str())).collect()),
+                    ),
+                    ("image", path(&vm.image)),
+                    ("log", vm.log.as_deref().map_or(Json::Null, path)),
+                    (
+                        "libvirt",
+                        vm.libvirt.as_deref().map_or(Json::Null, Json::str),
+                    ),
+                ])
+            })
+            .collect();
+        println!("{}", Json::Arr(list));
+        return ExitCode::SUCCESS;
+    }
     let mut out = std::io::stdout().lock();
     let _ = writeln!(
         out,

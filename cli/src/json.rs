@@ -1,4 +1,4 @@
-//! A small JSON value for `--json` output (the results are flat numbers and strings), and
+//! A small JSON value for `--json` output (flat numbers, strings and short lists), and
 //! a reader for the JSON other tools print (`iperf3 -J`).
 
 use std::fmt;
