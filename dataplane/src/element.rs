@@ -3,6 +3,7 @@
 
 use alloc::boxed::Box;
 use alloc::string::String;
+use core::any::Any;
 use core::fmt;
 
 use sluice_config::args::{Args, NameLookup};
@@ -26,7 +27,7 @@ pub type InitContext<'a> = InitCtx<'a, dyn Element>;
 ///
 /// Only [`Element::push`] and [`Element::pull`] are on the hot path: keep them free of
 /// allocation, formatting and locks. Everything else may be slow and clear.
-pub trait Element {
+pub trait Element: Any {
     /// Handles a batch that arrived on input `port` (push processing). Packets leave through
     /// [`Context::output`]; a packet not passed on is dropped (its buffer returns to the pool),
     /// so count it if it is a drop a user cares about.
@@ -117,6 +118,16 @@ pub trait Element {
         None
     }
 
+    /// Takes over the state of `old`, the element of the same name in the configuration a
+    /// `hotconfig` write replaces (Click's `take_state`): a queue its packets, a NAT its
+    /// mappings. Called after every element of the new configuration has initialized and
+    /// before the new configuration runs, in initialization order; `old` has stopped and is
+    /// cleaned up afterwards. An element checks `old`'s class itself (through
+    /// [`downcast_mut`](dyn Element::downcast_mut)) and leaves its fresh state alone when it
+    /// cannot use `old`'s. What cannot be carried is said in `warnings`. The default takes
+    /// nothing.
+    fn take_state(&mut self, _old: &mut dyn Element, _warnings: &mut alloc::vec::Vec<String>) {}
+
     /// The element's own handlers (the router adds `name`, `class`, `config`, `ports`,
     /// `handlers`).
     fn handlers(&self) -> &'static [Handler] {
@@ -187,6 +198,21 @@ pub trait Element {
     /// Conservative by default.
     fn effects(&self) -> Effects {
         Effects::Global
+    }
+}
+
+impl dyn Element {
+    /// This element as a `T`, if it is one ([`Element::take_state`] looks at the old
+    /// element this way).
+    pub fn downcast_mut<T: Element>(&mut self) -> Option<&mut T> {
+        let any: &mut dyn Any = self;
+        any.downcast_mut::<T>()
+    }
+
+    /// This element as a `T`, if it is one.
+    pub fn downcast_ref<T: Element>(&self) -> Option<&T> {
+        let any: &dyn Any = self;
+        any.downcast_ref::<T>()
     }
 }
 

@@ -16,7 +16,7 @@ use sluice_config::args::NameLookup;
 use crate::batch::Batch;
 use crate::clock::Clock;
 use crate::console::Console;
-use crate::device::NetDevice;
+use crate::device::{DeviceOpener, NetDevice};
 use crate::packet::PacketPool;
 use crate::random::ClickRandom;
 
@@ -83,6 +83,8 @@ pub(crate) struct Core<E: ?Sized> {
     pub(crate) simulated: bool,
     pub(crate) now: Cell<u64>,
     pub(crate) devices: Vec<RefCell<Box<dyn NetDevice>>>,
+    /// Opens further devices by name (kept for a configuration that replaces this one).
+    pub(crate) opener: Option<DeviceOpener>,
     pub(crate) console: RefCell<Box<dyn Console>>,
     pub(crate) stopped: Cell<bool>,
     pub(crate) stop_requests: Cell<u32>,

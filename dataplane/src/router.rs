@@ -36,6 +36,7 @@ type Node = crate::graph::Node<dyn Element>;
 mod configure;
 mod context;
 mod handlers;
+mod hotswap;
 mod schedule;
 
 use configure::configure;
@@ -273,6 +274,15 @@ impl Core {
     }
 }
 
+/// What a router runs on once it is built: [`Environment`], with its devices in cells.
+struct Parts {
+    pool: PacketPool,
+    clock: Box<dyn Clock>,
+    devices: Vec<RefCell<Box<dyn NetDevice>>>,
+    opener: Option<DeviceOpener>,
+    console: Box<dyn Console>,
+}
+
 /// A running configuration.
 pub struct Router {
     core: Core,
@@ -312,10 +322,38 @@ impl Router {
             pool,
             clock,
             devices,
-            mut device_opener,
+            device_opener,
             console,
         } = env;
-        let (made, names) = configure(graph, classes, configure::UnknownClass::Report, prepared)?;
+        let parts = Parts {
+            pool,
+            clock,
+            devices: devices.into_iter().map(RefCell::new).collect(),
+            opener: device_opener,
+            console,
+        };
+        Self::build(graph, classes, parts, prepared).map_err(|(d, _)| d)
+    }
+
+    /// Builds and initializes a router over `parts`; on failure, hands `parts` back.
+    fn build(
+        graph: &FlatGraph,
+        classes: &[&'static ElementClass],
+        parts: Parts,
+        prepared: &[Option<&[u8]>],
+    ) -> Result<Router, (Diagnostics, Parts)> {
+        let (made, names) =
+            match configure(graph, classes, configure::UnknownClass::Report, prepared) {
+                Ok(m) => m,
+                Err(d) => return Err((d, parts)),
+            };
+        let Parts {
+            pool,
+            clock,
+            mut devices,
+            opener: mut device_opener,
+            console,
+        } = parts;
         let n = graph.elements.len();
         let mut diags = Diagnostics::default();
 
@@ -358,8 +396,6 @@ impl Router {
                 ),
             ));
         }
-        let mut devices: Vec<RefCell<Box<dyn NetDevice>>> =
-            devices.into_iter().map(RefCell::new).collect();
         let now = clock.now_ns();
         let mut nodes = Vec::with_capacity(n);
         for (i, (class, element)) in made.into_iter().enumerate() {
@@ -439,7 +475,16 @@ impl Router {
             }
         }
         if !diags.is_empty() {
-            return Err(diags);
+            // The elements go first: what they opened is closed before the parts are reused.
+            drop(nodes);
+            let parts = Parts {
+                pool,
+                clock,
+                devices,
+                opener: device_opener,
+                console,
+            };
+            return Err((diags, parts));
         }
         for &i in &tasks {
             nodes[i].task = true;
@@ -472,6 +517,7 @@ impl Router {
                 clock,
                 now: Cell::new(now),
                 devices,
+                opener: device_opener,
                 console: RefCell::new(console),
                 stopped: Cell::new(false),
                 stop_requests: Cell::new(0),

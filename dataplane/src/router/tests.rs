@@ -81,6 +81,11 @@ impl Element for Count {
         const HANDLERS: &[Handler] = &[Handler::read("count"), Handler::write("reset")];
         HANDLERS
     }
+    fn take_state(&mut self, old: &mut dyn Element, _: &mut Vec<String>) {
+        if let Some(old) = old.downcast_mut::<Count>() {
+            self.n = old.n;
+        }
+    }
 }
 
 struct Fifo {
@@ -99,6 +104,14 @@ impl Element for Fifo {
             }
         }
         (!b.is_empty()).then_some(b)
+    }
+    fn read_handler(&self, name: &str) -> Option<String> {
+        (name == "length").then(|| self.q.len().to_string())
+    }
+    fn take_state(&mut self, old: &mut dyn Element, _: &mut Vec<String>) {
+        if let Some(old) = old.downcast_mut::<Fifo>() {
+            self.q.append(&mut old.q);
+        }
     }
 }
 
@@ -127,6 +140,25 @@ struct Drop_;
 impl Element for Drop_ {
     fn push(&mut self, _: &mut Context<'_>, _: usize, _: Batch) {}
 }
+
+/// Fails to initialize.
+struct Broken;
+impl Element for Broken {
+    fn push(&mut self, _: &mut Context<'_>, _: usize, _: Batch) {}
+    fn initialize(&mut self, _: &mut InitContext<'_>) -> Result<(), String> {
+        Err("cannot start".into())
+    }
+}
+fn mk_broken(_: &mut Args<'_>, _: &ConfigContext<'_>) -> Option<Box<dyn Element>> {
+    Some(Box::new(Broken))
+}
+static BROKEN: ElementClass = ElementClass {
+    name: "Broken",
+    ports: "1/0",
+    processing: "a",
+    make: mk_broken,
+    names: None,
+};
 
 std::thread_local! {
     static PULLED: Rc<Cell<u64>> = Rc::new(Cell::new(0));
@@ -187,7 +219,7 @@ static DROP: ElementClass = ElementClass {
     make: mk_drop,
     names: None,
 };
-static CLASSES: &[&ElementClass] = &[&SOURCE, &COUNT, &FIFO, &PULLSINK, &DROP];
+static CLASSES: &[&ElementClass] = &[&SOURCE, &COUNT, &FIFO, &PULLSINK, &DROP, &BROKEN];
 
 fn graph(elems: &[(&str, &str, &str)], conns: &[(usize, usize, usize, usize)]) -> FlatGraph {
     FlatGraph::from_parts(elems, conns)
@@ -676,4 +708,83 @@ fn a_push_back_into_an_element_goes_before_what_it_still_has_to_send() {
         "the copy is sent on before the original"
     );
     assert_eq!(pool.stats().free, 16, "every buffer is back");
+}
+
+#[test]
+fn hotswap_carries_state_and_a_failed_swap_changes_nothing() {
+    // Room for two slices of the source's runs and the new source's packets.
+    let pool = PacketPool::new(4096);
+    // A source that never ends, a counter, and a queue nobody pulls from (it keeps what
+    // arrives until the swap moves it).
+    let old = graph(
+        &[
+            ("s", "Src", "1000000, STOP false"),
+            ("c", "Count", ""),
+            ("q", "Fifo", ""),
+        ],
+        &[(0, 0, 1, 0), (1, 0, 2, 0)],
+    );
+    let mut r = Router::new(&old, CLASSES, env(&pool)).unwrap();
+    r.set_configuration("old".into());
+    r.run_slice();
+    let before: u64 = r.read_handler("c.count").unwrap().parse().unwrap();
+    let queued: u64 = r.read_handler("q.length").unwrap().parse().unwrap();
+    assert!(before > 0);
+    assert_eq!(queued, before);
+
+    // An element that fails to initialize: the old router keeps running.
+    let broken = graph(
+        &[("s", "Src", "5"), ("c", "Count", ""), ("b", "Broken", "")],
+        &[(0, 0, 1, 0), (1, 0, 2, 0)],
+    );
+    let err = r.hotswap(&broken, CLASSES).unwrap_err();
+    assert!(
+        err.0.iter().any(|d| d.message.contains("cannot start")),
+        "{err:?}"
+    );
+    assert_eq!(r.read_handler("config").unwrap(), "old");
+    // An unknown class fails in configuration, before anything initializes.
+    let unknown = graph(&[("s", "Nope", "")], &[]);
+    assert!(r.hotswap(&unknown, CLASSES).is_err());
+    // The old graph still counts (its clock and devices came back).
+    let sliced = r.run_slice();
+    assert!(sliced.busy);
+    let after_failure: u64 = r.read_handler("c.count").unwrap().parse().unwrap();
+    assert!(after_failure > before);
+    let in_use = pool.stats().in_use();
+    assert_eq!(in_use as u64, after_failure);
+
+    // The new graph adds a pull sink behind the queue: the queued packets move over and
+    // drain, the counter goes on from where it was.
+    PULLED.with(|p| p.set(0));
+    let new = graph(
+        &[
+            ("s", "Src", "10, STOP false"),
+            ("c", "Count", ""),
+            ("q", "Fifo", ""),
+            ("sink", "PullSink", ""),
+        ],
+        &[(0, 0, 1, 0), (1, 0, 2, 0), (2, 0, 3, 0)],
+    );
+    let warnings = r.hotswap(&new, CLASSES).unwrap();
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert_eq!(r.read_handler("config").unwrap(), "old");
+    assert_eq!(
+        r.read_handler("c.count").unwrap(),
+        after_failure.to_string()
+    );
+    assert_eq!(
+        r.read_handler("q.length").unwrap(),
+        after_failure.to_string()
+    );
+    for _ in 0..1000 {
+        r.run_slice();
+    }
+    // The new source's 10 packets joined the old ones; none was lost.
+    assert_eq!(
+        r.read_handler("c.count").unwrap(),
+        (after_failure + 10).to_string()
+    );
+    assert_eq!(PULLED.with(|p| p.get()), after_failure + 10);
+    assert_eq!(pool.stats().in_use(), 0);
 }

@@ -338,7 +338,7 @@ impl<T: RouteTable> RouteElement<T> {
     }
 }
 
-impl<T: RouteTable> Element for RouteElement<T> {
+impl<T: RouteTable + 'static> Element for RouteElement<T> {
     fn effects(&self) -> Effects {
         Effects::Local
     }
