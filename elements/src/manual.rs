@@ -127,6 +127,7 @@ pub const LABELS: &[&str] = &[
     "Processing",
     "Keywords",
     "Handlers",
+    "Hot reconfiguration",
     "Example",
     "Differences from Click",
 ];

@@ -30,6 +30,20 @@ fn element(name: &str, class: &str, config: &str) -> FlatElement {
     }
 }
 
+/// Swaps `g` into the running router `r` as a `hotconfig` write does, with the classes of
+/// [`Bench::router`]. `Ok` holds the state transfer's warnings, `Err` the errors as
+/// [`Bench::router`] gives them.
+pub fn hotswap(r: &mut Router, g: &FlatGraph) -> Result<Vec<String>, String> {
+    let mut classes = crate::all_classes();
+    classes.extend([&COLLECT, &PULL_COLLECT]);
+    r.hotswap(g, &classes).map_err(|d| {
+        d.0.iter()
+            .map(|d| format!("{}@{}..{}", d.message, d.span.start, d.span.end))
+            .collect::<Vec<_>>()
+            .join("\n")
+    })
+}
+
 /// A graph from `(name, class, config)` triples and `(from, port, to, port)` connections.
 pub fn graph(
     elements: &[(&str, &str, &str)],

@@ -20,10 +20,14 @@
 //! `reset`, `reset_counts` (w: counts and rates to zero); `count_call` (r: COUNT_CALL's N,
 //! empty when unset; w: a new `N HANDLER [VALUE]`), `byte_count_call` (w: likewise).
 //!
+//! **Hot reconfiguration:** a `Counter` that replaces one of the same name through
+//! `hotconfig` goes on from its counts and rates; its `COUNT_CALL` and `BYTE_COUNT_CALL`
+//! are the new configuration's.
+//!
 //! **Example:** `... -> c :: Counter -> ...; DriverManager(wait_stop, print c.count)`
 //!
 //! **Differences from Click:** rates are as of the last packet seen (a read does not decay
-//! them to the current time).
+//! them to the current time). Click's `Counter` starts from zero after a `hotconfig`.
 //!
 //! ## `AverageCounter([IGNORE])` — counts packets and measures their average rate.
 //!
@@ -36,6 +40,10 @@
 //! not counted (default 0).
 //!
 //! **Handlers:** `count`, `byte_count`, `rate` (packets/s), `byte_rate` (r); `reset` (w).
+//!
+//! **Hot reconfiguration:** as `Counter`, it goes on from the counts and the first and
+//! last packet times of the `AverageCounter` of the same name it replaces (Click's starts
+//! from zero).
 
 #![allow(non_upper_case_globals)]
 
@@ -295,6 +303,15 @@ impl Element for CounterElement {
         Some(Ok(unparse_rate(rate)))
     }
 
+    fn take_state(&mut self, old: &mut dyn Element, _: &mut alloc::vec::Vec<String>) {
+        if let Some(old) = old.downcast_mut::<CounterElement>() {
+            self.count = old.count;
+            self.bytes = old.bytes;
+            self.rate = old.rate;
+            self.byte_rate = old.byte_rate;
+        }
+    }
+
     fn handlers(&self) -> &'static [Handler] {
         const H: &[Handler] = &[
             Handler::read("count"),
@@ -391,6 +408,15 @@ impl Element for Average {
         }
     }
 
+    fn take_state(&mut self, old: &mut dyn Element, _: &mut alloc::vec::Vec<String>) {
+        if let Some(old) = old.downcast_mut::<Average>() {
+            self.count = old.count;
+            self.bytes = old.bytes;
+            self.first = old.first;
+            self.last = old.last;
+        }
+    }
+
     fn handlers(&self) -> &'static [Handler] {
         const H: &[Handler] = &[
             Handler::read("count"),
@@ -406,6 +432,37 @@ impl Element for Average {
 #[cfg(test)]
 mod tests {
     use crate::testutil::*;
+
+    #[test]
+    fn hotconfig_carries_counts_to_the_counter_of_the_same_name() {
+        let b = Bench::new();
+        let g = |class: &str, config: &str| {
+            graph(
+                &[
+                    ("c", class, config),
+                    ("a", "AverageCounter", ""),
+                    ("o", "Collect", ""),
+                ],
+                &[(0, 0, 1, 0), (1, 0, 2, 0)],
+            )
+        };
+        let mut r = b.router(&g("Counter", "")).unwrap();
+        r.push_to("c", 0, b.batch(&[b"abc", b"de"])).unwrap();
+        hotswap(&mut r, &g("Counter", "COUNT_CALL 3 c.reset")).unwrap();
+        assert_eq!(r.read_handler("c.count").unwrap(), "2");
+        assert_eq!(r.read_handler("c.byte_count").unwrap(), "5");
+        assert_eq!(r.read_handler("a.count").unwrap(), "2");
+        // The new COUNT_CALL is the one that applies.
+        r.push_to("c", 0, b.batch(&[b"f"])).unwrap();
+        assert_eq!(r.read_handler("c.count").unwrap(), "0");
+        assert_eq!(r.read_handler("a.count").unwrap(), "3");
+        // Another class of the same name takes nothing.
+        r.push_to("c", 0, b.batch(&[b"g"])).unwrap();
+        hotswap(&mut r, &g("Null", "")).unwrap();
+        hotswap(&mut r, &g("Counter", "")).unwrap();
+        assert_eq!(r.read_handler("c.count").unwrap(), "0");
+        assert_eq!(r.read_handler("a.count").unwrap(), "4");
+    }
 
     #[test]
     fn counts_and_rates_read_the_simulated_clock_as_clicks_do() {

@@ -17,6 +17,10 @@
 //! queued at once), `capacity` (rw), `drops` (r), `reset_counts` (w: clears `drops` and sets
 //! `highwater_length` to the current length), `reset` (w: discards every queued packet).
 //!
+//! **Hot reconfiguration:** a `FrontDropQueue` that replaces a queue of the same name
+//! through `hotconfig` takes its packets, in order; when the new capacity is smaller, it
+//! keeps the newest and drops the rest, counted in `drops` and reported, as Click's does.
+//!
 //! **Example:** `FromDevice(eth0) -> FrontDropQueue(64) -> ToDevice(eth1)` keeps the
 //! freshest packets when the link backs up.
 //!
@@ -28,6 +32,7 @@
 use alloc::boxed::Box;
 use alloc::collections::VecDeque;
 use alloc::string::{String, ToString};
+use alloc::vec::Vec;
 
 use sluice_config::args::Args;
 use sluice_dataplane::{
@@ -134,6 +139,21 @@ impl QueueCore {
         Ok(())
     }
 
+    /// Takes the packets of `old`, any of Click's queues, after a `hotconfig`: as many as
+    /// the capacity holds, the oldest (`KeepHead`) or the newest (`KeepTail`); the rest
+    /// are dropped, counted in `drops` and reported in `warnings`.
+    pub fn take_state(&mut self, old: &mut dyn Element, warnings: &mut Vec<String>) {
+        let Some(from) = super::queue::stored_packets(old) else {
+            return;
+        };
+        let lost = take_packets(&mut self.q, self.capacity, self.shrink, from);
+        self.highwater = self.q.len();
+        self.drops += lost.0;
+        if let Some(w) = lost.1 {
+            warnings.push(w);
+        }
+    }
+
     pub const HANDLERS: &'static [Handler] = &[
         Handler::read("length"),
         Handler::read("highwater_length"),
@@ -190,9 +210,40 @@ impl Element for FrontDrop {
         self.0.write(name, value)
     }
 
+    fn take_state(&mut self, old: &mut dyn Element, warnings: &mut alloc::vec::Vec<String>) {
+        self.0.take_state(old, warnings);
+    }
+
     fn handlers(&self) -> &'static [Handler] {
         QueueCore::HANDLERS
     }
+}
+
+/// Moves the packets of `from` (an old queue) into the empty queue `to` of `capacity`,
+/// keeping the oldest or the newest as `shrink` says. Returns how many were dropped, with
+/// the warning that says so.
+pub(super) fn take_packets(
+    to: &mut VecDeque<Packet>,
+    capacity: usize,
+    shrink: Shrink,
+    from: &mut VecDeque<Packet>,
+) -> (u64, Option<String>) {
+    let old_len = from.len();
+    let extra = old_len.saturating_sub(capacity);
+    match shrink {
+        Shrink::KeepHead => from.truncate(capacity),
+        Shrink::KeepTail => drop(from.drain(..extra)),
+    }
+    to.append(from);
+    let warning = (extra > 0).then(|| {
+        alloc::format!("{extra} packets lost (old length {old_len}, new capacity {capacity})")
+    });
+    (extra as u64, warning)
+}
+
+/// The packets a `FrontDropQueue` holds, if `e` is one.
+pub(super) fn stored(e: &mut dyn Element) -> Option<&mut VecDeque<Packet>> {
+    e.downcast_mut::<FrontDrop>().map(|f| &mut f.0.q)
 }
 
 #[cfg(test)]

@@ -21,6 +21,10 @@
 //! queued at once), `capacity` (rw), `drops` (r), `reset_counts` (w: clears `drops` and sets
 //! `highwater_length` to the current length), `reset` (w: discards every queued packet).
 //!
+//! **Hot reconfiguration:** a `MixedQueue` that replaces a queue of the same name through
+//! `hotconfig` takes its packets, in order, keeping the oldest that fit its capacity; the
+//! rest are dropped, counted in `drops` and reported.
+//!
 //! **Example:**
 //!
 //! ```text
@@ -104,9 +108,20 @@ impl Element for Mixed {
         self.0.write(name, value)
     }
 
+    fn take_state(&mut self, old: &mut dyn Element, warnings: &mut alloc::vec::Vec<String>) {
+        self.0.take_state(old, warnings);
+    }
+
     fn handlers(&self) -> &'static [Handler] {
         QueueCore::HANDLERS
     }
+}
+
+/// The packets a `MixedQueue` holds, if `e` is one.
+pub(super) fn stored(
+    e: &mut dyn Element,
+) -> Option<&mut alloc::collections::VecDeque<sluice_dataplane::Packet>> {
+    e.downcast_mut::<Mixed>().map(|m| &mut m.0.q)
 }
 
 #[cfg(test)]

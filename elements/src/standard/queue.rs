@@ -13,6 +13,13 @@
 //! queued at once), `capacity` (rw), `drops` (r), `reset_counts` (w: clears `drops` and
 //! `highwater_length`), `reset` (w: drops every queued packet).
 //!
+//! **Hot reconfiguration:** a queue that replaces one of the same name through `hotconfig`
+//! (any of `Queue`, `SimpleQueue`, `NotifierQueue`, `FullNoteQueue`, `FrontDropQueue`,
+//! `MixedQueue`) takes its packets, in order, as Click's queues do. The new capacity
+//! applies: the oldest packets that fit are kept, the rest are dropped, counted in `drops`
+//! and reported (`N packets lost (old length L, new capacity C)`). `highwater_length`
+//! starts at the new length.
+//!
 //! **Example:** `FromDevice(eth0) -> Queue(200) -> ToDevice(eth1)`
 //!
 //! The queue reports to the tasks around it (Click's notifiers): while it is empty, pullers
@@ -61,6 +68,7 @@ use alloc::boxed::Box;
 use alloc::collections::VecDeque;
 use alloc::format;
 use alloc::string::{String, ToString};
+use alloc::vec::Vec;
 
 use sluice_config::args::Args;
 use sluice_dataplane::{
@@ -69,6 +77,7 @@ use sluice_dataplane::{
 };
 
 use super::common::parse_value;
+use super::frontdropqueue::{take_packets, Shrink};
 
 /// `Queue`.
 pub static Queue: ElementClass = ElementClass {
@@ -237,6 +246,17 @@ impl Element for QueueElement {
         Ok(())
     }
 
+    fn take_state(&mut self, old: &mut dyn Element, warnings: &mut Vec<String>) {
+        let Some(from) = stored_packets(old) else {
+            return;
+        };
+        let (lost, warning) = take_packets(&mut self.q, self.capacity, Shrink::KeepHead, from);
+        self.drops += lost;
+        warnings.extend(warning);
+        self.highwater = self.q.len();
+        self.report();
+    }
+
     fn handlers(&self) -> &'static [Handler] {
         const H: &[Handler] = &[
             Handler::read("length"),
@@ -250,9 +270,102 @@ impl Element for QueueElement {
     }
 }
 
+/// The packets `e` holds, if it is one of Click's queues (`Queue` and its kin,
+/// `FrontDropQueue`, `MixedQueue`): what a queue that replaces it takes.
+pub(super) fn stored_packets(e: &mut dyn Element) -> Option<&mut VecDeque<Packet>> {
+    if e.downcast_ref::<QueueElement>().is_some() {
+        return e.downcast_mut::<QueueElement>().map(|q| &mut q.q);
+    }
+    if super::frontdropqueue::stored(e).is_some() {
+        return super::frontdropqueue::stored(e);
+    }
+    super::mixedqueue::stored(e)
+}
+
 #[cfg(test)]
 mod tests {
     use crate::testutil::*;
+
+    /// A router with queue `q` of `class` holding five packets `1`..`5`, nobody pulling.
+    fn five_queued(b: &Bench, class: &str, config: &str) -> sluice_dataplane::Router {
+        let g = graph(&[("q", class, config), ("i", "Idle", "")], &[(1, 0, 0, 0)]);
+        let mut r = b.router(&g).unwrap();
+        r.push_to("q", 0, b.batch(&[b"1", b"2", b"3", b"4", b"5"]))
+            .unwrap();
+        r
+    }
+
+    /// The new configuration: queue `q` of `class` behind an `Idle`, drained by `u`.
+    fn drained(class: &str, config: &str) -> sluice_config::FlatGraph {
+        graph(
+            &[
+                ("q", class, config),
+                ("u", "Unqueue", "BURST 10"),
+                ("o", "Collect", ""),
+                ("i", "Idle", ""),
+            ],
+            &[(3, 0, 0, 0), (0, 0, 1, 0), (1, 0, 2, 0)],
+        )
+    }
+
+    fn payloads() -> Vec<u8> {
+        collected("o").iter().map(|o| o.data[0]).collect()
+    }
+
+    #[test]
+    fn hotconfig_moves_the_packets_into_the_new_queue() {
+        let b = Bench::new();
+        for (from, to) in [
+            ("Queue", "Queue"),
+            ("SimpleQueue", "NotifierQueue"),
+            ("FrontDropQueue", "Queue"),
+            ("Queue", "MixedQueue"),
+        ] {
+            let mut r = five_queued(&b, from, "10");
+            let warnings = hotswap(&mut r, &drained(to, "10")).unwrap();
+            assert!(warnings.is_empty(), "{warnings:?}");
+            assert_eq!(r.read_handler("q.length").unwrap(), "5", "{from} -> {to}");
+            assert_eq!(r.read_handler("q.highwater_length").unwrap(), "5");
+            for _ in 0..4 {
+                r.run_slice();
+            }
+            assert_eq!(payloads(), b"12345", "{from} -> {to}");
+            assert_eq!(b.pool.stats().in_use(), 0);
+        }
+    }
+
+    #[test]
+    fn hotconfig_into_a_smaller_queue_drops_and_counts_the_rest() {
+        let b = Bench::new();
+        let mut r = five_queued(&b, "Queue", "10");
+        let warnings = hotswap(&mut r, &drained("Queue", "3")).unwrap();
+        assert_eq!(
+            warnings,
+            ["q :: Queue: 2 packets lost (old length 5, new capacity 3)"]
+        );
+        assert_eq!(r.read_handler("q.drops").unwrap(), "2");
+        for _ in 0..4 {
+            r.run_slice();
+        }
+        // A Queue keeps the oldest, a FrontDropQueue the newest.
+        assert_eq!(payloads(), b"123");
+        let mut r = five_queued(&b, "Queue", "10");
+        hotswap(&mut r, &drained("FrontDropQueue", "3")).unwrap();
+        for _ in 0..4 {
+            r.run_slice();
+        }
+        assert_eq!(payloads(), b"345");
+        assert_eq!(b.pool.stats().in_use(), 0);
+    }
+
+    #[test]
+    fn hotconfig_takes_nothing_from_an_element_that_is_no_queue() {
+        let b = Bench::new();
+        let g = graph(&[("q", "Counter", ""), ("i", "Idle", "")], &[(1, 0, 0, 0)]);
+        let mut r = b.router(&g).unwrap();
+        hotswap(&mut r, &drained("Queue", "10")).unwrap();
+        assert_eq!(r.read_handler("q.length").unwrap(), "0");
+    }
 
     #[test]
     fn fifo_tail_drop_and_handlers() {
