@@ -27,6 +27,9 @@
 //! **Handlers:** `table` (also `mappings`), `nmappings`, `mapping_failures`, `size`,
 //! `capacity`, `patterns`, `clear`, `bad_packets`; see `IPRewriter`.
 //!
+//! **Hot reconfiguration:** as `IPRewriter`'s: it takes the mappings, with their
+//! expiry, of the `ICMPPingRewriter` of the same name that it replaces through `hotconfig`.
+//!
 //! **Example:**
 //!
 //! ```text

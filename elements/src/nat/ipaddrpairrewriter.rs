@@ -53,6 +53,9 @@
 //! `(SA, DA) => (SA', DA') [*F R] iINPUT expSECONDS` and `(DA', SA') => (DA, SA) [F *R]
 //! ...`.
 //!
+//! **Hot reconfiguration:** as `IPRewriter`'s: it takes the mappings, with their
+//! expiry, of the `IPAddrPairRewriter` of the same name that it replaces through `hotconfig`.
+//!
 //! **Example:**
 //!
 //! ```text

@@ -55,6 +55,9 @@
 //! holds only the new address as destination, `0.0.0.0 => 0.0.0.0 [F *R] ...` for the
 //! reply entry.
 //!
+//! **Hot reconfiguration:** as `IPRewriter`'s: it takes the mappings, with their
+//! expiry, of the `IPAddrRewriter` of the same name that it replaces through `hotconfig`.
+//!
 //! **Example:**
 //!
 //! ```text

@@ -82,6 +82,13 @@
 //! entry's own output; a TCP entry whose direction has a sequence-number delta shows it
 //! after the rewritten identifier (`seq -12`).
 //!
+//! **Hot reconfiguration:** a rewriter that replaces one of the same class and name
+//! through `hotconfig` takes its mappings, each with its expiry, guarantee, connection
+//! state and sequence-number deltas, so established flows keep their translation (and
+//! their replies find it) under the new rule set; new flows follow the new INPUTSPECs.
+//! The new configuration's timeouts and capacity apply from the next packet on, and the
+//! mapping failure and `bad_packets` counts go on. (Click's rewriters start empty.)
+//!
 //! **Example:**
 //!
 //! ```text
@@ -120,6 +127,9 @@
 //! in `IPRewriter`'s format, `lookup SADDR SPORT DADDR DPORT` (as `IPRewriter`'s
 //! `tcp_lookup`).
 //!
+//! **Hot reconfiguration:** as `IPRewriter`'s: it takes the mappings, with their
+//! expiry, of the `TCPRewriter` of the same name that it replaces through `hotconfig`.
+//!
 //! **Differences from Click:** those of `IPRewriter`.
 //!
 //! ## `UDPRewriter(INPUTSPEC_1, ..., INPUTSPEC_N [, KEYWORDS])` — rewrites UDP packets' addresses and ports, and TCP as if it were UDP.
@@ -140,6 +150,9 @@
 //! **Handlers:** `nmappings`, `mapping_failures`, `size` (also `table_size`), `capacity`
 //! (rw), `patterns`, `patternN` (rw), `clear` (w), `bad_packets`, `table` (also
 //! `mappings`), in `IPRewriter`'s format.
+//!
+//! **Hot reconfiguration:** as `IPRewriter`'s: it takes the mappings, with their
+//! expiry, of the `UDPRewriter` of the same name that it replaces through `hotconfig`.
 //!
 //! **Differences from Click:** those of `IPRewriter`.
 
@@ -202,6 +215,63 @@ mod tests {
     const NAT: [u8; 4] = [21, 0, 0, 1];
     const SRV: [u8; 4] = [8, 8, 8, 8];
     const NAPT: &str = "pattern 21.0.0.1 1024-65535 - - 0 1, drop";
+
+    #[test]
+    fn hotconfig_keeps_the_mappings_and_their_expiry() {
+        use crate::testutil::{collected, graph, hotswap, Bench};
+        let b = Bench::new();
+        let g = |class: &str, config: &str| {
+            graph(
+                &[
+                    ("rw", class, config),
+                    ("o", "Collect", ""),
+                    ("p", "Collect", ""),
+                    ("i", "Idle", ""),
+                ],
+                &[(3, 0, 0, 0), (3, 1, 0, 1), (0, 0, 1, 0), (0, 1, 2, 0)],
+            )
+        };
+        let mut r = b.router(&g("IPRewriter", NAPT)).unwrap();
+        let out = udp(IN, 5000, SRV, 53, b"q");
+        r.run_rounds(1);
+        r.push_to("rw", 0, b.batch(&[&out])).unwrap();
+        let first = collected("o");
+        let mapped_port = u16::from_be_bytes([first[0].data[20], first[0].data[21]]);
+        let table = r.read_handler("rw.udp_table").unwrap();
+        assert!(table.contains("21.0.0.1"), "{table}");
+
+        // A changed rule set: new flows get another address, the old one keeps its own,
+        // with the time it had left.
+        let changed = "pattern 21.0.0.9 1024-65535 - - 0 1, drop";
+        let warnings = hotswap(&mut r, &g("IPRewriter", changed)).unwrap();
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(r.read_handler("rw.nmappings").unwrap(), "1");
+        assert_eq!(r.read_handler("rw.udp_table").unwrap(), table);
+        r.push_to("rw", 0, b.batch(&[&out])).unwrap();
+        let again = collected("o");
+        assert_eq!(again.len(), 1);
+        assert_eq!(again[0].data[12..16], NAT);
+        assert_eq!(
+            u16::from_be_bytes([again[0].data[20], again[0].data[21]]),
+            mapped_port
+        );
+        // The reply finds the mapping and goes back to the inside host.
+        let reply = udp(SRV, 53, NAT, mapped_port, b"a");
+        r.push_to("rw", 1, b.batch(&[&reply])).unwrap();
+        let back = collected("p");
+        assert_eq!(back.len(), 1);
+        assert_eq!(back[0].data[16..20], IN);
+        // A new flow follows the new pattern.
+        r.push_to("rw", 0, b.batch(&[&udp(IN2, 5000, SRV, 53, b"q")]))
+            .unwrap();
+        assert_eq!(collected("o")[0].data[12..16], [21, 0, 0, 9]);
+        assert_eq!(r.read_handler("rw.nmappings").unwrap(), "2");
+
+        // Another kind of rewriter of the same name starts empty.
+        hotswap(&mut r, &g("UDPRewriter", NAPT)).unwrap();
+        assert_eq!(r.read_handler("rw.nmappings").unwrap(), "0");
+        assert_eq!(b.pool.stats().in_use(), 0);
+    }
 
     #[test]
     fn mapping_capacity_naming_a_rewriter_shares_its_capacity() {

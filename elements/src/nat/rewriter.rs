@@ -143,6 +143,22 @@ impl Tables {
         }
     }
 
+    /// Takes every mapping of `old` (a rewriter of the same kind this one replaces), with
+    /// its expiry, guarantee, state and sequence-number deltas; `old` is left empty. This
+    /// rewriter's capacity and timeouts apply from the next packet on.
+    fn take_mappings(&mut self, old: &mut Tables) {
+        core::mem::swap(&mut self.maps, &mut old.maps);
+        core::mem::swap(&mut self.flows, &mut old.flows);
+        core::mem::swap(&mut self.seq, &mut old.seq);
+        // Mappings an input made go on counting for that input, even if the new
+        // configuration has fewer inputs (they still apply; `clear` removes them).
+        let n = self.counts.len().max(old.counts.len());
+        self.counts.resize(n, 0);
+        for (mine, theirs) in self.counts.iter_mut().zip(old.counts.iter_mut()) {
+            *mine = core::mem::take(theirs);
+        }
+    }
+
     /// The best-effort mapping (guarantee over at `now`) that expires first, as
     /// (expiry, flow).
     fn first_best_effort(&self, now: u64) -> Option<(u64, u32)> {
@@ -1636,6 +1652,33 @@ impl Element for RewriterElement {
     fn shared_state(&self) -> Option<Rc<dyn Any>> {
         let s: Rc<Shared> = Rc::clone(&self.shared);
         Some(s)
+    }
+
+    fn take_state(&mut self, old: &mut dyn Element, warnings: &mut Vec<String>) {
+        let Some(old) = old.downcast_mut::<RewriterElement>() else {
+            return;
+        };
+        if old.kind != self.kind || Rc::ptr_eq(&old.shared.tables, &self.shared.tables) {
+            return;
+        }
+        let (Ok(mut mine), Ok(mut theirs)) = (
+            self.shared.tables.try_borrow_mut(),
+            old.shared.tables.try_borrow_mut(),
+        ) else {
+            warnings.push("mappings busy, not carried over".into());
+            return;
+        };
+        mine.take_mappings(&mut theirs);
+        if let (Ok(mut engine), Ok(old_engine)) = (
+            self.shared.engine.try_borrow_mut(),
+            old.shared.engine.try_borrow(),
+        ) {
+            engine.now_seen = old_engine.now_seen;
+            engine.bad_packets = old_engine.bad_packets;
+            for (mine, theirs) in engine.stats.iter_mut().zip(&old_engine.stats) {
+                *mine = *theirs;
+            }
+        }
     }
 }
 
