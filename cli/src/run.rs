@@ -24,6 +24,7 @@ use crate::progress::Status;
 use sluice_dataplane::clock::SystemClock;
 use sluice_dataplane::console::StderrConsole;
 use sluice_dataplane::control::server::{self, Server};
+use sluice_dataplane::control::{Hotconfig, Live};
 use sluice_dataplane::device::DeviceOpener;
 use sluice_dataplane::{Clock, Environment, PacketPool, Router, SimClock};
 
@@ -67,8 +68,13 @@ pub struct RunArgs {
     #[arg(short = 'x', long = "exit-handler", value_name = "ELEMENT.HANDLER")]
     pub exit_handler: Option<String>,
 
-    /// Accepted for Click's command line: sluice has no `hotconfig` handler (`-R`).
-    #[arg(short = 'R', long = "allow-reconfigure", hide = true)]
+    /// Provide a writable `hotconfig` handler, as Click's `-R`: writing a configuration to
+    /// it through a control socket (`sluice ctl SOCKET hotconfig FILE`) installs that
+    /// configuration while the router runs. Elements of the same name carry their state
+    /// over (a queue's packets, a NAT's mappings, a counter's counts: see each element's
+    /// manual); a configuration that fails to load or initialize is refused with its
+    /// errors and the running one goes on unchanged.
+    #[arg(short = 'R', long = "allow-reconfigure")]
     pub allow_reconfigure: bool,
 
     /// Accepted for Click's command line: warnings are printed all the same (`-w`).
@@ -176,6 +182,33 @@ fn control_servers(args: &RunArgs) -> Result<Vec<Server>, String> {
         servers.push(s);
     }
     Ok(servers)
+}
+
+/// The `hotconfig` handler of `sluice run -R`: parses and checks the text written to it as
+/// `sluice run` does its file, and swaps it in.
+struct HostHotconfig {
+    classes: Vec<&'static sluice_dataplane::ElementClass>,
+}
+
+impl Hotconfig for HostHotconfig {
+    fn hotconfig(&self, router: &mut Router, text: &str) -> Result<(), String> {
+        let source = sluice_dataplane::sluice_config::Source::new("hotconfig", text.to_string());
+        let loaded = match config::load_source_with(source, &[], config::Unused::Ignore) {
+            Ok(l) => l,
+            Err(config::LoadError::Config(r)) => return Err(config::render(&r.diags, &r.sources)),
+            Err(e) => return Err(e.to_string()),
+        };
+        match router.hotswap(&loaded.graph, &self.classes) {
+            Ok(warnings) => {
+                router.set_configuration(text.to_string());
+                for w in warnings {
+                    eprintln!("sluice run: hotconfig: warning: {w}");
+                }
+                Ok(())
+            }
+            Err(d) => Err(config::render(&d, &loaded.sources)),
+        }
+    }
 }
 
 fn fail(msg: impl std::fmt::Display) -> ExitCode {
@@ -465,6 +498,9 @@ pub fn main(args: RunArgs) -> ExitCode {
         }
     }
     let classes = sluice_elements::all_classes();
+    let hotconfig = args.allow_reconfigure.then(|| HostHotconfig {
+        classes: classes.clone(),
+    });
 
     let opener: DeviceOpener = Box::new(sluice_drivers::host::open_host_device);
     let sim = match args.simtime {
@@ -546,8 +582,11 @@ pub fn main(args: RunArgs) -> ExitCode {
             let now = Instant::now();
             if now >= next_ctl_poll {
                 next_ctl_poll = now + CTL_POLL;
+                // A `hotconfig` write replaces the router here, between slices: every
+                // packet pushed has reached its end, queues hand theirs to their successors.
+                let live = Live::new(&mut router, hotconfig.as_ref().map(|h| h as &dyn Hotconfig));
                 for s in &mut servers {
-                    round.busy |= s.poll(&router);
+                    round.busy |= s.poll(&live);
                 }
             }
             // A router with a control socket waits for its clients when out of work.

@@ -147,6 +147,70 @@ impl Handlers for Router {
     }
 }
 
+/// Installs the configuration a write to the global `hotconfig` handler carries (Click's
+/// `hotconfig`, which `click -R` provides): the platform parses the text, and
+/// [`Router::hotswap`] swaps it in.
+pub trait Hotconfig {
+    /// Replaces `router`'s configuration with the one `text` holds. On error, `router` is
+    /// unchanged and still running, and the message says why (every diagnostic).
+    fn hotconfig(&self, router: &mut Router, text: &str) -> Result<(), String>;
+}
+
+/// A router's handlers as a control server between scheduler slices sees them: the
+/// router's own, and `hotconfig` when reconfiguration is allowed. Holding the router
+/// mutably lets a `hotconfig` write replace it.
+pub struct Live<'a> {
+    router: core::cell::RefCell<&'a mut Router>,
+    hotconfig: Option<&'a dyn Hotconfig>,
+}
+
+impl<'a> Live<'a> {
+    /// `router`'s handlers, with `hotconfig` served by `hotconfig` if given.
+    pub fn new(router: &'a mut Router, hotconfig: Option<&'a dyn Hotconfig>) -> Self {
+        Self {
+            router: core::cell::RefCell::new(router),
+            hotconfig,
+        }
+    }
+}
+
+/// The global handler a new configuration is written to.
+pub const HOTCONFIG: &str = "hotconfig";
+
+fn busy() -> HandlerError {
+    HandlerError::BadValue("the router is being reconfigured".into())
+}
+
+impl Handlers for Live<'_> {
+    fn read(&self, name: &str, params: &str) -> Result<String, HandlerError> {
+        let router = self.router.try_borrow().map_err(|_| busy())?;
+        router.read_handler_with(name, params)
+    }
+    fn write(&self, name: &str, value: &str) -> Result<(), HandlerError> {
+        match self.hotconfig {
+            Some(hot) if name == HOTCONFIG => {
+                let mut router = self.router.try_borrow_mut().map_err(|_| busy())?;
+                hot.hotconfig(&mut router, value)
+                    .map_err(HandlerError::BadValue)
+            }
+            _ => {
+                let router = self.router.try_borrow().map_err(|_| busy())?;
+                router.write_handler(name, value)
+            }
+        }
+    }
+    fn mode(&self, name: &str) -> Result<Option<Mode>, HandlerError> {
+        if self.hotconfig.is_some() && name == HOTCONFIG {
+            return Ok(Some(Mode {
+                read: false,
+                write: true,
+            }));
+        }
+        let router = self.router.try_borrow().map_err(|_| busy())?;
+        router_mode(&router, name)
+    }
+}
+
 /// One client's conversation with a server: bytes in ([`feed`](Self::feed)), commands run
 /// ([`process`](Self::process)), bytes out ([`output`](Self::output)).
 ///

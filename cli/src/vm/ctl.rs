@@ -21,7 +21,8 @@ use super::state::{runtime_dir, VmRecord};
 #[command(after_help = "Examples:\n  \
     sluice ctl fw read c.count             a VM, by name (see `sluice ps`)\n  \
     sluice ctl ./run.sock read c.count     a `sluice run --ctl ./run.sock` process\n  \
-    sluice ctl --port 7777 write src.active false")]
+    sluice ctl --port 7777 write src.active false\n  \
+    sluice ctl ./run.sock hotconfig fw2.click   install a new configuration (`sluice run -R`)")]
 pub struct CtlArgs {
     /// A VM's name (see `sluice ps`), or the path of a control socket: a VM's, or one that
     /// `sluice run --ctl` or a `ControlSocket` element listens on.
@@ -56,6 +57,18 @@ pub enum CtlOp {
         handler: String,
         /// The value (several words are joined with spaces).
         value: Vec<String>,
+    },
+    /// Install a new configuration in a running router (Click's `hotconfig` handler; the
+    /// process must run with `-R`). The file is checked here first, as `sluice check`
+    /// does, and nothing is sent if it has errors. The router then builds the new
+    /// configuration beside the running one; elements of the same name carry their state
+    /// over (a queue's packets, a NAT's mappings, a counter's counts); if it fails to
+    /// initialize, the running configuration goes on unchanged and the errors are printed.
+    Hotconfig {
+        /// The new configuration file (`-`: standard input), then `NAME=value` settings
+        /// for its `$NAME` parameters.
+        #[arg(required = true, value_name = "FILE")]
+        words: Vec<String>,
     },
 }
 
@@ -192,12 +205,23 @@ pub fn call_with_timeout(
         }
         lines.push(reply.message.to_string());
         if !reply.more {
-            break (reply.code, lines.join(" "));
+            break (reply.code, reply_message(&lines));
         }
     };
     let result = answer(&mut reader, request, code, message);
     drain_goodbye(&mut reader);
     result
+}
+
+/// A reply's message from its lines: `Summary: first line`, then any further lines as
+/// they came (a configuration's diagnostics, each with its source line and caret).
+fn reply_message(lines: &[String]) -> String {
+    let mut message = lines[..lines.len().min(2)].join(" ");
+    for l in lines.iter().skip(2) {
+        message.push('\n');
+        message.push_str(l);
+    }
+    message
 }
 
 /// After a reply's last status line: the error, or the read's value.
@@ -293,7 +317,7 @@ fn call_greeting_first(
             .ok_or_else(|| CtlError::Protocol(line.trim_end().into()))?;
         lines.push(reply.message.to_string());
         if !reply.more {
-            break (reply.code, lines.join(" "));
+            break (reply.code, reply_message(&lines));
         }
     };
     answer(&mut reader, request, code, message)
@@ -311,6 +335,38 @@ fn drain_goodbye(reader: &mut impl BufRead) {
     }
 }
 
+/// The text to write to `hotconfig` for `FILE [NAME=value...]`, checked as `sluice check`
+/// checks it; `Err` holds every diagnostic, ready to print. A self-contained file without
+/// parameters goes as written (the router's `config` handler then shows it); otherwise
+/// the flattened configuration, with the parameters and included files resolved. Returns
+/// the text and, when it went as written, the file's name.
+fn hotconfig_text(words: &[String]) -> Result<(String, Option<String>), String> {
+    let (params, files): (Vec<String>, Vec<String>) = words
+        .iter()
+        .cloned()
+        .partition(|w| crate::config::is_param(w));
+    let [file] = &files[..] else {
+        return Err(format!(
+            "sluice ctl: hotconfig: give one configuration file (got {})\n",
+            files.len()
+        ));
+    };
+    let loaded = crate::config::load(Path::new(file), &params).map_err(|e| {
+        let mut m = e.to_string();
+        if !m.ends_with('\n') {
+            m.push('\n');
+        }
+        m
+    })?;
+    Ok(match &loaded.sources[..] {
+        [only] if params.is_empty() => (only.text.clone(), Some(file.clone())),
+        _ => (
+            sluice_dataplane::sluice_config::unparse(&loaded.graph),
+            None,
+        ),
+    })
+}
+
 /// `sluice ctl`.
 pub fn ctl(args: CtlArgs) -> ExitCode {
     let target = match (&args.socket, &args.port, &args.vm) {
@@ -323,9 +379,22 @@ pub fn ctl(args: CtlArgs) -> ExitCode {
         Ok(t) => t,
         Err(e) => return fail("ctl", e),
     };
+    // The file a `hotconfig` sent as written: the router's diagnostics name it for
+    // `hotconfig`, with the file's own lines and columns.
+    let mut renamed = None;
     let request = match args.op {
         CtlOp::Read { handler } => Request::Read(handler),
         CtlOp::Write { handler, value } => Request::Write(handler, value.join(" ")),
+        CtlOp::Hotconfig { words } => match hotconfig_text(&words) {
+            Ok((text, file)) => {
+                renamed = file;
+                Request::Write(control::HOTCONFIG.into(), text)
+            }
+            Err(e) => {
+                eprint!("{e}");
+                return ExitCode::FAILURE;
+            }
+        },
     };
     match call_target(&target, &request, args.timeout) {
         Ok(value) => {
@@ -334,6 +403,12 @@ pub fn ctl(args: CtlArgs) -> ExitCode {
                 println!();
             }
             ExitCode::SUCCESS
+        }
+        Err(CtlError::Refused { code, message }) if renamed.is_some() => {
+            let file = renamed.unwrap_or_default();
+            let message = message.replace(" hotconfig:", &format!(" {file}:"));
+            let message = message.replace("\nhotconfig:", &format!("\n{file}:"));
+            fail("ctl", CtlError::Refused { code, message })
         }
         Err(e) => fail("ctl", e),
     }
