@@ -43,6 +43,12 @@
 //! `insert` (write `IP ETH`), `delete` (write `IP`), `clear` (write: empties the table and
 //! zeroes the counters).
 //!
+//! **Hot reconfiguration:** an `ARPQuerier` that replaces one of the same name and the
+//! same IP, Ethernet and broadcast addresses through `hotconfig` takes its table (known
+//! entries with their ages, pending ones with their held packets) and its `queries`,
+//! `responses` and `drops` counts, as Click's does; the new limits apply from the next
+//! change on. One for other addresses starts empty.
+//!
 //! **Example:**
 //!
 //! ```text
@@ -274,6 +280,21 @@ impl Element for ArpQuerier {
             ctx.set_timer(ctx.now().saturating_add(timeout));
         }
         Ok(())
+    }
+
+    fn take_state(&mut self, old: &mut dyn Element, _: &mut alloc::vec::Vec<String>) {
+        // As Click's: only from a querier for the same addresses.
+        let Some(old) = old.downcast_mut::<ArpQuerier>() else {
+            return;
+        };
+        if (old.my_ip, old.my_eth, old.bcast) != (self.my_ip, self.my_eth, self.bcast) {
+            return;
+        }
+        self.table.take_entries(&mut old.table);
+        self.queries = old.queries;
+        self.responses = old.responses;
+        self.drops = old.drops;
+        self.last_now = old.last_now;
     }
 
     fn run_timer(&mut self, ctx: &mut Context<'_>) {
@@ -562,6 +583,55 @@ mod tests {
         );
         r.read_handler("q.table").unwrap();
         assert_eq!(clock.now_ns(), reads(6));
+    }
+
+    #[test]
+    fn hotconfig_carries_the_table_and_held_packets_to_the_same_addresses() {
+        use crate::testutil::{collected, graph, hotswap, Bench};
+        let b = Bench::new();
+        let g = |config: &str| {
+            graph(
+                &[
+                    ("q", "ARPQuerier", config),
+                    ("o", "Collect", ""),
+                    ("i", "Idle", ""),
+                ],
+                &[(2, 0, 0, 0), (2, 1, 0, 1), (0, 0, 1, 0)],
+            )
+        };
+        let ip_to = |dst: [u8; 4], tag: u8| {
+            let bytes = ipv4([10, 0, 0, 1], [192, 168, 9, 9], 17, &[tag; 8]);
+            let mut p = b.packet(&bytes);
+            p.set_network_offset(0);
+            p.anno_mut().dst_ip = dst;
+            sluice_dataplane::Batch::from_iter([p])
+        };
+        let me = "10.0.0.1/24, 02:00:00:00:00:01";
+        let mut r = b.router(&g(me)).unwrap();
+        r.write_handler("q.insert", "10.0.0.2 02:00:00:00:00:02")
+            .unwrap();
+        // A packet for 10.0.0.3 waits for an answer.
+        r.push_to("q", 0, ip_to([10, 0, 0, 3], 7)).unwrap();
+        assert_eq!(collected("o").len(), 1, "the query");
+        hotswap(&mut r, &g(&format!("{me}, CAPACITY 10"))).unwrap();
+        assert_eq!(r.read_handler("q.count").unwrap(), "2");
+        assert_eq!(r.read_handler("q.length").unwrap(), "1");
+        assert_eq!(r.read_handler("q.queries").unwrap(), "1");
+        // The known entry answers at once; the answer for 10.0.0.3 frees the held packet.
+        r.push_to("q", 0, ip_to([10, 0, 0, 2], 8)).unwrap();
+        let reply = b.packet(&reply_from([10, 0, 0, 3], PEER));
+        r.push_to("q", 1, sluice_dataplane::Batch::from_iter([reply]))
+            .unwrap();
+        let out = collected("o");
+        let tags: Vec<u8> = out.iter().map(|o| o.data[o.data.len() - 1]).collect();
+        assert_eq!(tags, [8, 7]);
+        assert_eq!(out[1].data[..6], PEER);
+
+        // Other addresses: a fresh table.
+        hotswap(&mut r, &g("10.0.0.9/24, 02:00:00:00:00:01")).unwrap();
+        assert_eq!(r.read_handler("q.count").unwrap(), "0");
+        assert_eq!(r.read_handler("q.queries").unwrap(), "0");
+        assert_eq!(b.pool.stats().in_use(), 0);
     }
 
     fn querier(outputs: usize) -> Harness {

@@ -122,6 +122,16 @@ impl ArpTable {
         }
     }
 
+    /// Takes every entry of `old`, with its held packets, its age and its poll state, and
+    /// `old`'s drop count; `old` is left empty. This table's limits stay: they apply from
+    /// the next change on.
+    pub fn take_entries(&mut self, old: &mut ArpTable) {
+        let fresh = ArpTable::new(old.limits);
+        let limits = self.limits;
+        *self = core::mem::replace(old, fresh);
+        self.limits = limits;
+    }
+
     /// The limits.
     pub fn limits(&self) -> ArpLimits {
         self.limits

@@ -8,6 +8,9 @@
 //! take turns, one packet each. A pull asking for several packets gets what the same number
 //! of Click pulls would, in the same order, when nothing arrives in between.
 //!
+//! **Hot reconfiguration:** a `RoundRobinSched` that replaces one of the same name through
+//! `hotconfig` goes on from the input whose turn is next (Click's starts over at input 0).
+//!
 //! ## `PrioSched()` — pulls from the first of its inputs that has a packet.
 //!
 //! **Ports:** `-/1`: any number of inputs, one output.
@@ -60,11 +63,25 @@ fn make_rr(_: &mut Args<'_>, _: &ConfigContext<'_>) -> Option<Box<dyn Element>> 
 impl Element for RoundRobin {
     fn push(&mut self, _: &mut Context<'_>, _: usize, _: Batch) {}
 
+    fn take_state(
+        &mut self,
+        old: &mut dyn Element,
+        _: &mut alloc::vec::Vec<alloc::string::String>,
+    ) {
+        if let Some(old) = old.downcast_mut::<RoundRobin>() {
+            self.next = old.next;
+        }
+    }
+
     fn pull(&mut self, ctx: &mut Context<'_>, _: usize, max: usize) -> Option<Batch> {
         let n = ctx.ninputs();
         let mut out = Batch::new();
         // Stop after a whole round of inputs without a packet.
         let mut misses = 0;
+        if self.next >= n {
+            // Fewer inputs than the configuration this one replaced.
+            self.next = 0;
+        }
         while out.len() < max && !out.is_full() && misses < n {
             let i = self.next;
             self.next = (self.next + 1) % n;
@@ -141,6 +158,39 @@ mod tests {
         }
         r.run_rounds(20);
         collected("c").iter().map(|p| p.anno.paint).collect()
+    }
+
+    #[test]
+    fn round_robin_keeps_its_turn_across_hotconfig() {
+        let b = Bench::new();
+        let g = graph(
+            &[
+                ("q0", "Queue", ""),
+                ("q1", "Queue", ""),
+                ("s", "RoundRobinSched", ""),
+                ("u", "Unqueue", "BURST 1"),
+                ("c", "Collect", ""),
+            ],
+            &[(0, 0, 2, 0), (1, 0, 2, 1), (2, 0, 3, 0), (3, 0, 4, 0)],
+        );
+        let painted = |paint: u8| {
+            let mut batch = b.batch(&[&[0u8; 20][..]]);
+            for p in &mut batch {
+                p.anno_mut().paint = paint;
+            }
+            batch
+        };
+        let mut r = b.router(&g).unwrap();
+        r.push_to("q0", 0, painted(0)).unwrap();
+        r.run_rounds(4);
+        assert_eq!(collected("c").len(), 1);
+        // Input 1's turn is next, in the new configuration too.
+        hotswap(&mut r, &g).unwrap();
+        r.push_to("q0", 0, painted(0)).unwrap();
+        r.push_to("q1", 0, painted(1)).unwrap();
+        r.run_rounds(4);
+        let order: alloc::vec::Vec<u8> = collected("c").iter().map(|p| p.anno.paint).collect();
+        assert_eq!(order, [1, 0]);
     }
 
     #[test]

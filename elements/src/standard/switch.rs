@@ -28,6 +28,10 @@
 //!
 //! Sends packets to its outputs in turn: 0, 1, ..., N-1, 0, ...
 //!
+//! **Hot reconfiguration:** a `RoundRobinSwitch` that replaces one of the same name through
+//! `hotconfig` goes on from the output the old one would have used next (from 0 when that
+//! output no longer exists). Click's starts over at 0.
+//!
 //! ## `HashSwitch(OFFSET, LENGTH)` — chooses an output by hashing packet bytes.
 //!
 //! **Ports:** `1/1-`: one input, one or more outputs.
@@ -194,6 +198,12 @@ impl Element for RoundRobin {
         Effects::Local
     }
 
+    fn take_state(&mut self, old: &mut dyn Element, _: &mut alloc::vec::Vec<String>) {
+        if let Some(old) = old.downcast_mut::<RoundRobin>() {
+            self.next = old.next;
+        }
+    }
+
     #[inline]
     fn push(&mut self, ctx: &mut Context<'_>, _: usize, batch: Batch) {
         let n = ctx.noutputs().max(1);
@@ -322,6 +332,27 @@ mod tests {
         let (b, mut r) = three_way("StaticSwitch", "-1");
         r.push_to("s", 0, b.batch(&[b"x"])).unwrap();
         assert_eq!(r.read_handler("s.drops").unwrap(), "1");
+    }
+
+    #[test]
+    fn round_robin_goes_on_in_turn_after_hotconfig() {
+        let (b, mut r) = three_way("RoundRobinSwitch", "");
+        r.push_to("s", 0, b.batch(&[b"0"])).unwrap();
+        assert_eq!(collected_bytes("a"), [b"0"]);
+        let g = graph(
+            &[
+                ("s", "RoundRobinSwitch", ""),
+                ("a", "Collect", ""),
+                ("b", "Collect", ""),
+                ("c", "Collect", ""),
+            ],
+            &[(0, 0, 1, 0), (0, 1, 2, 0), (0, 2, 3, 0)],
+        );
+        hotswap(&mut r, &g).unwrap();
+        r.push_to("s", 0, b.batch(&[b"1", b"2", b"3"])).unwrap();
+        assert_eq!(collected_bytes("b"), [b"1"]);
+        assert_eq!(collected_bytes("c"), [b"2"]);
+        assert_eq!(collected_bytes("a"), [b"3"]);
     }
 
     #[test]
