@@ -338,6 +338,9 @@ pub struct InitCtx<'a, E: ?Sized> {
     pub(crate) timer: Option<u64>,
     pub(crate) driver_manager: bool,
     pub(crate) nodes: &'a [Node<E>],
+    /// The elements of the configuration this one replaces (a `hotconfig`); empty when
+    /// there is none.
+    pub(crate) previous: &'a [Node<E>],
     pub(crate) random: &'a RefCell<ClickRandom>,
     pub(crate) clock: &'a dyn Clock,
 }

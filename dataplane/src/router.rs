@@ -332,15 +332,17 @@ impl Router {
             opener: device_opener,
             console,
         };
-        Self::build(graph, classes, parts, prepared).map_err(|(d, _)| d)
+        Self::build(graph, classes, parts, prepared, &[]).map_err(|(d, _)| d)
     }
 
-    /// Builds and initializes a router over `parts`; on failure, hands `parts` back.
+    /// Builds and initializes a router over `parts`, to replace the router whose elements
+    /// are `previous` (none for a first configuration); on failure, hands `parts` back.
     fn build(
         graph: &FlatGraph,
         classes: &[&'static ElementClass],
         parts: Parts,
         prepared: &[Option<&[u8]>],
+        previous: &[Node],
     ) -> Result<Router, (Diagnostics, Parts)> {
         let (made, names) =
             match configure(graph, classes, configure::UnknownClass::Report, prepared) {
@@ -451,6 +453,7 @@ impl Router {
                 timer: None,
                 driver_manager: driver_manager.is_some(),
                 nodes: &nodes,
+                previous,
                 random: &random,
                 clock: &*clock,
             };

@@ -166,6 +166,12 @@ impl Server {
         }
     }
 
+    /// Whether clients that connect from now on may write (a `ControlSocket` that took
+    /// this server over through `hotconfig` with another `READONLY`).
+    pub fn set_read_only(&mut self, read_only: bool) {
+        self.read_only = read_only;
+    }
+
     /// How many clients are connected.
     pub fn clients(&self) -> usize {
         self.clients.len()

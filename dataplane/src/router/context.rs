@@ -105,6 +105,17 @@ impl InitContext<'_> {
         })
     }
 
+    /// The element of this one's name in the configuration a `hotconfig` replaces, if there
+    /// is one (Click's `hotswap_element`); it is still running, and hands its state over
+    /// afterwards ([`Element::take_state`](crate::Element::take_state)). An element that
+    /// must not open what its predecessor holds (a `ControlSocket` listening on the same
+    /// address, a `ToDump` writing the same file) looks here and leaves it to
+    /// `take_state`. `None` outside a `hotconfig`.
+    pub fn replacing(&self) -> Option<core::cell::Ref<'_, alloc::boxed::Box<dyn crate::Element>>> {
+        let node = self.previous.iter().find(|n| n.name == self.name)?;
+        node.element.try_borrow().ok()
+    }
+
     /// Finds the element that `name` refers to, as Click resolves element names written in
     /// a configuration: inside compound `a/b`, `x` means `a/b/x`, then `a/x`, then `x`.
     /// `None` when there is no such element (or `name` is this element itself).

@@ -63,7 +63,7 @@ impl Router {
     ) -> Result<Vec<String>, Diagnostics> {
         self.core.drain();
         let parts = self.park();
-        let mut new = match Router::build(graph, classes, parts, prepared) {
+        let mut new = match Router::build(graph, classes, parts, prepared, &self.core.nodes) {
             Ok(r) => r,
             Err((diags, parts)) => {
                 self.unpark(parts);

@@ -36,6 +36,11 @@
 //!
 //! **Handlers:** `port` (TCP: the port listened on), `filename` (UNIX: the socket's path).
 //!
+//! **Hot reconfiguration:** a `ControlSocket` that replaces one of the same name and
+//! address through `hotconfig` takes over its listening socket and its connected clients,
+//! as Click's does (binding the address again would fail while the old one holds it).
+//! A changed `READONLY` applies to clients that connect afterwards.
+//!
 //! **Example:**
 //!
 //! ```text
@@ -81,7 +86,7 @@ const RETRY_NS: u64 = 1_000_000_000;
 /// Ports tried after a `PORT+` one.
 const PORT_TRIES: u16 = 10;
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 enum Address {
     Unix(PathBuf),
     Tcp { port: u16, search: bool },
@@ -278,6 +283,16 @@ impl Element for Cs {
     fn push(&mut self, _ctx: &mut Context<'_>, _port: usize, _batch: sluice_dataplane::Batch) {}
 
     fn initialize(&mut self, ctx: &mut InitContext<'_>) -> Result<(), String> {
+        // Replacing a ControlSocket that listens on the same address (a `hotconfig`):
+        // binding again would fail; its socket and clients come over in `take_state`.
+        let listening = ctx.replacing().is_some_and(|old| {
+            old.downcast_ref::<Cs>()
+                .is_some_and(|o| o.address == self.address && o.server.is_some())
+        });
+        if listening {
+            ctx.set_timer(ctx.now() + POLL_NS);
+            return Ok(());
+        }
         match self.open() {
             Ok(()) => ctx.set_timer(ctx.now() + POLL_NS),
             Err(e) if self.retries > 0 => {
@@ -359,6 +374,21 @@ impl Element for Cs {
         }
     }
 
+    fn take_state(&mut self, old: &mut dyn Element, _: &mut Vec<String>) {
+        let Some(old) = old.downcast_mut::<Cs>() else {
+            return;
+        };
+        if old.address != self.address || self.server.is_some() {
+            return;
+        }
+        // None when the old one was still retrying: the timer then opens the socket.
+        self.server = old.server.take();
+        if let Some(server) = self.server.as_mut() {
+            server.set_read_only(self.read_only);
+            server.events = self.verbose.then(Vec::new);
+        }
+    }
+
     fn cleanup(&mut self, _ctx: &mut Context<'_>) {
         // Closes every connection and removes a UNIX socket's file.
         self.server = None;
@@ -381,6 +411,54 @@ mod tests {
         assert!(error("socket, 3").contains("not supported"));
         assert!(error("udp, 3").contains("unknown socket type"));
         assert!(error(&format!("unix, /{}", "a".repeat(120))).contains("too long"));
+    }
+
+    #[test]
+    fn hotconfig_keeps_the_socket_listening_and_its_clients() {
+        use sluice_dataplane::Clock;
+        use std::io::{BufRead, BufReader, Write};
+        let dir = std::env::temp_dir().join(format!("sluice-cs-hot-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("cs.sock");
+        let config = format!("unix, {}", path.display());
+        let b = Bench::new();
+        let g = |extra: &str| {
+            graph(
+                &[
+                    ("cs", "ControlSocket", &format!("{config}{extra}")),
+                    ("c", "Counter", ""),
+                ],
+                &[],
+            )
+        };
+        let mut router = b.router(&g("")).unwrap();
+        let client = std::os::unix::net::UnixStream::connect(&path).unwrap();
+        client
+            .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+            .unwrap();
+        let mut reader = BufReader::new(client.try_clone().unwrap());
+        let serve = |router: &mut sluice_dataplane::Router| {
+            for _ in 0..3 {
+                b.clock.set(b.clock.now_ns() + 1_000_000_000);
+                router.run_slice();
+            }
+        };
+        serve(&mut router);
+        let mut line = String::new();
+        reader.read_line(&mut line).unwrap();
+        assert_eq!(line, "Click::ControlSocket/1.3\r\n");
+        // The same address again (binding it would fail): the socket, with this client,
+        // carries over; READONLY takes effect for clients that connect afterwards.
+        crate::testutil::hotswap(&mut router, &g(", READONLY true")).unwrap();
+        assert!(path.exists());
+        (&client).write_all(b"READ c.class\r\n").unwrap();
+        serve(&mut router);
+        line.clear();
+        reader.read_line(&mut line).unwrap();
+        assert_eq!(line, "200 Read handler 'c.class' OK\r\n");
+        router.cleanup();
+        assert!(!path.exists());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

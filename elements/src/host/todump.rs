@@ -34,6 +34,11 @@
 //!
 //! **Handlers:** `count` (packets written), `reset_counts` (write), `filename`.
 //!
+//! **Hot reconfiguration:** a `ToDump` that replaces one of the same name writing the same
+//! file, with the same link type and timestamp precision, through `hotconfig` goes on
+//! writing that file (it is not truncated) and goes on from its `count`, as Click's takes
+//! over the open file; one writing another file starts it afresh.
+//!
 //! **Example:**
 //!
 //! ```text
@@ -73,6 +78,7 @@ pub static ToDump: ElementClass = ElementClass {
 /// writes the largest number the field holds.
 const UNLIMITED_SNAPLEN: u32 = u32::MAX;
 
+#[derive(PartialEq, Eq)]
 enum Encap {
     Known(u32),
     From(Vec<String>),
@@ -235,12 +241,36 @@ const HANDLERS: &[Handler] = &[
     Handler::read("filename"),
 ];
 
+impl Dump {
+    /// Whether this one goes on writing `old`'s file after a `hotconfig`: the same file
+    /// (not standard output), link type and timestamp precision, and `old` has it open.
+    fn continues(&self, old: &Dump) -> bool {
+        self.filename != "-"
+            && old.filename == self.filename
+            && old.encap == self.encap
+            && old.nano == self.nano
+            && old.writer.is_some()
+    }
+}
+
 impl Element for Dump {
     fn effects(&self) -> Effects {
         Effects::Local
     }
 
     fn initialize(&mut self, ctx: &mut InitContext<'_>) -> Result<(), String> {
+        if ctx.input_is_pull(0) && ctx.noutputs() == 0 {
+            ctx.add_task();
+        }
+        // Replacing a ToDump that writes the same file the same way (a `hotconfig`): the
+        // file is not opened again (that would truncate it); `take_state` takes it over.
+        let same = ctx.replacing().is_some_and(|old| {
+            old.downcast_ref::<Dump>()
+                .is_some_and(|o| self.continues(o))
+        });
+        if same {
+            return Ok(());
+        }
         let out: Box<dyn Write> = if self.filename == "-" {
             Box::new(std::io::stdout())
         } else {
@@ -249,10 +279,20 @@ impl Element for Dump {
             Box::new(f)
         };
         self.writer = Some(DumpWriter::new(out, self.nano));
-        if ctx.input_is_pull(0) && ctx.noutputs() == 0 {
-            ctx.add_task();
-        }
         Ok(())
+    }
+
+    fn take_state(&mut self, old: &mut dyn Element, _: &mut Vec<String>) {
+        let Some(old) = old.downcast_mut::<Dump>() else {
+            return;
+        };
+        if self.writer.is_some() || !self.continues(old) {
+            return;
+        }
+        self.writer = old.writer.take();
+        self.header_written = old.header_written;
+        self.active = old.active;
+        self.count = old.count;
     }
 
     fn push(&mut self, ctx: &mut Context<'_>, _port: usize, batch: Batch) {
@@ -356,6 +396,43 @@ mod tests {
         let p = dir.path().join("in.pcap");
         std::fs::write(&p, pcap_file(false, false, lt, recs)).unwrap();
         arg(&p)
+    }
+
+    #[test]
+    fn hotconfig_goes_on_writing_the_same_file() {
+        let dir = tempdir();
+        let out = dir.path().join("out.pcap");
+        let other = dir.path().join("other.pcap");
+        let g = |file: &std::path::Path| {
+            graph(
+                &[
+                    ("td", "ToDump", &format!("{}, ENCAP ETHER", arg(file))),
+                    ("i", "Idle", ""),
+                ],
+                &[(1, 0, 0, 0)],
+            )
+        };
+        let (mut r, b) = router(&g(&out), 0).unwrap();
+        let frame = udp_frame([10, 0, 0, 2], b"x");
+        r.push_to("td", 0, b.batch(&[&frame, &frame])).unwrap();
+        crate::testutil::hotswap(&mut r, &g(&out)).unwrap();
+        r.push_to("td", 0, b.batch(&[&frame])).unwrap();
+        assert_eq!(r.read_handler("td.count").unwrap(), "3");
+        r.cleanup();
+        assert_eq!(
+            records(&out).1.len(),
+            3,
+            "one file, one header, every packet"
+        );
+
+        // Another file: a fresh one, the old one complete.
+        let (mut r, b) = router(&g(&out), 0).unwrap();
+        r.push_to("td", 0, b.batch(&[&frame])).unwrap();
+        crate::testutil::hotswap(&mut r, &g(&other)).unwrap();
+        r.push_to("td", 0, b.batch(&[&frame, &frame])).unwrap();
+        r.cleanup();
+        assert_eq!(records(&out).1.len(), 1);
+        assert_eq!(records(&other).1.len(), 2);
     }
 
     #[test]
