@@ -73,7 +73,9 @@ pub struct RunArgs {
     /// configuration while the router runs. Elements of the same name carry their state
     /// over (a queue's packets, a NAT's mappings, a counter's counts: see each element's
     /// manual); a configuration that fails to load or initialize is refused with its
-    /// errors and the running one goes on unchanged.
+    /// errors and the running one goes on unchanged. A `Script` or `DriverManager` may
+    /// write `hotconfig` too: the new configuration is installed after the current
+    /// scheduler slice, and its errors are printed here (the write itself succeeds).
     #[arg(short = 'R', long = "allow-reconfigure")]
     pub allow_reconfigure: bool,
 
@@ -524,6 +526,7 @@ pub fn main(args: RunArgs) -> ExitCode {
             if let Some(main) = sources.first() {
                 r.set_configuration(main.text.clone());
             }
+            r.allow_hotconfig(args.allow_reconfigure);
             r
         }
         Err(d) => {
@@ -573,6 +576,21 @@ pub fn main(args: RunArgs) -> ExitCode {
     let mut rounds = 0u64;
     loop {
         let mut round = router.run_slice();
+        // A configuration an element wrote to `hotconfig` (`Script`, `DriverManager`):
+        // installed now, before the old router's stop requests count, as Click's driver
+        // swaps routers; its errors go to standard error.
+        if let (Some(text), Some(hot)) = (router.take_hotconfig(), hotconfig.as_ref()) {
+            match hot.hotconfig(&mut router, &text) {
+                // The round was the old router's: the new one has yet to run.
+                Ok(()) => {
+                    round = sluice_dataplane::Round {
+                        busy: true,
+                        active: true,
+                    }
+                }
+                Err(e) => eprint!("sluice run: hotconfig: {e}"),
+            }
+        }
         if interrupted.load(Ordering::Relaxed) || router.is_stopped() {
             break;
         }

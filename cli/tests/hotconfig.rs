@@ -294,3 +294,35 @@ fn without_r_there_is_no_hotconfig_handler() {
     assert!(err.contains("511") || err.contains("No handler"), "{err}");
     run.check_alive();
 }
+
+#[test]
+fn a_driver_script_can_write_hotconfig() {
+    let dir = Scratch::new("script");
+    // The new configuration counts on from the old count, and in a new counter `d`.
+    let cfg = dir.file(
+        "s.click",
+        "src :: RatedSource(RATE 1000) -> c :: Counter -> Discard;\n\
+         DriverManager(wait 0.2s, write hotconfig src :: RatedSource(RATE 1000) \
+         -> c :: Counter -> d :: Counter -> Discard; \
+         DriverManager(wait 0.2s, print c.count, print d.count, stop))\n",
+    );
+    let out = sluice(&["run", "--quiet", "--simtime", "-R", cfg.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let counts: Vec<u64> = text(&out.stdout)
+        .lines()
+        .map(|l| l.parse().expect("a count"))
+        .collect();
+    let [c, d] = counts[..] else {
+        panic!("{counts:?}");
+    };
+    assert!(d > 0 && c > d, "c {c}, d {d}");
+
+    // Without -R there is no such handler, and the old configuration runs to its end.
+    let out = sluice(&["run", "--quiet", "--simtime", cfg.to_str().unwrap()]);
+    assert!(
+        text(&out.stderr).contains("no 'hotconfig' write handler"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(text(&out.stdout), "");
+}

@@ -96,6 +96,13 @@ pub(crate) struct Core<E: ?Sized> {
     /// Packets dropped because they were sent to an unconnected port or re-entered a busy
     /// element.
     pub(crate) unrouted_drops: Cell<u64>,
+    /// Whether the global `hotconfig` handler is writable ([`Router::allow_hotconfig`]).
+    ///
+    /// [`Router::allow_hotconfig`]: crate::Router::allow_hotconfig
+    pub(crate) hotconfig: bool,
+    /// The configuration last written to `hotconfig` from inside the router (a `Script`'s
+    /// `write hotconfig ...`), for the platform to install between slices.
+    pub(crate) hotconfig_request: RefCell<Option<String>>,
     /// The scheduler's tasks, in scheduling order.
     pub(crate) tasks: Vec<CachePadded<Task>>,
     /// Whether each pass may run the tasks several times before their packets travel on,

@@ -528,6 +528,8 @@ impl Router {
                 timer_nodes: RefCell::new(timers),
                 wake: Cell::new(None),
                 unrouted_drops: Cell::new(0),
+                hotconfig: false,
+                hotconfig_request: RefCell::new(None),
                 tasks: tasks
                     .into_iter()
                     .map(|element| {
@@ -563,6 +565,21 @@ impl Router {
     /// wrote it (Click's `config`).
     pub fn set_configuration(&mut self, text: String) {
         self.core.configuration = text;
+    }
+
+    /// Makes the global `hotconfig` handler writable (`sluice run -R`, Click's `-R`): a
+    /// configuration written to it from inside the router (`Script`, `DriverManager`) is
+    /// kept for the platform, which takes it with [`take_hotconfig`](Self::take_hotconfig)
+    /// between slices and installs it with [`hotswap`](Self::hotswap). A router that
+    /// replaces this one keeps the setting.
+    pub fn allow_hotconfig(&mut self, allow: bool) {
+        self.core.hotconfig = allow;
+    }
+
+    /// The configuration last written to `hotconfig` from inside the router, if any
+    /// since the last call.
+    pub fn take_hotconfig(&mut self) -> Option<String> {
+        self.core.hotconfig_request.get_mut().take()
     }
 
     /// Stops the router at the end of the current round.

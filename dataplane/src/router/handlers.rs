@@ -185,6 +185,12 @@ impl Core {
                     self.stopped.set(true);
                     Ok(())
                 }
+                // Installed by the platform between slices: the router cannot replace
+                // itself while one of its elements runs.
+                "hotconfig" if self.hotconfig => {
+                    *self.hotconfig_request.borrow_mut() = Some(value.into());
+                    Ok(())
+                }
                 _ => Err(HandlerError::NoSuchHandler(path.into())),
             };
         };

@@ -80,6 +80,7 @@ impl Router {
             .unrouted_drops
             .set(new.core.unrouted_drops.get() + self.core.unrouted_drops.get());
         new.core.configuration = core::mem::take(&mut self.core.configuration);
+        new.core.hotconfig = self.core.hotconfig;
         *self = new;
         Ok(warnings)
     }

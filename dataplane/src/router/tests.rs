@@ -788,3 +788,27 @@ fn hotswap_carries_state_and_a_failed_swap_changes_nothing() {
     assert_eq!(PULLED.with(|p| p.get()), after_failure + 10);
     assert_eq!(pool.stats().in_use(), 0);
 }
+
+#[test]
+fn hotconfig_writes_from_inside_wait_for_the_platform() {
+    let pool = PacketPool::new(8);
+    let g = graph(&[("c", "Count", "")], &[]);
+    let mut r = Router::new(&g, CLASSES, env(&pool)).unwrap();
+    assert_eq!(
+        r.write_handler("hotconfig", "x"),
+        Err(HandlerError::NoSuchHandler("hotconfig".into()))
+    );
+    r.allow_hotconfig(true);
+    r.write_handler("hotconfig", "a").unwrap();
+    r.write_handler("hotconfig", "b").unwrap();
+    assert_eq!(
+        r.take_hotconfig().as_deref(),
+        Some("b"),
+        "the last one written"
+    );
+    assert_eq!(r.take_hotconfig(), None);
+    // A router that replaces this one keeps the setting.
+    r.hotswap(&g, CLASSES).unwrap();
+    r.write_handler("hotconfig", "c").unwrap();
+    assert_eq!(r.take_hotconfig().as_deref(), Some("c"));
+}
