@@ -53,6 +53,11 @@
 //! `too_big` (longer than a packet buffer), `no_buffer` (pool empty), `non_ip` (dropped
 //! by `FORCE_IP` without output 1) and `errors` (damaged file).
 //!
+//! **Hot reconfiguration:** a `FromDump` that replaces one of the same name reading the
+//! same file through `hotconfig` goes on from the next packet that one would have sent,
+//! with its counts and timing, as Click's does (the new keywords, such as `ACTIVE` and
+//! `STOP`, apply); one reading another file starts at its beginning.
+//!
 //! **Example:**
 //!
 //! ```text
@@ -541,12 +546,33 @@ const HANDLERS: &[Handler] = &[
     Handler::read("errors"),
 ];
 
+impl Dump {
+    /// Whether this one goes on reading `old`'s file after a `hotconfig`: the same file,
+    /// and `old` has it open.
+    fn continues(&self, old: &Dump) -> bool {
+        old.filename == self.filename && old.reader.is_some()
+    }
+}
+
 impl Element for Dump {
     fn effects(&self) -> Effects {
         Effects::Local
     }
 
     fn initialize(&mut self, ctx: &mut InitContext<'_>) -> Result<(), String> {
+        if !ctx.output_is_pull(0) {
+            ctx.add_task();
+        }
+        self.rng ^= ctx.now() | 1;
+        // Replacing a FromDump reading the same file (a `hotconfig`): it goes on from
+        // where that one is, in `take_state`.
+        let same = ctx.replacing().is_some_and(|old| {
+            old.downcast_ref::<Dump>()
+                .is_some_and(|o| self.continues(o))
+        });
+        if same {
+            return Ok(());
+        }
         let reader = DumpReader::open(&self.filename)?;
         self.filesize = std::fs::metadata(&self.filename).ok().map(|m| m.len());
         self.linktype = reader.linktype();
@@ -560,11 +586,29 @@ impl Element for Dump {
             }
         }
         self.reader = Some(reader);
-        self.rng ^= ctx.now() | 1;
-        if !ctx.output_is_pull(0) {
-            ctx.add_task();
-        }
         Ok(())
+    }
+
+    fn take_state(&mut self, old: &mut dyn Element, _: &mut Vec<String>) {
+        let Some(old) = old.downcast_mut::<Dump>() else {
+            return;
+        };
+        if self.reader.is_some() || !self.continues(old) {
+            return;
+        }
+        self.reader = old.reader.take();
+        self.filesize = old.filesize;
+        self.linktype = old.linktype;
+        self.start_ns = old.start_ns;
+        self.end_ns = old.end_ns;
+        self.times_ready = old.times_ready;
+        self.timing_offset = old.timing_offset;
+        self.held = old.held.take();
+        self.pending = old.pending.take();
+        self.finished = old.finished;
+        self.count = old.count;
+        self.drops = core::mem::take(&mut old.drops);
+        self.packet_filepos = old.packet_filepos;
     }
 
     fn push(&mut self, _ctx: &mut Context<'_>, _port: usize, _batch: sluice_dataplane::Batch) {}
@@ -682,6 +726,40 @@ mod tests {
         let (mut r, _) = router(&g, 0).unwrap();
         r.run(|_| true);
         (take_collected(), r)
+    }
+
+    #[test]
+    fn hotconfig_goes_on_from_the_next_packet_of_the_same_file() {
+        let dir = tempdir();
+        let frames: Vec<Vec<u8>> = (0..4u8).map(|i| udp_frame([10, 0, 0, i], b"x")).collect();
+        let records: Vec<(u32, u32, &[u8])> = frames
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (T0 as u32 + i as u32, 0, &f[..]))
+            .collect();
+        let path = write(&dir, "in.pcap", &pcap_file(false, false, 1, &records));
+        let g = |config: &str| {
+            graph(
+                &[("fd", "FromDump", config), ("s", "Collect", "")],
+                &[(0, 0, 1, 0)],
+            )
+        };
+        let (mut r, b) = router(&g(&format!("{path}, TIMING true")), 0).unwrap();
+        r.run_slice();
+        assert_eq!(take_collected().len(), 1, "the first packet is due at once");
+        crate::testutil::hotswap(&mut r, &g(&format!("{path}, TIMING true, STOP true"))).unwrap();
+        assert_eq!(r.read_handler("fd.count").unwrap(), "1");
+        b.clock.set(1_500_000_000);
+        r.run_slice();
+        let second = take_collected();
+        assert_eq!(second.len(), 1, "one more second, one more packet");
+        assert_eq!(second[0].data, frames[1]);
+        b.clock.set(10_000_000_000);
+        r.run(|_| true);
+        let rest: Vec<Vec<u8>> = take_collected().into_iter().map(|o| o.data).collect();
+        assert_eq!(rest, frames[2..]);
+        assert!(r.is_stopped(), "the new STOP applies");
+        assert_eq!(r.read_handler("fd.count").unwrap(), "4");
     }
 
     #[test]
