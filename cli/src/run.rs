@@ -73,9 +73,10 @@ pub struct RunArgs {
     /// configuration while the router runs. Elements of the same name carry their state
     /// over (a queue's packets, a NAT's mappings, a counter's counts: see each element's
     /// manual); a configuration that fails to load or initialize is refused with its
-    /// errors and the running one goes on unchanged. A `Script` or `DriverManager` may
-    /// write `hotconfig` too: the new configuration is installed after the current
-    /// scheduler slice, and its errors are printed here (the write itself succeeds).
+    /// errors and the running one goes on unchanged. Elements may write `hotconfig` too
+    /// (a `Script`, a `DriverManager`, a client of a `ControlSocket` element): the new
+    /// configuration is installed after the current scheduler slice, and its errors are
+    /// printed here (the write itself succeeds).
     #[arg(short = 'R', long = "allow-reconfigure")]
     pub allow_reconfigure: bool,
 
