@@ -812,3 +812,54 @@ fn hotconfig_writes_from_inside_wait_for_the_platform() {
     r.write_handler("hotconfig", "c").unwrap();
     assert_eq!(r.take_hotconfig().as_deref(), Some("c"));
 }
+
+#[test]
+fn a_control_session_writes_hotconfig_through_live() {
+    use crate::control::{Hotconfig, Live, Session};
+    /// Swaps in a queue behind the counter for "queue", refuses anything else.
+    struct Swap;
+    impl Hotconfig for Swap {
+        fn hotconfig(&self, router: &mut Router, text: &str) -> Result<(), String> {
+            if text != "queue" {
+                return Err("line one\nline two".into());
+            }
+            let g = graph(&[("c", "Count", ""), ("q", "Fifo", "")], &[(0, 0, 1, 0)]);
+            router
+                .hotswap(&g, CLASSES)
+                .map(|_| ())
+                .map_err(|_| "failed".into())
+        }
+    }
+    let pool = PacketPool::new(8);
+    let g = graph(&[("c", "Count", "")], &[]);
+    let mut r = Router::new(&g, CLASSES, env(&pool)).unwrap();
+    let talk = |r: &mut Router, hot: Option<&dyn Hotconfig>, input: &str| {
+        let mut s = Session::new(false);
+        s.feed(input.as_bytes());
+        s.process(&Live::new(r, hot), false);
+        String::from_utf8(core::mem::take(s.output())).unwrap()
+    };
+    assert_eq!(
+        talk(&mut r, None, "WRITE hotconfig queue\r\n"),
+        "511 No handler named 'hotconfig'\r\n"
+    );
+    assert_eq!(
+        talk(
+            &mut r,
+            Some(&Swap),
+            "WRITE hotconfig nonsense\r\nREAD hotconfig\r\n"
+        ),
+        "520-Write handler 'hotconfig' error:\r\n520-line one\r\n520 line two\r\n\
+         530 Handler 'hotconfig' write-only\r\n"
+    );
+    assert_eq!(r.read_handler("list").unwrap(), "1\nc\n");
+    assert_eq!(
+        talk(
+            &mut r,
+            Some(&Swap),
+            "WRITE hotconfig queue\r\nREAD q.length\r\n"
+        ),
+        "200 Write handler 'hotconfig' OK\r\n200 Read handler 'q.length' OK\r\nDATA 1\r\n0"
+    );
+    assert_eq!(r.read_handler("list").unwrap(), "2\nc\nq\n");
+}
