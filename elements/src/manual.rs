@@ -103,6 +103,7 @@ const SOURCES: &[&str] = &[
     include_str!("routing/lineariplookup.rs"),
     include_str!("routing/paint.rs"),
     include_str!("routing/radixiplookup.rs"),
+    include_str!("routing/rangeiplookup.rs"),
     include_str!("nat/icmppingrewriter.rs"),
     include_str!("nat/icmprewriter.rs"),
     include_str!("nat/ftpportmapper.rs"),

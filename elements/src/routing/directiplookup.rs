@@ -9,7 +9,8 @@
 //! one, the packet emitted on the route's output, unrouted packets dropped and counted
 //! (`drops`). Each argument is a route; the first route given for a prefix is kept. Routes
 //! can be added and removed at run time (`add` fails when the prefix has a route, `set`
-//! replaces it, `remove`, and `ctrl` for several changes applied all or nothing).
+//! replaces it, `remove`, `ctrl` for several changes applied all or nothing, and `flush`
+//! to remove every route).
 //!
 //! Click's DirectIPLookup is a DIR-24-8 table, built for lookup speed at the cost of
 //! memory: one or two reads per lookup. sluice serves it with `RadixIPLookup`'s multibit
@@ -17,7 +18,7 @@
 //! routes, so a small unikernel image can hold it.
 //!
 //! **Handlers:** `table` (read: one route per line, `ADDR/LEN<tab>GW-or-dash<tab>OUT`),
-//! `lookup ADDR` (read), `drops` (read), `add`, `set`, `remove`, `ctrl` (write).
+//! `lookup ADDR` (read), `drops` (read), `add`, `set`, `remove`, `ctrl`, `flush` (write).
 //!
 //! **Example:**
 //!
@@ -27,8 +28,8 @@
 //!
 //! **Differences from Click:** the lookup structure is `RadixIPLookup`'s (see above), so
 //! there is no limit on the /24 networks holding longer prefixes; `table` lists routes in
-//! the order they were added, where Click lists them in its hash table's order. No
-//! `flush`; `drops` is an addition.
+//! the order they were added, where Click lists them in its hash table's order; `drops` is
+//! an addition.
 
 #![allow(non_upper_case_globals)]
 
@@ -41,7 +42,7 @@ use super::iproute::{configure, Mutability};
 use super::radixiplookup::RadixTable;
 
 fn make(args: &mut Args<'_>, cctx: &ConfigContext<'_>) -> Option<Box<dyn Element>> {
-    configure(args, cctx, RadixTable::new(), Mutability::Dynamic)
+    configure(args, cctx, RadixTable::new(), Mutability::Flushable)
 }
 
 /// `DirectIPLookup`: see the module docs.

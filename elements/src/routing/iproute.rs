@@ -171,6 +171,12 @@ pub trait RouteTable {
     fn lookup(&self, addr: u32) -> Option<(usize, u32)>;
     /// Every route, in table order.
     fn routes(&self) -> Vec<IpRoute>;
+    /// Removes every route.
+    fn flush(&mut self) {
+        for r in self.routes() {
+            let _ = self.remove_route(&r);
+        }
+    }
 }
 
 /// How a table element behaves beyond its table.
@@ -178,6 +184,9 @@ pub trait RouteTable {
 pub enum Mutability {
     /// `add`/`set`/`remove`/`ctrl` handlers work.
     Dynamic,
+    /// As `Dynamic`, plus a `flush` handler that empties the table (Click's trie, direct
+    /// and range tables have one; its linear table does not).
+    Flushable,
     /// Routes are fixed at configuration (`StaticIPLookup`).
     Static,
 }
@@ -198,6 +207,16 @@ const DYNAMIC_HANDLERS: &[Handler] = &[
     Handler::write("set"),
     Handler::write("remove"),
     Handler::write("ctrl"),
+];
+const FLUSHABLE_HANDLERS: &[Handler] = &[
+    Handler::read("table"),
+    Handler::read("lookup"),
+    Handler::read("drops"),
+    Handler::write("add"),
+    Handler::write("set"),
+    Handler::write("remove"),
+    Handler::write("ctrl"),
+    Handler::write("flush"),
 ];
 const STATIC_HANDLERS: &[Handler] = &[
     Handler::read("table"),
@@ -413,10 +432,14 @@ impl<T: RouteTable + 'static> Element for RouteElement<T> {
             "add" => Command::Add,
             "set" => Command::Set,
             "remove" => Command::Remove,
-            "ctrl" if self.mutability == Mutability::Dynamic => {
+            "ctrl" if self.mutability != Mutability::Static => {
                 return self
                     .ctrl(value, ctx.names())
                     .map_err(HandlerError::BadValue);
+            }
+            "flush" if self.mutability == Mutability::Flushable => {
+                self.table.flush();
+                return Ok(());
             }
             _ => return Err(HandlerError::NoSuchHandler(name.into())),
         };
@@ -431,6 +454,7 @@ impl<T: RouteTable + 'static> Element for RouteElement<T> {
     fn handlers(&self) -> &'static [Handler] {
         match self.mutability {
             Mutability::Dynamic => DYNAMIC_HANDLERS,
+            Mutability::Flushable => FLUSHABLE_HANDLERS,
             Mutability::Static => STATIC_HANDLERS,
         }
     }

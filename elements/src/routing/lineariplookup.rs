@@ -241,6 +241,7 @@ mod tests {
             "RadixIPLookup",
             "StaticIPLookup",
             "DirectIPLookup",
+            "RangeIPLookup",
         ] {
             let h = Harness::new(
                 Bench::new(),

@@ -12,6 +12,7 @@
 //! | [`LinearIPLookup`, `StaticIPLookup`](lineariplookup) | longest-prefix match, linear scan |
 //! | [`RadixIPLookup`](radixiplookup) | longest-prefix match, multibit trie |
 //! | [`DirectIPLookup`](directiplookup) | longest-prefix match, served by the multibit trie |
+//! | [`RangeIPLookup`](rangeiplookup) | longest-prefix match, served by the multibit trie |
 //! | [`IPFragmenter`](ipfragmenter) | splits packets larger than the MTU |
 //! | [`IPGWOptions`](ipgwoptions) | Record Route and Timestamp options |
 //! | [`FixIPSrc`](fixipsrc) | sets the source address of locally generated errors |
@@ -37,6 +38,7 @@ pub mod iproute;
 pub mod lineariplookup;
 pub mod paint;
 pub mod radixiplookup;
+pub mod rangeiplookup;
 #[cfg(test)]
 mod testutil;
 
@@ -55,6 +57,7 @@ pub mod classes {
     pub use super::lineariplookup::{LinearIPLookup, StaticIPLookup};
     pub use super::paint::{CheckPaint, PaintTee};
     pub use super::radixiplookup::RadixIPLookup;
+    pub use super::rangeiplookup::RangeIPLookup;
 }
 
 /// Every class of this family.
@@ -68,6 +71,7 @@ pub static ALL: &[&ElementClass] = &[
     &classes::StaticIPLookup,
     &classes::RadixIPLookup,
     &classes::DirectIPLookup,
+    &classes::RangeIPLookup,
     &classes::IPFragmenter,
     &classes::IPGWOptions,
     &classes::FixIPSrc,
@@ -84,6 +88,6 @@ mod tests {
         let n = names.len();
         names.dedup();
         assert_eq!(names.len(), n);
-        assert_eq!(n, 14);
+        assert_eq!(n, 15);
     }
 }

@@ -7,7 +7,8 @@
 //! Same arguments, behaviour and handlers as `LinearIPLookup`: longest-prefix match on the
 //! destination IP annotation, the annotation replaced by the route's gateway when it has one,
 //! the packet emitted on the route's output, unrouted packets dropped and counted (`drops`).
-//! Routes can be added and removed at run time (`add`, `set`, `remove`, `ctrl`).
+//! Routes can be added and removed at run time (`add`, `set`, `remove`, `ctrl`), and
+//! `flush` removes them all.
 //!
 //! A lookup costs at most four memory reads, whatever the table size: the table is a
 //! multibit trie with 8-bit strides (one level per address byte), each slot holding the best
@@ -15,7 +16,7 @@
 //! walks down by address bytes and keeps the last route it saw.
 //!
 //! **Handlers:** `table` (read), `lookup ADDR` (read), `drops` (read), `add`, `set`, `remove`, `ctrl` (write), as
-//! `LinearIPLookup`'s.
+//! `LinearIPLookup`'s; `flush` (write: any value) empties the table.
 //!
 //! **Example:**
 //!
@@ -296,7 +297,7 @@ impl RouteTable for RadixTable {
 }
 
 fn make(args: &mut Args<'_>, cctx: &ConfigContext<'_>) -> Option<Box<dyn Element>> {
-    configure(args, cctx, RadixTable::new(), Mutability::Dynamic)
+    configure(args, cctx, RadixTable::new(), Mutability::Flushable)
 }
 
 /// `RadixIPLookup`: see the module docs.
