@@ -99,6 +99,7 @@ const SOURCES: &[&str] = &[
     include_str!("routing/icmperror.rs"),
     include_str!("routing/icmppingresponder.rs"),
     include_str!("routing/ipfragmenter.rs"),
+    include_str!("routing/ipreassembler.rs"),
     include_str!("routing/ipgwoptions.rs"),
     include_str!("routing/lineariplookup.rs"),
     include_str!("routing/paint.rs"),

@@ -14,6 +14,7 @@
 //! | [`DirectIPLookup`](directiplookup) | longest-prefix match, served by the multibit trie |
 //! | [`RangeIPLookup`](rangeiplookup) | longest-prefix match, served by the multibit trie |
 //! | [`IPFragmenter`](ipfragmenter) | splits packets larger than the MTU |
+//! | [`IPReassembler`](ipreassembler) | reassembles fragmented packets |
 //! | [`IPGWOptions`](ipgwoptions) | Record Route and Timestamp options |
 //! | [`FixIPSrc`](fixipsrc) | sets the source address of locally generated errors |
 //! | [`PaintTee`, `CheckPaint`](paint) | decisions on the paint annotation |
@@ -34,6 +35,7 @@ pub mod icmperror;
 pub mod icmppingresponder;
 pub mod ipfragmenter;
 pub mod ipgwoptions;
+pub mod ipreassembler;
 pub mod iproute;
 pub mod lineariplookup;
 pub mod paint;
@@ -54,6 +56,7 @@ pub mod classes {
     pub use super::icmppingresponder::ICMPPingResponder;
     pub use super::ipfragmenter::IPFragmenter;
     pub use super::ipgwoptions::IPGWOptions;
+    pub use super::ipreassembler::IPReassembler;
     pub use super::lineariplookup::{LinearIPLookup, StaticIPLookup};
     pub use super::paint::{CheckPaint, PaintTee};
     pub use super::radixiplookup::RadixIPLookup;
@@ -73,6 +76,7 @@ pub static ALL: &[&ElementClass] = &[
     &classes::DirectIPLookup,
     &classes::RangeIPLookup,
     &classes::IPFragmenter,
+    &classes::IPReassembler,
     &classes::IPGWOptions,
     &classes::FixIPSrc,
     &classes::PaintTee,
@@ -88,6 +92,6 @@ mod tests {
         let n = names.len();
         names.dedup();
         assert_eq!(names.len(), n);
-        assert_eq!(n, 15);
+        assert_eq!(n, 16);
     }
 }
