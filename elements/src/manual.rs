@@ -39,6 +39,7 @@ use alloc::vec::Vec;
 /// manuals. A class whose file is missing here has no manual, and the tests fail.
 const SOURCES: &[&str] = &[
     include_str!("standard/addressinfo.rs"),
+    include_str!("standard/align.rs"),
     include_str!("standard/bwratedsplitter.rs"),
     include_str!("standard/counter.rs"),
     include_str!("standard/delayunqueue.rs"),
@@ -60,6 +61,7 @@ const SOURCES: &[&str] = &[
     include_str!("standard/paint.rs"),
     include_str!("standard/print.rs"),
     include_str!("standard/queue.rs"),
+    include_str!("standard/randomsample.rs"),
     include_str!("standard/randomseed.rs"),
     include_str!("standard/rated.rs"),
     include_str!("standard/ratedsource.rs"),
@@ -84,6 +86,7 @@ const SOURCES: &[&str] = &[
     include_str!("ip/ethervlan.rs"),
     include_str!("ip/fastudpsource.rs"),
     include_str!("ip/headers.rs"),
+    include_str!("ip/markmacheader.rs"),
     include_str!("ip/icmpipencap.rs"),
     include_str!("ip/ipaddress.rs"),
     include_str!("ip/ipprint.rs"),

@@ -5,6 +5,7 @@
 //! |---|---|
 //! | [`checkipheader`] | `CheckIPHeader`, `CheckIPHeader2` |
 //! | [`headers`] | `MarkIPHeader`, `Strip`, `StripIPHeader`, `Unstrip` |
+//! | [`markmacheader`] | `MarkMACHeader` |
 //! | [`ether`] | `EtherEncap`, `EtherRewrite`, `StoreEtherAddress`, `EtherMirror`, `HostEtherFilter`, `DropBroadcasts` |
 //! | [`decipttl`] | `DecIPTTL` |
 //! | [`checksums`] | `SetIPChecksum`, `SetTCPChecksum`, `SetUDPChecksum` |
@@ -38,6 +39,7 @@ pub mod headers;
 pub mod icmpipencap;
 pub mod ipaddress;
 pub mod ipprint;
+pub mod markmacheader;
 #[cfg(test)]
 mod proptests;
 pub mod striptonetworkheader;
@@ -64,6 +66,7 @@ pub mod classes {
     pub use super::icmpipencap::ICMPIPEncap;
     pub use super::ipaddress::{GetIPAddress, SetIPAddress, SetRandIPAddress, StoreIPAddress};
     pub use super::ipprint::IPPrint;
+    pub use super::markmacheader::MarkMACHeader;
     pub use super::striptonetworkheader::StripToNetworkHeader;
     pub use super::tos::{MarkIPCE, SetIPDSCP};
     pub use super::unstripipheader::UnstripIPHeader;
@@ -81,6 +84,7 @@ pub static ALL: &[&ElementClass] = &[
     &classes::CheckIPHeader,
     &classes::CheckIPHeader2,
     &classes::MarkIPHeader,
+    &classes::MarkMACHeader,
     &classes::Strip,
     &classes::StripIPHeader,
     &classes::Unstrip,

@@ -2,7 +2,7 @@
 //! sources, and handler calls (`END_CALL`, `COUNT_CALL`).
 
 use alloc::format;
-use alloc::string::String;
+use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
 use sluice_config::args::FromArg;
@@ -13,6 +13,49 @@ pub(crate) const DEFAULT_DATA: &[u8] =
     b"Random bullshit in a packet, at least 64 bytes long. Well, now it is.";
 
 pub(crate) use crate::ip::common::{bool_str, parse_value};
+
+/// A non-negative decimal number as a fixed-point value with `frac_bits` fraction bits,
+/// rounded to nearest (Click's `FixedPointArg`); `None` when it is not one or does not fit
+/// 32 bits.
+pub(crate) fn parse_fixed(text: &str, frac_bits: u32) -> Option<u32> {
+    let (int, frac) = text.split_once('.').unwrap_or((text, ""));
+    if (int.is_empty() && frac.is_empty())
+        || !int.bytes().all(|b| b.is_ascii_digit())
+        || !frac.bytes().all(|b| b.is_ascii_digit())
+    {
+        return None;
+    }
+    let int: u64 = if int.is_empty() { 0 } else { int.parse().ok()? };
+    let mut value = int.checked_mul(1 << frac_bits)?;
+    // The fraction's first digits decide the rounding; more cannot change it.
+    let digits = &frac[..frac.len().min(12)];
+    if !digits.is_empty() {
+        let num: u64 = digits.parse().ok()?;
+        let den = 10u64.pow(digits.len() as u32);
+        value += (num * (1 << frac_bits) + den / 2) / den;
+    }
+    u32::try_from(value).ok()
+}
+
+/// The shortest decimal that [`parse_fixed`] reads back as `value` (Click's
+/// `cp_unparse_real2`): `0.5`, `1`, `0.001`.
+pub(crate) fn unparse_fixed(value: u32, frac_bits: u32) -> String {
+    let one = 1u64 << frac_bits;
+    let int = u64::from(value) >> frac_bits;
+    let frac = u64::from(value) & (one - 1);
+    if frac == 0 {
+        return format!("{int}");
+    }
+    for digits in 1..=12u32 {
+        let den = 10u64.pow(digits);
+        let num = (frac * den + one / 2) / one;
+        let text = format!("{int}.{num:0width$}", width = digits as usize);
+        if parse_fixed(&text, frac_bits) == Some(value) {
+            return text.trim_end_matches('0').to_string();
+        }
+    }
+    format!("{int}.{frac}")
+}
 
 /// The bytes of a source's packet: `data`, truncated or repeated to `length` bytes when a
 /// length is given (Click's `LENGTH`). Empty data with a length gives zero bytes.

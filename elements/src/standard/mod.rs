@@ -2,13 +2,14 @@
 //! `Truncate`/`Pad`/`CheckLength`/`Resize`, `RatedUnqueue`/`BandwidthRatedUnqueue`, `DelayUnqueue`, `SetTimestamp`,
 //! `RatedSplitter`/`BandwidthRatedSplitter`, `FrontDropQueue`/`MixedQueue`, `Hub`, `RoundRobinSched`/`PrioSched`,
 //! `StrideSched`, `PullSwitch`/`SimplePullSwitch`, `Bypass`, `Shaper`, `TimedSink`, `LinkUnqueue`,
-//! `SetTimestampDelta`, `ScheduleInfo`,
+//! `SetTimestampDelta`, `ScheduleInfo`, `Align`/`AlignmentInfo`, `RandomSample`,
 //! `Script`/`DriverManager`, `RandomSeed`, `AddressInfo`, and the device elements `FromDevice`/`ToDevice`.
 //! Each file's module documentation is the element's manual, in Click's style.
 
 use sluice_dataplane::ElementClass;
 
 pub mod addressinfo;
+pub mod align;
 pub mod bwratedsplitter;
 pub mod bypass;
 mod common;
@@ -28,6 +29,7 @@ pub mod paint;
 pub mod print;
 pub mod pullswitch;
 pub mod queue;
+pub mod randomsample;
 pub mod randomseed;
 pub mod rated;
 pub mod ratedsource;
@@ -49,6 +51,7 @@ pub mod unqueue;
 #[allow(non_upper_case_globals)]
 pub mod classes {
     pub use super::addressinfo::AddressInfo;
+    pub use super::align::{Align, AlignmentInfo};
     pub use super::bwratedsplitter::BandwidthRatedSplitter;
     pub use super::bypass::Bypass;
     pub use super::counter::{AverageCounter, Counter};
@@ -65,6 +68,7 @@ pub mod classes {
     pub use super::print::Print;
     pub use super::pullswitch::{PullSwitch, SimplePullSwitch};
     pub use super::queue::{FullNoteQueue, NotifierQueue, Queue, SimpleQueue};
+    pub use super::randomsample::RandomSample;
     pub use super::randomseed::RandomSeed;
     pub use super::rated::{BandwidthRatedUnqueue, RatedUnqueue};
     pub use super::ratedsource::RatedSource;
@@ -116,6 +120,8 @@ pub static ALL: &[&ElementClass] = &[
     &PullSwitch,
     &SimplePullSwitch,
     &ScheduleInfo,
+    &AlignmentInfo,
+    &Align,
     &Tee,
     &PullTee,
     &Hub,
@@ -135,6 +141,7 @@ pub static ALL: &[&ElementClass] = &[
     &RoundRobinSwitch,
     &HashSwitch,
     &RandomSwitch,
+    &RandomSample,
     &Bypass,
     &RandomSeed,
     &Script,

@@ -20,6 +20,8 @@ use alloc::boxed::Box;
 use sluice_config::args::{split_words, Args};
 use sluice_dataplane::{Batch, ConfigContext, Context, Element, ElementClass};
 
+use super::common::parse_fixed;
+
 /// The element class.
 pub static ScheduleInfo: ElementClass = ElementClass {
     name: "ScheduleInfo",
@@ -32,26 +34,9 @@ pub static ScheduleInfo: ElementClass = ElementClass {
 /// The fraction bits of a scheduling parameter, as Click keeps it.
 const FRAC_BITS: u32 = 10;
 
-/// A non-negative decimal number as a fixed-point value with [`FRAC_BITS`] fraction bits,
-/// rounded to nearest; `None` when it is not one or does not fit 32 bits.
+/// A scheduling parameter as Click keeps it; `None` when it is not a non-negative number.
 fn parse_param(text: &str) -> Option<u32> {
-    let (int, frac) = text.split_once('.').unwrap_or((text, ""));
-    if (int.is_empty() && frac.is_empty())
-        || !int.bytes().all(|b| b.is_ascii_digit())
-        || !frac.bytes().all(|b| b.is_ascii_digit())
-    {
-        return None;
-    }
-    let int: u64 = if int.is_empty() { 0 } else { int.parse().ok()? };
-    let mut value = int.checked_mul(1 << FRAC_BITS)?;
-    // The fraction's first digits decide the rounding; more cannot change it.
-    let digits = &frac[..frac.len().min(12)];
-    if !digits.is_empty() {
-        let num: u64 = digits.parse().ok()?;
-        let den = 10u64.pow(digits.len() as u32);
-        value += (num * (1 << FRAC_BITS) + den / 2) / den;
-    }
-    u32::try_from(value).ok()
+    parse_fixed(text, FRAC_BITS)
 }
 
 struct ScheduleInfoElement;
