@@ -2,7 +2,7 @@
 //! `Truncate`/`Pad`/`CheckLength`/`Resize`, `RatedUnqueue`/`BandwidthRatedUnqueue`, `DelayUnqueue`, `SetTimestamp`,
 //! `RatedSplitter`/`BandwidthRatedSplitter`, `FrontDropQueue`/`MixedQueue`, `Hub`, `RoundRobinSched`/`PrioSched`,
 //! `StrideSched`, `PullSwitch`/`SimplePullSwitch`, `Bypass`, `Shaper`, `TimedSink`, `LinkUnqueue`,
-//! `SetTimestampDelta`, `ScheduleInfo`, `Align`/`AlignmentInfo`, `RandomSample`,
+//! `SetTimestampDelta`, `ScheduleInfo`, `Align`/`AlignmentInfo`, `RandomSample`, `Clipboard`, `TimedSource`,
 //! `Script`/`DriverManager`, `RandomSeed`, `AddressInfo`, and the device elements `FromDevice`/`ToDevice`.
 //! Each file's module documentation is the element's manual, in Click's style.
 
@@ -12,6 +12,7 @@ pub mod addressinfo;
 pub mod align;
 pub mod bwratedsplitter;
 pub mod bypass;
+pub mod clipboard;
 mod common;
 pub(crate) use common::parse_value as common_parse_value;
 pub mod counter;
@@ -45,6 +46,7 @@ pub mod stridesched;
 pub mod switch;
 pub mod tee;
 pub mod timedsink;
+pub mod timedsource;
 pub mod unqueue;
 
 /// The classes of this family, each a `static` named as Click names it.
@@ -54,6 +56,7 @@ pub mod classes {
     pub use super::align::{Align, AlignmentInfo};
     pub use super::bwratedsplitter::BandwidthRatedSplitter;
     pub use super::bypass::Bypass;
+    pub use super::clipboard::Clipboard;
     pub use super::counter::{AverageCounter, Counter};
     pub use super::delayunqueue::DelayUnqueue;
     pub use super::device::{FromDevice, ToDevice};
@@ -84,6 +87,7 @@ pub mod classes {
     pub use super::switch::{HashSwitch, RandomSwitch, RoundRobinSwitch, StaticSwitch, Switch};
     pub use super::tee::{PullTee, Tee};
     pub use super::timedsink::TimedSink;
+    pub use super::timedsource::TimedSource;
     pub use super::unqueue::Unqueue;
 }
 
@@ -94,6 +98,7 @@ pub static ALL: &[&ElementClass] = &[
     &InfiniteSource,
     &RandomSource,
     &RatedSource,
+    &TimedSource,
     &Discard,
     &TimedSink,
     &Idle,
@@ -125,6 +130,7 @@ pub static ALL: &[&ElementClass] = &[
     &Tee,
     &PullTee,
     &Hub,
+    &Clipboard,
     &Null,
     &PushNull,
     &PullNull,
