@@ -42,6 +42,7 @@ const SOURCES: &[&str] = &[
     include_str!("standard/align.rs"),
     include_str!("standard/bwratedsplitter.rs"),
     include_str!("standard/counter.rs"),
+    include_str!("standard/delayshaper.rs"),
     include_str!("standard/delayunqueue.rs"),
     include_str!("standard/stridesched.rs"),
     include_str!("standard/bypass.rs"),

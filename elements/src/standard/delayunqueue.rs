@@ -38,7 +38,7 @@ pub static DelayUnqueue: ElementClass = ElementClass {
     names: None,
 };
 
-const SECOND_NS: u64 = 1_000_000_000;
+pub(super) const SECOND_NS: u64 = 1_000_000_000;
 
 struct DelayUnqueueElement {
     delay_ns: u64,
@@ -46,7 +46,7 @@ struct DelayUnqueueElement {
     waiting: Option<Packet>,
 }
 
-fn duration_ns(d: Duration) -> u64 {
+pub(super) fn duration_ns(d: Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 

@@ -2,7 +2,7 @@
 //! `Truncate`/`Pad`/`CheckLength`/`Resize`, `RatedUnqueue`/`BandwidthRatedUnqueue`, `DelayUnqueue`, `SetTimestamp`,
 //! `RatedSplitter`/`BandwidthRatedSplitter`, `FrontDropQueue`/`MixedQueue`, `Hub`, `RoundRobinSched`/`PrioSched`,
 //! `StrideSched`, `PullSwitch`/`SimplePullSwitch`, `Bypass`, `Shaper`, `TimedSink`, `LinkUnqueue`,
-//! `SetTimestampDelta`, `ScheduleInfo`, `Align`/`AlignmentInfo`, `RandomSample`, `Clipboard`, `TimedSource`,
+//! `SetTimestampDelta`, `ScheduleInfo`, `Align`/`AlignmentInfo`, `RandomSample`, `Clipboard`, `TimedSource`, `DelayShaper`,
 //! `Script`/`DriverManager`, `RandomSeed`, `AddressInfo`, and the device elements `FromDevice`/`ToDevice`.
 //! Each file's module documentation is the element's manual, in Click's style.
 
@@ -16,6 +16,7 @@ pub mod clipboard;
 mod common;
 pub(crate) use common::parse_value as common_parse_value;
 pub mod counter;
+pub mod delayshaper;
 pub mod delayunqueue;
 pub mod device;
 pub mod discard;
@@ -58,6 +59,7 @@ pub mod classes {
     pub use super::bypass::Bypass;
     pub use super::clipboard::Clipboard;
     pub use super::counter::{AverageCounter, Counter};
+    pub use super::delayshaper::DelayShaper;
     pub use super::delayunqueue::DelayUnqueue;
     pub use super::device::{FromDevice, ToDevice};
     pub use super::discard::{Discard, Idle};
@@ -113,6 +115,7 @@ pub static ALL: &[&ElementClass] = &[
     &MixedQueue,
     &Unqueue,
     &DelayUnqueue,
+    &DelayShaper,
     &LinkUnqueue,
     &Shaper,
     &RatedUnqueue,
