@@ -51,6 +51,7 @@ const SOURCES: &[&str] = &[
     include_str!("standard/shaper.rs"),
     include_str!("standard/timedsink.rs"),
     include_str!("standard/timedsource.rs"),
+    include_str!("standard/timesortedsched.rs"),
     include_str!("standard/pullswitch.rs"),
     include_str!("standard/linkunqueue.rs"),
     include_str!("standard/settimestampdelta.rs"),

@@ -2,16 +2,18 @@
 //!
 //! **Ports:** `0/1`: no inputs, one output.
 //!
-//! **Processing:** `h`: push.
+//! **Processing:** `a`: agnostic.
 //!
-//! A task that reads an ipsumdump file, the format Click's own regression tests use for
+//! A source that reads an ipsumdump file, the format Click's own regression tests use for
 //! traces, and makes one IPv4 packet per line (no link header; IP and transport header
 //! annotations set, the destination address annotation too): TTL 100 and the `PROTO`
 //! protocol (default TCP) unless the line says otherwise, a TCP, UDP or ICMP header for a
 //! first fragment, the payload, then zeros up to `ip_len` when `CHECKSUM` is set; without
 //! `CHECKSUM` (the default) checksums stay zero and bytes beyond what the line describes are
-//! counted in the extra length annotation. One packet per task run, so two sources take
-//! turns as in Click.
+//! counted in the extra length annotation. With a push output a task sends one packet per
+//! run, so two sources take turns as in Click; with a pull output packets are read as they
+//! are pulled, and the element reports whether it may have more (Click's empty notifier:
+//! active while it is active and the file has not ended).
 //!
 //! A file is lines of whitespace-separated fields. A line `!data FIELD...` (or
 //! `!contents FIELD...`) names the fields of the lines after it; other lines starting with
@@ -86,8 +88,8 @@ use std::vec::Vec;
 
 use sluice_config::args::{unquote_bytes, Args};
 use sluice_dataplane::{
-    Batch, ConfigContext, Context, Effects, Element, ElementClass, Handler, InitContext, Packet,
-    TaskStatus, BATCH_MAX,
+    Batch, ConfigContext, Context, Effects, Element, ElementClass, Handler, InitContext, Notifier,
+    NotifierKind, Packet, TaskStatus, BATCH_MAX,
 };
 
 use crate::wire::checksum;
@@ -97,7 +99,7 @@ use crate::wire::checksum;
 pub static FromIPSummaryDump: ElementClass = ElementClass {
     name: "FromIPSummaryDump",
     ports: "0/1",
-    processing: "h",
+    processing: "a",
     make: make_from,
     names: None,
 };
@@ -502,6 +504,10 @@ struct From {
     held: Option<Packet>,
     count: u64,
     done: bool,
+    /// Active while a puller may find a packet (pull output only).
+    notifier: Notifier,
+    /// The output is pull: no task, packets leave when pulled.
+    pull: bool,
 }
 
 fn make_from(args: &mut Args<'_>, _: &ConfigContext<'_>) -> Option<Box<dyn Element>> {
@@ -562,6 +568,8 @@ fn make_from(args: &mut Args<'_>, _: &ConfigContext<'_>) -> Option<Box<dyn Eleme
         held: None,
         count: 0,
         done: false,
+        notifier: Notifier::new(active),
+        pull: false,
     }))
 }
 
@@ -796,6 +804,49 @@ impl From {
     }
 }
 
+/// What a source's next step is.
+enum Next {
+    /// This packet leaves now.
+    Packet(Packet),
+    /// The next packet is due then (`TIMING`); it is held.
+    Wait(u64),
+    /// The file has ended.
+    End,
+}
+
+impl From {
+    /// The next packet if it is due, counting it; at the end of the file, stops the router
+    /// if STOP asks for that.
+    fn next_due(&mut self, ctx: &mut Context<'_>) -> Next {
+        let next = self.held.take().or_else(|| self.next_packet(ctx));
+        if let (Some(p), true) = (&next, self.timing) {
+            let now = ctx.event_time();
+            let ts = p.anno().timestamp_ns;
+            let offset = *self
+                .timing_offset
+                .get_or_insert(i128::from(now) - i128::from(ts));
+            if let Some(due) = super::timing_wait(ts, offset, now) {
+                self.held = next;
+                return Next::Wait(due);
+            }
+        }
+        match next {
+            Some(p) => {
+                self.count += 1;
+                Next::Packet(p)
+            }
+            None => {
+                self.done = true;
+                self.notifier.set_active(false);
+                if self.stop {
+                    ctx.request_stop();
+                }
+                Next::End
+            }
+        }
+    }
+}
+
 impl Element for From {
     fn effects(&self) -> Effects {
         Effects::Local
@@ -813,7 +864,10 @@ impl Element for From {
                 .map_err(|e| format!("{}: {}", self.filename, super::pcap::describe_io(&e)))?;
             Box::new(BufReader::new(f))
         });
-        ctx.add_task();
+        self.pull = ctx.output_is_pull(0);
+        if !self.pull {
+            ctx.add_task();
+        }
         Ok(())
     }
 
@@ -825,33 +879,45 @@ impl Element for From {
             return TaskStatus::Idle;
         }
         // One packet per run, as Click's does: two sources take turns.
-        let next = self.held.take().or_else(|| self.next_packet(ctx));
-        if let (Some(p), true) = (&next, self.timing) {
-            let now = ctx.event_time();
-            let ts = p.anno().timestamp_ns;
-            let offset = *self
-                .timing_offset
-                .get_or_insert(i128::from(now) - i128::from(ts));
-            if let Some(due) = super::timing_wait(ts, offset, now) {
-                ctx.wake_at(due);
-                self.held = next;
-                return TaskStatus::Idle;
-            }
-        }
-        match next {
-            Some(p) => {
-                self.count += 1;
+        match self.next_due(ctx) {
+            Next::Packet(p) => {
                 ctx.output(0, p);
                 TaskStatus::Busy
             }
-            None => {
-                self.done = true;
-                if self.stop {
-                    ctx.request_stop();
+            Next::Wait(due) => {
+                ctx.wake_at(due);
+                TaskStatus::Idle
+            }
+            Next::End => TaskStatus::Done,
+        }
+    }
+
+    fn pull(&mut self, ctx: &mut Context<'_>, _: usize, max: usize) -> Option<Batch> {
+        if self.done || !self.active {
+            return None;
+        }
+        let mut batch = Batch::new();
+        while batch.len() < max {
+            match self.next_due(ctx) {
+                Next::Packet(p) => batch.push(p),
+                Next::Wait(due) => {
+                    // Asleep until the packet is due; the timer wakes the puller.
+                    self.notifier.set_active(false);
+                    ctx.set_timer(due);
+                    break;
                 }
-                TaskStatus::Done
+                Next::End => break,
             }
         }
+        (!batch.is_empty()).then_some(batch)
+    }
+
+    fn run_timer(&mut self, _: &mut Context<'_>) {
+        self.notifier.set_active(self.active && !self.done);
+    }
+
+    fn notifier(&self, kind: NotifierKind, port: usize) -> Option<Notifier> {
+        (kind == NotifierKind::Empty && port == 0 && self.pull).then(|| self.notifier.clone())
     }
 
     fn read_handler(&self, name: &str) -> Option<String> {
@@ -871,6 +937,7 @@ impl Element for From {
         match name {
             "active" => {
                 self.active = crate::standard::common_parse_value("active", value)?;
+                self.notifier.set_active(self.active && !self.done);
                 Ok(())
             }
             _ => Err(sluice_dataplane::HandlerError::NoSuchHandler(name.into())),
@@ -1163,6 +1230,36 @@ mod tests {
             ],
             "{out}"
         );
+    }
+
+    #[test]
+    fn a_pulled_source_reads_as_it_is_pulled_and_notifies() {
+        // Two pulled sources merged by timestamp, as Click's notifier-01 does.
+        let g = graph(
+            &[
+                (
+                    "a",
+                    "FromIPSummaryDump",
+                    "DATA \"!data ts src\n0.0 1.0.0.0\n0.2 1.0.0.2\n\"",
+                ),
+                (
+                    "b",
+                    "FromIPSummaryDump",
+                    "DATA \"!data ts src\n0.1 1.0.0.1\n\"",
+                ),
+                ("t", "TimeSortedSched", "STOP true"),
+                ("sink", "Discard", ""),
+            ],
+            &[(0, 0, 2, 0), (1, 0, 2, 1), (2, 0, 3, 0)],
+        );
+        let (mut r, _b) = router(&g, 1_000_000_000).unwrap();
+        assert_eq!(r.read_handler("sink.scheduled").unwrap(), "true");
+        r.run_rounds(20);
+        assert_eq!(r.read_handler("sink.count").unwrap(), "3");
+        assert_eq!(r.read_handler("a.count").unwrap(), "2");
+        assert_eq!(r.read_handler("t.well_ordered").unwrap(), "true");
+        assert!(r.is_stopped(), "both files ended");
+        assert_eq!(r.read_handler("sink.scheduled").unwrap(), "false");
     }
 
     #[test]

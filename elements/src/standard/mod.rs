@@ -2,7 +2,7 @@
 //! `Truncate`/`Pad`/`CheckLength`/`Resize`, `RatedUnqueue`/`BandwidthRatedUnqueue`, `DelayUnqueue`, `SetTimestamp`,
 //! `RatedSplitter`/`BandwidthRatedSplitter`, `FrontDropQueue`/`MixedQueue`, `Hub`, `RoundRobinSched`/`PrioSched`,
 //! `StrideSched`, `PullSwitch`/`SimplePullSwitch`, `Bypass`, `Shaper`, `TimedSink`, `LinkUnqueue`,
-//! `SetTimestampDelta`, `ScheduleInfo`, `Align`/`AlignmentInfo`, `RandomSample`, `Clipboard`, `TimedSource`, `DelayShaper`,
+//! `SetTimestampDelta`, `ScheduleInfo`, `Align`/`AlignmentInfo`, `RandomSample`, `Clipboard`, `TimedSource`, `DelayShaper`, `TimeSortedSched`,
 //! `Script`/`DriverManager`, `RandomSeed`, `AddressInfo`, and the device elements `FromDevice`/`ToDevice`.
 //! Each file's module documentation is the element's manual, in Click's style.
 
@@ -48,6 +48,7 @@ pub mod switch;
 pub mod tee;
 pub mod timedsink;
 pub mod timedsource;
+pub mod timesortedsched;
 pub mod unqueue;
 
 /// The classes of this family, each a `static` named as Click names it.
@@ -90,6 +91,7 @@ pub mod classes {
     pub use super::tee::{PullTee, Tee};
     pub use super::timedsink::TimedSink;
     pub use super::timedsource::TimedSource;
+    pub use super::timesortedsched::TimeSortedSched;
     pub use super::unqueue::Unqueue;
 }
 
@@ -125,6 +127,7 @@ pub static ALL: &[&ElementClass] = &[
     &RoundRobinSched,
     &PrioSched,
     &StrideSched,
+    &TimeSortedSched,
     &PullSwitch,
     &SimplePullSwitch,
     &ScheduleInfo,
