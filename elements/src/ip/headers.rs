@@ -21,6 +21,10 @@
 //!
 //! **Example:** `Strip(14)` removes an Ethernet header.
 //!
+//! **Differences from Click:** Click also reports each packet shorter than LENGTH on the
+//! console (`Packet::pull 14 > length 10`, its packet library's debugging chatter); sluice
+//! strips it silently.
+//!
 //! ## `StripIPHeader()` — removes everything up to the transport header.
 //!
 //! **Ports:** `1/1`: one input, one output.

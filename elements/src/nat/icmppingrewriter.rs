@@ -95,7 +95,12 @@ mod tests {
         assert_eq!(r.h("nmappings"), "2");
         assert!(r
             .h("table")
-            .contains("(10.0.0.2, 77, 8.8.8.8, 77) => (21.0.0.1, 1024, 8.8.8.8, 1024) [*0 1] i0"));
+            .contains("(10.0.0.2, 8.8.8.8, 77) => (21.0.0.1, 8.8.8.8, 1024) [*0 1] i0"));
+        // The reply entry, as Click prints it on a little-endian host: each identifier
+        // plus one in network byte order (1024 = 0x0400 shows as 0x0500).
+        assert!(r
+            .h("table")
+            .contains("(8.8.8.8, 21.0.0.1, 1280) => (8.8.8.8, 10.0.0.2, 333) [0 *1] i0"));
     }
 
     #[test]

@@ -1229,6 +1229,29 @@ impl Rewriter {
                         ip(other.daddr),
                         ip(other.saddr)
                     ),
+                    // Click keys a ping flow as (source, identifier, destination,
+                    // identifier + 1) towards the destination and the other way round back,
+                    // the + 1 taken on the identifier in network byte order, and prints
+                    // the addresses and the key's first identifier.
+                    Kind::Ping => {
+                        let id = |x: u16| {
+                            if d == 0 {
+                                x
+                            } else {
+                                x.swap_bytes().wrapping_add(1).swap_bytes()
+                            }
+                        };
+                        let rw = f.rewritten(d);
+                        format!(
+                            "({}, {}, {}) => ({}, {}, {})",
+                            ip(this.saddr),
+                            ip(this.daddr),
+                            id(this.sport),
+                            ip(rw.saddr),
+                            ip(rw.daddr),
+                            id(rw.sport)
+                        )
+                    }
                     _ => format!("{} => {}", this, f.rewritten(d)),
                 };
                 // A TCP flow with sequence-number deltas shows its direction's newest.

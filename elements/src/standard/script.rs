@@ -839,8 +839,11 @@ impl ScriptElement {
                 return Err(format!("no read handler '{first}'"));
             }
         }
-        ctx.read_handler_with(first, &params)
-            .map_err(|e| e.to_string())
+        ctx.read_handler_with(first, &params).map_err(|e| match e {
+            // Click's words for a handler it cannot call.
+            HandlerError::NoSuchHandler(h) => format!("no '{h}' read handler"),
+            e => e.to_string(),
+        })
     }
 
     /// Substitutes `$VAR`, `${VAR}`, `$?`, `$#` and `$(HANDLER ...)` outside single quotes
@@ -1054,7 +1057,8 @@ impl ScriptElement {
                         match self.call_read(ctx, &call, uq) {
                             Ok(v) => v,
                             Err(e) => {
-                                ctx.log(&format!("{}: print {text}: {e}", self.name));
+                                // As Click reports it: the error alone, no newline added.
+                                ctx.log(&e);
                                 continue;
                             }
                         }
