@@ -45,17 +45,19 @@ pvh_start32:
     movl %eax, BOOT_ENTRY_TSC
     movl %edx, BOOT_ENTRY_TSC + 4
 
+    /* The tables: PML4, PDPT and PD, from the first page boundary in boot_tables. */
+    movl $(boot_tables + 4095), %esi
+    andl $~4095, %esi
+
     /* PML4[0] -> PDPT, PDPT[0] -> PD, PD[i] -> i * 2 MiB for the first GiB. */
-    movl $boot_pdpt, %eax
-    orl  $PTE_PRESENT_RW, %eax
-    movl %eax, boot_pml4
-    movl $boot_pd, %eax
-    orl  $PTE_PRESENT_RW, %eax
-    movl %eax, boot_pdpt
+    leal (4096 + PTE_PRESENT_RW)(%esi), %eax
+    movl %eax, (%esi)
+    leal (8192 + PTE_PRESENT_RW)(%esi), %eax
+    movl %eax, 4096(%esi)
 
     movl $PDE_2MIB_RW, %eax
     xorl %ecx, %ecx
-1:  movl %eax, boot_pd(,%ecx,8)
+1:  movl %eax, 8192(%esi,%ecx,8)
     addl $0x200000, %eax
     incl %ecx
     cmpl $512, %ecx
@@ -65,8 +67,7 @@ pvh_start32:
     movl %cr4, %eax
     orl  $(CR4_PAE | CR4_OSFXSR | CR4_OSXMMEXCPT), %eax
     movl %eax, %cr4
-    movl $boot_pml4, %eax
-    movl %eax, %cr3
+    movl %esi, %cr3
 
     movl $MSR_EFER, %ecx
     rdmsr
@@ -119,10 +120,13 @@ BOOT_ENTRY_TSC:
 .popsection
 
 .pushsection .bss.boot, "aw", @nobits
-.p2align 12
-boot_pml4:  .skip 4096
-boot_pdpt:  .skip 4096
-boot_pd:    .skip 4096
+/*
+ * Three page tables and a page of slack: the code above aligns them at run time, so this
+ * section needs no 4 KiB alignment (which would make the linker pad the image file to a page
+ * offset before the data segment).
+ */
+.p2align 4
+boot_tables: .skip 4 * 4096
 .global boot_stack_bottom
 boot_stack_bottom:
     .skip {boot_stack_size}

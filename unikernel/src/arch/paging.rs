@@ -52,16 +52,20 @@ impl core::fmt::Display for MapError {
     }
 }
 
-#[repr(C, align(4096))]
-struct PageTablePool([UnsafeCell<PageTable>; PAGE_TABLE_POOL_SIZE]);
+/// The pool's memory: one page more than the tables it holds, so that they start on a page
+/// boundary wherever the static lands. The static itself is not page-aligned: a 4 KiB-aligned
+/// section in the data segment would make the linker pad the image file to a page offset.
+struct PageTablePool(UnsafeCell<[u8; POOL_BYTES]>);
+
+const POOL_BYTES: usize = (PAGE_TABLE_POOL_SIZE + 1) * PAGE_SIZE as usize;
 
 // SAFETY: the tables are only handed out by `PoolFrameAllocator`, which runs under the
 // `PAGING` mutex and hands out each table exactly once; after that only the MMU and the mapper
 // (again under the mutex) touch them.
 unsafe impl Sync for PageTablePool {}
 
-static PAGE_TABLE_POOL: PageTablePool =
-    PageTablePool([const { UnsafeCell::new(PageTable::new()) }; PAGE_TABLE_POOL_SIZE]);
+// In .bss: zero, so every table starts out empty.
+static PAGE_TABLE_POOL: PageTablePool = PageTablePool(UnsafeCell::new([0; POOL_BYTES]));
 
 /// Hands out the frames of `PAGE_TABLE_POOL`, in order, each once.
 struct PoolFrameAllocator {
@@ -72,10 +76,15 @@ struct PoolFrameAllocator {
 // has not been returned before and is used for nothing else.
 unsafe impl FrameAllocator<Size4KiB> for PoolFrameAllocator {
     fn allocate_frame(&mut self) -> Option<PhysFrame<Size4KiB>> {
-        let table = PAGE_TABLE_POOL.0.get(self.next)?;
+        if self.next >= PAGE_TABLE_POOL_SIZE {
+            return None;
+        }
+        // Identity mapped: the virtual address of the static is its physical address. The
+        // first page boundary inside the pool, plus whole pages: within the pool's one page
+        // of slack.
+        let first = (PAGE_TABLE_POOL.0.get() as u64).next_multiple_of(PAGE_SIZE);
+        let addr = PhysAddr::new(first + self.next as u64 * PAGE_SIZE);
         self.next += 1;
-        // Identity mapped: the virtual address of the static is its physical address.
-        let addr = PhysAddr::new(table.get() as u64);
         PhysFrame::from_start_address(addr).ok()
     }
 }
