@@ -44,6 +44,7 @@ pub mod args;
 pub mod ast;
 mod check;
 pub mod class;
+pub mod compact;
 pub mod dot;
 mod flatten;
 pub mod graph;
