@@ -12,6 +12,11 @@
 //!      (`sluice_dataplane::router::prepare`: the classifiers' programs) and embedded as
 //!      `PREPARED`, and those classes are registered in their *prepared* form, which only
 //!      decodes it — the pattern compilers are not in the image and nothing compiles at boot;
+//!      the configuration's text is not carried when it is what `sluice_config::unparse`
+//!      prints from the graph (`sluice build`'s flat configurations: the guest prints it
+//!      again), and otherwise comes along without its comments (`sluice_config::compact`),
+//!      with the graph's spans moved to match: diagnostics point at the same lines and
+//!      columns, and elements' arguments are the same bytes;
 //!    - without it, a *generic* image with every `no_std` class, which reads its
 //!      configuration at boot (a PVH module, `-initrd fw.click`).
 
@@ -87,8 +92,19 @@ fn specialized(path: &std::path::Path) -> String {
     s.push_str("/// The configuration built into this image.\n");
     s.push_str("pub const EMBEDDED: Option<Embedded> = Some(Embedded {\n");
     let _ = writeln!(s, "    name: {name:?},");
-    s.push_str("    text: TEXT,\n    graph,\n});\n\n");
-    let _ = writeln!(s, "const TEXT: &str = {text:?};\n");
+    // The text diagnostics quote and the global `config` handler shows. A flat
+    // configuration as `sluice build` writes it is what `unparse` makes of its own graph: the
+    // guest prints it again from the graph instead of carrying it. Any other text comes
+    // along without its comments (every token keeps its line and column, every
+    // configuration string its bytes).
+    let regenerate = sluice_config::unparse(&graph) == text;
+    let compact = sluice_config::compact::Compacted::new(&text);
+    if regenerate {
+        s.push_str("    text: None,\n    graph,\n});\n\n");
+    } else {
+        s.push_str("    text: Some(TEXT),\n    graph,\n});\n\n");
+        let _ = writeln!(s, "const TEXT: &str = {:?};\n", compact.text);
+    }
     s.push_str("/// The classes the built-in configuration uses, and only those.\n");
     s.push_str("pub fn classes() -> alloc::vec::Vec<&'static ElementClass> {\n");
     s.push_str("    alloc::vec![\n");
@@ -132,8 +148,13 @@ fn specialized(path: &std::path::Path) -> String {
     for e in &graph.elements {
         // A configuration string that is a stretch of the text (as written, without
         // substitutions) is that stretch, not a second copy of it.
-        let (a, b) = (e.config_span.start as usize, e.config_span.end as usize);
-        let config = if text.get(a..b) == Some(e.config.as_str()) {
+        let (span, config_span) = if regenerate {
+            (e.span, e.config_span)
+        } else {
+            (compact.span(e.span), compact.span(e.config_span))
+        };
+        let (a, b) = (config_span.start as usize, config_span.end as usize);
+        let config = if !regenerate && compact.text.get(a..b) == Some(e.config.as_str()) {
             format!("&TEXT[{a}..{b}]")
         } else {
             format!("{:?}", e.config)
@@ -141,7 +162,7 @@ fn specialized(path: &std::path::Path) -> String {
         let _ = writeln!(
             s,
             "            element({:?}, {:?}, {config}, ({}, {}), ({}, {})),",
-            e.name, e.class, e.span.start, e.span.end, e.config_span.start, e.config_span.end
+            e.name, e.class, span.start, span.end, config_span.start, config_span.end
         );
     }
     s.push_str("        ],\n        connections: alloc::vec![\n");

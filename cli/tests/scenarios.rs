@@ -695,6 +695,25 @@ fn vm_scenario(name: &str) {
     for (h, v) in handlers.iter().zip(values) {
         assert_eq!(vm.read(h), v, "{name} VM: handler {h}");
     }
+    // The configuration reads as `sluice build` compiled it: the global `config` handler is
+    // the flat configuration (`sluice flatten`), every element's `config` its arguments as
+    // written, comments included.
+    let flat = Command::new(SLUICE)
+        .arg("flatten")
+        .arg(scenario_dir(name).join(format!("{name}.click")))
+        .output()
+        .expect("run sluice flatten");
+    assert!(flat.status.success(), "sluice flatten {name}.click");
+    let flat = String::from_utf8(flat.stdout).expect("UTF-8");
+    assert_eq!(vm.read("config"), flat.trim(), "{name} VM: config");
+    let source = sluice_config::Source::new("flat.click", flat.as_str());
+    let graph = sluice_config::parse(&source, 0)
+        .and_then(|c| sluice_config::flatten(&c, &[]))
+        .expect("the flat configuration parses");
+    for e in graph.elements.iter().filter(|e| !e.config.is_empty()) {
+        let handler = format!("{}.config", e.name);
+        assert_eq!(vm.read(&handler), e.config.trim(), "{name} VM: {handler}");
+    }
 }
 
 #[test]

@@ -35,7 +35,8 @@ mod registry {
 /// A configuration built into the image.
 pub struct Embedded {
     pub name: &'static str,
-    pub text: &'static str,
+    /// Its text; `None` when it is what `sluice_config::unparse` prints from the graph.
+    pub text: Option<&'static str>,
     pub graph: fn() -> FlatGraph,
 }
 
@@ -93,10 +94,15 @@ use alloc::string::ToString;
 /// generic image got no module. Syntax errors end the VM with `ConfigError`.
 pub fn configuration(boot: &BootInfo) -> Result<Option<Config>, String> {
     if let Some(embedded) = registry::EMBEDDED {
+        let graph = (embedded.graph)();
+        let text = match embedded.text {
+            Some(text) => text.into(),
+            None => sluice_dataplane::sluice_config::unparse(&graph),
+        };
         return Ok(Some(Config {
             name: embedded.name.into(),
-            text: embedded.text.into(),
-            graph: (embedded.graph)(),
+            text,
+            graph,
         }));
     }
     from_module(boot)
