@@ -42,7 +42,7 @@ unsafe impl Hal for KernelHal {
     unsafe fn mmio_phys_to_virt(paddr: PhysAddr, size: usize) -> NonNull<u8> {
         match paging::map_mmio(paddr, size as u64) {
             Ok(ptr) => ptr,
-            Err(e) => panic!("cannot map device registers at {paddr:#x}+{size:#x}: {e:?}"),
+            Err(e) => panic!("cannot map device registers at {paddr:#x}+{size:#x}: {e}"),
         }
     }
 

@@ -59,7 +59,7 @@ pub fn probe(acpi: bool) -> Vec<VirtioMmioDevice> {
     let window = match paging::map_mmio(BASE, span) {
         Ok(window) => window,
         Err(e) => {
-            log::warn!("virtio-mmio probe: cannot map {BASE:#x}+{span:#x}: {e:?}");
+            log::warn!("virtio-mmio probe: cannot map {BASE:#x}+{span:#x}: {e}");
             return Vec::new();
         }
     };

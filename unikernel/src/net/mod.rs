@@ -190,7 +190,7 @@ fn open_mmio(
     pool: &PacketPool,
 ) -> Result<Option<Nic<MmioTransport<'static>>>, String> {
     let size = usize::try_from(slot.size).map_err(|_| "region too large".to_string())?;
-    let regs = paging::map_mmio(slot.base, slot.size).map_err(|e| format!("{e:?}"))?;
+    let regs = paging::map_mmio(slot.base, slot.size).map_err(|e| format!("{e}"))?;
     // SAFETY: `regs` is an uncached identity mapping of the device's whole register window,
     // which the command line names and nothing else in the kernel touches; it stays mapped
     // for the life of the kernel.
