@@ -149,8 +149,9 @@ mod tests {
         }
         assert_eq!(
             r.h("table"),
-            "(1.0.0.1, 9.9.9.9) => (3.0.0.1, 4.0.0.1) [*0 1] i0 exp7200\n\
-             (4.0.0.1, 3.0.0.1) => (9.9.9.9, 1.0.0.1) [0 *1] i0 exp7200\n"
+            // Click's order: one bucket, the newer (reply) entry first.
+            "(4.0.0.1, 3.0.0.1) => (9.9.9.9, 1.0.0.1) [0 *1] i0 exp7200\n\
+             (1.0.0.1, 9.9.9.9) => (3.0.0.1, 4.0.0.1) [*0 1] i0 exp7200\n"
         );
         // The same source towards another destination maps to the same fixed pair, whose
         // reply entry then belongs to the newer mapping.

@@ -177,7 +177,7 @@ mod tests {
         r.one(0, &udp(IN1, 1, SRV, 2, b"")).unwrap();
         assert_eq!(
             r.h("table"),
-            "1.0.0.1 => 3.0.0.1 [*0 1] i0 exp7200\n0.0.0.0 => 0.0.0.0 [0 *1] i0 exp7200\n"
+            "0.0.0.0 => 0.0.0.0 [0 *1] i0 exp7200\n1.0.0.1 => 3.0.0.1 [*0 1] i0 exp7200\n"
         );
         assert_eq!(r.h("mappings"), r.h("table"));
         r.harness.write("clear", "").unwrap();

@@ -98,9 +98,10 @@
 //! ```
 //!
 //! **Differences from Click:** TCP and UDP mappings live in separate tables in every
-//! rewriter (`UDPRewriter` included). The table handlers list each mapping's two entries
-//! together, mappings in the order they were made (a free slot is reused), where Click lists
-//! entries in the order of its hash table's buckets. A mapping's reply output is always on the same
+//! rewriter (`UDPRewriter` included). The table handlers list the entries in the order
+//! Click's hash tables would hold them, computed from the order the live mappings were
+//! made: when mappings have expired or been evicted, Click's tables may have grown at other
+//! moments, and their order can then differ. A mapping's reply output is always on the same
 //! element. When rewriters share a capacity, evicting for a new mapping scans every
 //! member's mappings. Eviction finds the earliest-expiring best-effort mapping through batches of
 //! candidates from a scan rather than a heap; it makes the same choice (a batch is scanned

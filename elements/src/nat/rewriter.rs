@@ -22,8 +22,9 @@ use sluice_dataplane::{
 
 use super::pattern::{parse_input_spec, parse_pattern_with_ports, InputSpec, Pattern};
 use super::table::{
-    apply_delta, fold, Flow, FlowId, FlowMap, Flows, SeqDeltas, SeqTable, S_FORWARD_DATA,
-    S_FORWARD_DONE, S_REPLY_DATA, S_REPLY_DONE, S_SEQ, S_UDP_PACKET, S_UDP_REPLY, S_UDP_STREAMING,
+    apply_delta, click_listing_order, fold, Flow, FlowId, FlowMap, Flows, SeqDeltas, SeqTable,
+    S_FORWARD_DATA, S_FORWARD_DONE, S_REPLY_DATA, S_REPLY_DONE, S_SEQ, S_UDP_PACKET, S_UDP_REPLY,
+    S_UDP_STREAMING,
 };
 use crate::wire::checksum::{fix_zero, update16, update32};
 
@@ -1191,17 +1192,13 @@ impl Rewriter {
         }
     }
 
-    /// Click's table text for the flows of `proto`: every entry, forward then reply.
+    /// Click's table text for the flows of `proto`: every entry, in the order Click's hash
+    /// table lists them (see [`click_listing_order`]).
     fn table_text(&self, proto: Option<u8>, now: u64) -> String {
         let tables = self.tables.borrow();
-        let mut s = String::new();
-        for (fi, f) in tables
-            .flows
-            .slots
-            .iter()
-            .enumerate()
-            .filter(|(_, f)| f.live())
-        {
+        let mut lines: Vec<(FlowId, bool, String)> = Vec::new();
+        for fi in tables.flows.by_age() {
+            let f = &tables.flows.slots[fi as usize];
             let same = match proto {
                 Some(PROTO_TCP) => f.proto == PROTO_TCP && self.kind != Kind::Udp,
                 Some(_) => f.proto != PROTO_TCP || self.kind == Kind::Udp,
@@ -1255,13 +1252,14 @@ impl Rewriter {
                     _ => format!("{} => {}", this, f.rewritten(d)),
                 };
                 // A TCP flow with sequence-number deltas shows its direction's newest.
-                let seq = match tables.seq.get(&(fi as u32)).map(|sd| sd.newest(d)) {
+                let seq = match tables.seq.get(&fi).map(|sd| sd.newest(d)) {
                     Some(n) if n > 0 => format!(" seq +{n}"),
                     Some(n) if n < 0 => format!(" seq {n}"),
                     _ => String::new(),
                 };
+                let mut line = String::new();
                 let _ = writeln!(
-                    s,
+                    line,
                     "{}{} [{}{} {}{}] i{} exp{}",
                     entry,
                     seq,
@@ -1272,9 +1270,25 @@ impl Rewriter {
                     f.input,
                     exp
                 );
+                // The key as Click hashes it: a ping flow's has the identifier plus one
+                // (in network byte order) as its second port, or first on the way back.
+                let mut key = this;
+                if self.kind == Kind::Ping {
+                    let bump = |x: u16| x.swap_bytes().wrapping_add(1).swap_bytes();
+                    if d == 0 {
+                        key.dport = bump(this.sport);
+                    } else {
+                        key.sport = bump(this.sport);
+                    }
+                }
+                lines.push((key, d == 1, line));
             }
         }
-        s
+        let keys: Vec<(FlowId, bool)> = lines.iter().map(|(k, end, _)| (*k, *end)).collect();
+        click_listing_order(&keys)
+            .into_iter()
+            .map(|i| lines[i].2.as_str())
+            .collect()
     }
 
     fn patterns_text(&self, only: Option<usize>) -> String {

@@ -387,6 +387,11 @@ pub struct Flows {
     pub slots: Vec<Flow>,
     free: Vec<u32>,
     live: usize,
+    /// When each slot's flow was added (a count of additions), kept beside the slots so
+    /// the flows stay small: the table handlers list mappings in Click's order, which
+    /// depends on the order they were made.
+    born: Vec<u64>,
+    added: u64,
 }
 
 impl Flows {
@@ -396,6 +401,8 @@ impl Flows {
             slots: Vec::with_capacity(n),
             free: Vec::with_capacity(n),
             live: 0,
+            born: Vec::with_capacity(n),
+            added: 0,
         }
     }
 
@@ -409,6 +416,7 @@ impl Flows {
     pub fn try_reserve_one(&mut self) -> bool {
         !self.free.is_empty()
             || (self.slots.try_reserve(1).is_ok()
+                && self.born.try_reserve(1).is_ok()
                 && self.free.try_reserve(self.slots.len() + 1).is_ok())
     }
 
@@ -416,16 +424,29 @@ impl Flows {
     pub fn add(&mut self, mut flow: Flow) -> u32 {
         flow.state |= S_LIVE;
         self.live += 1;
+        let born = self.added;
+        self.added += 1;
         match self.free.pop() {
             Some(i) => {
                 self.slots[i as usize] = flow;
+                self.born[i as usize] = born;
                 i
             }
             None => {
                 self.slots.push(flow);
+                self.born.push(born);
                 (self.slots.len() - 1) as u32
             }
         }
+    }
+
+    /// The live flows' indices, oldest first.
+    pub fn by_age(&self) -> Vec<u32> {
+        let mut live: Vec<u32> = (0..self.slots.len() as u32)
+            .filter(|&i| self.slots[i as usize].live())
+            .collect();
+        live.sort_unstable_by_key(|&i| self.born[i as usize]);
+        live
     }
 
     /// Frees flow `i` (its map entries must be removed by the caller).
@@ -442,6 +463,7 @@ impl Flows {
     pub fn clear(&mut self) {
         self.slots.clear();
         self.free.clear();
+        self.born.clear();
         self.live = 0;
     }
 }
@@ -611,6 +633,44 @@ impl SeqDeltas {
     pub fn saw(&mut self, dir: usize, seq: u32) {
         self.dirs[dir].forget_behind(seq);
     }
+}
+
+/// The order in which Click lists a rewriter's entries: its `HashContainer`'s, bucket by
+/// bucket, each bucket's chain newest first. `entries` are the keys, as Click hashes them
+/// (`IPFlowID::hashcode` on a little-endian host: addresses as their network-order words,
+/// ports in host order), in the order they were inserted, a flow's two entries together
+/// (the flag is true on a flow's last entry: Click's table starts with one bucket and grows,
+/// to the next size of the form 2^n - 1 above the bucket count, after a flow whose addition
+/// left more than two entries per bucket). Returns the entries' indices in listing order.
+pub fn click_listing_order(entries: &[(FlowId, bool)]) -> Vec<usize> {
+    fn bucket(k: &FlowId, n: u32) -> usize {
+        let (s, d) = (u32::from(k.sport), u32::from(k.dport));
+        let sx = k.saddr.swap_bytes();
+        let dx = k.daddr.swap_bytes();
+        let h = sx.rotate_left(s % 16 + 1) ^ dx.rotate_left(31 - d % 16) ^ (d << 16 | s);
+        (h % n) as usize
+    }
+    // Click's rewriters make their maps with `HashContainer(0)`: one bucket to start.
+    let mut n: u32 = 1;
+    let mut buckets: Vec<Vec<usize>> = vec![Vec::new(); n as usize];
+    for (i, &(key, flow_end)) in entries.iter().enumerate() {
+        buckets[bucket(&key, n)].insert(0, i);
+        if flow_end && i + 1 > 2 * n as usize {
+            let mut grown = 1u32;
+            while grown < n + 1 {
+                grown = ((grown + 1) << 1) - 1;
+            }
+            n = grown;
+            let mut next: Vec<Vec<usize>> = vec![Vec::new(); n as usize];
+            for chain in &buckets {
+                for &e in chain {
+                    next[bucket(&entries[e].0, n)].insert(0, e);
+                }
+            }
+            buckets = next;
+        }
+    }
+    buckets.into_iter().flatten().collect()
 }
 
 #[cfg(test)]
