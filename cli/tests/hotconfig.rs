@@ -174,15 +174,15 @@ fn wait_past(run: &mut Run, sock: &str, handler: &str, n: u64) -> u64 {
     }
 }
 
-/// The NAT's one UDP mapping without its expiry: `(10.0.0.2, 5000, ...) => (...) [*0 1] i0`.
+/// The NAT's outbound UDP mapping without its expiry: `(10.0.0.2, 5000, ...) => (...) [*0 1] i0`.
+/// The table lists both directions of the one flow, in Click's hash order.
 fn mapping(sock: &str) -> String {
     let table = read(sock, "rw.udp_table");
-    let first = table.lines().next().unwrap_or_default();
-    let (entry, _) = first.split_once(" exp").unwrap_or((first, ""));
-    assert!(
-        entry.starts_with("(10.0.0.2, 5000, 8.8.8.8, 53) =>"),
-        "{table}"
-    );
+    let line = table
+        .lines()
+        .find(|line| line.starts_with("(10.0.0.2, 5000, 8.8.8.8, 53) =>"))
+        .unwrap_or_else(|| panic!("no outbound mapping in\n{table}"));
+    let (entry, _) = line.split_once(" exp").unwrap_or((line, ""));
     entry.to_string()
 }
 
