@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 mod common;
-use common::{require_qemu, sluice, text};
+use common::{is_root, require_qemu, sluice, text};
 
 /// A firewall that passes the bench's UDP frames (to port 7) from eth0 to eth1.
 const FIREWALL: &str = "\
@@ -325,12 +325,8 @@ static TCP_ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 /// Fails, saying what to do, unless this runs as root with iperf3 installed.
 fn require_root_and_iperf3() {
     require_qemu("`sluice bench tcp`");
-    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
-    let is_root = status
-        .lines()
-        .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"));
     assert!(
-        is_root,
+        is_root(),
         "`sluice bench tcp` creates network namespaces and TAP devices: run this test as root \
          (CI does)"
     );

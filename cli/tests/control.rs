@@ -7,120 +7,15 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::os::unix::net::UnixStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 mod common;
-use common::{sluice, text, SLUICE};
+use common::process::{wait_for_file, Run, Scratch, PATIENCE};
+use common::{sluice, text};
 
 /// A source that never runs out, counted.
 const COUNTING: &str = "src :: RatedSource(RATE 1000) -> c :: Counter -> Discard;";
-
-/// How long to wait for a process to get somewhere before failing the test.
-const PATIENCE: Duration = Duration::from_secs(60);
-
-/// A scratch folder of this test's own, removed afterwards.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(what: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("sluice-ctl-{what}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Scratch(dir)
-    }
-    fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// A running `sluice run`, killed on drop.
-struct Run(Option<Child>);
-
-impl Run {
-    fn start(args: &[&str]) -> Run {
-        let child = Command::new(SLUICE)
-            .arg("run")
-            .arg("--quiet")
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start sluice run");
-        Run(Some(child))
-    }
-
-    /// Waits for the process to exit (it was told to stop); returns its status and standard
-    /// error.
-    fn wait(mut self) -> (std::process::ExitStatus, String) {
-        let mut child = self.0.take().unwrap();
-        let start = Instant::now();
-        loop {
-            if let Some(status) = child.try_wait().unwrap() {
-                let mut err = String::new();
-                child
-                    .stderr
-                    .take()
-                    .unwrap()
-                    .read_to_string(&mut err)
-                    .unwrap();
-                return (status, err);
-            }
-            if start.elapsed() > PATIENCE {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("sluice run did not stop");
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    /// Fails the test with the process's standard error if it already exited.
-    fn check_alive(&mut self) {
-        let child = self.0.as_mut().unwrap();
-        if let Some(status) = child.try_wait().unwrap() {
-            let mut err = String::new();
-            child
-                .stderr
-                .take()
-                .unwrap()
-                .read_to_string(&mut err)
-                .unwrap();
-            panic!("sluice run exited ({status}): {err}");
-        }
-    }
-}
-
-impl Drop for Run {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.0.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-/// Waits until `path` exists (the socket is listening, or a file was written).
-fn wait_for_file(run: &mut Run, path: &Path) {
-    let start = Instant::now();
-    while !path.exists() {
-        run.check_alive();
-        assert!(
-            start.elapsed() < PATIENCE,
-            "{} never appeared",
-            path.display()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
 
 /// Sends `input` after the greeting and reads until the server closes the connection.
 /// Returns the greeting and everything after it.
@@ -262,7 +157,7 @@ fn run_ctl_serves_the_control_protocol() {
     // `stop` ends the run cleanly, and the socket file goes with it.
     let out = write(&target, "stop", "");
     assert!(out.status.success(), "{}", text(&out.stderr));
-    let (status, err) = run.wait();
+    let (status, _, err) = run.wait();
     assert!(status.success(), "{status}: {err}");
     assert!(!sock.exists());
 }
@@ -367,7 +262,7 @@ fn control_socket_elements_serve_unix_and_tcp() {
 
     let out = write(&tcp, "stop", "");
     assert!(out.status.success(), "{}", text(&out.stderr));
-    let (status, err) = run.wait();
+    let (status, _, err) = run.wait();
     assert!(status.success(), "{status}: {err}");
     assert!(!sock.exists(), "the element removes its socket file");
 }

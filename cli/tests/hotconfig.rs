@@ -3,16 +3,11 @@
 //! one running on) when it is in error. Every `sluice run` started here is killed when its
 //! guard drops, also when an assertion fails.
 
-use std::io::Read;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 mod common;
-use common::{sluice, text, SLUICE};
-
-/// How long to wait for a process to get somewhere before failing the test.
-const PATIENCE: Duration = Duration::from_secs(60);
+use common::process::{wait_for_file, Run, Scratch, PATIENCE};
+use common::{sluice, text};
 
 /// A steady UDP flow from 10.0.0.2:5000 through a queue into a NAT, counted before the
 /// queue and after the NAT. `$PATTERN` is the NAT's rule for new flows.
@@ -27,118 +22,6 @@ src :: RatedSource(LENGTH 18, RATE 2000)
   -> Discard;
 Idle -> [1] rw [1] -> Discard;
 ";
-
-/// A scratch folder of this test's own, removed afterwards.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(what: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("sluice-hot-{what}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Scratch(dir)
-    }
-    fn file(&self, name: &str, contents: &str) -> PathBuf {
-        let p = self.0.join(name);
-        std::fs::write(&p, contents).unwrap();
-        p
-    }
-    fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// A running `sluice run`, killed on drop.
-struct Run(Option<Child>);
-
-impl Run {
-    fn start(args: &[&str]) -> Run {
-        let child = Command::new(SLUICE)
-            .arg("run")
-            .arg("--quiet")
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start sluice run");
-        Run(Some(child))
-    }
-
-    /// Waits for the process to exit (it was told to stop); returns its status, standard
-    /// output and standard error.
-    fn wait(mut self) -> (std::process::ExitStatus, String, String) {
-        let mut child = self.0.take().unwrap();
-        let start = Instant::now();
-        loop {
-            if let Some(status) = child.try_wait().unwrap() {
-                let (mut out, mut err) = (String::new(), String::new());
-                child
-                    .stdout
-                    .take()
-                    .unwrap()
-                    .read_to_string(&mut out)
-                    .unwrap();
-                child
-                    .stderr
-                    .take()
-                    .unwrap()
-                    .read_to_string(&mut err)
-                    .unwrap();
-                return (status, out, err);
-            }
-            if start.elapsed() > PATIENCE {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("sluice run did not stop");
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    /// Fails the test with the process's standard error if it already exited.
-    fn check_alive(&mut self) {
-        let child = self.0.as_mut().unwrap();
-        if let Some(status) = child.try_wait().unwrap() {
-            let mut err = String::new();
-            child
-                .stderr
-                .take()
-                .unwrap()
-                .read_to_string(&mut err)
-                .unwrap();
-            panic!("sluice run exited ({status}): {err}");
-        }
-    }
-}
-
-impl Drop for Run {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.0.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-fn wait_for_file(run: &mut Run, path: &Path) {
-    let start = Instant::now();
-    while !path.exists() {
-        run.check_alive();
-        assert!(
-            start.elapsed() < PATIENCE,
-            "{} never appeared",
-            path.display()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
 
 fn ctl(sock: &str, args: &[&str]) -> std::process::Output {
     let mut all = vec!["ctl", sock];

@@ -22,7 +22,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 mod common;
-use common::{require_qemu, text, SLUICE};
+use common::{is_root, require_qemu, text, SLUICE};
 
 /// The most the README's commands may take, all together.
 const BUDGET: Duration = Duration::from_secs(110);
@@ -100,13 +100,6 @@ fn names_after(script: &str, words: &str) -> BTreeSet<String> {
         .filter_map(|(at, _)| script[at + words.len()..].split_whitespace().next())
         .map(String::from)
         .collect()
-}
-
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .unwrap_or_default()
-        .lines()
-        .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
 }
 
 /// Undoes what the README's commands may leave behind, on success and on failure.

@@ -374,14 +374,8 @@ impl Drop for Netns {
 }
 
 fn require_root() {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let euid = status
-        .lines()
-        .find_map(|l| l.strip_prefix("Uid:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .unwrap_or("?");
-    assert_eq!(
-        euid, "0",
+    assert!(
+        common::is_root(),
         "needs root: run as root or in CI (creates a network namespace and a TAP device)"
     );
 }

@@ -35,7 +35,7 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 mod common;
-use common::SLUICE;
+use common::{is_root, SLUICE};
 
 /// One test at a time: every test runs a VM under TCG and times real tools against it.
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
@@ -56,12 +56,8 @@ fn work_dir() -> PathBuf {
 
 /// Fails, saying what to do, unless this runs as root with every tool the tests use.
 fn require_root_and_tools() {
-    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
-    let is_root = status
-        .lines()
-        .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"));
     assert!(
-        is_root,
+        is_root(),
         "the real-tools scenario tests create network namespaces and TAP devices: run them \
          as root (CI does)"
     );

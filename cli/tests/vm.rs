@@ -14,7 +14,7 @@ use std::sync::{mpsc, Mutex};
 use std::time::{Duration, Instant};
 
 mod common;
-use common::{require_qemu, sluice, text, SLUICE};
+use common::{is_root, require_qemu, sluice, text, SLUICE};
 
 fn work_dir() -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("vm-tests");
@@ -519,7 +519,7 @@ struct Netns {
 impl Netns {
     fn new(tap: &str, addr: &str) -> Netns {
         assert!(
-            common::is_root(),
+            is_root(),
             "this test creates a network namespace and needs root"
         );
         let name = unique_name("ns");
@@ -1026,12 +1026,8 @@ fn qemu_failures_say_what_to_do() {
     require_qemu("this test");
     let image = firewall();
     let runtime = PrivateRuntime::new();
-    let is_root = std::fs::read_to_string("/proc/self/status")
-        .unwrap()
-        .lines()
-        .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"));
     assert!(
-        is_root,
+        is_root(),
         "this test switches to an unprivileged user and needs root"
     );
     // An unprivileged user may not open TAP devices.
