@@ -32,8 +32,7 @@ use sluice_dataplane::{
     Notifier, NotifierKind, Packet, Signal,
 };
 
-use super::common::parse_value;
-use super::delayunqueue::{duration_ns, unparse_interval, SECOND_NS};
+use super::delayunqueue::{duration_ns, read_delay, write_delay, DELAY_HANDLERS, SECOND_NS};
 
 /// `DelayShaper`: see the module docs.
 pub static DelayShaper: ElementClass = ElementClass {
@@ -128,7 +127,7 @@ impl Element for DelayShaperElement {
     }
 
     fn read_handler(&self, name: &str) -> Option<String> {
-        (name == "delay").then(|| unparse_interval(self.delay_ns))
+        read_delay(self.delay_ns, name)
     }
 
     fn write_handler(
@@ -137,16 +136,11 @@ impl Element for DelayShaperElement {
         name: &str,
         value: &str,
     ) -> Result<(), HandlerError> {
-        match name {
-            "delay" => self.delay_ns = duration_ns(parse_value(name, value)?),
-            _ => return Err(HandlerError::NoSuchHandler(name.into())),
-        }
-        Ok(())
+        write_delay(&mut self.delay_ns, name, value)
     }
 
     fn handlers(&self) -> &'static [Handler] {
-        const H: &[Handler] = &[Handler::read_write("delay")];
-        H
+        DELAY_HANDLERS
     }
 }
 

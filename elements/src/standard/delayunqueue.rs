@@ -58,6 +58,23 @@ fn make(a: &mut Args<'_>, _: &ConfigContext<'_>) -> Option<Box<dyn Element>> {
     }))
 }
 
+/// The `delay` handler both delay elements have (read/write, an interval).
+pub(super) const DELAY_HANDLERS: &[Handler] = &[Handler::read_write("delay")];
+
+/// Reads the `delay` handler: `ns` as an interval.
+pub(super) fn read_delay(ns: u64, name: &str) -> Option<String> {
+    (name == "delay").then(|| unparse_interval(ns))
+}
+
+/// Writes the `delay` handler: `value` (an interval) into `ns`.
+pub(super) fn write_delay(ns: &mut u64, name: &str, value: &str) -> Result<(), HandlerError> {
+    match name {
+        "delay" => *ns = duration_ns(parse_value(name, value)?),
+        _ => return Err(HandlerError::NoSuchHandler(name.into())),
+    }
+    Ok(())
+}
+
 /// Click's unparsing of a time interval: `500ms`, `100us`, `1234ns` below one second,
 /// `1.500000s` from one second up.
 pub(super) fn unparse_interval(ns: u64) -> String {
@@ -112,7 +129,7 @@ impl Element for DelayUnqueueElement {
     }
 
     fn read_handler(&self, name: &str) -> Option<String> {
-        (name == "delay").then(|| unparse_interval(self.delay_ns))
+        read_delay(self.delay_ns, name)
     }
 
     fn write_handler(
@@ -121,16 +138,11 @@ impl Element for DelayUnqueueElement {
         name: &str,
         value: &str,
     ) -> Result<(), HandlerError> {
-        match name {
-            "delay" => self.delay_ns = duration_ns(parse_value(name, value)?),
-            _ => return Err(HandlerError::NoSuchHandler(name.into())),
-        }
-        Ok(())
+        write_delay(&mut self.delay_ns, name, value)
     }
 
     fn handlers(&self) -> &'static [Handler] {
-        const H: &[Handler] = &[Handler::read_write("delay")];
-        H
+        DELAY_HANDLERS
     }
 }
 
