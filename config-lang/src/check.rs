@@ -5,7 +5,7 @@
 //! element's agnostic (`a`) ports share one mode, which spreads along connections from the
 //! fixed ports around it (union-find over elements). Agnostic ports nobody constrains are push.
 
-use alloc::collections::BTreeMap;
+use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::format;
 use alloc::string::String;
 use alloc::vec;
@@ -182,6 +182,9 @@ pub fn check_graph(graph: &FlatGraph, classes: &dyn ClassTable) -> Vec<Diagnosti
             }
         }
     }
+    // A compound's body used many times says what is wrong in it once, as Click does.
+    let mut seen = BTreeSet::new();
+    diags.retain(|d| seen.insert((d.span.file, d.span.start, d.span.end, d.message.clone())));
     diags
 }
 

@@ -1098,6 +1098,8 @@ impl<'c> Flattener<'c> {
                 self.anonymous(scope, class, config.as_ref(), span)
             }
             ElementRef::Group(g) => {
+                // Click numbers a group like three elements (itself, its input and output).
+                scope.count += 3;
                 let (ni, no) = self.body_ports[g.0 as usize].counts();
                 let t = self.tunnels.len() as u32;
                 self.tunnels.push(Tunnel {
@@ -1256,17 +1258,38 @@ impl<'c> Flattener<'c> {
     }
 
     fn finish(mut self) -> (FlatGraph, Vec<Diagnostic>) {
-        // Element order: depth first through the instance tree, as the source reads.
+        // Element order, Click's: a body's own elements in source order, then the bodies
+        // of its compounds, each the same way. (Click appends the elements of a compound
+        // to its list when it expands it, and expands a body's compounds after copying it.)
         let mut order: Vec<u32> = Vec::with_capacity(self.elements.len());
+        let own_elements = |inst: u32, order: &mut Vec<u32>| {
+            order.extend(self.instances[inst as usize].items.iter().filter_map(
+                |item| match *item {
+                    Item::Element(e) => Some(e),
+                    Item::Instance(_) => None,
+                },
+            ));
+        };
+        own_elements(0, &mut order);
         let mut stack: Vec<(u32, usize)> = vec![(0, 0)];
-        while let Some((inst, i)) = stack.pop() {
-            let Some(item) = self.instances[inst as usize].items.get(i) else {
-                continue;
-            };
-            stack.push((inst, i + 1));
-            match *item {
-                Item::Element(e) => order.push(e),
-                Item::Instance(c) => stack.push((c, 0)),
+        while let Some(&(inst, i)) = stack.last() {
+            let items = &self.instances[inst as usize].items;
+            let next = items[i..]
+                .iter()
+                .enumerate()
+                .find_map(|(k, item)| match *item {
+                    Item::Instance(c) => Some((i + k, c)),
+                    Item::Element(_) => None,
+                });
+            match next {
+                Some((at, child)) => {
+                    *stack.last_mut().expect("not empty") = (inst, at + 1);
+                    own_elements(child, &mut order);
+                    stack.push((child, 0));
+                }
+                None => {
+                    stack.pop();
+                }
             }
         }
         let mut index = vec![usize::MAX; self.elements.len()];

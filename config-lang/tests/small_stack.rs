@@ -67,8 +67,9 @@ fn thousand_deep_inline_compounds() {
         text.push_str(" -> Discard;");
         let g = run(text);
         assert_eq!(g.elements.len(), 3);
-        assert!(g.elements[1].name.starts_with("x/@1/@1/"));
-        assert!(g.elements[1].name.ends_with("/c"));
+        // Click's order: the top level's own elements, then the compound's.
+        assert!(g.elements[2].name.starts_with("x/@1/@1/"));
+        assert!(g.elements[2].name.ends_with("/c"));
         assert_eq!(g.connections.len(), 2);
     });
 }
@@ -95,7 +96,7 @@ fn thousand_deep_element_classes_and_groups() {
         text.push_str(" -> Discard;");
         let g = run(text);
         assert_eq!(g.elements.len(), 4);
-        assert_eq!(g.elements[1].config, "7");
+        assert_eq!(g.elements[3].config, "7");
         assert_eq!(g.connections.len(), 3);
     });
 }
