@@ -367,15 +367,32 @@ fn firewall_passes_exactly_the_allowed_frames_and_counters_match() {
     let ps = text(&sluice(&["ps"]).stdout);
     assert!(ps.contains(&vm.name), "{ps}");
     let json = text(&sluice(&["ps", "--json"]).stdout);
-    let entry = format!(
-        "{{\"name\": \"{}\", \"pid\": {}, \"state\": \"foreground\", \"accel\": \"tcg\", \"control\": \"{}\"",
-        vm.name,
-        vm.child.as_ref().unwrap().id(),
+    // The entry's `pid` is QEMU's, a child of this test's `sluice boot`.
+    let head = format!("{{\"name\": \"{}\", \"pid\": ", vm.name);
+    let at = json
+        .find(&head)
+        .unwrap_or_else(|| panic!("{head} in {json}"))
+        + head.len();
+    let pid: u32 = json[at..]
+        .split(',')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("a pid in {json}"));
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("QEMU's /proc stat");
+    let ppid: u32 = stat
+        .rsplit(')')
+        .next()
+        .and_then(|rest| rest.split_whitespace().nth(1))
+        .and_then(|p| p.parse().ok())
+        .expect("a parent pid");
+    assert_eq!(ppid, vm.child.as_ref().unwrap().id(), "{json}");
+    let rest = format!(
+        "{pid}, \"state\": \"foreground\", \"accel\": \"tcg\", \"control\": \"{}\"",
         vm.control.display()
     );
     assert!(
-        json.starts_with('[') && json.trim_end().ends_with(']') && json.contains(&entry),
-        "{entry} in {json}"
+        json.starts_with('[') && json.trim_end().ends_with(']') && json[at..].starts_with(&rest),
+        "{rest} in {json}"
     );
     let by_name = sluice(&["ctl", &vm.name, "read", "c_out.count"]);
     assert_eq!(text(&by_name.stdout).trim(), allowed.len().to_string());
