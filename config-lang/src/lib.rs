@@ -59,7 +59,7 @@ pub use flatten::MAX_ELEMENTS;
 pub use graph::{FlatConnection, FlatElement, FlatGraph};
 pub use parser::MAX_PORT;
 pub use span::{Diagnostic, Diagnostics, Source, Span};
-pub use unparse::unparse;
+pub use unparse::{requires_compact_config, unparse, unparse_click};
 
 /// Parses `source`, whose spans will carry file index `file`. Reports every syntax error the
 /// parser can recover from, in source order.

@@ -507,6 +507,7 @@ impl Router {
         let gather = !tasks.is_empty()
             && drawers <= 1
             && tasks.iter().all(|&t| coalescable(graph, &nodes, t));
+        let compact_config = sluice_config::requires_compact_config(graph);
         Ok(Router {
             core: Core {
                 nodes,
@@ -515,7 +516,12 @@ impl Router {
                 depth: Cell::new(0),
                 pool,
                 names: Box::new(names),
-                configuration: String::new(),
+                configuration: if compact_config {
+                    sluice_config::unparse_click(graph)
+                } else {
+                    String::new()
+                },
+                compact_config,
                 simulated: clock.simulated(),
                 clock,
                 now: Cell::new(now),
@@ -562,9 +568,12 @@ impl Router {
     }
 
     /// Sets the text the global `config` handler answers: the configuration as the user
-    /// wrote it (Click's `config`).
+    /// wrote it (Click's `config`). A configuration that requires `compact_config` keeps
+    /// answering the router as printed from its graph.
     pub fn set_configuration(&mut self, text: String) {
-        self.core.configuration = text;
+        if !self.core.compact_config {
+            self.core.configuration = text;
+        }
     }
 
     /// Makes the global `hotconfig` handler writable (`sluice run -R`, Click's `-R`): a

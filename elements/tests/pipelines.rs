@@ -107,7 +107,7 @@ fn driver_manager_prints_and_stops() {
     let lines = run.console.borrow().clone();
     assert_eq!(
         lines,
-        ["count 107", "c.byte_count:", &(107 * 69).to_string(), ""]
+        ["count 107", "c.byte_count:", &(107 * 69).to_string()]
     );
 }
 

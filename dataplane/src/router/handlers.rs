@@ -88,14 +88,44 @@ impl Core {
     fn read_plain(&self, i: usize, h: &str) -> Result<String, HandlerError> {
         let node = &self.nodes[i];
         let elem = node.name.as_str();
-        let element = node
-            .element
-            .try_borrow()
-            .map_err(|_| HandlerError::BadValue(format!("{elem} is busy")))?;
+        let Ok(element) = node.element.try_borrow() else {
+            // The element itself is reading (a Script's bare `config`): what the router
+            // keeps for it can still be answered.
+            return self
+                .read_given(i, h)
+                .ok_or_else(|| HandlerError::BadValue(format!("{elem} is busy")));
+        };
         if let Some(v) = element.read_handler(h) {
             return Ok(v);
         }
+        if let Some(v) = self.read_given(i, h) {
+            return Ok(v);
+        }
         Ok(match h {
+            "handlers" => {
+                let mut s = String::from("name\tr\nclass\tr\nconfig\tr\nports\tr\nhandlers\tr\n");
+                if node.task {
+                    s.push_str("scheduled\tr\n");
+                }
+                for hd in element.handlers() {
+                    let mode = match (hd.read, hd.write) {
+                        (true, true) => "rw",
+                        (true, false) => "r",
+                        _ => "w",
+                    };
+                    s.push_str(&format!("{}\t{}\n", hd.name, mode));
+                }
+                s
+            }
+            _ => return Err(HandlerError::NoSuchHandler(format!("{elem}.{h}"))),
+        })
+    }
+
+    /// The read handlers the router answers for every element from what it keeps, without
+    /// the element: `name`, `class`, `config`, `ports`, and `scheduled` for a task.
+    fn read_given(&self, i: usize, h: &str) -> Option<String> {
+        let node = &self.nodes[i];
+        Some(match h {
             "name" => node.name.clone(),
             "class" => node.class.into(),
             "config" => node
@@ -117,22 +147,7 @@ impl Core {
                 .find(|t| t.element == i)
                 .map_or("false", |t| if t.done.get() { "false" } else { "true" })
                 .into(),
-            "handlers" => {
-                let mut s = String::from("name\tr\nclass\tr\nconfig\tr\nports\tr\nhandlers\tr\n");
-                if node.task {
-                    s.push_str("scheduled\tr\n");
-                }
-                for hd in element.handlers() {
-                    let mode = match (hd.read, hd.write) {
-                        (true, true) => "rw",
-                        (true, false) => "r",
-                        _ => "w",
-                    };
-                    s.push_str(&format!("{}\t{}\n", hd.name, mode));
-                }
-                s
-            }
-            _ => return Err(HandlerError::NoSuchHandler(format!("{elem}.{h}"))),
+            _ => return None,
         })
     }
 

@@ -178,6 +178,11 @@ impl Router {
     /// Fires due timers; returns whether any timer is still armed.
     fn fire_timers(&self) -> bool {
         let core = &self.core;
+        if core.stopped.get() {
+            // Once the driver has been asked to stop, Click runs no more timers.
+            let nodes = core.timer_nodes.borrow();
+            return nodes.iter().any(|&i| core.nodes[i].timer.get().is_some());
+        }
         let now = core.now.get();
         let mut armed = false;
         let count = core.timer_nodes.borrow().len();

@@ -691,6 +691,9 @@ fn words(s: &str) -> Vec<String> {
     out
 }
 
+/// The read handlers every element has: a bare `config` in a script is the script's own.
+const ELEMENT_HANDLERS: [&str; 5] = ["name", "class", "config", "ports", "handlers"];
+
 impl ScriptElement {
     fn var(&self, name: &str) -> Option<String> {
         self.vars
@@ -778,7 +781,13 @@ impl ScriptElement {
     /// of this script's own with the script's name in front.
     fn handler_name(&self, text: &str) -> String {
         let first = split_word(text).0;
-        if first.contains('.') {
+        let own = self.handlers().iter().any(|d| d.read && d.name == first)
+            || matches!(first, "length" | "unquote" | "random" | "shift" | "cat")
+            || ELEMENT_HANDLERS.contains(&first)
+            || self.exported(first).is_some();
+        if first.contains('.') || !own {
+            // An element's handler, or a global one (`list`, `config`): Click prints
+            // global handlers without an element.
             first.to_string()
         } else {
             format!("{}.{first}", self.name)
@@ -839,6 +848,14 @@ impl ScriptElement {
                 return Err(format!("no read handler '{first}'"));
             }
         }
+        let qualified;
+        let first = if ELEMENT_HANDLERS.contains(&first) {
+            // Every element has these; a bare name means the script's own.
+            qualified = format!("{}.{first}", self.name);
+            qualified.as_str()
+        } else {
+            first
+        };
         ctx.read_handler_with(first, &params).map_err(|e| match e {
             // Click's words for a handler it cannot call.
             HandlerError::NoSuchHandler(h) => format!("no '{h}' read handler"),
@@ -1075,11 +1092,11 @@ impl ScriptElement {
                     unquote: uq,
                 } => match self.call_read(ctx, &self.expand(ctx, &h), uq) {
                     Ok(v) => {
-                        ctx.log(&format!("{}:", self.handler_name(&h)));
-                        for l in v.strip_suffix('\n').unwrap_or(&v).split('\n') {
+                        // `NAME:`, the value, a newline: as Click prints it.
+                        let text = format!("{}:\n{v}", self.handler_name(&h));
+                        for l in text.split('\n') {
                             ctx.log(l);
                         }
-                        ctx.log("");
                     }
                     Err(e) => ctx.log(&format!("{}: read {h}: {e}", self.name)),
                 },
@@ -1593,7 +1610,7 @@ mod tests {
         let lines = b.lines();
         assert_eq!(lines[0], "0");
         assert_eq!(lines[1], "no 'c.nope' write handler");
-        assert_eq!(lines[2..], ["-1", "c.count:", "0", "", "0"]);
+        assert_eq!(lines[2..], ["-1", "c.count:", "0", "0"]);
     }
 
     #[test]
@@ -1818,7 +1835,7 @@ mod tests {
         r.run_rounds(3);
         assert_eq!(
             b.lines(),
-            ["ran run false", "y-x 2 [x y]", "4", "t.length:", "2", ""],
+            ["ran run false", "y-x 2 [x y]", "4", "t.length:", "2"],
             "a passive script waits for its run handler"
         );
         assert_eq!(
