@@ -1,6 +1,7 @@
 //! Loading a configuration file the way every subcommand does: read it, apply `NAME=value`
 //! parameters, parse, flatten and check against the element registry, and render every error.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use sluice_config::{ClassSpec, Diagnostic, Diagnostics, FlatGraph, Source};
@@ -125,11 +126,16 @@ pub fn load_source_with(
 ) -> Result<Loaded, LoadError> {
     let params = parse_params(params)?;
     let classes = class_table();
-    let sources = vec![source];
-    let (graph, mut diags) = sluice_config::load_all(&sources[0], &params, &classes);
-    let Some(graph) = graph else {
-        return Err(rejected(diags, sources, None));
+    let mut sources = vec![source];
+    let mut config = match sluice_config::parse(&sources[0], 0) {
+        Ok(c) => c,
+        Err(diags) => return Err(rejected(diags, sources, None)),
     };
+    let mut seen = BTreeSet::new();
+    if let Err(diags) = read_libraries(&mut config, &mut sources, &mut seen) {
+        return Err(rejected(diags, sources, None));
+    }
+    let (graph, mut diags) = sluice_config::load_parsed(&config, &params, &classes);
     if unused == Unused::Warn {
         for warning in unused_params(&sources[0], &params) {
             eprintln!("{}: warning: {warning}", sources[0].name);
@@ -154,6 +160,48 @@ pub fn load_source_with(
         return Err(rejected(diags, sources, Some(graph)));
     }
     Ok(Loaded { sources, graph })
+}
+
+/// Reads the files `cfg`'s `require(library FILE)`s name (relative to the directory of the
+/// file that names them), their own libraries first, and splices each in where it was
+/// required. A file already read (by path) is not read again, as in Click. Each file read
+/// becomes one of `sources`, for diagnostics.
+fn read_libraries(
+    cfg: &mut sluice_config::ast::Config,
+    sources: &mut Vec<Source>,
+    seen: &mut BTreeSet<PathBuf>,
+) -> Result<(), Diagnostics> {
+    let (libraries, errors) = sluice_config::library::libraries(cfg);
+    if !errors.is_empty() {
+        return Err(Diagnostics(errors));
+    }
+    let including = Path::new(&sources[cfg.file as usize].name).to_path_buf();
+    let dir = including.parent().unwrap_or(Path::new(""));
+    let mut read = Vec::new();
+    for lib in libraries {
+        let path = dir.join(&lib.file);
+        let key = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
+        if !seen.insert(key) {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            Diagnostics(vec![Diagnostic::error(
+                lib.span,
+                format!("library '{}': {}", path.display(), io_message(&e)),
+            )])
+        })?;
+        let file = u16::try_from(sources.len()).map_err(|_| {
+            Diagnostics(vec![Diagnostic::error(lib.span, "too many library files")])
+        })?;
+        sources.push(Source::new(path.display().to_string(), text));
+        let mut sub = sluice_config::parse(&sources[file as usize], file)?;
+        read_libraries(&mut sub, sources, seen)?;
+        read.push((lib.stmt, sub));
+    }
+    for (stmt, sub) in read.into_iter().rev() {
+        sluice_config::library::splice(cfg, sub, stmt);
+    }
+    Ok(())
 }
 
 fn rejected(diags: Diagnostics, sources: Vec<Source>, graph: Option<FlatGraph>) -> LoadError {

@@ -338,3 +338,77 @@ fn completions_cover_every_command() {
     let bad = sluice(&["completions", "tcsh"]);
     assert_eq!(bad.status.code(), Some(2), "a bad command line");
 }
+
+#[test]
+fn libraries_are_read_where_required_once_each_relative_to_their_file() {
+    // The layout of Click's test/standard/library-01.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("dir")).unwrap();
+    let main = write(
+        &dir,
+        "main",
+        "require(library lib, library lib3)\na :: A;\n",
+    );
+    write(
+        &dir,
+        "lib",
+        "require(library dir/lib2)\nelementclass A { b :: B; }\n",
+    );
+    write(&dir, "dir/lib2", "elementclass B { i :: Idle; }\n");
+    write(&dir, "lib3", "require(library lib)\n");
+    let out = sluice(&["flatten", main.to_str().unwrap()]);
+    let flat = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        flat.lines()
+            .filter(|l| !l.starts_with("//"))
+            .collect::<Vec<_>>(),
+        ["a/b/i :: Idle;"],
+        "{flat}"
+    );
+
+    // A library that is not there, and one required inside a compound, are errors at the
+    // `require`.
+    let bad = write(&dir, "bad", "Idle -> Discard;\nrequire(library nope)\n");
+    let out = sluice(&["check", bad.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("bad:2:1: error: library '")
+            && err.contains("nope': No such file or directory"),
+        "{err}"
+    );
+    let inner = write(
+        &dir,
+        "inner",
+        "elementclass X { require(library lib); input -> output }\nIdle -> X -> Discard;\n",
+    );
+    let out = sluice(&["check", inner.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("inner:1:18: error: 'require(library ...)' must be used at file scope"),
+        "{err}"
+    );
+
+    // An error inside a library points into the library's own text.
+    write(
+        &dir,
+        "broken",
+        "elementclass C { input -> Bogus -> output }\n",
+    );
+    let user = write(
+        &dir,
+        "user",
+        "require(library broken)\nIdle -> C -> Discard;\n",
+    );
+    let out = sluice(&["check", user.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("broken:1:27: error: unknown element class 'Bogus'"),
+        "{err}"
+    );
+}

@@ -676,8 +676,14 @@ impl<'c> Flattener<'c> {
                             for a in args::split(&r.config.text, r.config.span) {
                                 let text = args::strip_comments(a.text);
                                 let text = text.trim();
+                                // A library is read in where it is required (see
+                                // `library`): the flat graph holds what it defines.
+                                let library = text
+                                    .strip_prefix("library")
+                                    .is_some_and(|rest| rest.starts_with(char::is_whitespace));
                                 if !text.is_empty()
                                     && !r.provide
+                                    && !library
                                     && !self.requirements.iter().any(|x| x == text)
                                 {
                                     self.requirements.push(text.to_string());

@@ -49,6 +49,7 @@ pub mod dot;
 mod flatten;
 pub mod graph;
 pub mod lexer;
+pub mod library;
 mod parser;
 pub mod span;
 mod unparse;
@@ -124,6 +125,18 @@ pub fn load_all(
     let (graph, mut diags) = flatten::flatten_config(&config, params);
     diags.extend(check::check_graph(&graph, classes));
     (Some(graph), sorted(diags))
+}
+
+/// [`load_all`] for a configuration already parsed (with its libraries spliced in, see
+/// [`library`]).
+pub fn load_parsed(
+    config: &ast::Config,
+    params: &[(String, String)],
+    classes: &dyn ClassTable,
+) -> (FlatGraph, Diagnostics) {
+    let (graph, mut diags) = flatten::flatten_config(config, params);
+    diags.extend(check::check_graph(&graph, classes));
+    (graph, sorted(diags))
 }
 
 fn sorted(diags: alloc::vec::Vec<Diagnostic>) -> Diagnostics {
