@@ -87,7 +87,9 @@ pub mod classes {
     pub use super::settimestampdelta::SetTimestampDelta;
     pub use super::shaper::Shaper;
     pub use super::stridesched::StrideSched;
-    pub use super::switch::{HashSwitch, RandomSwitch, RoundRobinSwitch, StaticSwitch, Switch};
+    pub use super::switch::{
+        HashSwitch, InputSwitch, RandomSwitch, RoundRobinSwitch, StaticSwitch, Switch,
+    };
     pub use super::tee::{PullTee, Tee};
     pub use super::timedsink::TimedSink;
     pub use super::timedsource::TimedSource;
@@ -150,6 +152,7 @@ pub static ALL: &[&ElementClass] = &[
     &PaintSwitch,
     &Switch,
     &StaticSwitch,
+    &InputSwitch,
     &RoundRobinSwitch,
     &HashSwitch,
     &RandomSwitch,

@@ -50,6 +50,18 @@
 //!
 //! Sends each packet to an output chosen uniformly at random from the router's random
 //! sequence, as Click chooses it (`RandomSeed` makes runs repeat).
+//!
+//! ## `InputSwitch([INPUT])` — passes on the packets of one input, chosen by a handler.
+//!
+//! **Ports:** `-/1`: any number of inputs, one output.
+//!
+//! **Processing:** `h`: push.
+//!
+//! Sends the packets that arrive on input INPUT (default 0) out of its output and drops the
+//! packets of every other input; a negative INPUT drops them all. INPUT must name an input.
+//!
+//! **Handlers:** `switch` (rw: the input; writing a value that names no input stores -1),
+//! `config` (r: the same), `drops` (r: packets dropped).
 
 #![allow(non_upper_case_globals)]
 
@@ -103,6 +115,77 @@ pub static RandomSwitch: ElementClass = ElementClass {
     make: make_random,
     names: None,
 };
+
+/// `InputSwitch`.
+pub static InputSwitch: ElementClass = ElementClass {
+    name: "InputSwitch",
+    ports: "-/1",
+    processing: "h",
+    make: make_input_switch,
+    names: None,
+};
+
+struct InputSwitchElement {
+    input: i64,
+    drops: u64,
+}
+
+fn make_input_switch(a: &mut Args<'_>, c: &ConfigContext<'_>) -> Option<Box<dyn Element>> {
+    let input = a.read_p::<i64>("INPUT").unwrap_or(0);
+    if input >= c.ninputs as i64 {
+        a.error_whole(alloc::format!("input must be < {}", c.ninputs));
+        return None;
+    }
+    Some(Box::new(InputSwitchElement { input, drops: 0 }))
+}
+
+impl Element for InputSwitchElement {
+    fn effects(&self) -> Effects {
+        Effects::Local
+    }
+
+    #[inline]
+    fn push(&mut self, ctx: &mut Context<'_>, port: usize, batch: Batch) {
+        if self.input >= 0 && port as u64 == self.input as u64 {
+            ctx.output_batch(0, batch);
+        } else {
+            self.drops += batch.len() as u64;
+        }
+    }
+
+    fn read_handler(&self, name: &str) -> Option<String> {
+        match name {
+            "switch" | "config" => Some(self.input.to_string()),
+            "drops" => Some(self.drops.to_string()),
+            _ => None,
+        }
+    }
+
+    fn write_handler(
+        &mut self,
+        ctx: &mut Context<'_>,
+        name: &str,
+        value: &str,
+    ) -> Result<(), HandlerError> {
+        match name {
+            "switch" => {
+                let v: i64 = parse_value(name, value)?;
+                self.input = if v < ctx.ninputs() as i64 { v } else { -1 };
+                Ok(())
+            }
+            _ => Err(HandlerError::NoSuchHandler(name.into())),
+        }
+    }
+
+    fn handlers(&self) -> &'static [Handler] {
+        const H: &[Handler] = &[
+            Handler::read_write("switch"),
+            Handler::read("config"),
+            Handler::read("drops"),
+        ];
+        H
+    }
+}
 
 struct SwitchElement {
     output: i64,
@@ -321,6 +404,47 @@ mod tests {
         assert_eq!(r.read_handler("s.drops").unwrap(), "1");
         assert!(collected("a").is_empty());
         assert_eq!(b.pool.stats().free, 64);
+    }
+
+    #[test]
+    fn input_switch_passes_one_input() {
+        let b = Bench::new();
+        let g = graph(
+            &[
+                ("s", "InputSwitch", "1"),
+                ("o", "Collect", ""),
+                ("i0", "Idle", ""),
+                ("i1", "Idle", ""),
+            ],
+            &[(2, 0, 0, 0), (3, 0, 0, 1), (0, 0, 1, 0)],
+        );
+        let mut r = b.router(&g).unwrap();
+        r.push_to("s", 0, b.batch(&[b"x"])).unwrap();
+        r.push_to("s", 1, b.batch(&[b"y"])).unwrap();
+        assert_eq!(collected_bytes("o"), [b"y"]);
+        assert_eq!(r.read_handler("s.config").unwrap(), "1");
+        r.write_handler("s.switch", "0").unwrap();
+        r.push_to("s", 0, b.batch(&[b"z"])).unwrap();
+        assert_eq!(collected_bytes("o"), [b"z"]);
+        // An input that does not exist drops everything.
+        r.write_handler("s.switch", "2").unwrap();
+        assert_eq!(r.read_handler("s.switch").unwrap(), "-1");
+        r.push_to("s", 0, b.batch(&[b"w"])).unwrap();
+        assert_eq!(r.read_handler("s.drops").unwrap(), "2");
+        assert_eq!(b.pool.stats().free, 64);
+        let bad = graph(
+            &[
+                ("s", "InputSwitch", "2"),
+                ("o", "Discard", ""),
+                ("i", "Idle", ""),
+            ],
+            &[(2, 0, 0, 0), (0, 0, 1, 0)],
+        );
+        assert!(
+            config_error(&bad).contains("input must be < 1"),
+            "{}",
+            config_error(&bad)
+        );
     }
 
     #[test]
