@@ -123,7 +123,7 @@ pub trait Element: Any {
     /// mappings. Called after every element of the new configuration has initialized and
     /// before the new configuration runs, in initialization order; `old` has stopped and is
     /// cleaned up afterwards. An element checks `old`'s class itself (through
-    /// [`downcast_mut`](dyn Element::downcast_mut)) and leaves its fresh state alone when it
+    /// `<dyn Element>::downcast_mut`) and leaves its fresh state alone when it
     /// cannot use `old`'s. What cannot be carried is said in `warnings`. The default takes
     /// nothing.
     fn take_state(&mut self, _old: &mut dyn Element, _warnings: &mut alloc::vec::Vec<String>) {}
