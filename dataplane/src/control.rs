@@ -90,6 +90,12 @@ pub trait Handlers {
     fn read(&self, name: &str, params: &str) -> Result<String, HandlerError>;
     /// Writes `value` to handler `name`.
     fn write(&self, name: &str, value: &str) -> Result<(), HandlerError>;
+    /// Writes the bytes of a `WRITEDATA` to handler `name`, as they came. Handlers of text
+    /// (all but a VM's `hotconfig`) get them as [`write`](Self::write) would, invalid UTF-8
+    /// replaced.
+    fn write_data(&self, name: &str, data: &[u8]) -> Result<(), HandlerError> {
+        self.write(name, &String::from_utf8_lossy(data))
+    }
     /// Whether handler `name` exists and how it can be called: `Ok(None)` when the element
     /// exists but has no such handler, `Err(NoSuchElement)` when the element does not exist.
     /// Must not call the handler.
@@ -154,6 +160,12 @@ pub trait Hotconfig {
     /// Replaces `router`'s configuration with the one `text` holds. On error, `router` is
     /// unchanged and still running, and the message says why (every diagnostic).
     fn hotconfig(&self, router: &mut Router, text: &str) -> Result<(), String>;
+    /// As [`hotconfig`](Self::hotconfig) for the bytes of a `WRITEDATA`: text unless the
+    /// platform takes another form (a VM takes a
+    /// [`PreparedConfig`](crate::prepared::PreparedConfig)).
+    fn hotconfig_data(&self, router: &mut Router, data: &[u8]) -> Result<(), String> {
+        self.hotconfig(router, &String::from_utf8_lossy(data))
+    }
 }
 
 /// A router's handlers as a control server between scheduler slices sees them: the
@@ -199,6 +211,16 @@ impl Handlers for Live<'_> {
             }
         }
     }
+    fn write_data(&self, name: &str, data: &[u8]) -> Result<(), HandlerError> {
+        match self.hotconfig {
+            Some(hot) if name == HOTCONFIG => {
+                let mut router = self.router.try_borrow_mut().map_err(|_| busy())?;
+                hot.hotconfig_data(&mut router, data)
+                    .map_err(HandlerError::BadValue)
+            }
+            _ => self.write(name, &String::from_utf8_lossy(data)),
+        }
+    }
     fn mode(&self, name: &str) -> Result<Option<Mode>, HandlerError> {
         if self.hotconfig.is_some() && name == HOTCONFIG {
             return Ok(Some(Mode {
@@ -225,6 +247,13 @@ pub struct Session {
     skip: usize,
     closed: bool,
     read_only: bool,
+}
+
+/// A write's value: a command line's text, or a `WRITEDATA`'s bytes as they came.
+#[derive(Clone, Copy)]
+enum Value<'a> {
+    Text(&'a str),
+    Data(&'a [u8]),
 }
 
 /// What a command line asks of the input that follows it.
@@ -374,7 +403,7 @@ impl Session {
                 } else if command.starts_with(['R', 'G']) {
                     self.read(words[1].1, rest, handlers);
                 } else {
-                    self.write(words[1].1, rest, handlers);
+                    self.write(words[1].1, Value::Text(rest), handlers);
                 }
                 Need::Nothing
             }
@@ -421,14 +450,13 @@ impl Session {
                     self.reply(ERR_SYNTAX, false, "Not enough data");
                     return Need::Nothing;
                 }
-                let data = String::from_utf8_lossy(&self.input[next..next + len]).into_owned();
-                self.input.drain(..next + len);
+                let data: Vec<u8> = self.input.drain(..next + len).skip(next).collect();
                 if llrpc {
                     self.llrpc(name, handlers);
                 } else if command.starts_with('R') {
-                    self.read(name, &data, handlers);
+                    self.read(name, &String::from_utf8_lossy(&data), handlers);
                 } else {
-                    self.write(name, &data, handlers);
+                    self.write(name, Value::Data(&data), handlers);
                 }
                 Need::Nothing
             }
@@ -456,7 +484,7 @@ impl Session {
                 if command.starts_with('R') {
                     self.read(words[1].1, &data, handlers);
                 } else {
-                    self.write(words[1].1, &data, handlers);
+                    self.write(words[1].1, Value::Text(&data), handlers);
                 }
                 Need::Nothing
             }
@@ -588,7 +616,7 @@ impl Session {
         }
     }
 
-    fn write(&mut self, given: &str, value: &str, handlers: &dyn Handlers) {
+    fn write(&mut self, given: &str, value: Value<'_>, handlers: &dyn Handlers) {
         let Ok(name) = self.resolve(given, handlers) else {
             return;
         };
@@ -609,7 +637,11 @@ impl Session {
             }
             return;
         }
-        match handlers.write(&name, value) {
+        let written = match value {
+            Value::Text(text) => handlers.write(&name, text),
+            Value::Data(data) => handlers.write_data(&name, data),
+        };
+        match written {
             Ok(()) => self.reply(OK, false, &format!("Write handler '{given}' OK")),
             Err(e @ HandlerError::NoSuchHandler(_)) => match handlers.mode(&name) {
                 Ok(Some(Mode { write: false, .. })) => self.reply(
@@ -935,6 +967,46 @@ mod tests {
             one("CHECKREAD nope.a\r\n"),
             "510 No element named 'nope'\r\n"
         );
+    }
+
+    /// Keeps the bytes of `WRITEDATA blob N` as they came.
+    struct Binary(RefCell<Vec<u8>>);
+
+    impl Handlers for Binary {
+        fn read(&self, name: &str, _: &str) -> Result<String, HandlerError> {
+            Err(HandlerError::NoSuchHandler(name.into()))
+        }
+        fn write(&self, name: &str, _: &str) -> Result<(), HandlerError> {
+            Err(HandlerError::NoSuchHandler(name.into()))
+        }
+        fn write_data(&self, name: &str, data: &[u8]) -> Result<(), HandlerError> {
+            if name != "blob" {
+                return Err(HandlerError::NoSuchHandler(name.into()));
+            }
+            self.0.borrow_mut().extend_from_slice(data);
+            Ok(())
+        }
+        fn mode(&self, _: &str) -> Result<Option<Mode>, HandlerError> {
+            Ok(None)
+        }
+    }
+
+    #[test]
+    fn writedata_hands_on_bytes_that_are_not_text() {
+        let h = Binary(RefCell::new(Vec::new()));
+        let mut s = Session::new(false);
+        let blob: Vec<u8> = (0..=255u8).rev().chain([b'\r', b'\n', 0xff]).collect();
+        s.feed(format!("WRITEDATA blob {}\r\n", blob.len()).as_bytes());
+        s.feed(&blob[..100]);
+        s.process(&h, false);
+        s.feed(&blob[100..]);
+        s.feed(b"WRITE blob x\r\n");
+        s.process(&h, false);
+        assert_eq!(
+            String::from_utf8(core::mem::take(s.output())).unwrap(),
+            "200 Write handler 'blob' OK\r\n511 No handler named 'blob'\r\n"
+        );
+        assert_eq!(*h.0.borrow(), blob);
     }
 
     #[test]

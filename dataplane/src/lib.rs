@@ -11,6 +11,7 @@
 //! - [`clock`]: time sources;
 //! - [`notifier`]: queues telling the tasks around them whether there is work;
 //! - [`random`]: the router's random number sequence (Click's `random()`).
+//! - [`prepared`]: a configuration prepared on the host for a VM, and its encoding.
 //!
 //! `no_std` + `alloc`: the same code runs in the unikernel and in `sluice run` on the host.
 #![cfg_attr(not(feature = "std"), no_std)]
@@ -27,6 +28,7 @@ pub mod element;
 mod graph;
 pub mod notifier;
 pub mod packet;
+pub mod prepared;
 pub mod random;
 pub mod router;
 

@@ -7,8 +7,10 @@
 //! element on the host; this module carries it over the serial line and adds the
 //! platform's handlers.
 //!
-//! Handlers are the router's (`c.count`, `fw/filter.drops`, globals `list`, `classes`,
-//! `config`, `pool_free`, `pool_capacity`, `stop`, ...) plus, for each interface,
+//! Handlers are the router's (`c.count`, `fw/filter.drops`, globals `list`, `config`,
+//! `pool_free`, `pool_capacity`, `stop`, ...), the global `classes` (the element classes
+//! the image carries, one a line: what a new configuration may use) and the write-only
+//! `hotconfig` (see below), plus, for each interface,
 //! `eth0.rx_packets`, `eth0.tx_packets`, `eth0.rx_dropped`, `eth0.tx_ring_full`, ... (every
 //! [`DeviceStats`](sluice_dataplane::DeviceStats) counter, and the driver's
 //! [`VirtioNetMetrics`](sluice_drivers::virtio::VirtioNetMetrics) such as `eth0.rx_bad_id`),
@@ -17,6 +19,15 @@
 //! `pool_free + buffers_held == pool_capacity` unless an element keeps packets queued.
 //! `idle_mode` (`halt` or `poll`), `idle_sleeps` and `idle_sleep_us` tell how the idle loop
 //! slept (see [`crate::idle`]).
+//!
+//! **`hotconfig`.** A `WRITEDATA hotconfig N` whose bytes are a
+//! [`PreparedConfig`](sluice_dataplane::prepared::PreparedConfig) (what
+//! `sluice ctl VM hotconfig FILE` sends) replaces the configuration between two slices
+//! ([`Router::hotswap_prepared`]): the NICs stay bound, elements of the same name keep
+//! their state, frames that arrive meanwhile wait in the receive rings. If the bytes do not
+//! decode or the configuration does not start, the running one goes on and the reply is
+//! a `520` with the reason. The guest parses no Click text, so text written to `hotconfig`
+//! is refused.
 //!
 //! **Where sluice differs from Click.** A serial line cannot tell the guest that a client
 //! connected, so the greeting `Click::ControlSocket/1.3` is sent when the first byte of a
@@ -32,10 +43,11 @@ use alloc::format;
 use alloc::rc::Rc;
 use alloc::string::String;
 use alloc::vec::Vec;
+use core::cell::RefCell;
 use core::time::Duration;
 
-use sluice_dataplane::control::{self, Mode, Session};
-use sluice_dataplane::{HandlerError, Router};
+use sluice_dataplane::control::{self, Hotconfig, Mode, Session, HOTCONFIG};
+use sluice_dataplane::{ElementClass, HandlerError, Router};
 
 use crate::arch::rdtsc;
 use crate::idle::Idle;
@@ -47,12 +59,23 @@ pub const POLL_INTERVAL: Duration = Duration::from_millis(1);
 
 /// What [`ControlChannel::poll`] reads handlers from.
 pub struct Handlers<'a> {
-    pub router: &'a Router,
+    /// Mutable for `hotconfig`, which replaces it.
+    pub router: RefCell<&'a mut Router>,
     pub nics: &'a [Rc<NicInfo>],
-    /// The configuration text (the global `config` handler).
-    pub config: &'a str,
+    /// The element classes of the image (the global `classes`).
+    pub classes: &'a [&'static ElementClass],
+    /// Installs what is written to `hotconfig`.
+    pub hotconfig: &'a dyn Hotconfig,
     /// The idle loop (the globals `idle_mode`, `idle_sleeps`, `idle_sleep_us`).
     pub idle: &'a Idle,
+}
+
+impl<'a> Handlers<'a> {
+    fn router(&self) -> Result<core::cell::Ref<'_, &'a mut Router>, HandlerError> {
+        self.router
+            .try_borrow()
+            .map_err(|_| HandlerError::BadValue("the router is being reconfigured".into()))
+    }
 }
 
 /// The server side of the protocol on COM2.
@@ -152,12 +175,15 @@ impl control::Handlers for Handlers<'_> {
         if params.trim().is_empty() {
             read_handler(name, self)
         } else {
-            self.router.read_handler_with(name, params)
+            self.router()?.read_handler_with(name, params)
         }
     }
 
     fn write(&self, name: &str, value: &str) -> Result<(), HandlerError> {
-        match self.router.write_handler(name, value) {
+        if name == HOTCONFIG {
+            return self.write_data(name, value.as_bytes());
+        }
+        match self.router()?.write_handler(name, value) {
             // The interfaces' handlers are all read-only.
             Err(HandlerError::NoSuchElement(element)) if nic(&element, self.nics).is_some() => {
                 Err(HandlerError::NoSuchHandler(name.into()))
@@ -166,8 +192,28 @@ impl control::Handlers for Handlers<'_> {
         }
     }
 
+    fn write_data(&self, name: &str, data: &[u8]) -> Result<(), HandlerError> {
+        if name != HOTCONFIG {
+            return self.write(name, &String::from_utf8_lossy(data));
+        }
+        let mut router = self
+            .router
+            .try_borrow_mut()
+            .map_err(|_| HandlerError::BadValue("the router is being reconfigured".into()))?;
+        self.hotconfig
+            .hotconfig_data(&mut router, data)
+            .map_err(HandlerError::BadValue)
+    }
+
     fn mode(&self, name: &str) -> Result<Option<Mode>, HandlerError> {
-        match control::router_mode(self.router, name) {
+        if name == HOTCONFIG {
+            return Ok(Some(Mode {
+                read: false,
+                write: true,
+            }));
+        }
+        let router = self.router()?;
+        match control::router_mode(&router, name) {
             Err(HandlerError::NoSuchElement(element)) => {
                 let info = nic(&element, self.nics).ok_or(HandlerError::NoSuchElement(element))?;
                 let handler = name.rsplit_once('.').map_or(name, |(_, h)| h);
@@ -191,7 +237,14 @@ fn nic<'a>(name: &str, nics: &'a [Rc<NicInfo>]) -> Option<&'a NicInfo> {
 
 /// Reads `path` from the router, then from the interfaces and the platform's globals.
 fn read_handler(path: &str, handlers: &Handlers<'_>) -> Result<String, HandlerError> {
-    match handlers.router.read_handler(path) {
+    if path == "classes" {
+        let mut names: Vec<&str> = handlers.classes.iter().map(|c| c.name).collect();
+        names.sort_unstable();
+        names.dedup();
+        return Ok(names.iter().map(|n| format!("{n}\n")).collect());
+    }
+    let router = handlers.router()?;
+    match router.read_handler(path) {
         Err(HandlerError::NoSuchElement(element)) => {
             let info = nic(&element, handlers.nics).ok_or(HandlerError::NoSuchElement(element))?;
             let name = path.rsplit_once('.').map_or(path, |(_, h)| h);
@@ -199,7 +252,7 @@ fn read_handler(path: &str, handlers: &Handlers<'_>) -> Result<String, HandlerEr
                 .ok_or_else(|| HandlerError::NoSuchHandler(path.into()))
         }
         Err(HandlerError::NoSuchHandler(h)) if !path.contains('.') => match path {
-            "config" | "flatconfig" => Ok(handlers.config.into()),
+            "flatconfig" => router.read_handler("config"),
             "buffers_held" => Ok(format!(
                 "{}",
                 handlers

@@ -9,6 +9,7 @@ mod nf;
 mod selftest;
 
 use alloc::rc::Rc;
+use core::cell::RefCell;
 use core::fmt::Display;
 
 use sluice_unikernel::control::{ControlChannel, Handlers};
@@ -77,6 +78,9 @@ fn main_loop(boot: &'static BootInfo) -> ! {
         exit(ExitCode::ConfigError)
     });
     checkpoint::record("router");
+    let hotconfig = nf::ImageHotconfig {
+        classes: nf::classes(),
+    };
     let mut control = ControlChannel::new(clock::calibration().map_or(0, |c| c.tsc_khz));
     let mut idle = Idle::new(&boot.cmdline, &info);
     let mut rx_seen = 0u64;
@@ -84,10 +88,12 @@ fn main_loop(boot: &'static BootInfo) -> ! {
     print_ready(&info);
     loop {
         let round = router.run_slice();
+        // A `hotconfig` replaces the router here, between slices.
         let served = control.poll(&Handlers {
-            router: &router,
+            router: RefCell::new(&mut router),
             nics: &info,
-            config: &config.text,
+            classes: &hotconfig.classes,
+            hotconfig: &hotconfig,
             idle: &idle,
         });
         if !round.active {

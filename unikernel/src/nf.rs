@@ -13,6 +13,8 @@ use core::alloc::Layout;
 use core::ptr::NonNull;
 
 use sluice_dataplane::console::Console;
+use sluice_dataplane::control::Hotconfig;
+use sluice_dataplane::prepared::PreparedConfig;
 #[allow(unused_imports)]
 use sluice_dataplane::sluice_config::{FlatConnection, FlatElement, FlatGraph, Source, Span};
 use sluice_dataplane::{Clock, ElementClass, Environment, NetDevice, PacketPool, Router};
@@ -166,6 +168,44 @@ pub fn router(
         })?;
     router.set_configuration(config.text.clone());
     Ok(router)
+}
+
+/// The element classes of this image.
+pub fn classes() -> Vec<&'static ElementClass> {
+    registry::classes()
+}
+
+/// The VM's `hotconfig` handler: takes a [`PreparedConfig`] (`sluice ctl VM hotconfig
+/// FILE` prepares it on the host as `sluice build` prepares an image's) and swaps it in
+/// with [`Router::hotswap_prepared`], with this image's classes.
+pub struct ImageHotconfig {
+    pub classes: Vec<&'static ElementClass>,
+}
+
+impl Hotconfig for ImageHotconfig {
+    fn hotconfig(&self, router: &mut Router, text: &str) -> Result<(), String> {
+        self.hotconfig_data(router, text.as_bytes())
+    }
+
+    fn hotconfig_data(&self, router: &mut Router, data: &[u8]) -> Result<(), String> {
+        let config = PreparedConfig::decode(data).map_err(|e| format!("{e}"))?;
+        let warnings = router
+            .hotswap_prepared(&config.graph, &self.classes, &config.prepared_table())
+            .map_err(|diags| {
+                let source = Source::new(config.name.clone(), config.text.clone());
+                diags.render(core::slice::from_ref(&source))
+            })?;
+        for w in warnings {
+            println!("hotconfig: warning: {w}");
+        }
+        println!(
+            "hotconfig: {} installed ({} elements)",
+            config.name,
+            config.graph.elements.len()
+        );
+        router.set_configuration(config.text);
+        Ok(())
+    }
 }
 
 /// The router's clock: nanoseconds since kernel entry, from the TSC.

@@ -122,7 +122,7 @@ const TRIAL_NICS: usize = 8;
 /// Instantiates the router on the host, with in-memory stand-ins for the VM's NICs
 /// (`eth0`..`eth7`, MACs 52:54:00:12:34:5X), so element argument and initialization errors
 /// are reported here, rendered like every configuration error, instead of at boot.
-fn instantiate(loaded: &crate::config::Loaded) -> Result<(), String> {
+pub(crate) fn instantiate(loaded: &crate::config::Loaded) -> Result<(), String> {
     use sluice_dataplane::console::MemoryConsole;
     use sluice_dataplane::{Environment, LoopbackDevice, ManualClock, NetDevice, PacketPool};
 
@@ -146,7 +146,7 @@ fn instantiate(loaded: &crate::config::Loaded) -> Result<(), String> {
 }
 
 /// Host-only classes (pcap files) cannot run in a VM.
-fn check_vm_classes(graph: &sluice_config::FlatGraph) -> Result<(), String> {
+pub(crate) fn check_vm_classes(graph: &sluice_config::FlatGraph) -> Result<(), String> {
     let host_only: Vec<&str> = sluice_elements::host::ALL.iter().map(|c| c.name).collect();
     let bad: Vec<String> = graph
         .elements

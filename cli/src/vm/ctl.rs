@@ -22,7 +22,8 @@ use super::state::{runtime_dir, VmRecord};
     sluice ctl fw read c.count             a VM, by name (see `sluice ps`)\n  \
     sluice ctl ./run.sock read c.count     a `sluice run --ctl ./run.sock` process\n  \
     sluice ctl --port 7777 write src.active false\n  \
-    sluice ctl ./run.sock hotconfig fw2.click   install a new configuration (`sluice run -R`)")]
+    sluice ctl ./run.sock hotconfig fw2.click   install a new configuration (`sluice run -R`)\n  \
+    sluice ctl fw hotconfig fw2.click      the same in a VM (classes of its image only)")]
 pub struct CtlArgs {
     /// A VM's name (see `sluice ps`), or the path of a control socket: a VM's, or one that
     /// `sluice run --ctl` or a `ControlSocket` element listens on.
@@ -58,9 +59,11 @@ pub enum CtlOp {
         /// The value (several words are joined with spaces).
         value: Vec<String>,
     },
-    /// Install a new configuration in a running router (Click's `hotconfig` handler; the
-    /// process must run with `-R`). The file is checked here first, as `sluice check`
-    /// does, and nothing is sent if it has errors. The router then builds the new
+    /// Install a new configuration in a running router (Click's `hotconfig` handler): a
+    /// VM's, or a host process's run with `-R`. The file is checked here first, as
+    /// `sluice check` does, and nothing is sent if it has errors. A VM gets it prepared
+    /// as `sluice build` prepares an image's, and only if its image has every element
+    /// class it uses. The router then builds the new
     /// configuration beside the running one; elements of the same name carry their state
     /// over (a queue's packets, a NAT's mappings, a counter's counts); if it fails to
     /// initialize, the running configuration goes on unchanged and the errors are printed.
@@ -79,6 +82,8 @@ pub enum Request {
     Read(String),
     /// Write a handler.
     Write(String, String),
+    /// Write bytes to a handler with `WRITEDATA`, as they are (a VM's `hotconfig`).
+    WriteData(String, Vec<u8>),
 }
 
 /// Why a request failed.
@@ -179,8 +184,10 @@ pub fn call_with_timeout(
     let mut writer = stream.try_clone()?;
     // A leading QUIT ends a session an earlier client may have left open, so the command
     // below always opens a fresh one and its answer follows a greeting.
-    let command = format!("{}{}{}", control::QUIT, request.text(), control::QUIT);
-    writer.write_all(command.as_bytes())?;
+    let mut command = control::QUIT.as_bytes().to_vec();
+    command.extend(request.bytes());
+    command.extend_from_slice(control::QUIT.as_bytes());
+    writer.write_all(&command)?;
     let mut reader = BufReader::new(stream);
     // Skip what is not ours (output left from an earlier session, the leading QUIT's
     // goodbye): the answer is the first status line after a greeting that is not a goodbye.
@@ -234,7 +241,7 @@ fn answer(
     if !(200..300).contains(&code) {
         return Err(CtlError::Refused { code, message });
     }
-    if let Request::Write(..) = request {
+    if let Request::Write(..) | Request::WriteData(..) = request {
         return Ok(String::new());
     }
     let mut line = String::new();
@@ -246,11 +253,16 @@ fn answer(
 }
 
 impl Request {
-    /// The command line(s) that make the request.
-    fn text(&self) -> String {
+    /// The command line(s), and data, that make the request.
+    fn bytes(&self) -> Vec<u8> {
         match self {
-            Request::Read(h) => control::read_request(h),
-            Request::Write(h, v) => control::write_request(h, v),
+            Request::Read(h) => control::read_request(h).into_bytes(),
+            Request::Write(h, v) => control::write_request(h, v).into_bytes(),
+            Request::WriteData(h, data) => {
+                let mut out = format!("WRITEDATA {h} {}\r\n", data.len()).into_bytes();
+                out.extend_from_slice(data);
+                out
+            }
         }
     }
 }
@@ -304,7 +316,9 @@ fn call_greeting_first(
             greeting.trim_end().into()
         }));
     }
-    writer.write_all(format!("{}{}", request.text(), control::QUIT).as_bytes())?;
+    let mut command = request.bytes();
+    command.extend_from_slice(control::QUIT.as_bytes());
+    writer.write_all(&command)?;
     let mut lines = Vec::new();
     let (code, message) = loop {
         let mut line = String::new();
@@ -367,6 +381,79 @@ fn hotconfig_text(words: &[String]) -> Result<(String, Option<String>), String> 
     })
 }
 
+/// What to write to a VM's `hotconfig` for `FILE [NAME=value...]`: the configuration
+/// loaded and checked as `sluice check` does, refused as `sluice build` refuses what cannot
+/// run in a VM, instantiated on the host with stand-in NICs, then flattened and prepared
+/// as `sluice build` prepares an image's ([`PreparedConfig::from_flat`]) and encoded.
+/// `image_classes` gives the classes the VM's image carries (its `classes` handler), asked
+/// once the file has loaded: a configuration that uses others is refused here, with their
+/// names. `Err` is ready to print.
+///
+/// [`PreparedConfig::from_flat`]: sluice_dataplane::prepared::PreparedConfig::from_flat
+fn vm_hotconfig_data(
+    words: &[String],
+    image_classes: impl FnOnce() -> Result<String, String>,
+) -> Result<Vec<u8>, String> {
+    use sluice_dataplane::prepared::PreparedConfig;
+
+    let (params, files): (Vec<String>, Vec<String>) = words
+        .iter()
+        .cloned()
+        .partition(|w| crate::config::is_param(w));
+    let [file] = &files[..] else {
+        return Err(format!(
+            "sluice ctl: hotconfig: give one configuration file (got {})\n",
+            files.len()
+        ));
+    };
+    let loaded = crate::config::load(Path::new(file), &params).map_err(|e| {
+        let mut m = e.to_string();
+        if !m.ends_with('\n') {
+            m.push('\n');
+        }
+        m
+    })?;
+    let refuse = |m: String| format!("sluice ctl: hotconfig: {file}: {m}\n");
+    super::build::check_vm_classes(&loaded.graph).map_err(refuse)?;
+    let image_classes = image_classes().map_err(|e| format!("sluice ctl: hotconfig: {e}\n"))?;
+    let have: Vec<&str> = image_classes.lines().map(str::trim).collect();
+    let mut missing: Vec<(&str, Vec<&str>)> = Vec::new();
+    for e in &loaded.graph.elements {
+        if have.contains(&e.class.as_str()) {
+            continue;
+        }
+        match missing.iter_mut().find(|(c, _)| *c == e.class) {
+            Some((_, names)) => names.push(&e.name),
+            None => missing.push((&e.class, vec![&e.name])),
+        }
+    }
+    if !missing.is_empty() {
+        let list: Vec<String> = missing
+            .iter()
+            .map(|(class, names)| format!("{class} ({})", names.join(", ")))
+            .collect();
+        return Err(refuse(format!(
+            "the VM's image has no element class {}; an image carries only the classes of \
+             the configuration it was built from ({}). Build an image from this file \
+             (`sluice build {file}`) and boot it instead",
+            list.join(", "),
+            have.join(", ")
+        )));
+    }
+    super::build::instantiate(&loaded)?;
+    let flat = sluice_dataplane::sluice_config::unparse(&loaded.graph);
+    let name = Path::new(file)
+        .file_name()
+        .map_or_else(|| "hotconfig".into(), |n| n.to_string_lossy().into_owned());
+    let name = format!("{name} (flattened)");
+    let prepared = PreparedConfig::from_flat(&name, &flat, &sluice_elements::all_classes())
+        .map_err(|diags| {
+            let source = sluice_dataplane::sluice_config::Source::new(name.clone(), flat.clone());
+            diags.render(std::slice::from_ref(&source))
+        })?;
+    Ok(prepared.encode())
+}
+
 /// `sluice ctl`.
 pub fn ctl(args: CtlArgs) -> ExitCode {
     let target = match (&args.socket, &args.port, &args.vm) {
@@ -385,6 +472,21 @@ pub fn ctl(args: CtlArgs) -> ExitCode {
     let request = match args.op {
         CtlOp::Read { handler } => Request::Read(handler),
         CtlOp::Write { handler, value } => Request::Write(handler, value.join(" ")),
+        CtlOp::Hotconfig { words } if matches!(target, Target::Vm(_)) => {
+            // A VM parses no Click text: it takes the configuration prepared here, and
+            // only with the classes its image carries.
+            let classes = || {
+                call_target(&target, &Request::Read("classes".into()), args.timeout)
+                    .map_err(|e| format!("asking the VM for its element classes: {e}"))
+            };
+            match vm_hotconfig_data(&words, classes) {
+                Ok(data) => Request::WriteData(control::HOTCONFIG.into(), data),
+                Err(e) => {
+                    eprint!("{e}");
+                    return ExitCode::FAILURE;
+                }
+            }
+        }
         CtlOp::Hotconfig { words } => match hotconfig_text(&words) {
             Ok((text, file)) => {
                 renamed = file;
