@@ -263,7 +263,11 @@ fn ipv4_frame(proto: u8, l4: &[u8]) -> Vec<u8> {
 }
 
 fn udp_frame(dst_port: u16, payload: &[u8]) -> Vec<u8> {
-    let mut udp = vec![0x30, 0x39];
+    udp_frame_from(12345, dst_port, payload)
+}
+
+fn udp_frame_from(src_port: u16, dst_port: u16, payload: &[u8]) -> Vec<u8> {
+    let mut udp = src_port.to_be_bytes().to_vec();
     udp.extend_from_slice(&dst_port.to_be_bytes());
     udp.extend_from_slice(&((8 + payload.len()) as u16).to_be_bytes());
     udp.extend_from_slice(&[0, 0]); // no checksum (allowed over IPv4)
@@ -1231,4 +1235,208 @@ fn an_image_finds_its_nics_without_virtio_mmio_entries_on_the_command_line() {
     }
     let got = receive_all(&out1, allowed.len(), Duration::from_secs(10));
     assert_eq!(got, allowed, "the allowed frames, eth0 -> eth1, in order");
+}
+
+/// A counting firewall with a NAT: UDP to port 7 passes from eth0 to eth1 with its source
+/// rewritten to 21.0.0.1; `$RULE` is the filter's. For the `hotconfig` test.
+const NAT_FIREWALL: &str = "\
+FromDevice(0)
+  -> c_in :: Counter
+  -> cl :: Classifier(12/0800, -)
+  -> Strip(14)
+  -> CheckIPHeader
+  -> filter :: IPFilter(allow $RULE, deny all)
+  -> rw :: IPRewriter(pattern 21.0.0.1 1024-65535 - - 0 1, drop)
+  -> Unstrip(14)
+  -> c_out :: Counter
+  -> ToDevice(1);
+cl[1] -> c_other :: Counter -> Discard;
+Idle -> [1] rw [1] -> Discard;
+";
+
+/// The source port the NAT gave a frame that left eth1 (UDP over IPv4, no options).
+fn nat_source(frame: &[u8]) -> ([u8; 4], u16) {
+    let ip: [u8; 4] = frame[26..30].try_into().unwrap();
+    (ip, u16::from_be_bytes([frame[34], frame[35]]))
+}
+
+/// `rw.udp_table`'s entry for the flow from 192.0.2.1:`sport` to 192.0.2.2:`dport`,
+/// without its expiry (the table lists in Click's hash order: found by its key).
+fn udp_mapping(vm: &Vm, sport: u16, dport: u16) -> String {
+    let table = vm.read("rw.udp_table");
+    let key = format!("(192.0.2.1, {sport}, 192.0.2.2, {dport}) =>");
+    let line = table
+        .lines()
+        .find(|l| l.starts_with(&key))
+        .unwrap_or_else(|| panic!("no mapping {key} in\n{table}"));
+    line.split_once(" exp")
+        .map_or(line, |(entry, _)| entry)
+        .to_string()
+}
+
+fn ctl_hotconfig(vm: &Vm, file: &Path) -> Output {
+    sluice(&[
+        "ctl",
+        "--timeout",
+        "30s",
+        vm.control.to_str().unwrap(),
+        "hotconfig",
+        file.to_str().unwrap(),
+    ])
+}
+
+#[test]
+#[ignore = "needs QEMU: the VM tier, run by scripts/test (cargo test -- --include-ignored)"]
+fn hotconfig_in_a_vm_keeps_counts_mappings_and_traffic_and_refuses_what_it_cannot_run() {
+    let image = image(
+        "nat-firewall",
+        &NAT_FIREWALL.replace("$RULE", "udp && dst port 7"),
+    );
+    let dir = work_dir();
+    let write = |name: &str, text: &str| {
+        let p = dir.join(format!("{}-{name}", unique_name("hot")));
+        std::fs::write(&p, text).unwrap();
+        p
+    };
+    let (nics, feed, in0, out1) = two_nics();
+    let vm = Vm::boot(&image, &nics, &[]);
+    let send = |f: &[u8]| {
+        feed.send_to(f, ("127.0.0.1", in0)).unwrap();
+    };
+
+    // Two flows to port 7, one frame each: two mappings. One to port 9: denied.
+    send(&udp_frame_from(4001, 7, b"first flow"));
+    send(&udp_frame_from(4002, 7, b"second flow"));
+    send(&udp_frame_from(4003, 9, b"denied for now"));
+    let got = receive_all(&out1, 2, Duration::from_secs(10));
+    assert_eq!(got.len(), 2, "the two frames to port 7");
+    let second = nat_source(&got[1]);
+    assert_eq!(second.0, [21, 0, 0, 1]);
+    let mapping = udp_mapping(&vm, 4002, 7);
+    assert!(
+        mapping.contains(&format!("=> (21.0.0.1, {}, ", second.1)),
+        "{mapping}"
+    );
+    assert_eq!(vm.read_u64("c_in.count"), 3);
+
+    // A steady stream of the second flow while the configuration is replaced: every
+    // frame comes out, in order, with the NAT's mapping from before the swap.
+    let new = write(
+        "new.click",
+        &NAT_FIREWALL.replace("$RULE", "udp && (dst port 7 or dst port 9)"),
+    );
+    const STREAM: usize = 300;
+    // Read as they come: a socket buffer holds only a few hundred small datagrams.
+    let receiver = {
+        let out1 = out1.try_clone().unwrap();
+        std::thread::spawn(move || receive_all(&out1, STREAM, Duration::from_secs(30)))
+    };
+    let (sent_tx, sent_rx) = mpsc::channel();
+    let sender = {
+        let feed = feed.try_clone().unwrap();
+        std::thread::spawn(move || {
+            for i in 0..STREAM {
+                let payload = format!("stream {i:04}");
+                feed.send_to(
+                    &udp_frame_from(4002, 7, payload.as_bytes()),
+                    ("127.0.0.1", in0),
+                )
+                .unwrap();
+                if i == STREAM / 3 {
+                    sent_tx.send(()).unwrap();
+                }
+                std::thread::sleep(Duration::from_millis(3));
+            }
+        })
+    };
+    sent_rx.recv().unwrap();
+    let start = Instant::now();
+    let out = ctl_hotconfig(&vm, &new);
+    let took = start.elapsed();
+    assert!(out.status.success(), "hotconfig: {}", text(&out.stderr));
+    println!("sluice ctl VM hotconfig took {took:?}");
+    sender.join().unwrap();
+    let got = receiver.join().unwrap();
+    let payloads: Vec<String> = got.iter().map(|f| text(&f[42..])).collect();
+    let expected: Vec<String> = (0..STREAM).map(|i| format!("stream {i:04}")).collect();
+    assert_eq!(payloads, expected, "every frame of the stream, in order");
+    for f in &got {
+        assert_eq!(nat_source(f), second, "the mapping from before the swap");
+    }
+    assert_eq!(udp_mapping(&vm, 4002, 7), mapping);
+    assert!(
+        vm.read("config").contains("dst port 9"),
+        "the new configuration runs"
+    );
+    // Counters went on counting.
+    assert_eq!(vm.read_u64("c_in.count"), 3 + STREAM as u64);
+    assert_eq!(vm.read_u64("c_out.count"), 2 + STREAM as u64);
+
+    // The new rule: port 9 passes now.
+    send(&udp_frame_from(4003, 9, b"allowed now"));
+    let got = receive_all(&out1, 1, Duration::from_secs(10));
+    assert_eq!(got.len(), 1, "the frame to port 9");
+    assert_eq!(text(&got[0][42..]), "allowed now");
+    let config = vm.read("config");
+
+    // What the old configuration must survive, each followed by a frame it forwards.
+    let forwards = |what: &str| {
+        send(&udp_frame_from(4001, 7, what.as_bytes()));
+        let got = receive_all(&out1, 1, Duration::from_secs(10));
+        assert_eq!(got.len(), 1, "forwarding after {what}");
+        assert_eq!(text(&got[0][42..]), what);
+        assert_eq!(vm.read("config"), config, "after {what}");
+    };
+    // A class the image does not carry: refused on the host, naming it.
+    let queue = write(
+        "queue.click",
+        "FromDevice(0) -> c_in :: Counter -> q :: Queue(10) -> ToDevice(1);\n",
+    );
+    let out = ctl_hotconfig(&vm, &queue);
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("the VM's image has no element class Queue (q)") && err.contains("IPRewriter"),
+        "{err}"
+    );
+    forwards("after the class it lacks");
+    // A malformed file: refused on the host with `sluice check`'s diagnostics.
+    let bad = write("bad.click", "FromDevice(0) -> c_in :: Counter -> ;\n");
+    let out = ctl_hotconfig(&vm, &bad);
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(err.contains("bad.click:1:") && err.contains('^'), "{err}");
+    forwards("after a malformed file");
+    // One that only the guest can refuse (the VM has two NICs): its reason comes back.
+    let nic = write(
+        "nic.click",
+        "FromDevice(0) -> c_in :: Counter -> ToDevice(5);\n",
+    );
+    let out = ctl_hotconfig(&vm, &nic);
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("520") && err.contains("no device '5' (this platform has eth0, eth1)"),
+        "{err}"
+    );
+    forwards("after a configuration the guest refused");
+    // Text written to the VM's hotconfig is not a prepared configuration.
+    let out = sluice(&[
+        "ctl",
+        vm.control.to_str().unwrap(),
+        "write",
+        "hotconfig",
+        "x",
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("bad magic"),
+        "{}",
+        text(&out.stderr)
+    );
+    forwards("after text written to hotconfig");
+    assert_eq!(vm.read_u64("c_in.count"), 3 + STREAM as u64 + 5);
+
+    let (status, console) = vm.stop();
+    assert!(status.success(), "{status}: {console}");
 }

@@ -209,7 +209,7 @@ impl PreparedConfig {
     /// Decodes and validates an encoded configuration (see the module documentation).
     pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
         if bytes.len() < HEADER_LEN {
-            if bytes.len() >= 4 && bytes[..4] != MAGIC {
+            if !MAGIC.starts_with(&bytes[..bytes.len().min(MAGIC.len())]) {
                 return Err(DecodeError::BadMagic);
             }
             return Err(DecodeError::TooShort(bytes.len()));
@@ -486,6 +486,7 @@ mod tests {
                 _ => panic!("{n} bytes: {e:?}"),
             }
         }
+        assert_eq!(PreparedConfig::decode(b"x"), Err(DecodeError::BadMagic));
         let mut longer = bytes.clone();
         longer.push(0);
         assert_eq!(
