@@ -238,8 +238,9 @@ fn nic<'a>(name: &str, nics: &'a [Rc<NicInfo>]) -> Option<&'a NicInfo> {
 /// Reads `path` from the router, then from the interfaces and the platform's globals.
 fn read_handler(path: &str, handlers: &Handlers<'_>) -> Result<String, HandlerError> {
     if path == "classes" {
-        let mut names: Vec<&str> = handlers.classes.iter().map(|c| c.name).collect();
-        names.sort_unstable();
+        let mut names = sluice_dataplane::sluice_config::heap_sorted(
+            handlers.classes.iter().map(|c| c.name).collect(),
+        );
         names.dedup();
         return Ok(names.iter().map(|n| format!("{n}\n")).collect());
     }

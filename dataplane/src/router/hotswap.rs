@@ -9,7 +9,6 @@
 //! graph are those its elements hold (queues), which their successors take over.
 
 use alloc::boxed::Box;
-use alloc::collections::BTreeMap;
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -120,20 +119,24 @@ impl Router {
     /// Lets each element take the state of `old`'s element of the same name, in
     /// initialization order.
     fn take_state_from(&mut self, old: &mut Router) -> Vec<String> {
-        let by_name: BTreeMap<String, usize> = old
-            .core
-            .nodes
-            .iter()
-            .enumerate()
-            .map(|(i, n)| (n.name.clone(), i))
-            .collect();
+        // Names sorted with their positions, searched by bisection: a map type would add
+        // kilobytes of code to VM images, which swap configurations too.
+        let by_name: Vec<(String, usize)> = sluice_config::heap_sorted(
+            old.core
+                .nodes
+                .iter()
+                .enumerate()
+                .map(|(i, n)| (n.name.clone(), i))
+                .collect(),
+        );
         let (mut order, rest): (Vec<usize>, Vec<usize>) = (0..self.core.nodes.len())
             .partition(|&i| self.core.nodes[i].element.get_mut().initialize_first());
         order.extend(rest);
         let mut warnings = Vec::new();
         for i in order {
             let node = &mut self.core.nodes[i];
-            let Some(&j) = by_name.get(&node.name) else {
+            let at = by_name.partition_point(|(name, _)| *name < node.name);
+            let Some(&(_, j)) = by_name.get(at).filter(|(name, _)| *name == node.name) else {
                 continue;
             };
             let old_node = &mut old.core.nodes[j];
