@@ -247,44 +247,45 @@ impl PreparedConfig {
 
     fn decode_payload(payload: &[u8]) -> Result<Self, String> {
         let mut r = Reader { bytes: payload };
-        let name = r.str("the configuration's name")?;
-        let text = match r.u8("the text flag")? {
+        let name = field(r.str(), &|| "the configuration's name".into())?;
+        let text = match field(r.u8(), &|| "the text flag".into())? {
             0 => None,
-            1 => Some(r.str("the configuration text")?),
+            1 => Some(field(r.str(), &|| "the configuration text".into())?),
             x => return Err(format!("text flag {x} (0 or 1)")),
         };
-        let n = r.count("the element count")?;
+        let n = field(r.count(), &|| "the element count".into())?;
         let mut elements = Vec::new();
         for i in 0..n {
-            let what = |field: &str| format!("element {i}'s {field}");
+            let what = |f: &'static str| move || format!("element {i}'s {f}");
             elements.push(FlatElement {
-                name: r.str(&what("name"))?,
-                class: r.str(&what("class"))?,
-                config: r.str(&what("configuration"))?,
-                span: r.span(&what("span"))?,
-                config_span: r.span(&what("configuration span"))?,
+                name: field(r.str(), &what("name"))?,
+                class: field(r.str(), &what("class"))?,
+                config: field(r.str(), &what("configuration"))?,
+                span: field(r.span(), &what("span"))?,
+                config_span: field(r.span(), &what("configuration span"))?,
             });
         }
-        let n = r.count("the connection count")?;
+        let n = field(r.count(), &|| "the connection count".into())?;
         let mut connections = Vec::new();
         for i in 0..n {
-            let what = format!("connection {i}");
+            let what = || format!("connection {i}");
             let [from, from_port, to, to_port] = [
-                r.count(&what)?,
-                r.count(&what)?,
-                r.count(&what)?,
-                r.count(&what)?,
+                field(r.count(), &what)?,
+                field(r.count(), &what)?,
+                field(r.count(), &what)?,
+                field(r.count(), &what)?,
             ];
             for e in [from, to] {
                 if e >= elements.len() {
                     return Err(format!(
-                        "{what} names element {e}, but there are {}",
+                        "{} names element {e}, but there are {}",
+                        what(),
                         elements.len()
                     ));
                 }
             }
             if from_port > MAX_PORT || to_port > MAX_PORT {
-                return Err(format!("{what}: port beyond {MAX_PORT}"));
+                return Err(format!("{}: port beyond {MAX_PORT}", what()));
             }
             connections.push(FlatConnection {
                 from,
@@ -293,12 +294,12 @@ impl PreparedConfig {
                 to_port,
             });
         }
-        let n = r.count("the requirement count")?;
+        let n = field(r.count(), &|| "the requirement count".into())?;
         let mut requirements = Vec::new();
         for i in 0..n {
-            requirements.push(r.str(&format!("requirement {i}"))?);
+            requirements.push(field(r.str(), &|| format!("requirement {i}"))?);
         }
-        let n = r.count("the prepared count")?;
+        let n = field(r.count(), &|| "the prepared count".into())?;
         if n != 0 && n != elements.len() {
             return Err(format!(
                 "prepared bytes for {n} elements, but there are {}",
@@ -307,11 +308,11 @@ impl PreparedConfig {
         }
         let mut prepared = Vec::new();
         for i in 0..n {
-            let what = format!("element {i}'s prepared bytes");
-            prepared.push(match r.u8(&what)? {
+            let what = || format!("element {i}'s prepared bytes");
+            prepared.push(match field(r.u8(), &what)? {
                 0 => None,
-                1 => Some(r.bytes(&what)?.to_vec()),
-                x => return Err(format!("{what}: flag {x} (0 or 1)")),
+                1 => Some(field(r.bytes(), &what)?.to_vec()),
+                x => return Err(format!("{}: flag {x} (0 or 1)", what())),
             });
         }
         if !r.bytes.is_empty() {
@@ -368,48 +369,68 @@ impl Writer {
     }
 }
 
+/// What went wrong reading one field; the caller names the field ([`field`]).
+enum FieldError {
+    /// The payload ends inside it.
+    Ends,
+    /// A string that is not UTF-8.
+    NotUtf8,
+}
+
+/// `r`, with a failure described as the field `what` names: formatted only on failure.
+fn field<T>(r: Result<T, FieldError>, what: &dyn Fn() -> String) -> Result<T, String> {
+    r.map_err(|e| describe(e, what))
+}
+
+fn describe(e: FieldError, what: &dyn Fn() -> String) -> String {
+    match e {
+        FieldError::Ends => format!("it ends inside {}", what()),
+        FieldError::NotUtf8 => format!("{} is not UTF-8", what()),
+    }
+}
+
 struct Reader<'a> {
     bytes: &'a [u8],
 }
 
 impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize, what: &str) -> Result<&'a [u8], String> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], FieldError> {
         if self.bytes.len() < n {
-            return Err(format!("it ends inside {what}"));
+            return Err(FieldError::Ends);
         }
         let (head, rest) = self.bytes.split_at(n);
         self.bytes = rest;
         Ok(head)
     }
-    fn u8(&mut self, what: &str) -> Result<u8, String> {
-        Ok(self.take(1, what)?[0])
+    fn u8(&mut self) -> Result<u8, FieldError> {
+        Ok(self.take(1)?[0])
     }
-    fn u16(&mut self, what: &str) -> Result<u16, String> {
-        let b = self.take(2, what)?;
+    fn u16(&mut self) -> Result<u16, FieldError> {
+        let b = self.take(2)?;
         Ok(u16::from_le_bytes([b[0], b[1]]))
     }
-    fn u32(&mut self, what: &str) -> Result<u32, String> {
-        let b = self.take(4, what)?;
+    fn u32(&mut self) -> Result<u32, FieldError> {
+        let b = self.take(4)?;
         Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
     }
-    fn count(&mut self, what: &str) -> Result<usize, String> {
-        self.u32(what).map(|n| n as usize)
+    fn count(&mut self) -> Result<usize, FieldError> {
+        self.u32().map(|n| n as usize)
     }
-    fn bytes(&mut self, what: &str) -> Result<&'a [u8], String> {
-        let n = self.count(what)?;
-        self.take(n, what)
+    fn bytes(&mut self) -> Result<&'a [u8], FieldError> {
+        let n = self.count()?;
+        self.take(n)
     }
-    fn str(&mut self, what: &str) -> Result<String, String> {
-        let b = self.bytes(what)?;
+    fn str(&mut self) -> Result<String, FieldError> {
+        let b = self.bytes()?;
         core::str::from_utf8(b)
             .map(String::from)
-            .map_err(|_| format!("{what} is not UTF-8"))
+            .map_err(|_| FieldError::NotUtf8)
     }
-    fn span(&mut self, what: &str) -> Result<Span, String> {
+    fn span(&mut self) -> Result<Span, FieldError> {
         Ok(Span {
-            file: self.u16(what)?,
-            start: self.u32(what)?,
-            end: self.u32(what)?,
+            file: self.u16()?,
+            start: self.u32()?,
+            end: self.u32()?,
         })
     }
 }
