@@ -515,3 +515,64 @@ pub fn ctl(args: CtlArgs) -> ExitCode {
         Err(e) => fail("ctl", e),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sluice_dataplane::prepared::PreparedConfig;
+
+    const FILTER: &str = "FromDevice(0) -> f :: IPFilter(allow udp, deny all) -> ToDevice(1);\n";
+
+    fn file(name: &str, text: &str) -> String {
+        let dir = std::env::temp_dir().join(format!("sluice-ctl-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        path.to_str().unwrap().to_string()
+    }
+
+    #[test]
+    fn a_vm_gets_the_configuration_prepared_as_an_image_embeds_it() {
+        let f = file("filter.click", FILTER);
+        let classes = || Ok("FromDevice\nIPFilter\nToDevice\n".to_string());
+        let data = vm_hotconfig_data(&[f], classes).expect("prepared");
+        let config = PreparedConfig::decode(&data).expect("decodes");
+        assert_eq!(config.name, "filter.click (flattened)");
+        let names: Vec<&str> = config
+            .graph
+            .elements
+            .iter()
+            .map(|e| e.name.as_str())
+            .collect();
+        assert_eq!(names, ["FromDevice@1", "f", "ToDevice@3"]);
+        // The filter's program, compiled here: the image has no pattern compiler.
+        assert!(config.prepared[1].is_some(), "{:?}", config.prepared);
+        assert_eq!(
+            config.text,
+            sluice_dataplane::sluice_config::unparse(&config.graph)
+        );
+    }
+
+    #[test]
+    fn classes_the_image_lacks_are_refused_by_name_before_anything_is_sent() {
+        let f = file(
+            "queue.click",
+            "FromDevice(0) -> q :: Queue -> ToDevice(1);\n",
+        );
+        let classes = || Ok("FromDevice\nToDevice\n".to_string());
+        let err = vm_hotconfig_data(std::slice::from_ref(&f), classes).expect_err("refused");
+        assert!(
+            err.contains("queue.click: the VM's image has no element class Queue (q);"),
+            "{err}"
+        );
+        assert!(err.contains("(FromDevice, ToDevice)"), "{err}");
+        // A file with errors is refused before the VM is asked anything.
+        let bad = file("bad.click", "FromDevice(0) -> ;\n");
+        let err = vm_hotconfig_data(&[bad], || panic!("the VM was asked")).expect_err("bad");
+        assert!(err.contains("bad.click:1:"), "{err}");
+        // Host-only classes are refused as `sluice build` refuses them.
+        let host = file("host.click", "FromDump(x.pcap) -> Discard;\n");
+        let err = vm_hotconfig_data(&[host], || panic!("the VM was asked")).expect_err("host");
+        assert!(err.contains("run only on the host"), "{err}");
+    }
+}
