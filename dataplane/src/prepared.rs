@@ -256,14 +256,7 @@ impl PreparedConfig {
         let n = field(r.count(), &|| "the element count".into())?;
         let mut elements = Vec::new();
         for i in 0..n {
-            let what = |f: &'static str| move || format!("element {i}'s {f}");
-            elements.push(FlatElement {
-                name: field(r.str(), &what("name"))?,
-                class: field(r.str(), &what("class"))?,
-                config: field(r.str(), &what("configuration"))?,
-                span: field(r.span(), &what("span"))?,
-                config_span: field(r.span(), &what("configuration span"))?,
-            });
+            elements.push(r.element(i)?);
         }
         let n = field(r.count(), &|| "the connection count".into())?;
         let mut connections = Vec::new();
@@ -425,6 +418,18 @@ impl<'a> Reader<'a> {
         core::str::from_utf8(b)
             .map(String::from)
             .map_err(|_| FieldError::NotUtf8)
+    }
+    /// Element `i`. Not inlined: one copy of its many early returns.
+    #[inline(never)]
+    fn element(&mut self, i: usize) -> Result<FlatElement, String> {
+        let what = |f: &'static str| move || format!("element {i}'s {f}");
+        Ok(FlatElement {
+            name: field(self.str(), &what("name"))?,
+            class: field(self.str(), &what("class"))?,
+            config: field(self.str(), &what("configuration"))?,
+            span: field(self.span(), &what("span"))?,
+            config_span: field(self.span(), &what("configuration span"))?,
+        })
     }
     fn span(&mut self) -> Result<Span, FieldError> {
         Ok(Span {
