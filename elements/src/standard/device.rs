@@ -26,6 +26,10 @@
 //! device's counters: `rx_packets`, `rx_bytes`, `rx_dropped`, `tx_packets`, `tx_bytes`,
 //! `tx_dropped`, `tx_ring_full` (r; as of the element's last task run).
 //!
+//! **Hot reconfiguration:** a FromDevice that replaces one of the same name through
+//! `hotconfig` goes on from its `count`. The device itself is not touched: frames that
+//! arrive during the swap wait in it for the new graph.
+//!
 //! **Example:** `FromDevice(0) -> Queue -> ToDevice(1)`
 //!
 //! **Differences from Click:** BURST counts batches of up to 32: a run receives whole
@@ -56,10 +60,16 @@
 //! waiting for the device), `reset_counts` (w), and the device's counters as for
 //! FromDevice.
 //!
+//! **Hot reconfiguration:** a ToDevice that replaces one of the same name through
+//! `hotconfig` goes on from its `count` and `drops` and sends the packets still waiting for
+//! the device first; if it names another device, those packets are dropped with a warning.
+//!
 //! **Example:** `FromDevice(0) -> Queue -> ToDevice(1)`
 
 use alloc::boxed::Box;
+use alloc::format;
 use alloc::string::{String, ToString};
+use alloc::vec::Vec;
 
 use sluice_config::args::Args;
 use sluice_dataplane::device::DeviceId;
@@ -153,6 +163,13 @@ fn make_from(a: &mut Args<'_>, _: &ConfigContext<'_>) -> Option<Box<dyn Element>
 
 impl Element for From {
     fn push(&mut self, _: &mut Context<'_>, _: usize, _: Batch) {}
+
+    fn take_state(&mut self, old: &mut dyn Element, _: &mut Vec<String>) {
+        if let Some(old) = old.downcast_mut::<From>() {
+            self.count = old.count;
+            self.stats = old.stats;
+        }
+    }
 
     fn initialize(&mut self, ctx: &mut InitContext<'_>) -> Result<(), String> {
         self.dev = ctx.device(&self.devname)?;
@@ -298,6 +315,30 @@ impl Element for To {
                 drop(e);
                 self.drops += 1;
             }
+        }
+    }
+
+    fn take_state(&mut self, old: &mut dyn Element, warnings: &mut Vec<String>) {
+        let Some(old) = old.downcast_mut::<To>() else {
+            return;
+        };
+        self.count = old.count;
+        self.drops = old.drops;
+        self.stats = old.stats;
+        // Frames the device could not take yet go out first, to the device they were for.
+        let waiting = core::mem::take(&mut old.pending);
+        if waiting.is_empty() {
+            return;
+        }
+        if old.dev == self.dev {
+            self.pending = waiting;
+        } else {
+            warnings.push(format!(
+                "{} packets waiting for {} dropped: it now sends to {}",
+                waiting.len(),
+                old.devname,
+                self.devname
+            ));
         }
     }
 
@@ -460,6 +501,34 @@ mod tests {
         assert_eq!(r.read_handler("td.drops").unwrap(), "0");
         assert_eq!(r.read_handler("td.tx_packets").unwrap(), "10");
         assert_eq!(b.pool.stats().free, 64);
+    }
+
+    #[test]
+    fn hotconfig_keeps_counts_and_the_frames_waiting_for_the_device() {
+        let b = Bench::new().pool(128, 2);
+        let mut d = dev("eth0", 1);
+        d.tx_ring = 3;
+        let wire = d.wire();
+        let g = |config: &str| {
+            graph(
+                &[("i", "Idle", ""), ("td", "ToDevice", config)],
+                &[(0, 0, 1, 0)],
+            )
+        };
+        let mut r = b
+            .router_with(&g("eth0"), vec![Box::new(d) as Box<dyn NetDevice>])
+            .unwrap();
+        let frames: Vec<&[u8]> = vec![b"abc"; 20];
+        r.push_to("td", 0, b.batch(&frames)).unwrap();
+        assert_eq!(r.read_handler("td.pending").unwrap(), "17");
+        let warnings = hotswap(&mut r, &g("eth0, BURST 8")).unwrap();
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(r.read_handler("td.pending").unwrap(), "17");
+        assert_eq!(r.read_handler("td.count").unwrap(), "3");
+        r.run_rounds(10);
+        assert_eq!(wire.borrow().from_device.len(), 20, "every frame sent");
+        assert_eq!(r.read_handler("td.count").unwrap(), "20");
+        assert_eq!(b.pool.stats().free, 128);
     }
 
     #[test]
