@@ -14,13 +14,15 @@
 //! lowest latency under TCG); the default is `idle=halt`. When the interrupt controllers
 //! cannot be set up the loop polls and says why at boot.
 
+use alloc::format;
 use alloc::rc::Rc;
+use alloc::string::String;
 use core::cell::Cell;
 use core::time::Duration;
 
 use sluice_dataplane::Router;
 
-use crate::arch::apic::Interrupts;
+use crate::arch::apic::{Interrupts, Trigger};
 use crate::arch::rdtsc;
 use crate::clock;
 use crate::net::NicInfo;
@@ -95,15 +97,19 @@ impl Idle {
         }
     }
 
-    fn interrupts(
-        tsc_khz: u64,
-        nics: &[Rc<NicInfo>],
-    ) -> Result<Interrupts, crate::arch::apic::Error> {
-        let interrupts = Interrupts::init(tsc_khz)?;
+    fn interrupts(tsc_khz: u64, nics: &[Rc<NicInfo>]) -> Result<Interrupts, String> {
+        let interrupts = Interrupts::init(tsc_khz).map_err(|e| format!("{e}"))?;
         for nic in nics {
-            interrupts.route(nic.irq)?;
+            let gsi = nic
+                .irq
+                .ok_or_else(|| format!("{} has no interrupt line", nic.name))?;
+            interrupts
+                .route(gsi, nic.trigger)
+                .map_err(|e| format!("{}: {e}", nic.name))?;
         }
-        interrupts.route(CONTROL_IRQ)?;
+        interrupts
+            .route(CONTROL_IRQ, Trigger::Edge)
+            .map_err(|e| format!("control channel: {e}"))?;
         Ok(interrupts)
     }
 

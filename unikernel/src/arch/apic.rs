@@ -7,11 +7,24 @@
 //! with the interrupt flag clear again, to the instruction after the `hlt`. Handlers do
 //! nothing else: the main loop polls whatever woke it.
 //!
-//! **Lines.** Device lines are programmed edge-triggered, active high: virtio-mmio raises
-//! its line while its interrupt status is non-zero and the driver acknowledges it before it
-//! looks at its rings one last time (see `NetDevice::arm_wakeup`); the 16550 raises its line
-//! while received data waits and the control channel drains it. Either way a new event after
-//! the last look is a new edge.
+//! **Lines.** A line is routed with its [`Trigger`] mode, active high. virtio-mmio lines and
+//! the 16550's are edge-triggered: virtio-mmio raises its line while its interrupt status is
+//! non-zero and the driver acknowledges it before it looks at its rings one last time (see
+//! `NetDevice::arm_wakeup`); the 16550 raises its line while received data waits and the
+//! control channel drains it. Either way a new event after the last look is a new edge. PCI
+//! INTx lines are level-triggered, because PCI functions share them (on q35 every NIC behind
+//! the root ports of one slot raises the same line): with edge triggering, a function that
+//! asserts the line while another still holds it up makes no edge, and the CPU could sleep
+//! through it. A level-triggered line that is still up after the end of interrupt is
+//! delivered again, so at worst the CPU wakes once more than it needs to. Level-triggered
+//! lines get a vector of their own ([`LEVEL_VECTOR`]): the local APIC remembers the trigger
+//! mode per vector, and an edge accepted on the same vector would make it skip the end of
+//! interrupt the I/O APIC waits for before it delivers the line again.
+//!
+//! **Legacy PIC.** Firmware (SeaBIOS on q35) leaves the local APIC's LINT0 in virtual-wire
+//! mode, passing the 8259 PIC's interrupts through with the vectors the firmware gave them
+//! (the PIT's timer on vector 8, the double-fault vector). [`Interrupts::init`] masks LINT0;
+//! the I/O APIC's pins carry every line the kernel uses.
 //!
 //! **Timer.** TSC-deadline mode where the CPU has it (KVM's `-cpu host`), else one-shot mode
 //! with divide-by-16 (QEMU's default CPU under TCG), its rate measured against the TSC: the
@@ -33,8 +46,11 @@ use super::rdtsc;
 
 /// The local APIC timer's vector.
 pub const TIMER_VECTOR: u8 = 0x20;
-/// The vector every device line is routed to: the handler only wakes the CPU, so one does.
+/// The vector every edge-triggered device line is routed to: the handler only wakes the
+/// CPU, so one does.
 pub const DEVICE_VECTOR: u8 = 0x30;
+/// The vector of level-triggered device lines (see the module docs).
+pub const LEVEL_VECTOR: u8 = 0x31;
 /// The local APIC's spurious-interrupt vector (no end-of-interrupt for it).
 pub const SPURIOUS_VECTOR: u8 = 0xff;
 
@@ -53,6 +69,7 @@ mod reg {
     pub const EOI: usize = 0xb0;
     pub const SPURIOUS: usize = 0xf0;
     pub const LVT_TIMER: usize = 0x320;
+    pub const LVT_LINT0: usize = 0x350;
     pub const INITIAL_COUNT: usize = 0x380;
     pub const CURRENT_COUNT: usize = 0x390;
     pub const DIVIDE: usize = 0x3e0;
@@ -61,6 +78,8 @@ mod reg {
 const SPURIOUS_APIC_ENABLE: u32 = 1 << 8;
 const LVT_MASKED: u32 = 1 << 16;
 const LVT_TSC_DEADLINE: u32 = 0b10 << 17;
+/// Redirection entry: level-triggered (else edge).
+const REDIRECTION_LEVEL: u32 = 1 << 15;
 const DIVIDE_BY_16: u32 = 0b0011;
 
 /// The first I/O APIC, GSIs 0-23.
@@ -80,6 +99,15 @@ const CALIBRATION_US: u64 = 1000;
 /// interrupt round trip takes longer, and a one-shot count measured a little fast wakes
 /// the CPU just short of its deadline.
 const SPIN_BELOW_US: u64 = 50;
+
+/// How a device signals on its interrupt line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trigger {
+    /// An event is a rising edge (virtio-mmio, ISA devices).
+    Edge,
+    /// The line is up while an event waits (PCI INTx, possibly shared).
+    Level,
+}
 
 /// Why interrupts cannot be used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -141,6 +169,7 @@ impl Interrupts {
         me.apic_id = me.read(reg::ID) >> 24;
         EOI_REGISTER.store(phys + reg::EOI as u64, Ordering::Relaxed);
         me.write(reg::TASK_PRIORITY, 0);
+        me.write(reg::LVT_LINT0, LVT_MASKED);
         me.write(
             reg::SPURIOUS,
             SPURIOUS_APIC_ENABLE | u32::from(SPURIOUS_VECTOR),
@@ -168,8 +197,8 @@ impl Interrupts {
         }
     }
 
-    /// Routes `gsi` to this CPU, edge-triggered, active high.
-    pub fn route(&self, gsi: u32) -> Result<(), Error> {
+    /// Routes `gsi` to this CPU, active high, triggered as `trigger` says.
+    pub fn route(&self, gsi: u32, trigger: Trigger) -> Result<(), Error> {
         let (base, pin) = if gsi < IOAPIC1_FIRST_GSI {
             (IOAPIC0, gsi)
         } else {
@@ -185,8 +214,14 @@ impl Interrupts {
         }
         let entry = IOAPIC_REDIRECTION + 2 * pin;
         ioapic.write(entry + 1, self.apic_id << 24);
-        // Fixed delivery, physical destination, active high, edge, unmasked.
-        ioapic.write(entry, u32::from(DEVICE_VECTOR));
+        // Fixed delivery, physical destination, active high, unmasked.
+        ioapic.write(
+            entry,
+            match trigger {
+                Trigger::Edge => u32::from(DEVICE_VECTOR),
+                Trigger::Level => REDIRECTION_LEVEL | u32::from(LEVEL_VECTOR),
+            },
+        );
         Ok(())
     }
 

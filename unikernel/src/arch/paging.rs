@@ -23,8 +23,10 @@ use x86_64::{PhysAddr, VirtAddr};
 pub const BOOT_IDENTITY_MAP_END: u64 = 1 << 30;
 
 /// How many page tables [`map_mmio`] can create in all. Each new 2 MiB-aligned window needs
-/// one page table, and a new 1 GiB window one more.
-const PAGE_TABLE_POOL_SIZE: usize = 8;
+/// one page table, and a new 1 GiB window one more. On q35 the local APIC, the I/O APIC and
+/// each PCI bridge's memory window are windows of their own (three NICs behind root ports,
+/// as libvirt places them, take seven tables).
+const PAGE_TABLE_POOL_SIZE: usize = 10;
 
 const PAGE_SIZE: u64 = 4096;
 

@@ -1,15 +1,30 @@
-//! The VM's network interfaces: virtio-net devices on virtio-mmio transports, found on the
-//! kernel command line (or, when it names none, in the slots of QEMU's microvm machine:
-//! [`microvm`]) and driven by `sluice_drivers::virtio::VirtioNet`.
+//! The VM's network interfaces: virtio-net devices on virtio-mmio (QEMU's microvm) or on PCI
+//! (QEMU's q35), driven by `sluice_drivers::virtio::VirtioNet`. The same image runs on both:
 //!
-//! **Order and names.** QEMU's microvm gives the first `-device virtio-net-device` the
-//! highest virtio-mmio slot (0xfeb00e00, IRQ 12), the next one the slot below, and so on,
-//! and appends one `virtio_mmio.device=512@<base>:<irq>` entry per device to the kernel
-//! command line. Interfaces are therefore numbered from the highest base address down, so the
-//! launcher's first `--nic` is `eth0` = `FromDevice(0)`, the second `eth1` = `FromDevice(1)`.
-//! Devices found by probing the slots are numbered the same way, so an image names its
-//! interfaces alike whether the command line lists them or not. Entries on the command line
-//! are authoritative: when there is any, the slots are not probed.
+//! 1. `virtio_mmio.device=` entries on the kernel command line (what QEMU's microvm appends
+//!    under `sluice boot`) are authoritative: those devices, and nothing else;
+//! 2. without entries, a PCI host bridge at 00:00.0 means a PC: the virtio-net functions on
+//!    its buses ([`pci`]);
+//! 3. without either, the slots of QEMU's microvm machine are probed ([`microvm`]).
+//!
+//! **Order and names.** Interfaces are numbered in launcher order: the first `--nic` of
+//! `sluice boot` or `sluice deploy libvirt` (the first `-device`, the first `<interface>`)
+//! is `eth0` = `FromDevice(0)`, the second `eth1` = `FromDevice(1)`, and so on.
+//!
+//! - virtio-mmio: QEMU's microvm gives the first `-device virtio-net-device` the highest
+//!   virtio-mmio slot (0xfeb00e00, IRQ 12), the next one the slot below, and so on, and
+//!   appends one `virtio_mmio.device=512@<base>:<irq>` entry per device to the kernel command
+//!   line. Interfaces are therefore numbered from the highest base address down, whether the
+//!   command line lists them or the slots are probed.
+//! - PCI: lowest address first, depth first through bridges (see [`pci`]'s `topology`).
+//!   `sluice boot --machine q35` puts NIC `i` at 00:0(2+i).0 on the root bus; libvirt puts
+//!   each `<interface>` behind a PCI Express root port of its own, the ports at 00:02.0,
+//!   00:02.1, ... in the order of the XML, and the firmware numbers the buses below them in
+//!   the same order.
+//!
+//! **Wake-ups.** Each interface's [`NicInfo`] names the I/O APIC line (GSI) it raises and how
+//! ([`Trigger`]): virtio-mmio lines are edge-triggered, PCI INTx lines level-triggered (they
+//! may be shared); see `arch::apic`.
 //!
 //! **Counters.** Each interface shares its counters and the number of pool buffers its
 //! rings hold through a [`NicInfo`], which the control channel reads as the global handlers
@@ -19,6 +34,8 @@
 
 mod hal;
 pub mod microvm;
+pub mod pci;
+mod transport;
 
 use alloc::boxed::Box;
 use alloc::format;
@@ -33,7 +50,9 @@ use virtio_drivers::transport::mmio::{MmioTransport, VirtIOHeader};
 use virtio_drivers::transport::{DeviceType, Transport};
 
 pub use hal::KernelHal;
+pub use transport::NicTransport;
 
+use crate::arch::apic::Trigger;
 use crate::arch::paging;
 use crate::pvh::{Cmdline, VirtioMmioDevice};
 
@@ -42,8 +61,10 @@ use crate::pvh::{Cmdline, VirtioMmioDevice};
 pub struct NicInfo {
     pub name: String,
     pub mac: [u8; 6],
-    /// The interrupt line (GSI) the device raises.
-    pub irq: u32,
+    /// The interrupt line (GSI) the device raises; `None` when it has none (the CPU then
+    /// cannot sleep: see `idle`).
+    pub irq: Option<u32>,
+    pub trigger: Trigger,
     stats: Cell<DeviceStats>,
     metrics: Cell<VirtioNetMetrics>,
     buffers_held: Cell<usize>,
@@ -88,12 +109,12 @@ impl NicInfo {
 }
 
 /// A virtio-net interface, publishing its counters to its [`NicInfo`] after every call.
-struct Nic<T: Transport> {
-    device: VirtioNet<KernelHal, T>,
+struct Nic {
+    device: VirtioNet<KernelHal, NicTransport>,
     info: Rc<NicInfo>,
 }
 
-impl<T: Transport> Nic<T> {
+impl Nic {
     #[inline]
     fn publish(&self) {
         self.info.stats.set(self.device.stats());
@@ -102,7 +123,7 @@ impl<T: Transport> Nic<T> {
     }
 }
 
-impl<T: Transport> NetDevice for Nic<T> {
+impl NetDevice for Nic {
     fn name(&self) -> &str {
         self.device.name()
     }
@@ -146,11 +167,47 @@ pub struct Nics {
     pub info: Vec<Rc<NicInfo>>,
 }
 
-/// Brings up every virtio-net device on the command line (without entries there, every one
-/// in microvm's slots; `acpi`: the machine has ACPI, see [`microvm`]), in launcher order,
-/// with receive buffers from `pool`. A device that fails is reported and skipped.
+impl Nics {
+    fn add(&mut self, nic: Nic) {
+        self.info.push(nic.info.clone());
+        self.devices.push(Box::new(nic));
+    }
+
+    fn next_name(&self) -> String {
+        format!("eth{}", self.devices.len())
+    }
+}
+
+/// Brings up every virtio-net device (see the module docs for where they are looked for;
+/// `acpi`: the machine has ACPI, see [`microvm`]), in launcher order, with receive buffers
+/// from `pool`. A device that fails is reported and skipped.
 pub fn discover(cmdline: &Cmdline<'_>, acpi: bool, pool: &PacketPool) -> Nics {
     let listed = cmdline.virtio_mmio_devices().next().is_some();
+    let mut nics = Nics::default();
+    if !listed {
+        if let Some(functions) = pci::probe() {
+            log::debug!("PCI: {} virtio-net function(s)", functions.len());
+            for function in &functions {
+                let name = nics.next_name();
+                let trigger = Trigger::Level;
+                match pci::transport(function)
+                    .and_then(|t| open(NicTransport::Pci(t), &name, function.gsi, trigger, pool))
+                {
+                    Ok(nic) => {
+                        log::debug!(
+                            "{name}: virtio-pci {} ({:04x}), GSI {:?}",
+                            function.address,
+                            function.device_id,
+                            function.gsi
+                        );
+                        nics.add(nic);
+                    }
+                    Err(e) => log::warn!("virtio-pci {}: {e}", function.address),
+                }
+            }
+            return nics;
+        }
+    }
     let found: Vec<VirtioMmioDevice> = if listed {
         cmdline
             .virtio_mmio_devices()
@@ -166,17 +223,24 @@ pub fn discover(cmdline: &Cmdline<'_>, acpi: bool, pool: &PacketPool) -> Nics {
     };
     let slots: Vec<core::cmp::Reverse<VirtioMmioDevice>> =
         found.into_iter().map(core::cmp::Reverse).collect();
-    let mut nics = Nics::default();
     // QEMU's microvm puts the first device of its command line in the highest slot, so
     // launcher order is address order from the top (a heapsort, for its small code).
     for core::cmp::Reverse(slot) in sluice_dataplane::sluice_config::heap_sorted(slots) {
-        let name = format!("eth{}", nics.devices.len());
-        match open_mmio(&slot, &name, pool) {
-            Ok(Some(nic)) => {
-                log::debug!("{name}: virtio-mmio {:#x}, GSI {}", slot.base, slot.irq);
-                nics.info.push(nic.info.clone());
-                nics.devices.push(Box::new(nic));
-            }
+        let name = nics.next_name();
+        match mmio_transport(&slot) {
+            Ok(Some(transport)) => match open(
+                NicTransport::Mmio(transport),
+                &name,
+                Some(slot.irq),
+                Trigger::Edge,
+                pool,
+            ) {
+                Ok(nic) => {
+                    log::debug!("{name}: virtio-mmio {:#x}, GSI {}", slot.base, slot.irq);
+                    nics.add(nic);
+                }
+                Err(e) => log::warn!("virtio-mmio {:#x}: {e}", slot.base),
+            },
             Ok(None) => {}
             Err(e) => log::warn!("virtio-mmio {:#x}: {e}", slot.base),
         }
@@ -184,11 +248,8 @@ pub fn discover(cmdline: &Cmdline<'_>, acpi: bool, pool: &PacketPool) -> Nics {
     nics
 }
 
-fn open_mmio(
-    slot: &VirtioMmioDevice,
-    name: &str,
-    pool: &PacketPool,
-) -> Result<Option<Nic<MmioTransport<'static>>>, String> {
+/// The transport of the virtio-mmio device in `slot`; `None` when it is not a NIC.
+fn mmio_transport(slot: &VirtioMmioDevice) -> Result<Option<MmioTransport<'static>>, String> {
     let size = usize::try_from(slot.size).map_err(|_| "region too large".to_string())?;
     let regs = paging::map_mmio(slot.base, slot.size).map_err(|e| format!("{e}"))?;
     // SAFETY: `regs` is an uncached identity mapping of the device's whole register window,
@@ -204,16 +265,28 @@ fn open_mmio(
         );
         return Ok(None);
     }
+    Ok(Some(transport))
+}
+
+/// Brings up the NIC on `transport` as `name`, raising `irq` as `trigger` says.
+fn open(
+    transport: NicTransport,
+    name: &str,
+    irq: Option<u32>,
+    trigger: Trigger,
+    pool: &PacketPool,
+) -> Result<Nic, String> {
     let device = VirtioNet::new(transport, name, pool.clone()).map_err(|e| format!("{e}"))?;
     let info = Rc::new(NicInfo {
         name: name.into(),
         mac: device.mac(),
-        irq: slot.irq,
+        irq,
+        trigger,
         stats: Cell::new(DeviceStats::default()),
         metrics: Cell::new(VirtioNetMetrics::default()),
         buffers_held: Cell::new(0),
     });
     let nic = Nic { device, info };
     nic.publish();
-    Ok(Some(nic))
+    Ok(nic)
 }

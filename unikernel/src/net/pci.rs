@@ -1,0 +1,144 @@
+//! virtio-net functions on PCI: QEMU's `q35` machine (with `sluice boot --machine q35` or a
+//! libvirt q35 domain) and other PCs.
+//!
+//! Configuration space is read through I/O ports 0xCF8/0xCFC (configuration mechanism #1,
+//! which every PC host bridge has), so no ACPI table (MCFG) is needed to find it; a machine
+//! where no host bridge answers at 00:00.0 (microvm) has no PCI. [`topology`] finds the
+//! virtio-net functions, transitional (device id 0x1000) or modern (0x1041), in interface
+//! order, and their interrupt lines. Each is driven through its modern interface
+//! (`virtio-drivers`' [`PciTransport`], over the vendor capabilities).
+//!
+//! **Firmware.** A PVH kernel on q35 is started by SeaBIOS, which has assigned every BAR and
+//! numbered the buses behind bridges before the kernel runs; they are used as it left them. A
+//! function whose BAR has no address is reported and skipped. Memory decoding and bus
+//! mastering are turned on for each NIC and the bridges above it, and INTx is left enabled:
+//! it is what wakes a sleeping CPU (MSI-X stays off).
+
+mod topology;
+
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use virtio_drivers::transport::pci::bus::{
+    BarInfo, Command, ConfigurationAccess, DeviceFunction, PciRoot, PCI_CAP_ID_VNDR,
+};
+use virtio_drivers::transport::pci::{PciTransport, VirtioPciError};
+use x86_64::instructions::port::Port;
+
+pub use topology::{Address, Function};
+
+use super::KernelHal;
+use crate::arch::paging;
+
+/// The configuration address port: enable bit, bus, device, function, register.
+const CONFIG_ADDRESS: u16 = 0xcf8;
+/// The configuration data port: the register `CONFIG_ADDRESS` selects.
+const CONFIG_DATA: u16 = 0xcfc;
+/// Offset of the BAR number in a virtio vendor capability (`virtio_pci_cap.bar`).
+const CAP_BAR: u8 = 4;
+
+/// Configuration space through configuration mechanism #1.
+///
+/// An access is two port operations (select, then read or write), never interleaved with
+/// another: the kernel runs on one CPU, and interrupt handlers do not touch PCI.
+#[derive(Debug)]
+pub struct PortCam;
+
+impl PortCam {
+    fn select(at: DeviceFunction, offset: u8) {
+        let address = 1 << 31
+            | u32::from(at.bus) << 16
+            | u32::from(at.device & 0x1f) << 11
+            | u32::from(at.function & 0x7) << 8
+            | u32::from(offset & 0xfc);
+        // SAFETY: port 0xCF8 is the host bridge's configuration address register (or
+        // nothing, on a machine without PCI); selecting a register touches no memory.
+        unsafe { Port::<u32>::new(CONFIG_ADDRESS).write(address) };
+    }
+}
+
+impl ConfigurationAccess for PortCam {
+    fn read_word(&self, at: DeviceFunction, offset: u8) -> u32 {
+        Self::select(at, offset);
+        // SAFETY: port 0xCFC reads the register just selected (all ones where no function
+        // answers); reading configuration space touches no memory.
+        unsafe { Port::<u32>::new(CONFIG_DATA).read() }
+    }
+
+    fn write_word(&mut self, at: DeviceFunction, offset: u8, data: u32) {
+        Self::select(at, offset);
+        // SAFETY: port 0xCFC writes the register just selected; the callers (this module and
+        // `PciTransport`) only write a function's command register and size its BARs, which
+        // changes where its registers decode, never RAM.
+        unsafe { Port::<u32>::new(CONFIG_DATA).write(data) };
+    }
+
+    unsafe fn unsafe_clone(&self) -> Self {
+        PortCam
+    }
+}
+
+impl topology::ConfigRead for PortCam {
+    fn read(&self, at: Address, offset: u8) -> u32 {
+        self.read_word(device_function(at), offset)
+    }
+}
+
+fn device_function(at: Address) -> DeviceFunction {
+    DeviceFunction {
+        bus: at.bus,
+        device: at.device,
+        function: at.function,
+    }
+}
+
+/// The virtio-net functions on PCI, in interface order; `None` on a machine without PCI.
+pub fn probe() -> Option<Vec<Function>> {
+    topology::has_host_bridge(&PortCam).then(|| topology::scan(&PortCam))
+}
+
+/// Makes `function` reachable (its bridges and itself decode memory and may master the bus),
+/// maps its memory BARs and opens its virtio transport.
+pub fn transport(function: &Function) -> Result<PciTransport, String> {
+    let mut root = PciRoot::new(PortCam);
+    for bridge in &function.bridges {
+        enable(&mut root, device_function(*bridge));
+    }
+    let at = device_function(function.address);
+    // The BARs holding the virtio structures, mapped here: `PciTransport` maps its pieces of
+    // them through the HAL, which cannot fail without a panic.
+    let bars = root
+        .capabilities(at)
+        .filter(|cap| cap.id == PCI_CAP_ID_VNDR)
+        .map(|cap| PortCam.read_word(at, cap.offset + CAP_BAR) as u8)
+        .filter(|&bar| bar < 6)
+        .fold(0u8, |bars, bar| bars | 1 << bar);
+    for index in (0..6).filter(|i| bars & 1 << i != 0) {
+        let bar = root
+            .bar_info(at, index)
+            .map_err(|e| format!("BAR {index}: {e}"))?;
+        if let Some(BarInfo::Memory { address, size, .. }) = bar {
+            if address != 0 && size != 0 {
+                paging::map_mmio(address, size)
+                    .map_err(|e| format!("cannot map BAR {index} ({address:#x}+{size:#x}): {e}"))?;
+            }
+        }
+    }
+    enable(&mut root, at);
+    PciTransport::new::<KernelHal, _>(&mut root, at).map_err(|e| match e {
+        VirtioPciError::BarNotAllocated(bar) => format!(
+            "BAR {bar} has no address: the firmware did not assign it (SeaBIOS does on q35; \
+             sluice does not assign BARs itself)"
+        ),
+        other => format!("{other}"),
+    })
+}
+
+/// Turns on memory decoding and bus mastering, and makes sure INTx is not disabled.
+fn enable(root: &mut PciRoot<PortCam>, at: DeviceFunction) {
+    let (_, command) = root.get_status_command(at);
+    let command = (command | Command::MEMORY_SPACE | Command::BUS_MASTER)
+        .difference(Command::INTERRUPT_DISABLE);
+    root.set_command(at, command);
+}
