@@ -97,6 +97,8 @@ struct Vm {
     control: PathBuf,
     child: Option<Child>,
     ready: String,
+    /// What the launcher and the guest printed before the ready line.
+    boot_log: Vec<String>,
     console: mpsc::Receiver<String>,
 }
 
@@ -173,6 +175,7 @@ impl Vm {
             control,
             child: Some(child),
             ready,
+            boot_log: seen,
             console: rx,
         }
     }
@@ -502,6 +505,25 @@ fn boot_refuses_what_it_cannot_run() {
         "{}",
         text(&out.stderr)
     );
+
+    // More NICs than q35 has root-bus slots for.
+    let image = firewall();
+    let mut args = vec![
+        "boot".to_string(),
+        image.display().to_string(),
+        "--machine".into(),
+        "q35".into(),
+    ];
+    for i in 0..24 {
+        args.extend(["--nic".into(), format!("dgram:{}:9", 40000 + i)]);
+    }
+    let out = sluice(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("24 NICs: a q35 VM takes at most 23"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 #[test]
@@ -818,6 +840,85 @@ fn an_idle_vm_sleeps_yet_timers_frames_and_the_control_channel_wake_it() {
     let got = receive_all(&out1, 1, Duration::from_secs(5));
     assert_eq!(got, [frame]);
     assert_eq!(vm.read_u64("c_out.count"), 1);
+    let (status, _) = vm.stop();
+    assert!(status.success(), "sluice boot after stop: {status}");
+}
+
+#[test]
+#[ignore = "needs QEMU: the VM tier, run by scripts/test (cargo test -- --include-ignored)"]
+fn q35_runs_the_same_image_on_pci_nics_forwards_and_sleeps_when_idle() {
+    // The microvm tests' firewall image, unchanged, on a q35 PC: SeaBIOS starts it, the NICs
+    // are virtio-pci functions at 00:02.0 and 00:03.0 (launcher order), and their INTx lines
+    // wake the halted CPU.
+    let image = firewall();
+    let (nics, feed, in0, out1) = two_nics();
+    let vm = Vm::boot(
+        &image,
+        &nics,
+        &["--machine", "q35", "--append", "loglevel=debug"],
+    );
+    let log = vm.boot_log.join("\n");
+    assert!(log.contains("eth0: virtio-pci 00:02.0"), "{log}");
+    assert!(log.contains("eth1: virtio-pci 00:03.0"), "{log}");
+    assert!(!log.contains("WARN"), "{log}");
+    let pid = qemu_pid(&vm.name);
+    let cmdline = std::fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap();
+    assert!(cmdline.contains("q35,"), "{cmdline:?}");
+
+    // Frames sent after the guest has had time to halt (1 ms without frames): only the
+    // NIC's interrupt can wake it, nothing reads its control channel until they are out.
+    std::thread::sleep(Duration::from_millis(300));
+    let allowed: Vec<Vec<u8>> = (0..4u8)
+        .map(|i| udp_frame(7, &vec![i; 32 + 9 * usize::from(i)]))
+        .collect();
+    let denied = [udp_frame(53, b"dns"), tcp_frame(7)];
+    let mut sent = 0;
+    for (i, a) in allowed.iter().enumerate() {
+        for f in [a].into_iter().chain(denied.get(i)) {
+            feed.send_to(f, ("127.0.0.1", in0)).unwrap();
+            sent += 1;
+        }
+        if i == 0 {
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+    let got = receive_all(&out1, allowed.len(), Duration::from_secs(10));
+    assert_eq!(
+        got, allowed,
+        "the allowed frames, eth0 -> eth1, in order, bytes intact"
+    );
+    assert_eq!(vm.read_u64("c_in.count"), sent);
+    assert_eq!(vm.read_u64("c_out.count"), allowed.len() as u64);
+    assert_eq!(vm.read_u64("eth0.rx_packets"), sent);
+    assert_eq!(vm.read_u64("eth1.tx_packets"), allowed.len() as u64);
+    assert_eq!(vm.read("eth0.mac"), "52:54:00:12:34:50");
+    assert_eq!(vm.read("eth1.mac"), "52:54:00:12:34:51");
+    assert_eq!(vm.read("idle_mode"), "halt");
+
+    // Idle, it halts rather than polls: QEMU takes little CPU, the guest sleeps.
+    let (asleep0, cpu0, t0) = (vm.read_u64("idle_sleep_us"), cpu_ticks(pid), Instant::now());
+    std::thread::sleep(Duration::from_secs(2));
+    let (cpu1, elapsed) = (cpu_ticks(pid), t0.elapsed());
+    let asleep = vm.read_u64("idle_sleep_us") - asleep0;
+    let cpu = (cpu1 - cpu0) as f64 / clock_ticks_per_second() as f64 / elapsed.as_secs_f64();
+    println!(
+        "q35 idle over {elapsed:?}: QEMU used {:.1}% of a CPU, the guest slept {asleep} us",
+        cpu * 100.0
+    );
+    assert!(
+        cpu < 0.30,
+        "an idle q35 VM took {:.0}% of a CPU",
+        cpu * 100.0
+    );
+    assert!(
+        asleep as f64 > elapsed.as_micros() as f64 * 0.5,
+        "the guest slept only {asleep} us of {elapsed:?}"
+    );
+
+    // A frame that finds it asleep again wakes it and goes through.
+    let frame = udp_frame(7, b"wake up");
+    feed.send_to(&frame, ("127.0.0.1", in0)).unwrap();
+    assert_eq!(receive_all(&out1, 1, Duration::from_secs(5)), [frame]);
     let (status, _) = vm.stop();
     assert!(status.success(), "sluice boot after stop: {status}");
 }

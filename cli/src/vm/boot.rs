@@ -1,4 +1,11 @@
-//! `sluice boot IMAGE [--nic ...]...`: runs an image under QEMU's microvm machine.
+//! `sluice boot IMAGE [--nic ...]...`: runs an image under QEMU's microvm machine, or with
+//! `--machine q35` on a q35 PC.
+//!
+//! microvm has no firmware and no PCI: the NICs are virtio-mmio devices, which QEMU lists on
+//! the kernel command line. q35 is a PC as libvirt, OpenStack and most tooling run them:
+//! SeaBIOS starts the image, the NICs are `virtio-net-pci` functions on the root bus
+//! (NIC `i` at 00:0(2+i).0, their option ROMs off), and the guest finds them on the PCI bus.
+//! A q35 boot takes longer (the firmware runs first). The same image boots on both.
 //!
 //! The launcher checks everything it can before starting QEMU (the image's PVH note, QEMU
 //! itself, the NICs' UDP ports), picks the accelerator, passes the host's TSC frequency on
@@ -49,6 +56,10 @@ pub struct BootArgs {
     /// Accelerator: `auto` takes KVM only where it really accelerates.
     #[arg(long, value_enum, default_value_t = Accel::Auto)]
     pub accel: Accel,
+    /// The machine type: `microvm` (virtio-mmio NICs, no firmware: the fastest boot) or
+    /// `q35` (a PC with SeaBIOS and virtio-pci NICs).
+    #[arg(long, value_enum, default_value_t = Machine::Microvm)]
+    pub machine: Machine,
     /// The control socket (default `<runtime dir>/<name>.ctl`).
     #[arg(long, value_name = "PATH")]
     pub control: Option<PathBuf>,
@@ -92,6 +103,18 @@ pub enum Accel {
     /// QEMU's translator.
     Tcg,
 }
+
+/// `--machine`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Machine {
+    /// QEMU's microvm: virtio-mmio NICs, no firmware, no PCI.
+    Microvm,
+    /// A q35 PC: SeaBIOS, virtio-pci NICs.
+    Q35,
+}
+
+/// The most NICs a q35 VM takes: one per root-bus slot from 00:02 to 00:18.
+pub const Q35_MAX_NICS: usize = 23;
 
 /// `--idle`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -149,6 +172,30 @@ impl Nic {
                 format!("tap,id=n{index},ifname={ifname},script=no,downscript=no")
             }
         }
+    }
+}
+
+/// QEMU's `-machine` value: the machine type with what a network function does not use
+/// turned off.
+pub fn machine_options(machine: Machine) -> &'static str {
+    match machine {
+        Machine::Microvm => "microvm,x-option-roms=off,pit=off,pic=off,rtc=off,acpi=off",
+        // No SATA controller, SMBus, PS/2 controller, HPET or VMware port: nothing for
+        // SeaBIOS to probe, nothing for the guest to use.
+        Machine::Q35 => "q35,sata=off,smbus=off,i8042=off,hpet=off,vmport=off",
+    }
+}
+
+/// QEMU's `-device` value of NIC `index` (netdev `n<index>`): on q35 at slot 2 + `index` of
+/// the root bus, without an option ROM (SeaBIOS would run its network boot code).
+pub fn nic_device(machine: Machine, index: usize) -> String {
+    let mac = nic_mac(index);
+    match machine {
+        Machine::Microvm => format!("virtio-net-device,netdev=n{index},mac={mac}"),
+        Machine::Q35 => format!(
+            "virtio-net-pci,netdev=n{index},mac={mac},addr={:#x},romfile=",
+            2 + index
+        ),
     }
 }
 
@@ -357,6 +404,12 @@ fn launch(args: &BootArgs, started: Instant) -> Result<ExitCode, String> {
         .iter()
         .map(|s| Nic::parse(s))
         .collect::<Result<Vec<_>, _>>()?;
+    if args.machine == Machine::Q35 && nics.len() > Q35_MAX_NICS {
+        return Err(format!(
+            "{} NICs: a q35 VM takes at most {Q35_MAX_NICS} (one per PCI slot 00:02-00:18)",
+            nics.len()
+        ));
+    }
     check_ports(&nics)?;
     let (accel, why) = choose_accel(args.accel)?;
     let dir = runtime_dir().map_err(|e| format!("runtime directory: {e}"))?;
@@ -418,14 +471,14 @@ fn launch(args: &BootArgs, started: Instant) -> Result<ExitCode, String> {
     let mut command = Command::new(QEMU);
     command
         .args(["-accel", accel])
-        .args([
-            "-machine",
-            "microvm,x-option-roms=off,pit=off,pic=off,rtc=off,acpi=off",
-        ])
+        .args(["-machine", machine_options(args.machine)])
         .args(["-nodefaults", "-no-user-config", "-no-reboot"])
         .args(["-display", "none"])
-        .args(["-m", &args.mem])
-        .args(["-global", "virtio-mmio.force-legacy=false"])
+        .args(["-m", &args.mem]);
+    if args.machine == Machine::Microvm {
+        command.args(["-global", "virtio-mmio.force-legacy=false"]);
+    }
+    command
         .args(["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"])
         .arg("-kernel")
         .arg(&args.image)
@@ -443,8 +496,8 @@ fn launch(args: &BootArgs, started: Instant) -> Result<ExitCode, String> {
             command.args(["-serial", &format!("file:{}", path.display())])
         }
     };
-    // microvm has one ISA serial port of its own; the control channel is a second one at
-    // COM2's address.
+    // The console is the first ISA serial port (COM1); the control channel is a second one
+    // at COM2's address, on either machine.
     command
         .args([
             "-chardev",
@@ -455,10 +508,9 @@ fn launch(args: &BootArgs, started: Instant) -> Result<ExitCode, String> {
         ])
         .args(["-device", "isa-serial,chardev=control,iobase=0x2f8,irq=3"]);
     for (i, nic) in nics.iter().enumerate() {
-        command.args(["-netdev", &nic.netdev(i)]).args([
-            "-device",
-            &format!("virtio-net-device,netdev=n{i},mac={}", nic_mac(i)),
-        ]);
+        command
+            .args(["-netdev", &nic.netdev(i)])
+            .args(["-device", &nic_device(args.machine, i)]);
     }
     if args.verbose {
         eprintln!("{}", shell_words(&command));
@@ -856,6 +908,24 @@ mod tests {
         }
         assert_eq!(nic_mac(0), "52:54:00:12:34:50");
         assert_eq!(nic_mac(1), "52:54:00:12:34:51");
+    }
+
+    #[test]
+    fn q35_nics_sit_on_the_root_bus_in_order_without_option_roms() {
+        assert_eq!(
+            nic_device(Machine::Q35, 0),
+            "virtio-net-pci,netdev=n0,mac=52:54:00:12:34:50,addr=0x2,romfile="
+        );
+        assert_eq!(
+            nic_device(Machine::Q35, 14),
+            "virtio-net-pci,netdev=n14,mac=52:54:00:12:34:5e,addr=0x10,romfile="
+        );
+        assert_eq!(
+            nic_device(Machine::Microvm, 1),
+            "virtio-net-device,netdev=n1,mac=52:54:00:12:34:51"
+        );
+        assert!(machine_options(Machine::Q35).starts_with("q35,"));
+        assert!(machine_options(Machine::Microvm).starts_with("microvm,"));
     }
 
     #[test]
