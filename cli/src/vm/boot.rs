@@ -113,6 +113,16 @@ pub enum Machine {
     Q35,
 }
 
+impl Machine {
+    /// QEMU's name of the machine type (libvirt's too).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Microvm => "microvm",
+            Self::Q35 => "q35",
+        }
+    }
+}
+
 /// The most NICs a q35 VM takes: one per root-bus slot from 00:02 to 00:18.
 pub const Q35_MAX_NICS: usize = 23;
 

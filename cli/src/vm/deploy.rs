@@ -3,12 +3,16 @@
 //! VMs rather than `sluice boot`.
 //!
 //! The domain is the one `sluice boot` would start, written as libvirt XML: QEMU's microvm
-//! machine, the image as a direct kernel, the guest's command line (the host's TSC frequency,
-//! `idle=`), the console (the first ISA serial port) to a log file, the control channel (the
-//! second) to a UNIX socket libvirt listens on, and each `--nic` as a virtio-net device on
-//! virtio-mmio, in order (`eth0` = `FromDevice(0)` first) with the MACs `sluice boot` gives.
-//! What libvirt's schema has no element for (`isa-debug-exit`, through which the guest reports
-//! how it ended, and modern virtio-mmio) goes in a `qemu:commandline` block.
+//! machine (or with `--machine q35` a q35 PC), the image as a direct kernel, the guest's
+//! command line (the host's TSC frequency, `idle=`), the console (the first ISA serial port)
+//! to a log file, the control channel (the second) to a UNIX socket libvirt listens on, and
+//! each `--nic` as a virtio-net device, in order (`eth0` = `FromDevice(0)` first) with the
+//! MACs `sluice boot` gives: on microvm on virtio-mmio, on q35 a virtio-pci function without
+//! an option ROM at the PCI address libvirt picks (behind a PCI Express root port of its
+//! own, the ports in the order of the interfaces, which is the order the guest numbers them
+//! in). What libvirt's schema has no element for (`isa-debug-exit`, through which the guest
+//! reports how it ended, and on microvm modern virtio-mmio) goes in a `qemu:commandline`
+//! block.
 //!
 //! Without `--start` the XML goes to standard output (or `-o FILE`) for the operator's own
 //! tooling. With `--start` the domain is defined and started through `virsh` (`-c URI` as
@@ -24,7 +28,7 @@ use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 use super::boot::{choose_accel, guest_fields, host_tsc_khz, nic_mac, wait_ready_in_file, Accel};
-use super::boot::{valid_name, Idle};
+use super::boot::{valid_name, Idle, Machine, Q35_MAX_NICS};
 use super::state::{runtime_dir, VmRecord};
 use super::{fail, image};
 
@@ -64,7 +68,8 @@ pub struct LibvirtArgs {
     /// Guest memory (8M, 16M, 1280K; a plain number is MiB).
     #[arg(long, default_value = "8M")]
     pub mem: String,
-    /// The machine type.
+    /// The machine type: `microvm` (virtio-mmio NICs, no firmware) or `q35` (a PC with
+    /// SeaBIOS and virtio-pci NICs, what most libvirt tooling expects).
     #[arg(long, value_enum, default_value_t = Machine::Microvm)]
     pub machine: Machine,
     /// Accelerator: `auto` takes KVM only where it really accelerates (a `kvm` domain),
@@ -97,15 +102,6 @@ pub struct LibvirtArgs {
     /// With `--start`: give up if the guest is not ready after this long.
     #[arg(long, default_value = "30s", value_parser = super::state::parse_duration)]
     pub ready_timeout: Duration,
-}
-
-/// `--machine`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Machine {
-    /// QEMU's microvm: virtio-mmio NICs, no PCI, no firmware.
-    Microvm,
-    /// A q35 PC with PCI NICs (needs a virtio-pci transport in the guest).
-    Q35,
 }
 
 /// A NIC of a libvirt domain.
@@ -145,7 +141,7 @@ impl DomainNic {
         }
     }
 
-    fn xml(&self, index: usize) -> String {
+    fn xml(&self, index: usize, machine: Machine) -> String {
         let (kind, source) = match self {
             DomainNic::Network(n) => ("network", format!("<source network='{}'/>", esc(n))),
             DomainNic::Bridge(b) => ("bridge", format!("<source bridge='{}'/>", esc(b))),
@@ -154,9 +150,15 @@ impl DomainNic {
                 format!("<target dev='{}' managed='no'/>", esc(t)),
             ),
         };
+        // On q35 libvirt picks the PCI address; no option ROM (SeaBIOS would run its network
+        // boot code).
+        let placement = match machine {
+            Machine::Microvm => "<address type='virtio-mmio'/>",
+            Machine::Q35 => "<rom enabled='no'/>",
+        };
         format!(
             "    <interface type='{kind}'>\n      <mac address='{}'/>\n      {source}\n      \
-             <model type='virtio'/>\n      <address type='virtio-mmio'/>\n    </interface>\n",
+             <model type='virtio'/>\n      {placement}\n    </interface>\n",
             nic_mac(index)
         )
     }
@@ -171,6 +173,7 @@ pub struct Domain {
     pub uuid: Option<String>,
     pub image: PathBuf,
     pub mem_kib: u64,
+    pub machine: Machine,
     /// `qemu` (TCG) or `kvm`.
     pub kind: &'static str,
     pub cmdline: String,
@@ -212,7 +215,10 @@ impl Domain {
             "  <memory unit='KiB'>{}</memory>\n  <vcpu>1</vcpu>\n",
             self.mem_kib
         ));
-        x.push_str("  <os>\n    <type arch='x86_64' machine='microvm'>hvm</type>\n");
+        x.push_str(&format!(
+            "  <os>\n    <type arch='x86_64' machine='{}'>hvm</type>\n",
+            self.machine.as_str()
+        ));
         x.push_str(&format!("    <kernel>{}</kernel>\n", path(&self.image)));
         x.push_str(&format!(
             "    <cmdline>{}</cmdline>\n  </os>\n",
@@ -240,16 +246,15 @@ impl Domain {
             path(&self.control)
         ));
         for (i, nic) in self.nics.iter().enumerate() {
-            x.push_str(&nic.xml(i));
+            x.push_str(&nic.xml(i, self.machine));
         }
         x.push_str("  </devices>\n");
         x.push_str("  <qemu:commandline>\n");
-        for arg in [
-            "-device",
-            "isa-debug-exit,iobase=0xf4,iosize=0x04",
-            "-global",
-            "virtio-mmio.force-legacy=false",
-        ] {
+        let mut args = vec!["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"];
+        if self.machine == Machine::Microvm {
+            args.extend(["-global", "virtio-mmio.force-legacy=false"]);
+        }
+        for arg in args {
             x.push_str(&format!("    <qemu:arg value='{arg}'/>\n"));
         }
         x.push_str("  </qemu:commandline>\n</domain>\n");
@@ -290,13 +295,6 @@ pub fn deploy(args: DeployArgs) -> ExitCode {
 
 fn libvirt(args: &LibvirtArgs) -> Result<(), String> {
     let started = Instant::now();
-    if args.machine == Machine::Q35 {
-        return Err(
-            "--machine q35: sluice images drive virtio-mmio NICs only (no virtio-pci \
-             transport yet); use --machine microvm"
-                .into(),
-        );
-    }
     if !valid_name(&args.name) {
         return Err(format!(
             "bad --name '{}': use letters, digits, '-', '_' and '.'",
@@ -308,6 +306,12 @@ fn libvirt(args: &LibvirtArgs) -> Result<(), String> {
         .iter()
         .map(|s| DomainNic::parse(s))
         .collect::<Result<Vec<_>, _>>()?;
+    if args.machine == Machine::Q35 && nics.len() > Q35_MAX_NICS {
+        return Err(format!(
+            "{} NICs: a q35 domain takes at most {Q35_MAX_NICS}",
+            nics.len()
+        ));
+    }
     let mem_kib = parse_mem_kib(&args.mem)?;
     image::check_pvh(&args.image).map_err(|e| e.to_string())?;
     let image = args
@@ -360,6 +364,7 @@ fn libvirt(args: &LibvirtArgs) -> Result<(), String> {
         uuid,
         image: image.clone(),
         mem_kib,
+        machine: args.machine,
         kind: if accel == "kvm" { "kvm" } else { "qemu" },
         cmdline,
         console: console.clone(),
@@ -546,6 +551,7 @@ mod tests {
             uuid: None,
             image: "/srv/nf/fw&co.elf".into(),
             mem_kib: 8192,
+            machine: Machine::Microvm,
             kind: "qemu",
             cmdline: "tsc_khz=2000000 idle=halt".into(),
             console: "/run/sluice/fw.log".into(),
@@ -637,6 +643,41 @@ mod tests {
         assert!(again
             .xml()
             .contains("<name>fw</name>\n  <uuid>21a6a685-269e-4eb9-85fa-2f7eced7c019</uuid>\n"));
+    }
+
+    #[test]
+    fn q35_domain_xml_has_pci_nics_in_order_and_no_virtio_mmio() {
+        let x = Domain {
+            machine: Machine::Q35,
+            ..domain()
+        }
+        .xml();
+        assert!(x.starts_with("<domain type='qemu' "), "{x}");
+        assert!(
+            x.contains("<type arch='x86_64' machine='q35'>hvm</type>"),
+            "{x}"
+        );
+        assert!(!x.contains("microvm"), "{x}");
+        assert!(
+            !x.contains("virtio-mmio"),
+            "no virtio-mmio address or global: {x}"
+        );
+        // Every NIC a virtio model without an option ROM, at libvirt's PCI address.
+        assert_eq!(x.matches("<model type='virtio'/>").count(), 3, "{x}");
+        assert_eq!(x.matches("<rom enabled='no'/>").count(), 3, "{x}");
+        assert!(!x.contains("<address "), "{x}");
+        let at = |s: &str| x.find(s).unwrap_or_else(|| panic!("{s} in {x}"));
+        assert!(at("<source network='default'/>") < at("<source bridge='br0'/>"));
+        assert!(at("<source bridge='br0'/>") < at("<target dev='tap7' managed='no'/>"));
+        assert!(at("52:54:00:12:34:50") < at("52:54:00:12:34:51"));
+        // The same serial ports and exit device as on microvm.
+        assert!(x.contains("<target type='isa-serial' port='0'/>"));
+        assert!(x.contains("<target type='isa-serial' port='1'/>"));
+        assert!(x.contains("<qemu:arg value='isa-debug-exit,iobase=0xf4,iosize=0x04'/>"));
+        assert_eq!(x.matches("<qemu:arg ").count(), 2, "{x}");
+        // The direct kernel and its command line, as on microvm.
+        assert!(x.contains("<kernel>/srv/nf/fw&amp;co.elf</kernel>"));
+        assert!(x.contains("<cmdline>tsc_khz=2000000 idle=halt</cmdline>"));
     }
 
     #[test]
