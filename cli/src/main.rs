@@ -62,7 +62,7 @@ enum Command {
     Replay(replay::ReplayArgs),
     /// Compile a configuration into a bootable VM image.
     Build(vm::BuildArgs),
-    /// Boot an image under QEMU microvm.
+    /// Boot an image under QEMU microvm (or q35 with `--machine q35`).
     Boot(vm::BootArgs),
     /// Deploy an image on a VM engine: as a libvirt domain.
     Deploy(vm::DeployArgs),

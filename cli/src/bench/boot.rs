@@ -50,6 +50,7 @@ pub fn run(args: &BootBenchArgs) -> Result<(), String> {
         mem: args.mem.clone(),
         accel: args.common.accel.clone(),
         idle: args.common.idle.clone(),
+        machine: args.common.machine.clone(),
         ready_timeout: Duration::from_secs(30),
     };
     let nics_n = usize::from(args.common.nics);
@@ -99,6 +100,7 @@ pub fn run(args: &BootBenchArgs) -> Result<(), String> {
             ("image_bytes", Json::num(image_bytes as f64)),
             ("runs", Json::num(args.runs)),
             ("accel", Json::str(accel)),
+            ("machine", Json::str(args.common.machine.clone())),
             ("idle", Json::str(args.common.idle.clone())),
             ("mem", Json::str(args.mem.clone())),
             ("nics", Json::num(nics_n as f64)),
@@ -138,9 +140,10 @@ pub fn run(args: &BootBenchArgs) -> Result<(), String> {
         let s = |x: Option<Summary>, d| x.map_or("-".into(), |x| x.short(d));
         print_table(
             &format!(
-                "sluice bench boot {} ({} runs, accel {accel}, --mem {}, {nics_n} NICs)",
+                "sluice bench boot {} ({} runs, {}, accel {accel}, --mem {}, {nics_n} NICs)",
                 args.image.display(),
                 args.runs,
+                args.common.machine,
                 args.mem
             ),
             &[

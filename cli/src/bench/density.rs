@@ -42,6 +42,7 @@ pub fn run(args: &DensityArgs) -> Result<(), String> {
         mem: "8M".into(),
         accel: args.common.accel.clone(),
         idle: args.common.idle.clone(),
+        machine: args.common.machine.clone(),
         ready_timeout: Duration::from_secs(120),
     };
     launch.mem = match &args.mem {

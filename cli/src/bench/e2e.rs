@@ -123,6 +123,7 @@ fn launch(args: &E2eArgs, image: &Path) -> Launch {
         mem: args.mem.clone(),
         accel: args.common.accel.clone(),
         idle: args.common.idle.clone(),
+        machine: args.common.machine.clone(),
         ready_timeout: Duration::from_secs(30),
     }
 }

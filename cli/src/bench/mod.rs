@@ -83,6 +83,9 @@ pub struct CommonArgs {
     /// What idle VMs do, as `sluice boot --idle`: `halt` or `poll`.
     #[arg(long, default_value = "halt", value_parser = ["halt", "poll"])]
     pub idle: String,
+    /// The machine type, as `sluice boot --machine`: `microvm` or `q35`.
+    #[arg(long, default_value = "microvm", value_parser = ["microvm", "q35"])]
+    pub machine: String,
 }
 
 /// `sluice bench`.

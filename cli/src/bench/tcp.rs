@@ -465,6 +465,7 @@ fn measure(
         mem: args.mem.clone(),
         accel: args.accel.clone(),
         idle: args.idle.clone(),
+        machine: "microvm".into(),
         ready_timeout: Duration::from_secs(30),
     };
     progress(format!(

@@ -16,6 +16,8 @@ pub struct Launch {
     /// QEMU `-m` value.
     pub mem: String,
     pub accel: String,
+    /// `sluice boot --machine`.
+    pub machine: String,
     /// `sluice boot --idle`.
     pub idle: String,
     pub ready_timeout: Duration,
@@ -89,6 +91,7 @@ impl Launch {
             .arg(&self.image)
             .args(["--detach", "--name", name, "--mem", &self.mem])
             .args(["--accel", &self.accel])
+            .args(["--machine", &self.machine])
             .args(["--idle", &self.idle])
             .arg("--control")
             .arg(&control)

@@ -1,7 +1,7 @@
 //! The VM side of the CLI: `sluice build` (compile a configuration into a bootable image),
-//! `sluice boot` (run it under QEMU microvm), `sluice deploy libvirt` (run it as a libvirt
-//! domain), `sluice ps` / `sluice stop` (the VMs this host runs), `sluice logs` (a VM's
-//! console) and `sluice ctl` (read and write handlers of a running VM).
+//! `sluice boot` (run it under QEMU microvm or q35), `sluice deploy libvirt` (run it as a
+//! libvirt domain), `sluice ps` / `sluice stop` (the VMs this host runs), `sluice logs` (a
+//! VM's console) and `sluice ctl` (read and write handlers of a running VM).
 //!
 //! Running VMs are recorded in the runtime directory (`$XDG_RUNTIME_DIR/sluice`, else
 //! `/run/sluice` for root, else `/tmp/sluice-<uid>`): `<name>.vm` holds the VM's name,
