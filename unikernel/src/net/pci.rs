@@ -10,9 +10,10 @@
 //!
 //! **Firmware.** A PVH kernel on q35 is started by SeaBIOS, which has assigned every BAR and
 //! numbered the buses behind bridges before the kernel runs; they are used as it left them. A
-//! function whose BAR has no address is reported and skipped. Memory decoding and bus
-//! mastering are turned on for each NIC and the bridges above it, and INTx is left enabled:
-//! it is what wakes a sleeping CPU (MSI-X stays off).
+//! function whose BAR has no address is reported and skipped, and so is one whose queues
+//! would be notified outside the region it declares (`PciTransport` would panic). Memory
+//! decoding and bus mastering are turned on for each NIC and the bridges above it, and INTx
+//! is left enabled: it is what wakes a sleeping CPU (MSI-X stays off).
 
 mod topology;
 
@@ -35,8 +36,13 @@ use crate::arch::paging;
 const CONFIG_ADDRESS: u16 = 0xcf8;
 /// The configuration data port: the register `CONFIG_ADDRESS` selects.
 const CONFIG_DATA: u16 = 0xcfc;
-/// Offset of the BAR number in a virtio vendor capability (`virtio_pci_cap.bar`).
+/// Offsets in a virtio vendor capability (`virtio_pci_cap`, `virtio_pci_notify_cap`): the
+/// BAR number, the structure's offset in the BAR and its length, the notification
+/// multiplier.
 const CAP_BAR: u8 = 4;
+const CAP_OFFSET: u8 = 8;
+const CAP_LENGTH: u8 = 12;
+const CAP_NOTIFY_MULTIPLIER: u8 = 16;
 
 /// Configuration space through configuration mechanism #1.
 ///
@@ -106,15 +112,11 @@ pub fn transport(function: &Function) -> Result<PciTransport, String> {
         enable(&mut root, device_function(*bridge));
     }
     let at = device_function(function.address);
+    let caps = VirtioCaps::read(&root, at);
     // The BARs holding the virtio structures, mapped here: `PciTransport` maps its pieces of
-    // them through the HAL, which cannot fail without a panic.
-    let bars = root
-        .capabilities(at)
-        .filter(|cap| cap.id == PCI_CAP_ID_VNDR)
-        .map(|cap| PortCam.read_word(at, cap.offset + CAP_BAR) as u8)
-        .filter(|&bar| bar < 6)
-        .fold(0u8, |bars, bar| bars | 1 << bar);
-    for index in (0..6).filter(|i| bars & 1 << i != 0) {
+    // them through the HAL, which cannot fail without a panic. (address, size) of each.
+    let mut mapped = [(0u64, 0u64); 6];
+    for index in (0..6).filter(|i| caps.bars & 1 << i != 0) {
         let bar = root
             .bar_info(at, index)
             .map_err(|e| format!("BAR {index}: {e}"))?;
@@ -122,17 +124,108 @@ pub fn transport(function: &Function) -> Result<PciTransport, String> {
             if address != 0 && size != 0 {
                 paging::map_mmio(address, size)
                     .map_err(|e| format!("cannot map BAR {index} ({address:#x}+{size:#x}): {e}"))?;
+                mapped[usize::from(index)] = (address, size);
             }
         }
     }
     enable(&mut root, at);
-    PciTransport::new::<KernelHal, _>(&mut root, at).map_err(|e| match e {
+    let transport = PciTransport::new::<KernelHal, _>(&mut root, at).map_err(|e| match e {
         VirtioPciError::BarNotAllocated(bar) => format!(
             "BAR {bar} has no address: the firmware did not assign it (SeaBIOS does on q35; \
              sluice does not assign BARs itself)"
         ),
         other => format!("{other}"),
-    })
+    })?;
+    if !caps.notify_offsets_fit(&mapped) {
+        return Err(
+            "its virtio common configuration or a queue's notification address lies \
+                    outside the regions the device declares"
+                .into(),
+        );
+    }
+    Ok(transport)
+}
+
+/// `virtio_pci_cap.cfg_type` of the common configuration and of the notification region.
+const CAP_COMMON: u8 = 1;
+const CAP_NOTIFY: u8 = 2;
+/// `virtio_pci_common_cfg` register offsets.
+const COMMON_QUEUE_SELECT: u64 = 0x16;
+const COMMON_QUEUE_NOTIFY_OFF: u64 = 0x1e;
+
+/// What the virtio vendor capabilities of a function say, as far as this module checks it.
+struct VirtioCaps {
+    /// The BARs they name, one bit each.
+    bars: u8,
+    /// The first common configuration structure: BAR and offset.
+    common: Option<(u8, u32)>,
+    /// The first notification structure: length and `notify_off_multiplier`.
+    notify: Option<(u32, u32)>,
+}
+
+impl VirtioCaps {
+    fn read(root: &PciRoot<PortCam>, at: DeviceFunction) -> Self {
+        let mut caps = VirtioCaps {
+            bars: 0,
+            common: None,
+            notify: None,
+        };
+        for cap in root
+            .capabilities(at)
+            .filter(|cap| cap.id == PCI_CAP_ID_VNDR)
+        {
+            let word = |offset: u8| PortCam.read_word(at, cap.offset + offset);
+            let (length, kind) = (cap.private_header as u8, (cap.private_header >> 8) as u8);
+            let bar = word(CAP_BAR) as u8;
+            if bar < 6 {
+                caps.bars |= 1 << bar;
+            }
+            // The first structure of each kind, as `PciTransport` takes them.
+            match kind {
+                CAP_COMMON if length >= 16 && caps.common.is_none() => {
+                    caps.common = Some((bar, word(CAP_OFFSET)));
+                }
+                CAP_NOTIFY if length >= 20 && caps.notify.is_none() => {
+                    caps.notify = Some((word(CAP_LENGTH), word(CAP_NOTIFY_MULTIPLIER)));
+                }
+                _ => {}
+            }
+        }
+        caps
+    }
+
+    /// Whether the RX and TX queues (0 and 1) are notified inside the notification region
+    /// the device declares: `PciTransport::notify` writes at `queue_notify_off *
+    /// notify_off_multiplier` into that region and panics past its end. `mapped`: the
+    /// address and size of each BAR mapped (zero for the others).
+    fn notify_offsets_fit(&self, mapped: &[(u64, u64); 6]) -> bool {
+        let (Some((bar, offset)), Some((region, multiplier))) = (self.common, self.notify) else {
+            return false;
+        };
+        let offset = u64::from(offset);
+        let Some(&(base, size)) = mapped.get(usize::from(bar)) else {
+            return false;
+        };
+        // The registers read below, aligned inside a mapped BAR.
+        if base == 0 || offset % 4 != 0 || offset + COMMON_QUEUE_NOTIFY_OFF + 2 > size {
+            return false;
+        }
+        let common = base + offset;
+        [0u16, 1].into_iter().all(|queue| {
+            let select = (common + COMMON_QUEUE_SELECT) as *mut u16;
+            let notify_off = (common + COMMON_QUEUE_NOTIFY_OFF) as *const u16;
+            // SAFETY: the common configuration's registers up to `queue_notify_off` lie
+            // inside a BAR mapped uncached by `transport`, 4-byte aligned (checked above;
+            // BARs are aligned to their size), and `queue_select` is one of its 16-bit
+            // registers. Selecting a queue only affects the queue registers read next;
+            // `PciTransport` selects the queue again before each use.
+            unsafe { select.write_volatile(queue) };
+            // SAFETY: as above; `queue_notify_off` is an aligned 16-bit register of the
+            // same structure, and reading it has no side effect.
+            let notify_offset = unsafe { notify_off.read_volatile() };
+            u64::from(notify_offset) * u64::from(multiplier) + 2 <= u64::from(region)
+        })
+    }
 }
 
 /// Turns on memory decoding and bus mastering, and makes sure INTx is not disabled.
