@@ -112,6 +112,11 @@ pub fn transport(function: &Function) -> Result<PciTransport, String> {
         enable(&mut root, device_function(*bridge));
     }
     let at = device_function(function.address);
+    // Decoding stays off until the transport is made: sizing a BAR while the function
+    // decodes makes `bar_info` turn decoding off and on around it, and every such change
+    // remaps the function's regions in the hypervisor (under TCG, milliseconds a NIC).
+    let (_, command) = root.get_status_command(at);
+    root.set_command(at, command - (Command::IO_SPACE | Command::MEMORY_SPACE));
     let caps = VirtioCaps::read(&root, at);
     // The BARs holding the virtio structures, mapped here: `PciTransport` maps its pieces of
     // them through the HAL, which cannot fail without a panic. (address, size) of each.
@@ -128,7 +133,6 @@ pub fn transport(function: &Function) -> Result<PciTransport, String> {
             }
         }
     }
-    enable(&mut root, at);
     let transport = PciTransport::new::<KernelHal, _>(&mut root, at).map_err(|e| match e {
         VirtioPciError::BarNotAllocated(bar) => format!(
             "BAR {bar} has no address: the firmware did not assign it (SeaBIOS does on q35; \
@@ -136,6 +140,7 @@ pub fn transport(function: &Function) -> Result<PciTransport, String> {
         ),
         other => format!("{other}"),
     })?;
+    enable(&mut root, at);
     if !caps.notify_offsets_fit(&mapped) {
         return Err(
             "its virtio common configuration or a queue's notification address lies \
