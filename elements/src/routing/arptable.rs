@@ -62,8 +62,6 @@ struct Entry {
     polled_at: Option<u64>,
     polls_since_reply: u8,
     held: VecDeque<Packet>,
-    /// Key in the age index.
-    age: (u64, u64),
 }
 
 impl Entry {
@@ -105,9 +103,10 @@ pub enum Held {
 #[derive(Debug, Default)]
 pub struct ArpTable {
     entries: BTreeMap<u32, Entry>,
-    /// Entries from oldest to newest `live_at`: (live_at, insertion sequence) to address.
-    age: BTreeMap<(u64, u64), u32>,
-    seq: u64,
+    /// The addresses in Click's age order, oldest first: a new entry goes to the back, a
+    /// confirmed one moves to the back, a pending one kept from expiring moves forward past
+    /// the entries confirmed before it (Click's list, moved the same way).
+    age: VecDeque<u32>,
     packets: usize,
     drops: u64,
     limits: ArpLimits,
@@ -157,28 +156,43 @@ impl ArpTable {
         self.drops
     }
 
-    fn age_key(&mut self, live_at: u64) -> (u64, u64) {
-        self.seq += 1;
-        (live_at, self.seq)
+    fn age_position(&self, ip: u32) -> Option<usize> {
+        self.age.iter().position(|&a| a == ip)
     }
 
-    /// Moves `ip`'s entry in the age index to reflect its `live_at`.
-    fn reindex(&mut self, ip: u32) {
-        let Some(e) = self.entries.get(&ip) else {
+    /// Moves a just-confirmed `ip` to the back of the age order (unless it is there).
+    fn move_to_back(&mut self, ip: u32) {
+        if let Some(at) = self.age_position(ip) {
+            if at + 1 != self.age.len() {
+                self.age.remove(at);
+                self.age.push_back(ip);
+            }
+        }
+    }
+
+    /// Moves `ip`, whose `live_at` just grew, forward past the entries after it that are
+    /// older still.
+    fn walk_forward(&mut self, ip: u32) {
+        let Some(at) = self.age_position(ip) else {
             return;
         };
-        let (old, live_at) = (e.age, e.live_at);
-        self.age.remove(&old);
-        let key = self.age_key(live_at);
-        self.age.insert(key, ip);
-        if let Some(e) = self.entries.get_mut(&ip) {
-            e.age = key;
+        let live_at = |t: &Self, a: u32| t.entries.get(&a).map_or(u64::MAX, |e| e.live_at);
+        let mine = live_at(self, ip);
+        let mut next = at + 1;
+        while next < self.age.len() && live_at(self, self.age[next]) < mine {
+            next += 1;
+        }
+        if next != at + 1 {
+            self.age.remove(at);
+            self.age.insert(next - 1, ip);
         }
     }
 
     fn remove_entry(&mut self, ip: u32) {
         if let Some(e) = self.entries.remove(&ip) {
-            self.age.remove(&e.age);
+            if let Some(at) = self.age_position(ip) {
+                self.age.remove(at);
+            }
             self.packets -= e.held.len();
             self.drops += e.held.len() as u64;
         }
@@ -187,14 +201,14 @@ impl ArpTable {
     /// Ages the table out: drops expired entries and entries beyond `ENTRY_CAPACITY` (oldest
     /// first), then, if too many packets are held, drops the oldest entries' packets.
     pub fn slim(&mut self, now: u64) {
-        self.slim_counting(now, 0);
+        self.slim_counting(jiffies(now), 0);
     }
 
     /// [`Self::slim`], counting `pending` entries about to be added against the capacity.
     fn slim_counting(&mut self, now: u64, pending: usize) {
         let timeout = self.limits.timeout_ns;
         let cap = self.limits.entry_capacity;
-        while let Some((_, &ip)) = self.age.first_key_value() {
+        while let Some(&ip) = self.age.front() {
             let over = cap != 0 && self.entries.len() + pending > cap;
             let expired = self
                 .entries
@@ -208,7 +222,7 @@ impl ArpTable {
         let cap = self.limits.capacity;
         if cap != 0 && self.packets > cap {
             let target = (cap - cap / self.limits.slim_factor.max(1)).max(1);
-            let order: alloc::vec::Vec<u32> = self.age.values().copied().collect();
+            let order: alloc::vec::Vec<u32> = self.age.iter().copied().collect();
             for ip in order {
                 if self.packets <= target {
                     break;
@@ -233,8 +247,7 @@ impl ArpTable {
         if cap != 0 && self.entries.len() + 1 > cap {
             self.slim_counting(now, 1);
         }
-        let age = self.age_key(now);
-        self.age.insert(age, ip);
+        self.age.push_back(ip);
         self.entries.insert(
             ip,
             Entry {
@@ -244,7 +257,6 @@ impl ArpTable {
                 polled_at: None,
                 polls_since_reply: 0,
                 held: VecDeque::new(),
-                age,
             },
         );
     }
@@ -253,6 +265,7 @@ impl ArpTable {
     /// (the entry is older than `poll_timeout_ns`, non-zero, and the rate limit allows).
     #[inline]
     pub fn lookup(&mut self, ip: u32, now: u64, poll_timeout_ns: u64) -> Option<([u8; 6], bool)> {
+        let now = jiffies(now);
         let timeout = self.limits.timeout_ns;
         let e = self.entries.get_mut(&ip)?;
         if !e.known(now, timeout) {
@@ -271,6 +284,7 @@ impl ArpTable {
     /// packets held for it, oldest first. A broadcast `eth` makes the entry unknown (the
     /// `delete` handler).
     pub fn insert(&mut self, ip: u32, eth: [u8; 6], now: u64) -> VecDeque<Packet> {
+        let now = jiffies(now);
         self.ensure(ip, now);
         let Some(e) = self.entries.get_mut(&ip) else {
             return VecDeque::new();
@@ -282,12 +296,13 @@ impl ArpTable {
         e.polled_at = None;
         let held = core::mem::take(&mut e.held);
         self.packets -= held.len();
-        self.reindex(ip);
+        self.move_to_back(ip);
         held
     }
 
     /// Holds `p` until `ip` is resolved.
     pub fn hold(&mut self, ip: u32, p: Packet, now: u64) -> Held {
+        let now = jiffies(now);
         self.ensure(ip, now);
         let timeout = self.limits.timeout_ns;
         let Some(e) = self.entries.get_mut(&ip) else {
@@ -302,7 +317,7 @@ impl ArpTable {
             let min_live = now.saturating_sub(timeout);
             if e.live_at < min_live {
                 e.live_at = min_live;
-                self.reindex(ip);
+                self.walk_forward(ip);
             }
         }
         let per_entry = self.limits.entry_packet_capacity;
@@ -345,8 +360,9 @@ impl ArpTable {
     /// Click's table text: `IP OK ETH AGE` per entry, oldest first, where OK is 1 for a known
     /// entry and AGE the seconds since the entry was last confirmed.
     pub fn unparse(&self, now: u64) -> String {
+        let now = jiffies(now);
         let mut s = String::new();
-        for ip in self.age.values() {
+        for ip in &self.age {
             let Some(e) = self.entries.get(ip) else {
                 continue;
             };
@@ -364,6 +380,12 @@ impl ArpTable {
         }
         s
     }
+}
+
+/// `now` in whole jiffies (milliseconds): Click's table keeps its times in jiffies, so two
+/// events within one millisecond happen at the same time for it (which orders its entries).
+fn jiffies(now: u64) -> u64 {
+    now - now % 1_000_000
 }
 
 /// `IP ETH`, as the `insert` handler takes it.
@@ -450,11 +472,41 @@ mod tests {
             Some((ETH, false)),
             "rate-limited"
         );
-        assert!(t.lookup(IP, 300 * S + 1, 60 * S).is_none(), "expired");
+        // Times count in whole milliseconds, as Click's jiffies: still live within the
+        // millisecond the timeout ends, expired the next.
+        assert!(t.lookup(IP, 300 * S + 999_999, 60 * S).is_some(), "live");
+        assert!(
+            t.lookup(IP, 300 * S + 1_000_000, 60 * S).is_none(),
+            "expired"
+        );
         assert_eq!(t.count(), 1);
-        t.slim(300 * S + 1);
+        t.slim(300 * S + 1_000_000);
         assert_eq!(t.count(), 0);
         assert!(t.unparse(0).is_empty());
+    }
+
+    #[test]
+    fn age_order_is_clicks_list() {
+        // Click's ARPQuerier-04: two known entries and a pending one at 0; at 0.12 s all three
+        // are pending again and kept from expiring, in the order 1, 2, 3 within one jiffy;
+        // then 1 is confirmed. Click lists 3, 2, 1.
+        let pool = PacketPool::new(64);
+        let mut t = ArpTable::new(ArpLimits {
+            timeout_ns: S / 10,
+            ..ArpLimits::default()
+        });
+        let ip = |n: u8| u32::from_be_bytes([1, 0, 0, n]);
+        drop(t.insert(ip(1), ETH, 0));
+        drop(t.insert(ip(2), ETH, 0));
+        let _ = t.hold(ip(3), pkt(&pool, 0), 0);
+        for (n, at) in [(1, 120_000_000), (2, 120_000_001), (3, 120_000_002)] {
+            let _ = t.hold(ip(n), pkt(&pool, n), at);
+        }
+        drop(t.insert(ip(1), ETH, 150_000_000));
+        let table = t.unparse(170_000_000);
+        let order: Vec<&str> = table.lines().filter_map(|l| l.split(' ').next()).collect();
+        assert_eq!(order, ["1.0.0.3", "1.0.0.2", "1.0.0.1"]);
+        t.clear();
     }
 
     #[test]
