@@ -193,6 +193,16 @@ struct HostHotconfig {
     classes: Vec<&'static sluice_dataplane::ElementClass>,
 }
 
+/// What the global `config` handler answers: the configuration as written, or under
+/// `require(compact_config)` the router printed back as Click prints it.
+fn configuration_text(graph: &sluice_dataplane::sluice_config::FlatGraph, text: &str) -> String {
+    if sluice_dataplane::sluice_config::requires_compact_config(graph) {
+        sluice_dataplane::sluice_config::unparse_click(graph)
+    } else {
+        text.to_string()
+    }
+}
+
 impl Hotconfig for HostHotconfig {
     fn hotconfig(&self, router: &mut Router, text: &str) -> Result<(), String> {
         let source = sluice_dataplane::sluice_config::Source::new("hotconfig", text.to_string());
@@ -203,7 +213,7 @@ impl Hotconfig for HostHotconfig {
         };
         match router.hotswap(&loaded.graph, &self.classes) {
             Ok(warnings) => {
-                router.set_configuration(text.to_string());
+                router.set_configuration(configuration_text(&loaded.graph, text));
                 for w in warnings {
                     eprintln!("sluice run: hotconfig: warning: {w}");
                 }
@@ -525,7 +535,7 @@ pub fn main(args: RunArgs) -> ExitCode {
     let mut router = match Router::new(&graph, &classes, env) {
         Ok(mut r) => {
             if let Some(main) = sources.first() {
-                r.set_configuration(main.text.clone());
+                r.set_configuration(configuration_text(&graph, &main.text));
             }
             r.allow_hotconfig(args.allow_reconfigure);
             r

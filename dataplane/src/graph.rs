@@ -74,11 +74,8 @@ pub(crate) struct Core<E: ?Sized> {
     /// Element calls in progress (handler writes from inside an element do not drain).
     pub(crate) depth: Cell<u32>,
     pub(crate) pool: PacketPool,
-    /// The configuration's text as the user wrote it (the global `config` handler); under
-    /// `require(compact_config)`, the router printed as Click prints it.
+    /// The configuration's text as the user wrote it (the global `config` handler).
     pub(crate) configuration: String,
-    /// The configuration requires `compact_config`: its text is not kept.
-    pub(crate) compact_config: bool,
     /// The configuration's address names (`AddressInfo`), for handler writes.
     pub(crate) names: Box<dyn NameLookup>,
     pub(crate) clock: Box<dyn Clock>,

@@ -507,7 +507,6 @@ impl Router {
         let gather = !tasks.is_empty()
             && drawers <= 1
             && tasks.iter().all(|&t| coalescable(graph, &nodes, t));
-        let compact_config = sluice_config::requires_compact_config(graph);
         Ok(Router {
             core: Core {
                 nodes,
@@ -516,12 +515,7 @@ impl Router {
                 depth: Cell::new(0),
                 pool,
                 names: Box::new(names),
-                configuration: if compact_config {
-                    sluice_config::unparse_click(graph)
-                } else {
-                    String::new()
-                },
-                compact_config,
+                configuration: String::new(),
                 simulated: clock.simulated(),
                 clock,
                 now: Cell::new(now),
@@ -568,12 +562,10 @@ impl Router {
     }
 
     /// Sets the text the global `config` handler answers: the configuration as the user
-    /// wrote it (Click's `config`). A configuration that requires `compact_config` keeps
-    /// answering the router as printed from its graph.
+    /// wrote it (Click's `config`; under `require(compact_config)`, the router printed
+    /// back, [`sluice_config::unparse_click`]).
     pub fn set_configuration(&mut self, text: String) {
-        if !self.core.compact_config {
-            self.core.configuration = text;
-        }
+        self.core.configuration = text;
     }
 
     /// Makes the global `hotconfig` handler writable (`sluice run -R`, Click's `-R`): a

@@ -78,9 +78,7 @@ impl Router {
         new.core
             .unrouted_drops
             .set(new.core.unrouted_drops.get() + self.core.unrouted_drops.get());
-        if !new.core.compact_config {
-            new.core.configuration = core::mem::take(&mut self.core.configuration);
-        }
+        new.core.configuration = core::mem::take(&mut self.core.configuration);
         new.core.hotconfig = self.core.hotconfig;
         *self = new;
         Ok(warnings)
