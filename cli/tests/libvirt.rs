@@ -172,6 +172,16 @@ impl Lab {
             .unwrap_or_else(|e| panic!("{args:?} in {ns}: {e}"))
     }
 
+    /// Three pings from namespace `ns` to `addr`, all answered.
+    fn ping3(&self, ns: &str, addr: &str) {
+        let ping = self.exec(ns, &["ping", "-n", "-c", "3", "-i", "0.2", "-W", "5", addr]);
+        assert!(
+            report(&ping).contains("3 received"),
+            "ping {addr}:\n{}",
+            report(&ping)
+        );
+    }
+
     fn exec_ok(&self, ns: &str, args: &[&str]) -> Output {
         let o = self.exec(ns, args);
         assert!(o.status.success(), "{args:?} in {ns}:\n{}", report(&o));
@@ -322,25 +332,7 @@ fn a_firewall_on_a_libvirt_q35_domain_passes_ping_and_answers_ctl() {
 
     // The LAN pings the router through the firewall (ARP bridged, echo allowed, replies
     // let back in): eth0 is the first --nic (lan), eth1 the second.
-    let ping = lab.exec(
-        &client,
-        &[
-            "ping",
-            "-n",
-            "-c",
-            "3",
-            "-i",
-            "0.2",
-            "-W",
-            "5",
-            "192.168.1.1",
-        ],
-    );
-    assert!(
-        report(&ping).contains("3 received"),
-        "ping:\n{}",
-        report(&ping)
-    );
+    lab.ping3(&client, "192.168.1.1");
     assert!(ctl_u64(&fw, "eth0.rx_packets") >= 3);
     assert!(ctl_u64(&fw, "eth1.tx_packets") >= 3);
     assert!(ctl_u64(&fw, "fw/pings.nmappings") >= 1);
@@ -413,25 +405,7 @@ fn a_nat_and_a_firewall_chained_on_libvirt_carry_ping_http_and_iperf3() {
     }
 
     // ICMP echo through both: the NAT maps the ping, the firewall lets it and its replies by.
-    let ping = lab.exec(
-        &client,
-        &[
-            "ping",
-            "-n",
-            "-c",
-            "3",
-            "-i",
-            "0.2",
-            "-W",
-            "5",
-            "198.51.100.10",
-        ],
-    );
-    assert!(
-        report(&ping).contains("3 received"),
-        "ping:\n{}",
-        report(&ping)
-    );
+    lab.ping3(&client, "198.51.100.10");
     assert!(ctl_u64(&nat, "nat/pings.nmappings") >= 1);
 
     // HTTP through both: the server sees the NAT's public address.
