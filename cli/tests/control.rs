@@ -281,3 +281,93 @@ fn a_control_socket_that_cannot_be_opened_is_an_error() {
     let err = text(&out.stderr);
     assert!(err.contains("bind"), "{err}");
 }
+
+/// `sluice ctl --json`: one JSON object per answer, errors with the socket's status code,
+/// and the same exit statuses as without it.
+#[test]
+fn ctl_json_prints_values_statuses_and_errors() {
+    let dir = Scratch::new("ctl-json");
+    let sock = dir.path("run.sock");
+    let sock_s = sock.to_str().unwrap();
+    let mut run = Run::start(&["-R", "--ctl", sock_s, "-e", COUNTING]);
+    wait_for_file(&mut run, &sock);
+    let json = |args: &[&str]| {
+        let out = ctl(args);
+        let stdout = text(&out.stdout);
+        let line = stdout.trim_end();
+        assert_eq!(line.lines().count(), 1, "one line: {stdout}");
+        (out.status.success(), line.to_string(), text(&out.stderr))
+    };
+
+    let (ok, line, _) = json(&[sock_s, "read", "c.class", "--json"]);
+    assert!(ok, "{line}");
+    assert_eq!(line, r#"{"handler": "c.class", "value": "Counter"}"#);
+    // The flag may come before the target, too.
+    let (ok, line, _) = json(&["--json", sock_s, "read", "c.count"]);
+    assert!(ok, "{line}");
+    let count = line
+        .strip_prefix(r#"{"handler": "c.count", "value": ""#)
+        .and_then(|v| v.strip_suffix(r#""}"#))
+        .unwrap_or_else(|| panic!("{line}"));
+    count.trim().parse::<u64>().expect("a count");
+
+    let (ok, line, _) = json(&[sock_s, "write", "c.reset", "--json"]);
+    assert!(ok, "{line}");
+    assert_eq!(line, r#"{"handler": "c.reset", "status": "ok"}"#);
+
+    let new = dir.file("new.click", COUNTING.replace("1000", "500").as_str());
+    let (ok, line, _) = json(&[sock_s, "hotconfig", new.to_str().unwrap(), "--json"]);
+    assert!(ok, "{line}");
+    assert_eq!(
+        line,
+        format!(
+            r#"{{"handler": "hotconfig", "status": "ok", "file": "{}"}}"#,
+            new.display()
+        )
+    );
+    assert!(read(&[sock_s], "config").contains("RATE 500"));
+
+    // Refused by the router: its status code and message, exit status 1 as without --json.
+    let (ok, line, _) = json(&[sock_s, "read", "c.nope", "--json"]);
+    assert!(!ok, "{line}");
+    assert!(
+        line.starts_with(r#"{"error": {"code": 511, "message": ""#),
+        "{line}"
+    );
+    assert!(line.contains("c.nope"), "{line}");
+    let plain = ctl(&[sock_s, "read", "c.nope"]);
+    assert_eq!(plain.status.code(), Some(1));
+    assert!(
+        text(&plain.stderr).contains("511"),
+        "{}",
+        text(&plain.stderr)
+    );
+    let (ok, line, _) = json(&[sock_s, "read", "nope.count", "--json"]);
+    assert!(!ok);
+    assert!(line.starts_with(r#"{"error": {"code": 510, "#), "{line}");
+
+    // A file with errors never reaches the router: no code, the diagnostics as the message.
+    let bad = dir.file("bad.click", "src :: RatedSource -> ;\n");
+    let (ok, line, err) = json(&[sock_s, "hotconfig", bad.to_str().unwrap(), "--json"]);
+    assert!(!ok, "{line}");
+    assert!(
+        line.starts_with(r#"{"error": {"code": null, "message": ""#),
+        "{line}"
+    );
+    assert!(line.contains("bad.click:1:"), "{line}");
+    assert!(err.is_empty(), "everything on standard output: {err}");
+
+    // No one listening: no code either.
+    let gone = dir.path("gone.sock");
+    let (ok, line, _) = json(&[gone.to_str().unwrap(), "read", "c.count", "--json"]);
+    assert!(!ok);
+    assert!(
+        line.starts_with(r#"{"error": {"code": null, "message": "cannot connect"#),
+        "{line}"
+    );
+
+    let out = write(&[sock_s], "stop", "");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let (status, _, err) = run.wait();
+    assert!(status.success(), "{err}");
+}

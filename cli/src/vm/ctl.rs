@@ -15,6 +15,7 @@ use sluice_dataplane::control;
 
 use super::fail;
 use super::state::{runtime_dir, VmRecord};
+use crate::json::Json;
 
 /// Arguments of `sluice ctl`.
 #[derive(Debug, clap::Args)]
@@ -42,6 +43,13 @@ pub struct CtlArgs {
     /// How long to wait for each answer.
     #[arg(long, default_value = "5s", value_parser = super::state::parse_duration)]
     pub timeout: Duration,
+    /// Print one JSON object on standard output instead: `{"handler": H, "value": V}` for
+    /// a read (V as the handler gave it), `{"handler": H, "status": "ok"}` for a write or
+    /// a hotconfig (with `"file"`), and `{"error": {"code": C, "message": M}}` on failure,
+    /// C being the control socket's status code (510 no such element, 511 no such handler,
+    /// 520 refused...) or null when no answer came. The exit status is as without it.
+    #[arg(long, global = true)]
+    pub json: bool,
 }
 
 /// What to do.
@@ -454,8 +462,54 @@ fn vm_hotconfig_data(
     Ok(prepared.encode())
 }
 
+/// A successful answer as `sluice ctl --json` prints it: the value for a read, the status
+/// for a write; `file` is the configuration a hotconfig installed.
+fn answer_json(request: &Request, file: Option<&str>, value: &str) -> Json {
+    match request {
+        Request::Read(handler) => Json::obj([
+            ("handler", Json::str(handler.as_str())),
+            ("value", Json::str(value)),
+        ]),
+        Request::Write(handler, _) | Request::WriteData(handler, _) => {
+            let mut pairs = vec![
+                ("handler".to_string(), Json::str(handler.as_str())),
+                ("status".to_string(), Json::str("ok")),
+            ];
+            if let Some(file) = file {
+                pairs.push(("file".into(), Json::str(file)));
+            }
+            Json::Obj(pairs)
+        }
+    }
+}
+
+/// A failure as `sluice ctl --json` prints it: the control socket's status code, or null
+/// when the request got no answer (no socket, a broken connection, a file refused here).
+fn error_json(code: Option<u16>, message: &str) -> Json {
+    Json::obj([(
+        "error",
+        Json::obj([
+            ("code", code.map_or(Json::Null, Json::num)),
+            ("message", Json::str(message.trim_end())),
+        ]),
+    )])
+}
+
 /// `sluice ctl`.
 pub fn ctl(args: CtlArgs) -> ExitCode {
+    let json = args.json;
+    // Fails with `message` (already prefixed and ended when `printed`), or its JSON.
+    let failed = |code: Option<u16>, message: String, printed: bool| {
+        if json {
+            println!("{}", error_json(code, &message));
+            ExitCode::FAILURE
+        } else if printed {
+            eprint!("{message}");
+            ExitCode::FAILURE
+        } else {
+            fail("ctl", message)
+        }
+    };
     let target = match (&args.socket, &args.port, &args.vm) {
         (Some(path), _, _) => Ok(Target::Unix(path.clone())),
         (None, Some(port), _) => tcp_target(port),
@@ -464,15 +518,18 @@ pub fn ctl(args: CtlArgs) -> ExitCode {
     };
     let target = match target {
         Ok(t) => t,
-        Err(e) => return fail("ctl", e),
+        Err(e) => return failed(None, e, false),
     };
     // The file a `hotconfig` sent as written: the router's diagnostics name it for
     // `hotconfig`, with the file's own lines and columns.
     let mut renamed = None;
+    // The file a `hotconfig` installs, as given.
+    let mut hotconfig_file = None;
     let request = match args.op {
         CtlOp::Read { handler } => Request::Read(handler),
         CtlOp::Write { handler, value } => Request::Write(handler, value.join(" ")),
         CtlOp::Hotconfig { words } if matches!(target, Target::Vm(_)) => {
+            hotconfig_file = words.iter().find(|w| !crate::config::is_param(w)).cloned();
             // A VM parses no Click text: it takes the configuration prepared here, and
             // only with the classes its image carries.
             let classes = || {
@@ -481,24 +538,28 @@ pub fn ctl(args: CtlArgs) -> ExitCode {
             };
             match vm_hotconfig_data(&words, classes) {
                 Ok(data) => Request::WriteData(control::HOTCONFIG.into(), data),
-                Err(e) => {
-                    eprint!("{e}");
-                    return ExitCode::FAILURE;
-                }
+                Err(e) => return failed(None, e, true),
             }
         }
-        CtlOp::Hotconfig { words } => match hotconfig_text(&words) {
-            Ok((text, file)) => {
-                renamed = file;
-                Request::Write(control::HOTCONFIG.into(), text)
+        CtlOp::Hotconfig { words } => {
+            hotconfig_file = words.iter().find(|w| !crate::config::is_param(w)).cloned();
+            match hotconfig_text(&words) {
+                Ok((text, file)) => {
+                    renamed = file;
+                    Request::Write(control::HOTCONFIG.into(), text)
+                }
+                Err(e) => return failed(None, e, true),
             }
-            Err(e) => {
-                eprint!("{e}");
-                return ExitCode::FAILURE;
-            }
-        },
+        }
     };
     match call_target(&target, &request, args.timeout) {
+        Ok(value) if json => {
+            println!(
+                "{}",
+                answer_json(&request, hotconfig_file.as_deref(), &value)
+            );
+            ExitCode::SUCCESS
+        }
         Ok(value) => {
             print!("{value}");
             if !value.is_empty() && !value.ends_with('\n') {
@@ -506,13 +567,20 @@ pub fn ctl(args: CtlArgs) -> ExitCode {
             }
             ExitCode::SUCCESS
         }
-        Err(CtlError::Refused { code, message }) if renamed.is_some() => {
-            let file = renamed.unwrap_or_default();
-            let message = message.replace(" hotconfig:", &format!(" {file}:"));
-            let message = message.replace("\nhotconfig:", &format!("\n{file}:"));
-            fail("ctl", CtlError::Refused { code, message })
+        Err(CtlError::Refused { code, message }) => {
+            let message = match &renamed {
+                Some(file) => message
+                    .replace(" hotconfig:", &format!(" {file}:"))
+                    .replace("\nhotconfig:", &format!("\n{file}:")),
+                None => message,
+            };
+            if json {
+                failed(Some(code), message, false)
+            } else {
+                fail("ctl", CtlError::Refused { code, message })
+            }
         }
-        Err(e) => fail("ctl", e),
+        Err(e) => failed(None, e.to_string(), false),
     }
 }
 
@@ -529,6 +597,50 @@ mod tests {
         let path = dir.join(name);
         std::fs::write(&path, text).unwrap();
         path.to_str().unwrap().to_string()
+    }
+
+    #[test]
+    fn json_answers_have_the_documented_shapes() {
+        let read = answer_json(&Request::Read("c.count".into()), None, "5\n");
+        assert_eq!(
+            read.to_string(),
+            r#"{"handler": "c.count", "value": "5\n"}"#
+        );
+        let write = answer_json(&Request::Write("c.reset".into(), String::new()), None, "");
+        assert_eq!(
+            write.to_string(),
+            r#"{"handler": "c.reset", "status": "ok"}"#
+        );
+        let hot = answer_json(
+            &Request::WriteData("hotconfig".into(), vec![1, 2]),
+            Some("fw2.click"),
+            "",
+        );
+        assert_eq!(
+            hot.to_string(),
+            r#"{"handler": "hotconfig", "status": "ok", "file": "fw2.click"}"#
+        );
+        let refused = error_json(Some(511), "no handler 'c.nope'\n");
+        assert_eq!(
+            refused.to_string(),
+            r#"{"error": {"code": 511, "message": "no handler 'c.nope'"}}"#
+        );
+        let unanswered = error_json(None, "cannot connect to /x: refused");
+        assert_eq!(
+            unanswered.to_string(),
+            r#"{"error": {"code": null, "message": "cannot connect to /x: refused"}}"#
+        );
+        // Whatever a message holds, the line parses back to it.
+        let odd = error_json(Some(520), "a \"quoted\"\n\tline\n  ^");
+        let back = Json::parse(&odd.to_string()).expect("valid JSON");
+        assert_eq!(
+            back.at(&["error", "message"]).and_then(Json::as_str),
+            Some("a \"quoted\"\n\tline\n  ^")
+        );
+        assert_eq!(
+            back.at(&["error", "code"]).and_then(Json::as_f64),
+            Some(520.0)
+        );
     }
 
     #[test]
