@@ -1,4 +1,4 @@
-//! Smoke runs of `sluice bench boot|density|e2e|click|tcp` with tiny counts: the commands work end to
+//! Smoke runs of `sluice bench boot|density|e2e|hotconfig|click|tcp` with tiny counts: the commands work end to
 //! end under QEMU, print JSON of the documented shape, and their numbers are sane. Timing
 //! targets live in BENCHMARKS.md, never here.
 //!
@@ -239,6 +239,72 @@ fn bench_e2e_measures_nf_and_echo() {
     let p50 = number(&j, "median", Some("nf"));
     let p99 = number(&j, "p99", Some("nf"));
     assert!(p50 > 0.0 && p50 <= p99 && p99 < 1e6, "{j}");
+}
+
+/// `sluice bench hotconfig` on the NAT and firewall pair of benches/vm: every swap
+/// succeeds, the stream keeps flowing, and the NAT's mapping of the stream survives.
+#[test]
+#[ignore = "needs QEMU: the VM tier, run by scripts/test (cargo test -- --include-ignored)"]
+fn bench_hotconfig_swaps_under_traffic_and_keeps_the_mapping() {
+    static BUILT: Mutex<Option<PathBuf>> = Mutex::new(None);
+    let vm_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../benches/vm");
+    let a = vm_dir.join("nat-fw-a.click");
+    let b = vm_dir.join("nat-fw-b.click");
+    let image = build_once(&BUILT, "nat-fw-a", &std::fs::read_to_string(&a).unwrap());
+    let (j, progress) = bench_json_on(
+        &image,
+        &[
+            "hotconfig",
+            "--config",
+            a.to_str().unwrap(),
+            "--config",
+            b.to_str().unwrap(),
+            "--swaps",
+            "3",
+            "--rate",
+            "300",
+        ],
+    );
+    assert!(j.contains("\"command\": \"hotconfig\""), "{j}");
+    assert_eq!(number(&j, "swaps", None), 3.0, "{j}");
+    assert_eq!(progress.matches("swap ").count(), 3, "{progress}");
+    // Swaps alternate, the second configuration first.
+    let per_swap = &j[j.find("\"per_swap\"").expect("per_swap")..];
+    let order: Vec<&str> = per_swap
+        .match_indices("nat-fw-")
+        .map(|(at, _)| &per_swap[at..at + 8])
+        .collect();
+    assert_eq!(order, ["nat-fw-b", "nat-fw-a", "nat-fw-b"], "{j}");
+    let sent = number(&j, "sent", None);
+    let received = number(&j, "received", None);
+    let lost = number(&j, "lost", None);
+    assert!(sent > 300.0, "the stream ran for over a second: {j}");
+    assert_eq!(received + lost, sent, "{j}");
+    assert!(
+        received >= 0.95 * sent,
+        "{received} of {sent} frames came out: {j}"
+    );
+    let in_windows = number(&j, "lost_in_swap_windows", None);
+    let baseline = number(&j, "lost", Some("baseline"));
+    assert_eq!(in_windows + baseline, lost, "{j}");
+    for key in ["median", "p99", "max"] {
+        let ms = number(&j, key, Some("swap_ms"));
+        assert!(ms > 0.0, "swap_ms.{key}: {j}");
+    }
+    // The NAT translated the stream to its pattern's address, once and for all.
+    assert!(j.contains("\"source\": \"21.0.0.1:"), "{j}");
+    assert_eq!(number(&j, "remapped", None), 0.0, "{j}");
+    assert!(
+        j.contains("\"entry_before\": \"(192.0.2.1, 12345, 192.0.2.2, 7) => (21.0.0.1, "),
+        "{j}"
+    );
+    assert!(j.contains("\"mappings_kept\": true"), "{j}");
+    // The VM is gone.
+    let ps = text(&sluice(&["ps"]).stdout);
+    assert!(
+        !ps.lines().any(|l| l.contains("-hot-")),
+        "VM left running:\n{ps}"
+    );
 }
 
 /// `sluice bench click` runs each configuration as a whole process beside a "Click" (here

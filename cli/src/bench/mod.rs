@@ -1,4 +1,4 @@
-//! `sluice bench boot|density|e2e|tcp IMAGE` and `sluice bench click DIR`: the built-in
+//! `sluice bench boot|density|e2e|hotconfig|tcp IMAGE` and `sluice bench click DIR`: the built-in
 //! measurements of network function VMs and of the host runtime.
 //!
 //! - `boot`: boots an image N times and reports launcher start → ready and kernel entry →
@@ -9,6 +9,9 @@
 //!   ready and the host memory they take (the sum of QEMU's resident set sizes).
 //! - `e2e`: packets per second at several frame sizes and round-trip latency through the
 //!   network function VM over dgram NICs, next to a bare echo VM on the same backend.
+//! - `hotconfig`: a steady UDP stream through the VM while its configuration is replaced
+//!   again and again (`sluice ctl VM hotconfig`): frames lost per swap next to a baseline
+//!   without swaps, the swap time, and whether the NAT's mappings survived.
 //! - `tcp`: real TCP (iperf3) and ping through the VM between two network namespaces over
 //!   TAP NICs, next to a bare bridge VM (root).
 //! - `click`: Click configurations run unchanged as whole processes, `sluice run FILE` beside
@@ -32,6 +35,7 @@ mod boot;
 mod click;
 mod density;
 mod e2e;
+mod hotconfig;
 mod stats;
 mod tcp;
 mod traffic;
@@ -57,6 +61,9 @@ pub enum What {
     E2e(e2e::E2eArgs),
     /// Click configurations as whole processes: `sluice run` beside `click`, packets per second.
     Click(click::ClickBenchArgs),
+    /// Hotconfig swaps under a steady stream: frames lost per swap, swap time, whether
+    /// NAT mappings survive.
+    Hotconfig(hotconfig::HotconfigArgs),
     /// TCP throughput (iperf3) and ping through the VM between two network namespaces,
     /// next to a bare bridge VM (as root).
     Tcp(tcp::TcpArgs),
@@ -96,6 +103,7 @@ pub fn main(args: BenchArgs) -> ExitCode {
         What::Density(a) => density::run(&a),
         What::E2e(a) => e2e::run(&a),
         What::Click(a) => click::run(&a),
+        What::Hotconfig(a) => hotconfig::run(&a),
         What::Tcp(a) => tcp::run(&a),
     };
     match result {

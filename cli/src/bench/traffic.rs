@@ -132,11 +132,11 @@ pub fn frame(size: usize, udp_port: u16, seq: u64) -> Vec<u8> {
     f
 }
 
-fn set_seq(f: &mut [u8], seq: u64) {
+pub(super) fn set_seq(f: &mut [u8], seq: u64) {
     f[SEQ_AT..SEQ_AT + 8].copy_from_slice(&seq.to_be_bytes());
 }
 
-fn seq_of(f: &[u8]) -> Option<u64> {
+pub(super) fn seq_of(f: &[u8]) -> Option<u64> {
     f.get(SEQ_AT..SEQ_AT + 8)
         .map(|b| u64::from_be_bytes(b.try_into().expect("8 bytes")))
 }
