@@ -219,7 +219,9 @@ fn swap(vm: &BenchVm, config: &Path) -> Result<Duration, String> {
     let took = start.elapsed();
     if !out.status.success() {
         return Err(format!(
-            "sluice ctl {} hotconfig {} failed: {}",
+            "sluice ctl {} hotconfig {} failed: {}\n(the bench swaps both --config files into \
+             one VM: its image must carry every element class the two use, and each must \
+             start on a VM with --nics NICs)",
             vm.name,
             config.display(),
             String::from_utf8_lossy(&out.stderr).trim()
