@@ -10,7 +10,7 @@
 //! sluice boot   fw.elf --nic tap:tap0    run it under QEMU microvm
 //! sluice ps | stop NAME | ctl VM read c.count   manage running VMs
 //! sluice logs  NAME [-f]               a VM's console
-//! sluice bench  boot|density|e2e|tcp fw.elf   the built-in measurements
+//! sluice bench  boot|density|e2e|hotconfig|tcp fw.elf the built-in measurements
 //! ```
 
 use std::process::ExitCode;
