@@ -18,7 +18,9 @@
 //! the traffic stops,
 //! `pool_free + buffers_held == pool_capacity` unless an element keeps packets queued.
 //! `idle_mode` (`halt` or `poll`), `idle_sleeps` and `idle_sleep_us` tell how the idle loop
-//! slept (see [`crate::idle`]).
+//! slept (see [`crate::idle`]). `hotconfig_us` is how long the last successful `hotconfig`
+//! took in the guest, from decoding the configuration to the new router in place (empty
+//! before the first).
 //!
 //! **`hotconfig`.** A `WRITEDATA hotconfig N` whose bytes are a
 //! [`PreparedConfig`](sluice_dataplane::prepared::PreparedConfig) (what
@@ -68,6 +70,9 @@ pub struct Handlers<'a> {
     pub hotconfig: &'a dyn Hotconfig,
     /// The idle loop (the globals `idle_mode`, `idle_sleeps`, `idle_sleep_us`).
     pub idle: &'a Idle,
+    /// How long the last successful `hotconfig` took in the guest (the global
+    /// `hotconfig_us`).
+    pub last_hotconfig: &'a core::cell::Cell<Option<Duration>>,
 }
 
 impl<'a> Handlers<'a> {
@@ -265,6 +270,10 @@ fn read_handler(path: &str, handlers: &Handlers<'_>) -> Result<String, HandlerEr
             "idle_mode" => Ok(handlers.idle.mode().into()),
             "idle_sleeps" => Ok(format!("{}", handlers.idle.stats.sleeps.get())),
             "idle_sleep_us" => Ok(format!("{}", handlers.idle.stats.asleep().as_micros())),
+            "hotconfig_us" => Ok(handlers
+                .last_hotconfig
+                .get()
+                .map_or_else(String::new, |d| format!("{}", d.as_micros()))),
             "nics" => Ok(handlers
                 .nics
                 .iter()

@@ -80,6 +80,7 @@ fn main_loop(boot: &'static BootInfo) -> ! {
     checkpoint::record("router");
     let hotconfig = nf::ImageHotconfig {
         classes: nf::classes(),
+        last_swap: Default::default(),
     };
     let mut control = ControlChannel::new(clock::calibration().map_or(0, |c| c.tsc_khz));
     let mut idle = Idle::new(&boot.cmdline, &info);
@@ -95,6 +96,7 @@ fn main_loop(boot: &'static BootInfo) -> ! {
             classes: &hotconfig.classes,
             hotconfig: &hotconfig,
             idle: &idle,
+            last_hotconfig: &hotconfig.last_swap,
         });
         if !round.active {
             break;

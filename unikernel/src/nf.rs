@@ -157,6 +157,9 @@ pub fn classes() -> Vec<&'static ElementClass> {
 /// with [`Router::hotswap_prepared`], with this image's classes.
 pub struct ImageHotconfig {
     pub classes: Vec<&'static ElementClass>,
+    /// How long the last successful swap took here, from decoding the configuration to the
+    /// new router in place (the global `hotconfig_us`).
+    pub last_swap: core::cell::Cell<Option<core::time::Duration>>,
 }
 
 impl Hotconfig for ImageHotconfig {
@@ -165,6 +168,7 @@ impl Hotconfig for ImageHotconfig {
     }
 
     fn hotconfig_data(&self, router: &mut Router, data: &[u8]) -> Result<(), String> {
+        let start = clock::Instant::now();
         let config = PreparedConfig::decode(data).map_err(|e| format!("{e}"))?;
         let warnings = router
             .hotswap_prepared(&config.graph, &self.classes, &config.prepared_table())
@@ -172,6 +176,9 @@ impl Hotconfig for ImageHotconfig {
                 let source = Source::new(config.name.clone(), config.text.clone());
                 diags.render(core::slice::from_ref(&source))
             })?;
+        router.set_configuration(config.text.clone());
+        // The swap itself, not the console lines below (slow on an emulated UART).
+        self.last_swap.set(Some(start.elapsed()));
         for w in warnings {
             println!("hotconfig: warning: {w}");
         }
@@ -180,7 +187,6 @@ impl Hotconfig for ImageHotconfig {
             config.name,
             config.graph.elements.len()
         );
-        router.set_configuration(config.text);
         Ok(())
     }
 }
