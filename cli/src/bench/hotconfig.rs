@@ -17,7 +17,9 @@
 //!
 //! **Swap time** is `sluice ctl VM hotconfig` end to end as a user sees it: preparing the
 //! configuration on the host, asking the VM for its classes, sending it, and the guest
-//! building and installing it, until the command returns.
+//! building and installing it, until the command returns. Beside it, the guest's own
+//! measure of each swap (its `hotconfig_us` handler: from decoding the configuration to the
+//! new router in place), when the image has it.
 //!
 //! **Mappings.** When the image has the NAT table handler `--nat-table` (default
 //! `rw.udp_table`), its entry for the stream's flow is read before the first swap and
@@ -101,6 +103,8 @@ struct Swap {
     config: usize,
     started: Duration,
     took: Duration,
+    /// The guest's own measure (`hotconfig_us`), in µs, when the image reports it.
+    guest_us: Option<f64>,
     /// End of its loss window (the next swap's start at the latest).
     window_end: Duration,
 }
@@ -293,10 +297,15 @@ fn measure(args: &HotconfigArgs, image: &Path, configs: &[PathBuf; 2]) -> Result
                 configs[config].display(),
                 took.as_secs_f64() * 1e3
             ));
+            let guest_us = vm
+                .read("hotconfig_us", Duration::from_secs(10))
+                .ok()
+                .and_then(|v| v.trim().parse::<f64>().ok());
             swaps.push(Swap {
                 config,
                 started,
                 took,
+                guest_us,
                 window_end: started + took + args.window.min(args.settle),
             });
             sleep_checked(args.settle)?;
@@ -478,6 +487,16 @@ impl Report {
         Summary::of(&ms)
     }
 
+    /// The guest's swap times in ms, if every swap has one.
+    fn guest_ms(&self) -> Option<Summary> {
+        let ms: Option<Vec<f64>> = self
+            .per_swap
+            .iter()
+            .map(|(s, _)| s.guest_us.map(|us| us / 1e3))
+            .collect();
+        Summary::of(&ms?)
+    }
+
     fn lost_in_swaps(&self) -> u64 {
         self.per_swap.iter().map(|(_, t)| t.lost).sum()
     }
@@ -491,6 +510,7 @@ impl Report {
         udp_port: u16,
     ) {
         let swap_ms = self.swap_ms();
+        let guest_ms = self.guest_ms();
         let received = self.total.sent - self.total.lost;
         let source = self
             .source
@@ -505,6 +525,10 @@ impl Report {
                         ("config", Json::str(configs[s.config].display().to_string())),
                         ("at_s", Json::num(s.started.as_secs_f64())),
                         ("ms", Json::num(s.took.as_secs_f64() * 1e3)),
+                        (
+                            "guest_ms",
+                            s.guest_us.map_or(Json::Null, |us| Json::num(us / 1e3)),
+                        ),
                         ("sent", Json::num(t.sent as f64)),
                         ("lost", Json::num(t.lost as f64)),
                     ])
@@ -548,6 +572,7 @@ impl Report {
                     ]),
                 ),
                 ("swap_ms", json_or_null(swap_ms)),
+                ("guest_swap_ms", json_or_null(guest_ms)),
                 ("per_swap", Json::Arr(per_swap)),
                 (
                     "nat",
@@ -574,7 +599,12 @@ impl Report {
                 format!("{:.2}%", 100.0 * t.lost as f64 / t.sent as f64)
             }
         };
-        let ms = |f: fn(&Summary) -> f64| swap_ms.map_or("-".into(), |s| format!("{:.1}", f(&s)));
+        let ms = |f: fn(&Summary) -> f64| {
+            let both = |s: Option<Summary>, digits| {
+                s.map_or("-".into(), |s| format!("{:.*}", digits, f(&s)))
+            };
+            format!("{} / {}", both(swap_ms, 1), both(guest_ms, 2))
+        };
         let lost_swaps = Tally {
             sent: self.per_swap.iter().map(|(_, t)| t.sent).sum(),
             lost: self.lost_in_swaps(),
@@ -612,9 +642,9 @@ impl Report {
                     ),
                 ],
                 vec!["lost, worst swap".into(), worst.to_string()],
-                vec!["swap time p50 (ms)".into(), ms(|s| s.median)],
-                vec!["swap time p99 (ms)".into(), ms(|s| s.p99)],
-                vec!["swap time max (ms)".into(), ms(|s| s.max)],
+                vec!["swap time p50 (ms, ctl / guest)".into(), ms(|s| s.median)],
+                vec!["swap time p99 (ms, ctl / guest)".into(), ms(|s| s.p99)],
+                vec!["swap time max (ms, ctl / guest)".into(), ms(|s| s.max)],
                 vec![
                     "NAT source of the stream".into(),
                     source.unwrap_or_else(|| "-".into()),
@@ -641,7 +671,7 @@ impl Report {
         );
         println!(
             "  (a swap's window: from `sluice ctl hotconfig` starting until {} after it \
-             returned; swap time: that command end to end)",
+             returned; swap time: that command end to end / the guest's own hotconfig_us)",
             humantime(args.window.min(args.settle))
         );
     }
@@ -665,6 +695,7 @@ mod tests {
             config: 1,
             started: Duration::from_millis(at_ms),
             took: Duration::from_millis(took_ms),
+            guest_us: Some(took_ms as f64 * 100.0),
             window_end: Duration::from_millis(at_ms + took_ms + settle_ms),
         }
     }
@@ -697,6 +728,13 @@ mod tests {
         assert_eq!(r.mappings_kept(), Some(false));
         let s = r.swap_ms().unwrap();
         assert_eq!((s.min, s.max), (50.0, 100.0));
+        let g = r.guest_ms().unwrap();
+        assert_eq!((g.min, g.max), (5.0, 10.0));
+        // One swap the guest did not time: no guest figures at all.
+        let mut untimed = swaps.to_vec();
+        untimed[1].guest_us = None;
+        let r = Report::new(&sent, &seen, &untimed, (None, None));
+        assert!(r.guest_ms().is_none());
     }
 
     #[test]
