@@ -522,7 +522,7 @@ impl Report {
                 .iter()
                 .map(|(s, t)| {
                     Json::obj([
-                        ("config", Json::str(configs[s.config].display().to_string())),
+                        ("config", Json::str(config_name(args, configs, s.config))),
                         ("at_s", Json::num(s.started.as_secs_f64())),
                         ("ms", Json::num(s.took.as_secs_f64() * 1e3)),
                         (
@@ -536,13 +536,12 @@ impl Report {
                 .collect();
             let json = Json::obj([
                 ("command", Json::str("hotconfig")),
-                ("image", Json::str(image.display().to_string())),
+                ("image", Json::str(image_name(args, configs, image))),
                 (
                     "configs",
                     Json::Arr(
-                        configs
-                            .iter()
-                            .map(|c| Json::str(c.display().to_string()))
+                        (0..2)
+                            .map(|k| Json::str(config_name(args, configs, k)))
                             .collect(),
                     ),
                 ),
@@ -614,7 +613,7 @@ impl Report {
             &format!(
                 "sluice bench hotconfig {} (accel {accel}, dgram NICs, UDP to port {udp_port}, \
                  {} B at {} frames/s, {} swaps {} apart)",
-                image.display(),
+                image_name(args, configs, image),
                 args.size,
                 args.rate,
                 self.per_swap.len(),
@@ -674,6 +673,24 @@ impl Report {
              returned; swap time: that command end to end / the guest's own hotconfig_us)",
             humantime(args.window.min(args.settle))
         );
+    }
+}
+
+/// How the report names configuration `k`: the default ones by their place in the
+/// sources, not by the scratch copies the bench removes.
+fn config_name(args: &HotconfigArgs, configs: &[PathBuf; 2], k: usize) -> String {
+    if args.config.is_empty() {
+        format!("benches/vm/{}", [DEFAULT_A.0, DEFAULT_B.0][k])
+    } else {
+        configs[k].display().to_string()
+    }
+}
+
+/// How the report names the image: its path, or what it was built from.
+fn image_name(args: &HotconfigArgs, configs: &[PathBuf; 2], image: &Path) -> String {
+    match &args.image {
+        Some(_) => image.display().to_string(),
+        None => format!("(built from {})", config_name(args, configs, 0)),
     }
 }
 
