@@ -357,12 +357,11 @@ fn drain_goodbye(reader: &mut impl BufRead) {
     }
 }
 
-/// The text to write to `hotconfig` for `FILE [NAME=value...]`, checked as `sluice check`
-/// checks it; `Err` holds every diagnostic, ready to print. A self-contained file without
-/// parameters goes as written (the router's `config` handler then shows it); otherwise
-/// the flattened configuration, with the parameters and included files resolved. Returns
-/// the text and, when it went as written, the file's name.
-fn hotconfig_text(words: &[String]) -> Result<(String, Option<String>), String> {
+/// `FILE [NAME=value...]` of a `hotconfig`: the file, the parameters, and the
+/// configuration loaded and checked as `sluice check` does. `Err` is ready to print.
+fn load_hotconfig(
+    words: &[String],
+) -> Result<(String, Vec<String>, crate::config::Loaded), String> {
     let (params, files): (Vec<String>, Vec<String>) = words
         .iter()
         .cloned()
@@ -380,8 +379,18 @@ fn hotconfig_text(words: &[String]) -> Result<(String, Option<String>), String> 
         }
         m
     })?;
+    Ok((file.clone(), params, loaded))
+}
+
+/// The text to write to `hotconfig` for `FILE [NAME=value...]`, checked as `sluice check`
+/// checks it; `Err` holds every diagnostic, ready to print. A self-contained file without
+/// parameters goes as written (the router's `config` handler then shows it); otherwise
+/// the flattened configuration, with the parameters and included files resolved. Returns
+/// the text and, when it went as written, the file's name.
+fn hotconfig_text(words: &[String]) -> Result<(String, Option<String>), String> {
+    let (file, params, loaded) = load_hotconfig(words)?;
     Ok(match &loaded.sources[..] {
-        [only] if params.is_empty() => (only.text.clone(), Some(file.clone())),
+        [only] if params.is_empty() => (only.text.clone(), Some(file)),
         _ => (
             sluice_dataplane::sluice_config::unparse(&loaded.graph),
             None,
@@ -404,23 +413,7 @@ fn vm_hotconfig_data(
 ) -> Result<Vec<u8>, String> {
     use sluice_dataplane::prepared::PreparedConfig;
 
-    let (params, files): (Vec<String>, Vec<String>) = words
-        .iter()
-        .cloned()
-        .partition(|w| crate::config::is_param(w));
-    let [file] = &files[..] else {
-        return Err(format!(
-            "sluice ctl: hotconfig: give one configuration file (got {})\n",
-            files.len()
-        ));
-    };
-    let loaded = crate::config::load(Path::new(file), &params).map_err(|e| {
-        let mut m = e.to_string();
-        if !m.ends_with('\n') {
-            m.push('\n');
-        }
-        m
-    })?;
+    let (file, _, loaded) = load_hotconfig(words)?;
     let refuse = |m: String| format!("sluice ctl: hotconfig: {file}: {m}\n");
     super::build::check_vm_classes(&loaded.graph).map_err(refuse)?;
     let image_classes = image_classes().map_err(|e| format!("sluice ctl: hotconfig: {e}\n"))?;
@@ -450,7 +443,7 @@ fn vm_hotconfig_data(
     }
     super::build::instantiate(&loaded)?;
     let flat = sluice_dataplane::sluice_config::unparse(&loaded.graph);
-    let name = Path::new(file)
+    let name = Path::new(&file)
         .file_name()
         .map_or_else(|| "hotconfig".into(), |n| n.to_string_lossy().into_owned());
     let name = format!("{name} (flattened)");
