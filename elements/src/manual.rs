@@ -101,6 +101,7 @@ const SOURCES: &[&str] = &[
     include_str!("routing/arpprint.rs"),
     include_str!("routing/arpquerier.rs"),
     include_str!("routing/arpresponder.rs"),
+    include_str!("routing/arptable.rs"),
     include_str!("routing/directiplookup.rs"),
     include_str!("routing/fixipsrc.rs"),
     include_str!("routing/icmperror.rs"),

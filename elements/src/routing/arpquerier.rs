@@ -36,6 +36,10 @@
 //! - `POLL_TIMEOUT`: entry age at which renewal queries start, default 1 minute (0: never).
 //! - `BROADCAST`: the local broadcast address.
 //! - `BROADCAST_POLL`: send renewal queries broadcast, default false.
+//! - `TABLE`: an `ARPTable` element (or another `ARPQuerier`) whose table to use instead of
+//!   an own one, so that several queriers share their mappings and held packets. The table
+//!   keywords above are then ignored (the table's own apply), and the table's element
+//!   removes expired entries.
 //!
 //! **Handlers:** `table` (read: `IP OK ETH AGE` per entry), `stats` (read), `queries`,
 //! `responses`, `drops` (packets this element dropped), `count` (entries), `length` (held
@@ -47,7 +51,8 @@
 //! same IP, Ethernet and broadcast addresses through `hotconfig` takes its table (known
 //! entries with their ages, pending ones with their held packets) and its `queries`,
 //! `responses` and `drops` counts, as Click's does; the new limits apply from the next
-//! change on. One for other addresses starts empty.
+//! change on. One for other addresses starts empty. With `TABLE` on either side, only the
+//! counts are carried: a shared table carries over with its `ARPTable`.
 //!
 //! **Example:**
 //!
@@ -58,12 +63,16 @@
 //! a -> ToDevice(eth0);
 //! ```
 //!
-//! **Differences from Click:** no `TABLE` keyword (a shared `ARPTable` element); held packets
-//! live in per-entry queues that grow on the miss path.
+//! **Differences from Click:** held packets live in per-entry queues that grow on the miss
+//! path; the `insert` handler sends the packets held for the address on at once (Click's
+//! keeps them until a reply).
 
 use alloc::boxed::Box;
 use alloc::format;
+use alloc::rc::Rc;
 use alloc::string::{String, ToString};
+use core::any::Any;
+use core::cell::RefCell;
 use core::net::Ipv4Addr;
 use core::time::Duration;
 
@@ -75,7 +84,7 @@ use sluice_dataplane::{
 
 use super::addr::{mask_of, parse_ether, parse_ip, parse_prefix};
 use super::arpmsg::ArpMsg;
-use super::arptable::{parse_insert, ArpLimits, ArpTable, Held};
+use super::arptable::{parse_insert, read_limits, ArpTable, Held, SharedArpTable};
 use crate::wire::arp::{OP_REPLY, OP_REQUEST};
 use crate::wire::ethernet::{is_group, EthernetFrame, BROADCAST, ETHERTYPE_IPV4, HEADER_LEN};
 
@@ -90,7 +99,12 @@ pub struct ArpQuerier {
     bcast: u32,
     poll_timeout_ns: u64,
     broadcast_poll: bool,
-    table: ArpTable,
+    /// This querier's own table, or the one of the element `TABLE` names (found at
+    /// initialization). Borrowed for one table operation at a time and never while a
+    /// packet is output, so that a querier sharing it downstream can borrow it in turn.
+    table: SharedArpTable,
+    /// The `TABLE` argument: the element whose table to use instead of an own one.
+    table_name: Option<String>,
     queries: u64,
     responses: u64,
     drops: u64,
@@ -177,10 +191,14 @@ impl ArpQuerier {
         let dst_eth = loop {
             // Click's table reads the clock for a lookup that finds an entry, and for every
             // packet it holds and reply it records (sluice ages entries by the slice's time).
-            if self.table.has_entry(dst) {
-                ctx.clock_reads(1);
-            }
-            if let Some((eth, poll)) = self.table.lookup(dst, now, self.poll_timeout_ns) {
+            let found = {
+                let mut table = self.table.borrow_mut();
+                if table.has_entry(dst) {
+                    ctx.clock_reads(1);
+                }
+                table.lookup(dst, now, self.poll_timeout_ns)
+            };
+            if let Some((eth, poll)) = found {
                 if poll {
                     let q = QueryFor {
                         ip: dst_ip,
@@ -216,7 +234,8 @@ impl ArpQuerier {
                 unicast: None,
             };
             ctx.clock_reads(1);
-            match self.table.hold(dst, p, now) {
+            let held = self.table.borrow_mut().hold(dst, p, now);
+            match held {
                 Held::Queued { query } => {
                     if query {
                         self.send_query(ctx, q);
@@ -249,6 +268,7 @@ impl ArpQuerier {
         ctx.clock_reads(1);
         let held = self
             .table
+            .borrow_mut()
             .insert(u32::from_be_bytes(m.spa), m.sha, ctx.now());
         for q in held {
             self.handle_ip(ctx, q, true);
@@ -273,7 +293,25 @@ impl Element for ArpQuerier {
     }
 
     fn initialize(&mut self, ctx: &mut InitContext<'_>) -> Result<(), String> {
-        let timeout = self.table.limits().timeout_ns;
+        if let Some(name) = &self.table_name {
+            let e = ctx
+                .element(name)
+                .ok_or_else(|| format!("TABLE: '{name}' does not name an element"))?;
+            // An ARPQuerier's table serves too, as Click's cast to ARPTable allows.
+            let table = e
+                .shared
+                .and_then(|s| s.downcast::<RefCell<ArpTable>>().ok())
+                .ok_or_else(|| {
+                    format!(
+                        "TABLE: element type mismatch, expected ARPTable ('{name}' is {})",
+                        e.class
+                    )
+                })?;
+            // The table's element ages it.
+            self.table = table;
+            return Ok(());
+        }
+        let timeout = self.table.borrow().limits().timeout_ns;
         if timeout != 0 {
             // Scheduling Click's expiry timer reads the clock.
             ctx.clock_reads(1);
@@ -290,18 +328,34 @@ impl Element for ArpQuerier {
         if (old.my_ip, old.my_eth, old.bcast) != (self.my_ip, self.my_eth, self.bcast) {
             return;
         }
-        self.table.take_entries(&mut old.table);
+        // The table only when both own theirs: a shared table carries itself over (its
+        // `ARPTable` takes the old one's entries).
+        if self.table_name.is_none() && old.table_name.is_none() {
+            if let (Ok(mut new), Ok(mut old)) =
+                (self.table.try_borrow_mut(), old.table.try_borrow_mut())
+            {
+                new.take_entries(&mut old);
+            }
+        }
         self.queries = old.queries;
         self.responses = old.responses;
         self.drops = old.drops;
         self.last_now = old.last_now;
     }
 
+    fn shared_state(&self) -> Option<Rc<dyn Any>> {
+        let table: SharedArpTable = Rc::clone(&self.table);
+        Some(table)
+    }
+
     fn run_timer(&mut self, ctx: &mut Context<'_>) {
         let now = ctx.now();
         self.last_now = now;
-        self.table.slim(now);
-        let timeout = self.table.limits().timeout_ns;
+        let timeout = {
+            let mut table = self.table.borrow_mut();
+            table.slim(now);
+            table.limits().timeout_ns
+        };
         // Click reads the clock to slim the table, and again to schedule the next expiry.
         ctx.clock_reads(1 + u64::from(timeout != 0));
         if timeout != 0 {
@@ -325,22 +379,23 @@ impl Element for ArpQuerier {
         }
         // Click's table reads the clock to age its entries.
         ctx.clock_reads(1);
-        Some(Ok(self.table.unparse(self.last_now)))
+        Some(Ok(self.table.borrow().unparse(self.last_now)))
     }
 
     fn read_handler(&self, name: &str) -> Option<String> {
+        let table = self.table.try_borrow().ok()?;
         Some(match name {
             "stats" => format!(
                 "{} packets killed\n{} ARP queries sent\n",
-                self.drops + self.table.drops(),
+                self.drops + table.drops(),
                 self.queries
             ),
             "queries" => self.queries.to_string(),
             "responses" => self.responses.to_string(),
             "drops" => self.drops.to_string(),
-            "count" => self.table.count().to_string(),
-            "length" => self.table.length().to_string(),
-            "table_drops" => self.table.drops().to_string(),
+            "count" => table.count().to_string(),
+            "length" => table.length().to_string(),
+            "table_drops" => table.drops().to_string(),
             "ipaddr" => Ipv4Addr::from(self.my_ip).to_string(),
             "broadcast" => Ipv4Addr::from(self.bcast).to_string(),
             _ => return None,
@@ -361,7 +416,7 @@ impl Element for ArpQuerier {
             "insert" => {
                 let (ip, eth) = parse_insert(value).map_err(bad)?;
                 ctx.clock_reads(1);
-                let held = self.table.insert(ip, eth, ctx.now());
+                let held = self.table.borrow_mut().insert(ip, eth, ctx.now());
                 for q in held {
                     self.handle_ip(ctx, q, true);
                 }
@@ -369,13 +424,17 @@ impl Element for ArpQuerier {
             "delete" => {
                 let ip = parse_ip(value.trim(), None).map_err(bad)?;
                 ctx.clock_reads(1);
-                drop(self.table.insert(ip.into(), BROADCAST, ctx.now()));
+                drop(
+                    self.table
+                        .borrow_mut()
+                        .insert(ip.into(), BROADCAST, ctx.now()),
+                );
             }
             "clear" => {
                 self.queries = 0;
                 self.drops = 0;
                 self.responses = 0;
-                self.table.clear();
+                self.table.borrow_mut().clear();
             }
             _ => return Err(HandlerError::NoSuchHandler(name.into())),
         }
@@ -388,34 +447,14 @@ impl Element for ArpQuerier {
 }
 
 fn make(args: &mut Args<'_>, cctx: &ConfigContext<'_>) -> Option<Box<dyn Element>> {
-    let d = ArpLimits::default();
-    let capacity = args.read_k::<usize>("CAPACITY").unwrap_or(d.capacity);
-    let entry_capacity = args
-        .read_k::<usize>("ENTRY_CAPACITY")
-        .unwrap_or(d.entry_capacity);
-    let entry_packet_capacity = args
-        .read_k::<usize>("ENTRY_PACKET_CAPACITY")
-        .unwrap_or(d.entry_packet_capacity);
-    let slim_factor = args
-        .read_k::<usize>("CAPACITY_SLIM_FACTOR")
-        .unwrap_or(d.slim_factor);
-    let timeout = args
-        .read_k::<Duration>("TIMEOUT")
-        .map_or(d.timeout_ns, duration_ns);
+    let limits = read_limits(args);
     let poll_timeout = args
         .read_k::<Duration>("POLL_TIMEOUT")
         .map_or(60_000_000_000, duration_ns);
     let bcast_kw = args.read_k::<Ipv4Addr>("BROADCAST");
     let broadcast_poll = args.read_k::<bool>("BROADCAST_POLL").unwrap_or(false);
-    if args.has_keyword("TABLE") {
-        let _ = args.read_k::<String>("TABLE");
-        args.error_whole("TABLE (a shared ARPTable) is not supported");
-        return None;
-    }
-    if slim_factor == 0 {
-        args.error_whole("CAPACITY_SLIM_FACTOR cannot be zero");
-        return None;
-    }
+    let table_name = args.read_k::<String>("TABLE");
+    let limits = limits?;
     let names = Some(cctx.names);
     let ip_kw = args.read_k::<String>("IP");
     let eth_kw = args.read_k::<String>("ETH");
@@ -472,20 +511,14 @@ fn make(args: &mut Args<'_>, cctx: &ConfigContext<'_>) -> Option<Box<dyn Element
             }
         }
     };
-    let limits = ArpLimits {
-        capacity,
-        entry_capacity,
-        entry_packet_capacity,
-        slim_factor,
-        timeout_ns: timeout,
-    };
     Some(Box::new(ArpQuerier {
         my_ip,
         my_eth,
         bcast,
         poll_timeout_ns: poll_timeout,
         broadcast_poll,
-        table: ArpTable::new(limits),
+        table: Rc::new(RefCell::new(ArpTable::new(limits))),
+        table_name,
         queries: 0,
         responses: 0,
         drops: 0,
@@ -634,6 +667,134 @@ mod tests {
         assert_eq!(b.pool.stats().in_use(), 0);
     }
 
+    /// `t :: ARPTable(TABLE_CONFIG)` and queriers `a` (10.0.0.1) and `b` (10.0.0.5) on it,
+    /// each sending to `o`, with their inputs idle.
+    fn shared_graph(a: &str, b: &str) -> sluice_config::FlatGraph {
+        crate::testutil::graph(
+            &[
+                ("t", "ARPTable", ""),
+                ("a", "ARPQuerier", a),
+                ("b", "ARPQuerier", b),
+                ("o", "Collect", ""),
+                ("i", "Idle", ""),
+            ],
+            &[
+                (4, 0, 1, 0),
+                (4, 1, 1, 1),
+                (4, 2, 2, 0),
+                (4, 3, 2, 1),
+                (1, 0, 3, 0),
+                (2, 0, 3, 0),
+            ],
+        )
+    }
+
+    const A: &str = "TABLE t, 10.0.0.1/24, 02:00:00:00:00:01";
+    const B: &str = "TABLE t, 10.0.0.5/24, 02:00:00:00:00:05";
+
+    #[test]
+    fn queriers_share_a_table() {
+        use crate::testutil::{collected, Bench};
+        let b = Bench::new();
+        let mut r = b.router(&shared_graph(A, B)).unwrap();
+        let ip_to = |dst: [u8; 4], tag: u8| {
+            let bytes = ipv4([10, 0, 0, 1], [192, 168, 9, 9], 17, &[tag; 8]);
+            let mut p = b.packet(&bytes);
+            p.set_network_offset(0);
+            p.anno_mut().dst_ip = dst;
+            sluice_dataplane::Batch::from_iter([p])
+        };
+        r.write_handler("a.insert", "10.0.0.2 02:00:00:00:00:02")
+            .unwrap();
+        assert_eq!(r.read_handler("b.count").unwrap(), "1");
+        assert_eq!(r.read_handler("t.count").unwrap(), "1");
+        assert!(r
+            .read_handler("b.table")
+            .unwrap()
+            .starts_with("10.0.0.2 1 02-00-00-00-00-02 "));
+        // b sends at once with a's entry, from its own address.
+        r.push_to("b", 0, ip_to([10, 0, 0, 2], 1)).unwrap();
+        let out = collected("o");
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].data[..12], [PEER, [2, 0, 0, 0, 0, 5]].concat());
+        // A packet b holds is released by a reply a hears, and leaves through a.
+        r.push_to("b", 0, ip_to([10, 0, 0, 3], 2)).unwrap();
+        assert_eq!(collected("o").len(), 1, "b's query");
+        assert_eq!(r.read_handler("t.length").unwrap(), "1");
+        let reply = b.packet(&reply_from([10, 0, 0, 3], PEER));
+        r.push_to("a", 1, sluice_dataplane::Batch::from_iter([reply]))
+            .unwrap();
+        let out = collected("o");
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].data[..12], [PEER, ME].concat());
+        assert_eq!(r.read_handler("t.length").unwrap(), "0");
+        // Clearing through a querier clears the shared table.
+        r.write_handler("b.clear", "").unwrap();
+        assert_eq!(r.read_handler("a.count").unwrap(), "0");
+        assert_eq!(b.pool.stats().in_use(), 0);
+    }
+
+    #[test]
+    fn a_querier_may_name_another_querier_as_its_table() {
+        use crate::testutil::Bench;
+        let b = Bench::new();
+        let g = shared_graph(
+            "10.0.0.1/24, 02:00:00:00:00:01",
+            "TABLE a, 10.0.0.5, 2:0:0:0:0:5",
+        );
+        let r = b.router(&g).unwrap();
+        r.write_handler("a.insert", "10.0.0.2 02:00:00:00:00:02")
+            .unwrap();
+        assert_eq!(r.read_handler("b.count").unwrap(), "1");
+        assert_eq!(r.read_handler("t.count").unwrap(), "0");
+    }
+
+    #[test]
+    fn table_must_name_a_table() {
+        use crate::testutil::Bench;
+        let b = Bench::new();
+        let err = b
+            .router(&shared_graph(A, "TABLE nowhere, 10.0.0.5, 2:0:0:0:0:5"))
+            .err()
+            .unwrap();
+        assert!(
+            err.contains("TABLE: 'nowhere' does not name an element"),
+            "{err}"
+        );
+        let err = b
+            .router(&shared_graph(A, "TABLE o, 10.0.0.5, 2:0:0:0:0:5"))
+            .err()
+            .unwrap();
+        assert!(
+            err.contains("TABLE: element type mismatch, expected ARPTable ('o' is Collect)"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn hotconfig_carries_a_shared_table_with_its_arptable() {
+        use crate::testutil::{hotswap, Bench};
+        let b = Bench::new();
+        let mut r = b.router(&shared_graph(A, B)).unwrap();
+        r.write_handler("a.insert", "10.0.0.2 02:00:00:00:00:02")
+            .unwrap();
+        // The queriers change addresses; the table comes along with t.
+        let a2 = "TABLE t, 10.0.0.9/24, 02:00:00:00:00:09";
+        hotswap(&mut r, &shared_graph(a2, B)).unwrap();
+        assert_eq!(r.read_handler("t.count").unwrap(), "1");
+        assert_eq!(r.read_handler("a.count").unwrap(), "1");
+        assert_eq!(r.read_handler("b.count").unwrap(), "1");
+        // A querier that owned its table and now shares one does not pull its old
+        // entries into the shared table.
+        let own = "10.0.0.1/24, 02:00:00:00:00:01";
+        hotswap(&mut r, &shared_graph(own, B)).unwrap();
+        r.write_handler("a.insert", "10.0.0.7 02:00:00:00:00:07")
+            .unwrap();
+        hotswap(&mut r, &shared_graph(A, B)).unwrap();
+        assert_eq!(r.read_handler("t.count").unwrap(), "1");
+        assert!(r.read_handler("a.table").unwrap().starts_with("10.0.0.2 "));
+    }
+
     fn querier(outputs: usize) -> Harness {
         harness(&ARPQuerier, "10.0.0.1/24, 02:00:00:00:00:01", 2, outputs)
     }
@@ -780,7 +941,6 @@ mod tests {
     fn one_argument_form_and_errors() {
         use super::super::testutil::try_harness;
         assert!(try_harness(&ARPQuerier, "10.0.0.1", 2, 1, 4).is_err());
-        assert!(try_harness(&ARPQuerier, "10.0.0.1, 1:2:3:4:5:6, TABLE x", 2, 1, 4).is_err());
         assert!(try_harness(
             &ARPQuerier,
             "10.0.0.1, 1:2:3:4:5:6, CAPACITY_SLIM_FACTOR 0",

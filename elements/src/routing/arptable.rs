@@ -1,21 +1,68 @@
-//! The IP-to-Ethernet table behind `ARPQuerier` (Click's `ARPTable`): entries that age out,
-//! packets held while their next hop is being resolved, and the query rate limit.
+//! `ARPTable([keywords])` — holds IP-to-Ethernet mappings for the `ARPQuerier`s that name it.
 //!
-//! Times are nanoseconds on the router's clock. An entry is *known* when it holds a real
-//! (non-broadcast) Ethernet address and has not expired (`TIMEOUT` after its last reply).
-//! Held packets are bounded three ways, as in Click: per table (`CAPACITY`, on overflow the
-//! oldest entries' packets are dropped until the table is `1/CAPACITY_SLIM_FACTOR` below
-//! capacity), per entry (`ENTRY_PACKET_CAPACITY`, the new packet is dropped) and by entry count
-//! (`ENTRY_CAPACITY`, the oldest entries go). Every dropped packet is counted.
+//! **Ports:** `0/0`: none.
+//!
+//! **Processing:** `a/a` (unused: no ports).
+//!
+//! An information element: the table of an `ARPQuerier`, standing alone so that several
+//! queriers can share it (`ARPQuerier(TABLE t, ...)`). Each entry maps an IP address to an
+//! Ethernet address and holds the packets waiting for that address to be resolved. An entry
+//! is *known* when its Ethernet address is real (not FF-FF-FF-FF-FF-FF) and it has not
+//! expired. Entry times count in whole milliseconds, as Click's do. A timer removes expired
+//! entries: first after the whole seconds of `TIMEOUT`, then every `TIMEOUT` plus one
+//! second (in whole seconds), as Click's does.
+//!
+//! **Keywords:**
+//!
+//! - `CAPACITY`: most packets held in all, default 2048 (0: no limit). On overflow the oldest
+//!   entries' packets are dropped.
+//! - `ENTRY_CAPACITY`: most entries, default 0 (no limit); the oldest go first.
+//! - `ENTRY_PACKET_CAPACITY`: most packets held per entry, default 0 (no limit); a packet
+//!   beyond it is dropped.
+//! - `CAPACITY_SLIM_FACTOR`: on overflow keep `CAPACITY - CAPACITY/factor`, default 2.
+//! - `TIMEOUT`: entry lifetime after its last confirmation, default 5 minutes (0: never
+//!   expire).
+//!
+//! **Handlers:** `table` (read: `IP OK ETH AGE` per entry, oldest first: OK is 1 for a known
+//! entry, AGE the seconds since it was last confirmed), `count` (read: entries), `length`
+//! (read: held packets), `drops` (read: packets dropped for timeouts or limits), `insert`
+//! (write `IP ETH`: the entry is known from now on), `delete` (write `IP`: the entry becomes
+//! unknown), `clear` (write: drops every entry and held packet).
+//!
+//! **Hot reconfiguration:** an `ARPTable` that replaces one of the same name through
+//! `hotconfig` takes its entries (with their ages and held packets) and its drop count, as
+//! Click's does; the new limits apply from the next change on. The `ARPQuerier`s naming
+//! it see the carried entries.
+//!
+//! **Example:**
+//!
+//! ```text
+//! arpt :: ARPTable(TIMEOUT 60s);
+//! q0 :: ARPQuerier(TABLE arpt, 10.0.0.1, 00:00:C0:AE:67:EF);
+//! q1 :: ARPQuerier(TABLE arpt, 10.0.0.2, 00:00:C0:AE:67:F0);
+//! ```
+//!
+//! **Differences from Click:** packets held in the table and given an address by the
+//! `insert` handler stay held until a reply for the address reaches a querier, as in
+//! Click (an `ARPQuerier`'s own `insert` handler sends them on at once).
 
+use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::format;
-use alloc::string::String;
+use alloc::rc::Rc;
+use alloc::string::{String, ToString};
+use core::any::Any;
+use core::cell::RefCell;
 use core::fmt::Write;
 use core::net::Ipv4Addr;
+use core::time::Duration;
 
+use sluice_config::args::Args;
 use sluice_dataplane::clock::NS_PER_SEC;
-use sluice_dataplane::Packet;
+use sluice_dataplane::{
+    Batch, ConfigContext, Context, Element, ElementClass, Handler, HandlerError, InitContext,
+    Packet,
+};
 
 use super::addr::unparse_ether;
 
@@ -99,7 +146,15 @@ pub enum Held {
     Dropped,
 }
 
-/// The table. See the module docs.
+/// The IP-to-Ethernet table behind `ARPQuerier` and `ARPTable`: entries that age out,
+/// packets held while their next hop is being resolved, and the query rate limit.
+///
+/// Times are nanoseconds on the router's clock. An entry is *known* when it holds a real
+/// (non-broadcast) Ethernet address and has not expired (`TIMEOUT` after its last reply).
+/// Held packets are bounded three ways, as in Click: per table (`CAPACITY`, on overflow the
+/// oldest entries' packets are dropped until the table is `1/CAPACITY_SLIM_FACTOR` below
+/// capacity), per entry (`ENTRY_PACKET_CAPACITY`, the new packet is dropped) and by entry count
+/// (`ENTRY_CAPACITY`, the oldest entries go). Every dropped packet is counted.
 #[derive(Debug, Default)]
 pub struct ArpTable {
     entries: BTreeMap<u32, Entry>,
@@ -280,24 +335,39 @@ impl ArpTable {
         Some((e.eth, poll))
     }
 
-    /// Records that `ip` is at `eth` (a reply, or the `insert` handler) and hands back the
-    /// packets held for it, oldest first. A broadcast `eth` makes the entry unknown (the
-    /// `delete` handler).
+    /// Records that `ip` is at `eth` (a reply, or a querier's `insert` handler) and hands
+    /// back the packets held for it, oldest first. A broadcast `eth` makes the entry
+    /// unknown (the `delete` handler).
     pub fn insert(&mut self, ip: u32, eth: [u8; 6], now: u64) -> VecDeque<Packet> {
         let now = jiffies(now);
-        self.ensure(ip, now);
+        self.confirm(ip, eth, now);
         let Some(e) = self.entries.get_mut(&ip) else {
             return VecDeque::new();
+        };
+        let held = core::mem::take(&mut e.held);
+        self.packets -= held.len();
+        held
+    }
+
+    /// [`Self::insert`] that leaves the held packets where they are (an `ARPTable`'s
+    /// `insert` and `delete` handlers, which have nowhere to send them): they leave with
+    /// the next reply for `ip`.
+    pub fn set(&mut self, ip: u32, eth: [u8; 6], now: u64) {
+        self.confirm(ip, eth, jiffies(now));
+    }
+
+    /// Points the entry for `ip` (created if absent) at `eth` as of `now` (in jiffies).
+    fn confirm(&mut self, ip: u32, eth: [u8; 6], now: u64) {
+        self.ensure(ip, now);
+        let Some(e) = self.entries.get_mut(&ip) else {
+            return;
         };
         e.eth = eth;
         e.known = eth != [0xff; 6];
         e.live_at = now;
         e.polls_since_reply = 0;
         e.polled_at = None;
-        let held = core::mem::take(&mut e.held);
-        self.packets -= held.len();
         self.move_to_back(ip);
-        held
     }
 
     /// Holds `p` until `ip` is resolved.
@@ -399,6 +469,203 @@ pub fn parse_insert(s: &str) -> Result<(u32, [u8; 6]), String> {
     Ok((u32::from(ip), eth))
 }
 
+/// A table that several elements use: an `ARPTable` element's, reached by the
+/// `ARPQuerier`s that name it, or an `ARPQuerier`'s own. Borrowed only for one table
+/// operation at a time, never across a packet's output.
+pub type SharedArpTable = Rc<RefCell<ArpTable>>;
+
+/// The table's keywords, shared by `ARPTable` and `ARPQuerier`. `None` after an error
+/// (reported on `args`).
+pub(super) fn read_limits(args: &mut Args<'_>) -> Option<ArpLimits> {
+    let d = ArpLimits::default();
+    let limits = ArpLimits {
+        capacity: args.read_k::<usize>("CAPACITY").unwrap_or(d.capacity),
+        entry_capacity: args
+            .read_k::<usize>("ENTRY_CAPACITY")
+            .unwrap_or(d.entry_capacity),
+        entry_packet_capacity: args
+            .read_k::<usize>("ENTRY_PACKET_CAPACITY")
+            .unwrap_or(d.entry_packet_capacity),
+        slim_factor: args
+            .read_k::<usize>("CAPACITY_SLIM_FACTOR")
+            .unwrap_or(d.slim_factor),
+        timeout_ns: args
+            .read_k::<Duration>("TIMEOUT")
+            .map_or(d.timeout_ns, |t| {
+                u64::try_from(t.as_nanos()).unwrap_or(u64::MAX)
+            }),
+    };
+    if limits.slim_factor == 0 {
+        args.error_whole("CAPACITY_SLIM_FACTOR cannot be zero");
+        return None;
+    }
+    Some(limits)
+}
+
+/// Whole seconds of `ns`, in nanoseconds: Click's expiry timer counts in seconds.
+fn whole_seconds(ns: u64) -> u64 {
+    ns - ns % NS_PER_SEC
+}
+
+/// The `ARPTable` element.
+pub struct ArpTableElement {
+    table: SharedArpTable,
+}
+
+const HANDLERS: &[Handler] = &[
+    Handler::read("table"),
+    Handler::read("count"),
+    Handler::read("length"),
+    Handler::read("drops"),
+    Handler::write("insert"),
+    Handler::write("delete"),
+    Handler::write("clear"),
+];
+
+impl ArpTableElement {
+    fn timeout_ns(&self) -> u64 {
+        self.table.try_borrow().map_or(0, |t| t.limits().timeout_ns)
+    }
+}
+
+/// The handler error for a table in use (only possible if a handler is called while the
+/// table is being changed, which the router does not do).
+fn busy() -> HandlerError {
+    HandlerError::BadValue("the ARP table is in use".into())
+}
+
+impl Element for ArpTableElement {
+    fn push(&mut self, _: &mut Context<'_>, _: usize, _: Batch) {}
+
+    fn initialize(&mut self, ctx: &mut InitContext<'_>) -> Result<(), String> {
+        let timeout = self.timeout_ns();
+        if timeout != 0 {
+            // Scheduling Click's expiry timer reads the clock.
+            ctx.clock_reads(1);
+            ctx.set_timer(ctx.now().saturating_add(whole_seconds(timeout)));
+        }
+        Ok(())
+    }
+
+    fn run_timer(&mut self, ctx: &mut Context<'_>) {
+        let now = ctx.now();
+        if let Ok(mut t) = self.table.try_borrow_mut() {
+            t.slim(now);
+        }
+        let timeout = self.timeout_ns();
+        // Click reads the clock to slim the table, and again to schedule the next expiry.
+        ctx.clock_reads(1 + u64::from(timeout != 0));
+        if timeout != 0 {
+            ctx.set_timer(now.saturating_add(whole_seconds(timeout) + NS_PER_SEC));
+        }
+    }
+
+    fn shared_state(&self) -> Option<Rc<dyn Any>> {
+        let table: SharedArpTable = Rc::clone(&self.table);
+        Some(table)
+    }
+
+    fn take_state(&mut self, old: &mut dyn Element, _: &mut alloc::vec::Vec<String>) {
+        // As Click's: from the old table, or from the table an old ARPQuerier of this name
+        // used.
+        let Some(old) = old
+            .shared_state()
+            .and_then(|s| s.downcast::<RefCell<ArpTable>>().ok())
+        else {
+            return;
+        };
+        if Rc::ptr_eq(&old, &self.table) {
+            return;
+        }
+        let (Ok(mut new), Ok(mut old)) = (self.table.try_borrow_mut(), old.try_borrow_mut()) else {
+            return;
+        };
+        // Click's refuses once this table has entries of its own.
+        if new.count() == 0 {
+            new.take_entries(&mut old);
+        }
+    }
+
+    fn read_handler_with(
+        &mut self,
+        ctx: &mut Context<'_>,
+        name: &str,
+        params: &str,
+    ) -> Option<Result<String, HandlerError>> {
+        if name != "table" {
+            return None;
+        }
+        if !params.is_empty() {
+            return Some(Err(HandlerError::BadValue(
+                "read handler 'table' takes no parameters".into(),
+            )));
+        }
+        // Click's table reads the clock to age its entries.
+        let now = ctx.now_precise();
+        Some(
+            self.table
+                .try_borrow()
+                .map(|t| t.unparse(now))
+                .map_err(|_| busy()),
+        )
+    }
+
+    fn read_handler(&self, name: &str) -> Option<String> {
+        let t = self.table.try_borrow().ok()?;
+        Some(match name {
+            "count" => t.count().to_string(),
+            "length" => t.length().to_string(),
+            "drops" => t.drops().to_string(),
+            _ => return None,
+        })
+    }
+
+    fn write_handler(
+        &mut self,
+        ctx: &mut Context<'_>,
+        name: &str,
+        value: &str,
+    ) -> Result<(), HandlerError> {
+        let bad = HandlerError::BadValue;
+        let mut t = self.table.try_borrow_mut().map_err(|_| busy())?;
+        match name {
+            "insert" => {
+                let (ip, eth) = parse_insert(value).map_err(bad)?;
+                ctx.clock_reads(1);
+                t.set(ip, eth, ctx.now());
+            }
+            "delete" => {
+                let ip = super::addr::parse_ip(value.trim(), None).map_err(bad)?;
+                ctx.clock_reads(1);
+                t.set(ip.into(), [0xff; 6], ctx.now());
+            }
+            "clear" => t.clear(),
+            _ => return Err(HandlerError::NoSuchHandler(name.into())),
+        }
+        Ok(())
+    }
+
+    fn handlers(&self) -> &'static [Handler] {
+        HANDLERS
+    }
+}
+
+fn make(args: &mut Args<'_>, _: &ConfigContext<'_>) -> Option<Box<dyn Element>> {
+    let limits = read_limits(args)?;
+    Some(Box::new(ArpTableElement {
+        table: Rc::new(RefCell::new(ArpTable::new(limits))),
+    }))
+}
+
+/// `ARPTable`: see the module docs.
+pub static ARPTable: ElementClass = ElementClass {
+    name: "ARPTable",
+    ports: "0/0",
+    processing: "a/a",
+    make,
+    names: None,
+};
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -410,6 +677,64 @@ mod tests {
 
     fn pkt(pool: &PacketPool, tag: u8) -> Packet {
         pool.alloc_from(&[tag; 20]).unwrap()
+    }
+
+    #[test]
+    fn element_handlers() {
+        use crate::testutil::{graph, Bench};
+        let b = Bench::new();
+        let r = b
+            .router(&graph(&[("t", "ARPTable", "TIMEOUT 10")], &[]))
+            .unwrap();
+        r.write_handler("t.insert", "10.0.0.2 2:0:0:0:0:2").unwrap();
+        r.write_handler("t.insert", "10.0.0.3 2:0:0:0:0:3").unwrap();
+        assert_eq!(r.read_handler("t.count").unwrap(), "2");
+        assert_eq!(
+            r.read_handler("t.table").unwrap(),
+            "10.0.0.2 1 02-00-00-00-00-02 0.000000\n10.0.0.3 1 02-00-00-00-00-03 0.000000\n"
+        );
+        r.write_handler("t.delete", "10.0.0.2").unwrap();
+        assert!(r
+            .read_handler("t.table")
+            .unwrap()
+            .ends_with("10.0.0.2 0 FF-FF-FF-FF-FF-FF 0.000000\n"));
+        assert_eq!(r.read_handler("t.count").unwrap(), "2");
+        for bad in [
+            "10.0.0.2",
+            "10.0.0.2 2:0:0:0:0:2 x",
+            "10.0.0.300 2:0:0:0:0:2",
+        ] {
+            assert!(r.write_handler("t.insert", bad).is_err(), "{bad}");
+        }
+        assert!(r.write_handler("t.delete", "ten").is_err());
+        r.write_handler("t.clear", "").unwrap();
+        assert_eq!(
+            ["count", "length", "drops"].map(|h| r.read_handler(&format!("t.{h}")).unwrap()),
+            ["0", "0", "0"]
+        );
+    }
+
+    #[test]
+    fn element_keywords() {
+        use crate::testutil::{graph, Bench};
+        let b = Bench::new();
+        let make = |config: &str| b.router(&graph(&[("t", "ARPTable", config)], &[]));
+        assert!(make("CAPACITY 4, ENTRY_CAPACITY 2, ENTRY_PACKET_CAPACITY 1, TIMEOUT 0").is_ok());
+        let err = make("CAPACITY_SLIM_FACTOR 0").err().unwrap();
+        assert!(err.contains("CAPACITY_SLIM_FACTOR cannot be zero"), "{err}");
+        assert!(make("10.0.0.1").is_err(), "no positional arguments");
+    }
+
+    #[test]
+    fn set_keeps_held_packets_for_the_next_reply() {
+        let pool = PacketPool::new(4);
+        let mut t = ArpTable::new(ArpLimits::default());
+        t.hold(IP, pkt(&pool, 1), 0);
+        t.set(IP, ETH, 1);
+        assert_eq!(t.length(), 1);
+        assert!(matches!(t.hold(IP, pkt(&pool, 2), 2), Held::Known(_)));
+        assert_eq!(t.insert(IP, ETH, 3).len(), 1);
+        assert_eq!(t.length(), 0);
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! | element | what it does |
 //! |---|---|
 //! | [`ARPQuerier`](arpquerier) | encapsulates IP in Ethernet, resolving next hops with ARP |
+//! | [`ARPTable`](arptable) | holds IP-to-Ethernet mappings that `ARPQuerier`s share |
 //! | [`ARPResponder`](arpresponder) | answers ARP requests for configured prefixes |
 //! | [`ARPPrint`](arpprint) | prints ARP packets, tcpdump style |
 //! | [`ICMPPingResponder`](icmppingresponder) | turns echo requests into echo replies |
@@ -50,6 +51,7 @@ pub mod classes {
     pub use super::arpprint::ARPPrint;
     pub use super::arpquerier::ARPQuerier;
     pub use super::arpresponder::ARPResponder;
+    pub use super::arptable::ARPTable;
     pub use super::directiplookup::DirectIPLookup;
     pub use super::fixipsrc::FixIPSrc;
     pub use super::icmperror::ICMPError;
@@ -66,6 +68,7 @@ pub mod classes {
 /// Every class of this family.
 pub static ALL: &[&ElementClass] = &[
     &classes::ARPQuerier,
+    &classes::ARPTable,
     &classes::ARPResponder,
     &classes::ARPPrint,
     &classes::ICMPPingResponder,
@@ -92,6 +95,6 @@ mod tests {
         let n = names.len();
         names.dedup();
         assert_eq!(names.len(), n);
-        assert_eq!(n, 16);
+        assert_eq!(n, 17);
     }
 }
