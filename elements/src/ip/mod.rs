@@ -17,7 +17,7 @@
 //! | [`checkip6header`] | `CheckIP6Header` |
 //! | [`fastudpsource`] | `FastUDPSource` |
 //! | [`encap`] | `IPEncap`, `UDPIPEncap` |
-//! | [`icmpipencap`] | `ICMPIPEncap` |
+//! | [`icmpipencap`] | `ICMPIPEncap`, `ICMPPingEncap` |
 //! | [`striptonetworkheader`] | `StripToNetworkHeader` |
 //! | [`unstripipheader`] | `UnstripIPHeader` |
 //! | [`tos`] | `SetIPDSCP`, `MarkIPCE` |
@@ -63,7 +63,7 @@ pub mod classes {
     pub use super::ethervlan::{EtherVLANEncap, SetVLANAnno, StripEtherVLANHeader};
     pub use super::fastudpsource::FastUDPSource;
     pub use super::headers::{MarkIPHeader, Strip, StripIPHeader, Unstrip};
-    pub use super::icmpipencap::ICMPIPEncap;
+    pub use super::icmpipencap::{ICMPIPEncap, ICMPPingEncap};
     pub use super::ipaddress::{GetIPAddress, SetIPAddress, SetRandIPAddress, StoreIPAddress};
     pub use super::ipprint::IPPrint;
     pub use super::markmacheader::MarkMACHeader;
@@ -79,6 +79,7 @@ pub static ALL: &[&ElementClass] = &[
     &classes::IPEncap,
     &classes::UDPIPEncap,
     &classes::ICMPIPEncap,
+    &classes::ICMPPingEncap,
     &classes::SetIPDSCP,
     &classes::MarkIPCE,
     &classes::CheckIPHeader,
