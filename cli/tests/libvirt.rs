@@ -300,11 +300,8 @@ fn ctl_u64(domain: &str, handler: &str) -> u64 {
         .unwrap_or_else(|_| panic!("{handler} = {v:?} is not a number"))
 }
 
-/// LAN client 192.168.1.10 ── lan ── [firewall on q35] ── wan ── router 192.168.1.1: the
-/// addresses and MACs of `scenarios/firewall`, whose policy lets the LAN ping out.
-#[test]
-#[ignore = "needs root, QEMU and libvirtd: the VM tier, run by scripts/test (cargo test -- --include-ignored)"]
-fn a_firewall_on_a_libvirt_q35_domain_passes_ping_and_answers_ctl() {
+/// Fails, saying what to do, unless QEMU, root and a working libvirtd are there.
+fn require_libvirt() {
     require_qemu("the libvirt test");
     assert!(
         common::is_root(),
@@ -317,6 +314,14 @@ fn a_firewall_on_a_libvirt_q35_domain_passes_ping_and_answers_ctl() {
          libvirt-clients and start libvirtd (`scripts/setup --libvirt` does both)",
         text(&version.stderr).trim()
     );
+}
+
+/// LAN client 192.168.1.10 ── lan ── [firewall on q35] ── wan ── router 192.168.1.1: the
+/// addresses and MACs of `scenarios/firewall`, whose policy lets the LAN ping out.
+#[test]
+#[ignore = "needs root, QEMU and libvirtd: the VM tier, run by scripts/test (cargo test -- --include-ignored)"]
+fn a_firewall_on_a_libvirt_q35_domain_passes_ping_and_answers_ctl() {
+    require_libvirt();
     let image = build("firewall");
     let mut lab = Lab::new();
     let lan = lab.bridge("ql");
@@ -351,18 +356,7 @@ fn a_firewall_on_a_libvirt_q35_domain_passes_ping_and_answers_ctl() {
 #[test]
 #[ignore = "needs root, QEMU and libvirtd: the VM tier, run by scripts/test (cargo test -- --include-ignored)"]
 fn a_nat_and_a_firewall_chained_on_libvirt_carry_ping_http_and_iperf3() {
-    require_qemu("the libvirt test");
-    assert!(
-        common::is_root(),
-        "this test creates bridges and network namespaces and needs root"
-    );
-    let version = run(&["virsh", "-c", URI, "version"]);
-    assert!(
-        version.status.success(),
-        "libvirt is not usable at {URI} ({}): install libvirt-daemon-system and \
-         libvirt-clients and start libvirtd (`scripts/setup --libvirt` does both)",
-        text(&version.stderr).trim()
-    );
+    require_libvirt();
     let nat_image = build("nat");
     let fw_image = build("firewall");
 

@@ -84,7 +84,7 @@ use sluice_dataplane::{
 
 use super::addr::{mask_of, parse_ether, parse_ip, parse_prefix};
 use super::arpmsg::ArpMsg;
-use super::arptable::{parse_insert, read_limits, ArpTable, Held, SharedArpTable};
+use super::arptable::{parse_insert, read_limits, table_read, ArpTable, Held, SharedArpTable};
 use crate::wire::arp::{OP_REPLY, OP_REQUEST};
 use crate::wire::ethernet::{is_group, EthernetFrame, BROADCAST, ETHERTYPE_IPV4, HEADER_LEN};
 
@@ -369,13 +369,8 @@ impl Element for ArpQuerier {
         name: &str,
         params: &str,
     ) -> Option<Result<String, HandlerError>> {
-        if name != "table" {
-            return None;
-        }
-        if !params.is_empty() {
-            return Some(Err(HandlerError::BadValue(
-                "read handler 'table' takes no parameters".into(),
-            )));
+        if let Err(e) = table_read(name, params)? {
+            return Some(Err(e));
         }
         // Click's table reads the clock to age its entries.
         ctx.clock_reads(1);

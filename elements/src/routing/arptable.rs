@@ -458,6 +458,20 @@ fn jiffies(now: u64) -> u64 {
     now - now % 1_000_000
 }
 
+/// Whether a read with parameters is of the `table` handler (`None`: another handler), and
+/// `Err` when it was given parameters, which it takes none of.
+pub(super) fn table_read(name: &str, params: &str) -> Option<Result<(), HandlerError>> {
+    (name == "table").then(|| {
+        if params.is_empty() {
+            Ok(())
+        } else {
+            Err(HandlerError::BadValue(
+                "read handler 'table' takes no parameters".into(),
+            ))
+        }
+    })
+}
+
 /// `IP ETH`, as the `insert` handler takes it.
 pub fn parse_insert(s: &str) -> Result<(u32, [u8; 6]), String> {
     let mut w = s.split_whitespace();
@@ -592,13 +606,8 @@ impl Element for ArpTableElement {
         name: &str,
         params: &str,
     ) -> Option<Result<String, HandlerError>> {
-        if name != "table" {
-            return None;
-        }
-        if !params.is_empty() {
-            return Some(Err(HandlerError::BadValue(
-                "read handler 'table' takes no parameters".into(),
-            )));
+        if let Err(e) = table_read(name, params)? {
+            return Some(Err(e));
         }
         // Click's table reads the clock to age its entries.
         let now = ctx.now_precise();
