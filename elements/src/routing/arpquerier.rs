@@ -39,7 +39,8 @@
 //! - `TABLE`: an `ARPTable` element (or another `ARPQuerier`) whose table to use instead of
 //!   an own one, so that several queriers share their mappings and held packets. The table
 //!   keywords above are then ignored (the table's own apply), and the table's element
-//!   removes expired entries.
+//!   removes expired entries. A querier named here that itself uses `TABLE` must come
+//!   before this one (it has found its table by then).
 //!
 //! **Handlers:** `table` (read: `IP OK ETH AGE` per entry), `stats` (read), `queries`,
 //! `responses`, `drops` (packets this element dropped), `count` (entries), `length` (held
@@ -105,6 +106,8 @@ pub struct ArpQuerier {
     table: SharedArpTable,
     /// The `TABLE` argument: the element whose table to use instead of an own one.
     table_name: Option<String>,
+    /// `table` is the one `TABLE` names (set at initialization).
+    table_found: bool,
     queries: u64,
     responses: u64,
     drops: u64,
@@ -297,18 +300,23 @@ impl Element for ArpQuerier {
             let e = ctx
                 .element(name)
                 .ok_or_else(|| format!("TABLE: '{name}' does not name an element"))?;
-            // An ARPQuerier's table serves too, as Click's cast to ARPTable allows.
+            // An ARPQuerier's table serves too, as Click's cast to ARPTable allows; one that
+            // shares a table of its own offers it once it has found it.
             let table = e
                 .shared
                 .and_then(|s| s.downcast::<RefCell<ArpTable>>().ok())
-                .ok_or_else(|| {
-                    format!(
-                        "TABLE: element type mismatch, expected ARPTable ('{name}' is {})",
-                        e.class
-                    )
+                .ok_or_else(|| match e.class {
+                    "ARPQuerier" => format!(
+                        "TABLE: '{name}' uses the table of another element and comes after this \
+                         querier: name that element instead"
+                    ),
+                    class => format!(
+                        "TABLE: element type mismatch, expected ARPTable ('{name}' is {class})"
+                    ),
                 })?;
             // The table's element ages it.
             self.table = table;
+            self.table_found = true;
             return Ok(());
         }
         let timeout = self.table.borrow().limits().timeout_ns;
@@ -344,6 +352,9 @@ impl Element for ArpQuerier {
     }
 
     fn shared_state(&self) -> Option<Rc<dyn Any>> {
+        if self.table_name.is_some() && !self.table_found {
+            return None;
+        }
         let table: SharedArpTable = Rc::clone(&self.table);
         Some(table)
     }
@@ -514,6 +525,7 @@ fn make(args: &mut Args<'_>, cctx: &ConfigContext<'_>) -> Option<Box<dyn Element
         broadcast_poll,
         table: Rc::new(RefCell::new(ArpTable::new(limits))),
         table_name,
+        table_found: false,
         queries: 0,
         responses: 0,
         drops: 0,
@@ -742,6 +754,31 @@ mod tests {
             .unwrap();
         assert_eq!(r.read_handler("b.count").unwrap(), "1");
         assert_eq!(r.read_handler("t.count").unwrap(), "0");
+    }
+
+    #[test]
+    fn a_querier_named_as_a_table_before_it_found_its_own_is_refused() {
+        use crate::testutil::Bench;
+        let b = Bench::new();
+        // `a` names `b`, which shares `t` but initializes after `a`.
+        let err = b
+            .router(&shared_graph("TABLE b, 10.0.0.1, 2:0:0:0:0:1", B))
+            .err()
+            .unwrap();
+        assert!(
+            err.contains(
+                "TABLE: 'b' uses the table of another element and comes after this querier"
+            ),
+            "{err}"
+        );
+        // The other way round works: `b` names `a`, which found `t` first.
+        let r = b
+            .router(&shared_graph(A, "TABLE a, 10.0.0.5, 2:0:0:0:0:5"))
+            .unwrap();
+        r.write_handler("a.insert", "10.0.0.2 02:00:00:00:00:02")
+            .unwrap();
+        assert_eq!(r.read_handler("t.count").unwrap(), "1");
+        assert_eq!(r.read_handler("b.count").unwrap(), "1");
     }
 
     #[test]
