@@ -287,6 +287,28 @@ pub fn split_words(s: &str) -> impl Iterator<Item = &str> {
     })
 }
 
+/// `bytes` between double quotes, as Click quotes a string (`cp_quote`): `\`, `"` and `$`
+/// escaped, tabs, carriage returns and newlines as `\t`, `\r`, `\n`, other control and
+/// non-ASCII bytes as three octal digits. [`unquote_bytes`] reads it back.
+pub fn quote(bytes: &[u8]) -> String {
+    let mut q = String::from("\"");
+    for &b in bytes {
+        match b {
+            b'\\' | b'"' | b'$' => {
+                q.push('\\');
+                q.push(b as char);
+            }
+            b'\t' => q.push_str("\\t"),
+            b'\r' => q.push_str("\\r"),
+            b'\n' => q.push_str("\\n"),
+            32..=126 => q.push(b as char),
+            _ => q.push_str(&format!("\\{}{}{}", b >> 6, (b >> 3) & 7, b & 7)),
+        }
+    }
+    q.push('"');
+    q
+}
+
 /// Removes Click quoting: `"a b"` → `a b` with `\n`, `\t`, `\\`, `\"` and `\<hex>` escapes
 /// understood; `'a b'` verbatim; unquoted text as is. Quoted and unquoted parts may be
 /// juxtaposed (`"a"b`).

@@ -7,6 +7,7 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
+use crate::args;
 use crate::ast::{BodyId, ClassRef, CompoundId, Config, ElementRef, Stmt};
 use crate::span::{Diagnostic, Span};
 
@@ -49,65 +50,22 @@ pub fn libraries(cfg: &Config) -> (Vec<Library>, Vec<Diagnostic>) {
     (found, errors)
 }
 
-/// The files of the `library FILE` items of a `require`'s arguments.
-fn library_files(args: &str) -> Vec<String> {
-    split_args(args)
+/// The files of the `library FILE` items of a `require`'s arguments, split and unquoted as
+/// every configuration string is.
+fn library_files(text: &str) -> Vec<String> {
+    args::split(text, Span::default())
         .into_iter()
         .filter_map(|arg| {
+            let arg = args::strip_comments(arg.text);
             let rest = arg.trim().strip_prefix("library")?;
             if !rest.starts_with(char::is_whitespace) {
                 return None;
             }
-            let file = unquote(rest.trim());
+            let word = rest.trim();
+            let file = args::unquote(word).unwrap_or_else(|_| word.into());
             (!file.is_empty()).then_some(file)
         })
         .collect()
-}
-
-/// Arguments split at commas outside quotes.
-fn split_args(text: &str) -> Vec<&str> {
-    let mut out = Vec::new();
-    let (mut start, mut quote) = (0, None);
-    let b = text.as_bytes();
-    let mut i = 0;
-    while i < b.len() {
-        match (quote, b[i]) {
-            (Some(_), b'\\') => i += 1,
-            (Some(q), c) if c == q => quote = None,
-            (None, c @ (b'"' | b'\'')) => quote = Some(c),
-            (None, b',') => {
-                out.push(&text[start..i]);
-                start = i + 1;
-            }
-            _ => {}
-        }
-        i += 1;
-    }
-    out.push(&text[start..]);
-    out
-}
-
-/// A file name as written: double quotes (with backslash escapes) or single quotes taken
-/// off.
-fn unquote(word: &str) -> String {
-    if let Some(inner) = word.strip_prefix('"').and_then(|w| w.strip_suffix('"')) {
-        let mut s = String::new();
-        let mut chars = inner.chars();
-        while let Some(c) = chars.next() {
-            if c == '\\' {
-                if let Some(n) = chars.next() {
-                    s.push(n);
-                }
-            } else {
-                s.push(c);
-            }
-        }
-        s
-    } else if let Some(inner) = word.strip_prefix('\'').and_then(|w| w.strip_suffix('\'')) {
-        inner.into()
-    } else {
-        word.into()
-    }
 }
 
 /// Puts `lib`'s top-level statements into `main`'s top level right after statement `after`

@@ -65,7 +65,9 @@ pub fn unparse_click(graph: &FlatGraph) -> String {
         match words.as_slice() {
             ["compact_config"] => reqs.push("compact_config".into()),
             ["library", ..] | [] => {}
-            ["package", value] | [value] => reqs.push(format!("package {}", quote(value))),
+            ["package", value] | [value] => {
+                reqs.push(format!("package {}", crate::args::quote(value.as_bytes())))
+            }
             _ => reqs.push(r.trim().into()),
         }
     }
@@ -151,26 +153,4 @@ pub fn unparse_click(graph: &FlatGraph) -> String {
         }
     }
     out
-}
-
-/// `s` between double quotes, as Click quotes a string: `\`, `"` and `$` escaped, tabs,
-/// carriage returns and newlines as `\t`, `\r`, `\n`, other control and non-ASCII bytes as
-/// three octal digits.
-fn quote(s: &str) -> String {
-    let mut q = String::from("\"");
-    for &b in s.as_bytes() {
-        match b {
-            b'\\' | b'"' | b'$' => {
-                q.push('\\');
-                q.push(b as char);
-            }
-            b'\t' => q.push_str("\\t"),
-            b'\r' => q.push_str("\\r"),
-            b'\n' => q.push_str("\\n"),
-            32..=126 => q.push(b as char),
-            _ => q.push_str(&format!("\\{}{}{}", b >> 6, (b >> 3) & 7, b & 7)),
-        }
-    }
-    q.push('"');
-    q
 }

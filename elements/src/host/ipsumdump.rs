@@ -86,7 +86,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::string::{String, ToString};
 use std::vec::Vec;
 
-use sluice_config::args::{unquote_bytes, Args};
+use sluice_config::args::{quote, unquote_bytes, Args};
 use sluice_dataplane::{
     Batch, ConfigContext, Context, Effects, Element, ElementClass, Handler, InitContext, Notifier,
     NotifierKind, Packet, TaskStatus, BATCH_MAX,
@@ -993,26 +993,6 @@ fn make_to(args: &mut Args<'_>, _: &ConfigContext<'_>) -> Option<Box<dyn Element
         count: 0,
         pull: false,
     }))
-}
-
-/// Click's quoting of a payload: `\\`, `\"`, `\$`, `\t`, `\r`, `\n`, octal for the rest.
-fn quote(bytes: &[u8]) -> String {
-    let mut s = String::from("\"");
-    for &b in bytes {
-        match b {
-            b'\\' | b'"' | b'$' => {
-                s.push('\\');
-                s.push(b as char);
-            }
-            b'\t' => s.push_str("\\t"),
-            b'\r' => s.push_str("\\r"),
-            b'\n' => s.push_str("\\n"),
-            32..=126 => s.push(b as char),
-            _ => s.push_str(&format!("\\{}{}{}", b >> 6, (b >> 3) & 7, b & 7)),
-        }
-    }
-    s.push('"');
-    s
 }
 
 impl To {
