@@ -678,9 +678,7 @@ impl<'c> Flattener<'c> {
                                 let text = text.trim();
                                 // A library is read in where it is required (see
                                 // `library`): the flat graph holds what it defines.
-                                let library = text
-                                    .strip_prefix("library")
-                                    .is_some_and(|rest| rest.starts_with(char::is_whitespace));
+                                let library = crate::library::library_word(text).is_some();
                                 if !text.is_empty()
                                     && !r.provide
                                     && !library

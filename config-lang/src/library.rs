@@ -56,16 +56,17 @@ fn library_files(text: &str) -> Vec<String> {
     args::split(text, Span::default())
         .into_iter()
         .filter_map(|arg| {
-            let arg = args::strip_comments(arg.text);
-            let rest = arg.trim().strip_prefix("library")?;
-            if !rest.starts_with(char::is_whitespace) {
-                return None;
-            }
-            let word = rest.trim();
-            let file = args::unquote(word).unwrap_or_else(|_| word.into());
+            let word = library_word(&args::strip_comments(arg.text))?.to_string();
+            let file = args::unquote(&word).unwrap_or(word);
             (!file.is_empty()).then_some(file)
         })
         .collect()
+}
+
+/// The file as written in a `require` argument that is `library FILE`.
+pub(crate) fn library_word(arg: &str) -> Option<&str> {
+    let rest = arg.trim().strip_prefix("library")?;
+    rest.starts_with(char::is_whitespace).then(|| rest.trim())
 }
 
 /// Puts `lib`'s top-level statements into `main`'s top level right after statement `after`
