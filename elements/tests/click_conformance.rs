@@ -2,19 +2,15 @@
 //! (`test/*/*.testie`) and element source, run through sluice's elements. Each test names the
 //! Click behaviour it pins down.
 
+mod common;
+
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
-use std::rc::Rc;
 
+use common::Run;
 use sluice_config::args::Args;
-use sluice_config::{load, Source};
-use sluice_dataplane::console::MemoryConsole;
-use sluice_dataplane::element::class_table;
-use sluice_dataplane::{
-    Batch, ConfigContext, Context, Element, ElementClass, Environment, ManualClock, Packet,
-    PacketPool, Router,
-};
+use sluice_dataplane::{Batch, ConfigContext, Context, Element, ElementClass, Packet};
 
 std::thread_local! {
     static COLLECTED: RefCell<BTreeMap<String, Vec<Packet>>> = const { RefCell::new(BTreeMap::new()) };
@@ -54,37 +50,10 @@ fn collected(name: &str) -> Vec<Packet> {
     COLLECTED.with(|c| c.borrow_mut().remove(name).unwrap_or_default())
 }
 
-struct Run {
-    router: Router,
-    pool: PacketPool,
-    console: Rc<RefCell<Vec<String>>>,
-    clock: ManualClock,
-}
-
 fn start(config: &str, buffers: usize) -> Run {
     let mut classes: Vec<&'static ElementClass> = sluice_elements::all_classes();
     classes.push(&COLLECT);
-    let src = Source::new("test.click", config);
-    let graph = load(&src, &[], &class_table(&classes))
-        .unwrap_or_else(|d| panic!("{}", d.render(std::slice::from_ref(&src))));
-    let pool = PacketPool::new(buffers);
-    let console = Rc::new(RefCell::new(Vec::new()));
-    let clock = ManualClock::new(1_000_000_000);
-    let env = Environment {
-        pool: pool.clone(),
-        clock: Box::new(clock.clone()),
-        devices: Vec::new(),
-        device_opener: None,
-        console: Box::new(MemoryConsole(console.clone())),
-    };
-    let router = Router::new(&graph, &classes, env)
-        .unwrap_or_else(|d| panic!("{}", d.render(std::slice::from_ref(&src))));
-    Run {
-        router,
-        pool,
-        console,
-        clock,
-    }
+    common::start(config, buffers, &classes, Vec::new())
 }
 
 impl Run {

@@ -3,29 +3,14 @@
 //! capacity. Each case counts what it could not do in a handler, keeps running, and gives
 //! back every buffer when the router goes.
 
-use sluice_config::{load, Source};
-use sluice_dataplane::console::MemoryConsole;
-use sluice_dataplane::element::class_table;
-use sluice_dataplane::{ElementClass, Environment, ManualClock, PacketPool, Router};
+mod common;
+
+use sluice_dataplane::{ManualClock, PacketPool, Router};
 
 /// A router for `config` on a pool of `buffers` buffers, on a clock that starts at 1 s.
 fn start(config: &str, buffers: usize) -> (Router, PacketPool, ManualClock) {
-    let classes: Vec<&'static ElementClass> = sluice_elements::all_classes();
-    let src = Source::new("exhaustion.click", config);
-    let graph = load(&src, &[], &class_table(&classes))
-        .unwrap_or_else(|d| panic!("{}", d.render(std::slice::from_ref(&src))));
-    let pool = PacketPool::new(buffers);
-    let clock = ManualClock::new(1_000_000_000);
-    let env = Environment {
-        pool: pool.clone(),
-        clock: Box::new(clock.clone()),
-        devices: Vec::new(),
-        device_opener: None,
-        console: Box::new(MemoryConsole(Default::default())),
-    };
-    let router = Router::new(&graph, &classes, env)
-        .unwrap_or_else(|d| panic!("{}", d.render(std::slice::from_ref(&src))));
-    (router, pool, clock)
+    let run = common::start(config, buffers, &sluice_elements::all_classes(), Vec::new());
+    (run.router, run.pool, run.clock)
 }
 
 fn read(r: &Router, h: &str) -> u64 {

@@ -1,46 +1,13 @@
 //! Multi-element graphs written as Click configurations: push↔pull through queues, a
 //! DriverManager ending a run, and frames forwarded byte-exact between two devices.
 
-use std::cell::RefCell;
-use std::rc::Rc;
+mod common;
 
-use sluice_config::{load, Source};
-use sluice_dataplane::console::MemoryConsole;
-use sluice_dataplane::element::class_table;
-use sluice_dataplane::{
-    ElementClass, Environment, LoopbackDevice, ManualClock, NetDevice, PacketPool, Router,
-};
-
-struct Run {
-    router: Router,
-    pool: PacketPool,
-    console: Rc<RefCell<Vec<String>>>,
-    clock: ManualClock,
-}
+use common::Run;
+use sluice_dataplane::{LoopbackDevice, NetDevice, Router};
 
 fn start(config: &str, buffers: usize, devices: Vec<Box<dyn NetDevice>>) -> Run {
-    let classes: Vec<&'static ElementClass> = sluice_elements::all_classes();
-    let src = Source::new("test.click", config);
-    let graph = load(&src, &[], &class_table(&classes))
-        .unwrap_or_else(|d| panic!("{}", d.render(std::slice::from_ref(&src))));
-    let pool = PacketPool::new(buffers);
-    let console = Rc::new(RefCell::new(Vec::new()));
-    let clock = ManualClock::new(1_000_000_000);
-    let env = Environment {
-        pool: pool.clone(),
-        clock: Box::new(clock.clone()),
-        devices,
-        device_opener: None,
-        console: Box::new(MemoryConsole(console.clone())),
-    };
-    let router = Router::new(&graph, &classes, env)
-        .unwrap_or_else(|d| panic!("{}", d.render(std::slice::from_ref(&src))));
-    Run {
-        router,
-        pool,
-        console,
-        clock,
-    }
+    common::start(config, buffers, &sluice_elements::all_classes(), devices)
 }
 
 fn read(r: &Router, h: &str) -> u64 {
