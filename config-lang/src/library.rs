@@ -56,7 +56,7 @@ fn library_files(text: &str) -> Vec<String> {
     args::split(text, Span::default())
         .into_iter()
         .filter_map(|arg| {
-            let word = library_word(&args::strip_comments(arg.text))?.to_string();
+            let word: String = library_word(&args::strip_comments(arg.text))?.into();
             let file = args::unquote(&word).unwrap_or(word);
             (!file.is_empty()).then_some(file)
         })
